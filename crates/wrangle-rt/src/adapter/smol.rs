@@ -1,0 +1,112 @@
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::async_io_sleep::AsyncIoSleep;
+use crate::{JoinHandle, Runtime};
+
+/// The smol adapter: smol's global executor, or an [`async_executor::Executor`] of your own.
+///
+/// Timers are `async_io` timers, which work under any executor.
+///
+/// # Examples
+///
+/// ```
+/// use wrangle_rt::{Runtime, SmolRuntime};
+///
+/// let rt = SmolRuntime::new();
+/// let out = smol::block_on(rt.spawn(async { 5 }));
+/// assert_eq!(out.unwrap(), 5);
+/// ```
+#[derive(Clone, Default)]
+pub struct SmolRuntime {
+    executor: Option<Arc<async_executor::Executor<'static>>>,
+}
+
+impl fmt::Debug for SmolRuntime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SmolRuntime")
+            .field("global", &self.executor.is_none())
+            .finish()
+    }
+}
+
+impl SmolRuntime {
+    /// Uses smol's global executor (`smol::spawn`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = wrangle_rt::SmolRuntime::new();
+    /// # drop(rt);
+    /// ```
+    #[must_use]
+    pub fn new() -> Self {
+        SmolRuntime { executor: None }
+    }
+
+    /// Uses your executor. You must drive it (for example with `executor.run(..)` on some
+    /// threads); tasks spawned here run only while it is driven.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use wrangle_rt::{Runtime, SmolRuntime};
+    ///
+    /// let ex = Arc::new(async_executor::Executor::new());
+    /// let rt = SmolRuntime::with_executor(ex.clone());
+    /// let out = futures_lite::future::block_on(ex.run(rt.spawn(async { 1 })));
+    /// assert_eq!(out.unwrap(), 1);
+    /// ```
+    #[must_use]
+    pub fn with_executor(executor: Arc<async_executor::Executor<'static>>) -> Self {
+        SmolRuntime {
+            executor: Some(executor),
+        }
+    }
+}
+
+impl Runtime for SmolRuntime {
+    type Sleep = AsyncIoSleep;
+
+    fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let future = super::catch(future);
+        let task = match &self.executor {
+            None => smol::spawn(future),
+            Some(ex) => ex.spawn(future),
+        };
+        JoinHandle::from_task(task)
+    }
+
+    fn spawn_blocking<F, T>(&self, f: F) -> JoinHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        JoinHandle::from_task(blocking::unblock(move || {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+        }))
+    }
+
+    fn now(&self) -> Instant {
+        Instant::now()
+    }
+
+    fn wall_now(&self) -> jiff::Timestamp {
+        jiff::Timestamp::now()
+    }
+
+    fn sleep_until(&self, deadline: Instant) -> AsyncIoSleep {
+        AsyncIoSleep::at(deadline)
+    }
+
+    fn name(&self) -> &'static str {
+        "smol"
+    }
+}

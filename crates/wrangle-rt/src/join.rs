@@ -1,0 +1,736 @@
+//! Normalised task handles: [`JoinHandle`], [`JoinError`] and [`PanicPayload`].
+
+use std::any::Any;
+use std::fmt;
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
+
+use futures_lite::FutureExt;
+
+/// The panic payload captured from a task, as `std::panic::catch_unwind` returns it.
+pub(crate) type Payload = Box<dyn Any + Send + 'static>;
+
+/// What a task wrapper produces: its output, or the payload of its panic.
+pub(crate) type Caught<T> = Result<T, Payload>;
+
+/// The payload of a panic captured inside a task.
+///
+/// The payload is kept so it can be re-raised with [`PanicPayload::resume`], and its message
+/// (when the panic was raised with a string, as `panic!` does) is kept for display.
+pub struct PanicPayload {
+    message: Option<String>,
+    // A `Mutex` makes the payload `Sync`, so `JoinError` can travel inside `Box<dyn Error + Send + Sync>`.
+    payload: Mutex<Payload>,
+}
+
+impl PanicPayload {
+    pub(crate) fn new(payload: Payload) -> Self {
+        let message = if let Some(s) = payload.downcast_ref::<&'static str>() {
+            Some((*s).to_owned())
+        } else {
+            payload.downcast_ref::<String>().cloned()
+        };
+        PanicPayload {
+            message,
+            payload: Mutex::new(payload),
+        }
+    }
+
+    /// The panic message, when the panic was raised with a string.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wrangle_rt::{JoinError, Runtime, VirtualRuntime};
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// rt.block_on(async {
+    ///     let err = rt.spawn(async { panic!("boom") }).await.unwrap_err();
+    ///     match err {
+    ///         JoinError::Panicked(p) => assert_eq!(p.message(), Some("boom")),
+    ///         other => panic!("unexpected {other}"),
+    ///     }
+    /// });
+    /// ```
+    #[must_use]
+    pub fn message(&self) -> Option<&str> {
+        self.message.as_deref()
+    }
+
+    /// Returns the raw payload, as `std::panic::catch_unwind` returns it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wrangle_rt::{Runtime, VirtualRuntime};
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// let err = rt.block_on(rt.spawn(async { std::panic::panic_any(7_u32) })).unwrap_err();
+    /// let payload = err.into_panic().unwrap().into_inner();
+    /// assert_eq!(payload.downcast_ref::<u32>(), Some(&7));
+    /// ```
+    #[must_use]
+    pub fn into_inner(self) -> Box<dyn Any + Send + 'static> {
+        self.payload
+            .into_inner()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Re-raises the panic on the current thread.
+    ///
+    /// # Examples
+    ///
+    /// ```should_panic
+    /// use wrangle_rt::{Runtime, VirtualRuntime};
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// let err = rt.block_on(rt.spawn(async { panic!("boom") })).unwrap_err();
+    /// err.into_panic().unwrap().resume();
+    /// ```
+    pub fn resume(self) -> ! {
+        std::panic::resume_unwind(self.into_inner())
+    }
+}
+
+impl fmt::Debug for PanicPayload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PanicPayload")
+            .field("message", &self.message)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Display for PanicPayload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.message {
+            Some(m) => write!(f, "task panicked: {m}"),
+            None => f.write_str("task panicked"),
+        }
+    }
+}
+
+/// Why a task produced no output.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum JoinError {
+    /// The task was cancelled (its handle was cancelled or dropped, or its runtime shut down)
+    /// before it finished. Its future has been dropped.
+    Cancelled,
+    /// The task panicked; the panic was caught and did not reach the runtime.
+    Panicked(PanicPayload),
+}
+
+impl JoinError {
+    /// Returns `true` if the task was cancelled.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wrangle_rt::JoinError;
+    /// assert!(JoinError::Cancelled.is_cancelled());
+    /// ```
+    #[must_use]
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self, JoinError::Cancelled)
+    }
+
+    /// Returns `true` if the task panicked.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wrangle_rt::JoinError;
+    /// assert!(!JoinError::Cancelled.is_panic());
+    /// ```
+    #[must_use]
+    pub fn is_panic(&self) -> bool {
+        matches!(self, JoinError::Panicked(_))
+    }
+
+    /// Returns the panic payload if the task panicked.
+    ///
+    /// # Errors
+    ///
+    /// Returns `self` unchanged if the task was cancelled instead.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wrangle_rt::JoinError;
+    /// assert!(JoinError::Cancelled.into_panic().is_err());
+    /// ```
+    pub fn into_panic(self) -> Result<PanicPayload, JoinError> {
+        match self {
+            JoinError::Panicked(p) => Ok(p),
+            other => Err(other),
+        }
+    }
+
+    pub(crate) fn panicked(payload: Payload) -> Self {
+        JoinError::Panicked(PanicPayload::new(payload))
+    }
+}
+
+impl fmt::Display for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            JoinError::Cancelled => f.write_str("task was cancelled"),
+            JoinError::Panicked(p) => fmt::Display::fmt(p, f),
+        }
+    }
+}
+
+impl std::error::Error for JoinError {}
+
+/// An owned permission to await a spawned task.
+///
+/// Resolves to `Ok(output)` when the task finishes, or to a [`JoinError`] when it was cancelled or
+/// panicked. The behaviour is the same on every runtime:
+///
+/// - **Dropping the handle cancels the task** (structured by default; Tokio's own handle would
+///   detach). Call [`detach`](JoinHandle::detach) to let it run on.
+/// - [`cancel`](JoinHandle::cancel) cancels the task and waits until its future has been dropped.
+/// - A panic inside the task is captured and returned as [`JoinError::Panicked`]; it never takes
+///   down the runtime, a worker thread, or the awaiting task.
+///
+/// # Examples
+///
+/// ```
+/// use wrangle_rt::{Runtime, VirtualRuntime};
+///
+/// let rt = VirtualRuntime::new();
+/// rt.block_on(async {
+///     let handle = rt.spawn(async { 1 + 1 });
+///     assert_eq!(handle.await.unwrap(), 2);
+/// });
+/// ```
+///
+/// # Cancel safety
+///
+/// Awaiting a `JoinHandle` is cancel safe in the sense that dropping the `.await` (together with
+/// the handle) cancels the task: the output is never silently lost while the task runs on. To keep
+/// the task running, [`detach`](JoinHandle::detach) it first.
+#[must_use = "dropping a JoinHandle cancels the task; call `.detach()` to let it run"]
+pub struct JoinHandle<T> {
+    inner: Inner<T>,
+}
+
+enum Inner<T> {
+    #[cfg(feature = "runtime-tokio")]
+    Tokio(Option<tokio::task::JoinHandle<Caught<T>>>),
+    Task(Option<async_task::FallibleTask<Caught<T>>>),
+    Raw(Option<Arc<RawShared<T>>>),
+}
+
+impl<T> fmt::Debug for JoinHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JoinHandle")
+            .field("finished", &self.is_finished())
+            .finish()
+    }
+}
+
+impl<T> JoinHandle<T> {
+    #[cfg(feature = "runtime-tokio")]
+    pub(crate) fn from_tokio(handle: tokio::task::JoinHandle<Caught<T>>) -> Self {
+        JoinHandle {
+            inner: Inner::Tokio(Some(handle)),
+        }
+    }
+
+    pub(crate) fn from_task(task: async_task::Task<Caught<T>>) -> Self {
+        JoinHandle {
+            inner: Inner::Task(Some(task.fallible())),
+        }
+    }
+
+    /// Returns `true` if the task has finished (completed, panicked or been cancelled).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wrangle_rt::{Runtime, VirtualRuntime};
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// rt.block_on(async {
+    ///     let handle = rt.spawn(async {});
+    ///     assert!(!handle.is_finished());
+    ///     wrangle_rt::yield_now().await;
+    ///     assert!(handle.is_finished());
+    /// });
+    /// ```
+    #[must_use]
+    pub fn is_finished(&self) -> bool {
+        match &self.inner {
+            #[cfg(feature = "runtime-tokio")]
+            Inner::Tokio(h) => h.as_ref().is_none_or(|h| h.is_finished()),
+            Inner::Task(t) => t.as_ref().is_none_or(|t| t.is_finished()),
+            Inner::Raw(s) => s.as_ref().is_none_or(|s| s.lock().phase.is_done()),
+        }
+    }
+
+    /// Lets the task run to completion without a handle; its output is dropped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicBool, Ordering};
+    /// use wrangle_rt::{Runtime, VirtualRuntime};
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// let done = Arc::new(AtomicBool::new(false));
+    /// let flag = done.clone();
+    /// rt.block_on(async {
+    ///     rt.spawn(async move { flag.store(true, Ordering::SeqCst) }).detach();
+    ///     wrangle_rt::yield_now().await;
+    /// });
+    /// assert!(done.load(Ordering::SeqCst));
+    /// ```
+    pub fn detach(mut self) {
+        match &mut self.inner {
+            // Tokio's handle detaches when dropped.
+            #[cfg(feature = "runtime-tokio")]
+            Inner::Tokio(h) => drop(h.take()),
+            Inner::Task(t) => {
+                if let Some(t) = t.take() {
+                    t.detach();
+                }
+            }
+            Inner::Raw(s) => {
+                if let Some(s) = s.take() {
+                    s.lock().handle_gone = true;
+                }
+            }
+        }
+    }
+
+    /// Cancels the task and waits until its future has been dropped.
+    ///
+    /// Resolves to `Ok(output)` if the task finished before the cancellation took effect,
+    /// to `Err(JoinError::Cancelled)` once the future has been dropped, or to
+    /// `Err(JoinError::Panicked)` if it panicked. A task that never started never runs.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wrangle_rt::{Runtime, VirtualRuntime};
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// rt.block_on(async {
+    ///     let handle = rt.spawn(std::future::pending::<()>());
+    ///     assert!(handle.cancel().await.unwrap_err().is_cancelled());
+    /// });
+    /// ```
+    ///
+    /// # Cancel safety
+    ///
+    /// The cancellation is requested when `cancel` is called; dropping the returned future
+    /// before it completes still cancels the task but does not wait for it.
+    pub fn cancel(mut self) -> Cancel<T>
+    where
+        T: Send + 'static,
+    {
+        let fut: Pin<Box<dyn Future<Output = Result<T, JoinError>> + Send>> = match &mut self.inner
+        {
+            #[cfg(feature = "runtime-tokio")]
+            Inner::Tokio(h) => {
+                let h = h.take().expect("JoinHandle polled after completion");
+                h.abort();
+                Box::pin(async move { map_tokio(h.await) })
+            }
+            Inner::Task(t) => {
+                let t = t.take().expect("JoinHandle polled after completion");
+                Box::pin(async move {
+                    match t.cancel().await {
+                        Some(Ok(v)) => Ok(v),
+                        Some(Err(p)) => Err(JoinError::panicked(p)),
+                        None => Err(JoinError::Cancelled),
+                    }
+                })
+            }
+            Inner::Raw(s) => {
+                let s = s.take().expect("JoinHandle polled after completion");
+                s.request_cancel();
+                Box::pin(RawJoin { shared: Some(s) })
+            }
+        };
+        Cancel { fut }
+    }
+}
+
+#[cfg(feature = "runtime-tokio")]
+fn map_tokio<T>(r: Result<Caught<T>, tokio::task::JoinError>) -> Result<T, JoinError> {
+    match r {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(p)) => Err(JoinError::panicked(p)),
+        Err(e) => match e.try_into_panic() {
+            Ok(p) => Err(JoinError::panicked(p)),
+            Err(_) => Err(JoinError::Cancelled),
+        },
+    }
+}
+
+impl<T> Drop for JoinHandle<T> {
+    fn drop(&mut self) {
+        match &mut self.inner {
+            #[cfg(feature = "runtime-tokio")]
+            Inner::Tokio(h) => {
+                if let Some(h) = h.take() {
+                    h.abort();
+                }
+            }
+            // Dropping an async-task handle cancels the task.
+            Inner::Task(_) => {}
+            Inner::Raw(s) => {
+                if let Some(s) = s.take() {
+                    s.request_cancel();
+                    s.lock().handle_gone = true;
+                }
+            }
+        }
+    }
+}
+
+impl<T> Future for JoinHandle<T> {
+    type Output = Result<T, JoinError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match &mut self.inner {
+            #[cfg(feature = "runtime-tokio")]
+            Inner::Tokio(slot) => {
+                let h = slot.as_mut().expect("JoinHandle polled after completion");
+                let out = std::task::ready!(Pin::new(h).poll(cx));
+                *slot = None;
+                Poll::Ready(map_tokio(out))
+            }
+            Inner::Task(slot) => {
+                let t = slot.as_mut().expect("JoinHandle polled after completion");
+                let out = std::task::ready!(Pin::new(t).poll(cx));
+                *slot = None;
+                Poll::Ready(match out {
+                    Some(Ok(v)) => Ok(v),
+                    Some(Err(p)) => Err(JoinError::panicked(p)),
+                    None => Err(JoinError::Cancelled),
+                })
+            }
+            Inner::Raw(slot) => {
+                let s = slot.as_ref().expect("JoinHandle polled after completion");
+                let out = std::task::ready!(s.poll_join(cx));
+                *slot = None;
+                Poll::Ready(out)
+            }
+        }
+    }
+}
+
+/// Future returned by [`JoinHandle::cancel`].
+///
+/// # Cancel safety
+///
+/// Dropping it still cancels the task, but does not wait for the task's future to be dropped.
+#[must_use = "futures do nothing unless you `.await` or poll them"]
+pub struct Cancel<T> {
+    fut: Pin<Box<dyn Future<Output = Result<T, JoinError>> + Send>>,
+}
+
+impl<T> fmt::Debug for Cancel<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Cancel").finish_non_exhaustive()
+    }
+}
+
+impl<T> Future for Cancel<T> {
+    type Output = Result<T, JoinError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.fut.as_mut().poll(cx)
+    }
+}
+
+// ===== The portable task cell, for runtimes without a cancelling handle =====
+
+struct RawShared<T> {
+    state: Mutex<RawState<T>>,
+}
+
+struct RawState<T> {
+    phase: Phase<T>,
+    cancel_requested: bool,
+    handle_gone: bool,
+    task_waker: Option<Waker>,
+    join_waker: Option<Waker>,
+}
+
+enum Phase<T> {
+    Pending,
+    Done(Result<T, JoinError>),
+    Taken,
+}
+
+impl<T> Phase<T> {
+    fn is_done(&self) -> bool {
+        !matches!(self, Phase::Pending)
+    }
+}
+
+impl<T> RawShared<T> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, RawState<T>> {
+        // The lock is never held across user code, so poisoning cannot leave a broken state.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn request_cancel(&self) {
+        let waker = {
+            let mut st = self.lock();
+            if st.phase.is_done() {
+                return;
+            }
+            st.cancel_requested = true;
+            st.task_waker.take()
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+
+    fn finish(&self, result: Result<T, JoinError>) {
+        let waker = {
+            let mut st = self.lock();
+            if !st.phase.is_done() {
+                st.phase = if st.handle_gone {
+                    Phase::Taken
+                } else {
+                    Phase::Done(result)
+                };
+            }
+            st.join_waker.take()
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+
+    fn poll_join(&self, cx: &mut Context<'_>) -> Poll<Result<T, JoinError>> {
+        let mut st = self.lock();
+        match std::mem::replace(&mut st.phase, Phase::Taken) {
+            Phase::Done(r) => Poll::Ready(r),
+            Phase::Taken => Poll::Ready(Err(JoinError::Cancelled)),
+            Phase::Pending => {
+                st.phase = Phase::Pending;
+                if !st
+                    .join_waker
+                    .as_ref()
+                    .is_some_and(|w| w.will_wake(cx.waker()))
+                {
+                    st.join_waker = Some(cx.waker().clone());
+                }
+                Poll::Pending
+            }
+        }
+    }
+}
+
+struct RawJoin<T> {
+    shared: Option<Arc<RawShared<T>>>,
+}
+
+impl<T> Future for RawJoin<T> {
+    type Output = Result<T, JoinError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let s = self.shared.as_ref().expect("polled after completion");
+        let out = std::task::ready!(s.poll_join(cx));
+        self.shared = None;
+        Poll::Ready(out)
+    }
+}
+
+/// A spawned future wrapped so that any executor can run it with the semantics of
+/// [`JoinHandle`]: cancellation on request, panic capture, and the output delivered to the handle.
+///
+/// Made by [`task_pair`]. Spawn it, detached, on the executor you are adapting.
+#[pin_project::pin_project(PinnedDrop)]
+#[must_use = "a TaskCell does nothing unless it is spawned"]
+pub struct TaskCell<F: Future> {
+    #[pin]
+    future: Option<F>,
+    shared: Arc<RawShared<F::Output>>,
+}
+
+impl<F: Future> fmt::Debug for TaskCell<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TaskCell")
+            .field("finished", &self.future.is_none())
+            .finish()
+    }
+}
+
+impl<F: Future> Future for TaskCell<F> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let mut this = self.project();
+        if this.future.is_none() {
+            return Poll::Ready(());
+        }
+        {
+            let mut st = this.shared.lock();
+            if !st.cancel_requested {
+                if !st
+                    .task_waker
+                    .as_ref()
+                    .is_some_and(|w| w.will_wake(cx.waker()))
+                {
+                    st.task_waker = Some(cx.waker().clone());
+                }
+            } else {
+                drop(st);
+                let dropped = catch_unwind(AssertUnwindSafe(|| this.future.set(None)));
+                this.shared.finish(match dropped {
+                    Ok(()) => Err(JoinError::Cancelled),
+                    Err(p) => Err(JoinError::panicked(p)),
+                });
+                return Poll::Ready(());
+            }
+        }
+        let fut = this.future.as_mut().as_pin_mut().expect("checked above");
+        let polled = AssertUnwindSafe(fut).catch_unwind().poll(cx);
+        let result = match polled {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(Ok(v)) => Ok(v),
+            Poll::Ready(Err(p)) => Err(JoinError::panicked(p)),
+        };
+        // Drop the future before announcing the result, so a waiter sees it gone.
+        let dropped = catch_unwind(AssertUnwindSafe(|| this.future.set(None)));
+        this.shared.finish(match (result, dropped) {
+            (Ok(v), Ok(())) => Ok(v),
+            (Err(e), _) => Err(e),
+            (Ok(_), Err(p)) => Err(JoinError::panicked(p)),
+        });
+        Poll::Ready(())
+    }
+}
+
+#[pin_project::pinned_drop]
+impl<F: Future> PinnedDrop for TaskCell<F> {
+    fn drop(self: Pin<&mut Self>) {
+        let mut this = self.project();
+        if this.future.is_some() {
+            // The executor dropped the task without finishing it (for example at shutdown).
+            let dropped = catch_unwind(AssertUnwindSafe(|| this.future.set(None)));
+            this.shared.finish(match dropped {
+                Ok(()) => Err(JoinError::Cancelled),
+                Err(p) => Err(JoinError::panicked(p)),
+            });
+        }
+    }
+}
+
+/// Wraps `future` into a [`TaskCell`] to spawn on any executor, and the [`JoinHandle`] that
+/// controls it.
+///
+/// This is how a [`Runtime`](crate::Runtime) implementation for an executor whose own handles
+/// do not cancel, or do not report panics, provides normalised handles: spawn the cell detached,
+/// return the handle. The async-std adapter works this way.
+///
+/// # Examples
+///
+/// ```
+/// let (cell, handle) = wrangle_rt::task_pair(async { 40 + 2 });
+/// // Any executor can run the cell; here, a plain `block_on`.
+/// futures_lite::future::block_on(cell);
+/// assert_eq!(futures_lite::future::block_on(handle).unwrap(), 42);
+/// ```
+pub fn task_pair<F: Future>(future: F) -> (TaskCell<F>, JoinHandle<F::Output>) {
+    let shared = Arc::new(RawShared {
+        state: Mutex::new(RawState {
+            phase: Phase::Pending,
+            cancel_requested: false,
+            handle_gone: false,
+            task_waker: None,
+            join_waker: None,
+        }),
+    });
+    let handle = JoinHandle {
+        inner: Inner::Raw(Some(shared.clone())),
+    };
+    (
+        TaskCell {
+            future: Some(future),
+            shared,
+        },
+        handle,
+    )
+}
+
+/// Wraps blocking work `f` into a [`BlockingCell`] to run on any thread, and the [`JoinHandle`]
+/// that awaits it.
+///
+/// Dropping the handle before the cell runs means the work never runs; once it runs, blocking
+/// work cannot be interrupted.
+///
+/// # Examples
+///
+/// ```
+/// let (cell, handle) = wrangle_rt::blocking_pair(|| 6 * 7);
+/// std::thread::spawn(move || cell.run()).join().unwrap();
+/// assert_eq!(futures_lite::future::block_on(handle).unwrap(), 42);
+/// ```
+pub fn blocking_pair<F, T>(f: F) -> (BlockingCell<F, T>, JoinHandle<T>)
+where
+    F: FnOnce() -> T,
+{
+    let (cell, handle) = task_pair(BlockingFuture { f: Some(f) });
+    (BlockingCell { cell }, handle)
+}
+
+/// Blocking work wrapped by [`blocking_pair`]; call [`run`](BlockingCell::run) on a thread that
+/// may block.
+#[must_use = "a BlockingCell does nothing unless it is run"]
+pub struct BlockingCell<F: FnOnce() -> T, T> {
+    cell: TaskCell<BlockingFuture<F>>,
+}
+
+impl<F: FnOnce() -> T, T> fmt::Debug for BlockingCell<F, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BlockingCell").finish_non_exhaustive()
+    }
+}
+
+impl<F: FnOnce() -> T, T> BlockingCell<F, T> {
+    /// Runs the work on the current thread (unless its handle was dropped or cancelled first)
+    /// and delivers the result to the handle.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (cell, handle) = wrangle_rt::blocking_pair(|| "done");
+    /// cell.run();
+    /// assert_eq!(futures_lite::future::block_on(handle).unwrap(), "done");
+    /// ```
+    pub fn run(self) {
+        let mut cell = std::pin::pin!(self.cell);
+        // A BlockingFuture completes on its first poll, so a no-op waker is enough.
+        let mut cx = Context::from_waker(Waker::noop());
+        let _ = cell.as_mut().poll(&mut cx);
+    }
+}
+
+struct BlockingFuture<F> {
+    f: Option<F>,
+}
+
+impl<F> Unpin for BlockingFuture<F> {}
+
+impl<F: FnOnce() -> T, T> Future for BlockingFuture<F> {
+    type Output = T;
+
+    fn poll(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<T> {
+        let f = self.f.take().expect("blocking work polled twice");
+        Poll::Ready(f())
+    }
+}

@@ -1,0 +1,117 @@
+//! The executor abstraction of wrangle: one small [`Runtime`] trait over Tokio, smol, async-std
+//! and a deterministic virtual-time runtime.
+//!
+//! Every other wrangle crate spawns, sleeps and reads clocks only through this crate, so each of
+//! them runs on any supported runtime, and all of their timing can be tested exactly and
+//! instantly on virtual time.
+//!
+//! - [`Runtime`]: spawn (generic, no boxing), spawn blocking work, monotonic [`now`](Runtime::now),
+//!   wall clock [`wall_now`](Runtime::wall_now) as a [`jiff::Timestamp`], a resettable
+//!   [`Sleep`], and [`timeout`](Runtime::timeout) returning a typed [`Elapsed`].
+//! - [`JoinHandle`]: the same semantics on every runtime. It resolves to
+//!   `Result<T, JoinError>` (`Cancelled`, or `Panicked` with the payload); dropping it cancels
+//!   the task; [`detach`](JoinHandle::detach) lets it run; [`cancel`](JoinHandle::cancel) cancels
+//!   and waits until the future is gone.
+//! - Adapters: [`TokioRuntime`], [`SmolRuntime`], [`AsyncStdRuntime`] (legacy), and
+//!   [`VirtualRuntime`]; [`DefaultRuntime`] picks one at run time (virtual inside its
+//!   `block_on`, Tokio inside a Tokio context, smol otherwise).
+//! - [`CancellationToken`]: runtime-free, hierarchical cancellation requests.
+//! - [`ErrorReporter`]: where errors nobody retrieves go (stderr, `tracing`, or your handler).
+//! - [`conformance`]: the public conformance suite for any `Runtime`; [`testing`]: run one
+//!   test body on every runtime.
+//!
+//! # Examples
+//!
+//! ```
+//! use std::time::Duration;
+//! use wrangle_rt::{CancellationToken, Runtime, VirtualRuntime};
+//!
+//! let rt = VirtualRuntime::new();
+//! let start = rt.now();
+//! let token = CancellationToken::new();
+//!
+//! let worker = rt.spawn({
+//!     let (rt, token) = (rt.clone(), token.child_token());
+//!     async move {
+//!         let mut ticks = 0;
+//!         while token.run_until_cancelled(rt.sleep(Duration::from_secs(1))).await.is_some() {
+//!             ticks += 1;
+//!         }
+//!         ticks
+//!     }
+//! });
+//!
+//! rt.block_on(async {
+//!     rt.sleep(Duration::from_millis(3500)).await;
+//!     token.cancel();
+//!     assert_eq!(worker.await.unwrap(), 3);
+//! });
+//! assert_eq!(rt.now() - start, Duration::from_millis(3500));
+//! ```
+//!
+//! # Features
+//!
+//! - `runtime-tokio`: [`TokioRuntime`].
+//! - `runtime-smol`: [`SmolRuntime`].
+//! - `runtime-async-std`: [`AsyncStdRuntime`] (legacy: async-std is discontinued upstream).
+//! - `tracing`: the default handler for unhandled errors emits `tracing` events instead of
+//!   writing to stderr.
+//!
+//! All features are additive; any combination, including none, builds. The virtual runtime
+//! is always available.
+//!
+//! # Runtime support
+//!
+//! | runtime | spawn | blocking | timers | notes |
+//! |---|---|---|---|---|
+//! | Tokio | native | `spawn_blocking` | `tokio::time` | needs the time driver enabled |
+//! | smol | global or your `Executor` | `blocking` | `async-io` | |
+//! | async-std | `task::spawn` | `task::spawn_blocking` | `async-io` | legacy, opt-in |
+//! | virtual | own, single thread | real threads | virtual | deterministic, seeded |
+//!
+//! # When not to use this
+//!
+//! If your program will only ever run on one runtime and you need none of wrangle's crates,
+//! use that runtime's API directly. This crate does not abstract I/O, and it is not an
+//! executor: the virtual runtime is for tests and simulations, not production.
+
+#![forbid(unsafe_code)]
+#![doc(test(attr(deny(warnings))))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod adapter;
+pub mod conformance;
+mod default;
+mod join;
+mod runtime;
+pub mod testing;
+mod time;
+mod token;
+mod unhandled;
+mod virtual_time;
+
+#[cfg(any(feature = "runtime-smol", feature = "runtime-async-std"))]
+pub use adapter::async_io_sleep::AsyncIoSleep;
+#[cfg(feature = "runtime-async-std")]
+pub use adapter::async_std::AsyncStdRuntime;
+#[cfg(feature = "runtime-smol")]
+pub use adapter::smol::SmolRuntime;
+#[cfg(feature = "runtime-tokio")]
+pub use adapter::tokio::{TokioRuntime, TokioSleep};
+pub use default::{DefaultRuntime, DefaultSleep, NoRuntime, block_on};
+pub use join::{
+    BlockingCell, Cancel, JoinError, JoinHandle, PanicPayload, TaskCell, blocking_pair, task_pair,
+};
+pub use runtime::{Runtime, Sleep};
+pub use time::{DeadlineOverflow, Elapsed, Timeout, YieldNow, yield_now};
+pub use token::{
+    CancellationToken, DropGuard, RunUntilCancelled, WaitForCancellation, WaitForCancellationOwned,
+};
+pub use unhandled::{
+    BoxError, ErrorHandler, ErrorReporter, Unhandled, report_unhandled, reset_global_error_handler,
+    set_global_error_handler,
+};
+pub use virtual_time::{
+    Advance, AdvanceToNext, BlockOnError, HoldGuard, VirtualRuntime, VirtualRuntimeBuilder,
+    VirtualSleep,
+};

@@ -1,0 +1,88 @@
+//! `JoinHandle` semantics beyond the conformance suite, on every runtime.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use wrangle_rt::testing::each_runtime;
+use wrangle_rt::{JoinError, Runtime};
+
+fn assert_send_sync<T: Send + Sync>() {}
+
+#[test]
+fn handles_and_errors_cross_threads() {
+    assert_send_sync::<wrangle_rt::JoinHandle<u32>>();
+    assert_send_sync::<JoinError>();
+    assert_send_sync::<wrangle_rt::CancellationToken>();
+    assert_send_sync::<wrangle_rt::DefaultRuntime>();
+    assert_send_sync::<wrangle_rt::DefaultSleep>();
+}
+
+#[test]
+fn join_error_boxes_into_a_send_sync_error() {
+    let e: wrangle_rt::BoxError = Box::new(JoinError::Cancelled);
+    assert_eq!(e.to_string(), "task was cancelled");
+}
+
+#[test]
+fn ten_percent_panics_leave_the_runtime_working_and_are_counted_once() {
+    each_runtime(|rt| async move {
+        let ran = Arc::new(AtomicUsize::new(0));
+        let handles: Vec<_> = (0..200u32)
+            .map(|i| {
+                let ran = ran.clone();
+                rt.spawn(async move {
+                    ran.fetch_add(1, Ordering::SeqCst);
+                    wrangle_rt::yield_now().await;
+                    if i % 10 == 0 {
+                        panic!("task {i}");
+                    }
+                    i
+                })
+            })
+            .collect();
+        let (mut ok, mut panicked) = (0, 0);
+        for (i, h) in handles.into_iter().enumerate() {
+            match h.await {
+                Ok(v) => {
+                    assert_eq!(v as usize, i);
+                    ok += 1;
+                }
+                Err(JoinError::Panicked(p)) => {
+                    assert_eq!(p.message(), Some(format!("task {i}").as_str()));
+                    panicked += 1;
+                }
+                Err(e) => panic!("unexpected {e}"),
+            }
+        }
+        assert_eq!((ok, panicked), (180, 20));
+        assert_eq!(ran.load(Ordering::SeqCst), 200);
+    });
+}
+
+#[test]
+fn raw_task_pair_gives_the_same_semantics_on_any_executor() {
+    // Cancel before the cell is polled: the body never runs.
+    let (cell, handle) = wrangle_rt::task_pair(async { unreachable!("cancelled before start") });
+    drop(handle);
+    futures_lite::future::block_on(cell);
+
+    // A panic is captured.
+    let (cell, handle) = wrangle_rt::task_pair(async { panic!("raw boom") });
+    futures_lite::future::block_on(cell);
+    let err = futures_lite::future::block_on(handle).unwrap_err();
+    assert_eq!(err.into_panic().unwrap().message(), Some("raw boom"));
+
+    // An executor that drops the cell reports cancellation.
+    let (cell, handle) = wrangle_rt::task_pair(std::future::pending::<()>());
+    drop(cell);
+    assert!(
+        futures_lite::future::block_on(handle)
+            .unwrap_err()
+            .is_cancelled()
+    );
+
+    // Blocking work whose handle is gone never runs.
+    let (cell, handle) = wrangle_rt::blocking_pair(|| unreachable!("handle dropped first"));
+    drop(handle);
+    cell.run();
+}
