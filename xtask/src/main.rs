@@ -1,1 +1,180 @@
-fn main() {}
+//! Workspace automation, run as `cargo xtask <command>` (an alias in `.cargo/config.toml`).
+//!
+//! Every CI step is one of these commands, so a local run and CI do the same thing. It has no
+//! dependencies: it only runs `cargo` and reads criterion's JSON output.
+
+// A command-line tool reports on stdout/stderr.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+mod bench;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+const USAGE: &str = "\
+usage: cargo xtask <command>
+
+commands:
+  ci             fmt --check, lint, test, docs, powerset, deny (if installed)
+  test           cargo test --workspace --all-features (doctests included)
+  lint           cargo clippy --workspace --all-targets --all-features -D warnings
+  fmt [--check]  cargo fmt --all
+  docs           cargo doc --workspace --all-features --no-deps, warnings denied
+  deny           cargo deny check (needs `cargo install --locked cargo-deny`)
+  deny-if-installed  bans, licenses, sources; skipped when cargo-deny is missing (CI)
+  powerset       wrangle-rt with each runtime feature alone, all, and none: check + test
+  bench [--quick] [-- <criterion args>]
+                 criterion benches, then the ratio table (--quick: short runs)
+  bench-table    print the ratio table of the last bench run
+  loom [crate]   loom models (crates with tests/loom.rs), LOOM_MAX_PREEMPTIONS=2";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some(cmd) = args.first() else {
+        eprintln!("{USAGE}");
+        return ExitCode::FAILURE;
+    };
+    let rest = &args[1..];
+    let result = match cmd.as_str() {
+        "ci" => ci(),
+        "test" => test(),
+        "lint" => lint(),
+        "fmt" => fmt(rest.iter().any(|a| a == "--check")),
+        "docs" => docs(),
+        "deny" => deny(true),
+        "deny-if-installed" => deny(false),
+        "powerset" => powerset(),
+        "bench" => bench::bench(rest),
+        "bench-table" => bench::table(&root().join("target/criterion")),
+        "loom" => loom(rest.first().map(String::as_str)),
+        "help" | "--help" | "-h" => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        other => Err(format!("unknown command `{other}`\n\n{USAGE}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+type Result<T = ()> = std::result::Result<T, String>;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
+}
+
+fn cargo() -> Command {
+    let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    c.current_dir(root());
+    c
+}
+
+fn run(mut cmd: Command) -> Result {
+    eprintln!("$ {cmd:?}");
+    let status = cmd.status().map_err(|e| format!("could not start {cmd:?}: {e}"))?;
+    if status.success() { Ok(()) } else { Err(format!("{cmd:?} failed: {status}")) }
+}
+
+fn cargo_args(args: &[&str]) -> Command {
+    let mut c = cargo();
+    c.args(args);
+    c
+}
+
+fn ci() -> Result {
+    fmt(true)?;
+    lint()?;
+    test()?;
+    docs()?;
+    powerset()?;
+    deny(false)
+}
+
+fn test() -> Result {
+    run(cargo_args(&["test", "--workspace", "--all-features"]))
+}
+
+fn lint() -> Result {
+    run(cargo_args(&["clippy", "--workspace", "--all-targets", "--all-features", "--", "-D", "warnings"]))
+}
+
+fn fmt(check: bool) -> Result {
+    let mut args = vec!["fmt", "--all"];
+    if check {
+        args.extend(["--", "--check"]);
+    }
+    run(cargo_args(&args))
+}
+
+fn docs() -> Result {
+    let mut c = cargo_args(&["doc", "--workspace", "--all-features", "--no-deps"]);
+    c.env("RUSTDOCFLAGS", "-D warnings");
+    run(c)
+}
+
+fn deny(required: bool) -> Result {
+    let installed = Command::new("cargo-deny").arg("--version").output().is_ok_and(|o| o.status.success());
+    if !installed {
+        let msg = "cargo-deny is not installed (cargo install --locked cargo-deny)";
+        if required {
+            return Err(msg.into());
+        }
+        eprintln!("xtask: skipping deny: {msg}");
+        return Ok(());
+    }
+    // The advisory database is fetched over the network; CI machines may not reach it, so the
+    // CI form checks only what the lock file decides.
+    let checks: &[&str] =
+        if required { &["advisories", "bans", "licenses", "sources"] } else { &["bans", "licenses", "sources"] };
+    let mut c = cargo_args(&["deny", "check"]);
+    c.args(checks);
+    run(c)
+}
+
+fn powerset() -> Result {
+    let sets: [&[&str]; 5] = [
+        &["--no-default-features"],
+        &["--no-default-features", "--features", "runtime-tokio"],
+        &["--no-default-features", "--features", "runtime-smol"],
+        &["--no-default-features", "--features", "runtime-async-std"],
+        &["--all-features"],
+    ];
+    for set in sets {
+        let mut c = cargo_args(&["test", "-p", "wrangle-rt", "--tests"]);
+        c.args(set);
+        run(c)?;
+    }
+    // The facade must build with no runtime at all, too.
+    run(cargo_args(&["check", "-p", "wrangle", "--no-default-features"]))
+}
+
+fn loom(krate: Option<&str>) -> Result {
+    let crates_dir = root().join("crates");
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(&crates_dir).map_err(|e| e.to_string())? {
+        let entry = entry.map_err(|e| e.to_string())?;
+        if entry.path().join("tests/loom.rs").exists() {
+            names.push(entry.file_name().to_string_lossy().into_owned());
+        }
+    }
+    names.sort();
+    if let Some(k) = krate {
+        names.retain(|n| n == k);
+    }
+    if names.is_empty() {
+        return Err("no crate with tests/loom.rs matched".into());
+    }
+    for name in names {
+        let mut c = cargo_args(&["test", "--release", "-p", &name, "--test", "loom"]);
+        c.env("RUSTFLAGS", "--cfg loom");
+        c.env("LOOM_MAX_PREEMPTIONS", "2");
+        c.env("CARGO_TARGET_DIR", root().join("target/loom"));
+        run(c)?;
+    }
+    Ok(())
+}

@@ -1,1 +1,56 @@
-//! x
+//! Runtime-agnostic async utilities for Rust: one coherent suite that runs on Tokio, smol or
+//! (legacy) async-std, and on a deterministic virtual-time runtime for tests.
+//!
+//! This crate only re-exports; each part is its own crate behind its own feature, so you can
+//! depend on the facade or on a single crate.
+//!
+//! | module | crate | feature | what |
+//! |---|---|---|---|
+//! | [`rt`] | `wrangle-rt` | always | the [`Runtime`] trait, normalised [`JoinHandle`], adapters, virtual time, [`CancellationToken`] |
+//!
+//! Further crates (task scopes and bounded runners, pools, timers, sync primitives, debounce,
+//! robust I/O, caches) join this table as they land; see the workspace README.
+//!
+//! # Examples
+//!
+//! ```
+//! use std::time::Duration;
+//! use wrangle::{DefaultRuntime, Runtime};
+//!
+//! wrangle::rt::block_on(async {
+//!     // Tokio inside a Tokio context, smol otherwise, virtual time inside a VirtualRuntime.
+//!     let rt = DefaultRuntime::current();
+//!     let handle = rt.spawn(async { 6 * 7 });
+//!     assert_eq!(handle.await.unwrap(), 42);
+//!     let r = rt.timeout(Duration::from_millis(1), std::future::pending::<()>()).await;
+//!     assert!(r.is_err());
+//! });
+//! ```
+//!
+//! # Features
+//!
+//! - `runtime-smol` (default), `runtime-tokio`, `runtime-async-std` (legacy): runtime adapters,
+//!   forwarded to `wrangle-rt`; additive, any combination builds.
+//! - `full` (default): every crate of the suite.
+//! - `tracing`: unhandled errors become `tracing` events.
+//!
+//! # Runtime support
+//!
+//! See [`rt`]: Tokio (current-thread and multi-thread), smol, async-std (legacy), and the
+//! virtual-time runtime, all behind one [`Runtime`] trait.
+//!
+//! # When not to use this
+//!
+//! If you use one runtime and its own utility crate already has what you need (tokio-util for
+//! Tokio), you gain little. wrangle pays off when code must run on more than one runtime, or when
+//! you want its timing behaviour testable on virtual time.
+
+#![forbid(unsafe_code)]
+#![doc(test(attr(deny(warnings))))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+#[doc(inline)]
+pub use wrangle_rt as rt;
+
+#[doc(no_inline)]
+pub use wrangle_rt::{CancellationToken, DefaultRuntime, JoinError, JoinHandle, Runtime, Sleep};
