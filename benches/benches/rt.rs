@@ -12,12 +12,17 @@ const TASKS: usize = 1_000;
 fn rt_spawn_join(c: &mut Criterion) {
     let mut group = c.benchmark_group("rt_spawn_join");
 
-    let tokio_rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let tokio_rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let ours = TokioRuntime::new(tokio_rt.handle().clone());
     group.bench_function("wrangle_tokio", |b| {
         b.iter(|| {
             tokio_rt.block_on(async {
-                let handles: Vec<_> = (0..TASKS).map(|i| ours.spawn(async move { black_box(i) })).collect();
+                let handles: Vec<_> = (0..TASKS)
+                    .map(|i| ours.spawn(async move { black_box(i) }))
+                    .collect();
                 for h in handles {
                     black_box(h.await.unwrap());
                 }
@@ -27,7 +32,9 @@ fn rt_spawn_join(c: &mut Criterion) {
     group.bench_function("tokio", |b| {
         b.iter(|| {
             tokio_rt.block_on(async {
-                let handles: Vec<_> = (0..TASKS).map(|i| tokio::spawn(async move { black_box(i) })).collect();
+                let handles: Vec<_> = (0..TASKS)
+                    .map(|i| tokio::spawn(async move { black_box(i) }))
+                    .collect();
                 for h in handles {
                     black_box(h.await.unwrap());
                 }
@@ -40,7 +47,9 @@ fn rt_spawn_join(c: &mut Criterion) {
     group.bench_function("wrangle_smol", |b| {
         b.iter(|| {
             futures_lite::future::block_on(ex.run(async {
-                let handles: Vec<_> = (0..TASKS).map(|i| ours.spawn(async move { black_box(i) })).collect();
+                let handles: Vec<_> = (0..TASKS)
+                    .map(|i| ours.spawn(async move { black_box(i) }))
+                    .collect();
                 for h in handles {
                     black_box(h.await.unwrap());
                 }
@@ -50,7 +59,9 @@ fn rt_spawn_join(c: &mut Criterion) {
     group.bench_function("smol", |b| {
         b.iter(|| {
             futures_lite::future::block_on(ex.run(async {
-                let handles: Vec<_> = (0..TASKS).map(|i| ex.spawn(async move { black_box(i) })).collect();
+                let handles: Vec<_> = (0..TASKS)
+                    .map(|i| ex.spawn(async move { black_box(i) }))
+                    .collect();
                 for h in handles {
                     black_box(h.await);
                 }

@@ -15,7 +15,14 @@ pub(crate) fn bench(args: &[String]) -> Result {
     let mut c = cargo();
     c.args(["bench", "-p", "wrangle-benches", "--"]);
     if quick {
-        c.args(["--warm-up-time", "1", "--measurement-time", "2", "--sample-size", "10"]);
+        c.args([
+            "--warm-up-time",
+            "1",
+            "--measurement-time",
+            "2",
+            "--sample-size",
+            "10",
+        ]);
     }
     c.args(passthrough);
     run(c)?;
@@ -29,7 +36,10 @@ pub(crate) fn bench(args: &[String]) -> Result {
 pub(crate) fn table(dir: &Path) -> Result {
     let groups = read_groups(dir)?;
     if groups.is_empty() {
-        return Err(format!("no criterion results under {}: run `cargo xtask bench` first", dir.display()));
+        return Err(format!(
+            "no criterion results under {}: run `cargo xtask bench` first",
+            dir.display()
+        ));
     }
     println!("| group | ours | peer | ours (mean) | peer (mean) | ratio |");
     println!("|---|---|---|---|---|---|");
@@ -73,13 +83,18 @@ fn human(ns: f64) -> String {
 /// `group/function/new/estimates.json` and of parameterised `group/function/param/new/...`.
 fn read_groups(dir: &Path) -> Result<BTreeMap<String, BTreeMap<String, f64>>> {
     let mut out: BTreeMap<String, BTreeMap<String, f64>> = BTreeMap::new();
-    let Ok(groups) = std::fs::read_dir(dir) else { return Ok(out) };
+    let Ok(groups) = std::fs::read_dir(dir) else {
+        return Ok(out);
+    };
     for group in groups.flatten() {
         let gname = group.file_name().to_string_lossy().into_owned();
         if gname == "report" || !group.path().is_dir() {
             continue;
         }
-        for func in std::fs::read_dir(group.path()).map_err(|e| e.to_string())?.flatten() {
+        for func in std::fs::read_dir(group.path())
+            .map_err(|e| e.to_string())?
+            .flatten()
+        {
             let fname = func.file_name().to_string_lossy().into_owned();
             if fname == "report" {
                 continue;
@@ -94,8 +109,11 @@ fn read_groups(dir: &Path) -> Result<BTreeMap<String, BTreeMap<String, f64>>> {
                 for p in params.flatten() {
                     let pname = p.file_name().to_string_lossy().into_owned();
                     let est = p.path().join("new/estimates.json");
-                    if let Some(mean) = std::fs::read_to_string(&est).ok().and_then(|s| mean_of(&s)) {
-                        out.entry(format!("{gname}/{pname}")).or_default().insert(fname.clone(), mean);
+                    if let Some(mean) = std::fs::read_to_string(&est).ok().and_then(|s| mean_of(&s))
+                    {
+                        out.entry(format!("{gname}/{pname}"))
+                            .or_default()
+                            .insert(fname.clone(), mean);
                     }
                 }
             }
@@ -111,7 +129,8 @@ fn mean_of(json: &str) -> Option<f64> {
     let pe = rest.find("\"point_estimate\"")?;
     let rest = &rest[pe + "\"point_estimate\"".len()..];
     let rest = rest.trim_start().strip_prefix(':')?.trim_start();
-    let end = rest.find(|c: char| !(c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '-' | '+')))?;
+    let end =
+        rest.find(|c: char| !(c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '-' | '+')))?;
     rest[..end].parse().ok()
 }
 

@@ -65,7 +65,10 @@ fn main() -> ExitCode {
 type Result<T = ()> = std::result::Result<T, String>;
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
 }
 
 fn cargo() -> Command {
@@ -76,8 +79,14 @@ fn cargo() -> Command {
 
 fn run(mut cmd: Command) -> Result {
     eprintln!("$ {cmd:?}");
-    let status = cmd.status().map_err(|e| format!("could not start {cmd:?}: {e}"))?;
-    if status.success() { Ok(()) } else { Err(format!("{cmd:?} failed: {status}")) }
+    let status = cmd
+        .status()
+        .map_err(|e| format!("could not start {cmd:?}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{cmd:?} failed: {status}"))
+    }
 }
 
 fn cargo_args(args: &[&str]) -> Command {
@@ -100,7 +109,15 @@ fn test() -> Result {
 }
 
 fn lint() -> Result {
-    run(cargo_args(&["clippy", "--workspace", "--all-targets", "--all-features", "--", "-D", "warnings"]))
+    run(cargo_args(&[
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--all-features",
+        "--",
+        "-D",
+        "warnings",
+    ]))
 }
 
 fn fmt(check: bool) -> Result {
@@ -118,7 +135,10 @@ fn docs() -> Result {
 }
 
 fn deny(required: bool) -> Result {
-    let installed = Command::new("cargo-deny").arg("--version").output().is_ok_and(|o| o.status.success());
+    let installed = Command::new("cargo-deny")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
     if !installed {
         let msg = "cargo-deny is not installed (cargo install --locked cargo-deny)";
         if required {
@@ -129,8 +149,11 @@ fn deny(required: bool) -> Result {
     }
     // The advisory database is fetched over the network; CI machines may not reach it, so the
     // CI form checks only what the lock file decides.
-    let checks: &[&str] =
-        if required { &["advisories", "bans", "licenses", "sources"] } else { &["bans", "licenses", "sources"] };
+    let checks: &[&str] = if required {
+        &["advisories", "bans", "licenses", "sources"]
+    } else {
+        &["bans", "licenses", "sources"]
+    };
     let mut c = cargo_args(&["deny", "check"]);
     c.args(checks);
     run(c)
@@ -150,7 +173,12 @@ fn powerset() -> Result {
         run(c)?;
     }
     // The facade must build with no runtime at all, too.
-    run(cargo_args(&["check", "-p", "wrangle", "--no-default-features"]))
+    run(cargo_args(&[
+        "check",
+        "-p",
+        "wrangle",
+        "--no-default-features",
+    ]))
 }
 
 fn loom(krate: Option<&str>) -> Result {

@@ -223,8 +223,7 @@ fn the_same_seed_gives_the_same_interleaving() {
                 h.await.unwrap();
             }
         });
-        let v = log.lock().unwrap().clone();
-        v
+        log.lock().unwrap().clone()
     }
     assert_eq!(order(11), order(11));
     let fifo = {
@@ -241,8 +240,7 @@ fn the_same_seed_gives_the_same_interleaving() {
                 h.await.unwrap();
             }
         });
-        let v = log.lock().unwrap().clone();
-        v
+        log.lock().unwrap().clone()
     };
     assert_eq!(
         fifo,
