@@ -1,0 +1,463 @@
+//! [`Interval`]: a drift-free, deadline-based interval stream.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use futures_lite::Stream;
+use wrangle_rt::{DefaultRuntime, Runtime, Sleep};
+
+use crate::{ConfigError, MissedTick};
+
+/// A stream of ticks on a fixed grid `start, start + period, start + 2·period, ...` of the
+/// runtime's monotonic clock.
+///
+/// Each deadline is computed from the previous one by exact integer addition, so there is no
+/// cumulative drift at any tick count: tick `n` is due at exactly `start + n·period`. A tick is
+/// never yielded before it is due. When the consumer falls so far behind that the next grid
+/// point has already passed by the time it takes a tick, the [`MissedTick`] policy chosen at
+/// construction decides what follows (there is no default policy). A tick taken late by less
+/// than one period keeps the grid.
+///
+/// `Interval` is a [`Stream`] of the instants the ticks were due at, and has a
+/// [`tick`](Interval::tick) method.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use wrangle_rt::{Runtime, VirtualRuntime};
+/// use wrangle_timer::{Interval, MissedTick};
+///
+/// let rt = VirtualRuntime::new();
+/// let start = rt.now();
+/// rt.block_on(async {
+///     let period = Duration::from_millis(10);
+///     let mut iv = Interval::with_runtime(rt.clone(), period, MissedTick::Skip).unwrap();
+///     assert_eq!(iv.tick().await, start); // the first tick is immediate
+///     assert_eq!(iv.tick().await, start + period);
+///     assert_eq!(iv.tick().await, start + 2 * period);
+/// });
+/// assert_eq!(rt.now() - start, Duration::from_millis(20));
+/// ```
+pub struct Interval<R: Runtime = DefaultRuntime> {
+    rt: R,
+    period: Duration,
+    next: Instant,
+    sleep: Pin<Box<R::Sleep>>,
+    policy: MissedTick,
+    stats: IntervalStats,
+}
+
+/// Counters of an [`Interval`].
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use wrangle_timer::{Interval, MissedTick};
+///
+/// let rt = wrangle_rt::VirtualRuntime::new();
+/// let iv = Interval::with_runtime(rt, Duration::from_secs(1), MissedTick::Burst).unwrap();
+/// assert_eq!(iv.stats().ticks, 0);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct IntervalStats {
+    /// Ticks yielded.
+    pub ticks: u64,
+    /// Ticks taken when the next grid point had already passed (the consumer was at least one
+    /// period behind).
+    pub late: u64,
+    /// Grid points dropped by [`MissedTick::Skip`].
+    pub skipped: u64,
+}
+
+impl Interval<DefaultRuntime> {
+    /// An interval on the [current runtime](DefaultRuntime::current) whose first tick is due
+    /// now.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use wrangle_timer::{Interval, MissedTick};
+    ///
+    /// wrangle_rt::VirtualRuntime::new().block_on(async {
+    ///     let mut iv = Interval::new(Duration::from_secs(1), MissedTick::Delay).unwrap();
+    ///     iv.tick().await;
+    /// });
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::ZeroPeriod`] for a zero period, [`ConfigError::OutOfRange`] for a period
+    /// too large for the clock.
+    pub fn new(period: Duration, policy: MissedTick) -> Result<Self, ConfigError> {
+        Interval::with_runtime(DefaultRuntime::current(), period, policy)
+    }
+
+    /// An interval on the [current runtime](DefaultRuntime::current) whose first tick is due
+    /// at `start`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use wrangle_rt::{DefaultRuntime, Runtime};
+    /// use wrangle_timer::{Interval, MissedTick};
+    ///
+    /// wrangle_rt::VirtualRuntime::new().block_on(async {
+    ///     let start = DefaultRuntime::current().now() + Duration::from_secs(5);
+    ///     let mut iv = Interval::at(start, Duration::from_secs(1), MissedTick::Skip).unwrap();
+    ///     assert_eq!(iv.tick().await, start);
+    /// });
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As for [`new`](Interval::new).
+    pub fn at(start: Instant, period: Duration, policy: MissedTick) -> Result<Self, ConfigError> {
+        Interval::at_with_runtime(DefaultRuntime::current(), start, period, policy)
+    }
+}
+
+impl<R: Runtime> Interval<R> {
+    /// An interval on `rt` whose first tick is due now.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use wrangle_timer::{Interval, MissedTick};
+    ///
+    /// let rt = wrangle_rt::VirtualRuntime::new();
+    /// let iv = Interval::with_runtime(rt, Duration::from_millis(1), MissedTick::Burst).unwrap();
+    /// assert_eq!(iv.period(), Duration::from_millis(1));
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::ZeroPeriod`] for a zero period, [`ConfigError::OutOfRange`] for a period
+    /// too large for the clock.
+    pub fn with_runtime(rt: R, period: Duration, policy: MissedTick) -> Result<Self, ConfigError> {
+        let start = rt.now();
+        Interval::at_with_runtime(rt, start, period, policy)
+    }
+
+    /// An interval on `rt` whose first tick is due at `start` (which may be in the past: the
+    /// missed-tick policy then applies as usual).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use wrangle_rt::{Runtime, VirtualRuntime};
+    /// use wrangle_timer::{Interval, MissedTick};
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// let start = rt.now() + Duration::from_secs(2);
+    /// let iv = Interval::at_with_runtime(rt, start, Duration::from_secs(1), MissedTick::Skip);
+    /// assert!(iv.is_ok());
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As for [`with_runtime`](Interval::with_runtime).
+    pub fn at_with_runtime(
+        rt: R,
+        start: Instant,
+        period: Duration,
+        policy: MissedTick,
+    ) -> Result<Self, ConfigError> {
+        if period.is_zero() {
+            return Err(ConfigError::ZeroPeriod);
+        }
+        let far = period.checked_mul(2).ok_or(ConfigError::OutOfRange)?;
+        start.checked_add(far).ok_or(ConfigError::OutOfRange)?;
+        let sleep = Box::pin(rt.sleep_until(start));
+        Ok(Interval {
+            rt,
+            period,
+            next: start,
+            sleep,
+            policy,
+            stats: IntervalStats::default(),
+        })
+    }
+
+    /// Waits for the next tick and returns the instant it was due at.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use wrangle_rt::VirtualRuntime;
+    /// use wrangle_timer::{Interval, MissedTick};
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// rt.block_on(async {
+    ///     let mut iv = Interval::with_runtime(rt.clone(), Duration::from_secs(1), MissedTick::Skip)
+    ///         .unwrap();
+    ///     let first = iv.tick().await;
+    ///     assert_eq!(iv.tick().await - first, Duration::from_secs(1));
+    /// });
+    /// ```
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: a tick is consumed only when the future completes, so dropping it loses no
+    /// tick.
+    pub fn tick(&mut self) -> Tick<'_, R> {
+        Tick { interval: self }
+    }
+
+    /// Polls for the next tick; returns the instant it was due at.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use wrangle_timer::{Interval, MissedTick};
+    ///
+    /// let rt = wrangle_rt::VirtualRuntime::new();
+    /// let mut iv = Interval::with_runtime(rt.clone(), Duration::from_secs(1), MissedTick::Skip)
+    ///     .unwrap();
+    /// let first = rt.block_on(std::future::poll_fn(|cx| iv.poll_tick(cx)));
+    /// # let _ = first;
+    /// ```
+    pub fn poll_tick(&mut self, cx: &mut Context<'_>) -> Poll<Instant> {
+        if self.sleep.as_mut().poll(cx).is_pending() {
+            return Poll::Pending;
+        }
+        let due = self.next;
+        let Some(after) = due.checked_add(self.period) else {
+            // The clock's range is exhausted (centuries away): no further tick can be due.
+            return Poll::Pending;
+        };
+        let now = self.rt.now();
+        let next = if now < after {
+            after
+        } else {
+            self.stats.late += 1;
+            match self.policy {
+                MissedTick::Burst => after,
+                MissedTick::Delay => now.checked_add(self.period).unwrap_or(after),
+                MissedTick::Skip => {
+                    let behind = (now - due).as_nanos() / self.period.as_nanos();
+                    self.stats.skipped += behind as u64;
+                    u32::try_from(behind + 1)
+                        .ok()
+                        .and_then(|n| self.period.checked_mul(n))
+                        .and_then(|d| due.checked_add(d))
+                        .unwrap_or(after)
+                }
+            }
+        };
+        self.set_next(next);
+        self.stats.ticks += 1;
+        Poll::Ready(due)
+    }
+
+    fn set_next(&mut self, next: Instant) {
+        self.next = next;
+        self.sleep.as_mut().reset(next);
+    }
+
+    /// Restarts the grid so that the next tick is due one period from now.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use wrangle_rt::{Runtime, VirtualRuntime};
+    /// use wrangle_timer::{Interval, MissedTick};
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// let mut iv = Interval::with_runtime(rt.clone(), Duration::from_secs(1), MissedTick::Skip)
+    ///     .unwrap();
+    /// iv.reset();
+    /// assert_eq!(iv.next_due(), rt.now() + Duration::from_secs(1));
+    /// ```
+    pub fn reset(&mut self) {
+        let next = self.rt.now().checked_add(self.period).unwrap_or(self.next);
+        self.set_next(next);
+    }
+
+    /// Restarts the grid so that the next tick is due now.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use wrangle_rt::{Runtime, VirtualRuntime};
+    /// use wrangle_timer::{Interval, MissedTick};
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// let mut iv = Interval::with_runtime(rt.clone(), Duration::from_secs(1), MissedTick::Skip)
+    ///     .unwrap();
+    /// iv.reset_immediately();
+    /// assert_eq!(iv.next_due(), rt.now());
+    /// ```
+    pub fn reset_immediately(&mut self) {
+        let now = self.rt.now();
+        self.set_next(now);
+    }
+
+    /// Restarts the grid so that the next tick is due at `deadline`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use wrangle_rt::{Runtime, VirtualRuntime};
+    /// use wrangle_timer::{Interval, MissedTick};
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// let mut iv = Interval::with_runtime(rt.clone(), Duration::from_secs(1), MissedTick::Skip)
+    ///     .unwrap();
+    /// let at = rt.now() + Duration::from_secs(30);
+    /// iv.reset_at(at);
+    /// assert_eq!(rt.block_on(iv.tick()), at);
+    /// ```
+    pub fn reset_at(&mut self, deadline: Instant) {
+        self.set_next(deadline);
+    }
+
+    /// The instant the next tick is due at.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use wrangle_rt::{Runtime, VirtualRuntime};
+    /// use wrangle_timer::{Interval, MissedTick};
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// let iv = Interval::with_runtime(rt.clone(), Duration::from_secs(1), MissedTick::Skip)
+    ///     .unwrap();
+    /// assert_eq!(iv.next_due(), rt.now());
+    /// ```
+    #[must_use]
+    pub fn next_due(&self) -> Instant {
+        self.next
+    }
+
+    /// The period.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use wrangle_timer::{Interval, MissedTick};
+    ///
+    /// let rt = wrangle_rt::VirtualRuntime::new();
+    /// let iv = Interval::with_runtime(rt, Duration::from_secs(3), MissedTick::Skip).unwrap();
+    /// assert_eq!(iv.period(), Duration::from_secs(3));
+    /// ```
+    #[must_use]
+    pub fn period(&self) -> Duration {
+        self.period
+    }
+
+    /// The missed-tick policy.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use wrangle_timer::{Interval, MissedTick};
+    ///
+    /// let rt = wrangle_rt::VirtualRuntime::new();
+    /// let iv = Interval::with_runtime(rt, Duration::from_secs(3), MissedTick::Delay).unwrap();
+    /// assert_eq!(iv.missed_tick(), MissedTick::Delay);
+    /// ```
+    #[must_use]
+    pub fn missed_tick(&self) -> MissedTick {
+        self.policy
+    }
+
+    /// Changes the missed-tick policy from the next tick on.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use wrangle_timer::{Interval, MissedTick};
+    ///
+    /// let rt = wrangle_rt::VirtualRuntime::new();
+    /// let mut iv = Interval::with_runtime(rt, Duration::from_secs(3), MissedTick::Delay).unwrap();
+    /// iv.set_missed_tick(MissedTick::Burst);
+    /// assert_eq!(iv.missed_tick(), MissedTick::Burst);
+    /// ```
+    pub fn set_missed_tick(&mut self, policy: MissedTick) {
+        self.policy = policy;
+    }
+
+    /// Counters: ticks yielded, late ticks, skipped grid points.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use wrangle_timer::{Interval, MissedTick};
+    ///
+    /// let rt = wrangle_rt::VirtualRuntime::new();
+    /// let mut iv = Interval::with_runtime(rt.clone(), Duration::from_secs(1), MissedTick::Skip)
+    ///     .unwrap();
+    /// rt.block_on(iv.tick());
+    /// assert_eq!(iv.stats().ticks, 1);
+    /// ```
+    #[must_use]
+    pub fn stats(&self) -> IntervalStats {
+        self.stats
+    }
+}
+
+impl<R: Runtime> fmt::Debug for Interval<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Interval")
+            .field("period", &self.period)
+            .field("next", &self.next)
+            .field("policy", &self.policy)
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}
+
+// Nothing is pinned structurally: the sleep is boxed.
+impl<R: Runtime> Unpin for Interval<R> {}
+
+impl<R: Runtime> Stream for Interval<R> {
+    type Item = Instant;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Instant>> {
+        self.get_mut().poll_tick(cx).map(Some)
+    }
+}
+
+/// The future of [`Interval::tick`].
+///
+/// # Cancel safety
+///
+/// Cancel safe: dropping it loses no tick.
+#[must_use = "futures do nothing unless you `.await` or poll them"]
+pub struct Tick<'a, R: Runtime = DefaultRuntime> {
+    interval: &'a mut Interval<R>,
+}
+
+impl<R: Runtime> fmt::Debug for Tick<'_, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Tick").finish_non_exhaustive()
+    }
+}
+
+impl<R: Runtime> Future for Tick<'_, R> {
+    type Output = Instant;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Instant> {
+        self.get_mut().interval.poll_tick(cx)
+    }
+}

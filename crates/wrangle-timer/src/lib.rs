@@ -1,0 +1,15 @@
+//! Runtime-agnostic timers: drift-free intervals, periodic tasks, wall-clock schedules.
+
+#![forbid(unsafe_code)]
+#![doc(test(attr(deny(warnings))))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod error;
+mod interval;
+mod missed_tick;
+mod outcome;
+
+pub use error::ConfigError;
+pub use interval::{Interval, IntervalStats, Tick};
+pub use missed_tick::MissedTick;
+pub use outcome::{ErrorPolicy, Outcome};
