@@ -1,0 +1,70 @@
+//! Core async scheduling for wrangle, on any runtime: run many futures with a limit, structure
+//! tasks in scopes, cancel and wait, shield, race and gather, and clean up asynchronously.
+//!
+//! - [`Concurrent`] / [`concurrent`]: a bounded runner that spawns futures (parallel) and yields
+//!   their outputs in completion order as a stream; [`ConcurrentInline`] /
+//!   [`concurrent_inline`] does the same inside the current task, fairly, for `!Send` futures.
+//!
+//! # Examples
+//!
+//! ```
+//! use std::time::Duration;
+//! use futures_lite::StreamExt;
+//! use wrangle_rt::{Runtime, VirtualRuntime};
+//! use wrangle_task::{Concurrent, Limit};
+//!
+//! let rt = VirtualRuntime::new();
+//! let start = rt.now();
+//! rt.block_on(async {
+//!     let jobs = (1..=8u64).map(|i| {
+//!         let rt = rt.clone();
+//!         async move {
+//!             rt.sleep(Duration::from_millis(10)).await;
+//!             Ok::<_, std::io::Error>(i)
+//!         }
+//!     });
+//!     // Four at a time: two rounds of 10 ms.
+//!     let runner = Concurrent::with_runtime(rt.clone(), jobs).limit(Limit::try_from(4).unwrap());
+//!     let total: u64 = runner.map(|r| r.unwrap()).fold(0, |a, b| a + b).await;
+//!     assert_eq!(total, 36);
+//! });
+//! assert_eq!(rt.now() - start, Duration::from_millis(20));
+//! ```
+//!
+//! # Features
+//!
+//! - `signal`: the supervisor reacts to SIGINT and SIGTERM (through `async-signal`).
+//!
+//! # Runtime support
+//!
+//! Everything runs on every [`wrangle_rt::Runtime`]: Tokio, smol, async-std (legacy) and the
+//! virtual-time runtime, which makes every timing in this crate testable exactly. Types that
+//! spawn are generic over the runtime, default to [`wrangle_rt::DefaultRuntime`], and have a
+//! `with_runtime` constructor.
+//!
+//! # When not to use this
+//!
+//! For a couple of futures joined or raced in one place, `futures_lite::future::zip`/`or` are
+//! lighter. If your program is tied to Tokio and its `JoinSet`/`tokio-util` suit you, this crate
+//! adds little beyond cancel-and-wait, shielding and portability.
+
+#![forbid(unsafe_code)]
+#![doc(test(attr(deny(warnings))))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod concurrent;
+mod error;
+mod inline;
+mod limit;
+mod panic;
+mod policy;
+mod slots;
+mod source;
+mod sync;
+
+pub use concurrent::{Concurrent, concurrent};
+pub use error::ConcurrentError;
+pub use inline::{ConcurrentInline, concurrent_inline};
+pub use limit::{Limit, LimitError};
+pub use policy::{ConcurrentStats, ErrorPolicy};
+pub use source::{IterSource, Source, StreamSource, TryStreamSource};

@@ -1,0 +1,230 @@
+//! A small set of futures polled together, with a waker per slot that is reused.
+//!
+//! Unlike `FuturesUnordered`, a slot (its pinned box and its waker) is allocated once and then
+//! reused for every future that passes through it, so a bounded runner allocates nothing per
+//! future. Only futures that woke are polled, and one call polls at most `budget` futures before
+//! it yields to the executor, so a set of always-ready futures cannot starve other tasks.
+
+use std::any::Any;
+use std::collections::VecDeque;
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
+use std::task::{Context, Poll, Wake, Waker};
+
+use pin_project::pin_project;
+
+use std::sync::Arc;
+
+use crate::sync::{AtomicBool, Mutex, Ordering, lock};
+
+/// A future's output, or the payload of its panic.
+pub(crate) type Caught<T> = Result<T, Box<dyn Any + Send>>;
+
+/// How many futures one call to [`Slots::poll_next`] polls before yielding.
+pub(crate) const BUDGET: usize = 128;
+
+pub(crate) struct Slots<F> {
+    entries: Vec<Entry<F>>,
+    free: Vec<usize>,
+    len: usize,
+    local: VecDeque<usize>,
+    spare: Vec<usize>,
+    shared: Arc<Shared>,
+}
+
+struct Entry<F> {
+    cell: Pin<Box<Cell<F>>>,
+    wake: Arc<SlotWake>,
+    waker: Waker,
+}
+
+#[pin_project(project = CellProj)]
+enum Cell<F> {
+    Empty,
+    Full(#[pin] F),
+}
+
+pub(crate) struct Shared {
+    inner: Mutex<SharedInner>,
+}
+
+struct SharedInner {
+    ready: Vec<usize>,
+    waker: Option<Waker>,
+}
+
+pub(crate) struct SlotWake {
+    index: usize,
+    queued: AtomicBool,
+    shared: Arc<Shared>,
+}
+
+impl SlotWake {
+    fn notify(&self) {
+        if !self.queued.swap(true, Ordering::AcqRel) {
+            let parent = {
+                let mut inner = lock(&self.shared.inner);
+                let was_empty = inner.ready.is_empty();
+                inner.ready.push(self.index);
+                // The owner drains the whole list when polled: only the first push wakes it.
+                if was_empty { inner.waker.clone() } else { None }
+            };
+            if let Some(w) = parent {
+                w.wake();
+            }
+        }
+    }
+}
+
+impl Wake for SlotWake {
+    fn wake(self: Arc<Self>) {
+        self.notify();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.notify();
+    }
+}
+
+impl<F> Default for Slots<F> {
+    fn default() -> Self {
+        Slots {
+            entries: Vec::new(),
+            free: Vec::new(),
+            len: 0,
+            local: VecDeque::new(),
+            spare: Vec::new(),
+            shared: Arc::new(Shared {
+                inner: Mutex::new(SharedInner {
+                    ready: Vec::new(),
+                    waker: None,
+                }),
+            }),
+        }
+    }
+}
+
+impl<F: Future> Slots<F> {
+    /// The number of futures in the set.
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Adds a future; it is polled on the next call to [`poll_next`](Self::poll_next).
+    pub(crate) fn insert(&mut self, future: F) {
+        let index = match self.free.pop() {
+            Some(i) => i,
+            None => {
+                let index = self.entries.len();
+                let wake = Arc::new(SlotWake {
+                    index,
+                    queued: AtomicBool::new(false),
+                    shared: self.shared.clone(),
+                });
+                let waker = Waker::from(wake.clone());
+                self.entries.push(Entry {
+                    cell: Box::pin(Cell::Empty),
+                    wake,
+                    waker,
+                });
+                index
+            }
+        };
+        let entry = &mut self.entries[index];
+        entry.cell.as_mut().set(Cell::Full(future));
+        if !entry.wake.queued.swap(true, Ordering::AcqRel) {
+            self.local.push_back(index);
+        }
+        self.len += 1;
+    }
+
+    /// Polls the futures that woke; returns the first output, `Ready(None)` when the set is
+    /// empty, or `Pending` (after asking to be polled again if the budget ran out).
+    pub(crate) fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Caught<F::Output>>> {
+        if self.len == 0 {
+            return Poll::Ready(None);
+        }
+        {
+            let mut inner = lock(&self.shared.inner);
+            if !inner
+                .waker
+                .as_ref()
+                .is_some_and(|w| w.will_wake(cx.waker()))
+            {
+                inner.waker = Some(cx.waker().clone());
+            }
+        }
+        let mut polled = 0;
+        loop {
+            if self.local.is_empty() {
+                {
+                    let mut inner = lock(&self.shared.inner);
+                    std::mem::swap(&mut inner.ready, &mut self.spare);
+                }
+                self.local.extend(self.spare.drain(..));
+                if self.local.is_empty() {
+                    return Poll::Pending;
+                }
+            }
+            while let Some(index) = self.local.pop_front() {
+                if polled == BUDGET {
+                    self.local.push_front(index);
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
+                }
+                let entry = &mut self.entries[index];
+                entry.wake.queued.store(false, Ordering::Release);
+                let mut task_cx = Context::from_waker(&entry.waker);
+                let cell = entry.cell.as_mut();
+                let out = match cell.project() {
+                    CellProj::Empty => continue,
+                    CellProj::Full(f) => {
+                        polled += 1;
+                        match catch_unwind(AssertUnwindSafe(|| f.poll(&mut task_cx))) {
+                            Ok(Poll::Pending) => continue,
+                            Ok(Poll::Ready(v)) => Ok(v),
+                            Err(p) => Err(p),
+                        }
+                    }
+                };
+                // A panicking destructor is reported in place of the output.
+                let dropped = catch_unwind(AssertUnwindSafe(|| {
+                    entry.cell.as_mut().set(Cell::Empty);
+                }));
+                self.free.push(index);
+                self.len -= 1;
+                return Poll::Ready(Some(match (out, dropped) {
+                    (Ok(v), Ok(())) => Ok(v),
+                    (Err(p), _) | (Ok(_), Err(p)) => Err(p),
+                }));
+            }
+        }
+    }
+
+    /// Drops every future in the set.
+    pub(crate) fn clear(&mut self) {
+        for entry in &mut self.entries {
+            entry.cell.as_mut().set(Cell::Empty);
+        }
+        self.free.clear();
+        self.free.extend(0..self.entries.len());
+        self.len = 0;
+    }
+}
+
+impl<F: Future + Unpin> Slots<F> {
+    /// Takes every future out of the set.
+    pub(crate) fn take_all(&mut self) -> Vec<F> {
+        let mut out = Vec::with_capacity(self.len);
+        for entry in &mut self.entries {
+            if let Cell::Full(f) = std::mem::replace(&mut *entry.cell, Cell::Empty) {
+                out.push(f);
+            }
+        }
+        self.free.clear();
+        self.free.extend(0..self.entries.len());
+        self.len = 0;
+        out
+    }
+}
