@@ -4,12 +4,17 @@
 #![doc(test(attr(deny(warnings))))]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod call;
 mod error;
 mod interval;
 mod missed_tick;
 mod outcome;
+mod periodic;
+mod stop;
 
 pub use error::ConfigError;
 pub use interval::{Interval, IntervalStats, Tick};
 pub use missed_tick::MissedTick;
 pub use outcome::{ErrorPolicy, Outcome};
+pub use periodic::{PeriodicBuilder, PeriodicStats, PeriodicTask};
+pub use stop::Stop;

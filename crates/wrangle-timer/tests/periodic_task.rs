@@ -1,0 +1,209 @@
+//! PeriodicTask behaviour: seed cases, no overlap, error policies, cancel on drop.
+
+mod support;
+
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use support::{Collected, DropCounter, MS};
+use wrangle_rt::Runtime;
+use wrangle_rt::testing::each_runtime;
+use wrangle_timer::{ConfigError, ErrorPolicy, PeriodicTask};
+
+#[test]
+fn interval_50ms_call_40ms_over_100ms_completes_two_calls() {
+    each_runtime(|rt| async move {
+        let total = Arc::new(Mutex::new(Duration::ZERO));
+        let task = {
+            let (rt2, total) = (rt.clone(), total.clone());
+            PeriodicTask::with_runtime(rt.clone(), 50 * MS, move || {
+                let (rt, total) = (rt2.clone(), total.clone());
+                async move {
+                    rt.sleep(40 * MS).await;
+                    *total.lock().unwrap() += 40 * MS;
+                }
+            })
+            .unwrap()
+        };
+        rt.sleep(100 * MS).await;
+        let stats = task.stats();
+        task.stop().await;
+        if rt.is_virtual() {
+            assert_eq!(*total.lock().unwrap(), 80 * MS);
+            // The third call, due at exactly 100 ms, may or may not have started.
+            assert_eq!(stats.completed, 2);
+        } else {
+            assert!(*total.lock().unwrap() <= 80 * MS);
+        }
+    });
+}
+
+#[test]
+fn calls_never_overlap_and_start_one_period_apart_or_later() {
+    each_runtime(|rt| async move {
+        let busy = Arc::new(AtomicBool::new(false));
+        let starts = Arc::new(Mutex::new(Vec::<Instant>::new()));
+        let task = {
+            let (rt2, busy, starts) = (rt.clone(), busy.clone(), starts.clone());
+            let mut n = 0u32;
+            PeriodicTask::with_runtime(rt.clone(), 10 * MS, move || {
+                n += 1;
+                // Odd calls take longer than a period, even ones shorter.
+                let work = if n % 2 == 1 { 25 * MS } else { 3 * MS };
+                let (rt, busy, starts) = (rt2.clone(), busy.clone(), starts.clone());
+                async move {
+                    starts.lock().unwrap().push(rt.now());
+                    assert!(!busy.swap(true, Ordering::SeqCst), "calls overlapped");
+                    rt.sleep(work).await;
+                    busy.store(false, Ordering::SeqCst);
+                }
+            })
+            .unwrap()
+        };
+        rt.sleep(100 * MS).await;
+        task.stop().await;
+        let starts = starts.lock().unwrap().clone();
+        assert!(starts.len() >= 3);
+        for (i, w) in starts.windows(2).enumerate() {
+            let min = if i % 2 == 0 { 25 * MS } else { 10 * MS };
+            assert!(w[1] - w[0] >= min, "gap {:?} below {min:?}", w[1] - w[0]);
+            if rt.is_virtual() {
+                assert_eq!(w[1] - w[0], min);
+            }
+        }
+    });
+}
+
+#[test]
+fn failing_calls_are_reported_and_the_task_continues_by_default() {
+    each_runtime(|rt| async move {
+        let errors = Collected::default();
+        let calls = Arc::new(AtomicU32::new(0));
+        let task = {
+            let calls = calls.clone();
+            PeriodicTask::builder(5 * MS)
+                .error_reporter(errors.reporter())
+                .name("flaky")
+                .spawn_with_runtime(rt.clone(), move || {
+                    let n = calls.fetch_add(1, Ordering::SeqCst);
+                    async move {
+                        match n % 3 {
+                            0 => Err(format!("call {n} failed")),
+                            1 => panic!("call {n} panicked"),
+                            _ => Ok(()),
+                        }
+                    }
+                })
+                .unwrap()
+        };
+        while calls.load(Ordering::SeqCst) < 6 {
+            rt.sleep(5 * MS).await;
+        }
+        assert!(!task.is_finished());
+        task.stop().await;
+        let messages = errors.messages();
+        assert!(messages.len() >= 4, "{messages:?}");
+        assert_eq!(messages[0], "unhandled error in flaky: call 0 failed");
+        assert!(messages[1].contains("call 1 panicked"), "{messages:?}");
+    });
+}
+
+#[test]
+fn stop_policy_ends_the_task_after_the_first_failure() {
+    each_runtime(|rt| async move {
+        let errors = Collected::default();
+        let calls = Arc::new(AtomicU32::new(0));
+        let task = {
+            let calls = calls.clone();
+            PeriodicTask::builder(2 * MS)
+                .on_error(ErrorPolicy::Stop)
+                .error_reporter(errors.reporter())
+                .spawn_with_runtime(rt.clone(), move || {
+                    let n = calls.fetch_add(1, Ordering::SeqCst);
+                    async move {
+                        if n == 2 {
+                            Err("third call failed")
+                        } else {
+                            Ok(())
+                        }
+                    }
+                })
+                .unwrap()
+        };
+        while !task.is_finished() {
+            rt.sleep(2 * MS).await;
+        }
+        rt.sleep(10 * MS).await;
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+        let stats = task.stats();
+        assert_eq!((stats.calls, stats.completed, stats.failed), (3, 2, 1));
+        assert_eq!(errors.messages().len(), 1);
+    });
+}
+
+#[test]
+fn dropping_the_task_cancels_the_call_in_progress() {
+    each_runtime(|rt| async move {
+        let drops = DropCounter::default();
+        let started = Arc::new(AtomicU32::new(0));
+        let task = {
+            let (rt2, drops, started) = (rt.clone(), drops.clone(), started.clone());
+            PeriodicTask::with_runtime(rt.clone(), MS, move || {
+                let (rt, guard, started) = (rt2.clone(), drops.guard(), started.clone());
+                async move {
+                    started.fetch_add(1, Ordering::SeqCst);
+                    let _guard = guard;
+                    rt.sleep(Duration::from_secs(3600)).await;
+                }
+            })
+            .unwrap()
+        };
+        while started.load(Ordering::SeqCst) == 0 {
+            rt.sleep(MS).await;
+        }
+        drop(task);
+        // Cancellation on a multi-thread runtime completes asynchronously.
+        for _ in 0..1000 {
+            if drops.dropped() == 1 {
+                break;
+            }
+            rt.sleep(MS).await;
+        }
+        assert_eq!(drops.dropped(), 1);
+        rt.sleep(5 * MS).await;
+        assert_eq!(started.load(Ordering::SeqCst), 1, "no call after drop");
+        assert_eq!(drops.dropped(), 1, "dropped exactly once");
+    });
+}
+
+#[test]
+fn stop_waits_until_the_call_in_progress_is_dropped() {
+    each_runtime(|rt| async move {
+        let drops = DropCounter::default();
+        let task = {
+            let (rt2, drops) = (rt.clone(), drops.clone());
+            PeriodicTask::with_runtime(rt.clone(), MS, move || {
+                let (rt, guard) = (rt2.clone(), drops.guard());
+                async move {
+                    let _guard = guard;
+                    rt.sleep(Duration::from_secs(3600)).await;
+                }
+            })
+            .unwrap()
+        };
+        rt.sleep(3 * MS).await;
+        task.stop().await;
+        assert_eq!(drops.dropped(), 1);
+    });
+}
+
+#[test]
+fn zero_period_is_a_typed_error() {
+    each_runtime(|rt| async move {
+        let err = PeriodicTask::with_runtime(rt.clone(), Duration::ZERO, || async {}).unwrap_err();
+        assert_eq!(err, ConfigError::ZeroPeriod);
+        let err = PeriodicTask::with_runtime(rt.clone(), Duration::MAX, || async {}).unwrap_err();
+        assert_eq!(err, ConfigError::OutOfRange);
+    });
+}
