@@ -1,26 +1,30 @@
-//! Running one user call as its own task, and reporting what went wrong with it.
+//! Running one user call as its own task, counting and reporting what became of it.
 
 use std::borrow::Cow;
+use std::fmt;
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use futures_lite::FutureExt;
 use wrangle_rt::{CancellationToken, ErrorReporter, JoinError, JoinHandle, Runtime, Unhandled};
 
 use crate::Outcome;
 
 /// Where a component's failures go, and under which name.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct Reporting {
-    pub(crate) reporter: ErrorReporter,
-    pub(crate) origin: Cow<'static, str>,
+    reporter: ErrorReporter,
+    origin: Cow<'static, str>,
 }
 
 impl Reporting {
-    pub(crate) fn new(reporter: Option<ErrorReporter>, origin: Cow<'static, str>) -> Self {
-        Reporting {
+    pub(crate) fn new(reporter: Option<ErrorReporter>, origin: Cow<'static, str>) -> Arc<Self> {
+        Arc::new(Reporting {
             reporter: reporter.unwrap_or_default(),
             origin,
-        }
+        })
     }
 
     pub(crate) fn report(&self, error: impl Into<wrangle_rt::BoxError>) {
@@ -29,7 +33,7 @@ impl Reporting {
     }
 }
 
-/// Counters shared by a component and its driver task.
+/// Counters shared by a component, its driver task and its calls.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
     pub(crate) started: AtomicU64,
@@ -46,18 +50,27 @@ impl Counters {
     pub(crate) fn get(counter: &AtomicU64) -> u64 {
         counter.load(Ordering::Relaxed)
     }
+
+    /// Calls started and not yet ended.
+    pub(crate) fn running(&self) -> u64 {
+        let ended = Counters::get(&self.completed)
+            + Counters::get(&self.failed)
+            + Counters::get(&self.cancelled);
+        Counters::get(&self.started).saturating_sub(ended)
+    }
 }
 
-/// Spawns `future` as its own task, so that a panic in it is captured and reported like an
-/// error instead of ending the caller.
-pub(crate) fn spawn_call<R, F>(rt: &R, future: F) -> JoinHandle<Result<(), wrangle_rt::BoxError>>
-where
-    R: Runtime,
-    F: Future + Send + 'static,
-    F::Output: Outcome,
-{
-    rt.spawn(async move { future.await.into_result() })
+/// A call that panicked, as reported to the error handler.
+#[derive(Debug)]
+struct CallPanicked(String);
+
+impl fmt::Display for CallPanicked {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "call panicked: {}", self.0)
+    }
 }
+
+impl std::error::Error for CallPanicked {}
 
 /// What became of one call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,41 +80,63 @@ pub(crate) enum Ended {
     Cancelled,
 }
 
-/// Records (and reports) the end of one call.
-pub(crate) fn finish(
-    result: Result<Result<(), wrangle_rt::BoxError>, JoinError>,
-    counters: &Counters,
-    reporting: &Reporting,
-) -> Ended {
+/// Spawns `future` as its own task that counts and reports its own end; a panic is caught and
+/// reported like an error.
+pub(crate) fn spawn_tracked<R, F>(
+    rt: &R,
+    future: F,
+    counters: &Arc<Counters>,
+    reporting: &Arc<Reporting>,
+) -> JoinHandle<Ended>
+where
+    R: Runtime,
+    F: Future + Send + 'static,
+    F::Output: Outcome,
+{
+    Counters::bump(&counters.started);
+    let (counters, reporting) = (counters.clone(), reporting.clone());
+    rt.spawn(async move {
+        let error: wrangle_rt::BoxError = match AssertUnwindSafe(future).catch_unwind().await {
+            Ok(out) => match out.into_result() {
+                Ok(()) => {
+                    Counters::bump(&counters.completed);
+                    return Ended::Ok;
+                }
+                Err(e) => e,
+            },
+            Err(payload) => {
+                let message = payload
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "opaque panic payload".to_owned());
+                Box::new(CallPanicked(message))
+            }
+        };
+        Counters::bump(&counters.failed);
+        reporting.report(error);
+        Ended::Failed
+    })
+}
+
+/// Settles the result of a call's handle: a cancelled call is counted here.
+pub(crate) fn settle(result: Result<Ended, JoinError>, counters: &Counters) -> Ended {
     match result {
-        Ok(Ok(())) => {
-            Counters::bump(&counters.completed);
-            Ended::Ok
-        }
-        Ok(Err(e)) => {
-            Counters::bump(&counters.failed);
-            reporting.report(e);
-            Ended::Failed
-        }
-        Err(JoinError::Cancelled) => {
+        Ok(ended) => ended,
+        Err(_) => {
             Counters::bump(&counters.cancelled);
             Ended::Cancelled
-        }
-        Err(e) => {
-            Counters::bump(&counters.failed);
-            reporting.report(e);
-            Ended::Failed
         }
     }
 }
 
-/// Runs `future` as its own task, waits for it and records the outcome. When `token` is
-/// cancelled first, the call is cancelled and waited for (so it is gone when this returns).
+/// Runs `future` as its own task and waits for it. When `token` is cancelled first, the call is
+/// cancelled and waited for (so it is gone when this returns) and `Cancelled` is returned.
 pub(crate) async fn run_call<R, F>(
     rt: &R,
     future: F,
-    counters: &Counters,
-    reporting: &Reporting,
+    counters: &Arc<Counters>,
+    reporting: &Arc<Reporting>,
     token: &CancellationToken,
 ) -> Ended
 where
@@ -109,13 +144,11 @@ where
     F: Future + Send + 'static,
     F::Output: Outcome,
 {
-    Counters::bump(&counters.started);
-    let mut handle = spawn_call(rt, future);
+    let mut handle = spawn_tracked(rt, future, counters, reporting);
     match token.run_until_cancelled(&mut handle).await {
-        Some(result) => finish(result, counters, reporting),
+        Some(result) => settle(result, counters),
         None => {
-            let result = handle.cancel().await;
-            finish(result, counters, reporting);
+            settle(handle.cancel().await, counters);
             Ended::Cancelled
         }
     }

@@ -11,6 +11,7 @@ mod missed_tick;
 mod outcome;
 mod periodic;
 mod stop;
+mod timer;
 
 pub use error::ConfigError;
 pub use interval::{Interval, IntervalStats, Tick};
@@ -18,3 +19,4 @@ pub use missed_tick::MissedTick;
 pub use outcome::{ErrorPolicy, Outcome};
 pub use periodic::{PeriodicBuilder, PeriodicStats, PeriodicTask};
 pub use stop::Stop;
+pub use timer::{DelayPolicy, Timer, TimerBuilder, TimerStats, TimerTick};

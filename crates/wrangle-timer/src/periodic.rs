@@ -357,7 +357,10 @@ impl PeriodicTask {
     /// ```
     #[must_use]
     pub fn stats(&self) -> PeriodicStats {
-        let c = &*self.counters;
+        PeriodicTask::stats_of(&self.counters)
+    }
+
+    fn stats_of(c: &Counters) -> PeriodicStats {
         PeriodicStats {
             calls: Counters::get(&c.started),
             completed: Counters::get(&c.completed),
@@ -392,7 +395,8 @@ impl PeriodicTask {
         self.driver.is_finished()
     }
 
-    /// Cancels the task, including a call in progress, and waits until it is gone.
+    /// Cancels the task, including a call in progress, waits until it is gone, and returns the
+    /// final counters.
     ///
     /// # Examples
     ///
@@ -404,7 +408,8 @@ impl PeriodicTask {
     /// rt.block_on(async {
     ///     let task = PeriodicTask::with_runtime(rt.clone(), Duration::from_secs(1), || async {})
     ///         .unwrap();
-    ///     task.stop().await;
+    ///     let stats = task.stop().await;
+    ///     assert_eq!(stats.calls, stats.completed + stats.cancelled);
     /// });
     /// ```
     ///
@@ -412,8 +417,9 @@ impl PeriodicTask {
     ///
     /// The task is cancelled when `stop` is called; dropping the returned future only stops
     /// waiting for it to be gone.
-    pub fn stop(self) -> Stop {
-        self.driver.stop()
+    pub fn stop(self) -> Stop<PeriodicStats> {
+        let counters = self.counters.clone();
+        self.driver.stop(move || PeriodicTask::stats_of(&counters))
     }
 }
 

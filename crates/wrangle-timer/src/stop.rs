@@ -8,7 +8,7 @@ use std::task::{Context, Poll};
 use wrangle_rt::{CancellationToken, JoinHandle};
 
 /// The future returned by the `stop` methods: completes once the timer's tasks, including a
-/// call in progress, have been cancelled and dropped.
+/// call in progress, have been cancelled and dropped, with the timer's final counters.
 ///
 /// # Examples
 ///
@@ -21,7 +21,8 @@ use wrangle_rt::{CancellationToken, JoinHandle};
 /// rt.block_on(async {
 ///     let task = PeriodicTask::with_runtime(rt.clone(), Duration::from_secs(1), || async {})
 ///         .unwrap();
-///     task.stop().await;
+///     let stats = task.stop().await;
+///     assert_eq!(stats.calls, 1);
 /// });
 /// ```
 ///
@@ -30,28 +31,28 @@ use wrangle_rt::{CancellationToken, JoinHandle};
 /// Stopping is requested when `stop` is called; dropping this future does not undo it, it only
 /// stops waiting for the tasks to be gone.
 #[must_use = "futures do nothing unless you `.await` or poll them"]
-pub struct Stop {
-    inner: Pin<Box<dyn Future<Output = ()> + Send>>,
+pub struct Stop<T> {
+    inner: Pin<Box<dyn Future<Output = T> + Send>>,
 }
 
-impl Stop {
-    pub(crate) fn new(inner: impl Future<Output = ()> + Send + 'static) -> Self {
+impl<T> Stop<T> {
+    pub(crate) fn new(inner: impl Future<Output = T> + Send + 'static) -> Self {
         Stop {
             inner: Box::pin(inner),
         }
     }
 }
 
-impl fmt::Debug for Stop {
+impl<T> fmt::Debug for Stop<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Stop").finish_non_exhaustive()
     }
 }
 
-impl Future for Stop {
-    type Output = ();
+impl<T> Future for Stop<T> {
+    type Output = T;
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
         self.inner.as_mut().poll(cx)
     }
 }
@@ -78,13 +79,15 @@ impl Driver {
         self.handle.as_ref().is_none_or(JoinHandle::is_finished)
     }
 
-    pub(crate) fn stop(mut self) -> Stop {
+    /// Asks the driver to wind down, waits for it, then returns `finally()`.
+    pub(crate) fn stop<T>(mut self, finally: impl FnOnce() -> T + Send + 'static) -> Stop<T> {
         self.token.cancel();
         let handle = self.handle.take();
         Stop::new(async move {
             if let Some(h) = handle {
                 let _ = h.await;
             }
+            finally()
         })
     }
 }

@@ -1,0 +1,250 @@
+//! Timer behaviour: grid from t = 0, delay policies, failures, stop and drop.
+
+mod support;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use support::{Collected, DropCounter, MS};
+use wrangle_rt::testing::each_runtime;
+use wrangle_rt::{DefaultRuntime, Runtime};
+use wrangle_timer::{ConfigError, DelayPolicy, Timer, TimerStats, TimerTick};
+
+/// A timer whose ticks each sleep `work`, observed for `window`, then stopped.
+async fn run(
+    rt: &DefaultRuntime,
+    period: Duration,
+    policy: DelayPolicy,
+    work: Duration,
+    window: Duration,
+) -> (TimerStats, TimerStats) {
+    let sleeper = rt.clone();
+    let timer = Timer::with_runtime(rt.clone(), period, policy, move |_: TimerTick| {
+        let rt = sleeper.clone();
+        async move { rt.sleep(work).await }
+    })
+    .unwrap();
+    rt.sleep(window).await;
+    let before = timer.stats();
+    (before, timer.stop().await)
+}
+
+#[test]
+fn ticks_start_at_zero_on_both_policies() {
+    each_runtime(|rt| async move {
+        for policy in [DelayPolicy::Accumulate, DelayPolicy::Cancel] {
+            let (stats, last) = run(&rt, 100 * MS, policy, Duration::ZERO, 220 * MS).await;
+            assert_eq!(last.running, 0);
+            if rt.is_virtual() {
+                assert_eq!(stats.started, 3, "{policy:?}");
+                assert_eq!(stats.completed, 3, "{policy:?}");
+            } else {
+                assert!((1..=3).contains(&stats.started), "{policy:?}: {stats:?}");
+            }
+        }
+    });
+}
+
+#[test]
+fn ticks_fall_on_the_grid_without_drift() {
+    each_runtime(|rt| async move {
+        let seen = Arc::new(Mutex::new(Vec::<(u64, Instant, Instant)>::new()));
+        let start = rt.now();
+        let timer = {
+            let (rt2, seen) = (rt.clone(), seen.clone());
+            Timer::with_runtime(
+                rt.clone(),
+                7 * MS,
+                DelayPolicy::Accumulate,
+                move |t: TimerTick| {
+                    seen.lock().unwrap().push((t.index, t.due, rt2.now()));
+                    async {}
+                },
+            )
+            .unwrap()
+        };
+        rt.sleep(100 * MS).await;
+        timer.stop().await;
+        let seen = seen.lock().unwrap().clone();
+        assert!(!seen.is_empty());
+        let origin = seen[0].1;
+        assert!(origin >= start);
+        for (index, due, at) in &seen {
+            assert_eq!(*due, origin + 7 * MS * u32::try_from(*index).unwrap());
+            assert!(at >= due, "never early");
+            if rt.is_virtual() {
+                assert_eq!(at, due);
+            }
+        }
+        if rt.is_virtual() {
+            assert_eq!(seen.len(), 15);
+        }
+    });
+}
+
+#[test]
+fn a_failing_tick_does_not_stop_the_timer() {
+    each_runtime(|rt| async move {
+        let errors = Collected::default();
+        let sleeper = rt.clone();
+        let timer = Timer::builder(10 * MS, DelayPolicy::Accumulate)
+            .error_reporter(errors.reporter())
+            .name("ticker")
+            .spawn_with_runtime(rt.clone(), move |t: TimerTick| {
+                let rt = sleeper.clone();
+                async move {
+                    rt.sleep(MS).await;
+                    if t.index % 2 == 0 {
+                        Err(format!("tick {} failed", t.index))
+                    } else {
+                        panic!("tick {} panicked", t.index)
+                    }
+                }
+            })
+            .unwrap();
+        rt.sleep(50 * MS).await;
+        let stats = timer.stats();
+        assert!(stats.started > 1, "{stats:?}");
+        assert!(stats.failed >= 1, "{stats:?}");
+        timer.stop().await;
+        let messages = errors.messages();
+        assert_eq!(messages[0], "unhandled error in ticker: tick 0 failed");
+        if rt.is_virtual() {
+            assert_eq!(stats.started, 5);
+            assert_eq!(stats.failed, 5);
+            assert_eq!(
+                messages[1],
+                "unhandled error in ticker: call panicked: tick 1 panicked"
+            );
+        }
+    });
+}
+
+#[test]
+fn accumulate_lets_ticks_overlap_and_stop_cancels_the_rest() {
+    each_runtime(|rt| async move {
+        let sleeper = rt.clone();
+        let timer = Timer::with_runtime(
+            rt.clone(),
+            10 * MS,
+            DelayPolicy::Accumulate,
+            move |_: TimerTick| {
+                let rt = sleeper.clone();
+                async move { rt.sleep(50 * MS).await }
+            },
+        )
+        .unwrap();
+        rt.sleep(99 * MS).await;
+        let before = timer.stats();
+        let counters = timer.stop().await;
+        if rt.is_virtual() {
+            assert_eq!(
+                (before.started, before.completed, before.running),
+                (10, 5, 5)
+            );
+            assert_eq!(
+                (counters.started, counters.completed, counters.cancelled),
+                (10, 5, 5)
+            );
+        }
+        assert_eq!(counters.running, 0);
+        assert_eq!(
+            counters.started,
+            counters.completed + counters.cancelled + counters.failed
+        );
+    });
+}
+
+#[test]
+fn cancel_policy_cancels_the_unfinished_previous_tick() {
+    each_runtime(|rt| async move {
+        let sleeper = rt.clone();
+        let timer = Timer::with_runtime(
+            rt.clone(),
+            10 * MS,
+            DelayPolicy::Cancel,
+            move |_: TimerTick| {
+                let rt = sleeper.clone();
+                async move { rt.sleep(Duration::from_secs(1)).await }
+            },
+        )
+        .unwrap();
+        rt.sleep(100 * MS).await;
+        let before = timer.stats();
+        assert!(before.running <= 1, "{before:?}");
+        let after = timer.stop().await;
+        assert_eq!(after.completed, 0);
+        assert_eq!(after.cancelled, after.started);
+        if rt.is_virtual() {
+            assert_eq!(after.cancelled, 10);
+        }
+    });
+}
+
+#[test]
+fn cancel_policy_with_instant_ticks_cancels_nothing() {
+    each_runtime(|rt| async move {
+        let timer = Timer::with_runtime(
+            rt.clone(),
+            10 * MS,
+            DelayPolicy::Cancel,
+            |_: TimerTick| async {},
+        )
+        .unwrap();
+        rt.sleep(96 * MS).await;
+        let after = timer.stop().await;
+        assert_eq!(after.cancelled, 0);
+        assert_eq!(after.completed, after.started);
+        if rt.is_virtual() {
+            assert_eq!(after.completed, 10);
+        }
+    });
+}
+
+#[test]
+fn dropping_the_timer_cancels_every_running_tick() {
+    each_runtime(|rt| async move {
+        let drops = DropCounter::default();
+        let timer = {
+            let (sleeper, drops) = (rt.clone(), drops.clone());
+            Timer::with_runtime(
+                rt.clone(),
+                2 * MS,
+                DelayPolicy::Accumulate,
+                move |_: TimerTick| {
+                    let (rt, guard) = (sleeper.clone(), drops.guard());
+                    async move {
+                        let _guard = guard;
+                        rt.sleep(Duration::from_secs(3600)).await;
+                    }
+                },
+            )
+            .unwrap()
+        };
+        rt.sleep(9 * MS).await;
+        let started = usize::try_from(timer.stats().started).unwrap();
+        assert!(started >= 1);
+        drop(timer);
+        for _ in 0..1000 {
+            if drops.dropped() == started {
+                break;
+            }
+            rt.sleep(MS).await;
+        }
+        assert_eq!(drops.dropped(), started, "every tick dropped exactly once");
+    });
+}
+
+#[test]
+fn zero_period_is_a_typed_error() {
+    each_runtime(|rt| async move {
+        let err = Timer::with_runtime(
+            rt.clone(),
+            Duration::ZERO,
+            DelayPolicy::Cancel,
+            |_: TimerTick| async {},
+        )
+        .unwrap_err();
+        assert_eq!(err, ConfigError::ZeroPeriod);
+    });
+}
