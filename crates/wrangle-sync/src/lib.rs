@@ -4,6 +4,9 @@
 //! - [`PrioritySemaphore`]: a strictly fair semaphore whose waiters are served by
 //!   `(priority, arrival)`, with `acquire_many`, owned permits, `close`, and no stranded
 //!   permits when a waiter is cancelled after being served.
+//! - [`RateLimiter`] (sliding window: N per period), [`GcraLimiter`] (rate + burst, lock-free
+//!   `check`) and [`KeyedLimiter`] (GCRA per key, bounded memory): `check()` never waits,
+//!   `acquire().await` waits its turn (FIFO) on the runtime's timer.
 //! - [`Lockout`], [`FifoLockout`], [`KeyedLockout`]: gates closed by stacking lockouts
 //!   ("back off for 30 s after a 429"); the FIFO one admits one holder at a time in arrival
 //!   order.
@@ -63,16 +66,23 @@ mod acquire;
 mod deadline_wait;
 mod error;
 mod fifo_lockout;
+mod gcra;
+mod keyed_limiter;
 mod keyed_lockout;
 mod lockout;
 mod permit;
+mod rate_limiter;
+mod reserve_wait;
 mod semaphore;
 mod sync;
 
 pub use acquire::{Acquire, AcquireOwned};
-pub use error::{AcquireError, TryAcquireError};
+pub use error::{AcquireError, InvalidQuota, RateLimited, TryAcquireError};
 pub use fifo_lockout::{Enter, FifoLockout, FifoLockoutGuard};
+pub use gcra::{GcraAcquire, GcraLimiter, GcraStats};
+pub use keyed_limiter::{KeyedAcquire, KeyedLimiter};
 pub use keyed_lockout::{KeyedLockout, KeyedLockoutWait};
 pub use lockout::{Lockout, LockoutStats, LockoutWait};
 pub use permit::{OwnedSemaphorePermit, SemaphorePermit};
+pub use rate_limiter::{RateAcquire, RateLimiter, RateLimiterStats};
 pub use semaphore::{Priority, PrioritySemaphore, SemaphoreStats};

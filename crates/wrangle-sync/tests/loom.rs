@@ -3,13 +3,14 @@
 //! Run with `RUSTFLAGS="--cfg loom" cargo test -p wrangle-sync --test loom --release`.
 #![cfg(loom)]
 
-use std::pin::pin;
+use std::future::Future;
+use std::pin::{Pin, pin};
 use std::sync::Arc;
 
 use loom::thread;
 use wrangle_sync::PrioritySemaphore;
 
-fn poll_once<F: std::future::Future>(fut: std::pin::Pin<&mut F>) -> Option<F::Output> {
+fn poll_once<F: Future>(fut: Pin<&mut F>) -> Option<F::Output> {
     let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
     match fut.poll(&mut cx) {
         std::task::Poll::Ready(v) => Some(v),
@@ -21,7 +22,7 @@ fn poll_once<F: std::future::Future>(fut: std::pin::Pin<&mut F>) -> Option<F::Ou
 fn release_races_with_acquire_permits_conserved() {
     loom::model(|| {
         let sem = Arc::new(PrioritySemaphore::new(1));
-        let p = sem.try_acquire_owned().unwrap();
+        let p = Arc::clone(&sem).try_acquire_owned().unwrap();
         let t = thread::spawn(move || drop(p));
         let sem2 = Arc::clone(&sem);
         let got = loom::future::block_on(async move { sem2.acquire().await.map(|p| p.forget()) });
@@ -35,7 +36,7 @@ fn release_races_with_acquire_permits_conserved() {
 fn cancel_after_grant_races_with_release() {
     loom::model(|| {
         let sem = Arc::new(PrioritySemaphore::new(1));
-        let held = sem.try_acquire_owned().unwrap();
+        let held = Arc::clone(&sem).try_acquire_owned().unwrap();
         let sem2 = Arc::clone(&sem);
         let waiter = thread::spawn(move || {
             let mut fut = pin!(sem2.acquire());

@@ -1,0 +1,374 @@
+//! [`GcraLimiter`]: rate + burst, the generic cell rate algorithm (governor's model).
+
+use std::fmt;
+use std::future::Future;
+use std::num::NonZeroU32;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use pin_project::{pin_project, pinned_drop};
+use wrangle_rt::{DefaultRuntime, Runtime};
+
+use crate::reserve_wait::ReserveWait;
+use crate::{InvalidQuota, RateLimited};
+
+/// The arithmetic of GCRA, in nanoseconds since the limiter's epoch.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Quota {
+    /// Nanoseconds between two admissions at the sustained rate.
+    pub(crate) interval: u64,
+    /// How far ahead of now the theoretical arrival time may run: `(burst - 1) * interval`.
+    pub(crate) tolerance: u64,
+}
+
+impl Quota {
+    pub(crate) fn new(
+        rate: NonZeroU32,
+        per: Duration,
+        burst: NonZeroU32,
+    ) -> Result<Self, InvalidQuota> {
+        if per.is_zero() {
+            return Err(InvalidQuota::ZeroPeriod);
+        }
+        let interval = per.as_nanos() / u128::from(rate.get());
+        if interval == 0 {
+            return Err(InvalidQuota::RateTooHigh);
+        }
+        let interval = u64::try_from(interval).unwrap_or(u64::MAX);
+        let tolerance = interval.saturating_mul(u64::from(burst.get() - 1));
+        Ok(Quota {
+            interval,
+            tolerance,
+        })
+    }
+
+    /// The earliest admission at or after `now` given the theoretical arrival time `tat`.
+    pub(crate) fn slot(self, tat: u64, now: u64) -> u64 {
+        tat.saturating_sub(self.tolerance).max(now)
+    }
+
+    /// The theoretical arrival time after admitting at `slot`.
+    pub(crate) fn next_tat(self, tat: u64, slot: u64) -> u64 {
+        tat.max(slot).saturating_add(self.interval)
+    }
+}
+
+pub(crate) fn nanos_since(epoch: Instant, now: Instant) -> u64 {
+    u64::try_from(now.saturating_duration_since(epoch).as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// A GCRA rate limiter: a sustained `rate` per period with bursts of up to `burst`.
+///
+/// The state is one atomic word (the "theoretical arrival time"), so [`check`](Self::check)
+/// is lock-free. [`acquire`](Self::acquire) reserves the next conforming instant, in call
+/// order (FIFO), and sleeps on the runtime's timer until then. In any window of length `T`
+/// it admits at most `burst + rate * T / per`.
+///
+/// # Examples
+///
+/// ```
+/// use std::num::NonZeroU32;
+/// use std::time::Duration;
+/// use wrangle_rt::{Runtime, VirtualRuntime};
+/// use wrangle_sync::GcraLimiter;
+///
+/// let rt = VirtualRuntime::new();
+/// let start = rt.now();
+/// // 10 per second, bursts of 3.
+/// let limiter = GcraLimiter::with_runtime(
+///     rt.clone(),
+///     NonZeroU32::new(10).unwrap(),
+///     Duration::from_secs(1),
+///     NonZeroU32::new(3).unwrap(),
+/// )
+/// .unwrap();
+/// rt.block_on(async {
+///     let mut at = Vec::new();
+///     for _ in 0..5 {
+///         limiter.acquire().await;
+///         at.push((rt.now() - start).as_millis());
+///     }
+///     assert_eq!(at, [0, 0, 0, 100, 200]);
+/// });
+/// ```
+pub struct GcraLimiter<R: Runtime = DefaultRuntime> {
+    rt: R,
+    epoch: Instant,
+    quota: Quota,
+    tat: AtomicU64,
+    admitted: AtomicU64,
+    refused: AtomicU64,
+}
+
+/// A snapshot of a GCRA limiter's counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct GcraStats {
+    /// Calls admitted, or with a slot reserved, so far.
+    pub admitted: u64,
+    /// `check` calls refused.
+    pub refused: u64,
+}
+
+impl GcraLimiter {
+    /// `rate` admissions per `per`, bursts of up to `burst`, on [`DefaultRuntime::current`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::num::NonZeroU32;
+    /// use std::time::Duration;
+    ///
+    /// wrangle_rt::VirtualRuntime::new().block_on(async {
+    ///     let limiter = wrangle_sync::GcraLimiter::new(
+    ///         NonZeroU32::new(100).unwrap(),
+    ///         Duration::from_secs(1),
+    ///         NonZeroU32::new(10).unwrap(),
+    ///     )
+    ///     .unwrap();
+    ///     assert!(limiter.check().is_ok());
+    /// });
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`InvalidQuota`] if `per` is zero or `per / rate` is below one nanosecond.
+    ///
+    /// # Panics
+    ///
+    /// If no runtime is available (see [`DefaultRuntime::current`]).
+    pub fn new(rate: NonZeroU32, per: Duration, burst: NonZeroU32) -> Result<Self, InvalidQuota> {
+        GcraLimiter::with_runtime(DefaultRuntime::current(), rate, per, burst)
+    }
+}
+
+impl<R: Runtime> GcraLimiter<R> {
+    /// `rate` admissions per `per`, bursts of up to `burst`, on `rt`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::num::NonZeroU32;
+    /// use std::time::Duration;
+    /// use wrangle_sync::{GcraLimiter, InvalidQuota};
+    ///
+    /// let rt = wrangle_rt::VirtualRuntime::new();
+    /// let max = NonZeroU32::MAX;
+    /// let err = GcraLimiter::with_runtime(rt, max, Duration::from_nanos(1), max).unwrap_err();
+    /// assert_eq!(err, InvalidQuota::RateTooHigh);
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`InvalidQuota`] if `per` is zero or `per / rate` is below one nanosecond.
+    pub fn with_runtime(
+        rt: R,
+        rate: NonZeroU32,
+        per: Duration,
+        burst: NonZeroU32,
+    ) -> Result<Self, InvalidQuota> {
+        let quota = Quota::new(rate, per, burst)?;
+        let epoch = rt.now();
+        Ok(GcraLimiter {
+            rt,
+            epoch,
+            quota,
+            tat: AtomicU64::new(0),
+            admitted: AtomicU64::new(0),
+            refused: AtomicU64::new(0),
+        })
+    }
+
+    /// Admits now if that conforms to the rate and burst; never waits.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::num::NonZeroU32;
+    /// use std::time::Duration;
+    ///
+    /// let rt = wrangle_rt::VirtualRuntime::new();
+    /// let one = NonZeroU32::MIN;
+    /// let limiter =
+    ///     wrangle_sync::GcraLimiter::with_runtime(rt, one, Duration::from_secs(1), one).unwrap();
+    /// assert!(limiter.check().is_ok());
+    /// assert!(limiter.check().is_err());
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`RateLimited`] with the instant the call would conform.
+    pub fn check(&self) -> Result<(), RateLimited> {
+        let now = nanos_since(self.epoch, self.rt.now());
+        let mut tat = self.tat.load(Ordering::Acquire);
+        loop {
+            let slot = self.quota.slot(tat, now);
+            if slot > now {
+                self.refused.fetch_add(1, Ordering::Relaxed);
+                return Err(RateLimited {
+                    retry_at: self.instant(slot),
+                });
+            }
+            let next = self.quota.next_tat(tat, slot);
+            match self
+                .tat
+                .compare_exchange_weak(tat, next, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => {
+                    self.admitted.fetch_add(1, Ordering::Relaxed);
+                    return Ok(());
+                }
+                Err(actual) => tat = actual,
+            }
+        }
+    }
+
+    /// Waits until a call conforms: reserves the next conforming instant (in call order) and
+    /// sleeps until it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::num::NonZeroU32;
+    /// use std::time::Duration;
+    /// use wrangle_rt::{Runtime, VirtualRuntime};
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// let start = rt.now();
+    /// let one = NonZeroU32::MIN;
+    /// let limiter = wrangle_sync::GcraLimiter::with_runtime(
+    ///     rt.clone(),
+    ///     one,
+    ///     Duration::from_secs(1),
+    ///     one,
+    /// )
+    /// .unwrap();
+    /// rt.block_on(async {
+    ///     limiter.acquire().await;
+    ///     limiter.acquire().await;
+    /// });
+    /// assert_eq!(rt.now() - start, Duration::from_secs(1));
+    /// ```
+    ///
+    /// # Cancel safety
+    ///
+    /// The slot is reserved on the first poll. Dropped before its slot comes, the future
+    /// gives it back if nobody reserved after it; otherwise the slot goes unused (the
+    /// limiter admits fewer, never more).
+    pub fn acquire(&self) -> GcraAcquire<'_, R> {
+        GcraAcquire {
+            limiter: self,
+            inner: ReserveWait::new(),
+        }
+    }
+
+    /// A snapshot of the counters.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::num::NonZeroU32;
+    /// use std::time::Duration;
+    ///
+    /// let rt = wrangle_rt::VirtualRuntime::new();
+    /// let one = NonZeroU32::MIN;
+    /// let limiter =
+    ///     wrangle_sync::GcraLimiter::with_runtime(rt, one, Duration::from_secs(1), one).unwrap();
+    /// let _ = limiter.check();
+    /// assert_eq!(limiter.stats().admitted, 1);
+    /// ```
+    #[must_use]
+    pub fn stats(&self) -> GcraStats {
+        GcraStats {
+            admitted: self.admitted.load(Ordering::Relaxed),
+            refused: self.refused.load(Ordering::Relaxed),
+        }
+    }
+
+    fn instant(&self, nanos: u64) -> Instant {
+        crate::deadline_wait::deadline_after(self.epoch, Duration::from_nanos(nanos))
+    }
+
+    /// Reserves the next conforming slot; the ticket is the theoretical arrival time after it.
+    fn reserve(&self, now: Instant) -> (Instant, u64) {
+        let now = nanos_since(self.epoch, now);
+        let mut tat = self.tat.load(Ordering::Acquire);
+        loop {
+            let slot = self.quota.slot(tat, now);
+            let next = self.quota.next_tat(tat, slot);
+            match self
+                .tat
+                .compare_exchange_weak(tat, next, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => {
+                    self.admitted.fetch_add(1, Ordering::Relaxed);
+                    return (self.instant(slot), next);
+                }
+                Err(actual) => tat = actual,
+            }
+        }
+    }
+
+    fn refund(&self, ticket: u64) {
+        let back = ticket - self.quota.interval;
+        if self
+            .tat
+            .compare_exchange(ticket, back, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+        {
+            self.admitted.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
+impl<R: Runtime> fmt::Debug for GcraLimiter<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GcraLimiter")
+            .field("interval", &Duration::from_nanos(self.quota.interval))
+            .field("tolerance", &Duration::from_nanos(self.quota.tolerance))
+            .field("runtime", &self.rt.name())
+            .finish()
+    }
+}
+
+/// The future of [`GcraLimiter::acquire`].
+///
+/// # Cancel safety
+///
+/// See [`GcraLimiter::acquire`].
+#[pin_project(PinnedDrop)]
+#[must_use = "futures do nothing unless you `.await` or poll them"]
+pub struct GcraAcquire<'a, R: Runtime> {
+    limiter: &'a GcraLimiter<R>,
+    #[pin]
+    inner: ReserveWait<u64, R::Sleep>,
+}
+
+impl<R: Runtime> Future for GcraAcquire<'_, R> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.project();
+        let limiter = *this.limiter;
+        this.inner
+            .poll_reserve(&limiter.rt, cx, |now| limiter.reserve(now))
+    }
+}
+
+#[pinned_drop]
+impl<R: Runtime> PinnedDrop for GcraAcquire<'_, R> {
+    fn drop(self: Pin<&mut Self>) {
+        let this = self.project();
+        if let Some(ticket) = this.inner.take_outstanding() {
+            this.limiter.refund(ticket);
+        }
+    }
+}
+
+impl<R: Runtime> fmt::Debug for GcraAcquire<'_, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GcraAcquire").finish_non_exhaustive()
+    }
+}

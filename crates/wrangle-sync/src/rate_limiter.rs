@@ -1,0 +1,363 @@
+//! [`RateLimiter`]: at most N admissions in any window of one period (a sliding-window log).
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::future::Future;
+use std::num::NonZeroU32;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use pin_project::{pin_project, pinned_drop};
+use wrangle_rt::{DefaultRuntime, Runtime};
+
+use crate::reserve_wait::ReserveWait;
+use crate::sync::{Mutex, lock};
+use crate::{InvalidQuota, RateLimited};
+
+/// A sliding-window rate limiter: at most `limit` admissions in any window of `period`.
+///
+/// It keeps the instant of each admission in the last period (so memory is O(`limit`)).
+/// [`acquire`](Self::acquire) reserves the earliest free slot and sleeps on the runtime's
+/// timer until then; slots go out in call order (FIFO), so nobody starves.
+/// [`check`](Self::check) never waits: it admits only if a slot is free now and nobody
+/// reserved ahead of it. Admission instants are taken from the runtime's monotonic clock, so
+/// on virtual time the limiter is exact.
+///
+/// This is the intended design of async-utils' `RateLimiter`, whose window never drains
+/// upstream (after `limit` calls every later one spins for ever).
+///
+/// # Examples
+///
+/// ```
+/// use std::num::NonZeroU32;
+/// use std::time::Duration;
+/// use wrangle_rt::{Runtime, VirtualRuntime};
+/// use wrangle_sync::RateLimiter;
+///
+/// let rt = VirtualRuntime::new();
+/// let start = rt.now();
+/// let two = NonZeroU32::new(2).unwrap();
+/// let limiter = RateLimiter::with_runtime(rt.clone(), two, Duration::from_millis(100)).unwrap();
+/// rt.block_on(async {
+///     let mut admitted = Vec::new();
+///     for _ in 0..5 {
+///         limiter.acquire().await;
+///         admitted.push((rt.now() - start).as_millis());
+///     }
+///     assert_eq!(admitted, [0, 0, 100, 100, 200]);
+/// });
+/// ```
+pub struct RateLimiter<R: Runtime = DefaultRuntime> {
+    rt: R,
+    limit: usize,
+    period: Duration,
+    state: Mutex<State>,
+}
+
+struct State {
+    /// Admission instants (past, or reserved in the future), sorted.
+    stamps: VecDeque<Instant>,
+    /// Reservations made so far; the last one may be refunded.
+    reservations: u64,
+    admitted: u64,
+    refused: u64,
+    refunded: u64,
+}
+
+/// A snapshot of a rate limiter's counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct RateLimiterStats {
+    /// Calls admitted, or with a slot reserved, so far.
+    pub admitted: u64,
+    /// `check` calls refused.
+    pub refused: u64,
+    /// Waiters dropped before their slot whose slot was given back.
+    pub refunded: u64,
+}
+
+impl RateLimiter {
+    /// A limiter of `limit` admissions per `period`, on [`DefaultRuntime::current`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::num::NonZeroU32;
+    /// use std::time::Duration;
+    ///
+    /// wrangle_rt::VirtualRuntime::new().block_on(async {
+    ///     let limiter = wrangle_sync::RateLimiter::new(NonZeroU32::MIN, Duration::from_secs(1))
+    ///         .unwrap();
+    ///     assert!(limiter.check().is_ok());
+    /// });
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`InvalidQuota::ZeroPeriod`] if `period` is zero.
+    ///
+    /// # Panics
+    ///
+    /// If no runtime is available (see [`DefaultRuntime::current`]).
+    pub fn new(limit: NonZeroU32, period: Duration) -> Result<Self, InvalidQuota> {
+        RateLimiter::with_runtime(DefaultRuntime::current(), limit, period)
+    }
+}
+
+impl<R: Runtime> RateLimiter<R> {
+    /// A limiter of `limit` admissions per `period`, on `rt`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::num::NonZeroU32;
+    /// use std::time::Duration;
+    /// use wrangle_sync::{InvalidQuota, RateLimiter};
+    ///
+    /// let rt = wrangle_rt::VirtualRuntime::new();
+    /// let err = RateLimiter::with_runtime(rt, NonZeroU32::MIN, Duration::ZERO).unwrap_err();
+    /// assert_eq!(err, InvalidQuota::ZeroPeriod);
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`InvalidQuota::ZeroPeriod`] if `period` is zero.
+    pub fn with_runtime(rt: R, limit: NonZeroU32, period: Duration) -> Result<Self, InvalidQuota> {
+        if period.is_zero() {
+            return Err(InvalidQuota::ZeroPeriod);
+        }
+        let limit = usize::try_from(limit.get()).unwrap_or(usize::MAX);
+        Ok(RateLimiter {
+            rt,
+            limit,
+            period,
+            state: Mutex::new(State {
+                stamps: VecDeque::with_capacity(limit.min(1024)),
+                reservations: 0,
+                admitted: 0,
+                refused: 0,
+                refunded: 0,
+            }),
+        })
+    }
+
+    /// Admits now if a slot is free and nobody reserved one ahead; never waits.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::num::NonZeroU32;
+    /// use std::time::Duration;
+    ///
+    /// let rt = wrangle_rt::VirtualRuntime::new();
+    /// let limiter =
+    ///     wrangle_sync::RateLimiter::with_runtime(rt, NonZeroU32::MIN, Duration::from_secs(1))
+    ///         .unwrap();
+    /// assert!(limiter.check().is_ok());
+    /// assert!(limiter.check().is_err());
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`RateLimited`] with the instant the next slot frees up.
+    pub fn check(&self) -> Result<(), RateLimited> {
+        let now = self.rt.now();
+        let mut st = lock(&self.state);
+        let at = st.next_slot(now, self.limit, self.period);
+        if at > now {
+            st.refused += 1;
+            return Err(RateLimited { retry_at: at });
+        }
+        st.push(at);
+        Ok(())
+    }
+
+    /// Waits for a slot: reserves the earliest one (in call order) and sleeps until it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::num::NonZeroU32;
+    /// use std::time::Duration;
+    /// use wrangle_rt::{Runtime, VirtualRuntime};
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// let start = rt.now();
+    /// let limiter = wrangle_sync::RateLimiter::with_runtime(
+    ///     rt.clone(),
+    ///     NonZeroU32::MIN,
+    ///     Duration::from_secs(1),
+    /// )
+    /// .unwrap();
+    /// rt.block_on(async {
+    ///     limiter.acquire().await;
+    ///     limiter.acquire().await;
+    /// });
+    /// assert_eq!(rt.now() - start, Duration::from_secs(1));
+    /// ```
+    ///
+    /// # Cancel safety
+    ///
+    /// The slot is reserved on the first poll. Dropped before its slot comes, the future
+    /// gives the slot back if no later caller has reserved one since; otherwise the slot goes
+    /// unused (the limiter then admits fewer, never more, than its limit).
+    pub fn acquire(&self) -> RateAcquire<'_, R> {
+        RateAcquire {
+            limiter: self,
+            inner: ReserveWait::new(),
+        }
+    }
+
+    /// The limit per period.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::num::NonZeroU32;
+    /// use std::time::Duration;
+    /// let rt = wrangle_rt::VirtualRuntime::new();
+    /// let limiter =
+    ///     wrangle_sync::RateLimiter::with_runtime(rt, NonZeroU32::MIN, Duration::from_secs(1))
+    ///         .unwrap();
+    /// assert_eq!(limiter.limit(), 1);
+    /// assert_eq!(limiter.period(), Duration::from_secs(1));
+    /// ```
+    #[must_use]
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// The window length.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::num::NonZeroU32;
+    /// use std::time::Duration;
+    /// let rt = wrangle_rt::VirtualRuntime::new();
+    /// let limiter =
+    ///     wrangle_sync::RateLimiter::with_runtime(rt, NonZeroU32::MIN, Duration::from_secs(2))
+    ///         .unwrap();
+    /// assert_eq!(limiter.period(), Duration::from_secs(2));
+    /// ```
+    #[must_use]
+    pub fn period(&self) -> Duration {
+        self.period
+    }
+
+    /// A snapshot of the counters.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::num::NonZeroU32;
+    /// use std::time::Duration;
+    /// let rt = wrangle_rt::VirtualRuntime::new();
+    /// let limiter =
+    ///     wrangle_sync::RateLimiter::with_runtime(rt, NonZeroU32::MIN, Duration::from_secs(1))
+    ///         .unwrap();
+    /// let _ = limiter.check();
+    /// let _ = limiter.check();
+    /// assert_eq!((limiter.stats().admitted, limiter.stats().refused), (1, 1));
+    /// ```
+    #[must_use]
+    pub fn stats(&self) -> RateLimiterStats {
+        let st = lock(&self.state);
+        RateLimiterStats {
+            admitted: st.admitted,
+            refused: st.refused,
+            refunded: st.refunded,
+        }
+    }
+
+    fn reserve(&self, now: Instant) -> (Instant, u64) {
+        let mut st = lock(&self.state);
+        let at = st.next_slot(now, self.limit, self.period);
+        st.push(at);
+        (at, st.reservations)
+    }
+
+    fn refund(&self, ticket: u64) {
+        let mut st = lock(&self.state);
+        if st.reservations == ticket {
+            st.stamps.pop_back();
+            st.reservations -= 1;
+            st.admitted -= 1;
+            st.refunded += 1;
+        }
+    }
+}
+
+impl State {
+    /// The earliest instant at or after `now` when one more admission keeps every window of
+    /// `period` at `limit` or fewer.
+    fn next_slot(&mut self, now: Instant, limit: usize, period: Duration) -> Instant {
+        while self.stamps.front().is_some_and(|&t| t + period <= now) {
+            self.stamps.pop_front();
+        }
+        if self.stamps.len() < limit {
+            // Reserved slots are sorted, and every past one is within the window.
+            return self.stamps.back().map_or(now, |&last| last.max(now));
+        }
+        let gate = self.stamps[self.stamps.len() - limit] + period;
+        gate.max(now)
+    }
+
+    fn push(&mut self, at: Instant) {
+        self.stamps.push_back(at);
+        self.reservations += 1;
+        self.admitted += 1;
+    }
+}
+
+impl<R: Runtime> fmt::Debug for RateLimiter<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RateLimiter")
+            .field("limit", &self.limit)
+            .field("period", &self.period)
+            .field("runtime", &self.rt.name())
+            .finish()
+    }
+}
+
+/// The future of [`RateLimiter::acquire`].
+///
+/// # Cancel safety
+///
+/// See [`RateLimiter::acquire`]: a dropped waiter gives its slot back when nobody reserved
+/// after it; otherwise the slot goes unused.
+#[pin_project(PinnedDrop)]
+#[must_use = "futures do nothing unless you `.await` or poll them"]
+pub struct RateAcquire<'a, R: Runtime> {
+    limiter: &'a RateLimiter<R>,
+    #[pin]
+    inner: ReserveWait<u64, R::Sleep>,
+}
+
+impl<R: Runtime> Future for RateAcquire<'_, R> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.project();
+        let limiter = *this.limiter;
+        this.inner
+            .poll_reserve(&limiter.rt, cx, |now| limiter.reserve(now))
+    }
+}
+
+#[pinned_drop]
+impl<R: Runtime> PinnedDrop for RateAcquire<'_, R> {
+    fn drop(self: Pin<&mut Self>) {
+        let this = self.project();
+        if let Some(ticket) = this.inner.take_outstanding() {
+            this.limiter.refund(ticket);
+        }
+    }
+}
+
+impl<R: Runtime> fmt::Debug for RateAcquire<'_, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RateAcquire").finish_non_exhaustive()
+    }
+}
