@@ -72,7 +72,11 @@ impl<E: fmt::Display> fmt::Display for ConcurrentError<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ConcurrentError::Failed(e) => write!(f, "a future failed: {e}"),
-            ConcurrentError::Panicked(p) => write!(f, "a future panicked: {p}"),
+            ConcurrentError::Panicked(p) => write!(
+                f,
+                "a future panicked: {}",
+                p.message().unwrap_or("no message")
+            ),
             ConcurrentError::Input(e) => write!(f, "the input stream failed: {e}"),
             ConcurrentError::Cancelled => f.write_str("a future was cancelled"),
         }

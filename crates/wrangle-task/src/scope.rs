@@ -1,0 +1,841 @@
+//! [`TaskScope`]: structured spawning with an error handler, exit and intrinsic timeouts.
+
+use std::fmt;
+use std::future::{Future, poll_fn};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use wrangle_rt::{
+    CancellationToken, DefaultRuntime, ErrorHandler, ErrorReporter, JoinError, JoinHandle, Runtime,
+    Unhandled,
+};
+
+use crate::slots::Slots;
+use crate::sync::{Mutex, lock};
+use crate::{ScopeError, SpawnError, TaskOutput, TaskPanicked};
+
+const ORIGIN: &str = "wrangle_task::TaskScope";
+
+/// A scope for child tasks: the body spawns children through a [`Scope`] handle, and the scope
+/// ends only when every child has ended.
+///
+/// - A child's error (an `Err` output or a panic) goes to the scope's error handler (the
+///   process-wide one unless [`error_handler`](TaskScope::error_handler) sets one); it does not
+///   cancel the siblings or the body.
+/// - An error of the body cancels the children: the scope's [`CancellationToken`] is
+///   cancelled, which drops the children spawned with [`Scope::spawn`] at once and asks those
+///   spawned with [`Scope::spawn_with_token`] to stop, and the scope waits for them.
+/// - Leaving the scope waits for every child, including children spawned while leaving.
+/// - [`exit_timeout`](TaskScope::exit_timeout): once the body has returned, children still
+///   running after this long are asked to stop (the token); [`grace`](TaskScope::grace): once the
+///   token is cancelled, children still running after this long are dropped.
+/// - [`timeout`](TaskScope::timeout): an intrinsic deadline for the whole scope. At the deadline
+///   the body is dropped, the children are asked to stop and awaited, and the scope returns
+///   [`ScopeError::TimedOut`].
+/// - The scope keeps no outputs: a long-running server can spawn millions of children through
+///   one scope.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use wrangle_rt::{Runtime, VirtualRuntime};
+/// use wrangle_task::TaskScope;
+///
+/// let rt = VirtualRuntime::new();
+/// let start = rt.now();
+/// let out = rt.block_on(TaskScope::with_runtime(rt.clone()).run(|scope| {
+///     let rt = rt.clone();
+///     async move {
+///         for ms in [30, 10, 20] {
+///             let rt = rt.clone();
+///             scope.spawn(async move { rt.sleep(Duration::from_millis(ms)).await }).unwrap();
+///         }
+///         Ok::<_, std::io::Error>("body done")
+///     }
+/// }));
+/// assert_eq!(out.unwrap(), "body done");
+/// // The scope waited for its slowest child.
+/// assert_eq!(rt.now() - start, Duration::from_millis(30));
+/// ```
+#[derive(Debug, Clone)]
+pub struct TaskScope<R: Runtime = DefaultRuntime> {
+    rt: R,
+    timeout: Option<Duration>,
+    exit_timeout: Option<Duration>,
+    grace: Option<Duration>,
+    reporter: ErrorReporter,
+    parent: Option<CancellationToken>,
+}
+
+impl TaskScope {
+    /// A scope on [`DefaultRuntime::current`], with no timeouts, reporting child errors to the
+    /// process-wide handler.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wrangle_rt::VirtualRuntime;
+    /// use wrangle_task::TaskScope;
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// let n = rt.block_on(async {
+    ///     TaskScope::new().run(|_scope| async { Ok::<_, std::io::Error>(1) }).await
+    /// });
+    /// assert_eq!(n.unwrap(), 1);
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// Like [`DefaultRuntime::current`].
+    #[must_use]
+    pub fn new() -> Self {
+        TaskScope::with_runtime(DefaultRuntime::current())
+    }
+}
+
+impl Default for TaskScope {
+    fn default() -> Self {
+        TaskScope::new()
+    }
+}
+
+impl<R: Runtime> TaskScope<R> {
+    /// A scope on `rt`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wrangle_rt::VirtualRuntime;
+    /// use wrangle_task::TaskScope;
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// let scope = TaskScope::with_runtime(rt.clone());
+    /// assert!(rt.block_on(scope.run(|_| async { Ok::<_, std::io::Error>(()) })).is_ok());
+    /// ```
+    pub fn with_runtime(rt: R) -> Self {
+        TaskScope {
+            rt,
+            timeout: None,
+            exit_timeout: None,
+            grace: None,
+            reporter: ErrorReporter::global(),
+            parent: None,
+        }
+    }
+
+    /// Sets an intrinsic deadline for the whole scope, body and children.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use wrangle_rt::VirtualRuntime;
+    /// use wrangle_task::{ScopeError, TaskScope};
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// let scope = TaskScope::with_runtime(rt.clone()).timeout(Duration::from_secs(1));
+    /// let r = rt.block_on(scope.run(|_| async {
+    ///     std::future::pending::<()>().await;
+    ///     Ok::<_, std::io::Error>(())
+    /// }));
+    /// assert!(matches!(r, Err(ScopeError::TimedOut)));
+    /// ```
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// After the body returns, how long to wait for children before asking them to stop.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use wrangle_rt::{Runtime, VirtualRuntime};
+    /// use wrangle_task::TaskScope;
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// let start = rt.now();
+    /// let scope = TaskScope::with_runtime(rt.clone()).exit_timeout(Duration::from_millis(100));
+    /// rt.block_on(scope.run(|scope| async move {
+    ///     scope.spawn(std::future::pending::<()>()).unwrap();
+    ///     Ok::<_, std::io::Error>(())
+    /// }))
+    /// .unwrap();
+    /// assert_eq!(rt.now() - start, Duration::from_millis(100));
+    /// ```
+    pub fn exit_timeout(mut self, timeout: Duration) -> Self {
+        self.exit_timeout = Some(timeout);
+        self
+    }
+
+    /// Once the scope's token is cancelled, how long children may take to stop before they are
+    /// dropped (default: no limit).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use wrangle_rt::{Runtime, VirtualRuntime};
+    /// use wrangle_task::TaskScope;
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// let start = rt.now();
+    /// let scope = TaskScope::with_runtime(rt.clone())
+    ///     .exit_timeout(Duration::from_millis(10))
+    ///     .grace(Duration::from_millis(5));
+    /// rt.block_on(scope.run(|scope| async move {
+    ///     // This child ignores its token: it is dropped when the grace period ends.
+    ///     scope.spawn_with_token(|_token| std::future::pending::<()>()).unwrap();
+    ///     Ok::<_, std::io::Error>(())
+    /// }))
+    /// .unwrap();
+    /// assert_eq!(rt.now() - start, Duration::from_millis(15));
+    /// ```
+    pub fn grace(mut self, grace: Duration) -> Self {
+        self.grace = Some(grace);
+        self
+    }
+
+    /// Sends child errors to `handler` instead of the process-wide handler.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use wrangle_rt::{Unhandled, VirtualRuntime};
+    /// use wrangle_task::TaskScope;
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// let seen = Arc::new(Mutex::new(Vec::new()));
+    /// let sink = seen.clone();
+    /// let scope = TaskScope::with_runtime(rt.clone())
+    ///     .error_handler(move |u: Unhandled| sink.lock().unwrap().push(u.error().to_string()));
+    /// rt.block_on(scope.run(|scope| async move {
+    ///     scope.spawn(async { Err::<(), _>("child failed") }).unwrap();
+    ///     Ok::<_, std::io::Error>(())
+    /// }))
+    /// .unwrap();
+    /// assert_eq!(*seen.lock().unwrap(), ["child failed"]);
+    /// ```
+    pub fn error_handler(mut self, handler: impl ErrorHandler) -> Self {
+        self.reporter = ErrorReporter::new(handler);
+        self
+    }
+
+    /// Sends child errors to `reporter`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wrangle_rt::{ErrorReporter, VirtualRuntime};
+    /// use wrangle_task::TaskScope;
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// let scope = TaskScope::with_runtime(rt.clone()).error_reporter(ErrorReporter::global());
+    /// assert!(rt.block_on(scope.run(|_| async { Ok::<_, std::io::Error>(()) })).is_ok());
+    /// ```
+    pub fn error_reporter(mut self, reporter: ErrorReporter) -> Self {
+        self.reporter = reporter;
+        self
+    }
+
+    /// Makes the scope's token a child of `parent`: cancelling `parent` asks every child of the
+    /// scope to stop.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wrangle_rt::{CancellationToken, VirtualRuntime};
+    /// use wrangle_task::TaskScope;
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// let parent = CancellationToken::new();
+    /// parent.cancel();
+    /// let scope = TaskScope::with_runtime(rt.clone()).parent_token(&parent);
+    /// let r = rt.block_on(scope.run(|scope| async move {
+    ///     Ok::<_, std::io::Error>(scope.token().is_cancelled())
+    /// }));
+    /// assert!(r.unwrap());
+    /// ```
+    pub fn parent_token(mut self, parent: &CancellationToken) -> Self {
+        self.parent = Some(parent.clone());
+        self
+    }
+
+    /// Runs `body` with a [`Scope`] handle, then waits for every child.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wrangle_rt::VirtualRuntime;
+    /// use wrangle_task::{ScopeError, TaskScope};
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// let r = rt.block_on(TaskScope::with_runtime(rt.clone()).run(|_| async { Err::<(), _>("no") }));
+    /// assert!(matches!(r, Err(ScopeError::Body("no"))));
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`ScopeError::Body`] with the body's error (the children were cancelled and awaited), or
+    /// [`ScopeError::TimedOut`] if the intrinsic [`timeout`](TaskScope::timeout) fired.
+    ///
+    /// # Cancel safety
+    ///
+    /// Rust has no async drop: dropping the returned future drops the body and cancels every
+    /// child without waiting for them, and closes the scope. To stop a scope and wait for its
+    /// children's cleanup, cancel its token (or its [`parent_token`](TaskScope::parent_token))
+    /// and keep awaiting.
+    pub fn run<'a, F, Fut, T, E>(self, body: F) -> ScopeRun<'a, T, E>
+    where
+        F: FnOnce(Scope<R>) -> Fut,
+        Fut: Future<Output = Result<T, E>> + Send + 'a,
+        T: Send + 'a,
+        E: Send + 'a,
+    {
+        let token = match &self.parent {
+            Some(p) => p.child_token(),
+            None => CancellationToken::new(),
+        };
+        let shared = Arc::new(Shared {
+            rt: self.rt.clone(),
+            token,
+            ctx: Arc::new(ChildCtx {
+                reporter: self.reporter.clone(),
+                stats: Mutex::new(ScopeStats::default()),
+            }),
+            state: Mutex::new(State {
+                pending: Vec::new(),
+                closed: false,
+                waker: None,
+            }),
+        });
+        let scope = Scope {
+            shared: shared.clone(),
+        };
+        let body = body(scope);
+        ScopeRun {
+            inner: Box::pin(drive(shared, body, self)),
+        }
+    }
+}
+
+/// The future of [`TaskScope::run`].
+///
+/// # Cancel safety
+///
+/// Dropping it drops the body and cancels every child without waiting, and closes the scope.
+#[must_use = "futures do nothing unless you `.await` or poll them"]
+pub struct ScopeRun<'a, T, E> {
+    inner: Pin<Box<dyn Future<Output = Result<T, ScopeError<E>>> + Send + 'a>>,
+}
+
+impl<T, E> fmt::Debug for ScopeRun<'_, T, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ScopeRun").finish_non_exhaustive()
+    }
+}
+
+impl<T, E> Future for ScopeRun<'_, T, E> {
+    type Output = Result<T, ScopeError<E>>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.inner.as_mut().poll(cx)
+    }
+}
+
+/// Counters of a [`Scope`], from [`Scope::stats`].
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(wrangle_task::ScopeStats::default().active, 0);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct ScopeStats {
+    /// Children spawned.
+    pub spawned: u64,
+    /// Children that finished without error.
+    pub completed: u64,
+    /// Children that returned an error or panicked (each reported to the handler).
+    pub failed: u64,
+    /// Children cancelled (stopped by the token or dropped).
+    pub cancelled: u64,
+    /// Children running now.
+    pub active: u64,
+}
+
+/// The handle a [`TaskScope`] body uses to spawn children; cheap to clone, `Send` and `Sync`,
+/// so children can spawn siblings.
+///
+/// # Examples
+///
+/// ```
+/// use wrangle_rt::VirtualRuntime;
+/// use wrangle_task::TaskScope;
+///
+/// let rt = VirtualRuntime::new();
+/// let stats = rt.block_on(TaskScope::with_runtime(rt.clone()).run(|scope| async move {
+///     let inner = scope.clone();
+///     scope.spawn(async move { inner.spawn(async {}).unwrap() }).unwrap();
+///     Ok::<_, std::io::Error>(scope)
+/// }))
+/// .unwrap()
+/// .stats();
+/// assert_eq!(stats.spawned, 2);
+/// ```
+pub struct Scope<R: Runtime = DefaultRuntime> {
+    shared: Arc<Shared<R>>,
+}
+
+impl<R: Runtime> Clone for Scope<R> {
+    fn clone(&self) -> Self {
+        Scope {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl<R: Runtime> fmt::Debug for Scope<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Scope")
+            .field("stats", &self.stats())
+            .field("closed", &self.is_closed())
+            .finish_non_exhaustive()
+    }
+}
+
+struct Shared<R> {
+    rt: R,
+    token: CancellationToken,
+    ctx: Arc<ChildCtx>,
+    state: Mutex<State>,
+}
+
+struct State {
+    pending: Vec<Child>,
+    closed: bool,
+    waker: Option<Waker>,
+}
+
+struct ChildCtx {
+    reporter: ErrorReporter,
+    stats: Mutex<ScopeStats>,
+}
+
+impl<R: Runtime> Scope<R> {
+    /// Spawns a child. It is dropped as soon as the scope's token is cancelled; its error (or
+    /// panic) goes to the scope's error handler.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wrangle_rt::VirtualRuntime;
+    /// use wrangle_task::TaskScope;
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// rt.block_on(TaskScope::with_runtime(rt.clone()).run(|scope| async move {
+    ///     scope.spawn(async { Ok::<_, std::io::Error>(()) }).unwrap();
+    ///     Ok::<_, std::io::Error>(())
+    /// }))
+    /// .unwrap();
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`SpawnError`], with the future, if the scope has finished.
+    pub fn spawn<F>(&self, future: F) -> Result<(), SpawnError<F>>
+    where
+        F: Future + Send + 'static,
+        F::Output: TaskOutput,
+    {
+        let token = self.shared.token.clone();
+        self.spawn_inner(future, move |f| async move {
+            token.run_until_cancelled(f).await
+        })
+    }
+
+    /// Spawns a child that gets the scope's token and handles cancellation itself, so it can
+    /// clean up asynchronously before it returns.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use wrangle_rt::{Runtime, VirtualRuntime};
+    /// use wrangle_task::{ScopeError, TaskScope};
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// let r = rt.block_on(TaskScope::with_runtime(rt.clone()).run(|scope| {
+    ///     let rt = rt.clone();
+    ///     async move {
+    ///         scope
+    ///             .spawn_with_token(move |token| async move {
+    ///                 token.cancelled().await;
+    ///                 rt.sleep(Duration::from_millis(5)).await; // async cleanup
+    ///             })
+    ///             .unwrap();
+    ///         Err::<(), _>("body failed")
+    ///     }
+    /// }));
+    /// assert!(matches!(r, Err(ScopeError::Body("body failed"))));
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`SpawnError`], with the closure, if the scope has finished.
+    pub fn spawn_with_token<C, F>(&self, child: C) -> Result<(), SpawnError<C>>
+    where
+        C: FnOnce(CancellationToken) -> F,
+        F: Future + Send + 'static,
+        F::Output: TaskOutput,
+    {
+        let token = self.shared.token.clone();
+        self.spawn_inner(child, move |c| {
+            let f = c(token);
+            async move { Some(f.await) }
+        })
+    }
+
+    fn spawn_inner<C, F, O, W>(&self, child: C, wrap: W) -> Result<(), SpawnError<C>>
+    where
+        W: FnOnce(C) -> F,
+        F: Future<Output = Option<O>> + Send + 'static,
+        O: TaskOutput,
+    {
+        let waker = {
+            let mut st = lock(&self.shared.state);
+            if st.closed {
+                return Err(SpawnError(child));
+            }
+            let handle = self.shared.rt.spawn(wrap(child));
+            {
+                let mut stats = lock(&self.shared.ctx.stats);
+                stats.spawned += 1;
+                stats.active += 1;
+            }
+            st.pending.push(Box::new(ChildWrap {
+                handle: Some(handle),
+                ctx: self.shared.ctx.clone(),
+            }));
+            st.waker.clone()
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
+        Ok(())
+    }
+
+    /// The scope's cancellation token: cancelled when the body fails, the intrinsic timeout
+    /// fires, the exit timeout runs out, or the parent token is cancelled. Cancel it yourself to
+    /// stop every child.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wrangle_rt::VirtualRuntime;
+    /// use wrangle_task::TaskScope;
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// rt.block_on(TaskScope::with_runtime(rt.clone()).run(|scope| async move {
+    ///     scope.spawn(std::future::pending::<()>()).unwrap();
+    ///     scope.token().cancel(); // the pending child is dropped; the scope can end
+    ///     Ok::<_, std::io::Error>(())
+    /// }))
+    /// .unwrap();
+    /// ```
+    pub fn token(&self) -> &CancellationToken {
+        &self.shared.token
+    }
+
+    /// The runtime children are spawned on.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wrangle_rt::{Runtime, VirtualRuntime};
+    /// use wrangle_task::TaskScope;
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// let name = rt.block_on(TaskScope::with_runtime(rt.clone()).run(|scope| async move {
+    ///     Ok::<_, std::io::Error>(scope.runtime().name())
+    /// }));
+    /// assert_eq!(name.unwrap(), "virtual");
+    /// ```
+    pub fn runtime(&self) -> &R {
+        &self.shared.rt
+    }
+
+    /// The scope's counters so far.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wrangle_rt::VirtualRuntime;
+    /// use wrangle_task::TaskScope;
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// rt.block_on(TaskScope::with_runtime(rt.clone()).run(|scope| async move {
+    ///     scope.spawn(async {}).unwrap();
+    ///     assert_eq!(scope.stats().active, 1);
+    ///     Ok::<_, std::io::Error>(())
+    /// }))
+    /// .unwrap();
+    /// ```
+    pub fn stats(&self) -> ScopeStats {
+        *lock(&self.shared.ctx.stats)
+    }
+
+    /// Returns `true` once the scope has finished (or its future was dropped); spawning then
+    /// fails.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wrangle_rt::VirtualRuntime;
+    /// use wrangle_task::TaskScope;
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// let scope = rt
+    ///     .block_on(TaskScope::with_runtime(rt.clone()).run(|s| async move { Ok::<_, ()>(s) }))
+    ///     .unwrap();
+    /// assert!(scope.is_closed());
+    /// assert!(scope.spawn(async {}).is_err());
+    /// ```
+    pub fn is_closed(&self) -> bool {
+        lock(&self.shared.state).closed
+    }
+}
+
+/// A spawned child, as the scope drives it.
+trait ChildTask: Future<Output = ()> + Send + Unpin {
+    /// Cancels the child and waits until it is gone.
+    fn abort(self: Box<Self>) -> Pin<Box<dyn Future<Output = ()> + Send>>;
+}
+
+type Child = Box<dyn ChildTask>;
+
+struct ChildWrap<O> {
+    handle: Option<JoinHandle<Option<O>>>,
+    ctx: Arc<ChildCtx>,
+}
+
+impl ChildCtx {
+    fn finish<O: TaskOutput>(&self, result: Result<Option<O>, JoinError>) {
+        let error = match result {
+            Ok(Some(out)) => out.into_error(),
+            Ok(None) | Err(JoinError::Cancelled) => {
+                let mut stats = lock(&self.stats);
+                stats.cancelled += 1;
+                stats.active -= 1;
+                return;
+            }
+            Err(JoinError::Panicked(p)) => Some(Box::new(TaskPanicked::new(p)) as _),
+            Err(_) => None,
+        };
+        {
+            let mut stats = lock(&self.stats);
+            stats.active -= 1;
+            if error.is_some() {
+                stats.failed += 1;
+            } else {
+                stats.completed += 1;
+            }
+        }
+        if let Some(e) = error {
+            self.reporter.report(Unhandled::new(ORIGIN, e));
+        }
+    }
+}
+
+impl<O: TaskOutput> Future for ChildWrap<O> {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let Some(handle) = self.handle.as_mut() else {
+            return Poll::Ready(());
+        };
+        let result = std::task::ready!(Pin::new(handle).poll(cx));
+        self.handle = None;
+        self.ctx.finish(result);
+        Poll::Ready(())
+    }
+}
+
+impl<O: TaskOutput> ChildTask for ChildWrap<O> {
+    fn abort(mut self: Box<Self>) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+        let handle = self.handle.take();
+        let ctx = self.ctx.clone();
+        Box::pin(async move {
+            if let Some(h) = handle {
+                ctx.finish(h.cancel().await);
+            }
+        })
+    }
+}
+
+impl<O> Drop for ChildWrap<O> {
+    fn drop(&mut self) {
+        if self.handle.take().is_some() {
+            // Dropped without being driven to the end (the scope's future was dropped): the
+            // handle's drop cancels the task.
+            let mut stats = lock(&self.ctx.stats);
+            stats.cancelled += 1;
+            stats.active -= 1;
+        }
+    }
+}
+
+/// Closes the scope when the driver ends or is dropped, cancelling children nobody will await.
+struct CloseGuard<'a, R>(&'a Shared<R>);
+
+impl<R> Drop for CloseGuard<'_, R> {
+    fn drop(&mut self) {
+        let pending = {
+            let mut st = lock(&self.0.state);
+            st.closed = true;
+            st.waker = None;
+            std::mem::take(&mut st.pending)
+        };
+        drop(pending);
+    }
+}
+
+impl<R> Shared<R> {
+    /// Moves newly spawned children into `children` and registers the driver's waker.
+    fn absorb(&self, children: &mut Slots<Child>, cx: &mut Context<'_>) {
+        let mut st = lock(&self.state);
+        if !st.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+            st.waker = Some(cx.waker().clone());
+        }
+        for child in st.pending.drain(..) {
+            children.insert(child);
+        }
+    }
+
+    /// Closes the scope if no child is left; a spawn racing with this lands before the close.
+    fn try_close(&self, children: &Slots<Child>) -> bool {
+        let mut st = lock(&self.state);
+        if children.len() == 0 && st.pending.is_empty() {
+            st.closed = true;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// Polls children until none is ready; returns `true` if the set is empty.
+fn drain(children: &mut Slots<Child>, cx: &mut Context<'_>) -> bool {
+    loop {
+        match children.poll_next(cx) {
+            Poll::Ready(Some(_)) => {}
+            Poll::Ready(None) => return true,
+            Poll::Pending => return false,
+        }
+    }
+}
+
+enum Outcome<T, E> {
+    Body(Result<T, E>),
+    TimedOut,
+}
+
+async fn drive<R, Fut, T, E>(
+    shared: Arc<Shared<R>>,
+    body: Fut,
+    cfg: TaskScope<R>,
+) -> Result<T, ScopeError<E>>
+where
+    R: Runtime,
+    Fut: Future<Output = Result<T, E>>,
+{
+    let _close = CloseGuard(&shared);
+    let rt = &shared.rt;
+    let mut children: Slots<Child> = Slots::default();
+    let mut deadline = cfg.timeout.map(|d| Box::pin(rt.sleep(d)));
+    let mut body = Box::pin(body);
+
+    let outcome = poll_fn(|cx| {
+        shared.absorb(&mut children, cx);
+        drain(&mut children, cx);
+        if let Some(d) = deadline.as_mut() {
+            if d.as_mut().poll(cx).is_ready() {
+                deadline = None;
+                return Poll::Ready(Outcome::TimedOut);
+            }
+        }
+        body.as_mut().poll(cx).map(Outcome::Body)
+    })
+    .await;
+    drop(body);
+
+    let mut result = match outcome {
+        Outcome::Body(Ok(v)) => Ok(v),
+        Outcome::Body(Err(e)) => Err(ScopeError::Body(e)),
+        Outcome::TimedOut => Err(ScopeError::TimedOut),
+    };
+    if result.is_err() {
+        shared.token.cancel();
+    }
+
+    let mut exit = cfg.exit_timeout.map(|d| Box::pin(rt.sleep(d)));
+    let mut grace = None;
+    let mut grace_over = false;
+    let mut aborting: Vec<Pin<Box<dyn Future<Output = ()> + Send>>> = Vec::new();
+    poll_fn(|cx| {
+        loop {
+            shared.absorb(&mut children, cx);
+            let empty = drain(&mut children, cx);
+            aborting.retain_mut(|a| a.as_mut().poll(cx).is_pending());
+            if empty && aborting.is_empty() && shared.try_close(&children) {
+                return Poll::Ready(());
+            }
+            if let Some(d) = deadline.as_mut() {
+                if d.as_mut().poll(cx).is_ready() {
+                    deadline = None;
+                    if result.is_ok() {
+                        result = Err(ScopeError::TimedOut);
+                    }
+                    shared.token.cancel();
+                    continue;
+                }
+            }
+            if let Some(e) = exit.as_mut() {
+                if e.as_mut().poll(cx).is_ready() {
+                    exit = None;
+                    shared.token.cancel();
+                    continue;
+                }
+            }
+            if grace_over {
+                // Children spawned after the grace period are dropped at once as well.
+                if children.len() > 0 {
+                    aborting.extend(children.take_all().into_iter().map(ChildTask::abort));
+                    continue;
+                }
+                return Poll::Pending;
+            }
+            if grace.is_none() && shared.token.is_cancelled() {
+                if let Some(g) = cfg.grace {
+                    grace = Some(Box::pin(rt.sleep(g)));
+                }
+            }
+            if let Some(g) = grace.as_mut() {
+                if g.as_mut().poll(cx).is_ready() {
+                    // Grace is over: drop every child still running, and wait until it is gone.
+                    grace_over = true;
+                    continue;
+                }
+            }
+            return Poll::Pending;
+        }
+    })
+    .await;
+    result
+}

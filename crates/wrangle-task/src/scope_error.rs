@@ -1,0 +1,103 @@
+//! Errors of [`TaskScope`](crate::TaskScope).
+
+use std::fmt;
+
+/// Why a [`TaskScope`](crate::TaskScope) failed.
+///
+/// # Examples
+///
+/// ```
+/// use wrangle_task::ScopeError;
+///
+/// let e: ScopeError<&str> = ScopeError::TimedOut;
+/// assert_eq!(e.to_string(), "the scope timed out");
+/// ```
+#[non_exhaustive]
+pub enum ScopeError<E> {
+    /// The body returned this error; the children were cancelled and awaited.
+    Body(E),
+    /// The scope's intrinsic timeout fired.
+    TimedOut,
+}
+
+impl<E> ScopeError<E> {
+    /// The body's error, if that is what this is.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wrangle_task::ScopeError;
+    /// assert_eq!(ScopeError::Body(3).into_body(), Some(3));
+    /// ```
+    pub fn into_body(self) -> Option<E> {
+        match self {
+            ScopeError::Body(e) => Some(e),
+            ScopeError::TimedOut => None,
+        }
+    }
+}
+
+impl<E: fmt::Debug> fmt::Debug for ScopeError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ScopeError::Body(e) => f.debug_tuple("Body").field(e).finish(),
+            ScopeError::TimedOut => f.write_str("TimedOut"),
+        }
+    }
+}
+
+impl<E: fmt::Display> fmt::Display for ScopeError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ScopeError::Body(e) => write!(f, "the scope's body failed: {e}"),
+            ScopeError::TimedOut => f.write_str("the scope timed out"),
+        }
+    }
+}
+
+impl<E: std::error::Error + 'static> std::error::Error for ScopeError<E> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ScopeError::Body(e) => Some(e),
+            ScopeError::TimedOut => None,
+        }
+    }
+}
+
+/// Spawning failed because the scope has finished; the rejected value is handed back.
+///
+/// # Examples
+///
+/// ```
+/// let e = wrangle_task::SpawnError(42);
+/// assert_eq!(e.to_string(), "the scope is closed");
+/// assert_eq!(e.into_inner(), 42);
+/// ```
+pub struct SpawnError<T>(pub T);
+
+impl<T> SpawnError<T> {
+    /// The value that was not spawned.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(wrangle_task::SpawnError("x").into_inner(), "x");
+    /// ```
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> fmt::Debug for SpawnError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("SpawnError").finish_non_exhaustive()
+    }
+}
+
+impl<T> fmt::Display for SpawnError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the scope is closed")
+    }
+}
+
+impl<T> std::error::Error for SpawnError<T> {}
