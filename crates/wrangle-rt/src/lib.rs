@@ -15,6 +15,8 @@
 //! - Adapters: [`TokioRuntime`], [`SmolRuntime`], [`AsyncStdRuntime`] (legacy), and
 //!   [`VirtualRuntime`]; [`DefaultRuntime`] picks one at run time (virtual inside its
 //!   `block_on`, Tokio inside a Tokio context, smol otherwise).
+//! - [`RuntimeThread`]: a runtime of its own on a dedicated, named thread (Tokio, smol or
+//!   virtual).
 //! - [`CancellationToken`]: runtime-free, hierarchical cancellation requests.
 //! - [`ErrorReporter`]: where errors nobody retrieves go (stderr, `tracing`, or your handler).
 //! - [`conformance`]: the public conformance suite for any `Runtime`; [`testing`]: run one
@@ -81,6 +83,7 @@
 
 mod adapter;
 pub mod conformance;
+mod dedicated;
 mod default;
 mod join;
 mod runtime;
@@ -98,6 +101,7 @@ pub use adapter::async_std::AsyncStdRuntime;
 pub use adapter::smol::SmolRuntime;
 #[cfg(feature = "runtime-tokio")]
 pub use adapter::tokio::{TokioRuntime, TokioSleep};
+pub use dedicated::{RuntimeThread, RuntimeThreadError, ThreadFlavor};
 pub use default::{DefaultRuntime, DefaultSleep, NoRuntime, block_on};
 pub use join::{
     BlockingCell, Cancel, JoinError, JoinHandle, PanicPayload, TaskCell, blocking_pair, task_pair,

@@ -84,6 +84,7 @@ struct State {
     rng: u64,
     seeded: bool,
     auto_advance: bool,
+    park_when_stalled: bool,
     /// Monotonic time since `base`.
     offset: Duration,
     wall_start: Timestamp,
@@ -152,6 +153,7 @@ impl std::error::Error for BlockOnError {}
 pub struct VirtualRuntimeBuilder {
     seed: Option<u64>,
     auto_advance: bool,
+    park_when_stalled: bool,
     wall_start: Timestamp,
 }
 
@@ -180,6 +182,23 @@ impl VirtualRuntimeBuilder {
     /// ```
     pub fn auto_advance(mut self, on: bool) -> Self {
         self.auto_advance = on;
+        self
+    }
+
+    /// When nothing can run and no timer is armed, wait for a wake-up from another thread
+    /// instead of reporting [`BlockOnError::Stalled`] (default `false`).
+    ///
+    /// For a runtime that serves work submitted from other threads, such as a
+    /// [`RuntimeThread`](crate::RuntimeThread) of flavour `Virtual`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = wrangle_rt::VirtualRuntime::builder().park_when_stalled(true).build();
+    /// # drop(rt);
+    /// ```
+    pub fn park_when_stalled(mut self, on: bool) -> Self {
+        self.park_when_stalled = on;
         self
     }
 
@@ -218,6 +237,7 @@ impl VirtualRuntimeBuilder {
                     rng: self.seed.map_or(1, |s| s ^ 0x9E37_79B9_7F4A_7C15) | 1,
                     seeded: self.seed.is_some(),
                     auto_advance: self.auto_advance,
+                    park_when_stalled: self.park_when_stalled,
                     offset: Duration::ZERO,
                     wall_start: self.wall_start,
                     wall_adjust: SignedDuration::ZERO,
@@ -336,6 +356,7 @@ impl VirtualRuntime {
         VirtualRuntimeBuilder {
             seed: None,
             auto_advance: true,
+            park_when_stalled: false,
             wall_start: Timestamp::from_second(946_684_800).expect("2000-01-01 is representable"),
         }
     }
@@ -654,6 +675,10 @@ impl VirtualRuntime {
                 (Some(t), Some(g)) => t.min(g),
                 (Some(t), None) if st.auto_advance => t,
                 (None, Some(g)) => g,
+                _ if st.park_when_stalled => {
+                    let _st = self.shared.cond.wait(st).unwrap_or_else(|e| e.into_inner());
+                    return Ok(());
+                }
                 _ => return Err(BlockOnError::Stalled),
             };
             if to > now {

@@ -1,0 +1,82 @@
+//! `RuntimeThread`: a runtime on its own thread, for every flavour compiled in.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use futures_lite::future::block_on;
+use wrangle_rt::{Runtime, RuntimeThread, RuntimeThreadError, ThreadFlavor};
+
+fn flavours() -> Vec<ThreadFlavor> {
+    [
+        ThreadFlavor::TokioCurrentThread,
+        ThreadFlavor::Smol,
+        ThreadFlavor::Virtual,
+    ]
+    .into_iter()
+    .filter(|f| f.is_available())
+    .collect()
+}
+
+#[test]
+fn tasks_run_on_the_named_thread_and_sleep_there() {
+    for flavor in flavours() {
+        let t = RuntimeThread::spawn(format!("pool-{flavor:?}"), flavor).unwrap();
+        let rt = t.runtime().clone();
+        let out = block_on(t.runtime().spawn(async move {
+            rt.sleep(Duration::from_millis(2)).await;
+            std::thread::current().name().map(String::from)
+        }));
+        assert_eq!(out.unwrap(), Some(format!("pool-{flavor:?}")), "{flavor:?}");
+        t.stop();
+    }
+}
+
+#[test]
+fn stop_drops_pending_tasks_and_joins() {
+    struct SetOnDrop(Arc<AtomicBool>);
+    impl Drop for SetOnDrop {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+    for flavor in flavours() {
+        let t = RuntimeThread::spawn("stopper", flavor).unwrap();
+        let dropped = Arc::new(AtomicBool::new(false));
+        let guard = SetOnDrop(dropped.clone());
+        let handle = t.runtime().spawn(async move {
+            let _g = guard;
+            std::future::pending::<()>().await;
+        });
+        handle.detach();
+        t.stop();
+        assert!(
+            dropped.load(Ordering::SeqCst),
+            "{flavor:?}: task outlived its runtime thread"
+        );
+    }
+}
+
+#[test]
+fn a_virtual_thread_waits_for_outside_work_instead_of_stalling() {
+    let t = RuntimeThread::spawn("virtual", ThreadFlavor::Virtual).unwrap();
+    for i in 0..20u32 {
+        // Each submission arrives while the runtime thread is idle.
+        assert_eq!(
+            block_on(t.runtime().spawn(async move { i * 2 })).unwrap(),
+            i * 2
+        );
+    }
+    drop(t);
+}
+
+#[test]
+fn unavailable_flavours_are_a_typed_error() {
+    for flavor in [ThreadFlavor::TokioCurrentThread, ThreadFlavor::Smol] {
+        if !flavor.is_available() {
+            let err = RuntimeThread::spawn("x", flavor).unwrap_err();
+            assert!(matches!(err, RuntimeThreadError::Unavailable(f) if f == flavor));
+        }
+    }
+    assert!(ThreadFlavor::default().is_available());
+}
