@@ -96,3 +96,39 @@ impl fmt::Display for InvalidQuota {
 }
 
 impl std::error::Error for InvalidQuota {}
+
+/// The batcher was stopped: the item is handed back.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct PutError<T>(pub T);
+
+impl<T> fmt::Debug for PutError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PutError(..)")
+    }
+}
+
+impl<T> fmt::Display for PutError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("batcher stopped")
+    }
+}
+
+impl<T> std::error::Error for PutError<T> {}
+
+/// A batcher's configuration cannot work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum InvalidBatchConfig {
+    /// `max_wait` is zero.
+    ZeroMaxWait,
+}
+
+impl fmt::Display for InvalidBatchConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            InvalidBatchConfig::ZeroMaxWait => f.write_str("batch max_wait is zero"),
+        }
+    }
+}
+
+impl std::error::Error for InvalidBatchConfig {}

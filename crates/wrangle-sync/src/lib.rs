@@ -7,6 +7,9 @@
 //! - [`RateLimiter`] (sliding window: N per period), [`GcraLimiter`] (rate + burst, lock-free
 //!   `check`) and [`KeyedLimiter`] (GCRA per key, bounded memory): `check()` never waits,
 //!   `acquire().await` waits its turn (FIFO) on the runtime's timer.
+//! - [`Batcher`]: batches by `max_quantity` or `max_wait` (a deadline from the batch's first
+//!   item) for an async callback, with a flushing `stop`; [`ChunksTimeout`]: the same as a
+//!   stream adaptor.
 //! - [`Lockout`], [`FifoLockout`], [`KeyedLockout`]: gates closed by stacking lockouts
 //!   ("back off for 30 s after a 429"); the FIFO one admits one holder at a time in arrival
 //!   order.
@@ -63,6 +66,8 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod acquire;
+mod batcher;
+mod chunks_timeout;
 mod deadline_wait;
 mod error;
 mod fifo_lockout;
@@ -77,7 +82,11 @@ mod semaphore;
 mod sync;
 
 pub use acquire::{Acquire, AcquireOwned};
-pub use error::{AcquireError, InvalidQuota, RateLimited, TryAcquireError};
+pub use batcher::{Batcher, BatcherStats, Stop};
+pub use chunks_timeout::ChunksTimeout;
+pub use error::{
+    AcquireError, InvalidBatchConfig, InvalidQuota, PutError, RateLimited, TryAcquireError,
+};
 pub use fifo_lockout::{Enter, FifoLockout, FifoLockoutGuard};
 pub use gcra::{GcraAcquire, GcraLimiter, GcraStats};
 pub use keyed_limiter::{KeyedAcquire, KeyedLimiter};

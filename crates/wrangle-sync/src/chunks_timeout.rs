@@ -1,0 +1,191 @@
+//! [`ChunksTimeout`]: a stream adaptor that groups items by count or by time.
+
+use std::fmt;
+use std::num::NonZeroUsize;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures_lite::Stream;
+use pin_project::pin_project;
+use wrangle_rt::{Runtime, Sleep};
+
+use crate::deadline_wait::deadline_after;
+
+/// Groups the items of a stream into `Vec`s of at most `max_items`, emitting a group as soon
+/// as it is full or `max_wait` after its **first** item arrived, whichever comes first.
+///
+/// The window is a deadline from the first item, so an item never waits longer than
+/// `max_wait` (async-utils' `Waterfall` can take twice that). One timer is reused for every
+/// group: at most one timer registration per group. No empty group is ever emitted; when the
+/// inner stream ends, what is buffered is emitted at once.
+///
+/// # Examples
+///
+/// ```
+/// use std::num::NonZeroUsize;
+/// use std::time::Duration;
+/// use futures_lite::{StreamExt, stream};
+/// use wrangle_rt::VirtualRuntime;
+/// use wrangle_sync::ChunksTimeout;
+///
+/// let rt = VirtualRuntime::new();
+/// let three = NonZeroUsize::new(3).unwrap();
+/// let chunks = ChunksTimeout::new(stream::iter(0..7), three, Duration::from_millis(100), rt.clone());
+/// let groups: Vec<Vec<i32>> = rt.block_on(chunks.collect());
+/// assert_eq!(groups, [vec![0, 1, 2], vec![3, 4, 5], vec![6]]);
+/// ```
+#[pin_project]
+#[must_use = "streams do nothing unless polled"]
+pub struct ChunksTimeout<S: Stream, R: Runtime> {
+    #[pin]
+    stream: S,
+    rt: R,
+    max_items: usize,
+    max_wait: Duration,
+    buf: Vec<S::Item>,
+    #[pin]
+    sleep: Option<R::Sleep>,
+    done: bool,
+}
+
+impl<S: Stream, R: Runtime> ChunksTimeout<S, R> {
+    /// Groups `stream` by `max_items` or `max_wait`, timing on `rt`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::num::NonZeroUsize;
+    /// use std::time::Duration;
+    /// use futures_lite::stream;
+    ///
+    /// let rt = wrangle_rt::VirtualRuntime::new();
+    /// let _chunks = wrangle_sync::ChunksTimeout::new(
+    ///     stream::iter([1, 2]),
+    ///     NonZeroUsize::MIN,
+    ///     Duration::from_millis(5),
+    ///     rt,
+    /// );
+    /// ```
+    pub fn new(stream: S, max_items: NonZeroUsize, max_wait: Duration, rt: R) -> Self {
+        ChunksTimeout {
+            stream,
+            rt,
+            max_items: max_items.get(),
+            max_wait,
+            buf: Vec::new(),
+            sleep: None,
+            done: false,
+        }
+    }
+
+    /// The items buffered for the next group.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::num::NonZeroUsize;
+    /// use std::time::Duration;
+    /// use futures_lite::stream;
+    ///
+    /// let rt = wrangle_rt::VirtualRuntime::new();
+    /// let chunks = wrangle_sync::ChunksTimeout::new(
+    ///     stream::iter([1]),
+    ///     NonZeroUsize::MIN,
+    ///     Duration::from_millis(5),
+    ///     rt,
+    /// );
+    /// assert!(chunks.buffered().is_empty());
+    /// ```
+    #[must_use]
+    pub fn buffered(&self) -> &[S::Item] {
+        &self.buf
+    }
+
+    /// The inner stream.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::num::NonZeroUsize;
+    /// use std::time::Duration;
+    /// use futures_lite::stream;
+    ///
+    /// let rt = wrangle_rt::VirtualRuntime::new();
+    /// let chunks = wrangle_sync::ChunksTimeout::new(
+    ///     stream::iter([1]),
+    ///     NonZeroUsize::MIN,
+    ///     Duration::from_millis(5),
+    ///     rt,
+    /// );
+    /// let _inner = chunks.get_ref();
+    /// ```
+    #[must_use]
+    pub fn get_ref(&self) -> &S {
+        &self.stream
+    }
+}
+
+impl<S: Stream, R: Runtime> Stream for ChunksTimeout<S, R> {
+    type Item = Vec<S::Item>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let mut this = self.project();
+        while !*this.done {
+            match this.stream.as_mut().poll_next(cx) {
+                Poll::Ready(Some(item)) => {
+                    if this.buf.is_empty() {
+                        this.buf.reserve(*this.max_items);
+                        let deadline = deadline_after(this.rt.now(), *this.max_wait);
+                        match this.sleep.as_mut().as_pin_mut() {
+                            Some(sleep) => sleep.reset(deadline),
+                            None => this.sleep.set(Some(this.rt.sleep_until(deadline))),
+                        }
+                    }
+                    this.buf.push(item);
+                    if this.buf.len() >= *this.max_items {
+                        return Poll::Ready(Some(std::mem::take(this.buf)));
+                    }
+                }
+                Poll::Ready(None) => *this.done = true,
+                Poll::Pending => {
+                    if this.buf.is_empty() {
+                        return Poll::Pending;
+                    }
+                    let sleep = this
+                        .sleep
+                        .as_mut()
+                        .as_pin_mut()
+                        .expect("armed with the first item");
+                    return match sleep.poll(cx) {
+                        Poll::Ready(()) => Poll::Ready(Some(std::mem::take(this.buf))),
+                        Poll::Pending => Poll::Pending,
+                    };
+                }
+            }
+        }
+        if this.buf.is_empty() {
+            Poll::Ready(None)
+        } else {
+            Poll::Ready(Some(std::mem::take(this.buf)))
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let (lo, hi) = self.stream.size_hint();
+        let buffered = self.buf.len();
+        let lo = (lo + buffered).div_ceil(self.max_items);
+        let hi = hi.and_then(|h| h.checked_add(buffered));
+        (lo, hi)
+    }
+}
+
+impl<S: Stream, R: Runtime> fmt::Debug for ChunksTimeout<S, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ChunksTimeout")
+            .field("max_items", &self.max_items)
+            .field("max_wait", &self.max_wait)
+            .field("buffered", &self.buf.len())
+            .finish_non_exhaustive()
+    }
+}

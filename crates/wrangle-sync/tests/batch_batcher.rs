@@ -1,0 +1,302 @@
+//! Behaviour of `Batcher` and `ChunksTimeout` on every runtime; model-based properties on
+//! virtual time.
+
+use std::num::NonZeroUsize;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures_lite::StreamExt;
+use proptest::prelude::*;
+use wrangle_rt::testing::{each_runtime, virtual_time};
+use wrangle_rt::{DefaultRuntime, Runtime};
+use wrangle_sync::{Batcher, ChunksTimeout, InvalidBatchConfig};
+
+const MS: Duration = Duration::from_millis(1);
+
+fn nz(n: usize) -> NonZeroUsize {
+    NonZeroUsize::new(n).unwrap()
+}
+
+type Log = Arc<Mutex<Vec<(Duration, Vec<u32>)>>>;
+
+fn recording_batcher(
+    rt: &DefaultRuntime,
+    start: Instant,
+    max: usize,
+    wait: Duration,
+) -> (Batcher<u32>, Log) {
+    let log: Log = Arc::new(Mutex::new(Vec::new()));
+    let batcher = Batcher::with_runtime(rt.clone(), nz(max), wait, {
+        let (log, rt) = (Arc::clone(&log), rt.clone());
+        move |batch| {
+            log.lock().unwrap().push((rt.now() - start, batch));
+            async {}
+        }
+    })
+    .unwrap();
+    (batcher, log)
+}
+
+#[test]
+fn seed_seven_items_two_immediate_batches_then_one_within_max_wait() {
+    each_runtime(|rt| async move {
+        let start = rt.now();
+        let (batcher, log) = recording_batcher(&rt, start, 3, 100 * MS);
+        for i in 0..7 {
+            batcher.put(i).unwrap();
+        }
+        rt.sleep(50 * MS).await;
+        batcher.put(7).unwrap();
+        rt.sleep(300 * MS).await;
+        batcher.put(8).unwrap();
+        rt.sleep(200 * MS).await;
+        let stats = batcher.stop().await;
+        let log = log.lock().unwrap().clone();
+        let batches: Vec<Vec<u32>> = log.iter().map(|(_, b)| b.clone()).collect();
+        assert_eq!(batches, [vec![0, 1, 2], vec![3, 4, 5], vec![6, 7], vec![8]]);
+        assert_eq!((stats.put, stats.batches, stats.completed), (9, 4, 4));
+        if rt.is_virtual() {
+            let at: Vec<Duration> = log.iter().map(|(t, _)| *t).collect();
+            assert_eq!(at, [0 * MS, 0 * MS, 100 * MS, 450 * MS]);
+        }
+    });
+}
+
+#[test]
+fn max_wait_is_a_deadline_from_the_first_item() {
+    virtual_time(|vrt| async move {
+        let rt = DefaultRuntime::Virtual(vrt);
+        let start = rt.now();
+        let (batcher, log) = recording_batcher(&rt, start, 100, 200 * MS);
+        rt.sleep(150 * MS).await;
+        batcher.put(1).unwrap();
+        rt.sleep(100 * MS).await;
+        batcher.put(2).unwrap();
+        rt.sleep(500 * MS).await;
+        // Upstream emits around 300 ms; the window opened at 150 ms and closes at 350 ms.
+        assert_eq!(*log.lock().unwrap(), [(350 * MS, vec![1, 2])]);
+        drop(batcher);
+    });
+}
+
+#[test]
+fn stop_flushes_in_chunks_and_put_after_stop_is_an_error() {
+    each_runtime(|rt| async move {
+        let start = rt.now();
+        let (batcher, log) = recording_batcher(&rt, start, 4, Duration::from_secs(3600));
+        for i in 0..10 {
+            batcher.put(i).unwrap();
+        }
+        let stats = batcher.stop().await;
+        assert!(batcher.is_stopped());
+        assert_eq!(batcher.put(99).unwrap_err().0, 99);
+        let sizes: Vec<usize> = log.lock().unwrap().iter().map(|(_, b)| b.len()).collect();
+        assert_eq!(sizes, [4, 4, 2]);
+        assert_eq!(stats.completed, 3);
+        if rt.is_virtual() {
+            assert_eq!(rt.now(), start);
+        }
+    });
+}
+
+#[test]
+fn stop_waits_for_slow_callbacks() {
+    each_runtime(|rt| async move {
+        let done = Arc::new(AtomicUsize::new(0));
+        let batcher = Batcher::with_runtime(rt.clone(), nz(1), MS, {
+            let (rt, done) = (rt.clone(), Arc::clone(&done));
+            move |_: Vec<u8>| {
+                let (rt, done) = (rt.clone(), Arc::clone(&done));
+                async move {
+                    rt.sleep(20 * MS).await;
+                    done.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+        })
+        .unwrap();
+        for i in 0..3 {
+            batcher.put(i).unwrap();
+        }
+        let stats = batcher.stop().await;
+        assert_eq!(done.load(Ordering::SeqCst), 3);
+        assert_eq!(stats.completed, 3);
+    });
+}
+
+#[test]
+fn finalize_deadline_cancels_what_is_left() {
+    each_runtime(|rt| async move {
+        let start = rt.now();
+        let batcher = Batcher::with_runtime(rt.clone(), nz(1), MS, {
+            let rt = rt.clone();
+            move |batch: Vec<u64>| {
+                let rt = rt.clone();
+                async move { rt.sleep(Duration::from_millis(batch[0])).await }
+            }
+        })
+        .unwrap();
+        batcher.put(5).unwrap();
+        batcher.put(10_000).unwrap();
+        let stats = batcher.stop_with_deadline(50 * MS).await;
+        assert_eq!((stats.completed, stats.cancelled), (1, 1));
+        if rt.is_virtual() {
+            assert_eq!(rt.now() - start, 50 * MS);
+        }
+    });
+}
+
+#[test]
+fn panicking_callback_is_counted_and_batcher_keeps_working() {
+    each_runtime(|rt| async move {
+        let batcher = Batcher::with_runtime(rt.clone(), nz(1), MS, |b: Vec<u8>| async move {
+            assert!(b[0] != 0, "zero is not allowed");
+        })
+        .unwrap();
+        batcher.put(0).unwrap();
+        batcher.put(1).unwrap();
+        let stats = batcher.stop().await;
+        assert_eq!((stats.failed, stats.completed), (1, 1));
+    });
+}
+
+#[test]
+fn dropping_the_batcher_cancels_callbacks() {
+    each_runtime(|rt| async move {
+        struct Guard(Arc<AtomicUsize>);
+        impl Drop for Guard {
+            fn drop(&mut self) {
+                self.0.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        let dropped = Arc::new(AtomicUsize::new(0));
+        let started = Arc::new(AtomicUsize::new(0));
+        let batcher = Batcher::with_runtime(rt.clone(), nz(1), MS, {
+            let (rt, dropped, started) = (rt.clone(), Arc::clone(&dropped), Arc::clone(&started));
+            move |_: Vec<u8>| {
+                let (rt, guard, started) = (
+                    rt.clone(),
+                    Guard(Arc::clone(&dropped)),
+                    Arc::clone(&started),
+                );
+                async move {
+                    started.fetch_add(1, Ordering::SeqCst);
+                    rt.sleep(Duration::from_secs(3600)).await;
+                    drop(guard);
+                }
+            }
+        })
+        .unwrap();
+        batcher.put(1).unwrap();
+        while started.load(Ordering::SeqCst) == 0 {
+            rt.sleep(MS).await;
+        }
+        drop(batcher);
+        for _ in 0..100 {
+            if dropped.load(Ordering::SeqCst) == 1 {
+                break;
+            }
+            rt.sleep(MS).await;
+        }
+        assert_eq!(dropped.load(Ordering::SeqCst), 1);
+    });
+}
+
+#[test]
+fn zero_max_wait_is_a_typed_error() {
+    let rt = wrangle_rt::VirtualRuntime::new();
+    let err = Batcher::with_runtime(rt, nz(1), Duration::ZERO, |_: Vec<u8>| async {}).unwrap_err();
+    assert_eq!(err, InvalidBatchConfig::ZeroMaxWait);
+}
+
+#[test]
+fn chunks_timeout_groups_a_stream() {
+    each_runtime(|rt| async move {
+        let (tx, rx) = async_channel::unbounded();
+        let producer = rt.spawn({
+            let rt = rt.clone();
+            async move {
+                for i in 0..5u32 {
+                    tx.send(i).await.unwrap();
+                }
+                rt.sleep(10 * MS).await;
+                tx.send(5).await.unwrap();
+            }
+        });
+        let groups: Vec<Vec<u32>> = ChunksTimeout::new(rx, nz(2), 3 * MS, rt.clone())
+            .collect()
+            .await;
+        producer.await.unwrap();
+        let flat: Vec<u32> = groups.iter().flatten().copied().collect();
+        assert_eq!(flat, [0, 1, 2, 3, 4, 5]);
+        assert!(groups.iter().all(|g| !g.is_empty() && g.len() <= 2));
+        if rt.is_virtual() {
+            assert_eq!(groups, [vec![0, 1], vec![2, 3], vec![4], vec![5]]);
+        }
+    });
+}
+
+/// The reference model: groups of (arrival ms) items; a window closes when full or at
+/// `first + max_wait`; what is left when the stream ends is emitted at the end.
+fn model(arrivals: &[u64], max: usize, wait_us: u64) -> Vec<(u64, Vec<usize>)> {
+    let mut out = Vec::new();
+    let mut buf: Vec<usize> = Vec::new();
+    let mut deadline = 0;
+    for (i, &t) in arrivals.iter().enumerate() {
+        let t_us = t * 1000;
+        if !buf.is_empty() && t_us > deadline {
+            out.push((deadline, std::mem::take(&mut buf)));
+        }
+        if buf.is_empty() {
+            deadline = t_us + wait_us;
+        }
+        buf.push(i);
+        if buf.len() == max {
+            out.push((t_us, std::mem::take(&mut buf)));
+        }
+    }
+    if !buf.is_empty() {
+        let end = arrivals.last().copied().unwrap_or(0) * 1000;
+        out.push((end, buf));
+    }
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn chunks_timeout_matches_model(
+        gaps in prop::collection::vec(0u64..20, 0..40),
+        max in 1usize..6,
+        wait_ms in 1u64..30,
+    ) {
+        // Half a millisecond more, so no deadline ties with an arrival (all at whole ms).
+        let wait_us = wait_ms * 1000 + 500;
+        let arrivals: Vec<u64> = gaps.iter().scan(0, |t, g| { *t += g; Some(*t) }).collect();
+        let got = virtual_time(|rt| {
+            let gaps = gaps.clone();
+            async move {
+                let start = rt.now();
+                let (tx, rx) = async_channel::unbounded();
+                let producer = rt.spawn({
+                    let rt = rt.clone();
+                    async move {
+                        for (i, g) in gaps.into_iter().enumerate() {
+                            rt.sleep(Duration::from_millis(g)).await;
+                            tx.send(i).await.unwrap();
+                        }
+                    }
+                });
+                let mut chunks = std::pin::pin!(ChunksTimeout::new(rx, nz(max), Duration::from_micros(wait_us), rt.clone()));
+                let mut out = Vec::new();
+                while let Some(group) = chunks.next().await {
+                    out.push(((rt.now() - start).as_micros() as u64, group));
+                }
+                producer.await.unwrap();
+                out
+            }
+        });
+        prop_assert_eq!(got, model(&arrivals, max, wait_us));
+    }
+}
