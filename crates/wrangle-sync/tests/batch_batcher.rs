@@ -58,7 +58,7 @@ fn seed_seven_items_two_immediate_batches_then_one_within_max_wait() {
         assert_eq!((stats.put, stats.batches, stats.completed), (9, 4, 4));
         if rt.is_virtual() {
             let at: Vec<Duration> = log.iter().map(|(t, _)| *t).collect();
-            assert_eq!(at, [0 * MS, 0 * MS, 100 * MS, 450 * MS]);
+            assert_eq!(at, [Duration::ZERO, Duration::ZERO, 100 * MS, 450 * MS]);
         }
     });
 }
