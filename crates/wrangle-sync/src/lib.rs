@@ -10,6 +10,8 @@
 //! - [`Batcher`]: batches by `max_quantity` or `max_wait` (a deadline from the batch's first
 //!   item) for an async callback, with a flushing `stop`; [`ChunksTimeout`]: the same as a
 //!   stream adaptor.
+//! - [`IterStream`]: a blocking `Iterator` on a blocking thread, streamed asynchronously with
+//!   bounded read-ahead; panics arrive after the items before them; early drop stops it.
 //! - [`Lockout`], [`FifoLockout`], [`KeyedLockout`]: gates closed by stacking lockouts
 //!   ("back off for 30 s after a 429"); the FIFO one admits one holder at a time in arrival
 //!   order.
@@ -72,6 +74,7 @@ mod deadline_wait;
 mod error;
 mod fifo_lockout;
 mod gcra;
+mod iter_stream;
 mod keyed_limiter;
 mod keyed_lockout;
 mod lockout;
@@ -89,6 +92,7 @@ pub use error::{
 };
 pub use fifo_lockout::{Enter, FifoLockout, FifoLockoutGuard};
 pub use gcra::{GcraAcquire, GcraLimiter, GcraStats};
+pub use iter_stream::IterStream;
 pub use keyed_limiter::{KeyedAcquire, KeyedLimiter};
 pub use keyed_lockout::{KeyedLockout, KeyedLockoutWait};
 pub use lockout::{Lockout, LockoutStats, LockoutWait};
