@@ -1,0 +1,736 @@
+//! [`ScheduledTask`]: runs a function at the instants of a wall-clock [`Schedule`].
+
+use std::borrow::Cow;
+use std::collections::VecDeque;
+use std::fmt;
+use std::future::{Future, poll_fn};
+use std::num::NonZeroUsize;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use wrangle_rt::{
+    CancellationToken, DefaultRuntime, ErrorReporter, JoinError, JoinHandle, Runtime,
+};
+
+use crate::call::{Counters, Ended, Reporting, settle, spawn_tracked};
+use crate::stop::Driver;
+use crate::{ConfigError, ErrorPolicy, Misfire, Outcome, Overlap, Schedule, Stop};
+
+/// The longest a [`ScheduledTask`] sleeps on the monotonic clock before it reads the wall clock
+/// again, unless [`ScheduledBuilder::max_sleep`] says otherwise: one second.
+///
+/// The runtimes have no "sleep until a wall-clock time": a task sleeps on the monotonic clock
+/// toward the wall-clock instant and re-reads the wall clock when it wakes. Bounding each sleep
+/// is what lets it notice wall-clock jumps and suspends; a run is at most this late after a
+/// forward jump.
+pub const DEFAULT_MAX_SLEEP: Duration = Duration::from_secs(1);
+
+/// How many passed instants one misfire counts, at most, before it jumps to the present.
+const MISFIRE_SCAN_LIMIT: u64 = 1_000_000;
+
+/// Runs a function at the instants of a wall-clock [`Schedule`]: a [`WallSchedule`] (one
+/// instant, or a grid with a phase) or a [`CronSchedule`](crate::CronSchedule).
+///
+/// Each run is its own task and gets the instant it is for. The policies:
+///
+/// - [`Overlap`]: an instant comes due while a run is going (skip, queue, replace, allow up to
+///   [`max_concurrency`](ScheduledBuilder::max_concurrency));
+/// - [`Misfire`]: instants already passed when the task came to them (skip, run once, run all);
+/// - [`ErrorPolicy`]: after a failed or panicking run (reported to the task's
+///   [`ErrorReporter`]), continue or stop starting new runs.
+///
+/// The defaults, `Overlap::Skip` and `Misfire::Skip`, are concurrent_tasks'
+/// `OnTimePeriodicTask(..., ignore_overdue=True)`: runs never overlap, and overdue instants are
+/// dropped. `ignore_overdue=False` (run missed instants back to back) is `Overlap::Queue` with
+/// `Misfire::RunAll`.
+///
+/// Wall-clock time: the task sleeps on the monotonic clock, at most
+/// [`DEFAULT_MAX_SLEEP`] at a time, and re-reads the wall clock on each wake-up, so it notices
+/// jumps and suspends. A run never starts before its instant on the wall clock; an instant the
+/// task was waiting for runs once even if the clock jumps past it.
+///
+/// Dropping the task cancels it and its runs; [`stop`](ScheduledTask::stop) waits until they
+/// are gone.
+///
+/// [`WallSchedule`]: crate::WallSchedule
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+/// use std::time::Duration;
+/// use jiff::{SignedDuration, tz::TimeZone};
+/// use wrangle_rt::{Runtime, VirtualRuntime};
+/// use wrangle_timer::{ScheduledTask, WallSchedule};
+///
+/// let rt = VirtualRuntime::new();
+/// let runs = Arc::new(Mutex::new(Vec::new()));
+/// rt.block_on(async {
+///     let paris = TimeZone::get("Europe/Paris").unwrap();
+///     let anchor = rt.wall_now().to_zoned(paris) + SignedDuration::from_mins(90);
+///     let schedule = WallSchedule::every(anchor, SignedDuration::from_hours(1)).unwrap();
+///     let seen = runs.clone();
+///     let task = ScheduledTask::with_runtime(rt.clone(), schedule, move |at: jiff::Timestamp| {
+///         seen.lock().unwrap().push(at.to_string());
+///         async {}
+///     })
+///     .unwrap();
+///     rt.sleep(Duration::from_secs(3 * 3600)).await;
+///     drop(task);
+/// });
+/// // The anchor is a phase: the grid started half an hour in, before it.
+/// assert_eq!(*runs.lock().unwrap(), [
+///     "2000-01-01T00:30:00Z", "2000-01-01T01:30:00Z", "2000-01-01T02:30:00Z",
+/// ]);
+/// ```
+#[must_use = "dropping a ScheduledTask cancels it"]
+pub struct ScheduledTask {
+    driver: Driver,
+    counters: Arc<Counters>,
+}
+
+/// Counters of a [`ScheduledTask`].
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(wrangle_timer::ScheduledStats::default().skipped, 0);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ScheduledStats {
+    /// Runs started.
+    pub started: u64,
+    /// Runs that finished successfully.
+    pub completed: u64,
+    /// Runs that returned an error or panicked.
+    pub failed: u64,
+    /// Runs cancelled by [`Overlap::Replace`] or by stopping the task.
+    pub cancelled: u64,
+    /// Instants dropped by [`Overlap::Skip`] or a [`Misfire`] policy.
+    pub skipped: u64,
+    /// Runs going on now.
+    pub running: u64,
+}
+
+/// Configures a [`ScheduledTask`].
+///
+/// # Examples
+///
+/// ```
+/// use std::num::NonZeroUsize;
+/// use wrangle_timer::{CronSchedule, Misfire, Overlap, ScheduledTask};
+///
+/// let rt = wrangle_rt::VirtualRuntime::new();
+/// let cron = CronSchedule::parse("*/5 * * * *", jiff::tz::TimeZone::UTC).unwrap();
+/// let task = ScheduledTask::builder(cron)
+///     .overlap(Overlap::Allow)
+///     .max_concurrency(NonZeroUsize::new(2).unwrap())
+///     .misfire(Misfire::RunOnce)
+///     .spawn_with_runtime(rt, |_at: jiff::Timestamp| async {})
+///     .unwrap();
+/// # drop(task);
+/// ```
+#[must_use = "a builder does nothing until you call `spawn`"]
+pub struct ScheduledBuilder<S> {
+    schedule: S,
+    overlap: Overlap,
+    misfire: Misfire,
+    max_concurrency: NonZeroUsize,
+    max_sleep: Duration,
+    on_error: ErrorPolicy,
+    reporter: Option<ErrorReporter>,
+    name: Cow<'static, str>,
+}
+
+impl<S> fmt::Debug for ScheduledBuilder<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ScheduledBuilder")
+            .field("overlap", &self.overlap)
+            .field("misfire", &self.misfire)
+            .field("max_concurrency", &self.max_concurrency)
+            .field("max_sleep", &self.max_sleep)
+            .field("on_error", &self.on_error)
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: Schedule> ScheduledBuilder<S> {
+    /// The overlap policy (default [`Overlap::Skip`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use jiff::Zoned;
+    /// use wrangle_timer::{Overlap, ScheduledTask, WallSchedule};
+    ///
+    /// let at: Zoned = "2030-01-01T00:00:00[UTC]".parse().unwrap();
+    /// let b = ScheduledTask::builder(WallSchedule::once(at)).overlap(Overlap::Queue);
+    /// # drop(b);
+    /// ```
+    pub fn overlap(mut self, overlap: Overlap) -> Self {
+        self.overlap = overlap;
+        self
+    }
+
+    /// The misfire policy (default [`Misfire::Skip`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use jiff::Zoned;
+    /// use wrangle_timer::{Misfire, ScheduledTask, WallSchedule};
+    ///
+    /// let at: Zoned = "2030-01-01T00:00:00[UTC]".parse().unwrap();
+    /// let b = ScheduledTask::builder(WallSchedule::once(at)).misfire(Misfire::RunAll);
+    /// # drop(b);
+    /// ```
+    pub fn misfire(mut self, misfire: Misfire) -> Self {
+        self.misfire = misfire;
+        self
+    }
+
+    /// How many runs may go on at once under [`Overlap::Allow`] (default: no limit). The other
+    /// overlap policies run one at a time.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::num::NonZeroUsize;
+    /// use jiff::Zoned;
+    /// use wrangle_timer::{Overlap, ScheduledTask, WallSchedule};
+    ///
+    /// let at: Zoned = "2030-01-01T00:00:00[UTC]".parse().unwrap();
+    /// let b = ScheduledTask::builder(WallSchedule::once(at))
+    ///     .overlap(Overlap::Allow)
+    ///     .max_concurrency(NonZeroUsize::new(4).unwrap());
+    /// # drop(b);
+    /// ```
+    pub fn max_concurrency(mut self, limit: NonZeroUsize) -> Self {
+        self.max_concurrency = limit;
+        self
+    }
+
+    /// The longest monotonic sleep between two readings of the wall clock (default
+    /// [`DEFAULT_MAX_SLEEP`]): the bound on how late a run is after a wall-clock jump forward.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use jiff::Zoned;
+    /// use wrangle_timer::{ScheduledTask, WallSchedule};
+    ///
+    /// let at: Zoned = "2030-01-01T00:00:00[UTC]".parse().unwrap();
+    /// let b = ScheduledTask::builder(WallSchedule::once(at)).max_sleep(Duration::from_secs(60));
+    /// # drop(b);
+    /// ```
+    pub fn max_sleep(mut self, max_sleep: Duration) -> Self {
+        self.max_sleep = max_sleep;
+        self
+    }
+
+    /// What to do after a run fails (default [`ErrorPolicy::Continue`]). With
+    /// [`ErrorPolicy::Stop`], no run starts after a failure has been seen.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use jiff::Zoned;
+    /// use wrangle_timer::{ErrorPolicy, ScheduledTask, WallSchedule};
+    ///
+    /// let at: Zoned = "2030-01-01T00:00:00[UTC]".parse().unwrap();
+    /// let b = ScheduledTask::builder(WallSchedule::once(at)).on_error(ErrorPolicy::Stop);
+    /// # drop(b);
+    /// ```
+    pub fn on_error(mut self, policy: ErrorPolicy) -> Self {
+        self.on_error = policy;
+        self
+    }
+
+    /// Where failed runs are reported (default: the process-wide handler).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use jiff::Zoned;
+    /// use wrangle_rt::ErrorReporter;
+    /// use wrangle_timer::{ScheduledTask, WallSchedule};
+    ///
+    /// let at: Zoned = "2030-01-01T00:00:00[UTC]".parse().unwrap();
+    /// let b = ScheduledTask::builder(WallSchedule::once(at))
+    ///     .error_reporter(ErrorReporter::new(|u: wrangle_rt::Unhandled| eprintln!("{u}")));
+    /// # drop(b);
+    /// ```
+    pub fn error_reporter(mut self, reporter: ErrorReporter) -> Self {
+        self.reporter = Some(reporter);
+        self
+    }
+
+    /// The name failed runs are reported under (default `"wrangle_timer::ScheduledTask"`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use jiff::Zoned;
+    /// use wrangle_timer::{ScheduledTask, WallSchedule};
+    ///
+    /// let at: Zoned = "2030-01-01T00:00:00[UTC]".parse().unwrap();
+    /// let b = ScheduledTask::builder(WallSchedule::once(at)).name("nightly-report");
+    /// # drop(b);
+    /// ```
+    pub fn name(mut self, name: impl Into<Cow<'static, str>>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// Starts the task on the [current runtime](DefaultRuntime::current).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use jiff::Zoned;
+    /// use wrangle_timer::{ScheduledTask, WallSchedule};
+    ///
+    /// wrangle_rt::VirtualRuntime::new().block_on(async {
+    ///     let at: Zoned = "2030-01-01T00:00:00[UTC]".parse().unwrap();
+    ///     let task = ScheduledTask::builder(WallSchedule::once(at))
+    ///         .spawn(|_at: jiff::Timestamp| async {})
+    ///         .unwrap();
+    ///     task.stop().await;
+    /// });
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::ZeroPeriod`] for a zero `max_sleep`.
+    pub fn spawn<F, Fut>(self, f: F) -> Result<ScheduledTask, ConfigError>
+    where
+        F: FnMut(Timestamp) -> Fut + Send + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: Outcome,
+    {
+        self.spawn_with_runtime(DefaultRuntime::current(), f)
+    }
+
+    /// Starts the task on `rt`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use jiff::Zoned;
+    /// use wrangle_timer::{ScheduledTask, WallSchedule};
+    ///
+    /// let rt = wrangle_rt::VirtualRuntime::new();
+    /// let at: Zoned = "2030-01-01T00:00:00[UTC]".parse().unwrap();
+    /// let task = ScheduledTask::builder(WallSchedule::once(at))
+    ///     .spawn_with_runtime(rt, |_at: jiff::Timestamp| async {})
+    ///     .unwrap();
+    /// # drop(task);
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As for [`spawn`](ScheduledBuilder::spawn).
+    pub fn spawn_with_runtime<R, F, Fut>(self, rt: R, f: F) -> Result<ScheduledTask, ConfigError>
+    where
+        R: Runtime,
+        F: FnMut(Timestamp) -> Fut + Send + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: Outcome,
+    {
+        if self.max_sleep.is_zero() {
+            return Err(ConfigError::ZeroPeriod);
+        }
+        let counters = Arc::new(Counters::default());
+        let token = CancellationToken::new();
+        let run = Run {
+            limit: match self.overlap {
+                Overlap::Allow => self.max_concurrency.get(),
+                _ => 1,
+            },
+            rt: rt.clone(),
+            schedule: self.schedule,
+            overlap: self.overlap,
+            misfire: self.misfire,
+            max_sleep: self.max_sleep,
+            on_error: self.on_error,
+            reporting: Reporting::new(self.reporter, self.name),
+            counters: counters.clone(),
+            token: token.clone(),
+            running: VecDeque::new(),
+            failed_seen: false,
+        };
+        Ok(ScheduledTask {
+            driver: Driver::new(token, rt.spawn(run.drive(f))),
+            counters,
+        })
+    }
+}
+
+impl ScheduledTask {
+    /// Starts running `f` at the instants of `schedule` on the
+    /// [current runtime](DefaultRuntime::current), with the default policies.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use jiff::Zoned;
+    /// use wrangle_timer::{ScheduledTask, WallSchedule};
+    ///
+    /// wrangle_rt::VirtualRuntime::new().block_on(async {
+    ///     let at: Zoned = "2030-01-01T00:00:00[UTC]".parse().unwrap();
+    ///     let task = ScheduledTask::new(WallSchedule::once(at), |_at: jiff::Timestamp| async {})
+    ///         .unwrap();
+    ///     # drop(task);
+    /// });
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As for [`ScheduledBuilder::spawn`].
+    pub fn new<S, F, Fut>(schedule: S, f: F) -> Result<Self, ConfigError>
+    where
+        S: Schedule,
+        F: FnMut(Timestamp) -> Fut + Send + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: Outcome,
+    {
+        ScheduledTask::builder(schedule).spawn(f)
+    }
+
+    /// Starts running `f` at the instants of `schedule` on `rt`, with the default policies.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use jiff::Zoned;
+    /// use wrangle_timer::{ScheduledTask, WallSchedule};
+    ///
+    /// let rt = wrangle_rt::VirtualRuntime::new();
+    /// let at: Zoned = "2030-01-01T00:00:00[UTC]".parse().unwrap();
+    /// let task = ScheduledTask::with_runtime(rt, WallSchedule::once(at), |_at: jiff::Timestamp| {
+    ///     async {}
+    /// })
+    /// .unwrap();
+    /// # drop(task);
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As for [`ScheduledBuilder::spawn`].
+    pub fn with_runtime<R, S, F, Fut>(rt: R, schedule: S, f: F) -> Result<Self, ConfigError>
+    where
+        R: Runtime,
+        S: Schedule,
+        F: FnMut(Timestamp) -> Fut + Send + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: Outcome,
+    {
+        ScheduledTask::builder(schedule).spawn_with_runtime(rt, f)
+    }
+
+    /// A builder, to choose the policies, the wall-clock polling bound, the error reporter and
+    /// the name.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use jiff::Zoned;
+    /// use wrangle_timer::{ScheduledTask, WallSchedule};
+    ///
+    /// let at: Zoned = "2030-01-01T00:00:00[UTC]".parse().unwrap();
+    /// let b = ScheduledTask::builder(WallSchedule::once(at));
+    /// # drop(b);
+    /// ```
+    pub fn builder<S: Schedule>(schedule: S) -> ScheduledBuilder<S> {
+        ScheduledBuilder {
+            schedule,
+            overlap: Overlap::Skip,
+            misfire: Misfire::Skip,
+            max_concurrency: NonZeroUsize::MAX,
+            max_sleep: DEFAULT_MAX_SLEEP,
+            on_error: ErrorPolicy::Continue,
+            reporter: None,
+            name: Cow::Borrowed("wrangle_timer::ScheduledTask"),
+        }
+    }
+
+    /// Counters: runs started, completed, failed, cancelled, running; instants skipped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use jiff::Zoned;
+    /// use wrangle_timer::{ScheduledTask, WallSchedule};
+    ///
+    /// let rt = wrangle_rt::VirtualRuntime::new();
+    /// let at: Zoned = "2030-01-01T00:00:00[UTC]".parse().unwrap();
+    /// let task = ScheduledTask::with_runtime(rt, WallSchedule::once(at), |_at: jiff::Timestamp| {
+    ///     async {}
+    /// })
+    /// .unwrap();
+    /// assert_eq!(task.stats().started, 0);
+    /// ```
+    #[must_use]
+    pub fn stats(&self) -> ScheduledStats {
+        ScheduledTask::stats_of(&self.counters)
+    }
+
+    fn stats_of(c: &Counters) -> ScheduledStats {
+        ScheduledStats {
+            started: Counters::get(&c.started),
+            completed: Counters::get(&c.completed),
+            failed: Counters::get(&c.failed),
+            cancelled: Counters::get(&c.cancelled),
+            skipped: Counters::get(&c.skipped),
+            running: c.running(),
+        }
+    }
+
+    /// Returns `true` once the task has ended: its schedule is exhausted and its runs are over,
+    /// or it stopped after a failure.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use jiff::SignedDuration;
+    /// use wrangle_rt::{Runtime, VirtualRuntime};
+    /// use wrangle_timer::{ScheduledTask, WallSchedule};
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// rt.block_on(async {
+    ///     let at = rt.wall_now().to_zoned(jiff::tz::TimeZone::UTC) + SignedDuration::from_secs(5);
+    ///     let task = ScheduledTask::with_runtime(rt.clone(), WallSchedule::once(at),
+    ///         |_at: jiff::Timestamp| async {}).unwrap();
+    ///     rt.sleep(std::time::Duration::from_secs(6)).await;
+    ///     assert!(task.is_finished());
+    ///     assert_eq!(task.stats().completed, 1);
+    /// });
+    /// ```
+    #[must_use]
+    pub fn is_finished(&self) -> bool {
+        self.driver.is_finished()
+    }
+
+    /// Cancels the task and its runs, waits until they are gone, and returns the final counters.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use jiff::Zoned;
+    /// use wrangle_timer::{ScheduledTask, WallSchedule};
+    ///
+    /// let rt = wrangle_rt::VirtualRuntime::new();
+    /// rt.block_on(async {
+    ///     let at: Zoned = "2030-01-01T00:00:00[UTC]".parse().unwrap();
+    ///     let task = ScheduledTask::with_runtime(rt.clone(), WallSchedule::once(at),
+    ///         |_at: jiff::Timestamp| async {}).unwrap();
+    ///     let stats = task.stop().await;
+    ///     assert_eq!(stats.started, 0);
+    /// });
+    /// ```
+    ///
+    /// # Cancel safety
+    ///
+    /// Stopping is requested when `stop` is called; dropping the returned future only stops
+    /// waiting for the runs to be gone.
+    pub fn stop(self) -> Stop<ScheduledStats> {
+        let counters = self.counters.clone();
+        self.driver.stop(move || ScheduledTask::stats_of(&counters))
+    }
+}
+
+impl fmt::Debug for ScheduledTask {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ScheduledTask")
+            .field("stats", &self.stats())
+            .field("finished", &self.is_finished())
+            .finish()
+    }
+}
+
+/// What the overlap policy decided for one instant.
+enum Admit {
+    Start,
+    Skip,
+    Cancelled,
+}
+
+/// The driver's state.
+struct Run<R, S> {
+    rt: R,
+    schedule: S,
+    overlap: Overlap,
+    misfire: Misfire,
+    limit: usize,
+    max_sleep: Duration,
+    on_error: ErrorPolicy,
+    reporting: Arc<Reporting>,
+    counters: Arc<Counters>,
+    token: CancellationToken,
+    running: VecDeque<JoinHandle<Ended>>,
+    failed_seen: bool,
+}
+
+impl<R: Runtime, S: Schedule> Run<R, S> {
+    async fn drive<F, Fut>(mut self, mut f: F)
+    where
+        F: FnMut(Timestamp) -> Fut + Send + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: Outcome,
+    {
+        let mut next = self.schedule.first_fire(self.rt.wall_now());
+        while let Some(point) = next {
+            let now = self.rt.wall_now();
+            let mut catch_up = false;
+            let fire_at = if point < now {
+                // Passed before we came to it: a misfire.
+                let (missed, latest, upcoming) = self.scan_passed(point, now);
+                next = upcoming;
+                match self.misfire {
+                    Misfire::Skip => {
+                        Counters::add(&self.counters.skipped, missed);
+                        continue;
+                    }
+                    Misfire::RunOnce => {
+                        Counters::add(&self.counters.skipped, missed - 1);
+                        catch_up = true;
+                        latest
+                    }
+                    Misfire::RunAll => {
+                        next = self.schedule.next_fire(point);
+                        catch_up = true;
+                        point
+                    }
+                }
+            } else {
+                if !self.sleep_until_wall(point).await {
+                    break;
+                }
+                next = self.schedule.next_fire(point);
+                point
+            };
+            match self.admit(catch_up).await {
+                Admit::Start => {}
+                Admit::Skip => continue,
+                Admit::Cancelled => break,
+            }
+            if self.stop_for_failure() {
+                break;
+            }
+            let call = f(fire_at);
+            let handle = spawn_tracked(&self.rt, call, &self.counters, &self.reporting);
+            self.running.push_back(handle);
+        }
+        self.finish().await;
+    }
+
+    /// Counts the instants from `first` that are before `now`: how many, the latest of them,
+    /// and the first one not before `now`.
+    fn scan_passed(&self, first: Timestamp, now: Timestamp) -> (u64, Timestamp, Option<Timestamp>) {
+        let (mut count, mut latest, mut cursor) = (0u64, first, Some(first));
+        while let Some(p) = cursor {
+            if p >= now {
+                break;
+            }
+            if count == MISFIRE_SCAN_LIMIT {
+                return (count, latest, self.schedule.next_fire(now));
+            }
+            count += 1;
+            latest = p;
+            cursor = self.schedule.next_fire(p);
+        }
+        (count, latest, cursor)
+    }
+
+    /// Sleeps until `target` on the wall clock; `false` if the task was cancelled first.
+    async fn sleep_until_wall(&self, target: Timestamp) -> bool {
+        loop {
+            let wall = self.rt.wall_now();
+            if wall >= target {
+                return true;
+            }
+            let left = Duration::try_from(target.duration_since(wall)).unwrap_or(self.max_sleep);
+            let nap = self.rt.sleep(left.min(self.max_sleep));
+            if self.token.run_until_cancelled(nap).await.is_none() {
+                return false;
+            }
+        }
+    }
+
+    /// Records runs that have ended.
+    async fn reap(&mut self) {
+        let mut i = 0;
+        while i < self.running.len() {
+            if self.running[i].is_finished() {
+                let mut h = self.running.remove(i).expect("index is in range");
+                let result = futures_lite::future::poll_once(&mut h).await;
+                self.record(result.unwrap_or(Err(JoinError::Cancelled)));
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    fn record(&mut self, result: Result<Ended, JoinError>) {
+        if settle(result, &self.counters) == Ended::Failed {
+            self.failed_seen = true;
+        }
+    }
+
+    fn stop_for_failure(&self) -> bool {
+        self.failed_seen && self.on_error == ErrorPolicy::Stop
+    }
+
+    /// Makes room for a run under the overlap policy. A catch-up run (its instant has passed
+    /// already) is not skipped for overlapping: it waits, as under [`Overlap::Queue`].
+    async fn admit(&mut self, catch_up: bool) -> Admit {
+        self.reap().await;
+        while self.running.len() >= self.limit {
+            match self.overlap {
+                Overlap::Skip if !catch_up => {
+                    Counters::bump(&self.counters.skipped);
+                    return Admit::Skip;
+                }
+                Overlap::Replace => {
+                    let oldest = self.running.pop_front().expect("running is not empty");
+                    let result = oldest.cancel().await;
+                    self.record(result);
+                }
+                Overlap::Skip | Overlap::Queue | Overlap::Allow => {
+                    let running = &mut self.running;
+                    let ended = self.token.run_until_cancelled(poll_fn(|cx| {
+                        for (i, h) in running.iter_mut().enumerate() {
+                            if let Poll::Ready(r) = Pin::new(h).poll(cx) {
+                                return Poll::Ready((i, r));
+                            }
+                        }
+                        Poll::Pending
+                    }));
+                    let Some((i, result)) = ended.await else {
+                        return Admit::Cancelled;
+                    };
+                    self.running.remove(i);
+                    self.record(result);
+                }
+            }
+        }
+        Admit::Start
+    }
+
+    /// Waits for the runs still going when the schedule is exhausted, or cancels them all.
+    async fn finish(&mut self) {
+        while let Some(mut h) = self.running.pop_front() {
+            let result = match self.token.run_until_cancelled(&mut h).await {
+                Some(r) => r,
+                None => h.cancel().await,
+            };
+            self.record(result);
+        }
+    }
+}
