@@ -16,6 +16,7 @@ mod periodic;
 mod policy;
 mod schedule;
 mod scheduled;
+mod scheduler;
 mod stop;
 mod timer;
 mod wall;
@@ -30,6 +31,9 @@ pub use periodic::{PeriodicBuilder, PeriodicStats, PeriodicTask};
 pub use policy::{Misfire, Overlap};
 pub use schedule::Schedule;
 pub use scheduled::{DEFAULT_MAX_SLEEP, ScheduledBuilder, ScheduledStats, ScheduledTask};
+pub use scheduler::{
+    NextDue, ScheduleToken, Scheduler, SchedulerClosed, SchedulerHandle, SchedulerStats,
+};
 pub use stop::Stop;
 pub use timer::{DelayPolicy, Timer, TimerBuilder, TimerStats, TimerTick};
 pub use wall::WallSchedule;
