@@ -132,3 +132,133 @@ impl fmt::Display for InvalidBatchConfig {
 }
 
 impl std::error::Error for InvalidBatchConfig {}
+
+/// Why a non-blocking put failed; the item is handed back.
+#[derive(Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TryPutError<T> {
+    /// The queue is at capacity.
+    Full(T),
+    /// The queue is closed.
+    Closed(T),
+}
+
+impl<T> TryPutError<T> {
+    /// The item that was not put.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = wrangle_sync::DualQueue::bounded(std::num::NonZeroUsize::MIN);
+    /// q.try_put(1).unwrap();
+    /// assert_eq!(q.try_put(2).unwrap_err().into_inner(), 2);
+    /// ```
+    pub fn into_inner(self) -> T {
+        match self {
+            TryPutError::Full(t) | TryPutError::Closed(t) => t,
+        }
+    }
+}
+
+impl<T> fmt::Debug for TryPutError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TryPutError::Full(_) => f.write_str("Full(..)"),
+            TryPutError::Closed(_) => f.write_str("Closed(..)"),
+        }
+    }
+}
+
+impl<T> fmt::Display for TryPutError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TryPutError::Full(_) => f.write_str("queue full"),
+            TryPutError::Closed(_) => f.write_str("queue closed"),
+        }
+    }
+}
+
+impl<T> std::error::Error for TryPutError<T> {}
+
+/// Why a waiting put failed; the item is handed back.
+#[derive(Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PutTimeoutError<T> {
+    /// The timeout passed with the queue still full.
+    Timeout(T),
+    /// The queue is closed.
+    Closed(T),
+}
+
+impl<T> PutTimeoutError<T> {
+    /// The item that was not put.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let q = wrangle_sync::DualQueue::bounded(std::num::NonZeroUsize::MIN);
+    /// q.try_put(1).unwrap();
+    /// let err = q.put_blocking_timeout(2, Duration::from_millis(1)).unwrap_err();
+    /// assert_eq!(err.into_inner(), 2);
+    /// ```
+    pub fn into_inner(self) -> T {
+        match self {
+            PutTimeoutError::Timeout(t) | PutTimeoutError::Closed(t) => t,
+        }
+    }
+}
+
+impl<T> fmt::Debug for PutTimeoutError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PutTimeoutError::Timeout(_) => f.write_str("Timeout(..)"),
+            PutTimeoutError::Closed(_) => f.write_str("Closed(..)"),
+        }
+    }
+}
+
+impl<T> fmt::Display for PutTimeoutError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PutTimeoutError::Timeout(_) => f.write_str("timed out waiting for room in the queue"),
+            PutTimeoutError::Closed(_) => f.write_str("queue closed"),
+        }
+    }
+}
+
+impl<T> std::error::Error for PutTimeoutError<T> {}
+
+/// Why a get failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum GetError {
+    /// Nothing to take now (non-blocking calls), or not before the timeout.
+    Empty,
+    /// The queue is closed and drained.
+    Closed,
+}
+
+impl fmt::Display for GetError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GetError::Empty => f.write_str("queue empty"),
+            GetError::Closed => f.write_str("queue closed"),
+        }
+    }
+}
+
+impl std::error::Error for GetError {}
+
+/// [`DualQueue::task_done`](crate::DualQueue::task_done) was called more times than items
+/// were put.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TaskDoneError(pub(crate) ());
+
+impl fmt::Display for TaskDoneError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("task_done called more times than items were put")
+    }
+}
+
+impl std::error::Error for TaskDoneError {}

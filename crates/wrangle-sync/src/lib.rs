@@ -12,6 +12,9 @@
 //!   stream adaptor.
 //! - [`IterStream`]: a blocking `Iterator` on a blocking thread, streamed asynchronously with
 //!   bounded read-ahead; panics arrive after the items before them; early drop stops it.
+//! - [`DualQueue`]: FIFO, LIFO or priority queue, bounded or not, with blocking (thread) and
+//!   async (task) puts and gets usable at the same time, `try_` forms, `close`,
+//!   `task_done`/`join`, and a `reserve` send that loses nothing when cancelled.
 //! - [`Lockout`], [`FifoLockout`], [`KeyedLockout`]: gates closed by stacking lockouts
 //!   ("back off for 30 s after a 429"); the FIFO one admits one holder at a time in arrival
 //!   order.
@@ -79,6 +82,9 @@ mod keyed_limiter;
 mod keyed_lockout;
 mod lockout;
 mod permit;
+mod queue;
+mod queue_future;
+mod queue_store;
 mod rate_limiter;
 mod reserve_wait;
 mod semaphore;
@@ -88,7 +94,8 @@ pub use acquire::{Acquire, AcquireOwned};
 pub use batcher::{Batcher, BatcherStats, Stop};
 pub use chunks_timeout::ChunksTimeout;
 pub use error::{
-    AcquireError, InvalidBatchConfig, InvalidQuota, PutError, RateLimited, TryAcquireError,
+    AcquireError, GetError, InvalidBatchConfig, InvalidQuota, PutError, PutTimeoutError,
+    RateLimited, TaskDoneError, TryAcquireError, TryPutError,
 };
 pub use fifo_lockout::{Enter, FifoLockout, FifoLockoutGuard};
 pub use gcra::{GcraAcquire, GcraLimiter, GcraStats};
@@ -97,5 +104,8 @@ pub use keyed_limiter::{KeyedAcquire, KeyedLimiter};
 pub use keyed_lockout::{KeyedLockout, KeyedLockoutWait};
 pub use lockout::{Lockout, LockoutStats, LockoutWait};
 pub use permit::{OwnedSemaphorePermit, SemaphorePermit};
+pub use queue::{DualQueue, QueueStats};
+pub use queue_future::{Get, Join, Put, PutPermit, Reserve};
+pub use queue_store::Order;
 pub use rate_limiter::{RateAcquire, RateLimiter, RateLimiterStats};
 pub use semaphore::{Priority, PrioritySemaphore, SemaphoreStats};

@@ -85,3 +85,55 @@ fn two_waiters_and_a_release_serve_exactly_one() {
         assert_eq!(left + usize::from(got_a), 1);
     });
 }
+
+#[test]
+fn queue_close_races_with_put_and_get_nothing_lost() {
+    use wrangle_sync::{DualQueue, GetError};
+    loom::model(|| {
+        let q = DualQueue::bounded(std::num::NonZeroUsize::MIN);
+        let producer = thread::spawn({
+            let q = q.clone();
+            move || q.try_put(1u8).is_ok()
+        });
+        let closer = thread::spawn({
+            let q = q.clone();
+            move || q.close()
+        });
+        let got = loom::future::block_on(q.get());
+        let put = producer.join().unwrap();
+        closer.join().unwrap();
+        match got {
+            Ok(v) => {
+                assert!(put);
+                assert_eq!(v, 1);
+            }
+            Err(e) => {
+                assert_eq!(e, GetError::Closed);
+                // A put that succeeded before the close is still there to drain.
+                assert_eq!(q.try_get().is_ok(), put);
+            }
+        }
+    });
+}
+
+#[test]
+fn queue_reserve_then_close_keeps_the_item() {
+    use wrangle_sync::DualQueue;
+    loom::model(|| {
+        let q = DualQueue::unbounded();
+        let sender = thread::spawn({
+            let q = q.clone();
+            move || {
+                if let Ok(permit) = loom::future::block_on(q.reserve()) {
+                    permit.put(7u8);
+                    true
+                } else {
+                    false
+                }
+            }
+        });
+        q.close();
+        let sent = sender.join().unwrap();
+        assert_eq!(q.try_get().is_ok(), sent);
+    });
+}

@@ -1,0 +1,738 @@
+//! [`DualQueue`]: one queue with blocking (thread) and async (task) ends at the same time.
+
+use std::cmp::Ordering;
+use std::fmt;
+use std::num::NonZeroUsize;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use event_listener::{Event, Listener};
+
+use crate::queue_store::{Order, Store};
+use crate::sync::{Mutex, MutexGuard, lock};
+use crate::{Get, GetError, Join, Put, PutTimeoutError, Reserve, TaskDoneError, TryPutError};
+
+/// A thread-safe queue usable at the same time from threads (blocking calls, with timeouts)
+/// and from async tasks, in FIFO, LIFO or priority order, bounded or not.
+///
+/// - Async: [`put`](Self::put), [`get`](Self::get), [`reserve`](Self::reserve) (a slot first,
+///   the item after, so a cancelled send loses nothing), [`join`](Self::join).
+/// - Blocking: [`put_blocking`](Self::put_blocking), [`get_blocking`](Self::get_blocking),
+///   their `_timeout` forms, [`join_blocking`](Self::join_blocking). Do not call these on an
+///   async runtime's threads.
+/// - Non-waiting: [`try_put`](Self::try_put), [`try_get`](Self::try_get).
+/// - [`close`](Self::close): later puts fail; gets drain what is left, then fail; every waiter
+///   of either kind wakes.
+/// - [`task_done`](Self::task_done) / [`join`](Self::join): wait until every item put has been
+///   processed (Python's `Queue.join`).
+///
+/// Waiters of both kinds are woken one per item or slot; a waiter dropped after being woken
+/// passes its wake-up on, so no wake-up and no item is lost. Handles are cheap clones of one
+/// queue.
+///
+/// # Examples
+///
+/// ```
+/// use wrangle_rt::{Runtime, VirtualRuntime};
+/// use wrangle_sync::DualQueue;
+///
+/// let rt = VirtualRuntime::new();
+/// let q = DualQueue::bounded(std::num::NonZeroUsize::new(8).unwrap());
+/// rt.block_on(async {
+///     // A plain thread produces with blocking calls...
+///     let producer = rt.spawn_blocking({
+///         let q = q.clone();
+///         move || {
+///             for i in 0..100 {
+///                 q.put_blocking(i).unwrap();
+///             }
+///             q.close();
+///         }
+///     });
+///     // ...while a task consumes asynchronously.
+///     let mut sum = 0;
+///     while let Ok(i) = q.get().await {
+///         sum += i;
+///     }
+///     producer.await.unwrap();
+///     assert_eq!(sum, 4950);
+/// });
+/// ```
+pub struct DualQueue<T> {
+    inner: Arc<Inner<T>>,
+}
+
+pub(crate) struct Inner<T> {
+    state: Mutex<State<T>>,
+    capacity: Option<usize>,
+    pub(crate) not_empty: Event,
+    pub(crate) not_full: Event,
+    pub(crate) all_done: Event,
+}
+
+struct State<T> {
+    store: Store<T>,
+    /// Slots taken by outstanding [`PutPermit`](crate::PutPermit)s.
+    reserved: usize,
+    closed: bool,
+    unfinished: usize,
+    put: u64,
+    got: u64,
+}
+
+/// A snapshot of a [`DualQueue`]'s counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct QueueStats {
+    /// Items in the queue now.
+    pub len: usize,
+    /// Slots reserved and not yet filled.
+    pub reserved: usize,
+    /// Items put so far.
+    pub put: u64,
+    /// Items taken so far.
+    pub got: u64,
+    /// Items put and not yet marked done with `task_done`.
+    pub unfinished: usize,
+}
+
+impl<T> Clone for DualQueue<T> {
+    fn clone(&self) -> Self {
+        DualQueue {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+impl<T> DualQueue<T> {
+    fn with_store(store: Store<T>, capacity: Option<NonZeroUsize>) -> Self {
+        DualQueue {
+            inner: Arc::new(Inner {
+                state: Mutex::new(State {
+                    store,
+                    reserved: 0,
+                    closed: false,
+                    unfinished: 0,
+                    put: 0,
+                    got: 0,
+                }),
+                capacity: capacity.map(NonZeroUsize::get),
+                not_empty: Event::new(),
+                not_full: Event::new(),
+                all_done: Event::new(),
+            }),
+        }
+    }
+
+    /// An unbounded FIFO queue.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = wrangle_sync::DualQueue::unbounded();
+    /// q.try_put("a").unwrap();
+    /// assert_eq!(q.try_get(), Ok("a"));
+    /// ```
+    #[must_use]
+    pub fn unbounded() -> Self {
+        DualQueue::new(Order::Fifo, None)
+    }
+
+    /// A FIFO queue of at most `capacity` items.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = wrangle_sync::DualQueue::bounded(std::num::NonZeroUsize::MIN);
+    /// q.try_put(1).unwrap();
+    /// assert!(q.try_put(2).is_err());
+    /// ```
+    #[must_use]
+    pub fn bounded(capacity: NonZeroUsize) -> Self {
+        DualQueue::new(Order::Fifo, Some(capacity))
+    }
+
+    /// A FIFO or LIFO queue, bounded by `capacity` if given.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wrangle_sync::{DualQueue, Order};
+    ///
+    /// let q = DualQueue::new(Order::Lifo, None);
+    /// q.try_put(1).unwrap();
+    /// q.try_put(2).unwrap();
+    /// assert_eq!(q.try_get(), Ok(2));
+    /// ```
+    #[must_use]
+    pub fn new(order: Order, capacity: Option<NonZeroUsize>) -> Self {
+        DualQueue::with_store(Store::new(order), capacity)
+    }
+
+    /// A priority queue: the smallest item (by `Ord`) comes out first, equal items in
+    /// arrival order. Bounded by `capacity` if given.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = wrangle_sync::DualQueue::priority(None);
+    /// for p in [5, 1, 3] {
+    ///     q.try_put(p).unwrap();
+    /// }
+    /// assert_eq!(q.try_get(), Ok(1));
+    /// ```
+    #[must_use]
+    pub fn priority(capacity: Option<NonZeroUsize>) -> Self
+    where
+        T: Ord,
+    {
+        DualQueue::with_store(Store::heap(T::cmp), capacity)
+    }
+
+    /// A priority queue under `cmp`: the item that compares smallest comes out first, equal
+    /// items in arrival order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = wrangle_sync::DualQueue::priority_by(None, |a: &(u8, &str), b| a.0.cmp(&b.0));
+    /// q.try_put((2, "later")).unwrap();
+    /// q.try_put((1, "first")).unwrap();
+    /// assert_eq!(q.try_get().unwrap().1, "first");
+    /// ```
+    #[must_use]
+    pub fn priority_by(capacity: Option<NonZeroUsize>, cmp: fn(&T, &T) -> Ordering) -> Self {
+        DualQueue::with_store(Store::heap(cmp), capacity)
+    }
+
+    fn state(&self) -> MutexGuard<'_, State<T>> {
+        lock(&self.inner.state)
+    }
+
+    /// Puts `item` if there is room; never waits.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wrangle_sync::{DualQueue, TryPutError};
+    ///
+    /// let q = DualQueue::bounded(std::num::NonZeroUsize::MIN);
+    /// q.try_put(1).unwrap();
+    /// assert!(matches!(q.try_put(2), Err(TryPutError::Full(2))));
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`TryPutError::Full`] at capacity, [`TryPutError::Closed`] after
+    /// [`close`](Self::close); both hand the item back.
+    pub fn try_put(&self, item: T) -> Result<(), TryPutError<T>> {
+        let mut st = self.state();
+        if st.closed {
+            return Err(TryPutError::Closed(item));
+        }
+        if self.full(&st) {
+            return Err(TryPutError::Full(item));
+        }
+        st.push(item);
+        drop(st);
+        self.inner.not_empty.notify_additional(1);
+        Ok(())
+    }
+
+    fn full(&self, st: &State<T>) -> bool {
+        self.inner
+            .capacity
+            .is_some_and(|cap| st.store.len() + st.reserved >= cap)
+    }
+
+    /// Takes the next item if there is one; never waits.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wrangle_sync::{DualQueue, GetError};
+    ///
+    /// let q = DualQueue::<u8>::unbounded();
+    /// assert_eq!(q.try_get(), Err(GetError::Empty));
+    /// q.close();
+    /// assert_eq!(q.try_get(), Err(GetError::Closed));
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`GetError::Empty`] if the queue is empty; [`GetError::Closed`] if it is also closed.
+    pub fn try_get(&self) -> Result<T, GetError> {
+        let mut st = self.state();
+        match st.store.pop() {
+            Some(item) => {
+                st.got += 1;
+                let bounded = self.inner.capacity.is_some();
+                drop(st);
+                if bounded {
+                    self.inner.not_full.notify_additional(1);
+                }
+                Ok(item)
+            }
+            None if st.closed => Err(GetError::Closed),
+            None => Err(GetError::Empty),
+        }
+    }
+
+    /// Takes a slot if there is room; the item comes later through the [`PutPermit`].
+    pub(crate) fn try_reserve(&self) -> Result<(), TryPutError<()>> {
+        let mut st = self.state();
+        if st.closed {
+            return Err(TryPutError::Closed(()));
+        }
+        if self.full(&st) {
+            return Err(TryPutError::Full(()));
+        }
+        st.reserved += 1;
+        Ok(())
+    }
+
+    /// Fills a reserved slot.
+    pub(crate) fn fill_reserved(&self, item: T) {
+        let mut st = self.state();
+        st.reserved -= 1;
+        st.push(item);
+        drop(st);
+        self.inner.not_empty.notify_additional(1);
+    }
+
+    /// Gives a reserved slot back.
+    pub(crate) fn release_reserved(&self) {
+        self.state().reserved -= 1;
+        self.inner.not_full.notify_additional(1);
+    }
+
+    /// Waits for room, then puts `item`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// wrangle_rt::VirtualRuntime::new().block_on(async {
+    ///     let q = wrangle_sync::DualQueue::unbounded();
+    ///     q.put(1).await.unwrap();
+    ///     assert_eq!(q.get().await, Ok(1));
+    /// });
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`TryPutError::Closed`] with the item if the queue is closed before there is room.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future before it completes drops the item with it (the queue is
+    /// unchanged, and a wake-up it had received passes to the next waiter). Use
+    /// [`reserve`](Self::reserve) to keep the item when a send is cancelled.
+    pub fn put(&self, item: T) -> Put<'_, T> {
+        Put::new(self, item)
+    }
+
+    /// Waits for a slot and reserves it; the item is given later with
+    /// [`PutPermit::put`](crate::PutPermit::put), which cannot fail or wait.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// wrangle_rt::VirtualRuntime::new().block_on(async {
+    ///     let q = wrangle_sync::DualQueue::bounded(std::num::NonZeroUsize::MIN);
+    ///     let permit = q.reserve().await.unwrap();
+    ///     assert!(q.try_put(0).is_err()); // the slot is taken
+    ///     permit.put(1);
+    ///     assert_eq!(q.try_get(), Ok(1));
+    /// });
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`GetError::Closed`] if the queue is closed before a slot frees up.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: no item is involved until the permit is used; a dropped waiter passes
+    /// any wake-up on, and a dropped permit gives its slot back.
+    pub fn reserve(&self) -> Reserve<'_, T> {
+        Reserve::new(self)
+    }
+
+    /// Waits for an item and takes it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wrangle_rt::{Runtime, VirtualRuntime};
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// rt.block_on(async {
+    ///     let q = wrangle_sync::DualQueue::unbounded();
+    ///     let getter = rt.spawn({
+    ///         let q = q.clone();
+    ///         async move { q.get().await }
+    ///     });
+    ///     q.put("hi").await.unwrap();
+    ///     assert_eq!(getter.await.unwrap(), Ok("hi"));
+    /// });
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`GetError::Closed`] once the queue is closed and drained.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: an item is taken only when the future completes; a dropped waiter passes
+    /// any wake-up it had received to the next waiter, so no item is stranded.
+    pub fn get(&self) -> Get<'_, T> {
+        Get::new(self)
+    }
+
+    /// Blocks the thread until there is room, then puts `item`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = wrangle_sync::DualQueue::unbounded();
+    /// q.put_blocking(1).unwrap();
+    /// assert_eq!(q.get_blocking(), Ok(1));
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`TryPutError::Closed`] with the item if the queue is closed first.
+    pub fn put_blocking(&self, item: T) -> Result<(), TryPutError<T>> {
+        self.put_blocking_until(item, None).map_err(|e| match e {
+            PutTimeoutError::Closed(t) | PutTimeoutError::Timeout(t) => TryPutError::Closed(t),
+        })
+    }
+
+    /// Blocks the thread until there is room or `timeout` passes (real time).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use wrangle_sync::PutTimeoutError;
+    ///
+    /// let q = wrangle_sync::DualQueue::bounded(std::num::NonZeroUsize::MIN);
+    /// q.put_blocking_timeout(1, Duration::from_millis(1)).unwrap();
+    /// let err = q.put_blocking_timeout(2, Duration::from_millis(1)).unwrap_err();
+    /// assert!(matches!(err, PutTimeoutError::Timeout(2)));
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`PutTimeoutError::Timeout`] or [`PutTimeoutError::Closed`], with the item.
+    pub fn put_blocking_timeout(
+        &self,
+        item: T,
+        timeout: Duration,
+    ) -> Result<(), PutTimeoutError<T>> {
+        let deadline = Instant::now().checked_add(timeout);
+        self.put_blocking_until(item, Some(deadline))
+    }
+
+    fn put_blocking_until(
+        &self,
+        mut item: T,
+        deadline: Option<Option<Instant>>,
+    ) -> Result<(), PutTimeoutError<T>> {
+        let mut listener = None;
+        loop {
+            match self.try_put(item) {
+                Ok(()) => return Ok(()),
+                Err(TryPutError::Closed(t)) => return Err(PutTimeoutError::Closed(t)),
+                Err(TryPutError::Full(t)) => item = t,
+            }
+            match listener.take() {
+                None => listener = Some(self.inner.not_full.listen()),
+                Some(l) => {
+                    let woke = match deadline {
+                        None | Some(None) => {
+                            l.wait();
+                            true
+                        }
+                        Some(Some(at)) => l.wait_deadline(at).is_some(),
+                    };
+                    if !woke {
+                        return match self.try_put(item) {
+                            Ok(()) => Ok(()),
+                            Err(TryPutError::Closed(t)) => Err(PutTimeoutError::Closed(t)),
+                            Err(TryPutError::Full(t)) => Err(PutTimeoutError::Timeout(t)),
+                        };
+                    }
+                }
+            }
+        }
+    }
+
+    /// Blocks the thread until an item comes, and takes it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = wrangle_sync::DualQueue::unbounded();
+    /// let t = std::thread::spawn({
+    ///     let q = q.clone();
+    ///     move || q.get_blocking()
+    /// });
+    /// q.put_blocking(7).unwrap();
+    /// assert_eq!(t.join().unwrap(), Ok(7));
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`GetError::Closed`] once the queue is closed and drained.
+    pub fn get_blocking(&self) -> Result<T, GetError> {
+        self.get_blocking_until(None)
+    }
+
+    /// Blocks the thread until an item comes or `timeout` passes (real time).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use wrangle_sync::{DualQueue, GetError};
+    ///
+    /// let q = DualQueue::<u8>::unbounded();
+    /// assert_eq!(q.get_blocking_timeout(Duration::from_millis(1)), Err(GetError::Empty));
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`GetError::Empty`] on timeout; [`GetError::Closed`] once closed and drained.
+    pub fn get_blocking_timeout(&self, timeout: Duration) -> Result<T, GetError> {
+        self.get_blocking_until(Some(Instant::now().checked_add(timeout)))
+    }
+
+    fn get_blocking_until(&self, deadline: Option<Option<Instant>>) -> Result<T, GetError> {
+        let mut listener = None;
+        loop {
+            match self.try_get() {
+                Err(GetError::Empty) => {}
+                other => return other,
+            }
+            match listener.take() {
+                None => listener = Some(self.inner.not_empty.listen()),
+                Some(l) => {
+                    let woke = match deadline {
+                        None | Some(None) => {
+                            l.wait();
+                            true
+                        }
+                        Some(Some(at)) => l.wait_deadline(at).is_some(),
+                    };
+                    if !woke {
+                        return self.try_get();
+                    }
+                }
+            }
+        }
+    }
+
+    /// Closes the queue: later puts and reservations fail, gets drain what is left and then
+    /// fail, and every waiter of either kind wakes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wrangle_sync::GetError;
+    ///
+    /// let q = wrangle_sync::DualQueue::unbounded();
+    /// q.try_put(1).unwrap();
+    /// q.close();
+    /// assert!(q.try_put(2).is_err());
+    /// assert_eq!(q.try_get(), Ok(1));
+    /// assert_eq!(q.try_get(), Err(GetError::Closed));
+    /// ```
+    pub fn close(&self) {
+        self.state().closed = true;
+        self.inner.not_empty.notify(usize::MAX);
+        self.inner.not_full.notify(usize::MAX);
+    }
+
+    /// Whether [`close`](Self::close) was called.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(!wrangle_sync::DualQueue::<u8>::unbounded().is_closed());
+    /// ```
+    #[must_use]
+    pub fn is_closed(&self) -> bool {
+        self.state().closed
+    }
+
+    /// Items in the queue now.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = wrangle_sync::DualQueue::unbounded();
+    /// q.try_put(()).unwrap();
+    /// assert_eq!(q.len(), 1);
+    /// ```
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.state().store.len()
+    }
+
+    /// Whether the queue holds no item now.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(wrangle_sync::DualQueue::<u8>::unbounded().is_empty());
+    /// ```
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The capacity, if bounded.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = wrangle_sync::DualQueue::<u8>::bounded(std::num::NonZeroUsize::new(4).unwrap());
+    /// assert_eq!(q.capacity(), Some(4));
+    /// ```
+    #[must_use]
+    pub fn capacity(&self) -> Option<usize> {
+        self.inner.capacity
+    }
+
+    /// Marks one item taken earlier as processed, for [`join`](Self::join).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = wrangle_sync::DualQueue::unbounded();
+    /// q.try_put(1).unwrap();
+    /// q.try_get().unwrap();
+    /// q.task_done().unwrap();
+    /// assert!(q.task_done().is_err());
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`TaskDoneError`] if called more times than items were put.
+    pub fn task_done(&self) -> Result<(), TaskDoneError> {
+        let mut st = self.state();
+        if st.unfinished == 0 {
+            return Err(TaskDoneError(()));
+        }
+        st.unfinished -= 1;
+        let all = st.unfinished == 0;
+        drop(st);
+        if all {
+            self.inner.all_done.notify(usize::MAX);
+        }
+        Ok(())
+    }
+
+    /// Items put and not yet marked done.
+    pub(crate) fn unfinished(&self) -> usize {
+        self.state().unfinished
+    }
+
+    /// Waits until every item put so far has been marked done with
+    /// [`task_done`](Self::task_done).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wrangle_rt::{Runtime, VirtualRuntime};
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// rt.block_on(async {
+    ///     let q = wrangle_sync::DualQueue::unbounded();
+    ///     q.put(1).await.unwrap();
+    ///     let worker = rt.spawn({
+    ///         let q = q.clone();
+    ///         async move {
+    ///             let _item = q.get().await.unwrap();
+    ///             q.task_done().unwrap();
+    ///         }
+    ///     });
+    ///     q.join().await;
+    ///     worker.await.unwrap();
+    /// });
+    /// ```
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: waiting changes nothing.
+    pub fn join(&self) -> Join<'_, T> {
+        Join::new(self)
+    }
+
+    /// Blocks the thread until every item put so far has been marked done.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = wrangle_sync::DualQueue::<u8>::unbounded();
+    /// q.join_blocking(); // nothing put: returns at once
+    /// ```
+    pub fn join_blocking(&self) {
+        loop {
+            if self.unfinished() == 0 {
+                return;
+            }
+            let l = self.inner.all_done.listen();
+            if self.unfinished() == 0 {
+                return;
+            }
+            l.wait();
+        }
+    }
+
+    /// A snapshot of the counters.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = wrangle_sync::DualQueue::unbounded();
+    /// q.try_put(1).unwrap();
+    /// assert_eq!(q.stats().put, 1);
+    /// ```
+    #[must_use]
+    pub fn stats(&self) -> QueueStats {
+        let st = self.state();
+        QueueStats {
+            len: st.store.len(),
+            reserved: st.reserved,
+            put: st.put,
+            got: st.got,
+            unfinished: st.unfinished,
+        }
+    }
+
+    pub(crate) fn events(&self) -> &Inner<T> {
+        &self.inner
+    }
+}
+
+impl<T> State<T> {
+    fn push(&mut self, item: T) {
+        self.store.push(item);
+        self.put += 1;
+        self.unfinished += 1;
+    }
+}
+
+impl<T> fmt::Debug for DualQueue<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let st = self.state();
+        f.debug_struct("DualQueue")
+            .field("order", &st.store.kind())
+            .field("len", &st.store.len())
+            .field("capacity", &self.inner.capacity)
+            .field("closed", &st.closed)
+            .finish()
+    }
+}
