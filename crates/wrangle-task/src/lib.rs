@@ -52,27 +52,40 @@
 #![doc(test(attr(deny(warnings))))]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod as_completed;
+mod cancel;
 mod concurrent;
 mod error;
+mod gather;
 mod inline;
 mod limit;
 mod output;
 mod panic;
 mod policy;
+mod race;
 mod scope;
 mod scope_error;
+mod shield;
 mod slots;
 mod source;
 mod sync;
 mod task_error;
 
+pub use as_completed::{AsCompleted, CloseAll, as_completed, as_completed_with_runtime};
+pub use cancel::{
+    CancelAllAndWait, CancelAndWait, CancelOutcome, CancellableTask, cancel_all_and_wait,
+    cancel_and_wait, spawn_cancellable,
+};
 pub use concurrent::{Concurrent, concurrent};
 pub use error::ConcurrentError;
+pub use gather::{Gather, gather, gather_with_runtime};
 pub use inline::{ConcurrentInline, concurrent_inline};
 pub use limit::{Limit, LimitError};
 pub use output::TaskOutput;
 pub use policy::{ConcurrentStats, ErrorPolicy};
+pub use race::{Race, RaceError, race, race_with_runtime};
 pub use scope::{Scope, ScopeRun, ScopeStats, TaskScope};
 pub use scope_error::{ScopeError, SpawnError};
+pub use shield::{Shield, shield, shield_with_runtime};
 pub use source::{IterSource, Source, StreamSource, TryStreamSource};
 pub use task_error::TaskPanicked;

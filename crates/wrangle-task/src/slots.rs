@@ -52,6 +52,9 @@ pub(crate) struct Shared {
 struct SharedInner {
     ready: Vec<usize>,
     waker: Option<Waker>,
+    /// The owner is inside `poll_next` and drains `ready` before it returns, so a wake need not
+    /// reschedule it.
+    polling: bool,
 }
 
 pub(crate) struct SlotWake {
@@ -67,8 +70,13 @@ impl SlotWake {
                 let mut inner = lock(&self.shared.inner);
                 let was_empty = inner.ready.is_empty();
                 inner.ready.push(self.index);
-                // The owner drains the whole list when polled: only the first push wakes it.
-                if was_empty { inner.waker.clone() } else { None }
+                // The owner drains the whole list when polled: only the first push wakes it, and
+                // none while it is polling.
+                if was_empty && !inner.polling {
+                    inner.waker.clone()
+                } else {
+                    None
+                }
             };
             if let Some(w) = parent {
                 w.wake();
@@ -99,6 +107,7 @@ impl<F> Default for Slots<F> {
                 inner: Mutex::new(SharedInner {
                     ready: Vec::new(),
                     waker: None,
+                    polling: false,
                 }),
             }),
         }
@@ -154,7 +163,19 @@ impl<F: Future> Slots<F> {
             {
                 inner.waker = Some(cx.waker().clone());
             }
+            inner.polling = true;
         }
+        let out = self.poll_ready(cx);
+        let mut inner = lock(&self.shared.inner);
+        inner.polling = false;
+        if out.is_pending() && !inner.ready.is_empty() {
+            // Woken after the last drain but before `polling` was cleared: poll again soon.
+            cx.waker().wake_by_ref();
+        }
+        out
+    }
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Option<Caught<F::Output>>> {
         let mut polled = 0;
         loop {
             if self.local.is_empty() {
