@@ -20,13 +20,10 @@ use std::fmt;
 pub enum ConfigError {
     /// A period or interval of zero.
     ZeroPeriod,
-    /// A negative period or interval (from a signed duration or a `jiff::Span`).
+    /// A negative interval (a `jiff::SignedDuration`).
     NegativePeriod,
-    /// An instant or period outside the range the clocks can represent.
+    /// A period too large for the clock to represent the deadlines it leads to.
     OutOfRange,
-    /// A `jiff::Span` with units that have no fixed length outside a calendar, or that
-    /// cannot be converted.
-    InvalidSpan(String),
 }
 
 impl fmt::Display for ConfigError {
@@ -37,7 +34,6 @@ impl fmt::Display for ConfigError {
             ConfigError::OutOfRange => {
                 f.write_str("the instant or period is outside the representable range")
             }
-            ConfigError::InvalidSpan(why) => write!(f, "invalid span: {why}"),
         }
     }
 }
