@@ -100,6 +100,11 @@
 #![doc(test(attr(deny(warnings))))]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+/// The `jiff` crate, re-exported: the wall-clock types of this crate's API
+/// ([`Timestamp`](jiff::Timestamp), [`Zoned`](jiff::Zoned), [`TimeZone`](jiff::tz::TimeZone),
+/// [`SignedDuration`](jiff::SignedDuration)) come from it.
+pub use jiff;
+
 mod call;
 mod cron;
 mod cron_error;
