@@ -53,6 +53,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod as_completed;
+mod background;
 mod cancel;
 mod concurrent;
 mod error;
@@ -63,6 +64,7 @@ mod output;
 mod panic;
 mod policy;
 mod race;
+mod restartable;
 mod scope;
 mod scope_error;
 mod shield;
@@ -72,6 +74,7 @@ mod sync;
 mod task_error;
 
 pub use as_completed::{AsCompleted, CloseAll, as_completed, as_completed_with_runtime};
+pub use background::{BackgroundStats, BackgroundTask, BackgroundWait, RunError};
 pub use cancel::{
     CancelAllAndWait, CancelAndWait, CancelOutcome, CancellableTask, cancel_all_and_wait,
     cancel_and_wait, spawn_cancellable,
@@ -84,6 +87,7 @@ pub use limit::{Limit, LimitError};
 pub use output::TaskOutput;
 pub use policy::{ConcurrentStats, ErrorPolicy};
 pub use race::{Race, RaceError, race, race_with_runtime};
+pub use restartable::{NoAttempt, RestartError, RestartStats, RestartWait, RestartableTask};
 pub use scope::{Scope, ScopeRun, ScopeStats, TaskScope};
 pub use scope_error::{ScopeError, SpawnError};
 pub use shield::{Shield, shield, shield_with_runtime};

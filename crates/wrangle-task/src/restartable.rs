@@ -1,0 +1,535 @@
+//! [`RestartableTask`]: retriable "send, then wait for a reply" attempts.
+
+use std::fmt;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use event_listener::Event;
+use futures_lite::FutureExt;
+use wrangle_rt::{BoxError, DefaultRuntime, JoinHandle, Runtime};
+
+use crate::TaskPanicked;
+use crate::sync::{Mutex, lock};
+
+type Factory<T> = Box<dyn Fn() -> Pin<Box<dyn Future<Output = Option<T>> + Send>> + Send + Sync>;
+
+/// Why a [`RestartableTask`] attempt produced no value.
+///
+/// # Examples
+///
+/// ```
+/// let e = wrangle_task::RestartError::TimedOut;
+/// assert_eq!(e.to_string(), "the attempt timed out");
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum RestartError {
+    /// [`wait`](RestartableTask::wait) was called before any [`start`](RestartableTask::start).
+    NotStarted,
+    /// No result arrived within the per-attempt timeout.
+    TimedOut,
+    /// [`set_error`](RestartableTask::set_error) was called for the attempt.
+    Failed(Arc<dyn std::error::Error + Send + Sync>),
+    /// The attempt's future panicked.
+    Panicked(Arc<TaskPanicked>),
+}
+
+impl fmt::Display for RestartError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RestartError::NotStarted => f.write_str("the task has not been started"),
+            RestartError::TimedOut => f.write_str("the attempt timed out"),
+            RestartError::Failed(e) => write!(f, "the attempt failed: {e}"),
+            RestartError::Panicked(p) => write!(f, "the attempt panicked: {p}"),
+        }
+    }
+}
+
+impl std::error::Error for RestartError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            RestartError::Failed(e) => Some(&**e),
+            _ => None,
+        }
+    }
+}
+
+/// [`RestartableTask::set_result`] or [`set_error`](RestartableTask::set_error) found no live
+/// attempt (none started, cancelled, or already resolved); the value is handed back.
+///
+/// # Examples
+///
+/// ```
+/// let e = wrangle_task::NoAttempt(5);
+/// assert_eq!(e.to_string(), "no attempt is waiting for a result");
+/// ```
+pub struct NoAttempt<T>(pub T);
+
+impl<T> fmt::Debug for NoAttempt<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("NoAttempt").finish_non_exhaustive()
+    }
+}
+
+impl<T> fmt::Display for NoAttempt<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("no attempt is waiting for a result")
+    }
+}
+
+impl<T> std::error::Error for NoAttempt<T> {}
+
+/// Counters of a [`RestartableTask`].
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(wrangle_task::RestartStats::default().attempts, 0);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct RestartStats {
+    /// Attempts started.
+    pub attempts: u64,
+    /// Attempts cancelled.
+    pub cancelled: u64,
+    /// Attempts that timed out.
+    pub timed_out: u64,
+    /// Attempts resolved with a value.
+    pub succeeded: u64,
+    /// Attempts resolved with an error or a panic.
+    pub failed: u64,
+}
+
+/// A retriable attempt (concurrent_tasks' `RestartableTask`): each
+/// [`start`](RestartableTask::start) spawns the factory's future (say, "send the request"); the
+/// attempt is resolved by that future's own `Some(value)`, or later by
+/// [`set_result`](RestartableTask::set_result) / [`set_error`](RestartableTask::set_error) (the
+/// reply), or fails after the per-attempt timeout. It can be cancelled and started again any
+/// number of times.
+///
+/// [`wait`](RestartableTask::wait) follows the task across restarts by generation: a
+/// synchronous `cancel(); start()` does not disturb waiters, who get the new attempt's outcome.
+/// Dropping the `RestartableTask` cancels the live attempt.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use wrangle_rt::VirtualRuntime;
+/// use wrangle_task::RestartableTask;
+///
+/// let rt = VirtualRuntime::new();
+/// // The attempt "sends" and returns `None`: the reply comes through `set_result`.
+/// let task = RestartableTask::with_runtime(rt.clone(), || async { None::<u32> })
+///     .timeout(Duration::from_secs(1));
+/// rt.block_on(async {
+///     task.start();
+///     task.cancel();
+///     task.start();
+///     task.set_result(7).unwrap();
+///     assert_eq!(task.wait().await.unwrap(), 7);
+///     assert_eq!(task.stats().attempts, 2);
+/// });
+/// ```
+pub struct RestartableTask<T, R: Runtime = DefaultRuntime> {
+    rt: R,
+    factory: Factory<T>,
+    timeout: Option<Duration>,
+    shared: Arc<Shared<T>>,
+}
+
+struct Shared<T> {
+    state: Mutex<State<T>>,
+    changed: Event,
+}
+
+struct State<T> {
+    generation: u64,
+    started_ever: bool,
+    live: Option<JoinHandle<()>>,
+    outcome: Option<Result<T, RestartError>>,
+    stats: RestartStats,
+}
+
+impl<T> Shared<T> {
+    /// Resolves attempt `generation` if it is still the live one.
+    fn resolve(
+        &self,
+        generation: u64,
+        outcome: Result<T, RestartError>,
+    ) -> Result<(), NoAttempt<Result<T, RestartError>>> {
+        let mut st = lock(&self.state);
+        if st.generation != generation || st.live.is_none() || st.outcome.is_some() {
+            return Err(NoAttempt(outcome));
+        }
+        match &outcome {
+            Ok(_) => st.stats.succeeded += 1,
+            Err(RestartError::TimedOut) => st.stats.timed_out += 1,
+            Err(_) => st.stats.failed += 1,
+        }
+        st.outcome = Some(outcome);
+        // The attempt is over: its task (waiting for the deadline) is cancelled.
+        let live = st.live.take();
+        drop(st);
+        drop(live);
+        self.changed.notify(usize::MAX);
+        Ok(())
+    }
+}
+
+impl<T: Clone + Send + 'static> RestartableTask<T> {
+    /// A restartable task on [`DefaultRuntime::current`]; `factory` makes each attempt's future.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wrangle_rt::VirtualRuntime;
+    /// use wrangle_task::RestartableTask;
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// rt.block_on(async {
+    ///     let task = RestartableTask::new(|| async { Some("done by itself") });
+    ///     task.start();
+    ///     assert_eq!(task.wait().await.unwrap(), "done by itself");
+    /// });
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// Like [`DefaultRuntime::current`].
+    pub fn new<F, Fut>(factory: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Option<T>> + Send + 'static,
+    {
+        RestartableTask::with_runtime(DefaultRuntime::current(), factory)
+    }
+}
+
+impl<T: Clone + Send + 'static, R: Runtime> RestartableTask<T, R> {
+    /// A restartable task on `rt`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wrangle_rt::VirtualRuntime;
+    /// use wrangle_task::RestartableTask;
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// let task = RestartableTask::with_runtime(rt.clone(), || async { None::<()> });
+    /// assert!(!task.is_live());
+    /// ```
+    pub fn with_runtime<F, Fut>(rt: R, factory: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Option<T>> + Send + 'static,
+    {
+        RestartableTask {
+            rt,
+            factory: Box::new(move || Box::pin(factory())),
+            timeout: None,
+            shared: Arc::new(Shared {
+                state: Mutex::new(State {
+                    generation: 0,
+                    started_ever: false,
+                    live: None,
+                    outcome: None,
+                    stats: RestartStats::default(),
+                }),
+                changed: Event::new(),
+            }),
+        }
+    }
+
+    /// Sets the per-attempt timeout, counted from each attempt's start.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use wrangle_rt::{Runtime, VirtualRuntime};
+    /// use wrangle_task::{RestartError, RestartableTask};
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// let task = RestartableTask::with_runtime(rt.clone(), || async { None::<()> })
+    ///     .timeout(Duration::from_millis(10));
+    /// let start = rt.now();
+    /// rt.block_on(async {
+    ///     task.start();
+    ///     assert!(matches!(task.wait().await, Err(RestartError::TimedOut)));
+    /// });
+    /// assert_eq!(rt.now() - start, Duration::from_millis(10));
+    /// ```
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Starts an attempt, unless one is live (then it does nothing).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wrangle_rt::VirtualRuntime;
+    /// use wrangle_task::RestartableTask;
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// let task = RestartableTask::with_runtime(rt.clone(), || async { None::<()> });
+    /// task.start();
+    /// task.start(); // no-op: an attempt is live
+    /// assert_eq!(task.stats().attempts, 1);
+    /// ```
+    pub fn start(&self) {
+        let mut st = lock(&self.shared.state);
+        if st.live.is_some() {
+            return;
+        }
+        st.generation += 1;
+        st.started_ever = true;
+        st.outcome = None;
+        st.stats.attempts += 1;
+        let generation = st.generation;
+        let fut = (self.factory)();
+        let shared = self.shared.clone();
+        let sleep = self.timeout.map(|d| self.rt.sleep(d));
+        st.live = Some(self.rt.spawn(async move {
+            let work = async {
+                match AssertUnwindSafe(fut).catch_unwind().await {
+                    Ok(Some(v)) => Some(Ok(v)),
+                    Ok(None) => None,
+                    Err(p) => Some(Err(RestartError::Panicked(Arc::new(TaskPanicked::new(
+                        crate::panic::payload(p),
+                    ))))),
+                }
+            };
+            if let Some(outcome) = work.await {
+                let _ = shared.resolve(generation, outcome);
+                return;
+            }
+            // Wait for the reply until the deadline.
+            if let Some(sleep) = sleep {
+                sleep.await;
+                let _ = shared.resolve(generation, Err(RestartError::TimedOut));
+            }
+        }));
+        drop(st);
+        self.shared.changed.notify(usize::MAX);
+    }
+
+    /// Cancels the live attempt, if any; waiters keep waiting for the next
+    /// [`start`](RestartableTask::start).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wrangle_rt::VirtualRuntime;
+    /// use wrangle_task::RestartableTask;
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// let task = RestartableTask::with_runtime(rt.clone(), || async { None::<()> });
+    /// task.start();
+    /// task.cancel();
+    /// task.cancel(); // no-op
+    /// assert_eq!(task.stats().cancelled, 1);
+    /// ```
+    pub fn cancel(&self) {
+        let mut st = lock(&self.shared.state);
+        if let Some(h) = st.live.take() {
+            st.stats.cancelled += 1;
+            drop(st);
+            drop(h);
+        }
+    }
+
+    /// Resolves the live attempt with `value`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wrangle_rt::VirtualRuntime;
+    /// use wrangle_task::RestartableTask;
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// let task = RestartableTask::with_runtime(rt.clone(), || async { None::<u8> });
+    /// assert_eq!(task.set_result(1).unwrap_err().0, 1); // not started
+    /// task.start();
+    /// task.set_result(2).unwrap();
+    /// assert!(task.set_result(3).is_err()); // already resolved
+    /// assert_eq!(rt.block_on(task.wait()).unwrap(), 2);
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`NoAttempt`] with the value if no attempt is live or it is already resolved.
+    pub fn set_result(&self, value: T) -> Result<(), NoAttempt<T>> {
+        let generation = lock(&self.shared.state).generation;
+        self.shared
+            .resolve(generation, Ok(value))
+            .map_err(|NoAttempt(v)| match v {
+                Ok(v) => NoAttempt(v),
+                Err(_) => unreachable!("resolve hands back what it was given"),
+            })
+    }
+
+    /// Resolves the live attempt with an error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wrangle_rt::VirtualRuntime;
+    /// use wrangle_task::{RestartError, RestartableTask};
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// let task = RestartableTask::with_runtime(rt.clone(), || async { None::<u8> });
+    /// task.start();
+    /// task.set_error("no reply").unwrap();
+    /// assert!(matches!(rt.block_on(task.wait()), Err(RestartError::Failed(_))));
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`NoAttempt`] with the error if no attempt is live or it is already resolved.
+    pub fn set_error(&self, error: impl Into<BoxError>) -> Result<(), NoAttempt<BoxError>> {
+        let error: BoxError = error.into();
+        let generation = lock(&self.shared.state).generation;
+        let shared_error: Arc<dyn std::error::Error + Send + Sync> = Arc::from(error);
+        self.shared
+            .resolve(generation, Err(RestartError::Failed(shared_error.clone())))
+            .map_err(|_| NoAttempt(Box::new(HandedBack(shared_error)) as BoxError))
+    }
+
+    /// Returns `true` while an attempt is live (started, not cancelled, not resolved).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wrangle_rt::VirtualRuntime;
+    /// use wrangle_task::RestartableTask;
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// let task = RestartableTask::with_runtime(rt.clone(), || async { None::<()> });
+    /// task.start();
+    /// assert!(task.is_live());
+    /// ```
+    pub fn is_live(&self) -> bool {
+        lock(&self.shared.state).live.is_some()
+    }
+
+    /// The counters so far.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wrangle_rt::VirtualRuntime;
+    /// use wrangle_task::RestartableTask;
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// let task = RestartableTask::with_runtime(rt.clone(), || async { None::<()> });
+    /// assert_eq!(task.stats().attempts, 0);
+    /// ```
+    pub fn stats(&self) -> RestartStats {
+        lock(&self.shared.state).stats
+    }
+
+    /// Waits for the outcome of the current attempt, following restarts: a cancelled attempt
+    /// makes it wait for the next start.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wrangle_rt::VirtualRuntime;
+    /// use wrangle_task::{RestartError, RestartableTask};
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// let task = RestartableTask::with_runtime(rt.clone(), || async { None::<()> });
+    /// assert!(matches!(rt.block_on(task.wait()), Err(RestartError::NotStarted)));
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`RestartError::NotStarted`] if never started; otherwise the attempt's error.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future only stops waiting; unlike upstream, it does not cancel the
+    /// attempt.
+    pub fn wait(&self) -> RestartWait<T> {
+        let shared = self.shared.clone();
+        RestartWait {
+            inner: Box::pin(async move {
+                loop {
+                    let listener = shared.changed.listen();
+                    {
+                        let st = lock(&shared.state);
+                        if !st.started_ever {
+                            return Err(RestartError::NotStarted);
+                        }
+                        if let Some(outcome) = &st.outcome {
+                            return outcome.clone();
+                        }
+                    }
+                    listener.await;
+                }
+            }),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct HandedBack(Arc<dyn std::error::Error + Send + Sync>);
+
+impl fmt::Display for HandedBack {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl std::error::Error for HandedBack {}
+
+impl<T, R: Runtime> Drop for RestartableTask<T, R> {
+    fn drop(&mut self) {
+        let live = lock(&self.shared.state).live.take();
+        drop(live);
+    }
+}
+
+impl<T, R: Runtime> fmt::Debug for RestartableTask<T, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let st = lock(&self.shared.state);
+        f.debug_struct("RestartableTask")
+            .field("generation", &st.generation)
+            .field("live", &st.live.is_some())
+            .field("timeout", &self.timeout)
+            .field("stats", &st.stats)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The future of [`RestartableTask::wait`].
+///
+/// # Cancel safety
+///
+/// Dropping it only stops waiting.
+#[must_use = "futures do nothing unless you `.await` or poll them"]
+pub struct RestartWait<T> {
+    inner: Pin<Box<dyn Future<Output = Result<T, RestartError>> + Send>>,
+}
+
+impl<T> fmt::Debug for RestartWait<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RestartWait").finish_non_exhaustive()
+    }
+}
+
+impl<T> Future for RestartWait<T> {
+    type Output = Result<T, RestartError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.inner.as_mut().poll(cx)
+    }
+}
