@@ -57,6 +57,7 @@ mod background;
 mod cancel;
 mod concurrent;
 mod error;
+mod exit_stack;
 mod gather;
 mod inline;
 mod limit;
@@ -81,6 +82,9 @@ pub use cancel::{
 };
 pub use concurrent::{Concurrent, concurrent};
 pub use error::ConcurrentError;
+pub use exit_stack::{
+    CleanupErrors, Close, Defer, DeferError, ExitStack, defer, defer_with_runtime,
+};
 pub use gather::{Gather, gather, gather_with_runtime};
 pub use inline::{ConcurrentInline, concurrent_inline};
 pub use limit::{Limit, LimitError};
