@@ -207,3 +207,34 @@ fn zero_period_is_a_typed_error() {
         assert_eq!(err, ConfigError::OutOfRange);
     });
 }
+
+#[test]
+fn ten_thousand_periods_have_exact_count_and_last_start() {
+    wrangle_rt::testing::virtual_time(|rt: wrangle_rt::VirtualRuntime| async move {
+        let start = rt.now();
+        let starts = Arc::new(Mutex::new(Vec::<Instant>::with_capacity(10_001)));
+        let task = {
+            let (rt2, starts) = (rt.clone(), starts.clone());
+            PeriodicTask::with_runtime(rt.clone(), Duration::from_millis(250), move || {
+                starts.lock().unwrap().push(rt2.now());
+                async {}
+            })
+            .unwrap()
+        };
+        // Calls at 0, 250 ms, ..., 10,000 × 250 ms; stop just after the last one.
+        rt.sleep(Duration::from_millis(250) * 10_000 + MS).await;
+        let stats = task.stop().await;
+        let starts = starts.lock().unwrap();
+        assert_eq!(starts.len(), 10_001);
+        assert_eq!((stats.calls, stats.completed), (10_001, 10_001));
+        assert_eq!(
+            *starts.last().unwrap() - start,
+            Duration::from_millis(250) * 10_000
+        );
+        assert!(
+            starts
+                .windows(2)
+                .all(|w| w[1] - w[0] == Duration::from_millis(250))
+        );
+    });
+}

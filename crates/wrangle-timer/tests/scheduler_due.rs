@@ -227,3 +227,19 @@ fn wall_clock_jumps_deliver_once_and_never_early() {
         assert!(scheduler.is_empty());
     });
 }
+
+#[test]
+fn dropping_a_waiting_next_due_loses_no_payload() {
+    each_runtime(|rt| async move {
+        let mut scheduler = Scheduler::with_runtime(rt.clone());
+        let at = rt.wall_now() + ms(20);
+        scheduler.schedule(at, "kept").unwrap();
+        for _ in 0..3 {
+            let r = rt.timeout(2 * MS, scheduler.next_due()).await;
+            assert!(r.is_err(), "not due yet");
+        }
+        assert_eq!(scheduler.len(), 1);
+        assert_eq!(scheduler.next_due().await, Some("kept"));
+        assert!(rt.wall_now() >= at);
+    });
+}
