@@ -71,6 +71,7 @@ mod scope_error;
 mod shield;
 mod slots;
 mod source;
+mod supervisor;
 mod sync;
 mod task_error;
 
@@ -96,4 +97,8 @@ pub use scope::{Scope, ScopeRun, ScopeStats, TaskScope};
 pub use scope_error::{ScopeError, SpawnError};
 pub use shield::{Shield, shield, shield_with_runtime};
 pub use source::{IterSource, Source, StreamSource, TryStreamSource};
+pub use supervisor::{
+    ForceExit, ShutdownHandle, ShutdownReason, Supervisor, SupervisorError, SupervisorHandle,
+    SupervisorRun,
+};
 pub use task_error::TaskPanicked;
