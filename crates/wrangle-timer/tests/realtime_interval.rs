@@ -1,6 +1,6 @@
-//! R7: a real-time smoke test on Tokio and smol. A 1 ms interval runs for 300 ms; the lateness
-//! of its ticks must not grow (drift at most one period). Only the drift bound is asserted,
-//! never speed.
+//! R7: a real-time smoke test on Tokio and smol. A 1 ms interval runs for 300 ms; the median
+//! lateness of its last 100 ticks may exceed that of its first 100 by at most one period (the
+//! drift bound). Only the drift bound is asserted, never speed.
 
 use std::time::{Duration, Instant};
 
@@ -10,11 +10,13 @@ use wrangle_timer::{Interval, MissedTick};
 
 const PERIOD: Duration = Duration::from_millis(1);
 const TICKS: usize = 300;
-const WINDOW: usize = 30;
+const WINDOW: usize = 100;
 
-/// Mean lateness of a window of ticks.
-fn mean(lateness: &[Duration]) -> Duration {
-    lateness.iter().sum::<Duration>() / lateness.len() as u32
+/// Median lateness of a window of ticks: robust to the odd stall of a shared machine.
+fn median(lateness: &[Duration]) -> Duration {
+    let mut sorted = lateness.to_vec();
+    sorted.sort();
+    sorted[sorted.len() / 2]
 }
 
 #[test]
@@ -49,10 +51,10 @@ fn one_ms_interval_does_not_drift_on_real_runtimes() {
             "[{kind}]"
         );
         // Drift: how much later the last ticks are than the first ones.
-        let first = mean(&lateness[..WINDOW]);
-        let last = mean(&lateness[lateness.len() - WINDOW..]);
+        let first = median(&lateness[..WINDOW]);
+        let last = median(&lateness[lateness.len() - WINDOW..]);
         let drift = last.saturating_sub(first);
-        println!("[{kind}] mean lateness first {first:?}, last {last:?}, drift {drift:?}");
+        println!("[{kind}] median lateness first {first:?}, last {last:?}, drift {drift:?}");
         assert!(
             drift <= PERIOD,
             "[{kind}] drift {drift:?} over {TICKS} ticks exceeds one period"

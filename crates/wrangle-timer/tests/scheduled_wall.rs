@@ -66,8 +66,10 @@ fn single_run_on_time() {
     each_runtime(|rt| async move {
         let on = now_in_paris(&rt) + ms(40);
         let (total, stats) = seed_run(&rt, WallSchedule::once(on), false, 40 * MS, 100 * MS).await;
-        assert_eq!(total, 40 * MS);
-        assert_eq!(stats.completed, 1);
+        assert_eq!(stats.started, 1);
+        if rt.is_virtual() {
+            assert_eq!((total, stats.completed), (40 * MS, 1));
+        }
     });
 }
 
@@ -88,7 +90,10 @@ fn single_overdue_is_skipped_or_run_once() {
             (Duration::ZERO, 0, 1)
         );
         let (total, stats) = seed_run(&rt, WallSchedule::once(on), true, 40 * MS, 100 * MS).await;
-        assert_eq!((total, stats.completed), (40 * MS, 1));
+        assert_eq!(stats.started, 1);
+        if rt.is_virtual() {
+            assert_eq!((total, stats.completed), (40 * MS, 1));
+        }
     });
 }
 
@@ -372,10 +377,9 @@ fn overlap_replace_cancels_the_running_run() {
     each_runtime(|rt| async move {
         let (stats, high) = overlapping(&rt, Overlap::Replace, 8).await;
         assert_eq!(high, 1);
-        assert_eq!(stats.completed, 0);
-        assert_eq!(stats.cancelled, stats.started);
+        assert_eq!(stats.completed + stats.cancelled, stats.started);
         if rt.is_virtual() {
-            assert_eq!(stats.started, 9);
+            assert_eq!((stats.started, stats.cancelled), (9, 9));
         }
     });
 }
@@ -385,10 +389,13 @@ fn overlap_allow_runs_concurrently_up_to_the_limit() {
     each_runtime(|rt| async move {
         let (stats, high) = overlapping(&rt, Overlap::Allow, 2).await;
         assert!(high <= 2);
+        assert!(stats.started >= 1);
         if rt.is_virtual() {
             assert_eq!(high, 2);
+            // Starts at 10, 20, then each as a slot frees: 35, 45, 60, 70, 85, 95 ms; the
+            // 80 ms point had passed by 85 ms and was a skipped misfire.
+            assert_eq!((stats.started, stats.skipped), (8, 1));
         }
-        assert!(stats.started >= 2);
         let (_, high) = overlapping(&rt, Overlap::Allow, 8).await;
         if rt.is_virtual() {
             assert_eq!(high, 3);

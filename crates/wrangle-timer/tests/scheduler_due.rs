@@ -235,10 +235,16 @@ fn dropping_a_waiting_next_due_loses_no_payload() {
         let at = rt.wall_now() + ms(20);
         scheduler.schedule(at, "kept").unwrap();
         for _ in 0..3 {
-            let r = rt.timeout(2 * MS, scheduler.next_due()).await;
-            assert!(r.is_err(), "not due yet");
+            match rt.timeout(2 * MS, scheduler.next_due()).await {
+                Err(_) => assert_eq!(scheduler.len(), 1, "an interrupted wait keeps the payload"),
+                // A loaded machine may reach the instant during these waits.
+                Ok(got) => {
+                    assert!(!rt.is_virtual());
+                    assert_eq!(got, Some("kept"));
+                    return;
+                }
+            }
         }
-        assert_eq!(scheduler.len(), 1);
         assert_eq!(scheduler.next_due().await, Some("kept"));
         assert!(rt.wall_now() >= at);
     });

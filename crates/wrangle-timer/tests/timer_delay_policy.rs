@@ -39,7 +39,7 @@ fn ticks_start_at_zero_on_both_policies() {
                 assert_eq!(stats.started, 3, "{policy:?}");
                 assert_eq!(stats.completed, 3, "{policy:?}");
             } else {
-                assert!((1..=3).contains(&stats.started), "{policy:?}: {stats:?}");
+                assert!(stats.started >= 1, "{policy:?}: {stats:?}");
             }
         }
     });
@@ -102,7 +102,13 @@ fn a_failing_tick_does_not_stop_the_timer() {
                 }
             })
             .unwrap();
-        rt.sleep(50 * MS).await;
+        if rt.is_virtual() {
+            rt.sleep(50 * MS).await;
+        } else {
+            while timer.stats().failed < 2 {
+                rt.sleep(5 * MS).await;
+            }
+        }
         let stats = timer.stats();
         assert!(stats.started > 1, "{stats:?}");
         assert!(stats.failed >= 1, "{stats:?}");
@@ -193,10 +199,12 @@ fn cancel_policy_with_instant_ticks_cancels_nothing() {
         .unwrap();
         rt.sleep(96 * MS).await;
         let after = timer.stop().await;
-        assert_eq!(after.cancelled, 0);
-        assert_eq!(after.completed, after.started);
+        assert_eq!(after.completed + after.cancelled, after.started);
         if rt.is_virtual() {
-            assert_eq!(after.completed, 10);
+            assert_eq!((after.completed, after.cancelled), (10, 0));
+        } else {
+            // Only a tick started just before `stop` can still be running.
+            assert!(after.cancelled <= 1, "{after:?}");
         }
     });
 }
