@@ -89,7 +89,8 @@ impl WallSchedule {
     /// # Errors
     ///
     /// [`ConfigError::ZeroPeriod`] or [`ConfigError::NegativePeriod`] for an interval that is
-    /// not positive.
+    /// not positive; [`ConfigError::OutOfRange`] if `anchor + interval` is past the range of
+    /// `jiff` instants (the year 9999).
     pub fn every(anchor: Zoned, interval: SignedDuration) -> Result<Self, ConfigError> {
         if interval.is_zero() {
             return Err(ConfigError::ZeroPeriod);
@@ -97,10 +98,16 @@ impl WallSchedule {
         if interval.is_negative() {
             return Err(ConfigError::NegativePeriod);
         }
-        Ok(WallSchedule {
+        let schedule = WallSchedule {
             anchor,
             every: Some(interval),
-        })
+        };
+        // An interval that leads out of the representable range from the anchor itself is a
+        // configuration error; the end of the range later on only ends the grid.
+        if schedule.point(1).is_none() {
+            return Err(ConfigError::OutOfRange);
+        }
+        Ok(schedule)
     }
 
     /// The anchor.
