@@ -262,3 +262,15 @@ impl fmt::Display for TaskDoneError {
 }
 
 impl std::error::Error for TaskDoneError {}
+
+/// The queue was closed before a slot could be reserved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueClosed(pub(crate) ());
+
+impl fmt::Display for QueueClosed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("queue closed")
+    }
+}
+
+impl std::error::Error for QueueClosed {}

@@ -95,7 +95,7 @@ pub use batcher::{Batcher, BatcherStats, Stop};
 pub use chunks_timeout::ChunksTimeout;
 pub use error::{
     AcquireError, GetError, InvalidBatchConfig, InvalidQuota, PutError, PutTimeoutError,
-    RateLimited, TaskDoneError, TryAcquireError, TryPutError,
+    QueueClosed, RateLimited, TaskDoneError, TryAcquireError, TryPutError,
 };
 pub use fifo_lockout::{Enter, FifoLockout, FifoLockoutGuard};
 pub use gcra::{GcraAcquire, GcraLimiter, GcraStats};

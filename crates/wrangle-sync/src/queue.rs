@@ -6,8 +6,9 @@ use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use event_listener::{Event, Listener};
+use event_listener::{Event, EventListener, Listener};
 
+use crate::queue_future::{Side, Waiting};
 use crate::queue_store::{Order, Store};
 use crate::sync::{Mutex, MutexGuard, lock};
 use crate::{Get, GetError, Join, Put, PutTimeoutError, Reserve, TaskDoneError, TryPutError};
@@ -78,6 +79,10 @@ struct State<T> {
     unfinished: usize,
     put: u64,
     got: u64,
+    /// Waiters with a listener on `not_empty` / `not_full`: items and slots notify only when
+    /// someone listens, which keeps the event's lock off the fast path.
+    get_waiters: usize,
+    put_waiters: usize,
 }
 
 /// A snapshot of a [`DualQueue`]'s counters.
@@ -115,6 +120,8 @@ impl<T> DualQueue<T> {
                     unfinished: 0,
                     put: 0,
                     got: 0,
+                    get_waiters: 0,
+                    put_waiters: 0,
                 }),
                 capacity: capacity.map(NonZeroUsize::get),
                 not_empty: Event::new(),
@@ -234,8 +241,11 @@ impl<T> DualQueue<T> {
             return Err(TryPutError::Full(item));
         }
         st.push(item);
+        let wake = st.get_waiters > 0;
         drop(st);
-        self.inner.not_empty.notify_additional(1);
+        if wake {
+            self.inner.not_empty.notify_additional(1);
+        }
         Ok(())
     }
 
@@ -266,9 +276,9 @@ impl<T> DualQueue<T> {
         match st.store.pop() {
             Some(item) => {
                 st.got += 1;
-                let bounded = self.inner.capacity.is_some();
+                let wake = st.put_waiters > 0;
                 drop(st);
-                if bounded {
+                if wake {
                     self.inner.not_full.notify_additional(1);
                 }
                 Ok(item)
@@ -296,14 +306,52 @@ impl<T> DualQueue<T> {
         let mut st = self.state();
         st.reserved -= 1;
         st.push(item);
+        let wake = st.get_waiters > 0;
         drop(st);
-        self.inner.not_empty.notify_additional(1);
+        if wake {
+            self.inner.not_empty.notify_additional(1);
+        }
     }
 
     /// Gives a reserved slot back.
     pub(crate) fn release_reserved(&self) {
-        self.state().reserved -= 1;
-        self.inner.not_full.notify_additional(1);
+        let mut st = self.state();
+        st.reserved -= 1;
+        let wake = st.put_waiters > 0;
+        drop(st);
+        if wake {
+            self.inner.not_full.notify_additional(1);
+        }
+    }
+
+    /// Registers a listener for `side`, counted so that puts and gets know to notify.
+    pub(crate) fn listen(&self, side: Side, registered: &mut bool) -> EventListener {
+        let (event, count) = match side {
+            Side::Get => (&self.inner.not_empty, 0),
+            Side::Put => (&self.inner.not_full, 1),
+        };
+        let listener = event.listen();
+        if !*registered {
+            let mut st = self.state();
+            if count == 0 {
+                st.get_waiters += 1;
+            } else {
+                st.put_waiters += 1;
+            }
+            *registered = true;
+        }
+        listener
+    }
+
+    /// Undoes [`listen`](Self::listen)'s count.
+    pub(crate) fn unregister(&self, side: Side, registered: &mut bool) {
+        if std::mem::take(registered) {
+            let mut st = self.state();
+            match side {
+                Side::Get => st.get_waiters -= 1,
+                Side::Put => st.put_waiters -= 1,
+            }
+        }
     }
 
     /// Waits for room, then puts `item`.
@@ -348,7 +396,7 @@ impl<T> DualQueue<T> {
     ///
     /// # Errors
     ///
-    /// [`GetError::Closed`] if the queue is closed before a slot frees up.
+    /// [`QueueClosed`](crate::QueueClosed) if the queue is closed before a slot frees up.
     ///
     /// # Cancel safety
     ///
@@ -439,15 +487,15 @@ impl<T> DualQueue<T> {
         mut item: T,
         deadline: Option<Option<Instant>>,
     ) -> Result<(), PutTimeoutError<T>> {
-        let mut listener = None;
+        let mut waiting = Waiting::new(self, Side::Put);
         loop {
             match self.try_put(item) {
                 Ok(()) => return Ok(()),
                 Err(TryPutError::Closed(t)) => return Err(PutTimeoutError::Closed(t)),
                 Err(TryPutError::Full(t)) => item = t,
             }
-            match listener.take() {
-                None => listener = Some(self.inner.not_full.listen()),
+            match waiting.listener.take() {
+                None => waiting.arm(),
                 Some(l) => {
                     let woke = match deadline {
                         None | Some(None) => {
@@ -509,14 +557,14 @@ impl<T> DualQueue<T> {
     }
 
     fn get_blocking_until(&self, deadline: Option<Option<Instant>>) -> Result<T, GetError> {
-        let mut listener = None;
+        let mut waiting = Waiting::new(self, Side::Get);
         loop {
             match self.try_get() {
                 Err(GetError::Empty) => {}
                 other => return other,
             }
-            match listener.take() {
-                None => listener = Some(self.inner.not_empty.listen()),
+            match waiting.listener.take() {
+                None => waiting.arm(),
                 Some(l) => {
                     let woke = match deadline {
                         None | Some(None) => {

@@ -8,7 +8,62 @@ use std::task::{Context, Poll, ready};
 
 use event_listener::EventListener;
 
-use crate::{DualQueue, GetError, TryPutError};
+use crate::{DualQueue, GetError, QueueClosed, TryPutError};
+
+/// Which waiters a [`Waiting`] counts as.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Side {
+    Get,
+    Put,
+}
+
+/// A waiter's listener on one side of a queue, counted while it exists.
+pub(crate) struct Waiting<'a, T> {
+    queue: &'a DualQueue<T>,
+    side: Side,
+    pub(crate) listener: Option<EventListener>,
+    registered: bool,
+}
+
+impl<'a, T> Waiting<'a, T> {
+    pub(crate) fn new(queue: &'a DualQueue<T>, side: Side) -> Self {
+        Waiting {
+            queue,
+            side,
+            listener: None,
+            registered: false,
+        }
+    }
+
+    /// Starts listening; the caller retries its operation once more before waiting.
+    pub(crate) fn arm(&mut self) {
+        self.listener = Some(self.queue.listen(self.side, &mut self.registered));
+    }
+
+    /// Arms the listener if needed (ready at once, to retry), else waits for it.
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        match &mut self.listener {
+            None => {
+                self.arm();
+                Poll::Ready(())
+            }
+            Some(l) => {
+                ready!(Pin::new(l).poll(cx));
+                self.listener = None;
+                Poll::Ready(())
+            }
+        }
+    }
+}
+
+impl<T> Drop for Waiting<'_, T> {
+    fn drop(&mut self) {
+        // Drop the listener first: a notification it holds passes to the next waiter while
+        // this one is still counted.
+        self.listener = None;
+        self.queue.unregister(self.side, &mut self.registered);
+    }
+}
 
 /// Polls `listener` if armed; otherwise arms it (the caller then retries its operation once
 /// more before waiting, so no notification between the try and the listen is missed).
@@ -40,7 +95,7 @@ fn wait_on(
 pub struct Put<'a, T> {
     queue: &'a DualQueue<T>,
     item: Option<T>,
-    listener: Option<EventListener>,
+    waiting: Waiting<'a, T>,
 }
 
 impl<'a, T> Put<'a, T> {
@@ -48,7 +103,7 @@ impl<'a, T> Put<'a, T> {
         Put {
             queue,
             item: Some(item),
-            listener: None,
+            waiting: Waiting::new(queue, Side::Put),
         }
     }
 }
@@ -67,11 +122,7 @@ impl<T> Future for Put<'_, T> {
                 Err(TryPutError::Closed(t)) => return Poll::Ready(Err(TryPutError::Closed(t))),
                 Err(TryPutError::Full(t)) => this.item = Some(t),
             }
-            ready!(wait_on(
-                &mut this.listener,
-                &this.queue.events().not_full,
-                cx
-            ));
+            ready!(this.waiting.poll(cx));
         }
     }
 }
@@ -79,7 +130,7 @@ impl<T> Future for Put<'_, T> {
 impl<T> fmt::Debug for Put<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Put")
-            .field("waiting", &self.listener.is_some())
+            .field("waiting", &self.waiting.listener.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -93,14 +144,14 @@ impl<T> fmt::Debug for Put<'_, T> {
 #[must_use = "futures do nothing unless you `.await` or poll them"]
 pub struct Get<'a, T> {
     queue: &'a DualQueue<T>,
-    listener: Option<EventListener>,
+    waiting: Waiting<'a, T>,
 }
 
 impl<'a, T> Get<'a, T> {
     pub(crate) fn new(queue: &'a DualQueue<T>) -> Self {
         Get {
             queue,
-            listener: None,
+            waiting: Waiting::new(queue, Side::Get),
         }
     }
 }
@@ -115,11 +166,7 @@ impl<T> Future for Get<'_, T> {
                 Err(GetError::Empty) => {}
                 other => return Poll::Ready(other),
             }
-            ready!(wait_on(
-                &mut this.listener,
-                &this.queue.events().not_empty,
-                cx
-            ));
+            ready!(this.waiting.poll(cx));
         }
     }
 }
@@ -127,7 +174,7 @@ impl<T> Future for Get<'_, T> {
 impl<T> fmt::Debug for Get<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Get")
-            .field("waiting", &self.listener.is_some())
+            .field("waiting", &self.waiting.listener.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -140,20 +187,20 @@ impl<T> fmt::Debug for Get<'_, T> {
 #[must_use = "futures do nothing unless you `.await` or poll them"]
 pub struct Reserve<'a, T> {
     queue: &'a DualQueue<T>,
-    listener: Option<EventListener>,
+    waiting: Waiting<'a, T>,
 }
 
 impl<'a, T> Reserve<'a, T> {
     pub(crate) fn new(queue: &'a DualQueue<T>) -> Self {
         Reserve {
             queue,
-            listener: None,
+            waiting: Waiting::new(queue, Side::Put),
         }
     }
 }
 
 impl<'a, T> Future for Reserve<'a, T> {
-    type Output = Result<PutPermit<'a, T>, GetError>;
+    type Output = Result<PutPermit<'a, T>, QueueClosed>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
@@ -164,14 +211,10 @@ impl<'a, T> Future for Reserve<'a, T> {
                         queue: Some(this.queue),
                     }));
                 }
-                Err(TryPutError::Closed(())) => return Poll::Ready(Err(GetError::Closed)),
+                Err(TryPutError::Closed(())) => return Poll::Ready(Err(QueueClosed(()))),
                 Err(TryPutError::Full(())) => {}
             }
-            ready!(wait_on(
-                &mut this.listener,
-                &this.queue.events().not_full,
-                cx
-            ));
+            ready!(this.waiting.poll(cx));
         }
     }
 }
@@ -179,7 +222,7 @@ impl<'a, T> Future for Reserve<'a, T> {
 impl<T> fmt::Debug for Reserve<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Reserve")
-            .field("waiting", &self.listener.is_some())
+            .field("waiting", &self.waiting.listener.is_some())
             .finish_non_exhaustive()
     }
 }

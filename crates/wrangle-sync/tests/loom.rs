@@ -137,3 +137,22 @@ fn queue_reserve_then_close_keeps_the_item() {
         assert_eq!(q.try_get().is_ok(), sent);
     });
 }
+
+#[test]
+fn queue_waiting_getter_never_misses_a_put() {
+    use wrangle_sync::DualQueue;
+    loom::model(|| {
+        let q = DualQueue::bounded(std::num::NonZeroUsize::MIN);
+        let producer = thread::spawn({
+            let q = q.clone();
+            move || {
+                loom::future::block_on(q.put(1u8)).unwrap();
+                loom::future::block_on(q.put(2u8)).unwrap();
+            }
+        });
+        let a = loom::future::block_on(q.get()).unwrap();
+        let b = loom::future::block_on(q.get()).unwrap();
+        producer.join().unwrap();
+        assert_eq!((a, b), (1, 2));
+    });
+}
