@@ -25,28 +25,58 @@
 //!
 //! # Examples
 //!
+//! A client that calls a remote API: at most 2 requests in flight (urgent ones first), at most
+//! 5 per second, and everyone backs off when the server answers "429, retry after 2 s". On
+//! virtual time the whole run is exact and instant.
+//!
 //! ```
+//! use std::num::NonZeroU32;
 //! use std::sync::Arc;
+//! use std::time::Duration;
 //! use wrangle_rt::{Runtime, VirtualRuntime};
-//! use wrangle_sync::PrioritySemaphore;
+//! use wrangle_sync::{Lockout, PrioritySemaphore, RateLimiter};
+//!
+//! struct Client {
+//!     in_flight: PrioritySemaphore,
+//!     rate: RateLimiter<VirtualRuntime>,
+//!     backoff: Lockout<VirtualRuntime>,
+//! }
+//!
+//! impl Client {
+//!     async fn call(&self, rt: &VirtualRuntime, urgent: bool, request: u32) -> u32 {
+//!         let _slot = self.in_flight.acquire().priority(if urgent { 0 } else { 10 }).await.unwrap();
+//!         self.backoff.wait().await;
+//!         self.rate.acquire().await;
+//!         rt.sleep(Duration::from_millis(50)).await; // the request itself
+//!         if request == 3 {
+//!             self.backoff.lockout_for(Duration::from_secs(2)); // "429, retry after 2 s"
+//!         }
+//!         request
+//!     }
+//! }
 //!
 //! let rt = VirtualRuntime::new();
+//! let start = rt.now();
+//! let client = Arc::new(Client {
+//!     in_flight: PrioritySemaphore::new(2),
+//!     rate: RateLimiter::with_runtime(rt.clone(), NonZeroU32::new(5).unwrap(), Duration::from_secs(1))
+//!         .unwrap(),
+//!     backoff: Lockout::with_runtime(rt.clone()),
+//! });
 //! rt.block_on(async {
-//!     let sem = Arc::new(PrioritySemaphore::new(2));
-//!     let jobs: Vec<_> = (0..6)
+//!     let calls: Vec<_> = (0..8)
 //!         .map(|i| {
-//!             let sem = Arc::clone(&sem);
-//!             rt.spawn(async move {
-//!                 let _permit = sem.acquire().priority(i % 2).await.unwrap();
-//!                 i
-//!             })
+//!             let (client, rt2) = (Arc::clone(&client), rt.clone());
+//!             rt.spawn(async move { client.call(&rt2, i % 4 == 0, i).await })
 //!         })
 //!         .collect();
-//!     for job in jobs {
-//!         job.await.unwrap();
+//!     for call in calls {
+//!         call.await.unwrap();
 //!     }
-//!     assert_eq!(sem.stats().acquired, 6);
 //! });
+//! // Five in the first second, a 2 s back-off after request 3, then the rest.
+//! assert!(rt.now() - start >= Duration::from_secs(2));
+//! assert_eq!(client.in_flight.stats().acquired, 8);
 //! ```
 //!
 //! # Features

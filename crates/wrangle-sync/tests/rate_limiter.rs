@@ -244,8 +244,50 @@ impl<R: Runtime> Limiter for GcraLimiter<R> {
     }
 }
 
+/// Runs acquirers that give up after a random time; returns the admission instants.
+fn run_with_cancels(limit: u32, period: Duration, ops: &[(u64, u64)]) -> Vec<Instant> {
+    virtual_time(|rt| async move {
+        let limiter = Arc::new(RateLimiter::with_runtime(rt.clone(), nz(limit), period).unwrap());
+        let admitted = Arc::new(Mutex::new(Vec::new()));
+        let mut tasks = Vec::new();
+        for &(gap, patience) in ops {
+            rt.sleep(Duration::from_millis(gap)).await;
+            let (limiter, admitted, rt2) =
+                (Arc::clone(&limiter), Arc::clone(&admitted), rt.clone());
+            tasks.push(rt.spawn(async move {
+                let wait = rt2.timeout(Duration::from_millis(patience), limiter.acquire());
+                if wait.await.is_ok() {
+                    admitted.lock().unwrap().push(rt2.now());
+                }
+            }));
+            wrangle_rt::yield_now().await;
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let mut out = admitted.lock().unwrap().clone();
+        out.sort();
+        out
+    })
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Cancelled waiters (R5) never let the limiter admit more than its limit.
+    #[test]
+    fn cancelled_waiters_never_raise_the_limit(
+        ops in prop::collection::vec((0u64..30, 0u64..200), 1..40),
+        limit in 1u32..4,
+        period_ms in 1u64..100,
+    ) {
+        let period = Duration::from_millis(period_ms);
+        let admitted = run_with_cancels(limit, period, &ops);
+        let limit = limit as usize;
+        for w in admitted.windows(limit + 1) {
+            prop_assert!(w[limit] - w[0] >= period);
+        }
+    }
 
     #[test]
     fn sliding_window_properties(ops in schedule(), limit in 1u32..5, period_ms in 1u64..120) {

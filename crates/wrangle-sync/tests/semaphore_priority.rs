@@ -175,3 +175,25 @@ fn concurrent_tasks_never_exceed_permits() {
         assert_eq!(sem.stats().acquired, 40);
     });
 }
+
+#[test]
+fn changing_priority_of_a_queued_waiter_moves_it() {
+    each_runtime(|rt| async move {
+        let sem = Arc::new(PrioritySemaphore::new(1));
+        let held = sem.try_acquire().unwrap();
+        let mut late = sem.acquire().priority(5);
+        assert!(futures_lite::future::poll_once(&mut late).await.is_none());
+        let other = rt.spawn(Arc::clone(&sem).acquire_owned().priority(3));
+        while sem.stats().waiting < 2 {
+            settle(&rt).await;
+        }
+        // Moved ahead of the priority-3 waiter.
+        let late = late.priority(1);
+        drop(held);
+        let permit = late.await.unwrap();
+        settle(&rt).await;
+        assert!(!other.is_finished());
+        drop(permit);
+        drop(other.await.unwrap().unwrap());
+    });
+}
