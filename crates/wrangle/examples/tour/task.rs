@@ -1,0 +1,69 @@
+//! Tour: wrangle-task (bounded runner, scope, race, exit stack, supervisor).
+
+use std::time::Duration;
+
+use futures_lite::StreamExt;
+use wrangle_rt::Runtime;
+use wrangle_task::{
+    Concurrent, Limit, Supervisor, TaskScope, defer_with_runtime, race_with_runtime,
+};
+
+pub(crate) async fn tour(rt: wrangle_rt::DefaultRuntime) {
+    let ms = Duration::from_millis;
+    // A bounded runner: 6 jobs, 2 at a time, outputs in completion order.
+    let jobs = [5u64, 1, 4, 2, 3, 1].map(|d| {
+        let rt = rt.clone();
+        async move {
+            rt.sleep(ms(d)).await;
+            Ok::<_, std::io::Error>(d)
+        }
+    });
+    let limit = Limit::try_from(2).unwrap();
+    let done: Vec<u64> = Concurrent::with_runtime(rt.clone(), jobs)
+        .limit(limit)
+        .map(Result::unwrap)
+        .collect()
+        .await;
+    println!("concurrent (limit 2), completion order: {done:?}");
+    // A scope: a failing child is reported, its sibling and the body go on; the scope waits.
+    let scope = TaskScope::with_runtime(rt.clone())
+        .error_handler(|u: wrangle_rt::Unhandled| println!("scope handler got: {}", u.error()));
+    let r = scope
+        .run(|s| async move {
+            s.spawn(async { Err::<(), _>("child failed") }).unwrap();
+            Ok::<_, std::io::Error>("body done")
+        })
+        .await;
+    println!("scope returned {:?}", r.unwrap());
+    // Race: the fastest success wins; the losers are cancelled and gone before it returns.
+    let racers = [3u64, 1, 2].map(|d| {
+        let rt = rt.clone();
+        async move {
+            rt.sleep(ms(d)).await;
+            Ok::<_, ()>(d)
+        }
+    });
+    println!(
+        "race winner: {}",
+        race_with_runtime(&rt, racers).await.unwrap().0
+    );
+    // Async cleanups run in reverse order, even when the body fails.
+    let out = defer_with_runtime(rt.clone(), |stack| async move {
+        for name in ["db", "socket"] {
+            stack.push(async move { println!("closing {name}") });
+        }
+        Err::<(), _>("body failed")
+    })
+    .await;
+    println!("defer kept the body's result: {:?}", out.unwrap());
+    // A supervisor: a shutdown request starts the graceful stop once; the body finishes.
+    let r = Supervisor::with_runtime(rt.clone())
+        .on_stop(|why| async move { println!("graceful stop: {why}") })
+        .run(|sup| async move {
+            sup.shutdown_handle().shutdown();
+            sup.token().cancelled().await;
+            Ok::<_, std::io::Error>("stopped cleanly")
+        })
+        .await;
+    println!("supervisor: {}", r.unwrap());
+}
