@@ -6,7 +6,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use crate::semaphore::WaitPoll;
+use crate::semaphore::{Ticket, WaitPoll};
 use crate::{AcquireError, OwnedSemaphorePermit, Priority, PrioritySemaphore, SemaphorePermit};
 
 /// Where one waiter stands; shared by the borrowed and owned futures.
@@ -14,7 +14,7 @@ use crate::{AcquireError, OwnedSemaphorePermit, Priority, PrioritySemaphore, Sem
 struct Waiting {
     n: usize,
     priority: Option<Priority>,
-    key: Option<(Priority, u64)>,
+    key: Option<Ticket>,
     done: bool,
 }
 

@@ -1,6 +1,6 @@
 //! [`PrioritySemaphore`]: a fair semaphore whose waiters are served by priority, then arrival.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::sync::Arc;
 use std::task::Waker;
@@ -56,17 +56,49 @@ pub(crate) struct State {
     closed: bool,
     default_priority: Priority,
     next_seq: u64,
-    /// Live waiters, in service order.
-    queue: BTreeMap<(Priority, u64), Waiter>,
-    /// Waiters whose permits were handed over but who have not yet seen it.
-    granted: BTreeSet<u64>,
+    /// Queued waiters by priority, each level in arrival order. Entries of waiters that left
+    /// are skipped lazily and compacted when they outnumber the live ones.
+    levels: BTreeMap<Priority, VecDeque<Entry>>,
+    /// Entries in `levels`, live or not.
+    entries: usize,
+    /// Live queued waiters.
+    waiting: usize,
+    /// Per-waiter state, reused through `free`.
+    slots: Vec<Slot>,
+    free: Vec<usize>,
     acquired: u64,
     cancelled: u64,
     returned: u64,
 }
 
-struct Waiter {
+/// A queue entry: the slot, and the generation it was queued under.
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    slot: usize,
+    generation: u64,
+    seq: u64,
+}
+
+/// Where a waiter's state lives; handed to its future.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Ticket {
+    slot: usize,
+    generation: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Status {
+    Free,
+    Queued,
+    Granted,
+    Closed,
+}
+
+struct Slot {
+    generation: u64,
+    seq: u64,
     n: usize,
+    status: Status,
     waker: Option<Waker>,
 }
 
@@ -110,8 +142,11 @@ impl PrioritySemaphore {
                 closed: false,
                 default_priority: 0,
                 next_seq: 0,
-                queue: BTreeMap::new(),
-                granted: BTreeSet::new(),
+                levels: BTreeMap::new(),
+                entries: 0,
+                waiting: 0,
+                slots: Vec::new(),
+                free: Vec::new(),
                 acquired: 0,
                 cancelled: 0,
                 returned: 0,
@@ -328,10 +363,7 @@ impl PrioritySemaphore {
         let wakers: Vec<Waker> = {
             let mut st = lock(&self.state);
             st.closed = true;
-            std::mem::take(&mut st.queue)
-                .into_values()
-                .filter_map(|w| w.waker)
-                .collect()
+            st.close_all()
         };
         wakers.into_iter().for_each(Waker::wake);
     }
@@ -400,7 +432,7 @@ impl PrioritySemaphore {
         let st = lock(&self.state);
         SemaphoreStats {
             available: st.permits,
-            waiting: st.queue.len(),
+            waiting: st.waiting,
             acquired: st.acquired,
             cancelled: st.cancelled,
             returned: st.returned,
@@ -412,7 +444,7 @@ impl PrioritySemaphore {
         if st.closed {
             return Err(TryAcquireError::Closed);
         }
-        if !st.queue.is_empty() || st.permits < n {
+        if st.waiting > 0 || st.permits < n {
             return Err(TryAcquireError::NoPermits);
         }
         st.permits -= n;
@@ -443,95 +475,218 @@ impl PrioritySemaphore {
         n: usize,
         priority: Option<Priority>,
         waker: &Waker,
-    ) -> Result<Option<(Priority, u64)>, crate::AcquireError> {
+    ) -> Result<Option<Ticket>, crate::AcquireError> {
         let mut st = lock(&self.state);
         if st.closed {
             return Err(crate::AcquireError(()));
         }
-        if st.queue.is_empty() && st.permits >= n {
+        if st.waiting == 0 && st.permits >= n {
             st.permits -= n;
             st.acquired += 1;
             return Ok(None);
         }
-        let key = (priority.unwrap_or(st.default_priority), st.next_seq);
-        st.next_seq += 1;
-        st.queue.insert(
-            key,
-            Waiter {
-                n,
-                waker: Some(waker.clone()),
-            },
-        );
-        Ok(Some(key))
+        let priority = priority.unwrap_or(st.default_priority);
+        Ok(Some(st.enqueue(n, priority, waker.clone())))
     }
 
     /// A later poll of a queued waiter.
-    pub(crate) fn poll_wait(&self, key: (Priority, u64), waker: &Waker) -> WaitPoll {
+    pub(crate) fn poll_wait(&self, ticket: Ticket, waker: &Waker) -> WaitPoll {
         let mut st = lock(&self.state);
-        if st.granted.remove(&key.1) {
-            return WaitPoll::Granted;
-        }
-        match st.queue.get_mut(&key) {
-            Some(w) => {
-                if !w.waker.as_ref().is_some_and(|old| old.will_wake(waker)) {
-                    w.waker = Some(waker.clone());
+        let slot = &mut st.slots[ticket.slot];
+        match slot.status {
+            Status::Queued => {
+                if !slot.waker.as_ref().is_some_and(|old| old.will_wake(waker)) {
+                    slot.waker = Some(waker.clone());
                 }
                 WaitPoll::Pending
             }
-            None => WaitPoll::Closed,
+            Status::Granted => {
+                st.release_slot(ticket.slot);
+                WaitPoll::Granted
+            }
+            Status::Closed | Status::Free => {
+                st.release_slot(ticket.slot);
+                WaitPoll::Closed
+            }
         }
     }
 
     /// Moves a queued waiter to a new priority, keeping its arrival order.
-    pub(crate) fn requeue(&self, key: (Priority, u64), priority: Priority) -> (Priority, u64) {
+    pub(crate) fn requeue(&self, ticket: Ticket, priority: Priority) -> Ticket {
         let mut wakers = Vec::new();
-        let new_key = (priority, key.1);
-        {
+        let ticket = {
             let mut st = lock(&self.state);
-            if let Some(w) = st.queue.remove(&key) {
-                st.queue.insert(new_key, w);
-                st.serve(&mut wakers);
-            }
-        }
+            let ticket = st.requeue(ticket, priority);
+            st.serve(&mut wakers);
+            ticket
+        };
         wakers.into_iter().for_each(Waker::wake);
-        new_key
+        ticket
     }
 
     /// A waiter is dropped before it saw the outcome of its wait.
-    pub(crate) fn cancel_wait(&self, key: (Priority, u64), n: usize) {
+    pub(crate) fn cancel_wait(&self, ticket: Ticket, n: usize) {
         let mut wakers = Vec::new();
         {
             let mut st = lock(&self.state);
-            if st.granted.remove(&key.1) {
-                // Permits were handed over, but nobody will use them: pass them on.
-                st.returned += 1;
-                st.acquired -= 1;
-                st.permits += n;
-                st.serve(&mut wakers);
-            } else if st.queue.remove(&key).is_some() {
-                st.cancelled += 1;
-                // The waiter may have blocked smaller requests behind it.
-                st.serve(&mut wakers);
+            match st.slots[ticket.slot].status {
+                Status::Granted => {
+                    // Permits were handed over, but nobody will use them: pass them on.
+                    st.returned += 1;
+                    st.acquired -= 1;
+                    st.permits += n;
+                }
+                Status::Queued => {
+                    st.cancelled += 1;
+                    st.waiting -= 1;
+                }
+                Status::Closed | Status::Free => {}
             }
+            st.release_slot(ticket.slot);
+            st.compact_if_sparse();
+            // A cancelled head may have blocked smaller requests behind it.
+            st.serve(&mut wakers);
         }
         wakers.into_iter().for_each(Waker::wake);
     }
 }
 
 impl State {
+    fn enqueue(&mut self, n: usize, priority: Priority, waker: Waker) -> Ticket {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let slot = match self.free.pop() {
+            Some(i) => i,
+            None => {
+                self.slots.push(Slot {
+                    generation: 0,
+                    seq: 0,
+                    n: 0,
+                    status: Status::Free,
+                    waker: None,
+                });
+                self.slots.len() - 1
+            }
+        };
+        let s = &mut self.slots[slot];
+        s.generation += 1;
+        s.seq = seq;
+        s.n = n;
+        s.status = Status::Queued;
+        s.waker = Some(waker);
+        let generation = s.generation;
+        self.levels.entry(priority).or_default().push_back(Entry {
+            slot,
+            generation,
+            seq,
+        });
+        self.entries += 1;
+        self.waiting += 1;
+        Ticket { slot, generation }
+    }
+
+    fn requeue(&mut self, ticket: Ticket, priority: Priority) -> Ticket {
+        let s = &mut self.slots[ticket.slot];
+        if s.status != Status::Queued {
+            return ticket;
+        }
+        // A new generation makes the old entry stale; the new one keeps the arrival number.
+        s.generation += 1;
+        let entry = Entry {
+            slot: ticket.slot,
+            generation: s.generation,
+            seq: s.seq,
+        };
+        let level = self.levels.entry(priority).or_default();
+        let at = level.partition_point(|e| e.seq < entry.seq);
+        level.insert(at, entry);
+        self.entries += 1;
+        Ticket {
+            slot: ticket.slot,
+            generation: entry.generation,
+        }
+    }
+
+    fn is_live(&self, e: &Entry) -> bool {
+        let s = &self.slots[e.slot];
+        s.generation == e.generation && s.status == Status::Queued
+    }
+
+    fn release_slot(&mut self, slot: usize) {
+        let s = &mut self.slots[slot];
+        s.status = Status::Free;
+        s.waker = None;
+        self.free.push(slot);
+    }
+
+    /// Drops the entries of waiters that left once they outnumber the live ones, so a queue
+    /// behind a long-held permit does not grow with cancellations.
+    fn compact_if_sparse(&mut self) {
+        if self.entries <= 2 * self.waiting + 16 {
+            return;
+        }
+        let mut levels = std::mem::take(&mut self.levels);
+        levels.retain(|_, q| {
+            q.retain(|e| self.is_live(e));
+            !q.is_empty()
+        });
+        self.entries = levels.values().map(VecDeque::len).sum();
+        self.levels = levels;
+    }
+
     /// Hands permits to the waiters at the head of the queue, in order, while they fit.
     fn serve(&mut self, wakers: &mut Vec<Waker>) {
-        while let Some(head) = self.queue.first_entry() {
-            let n = head.get().n;
-            if n > self.permits {
+        while let Some(mut level) = self.levels.first_entry() {
+            let q = level.get_mut();
+            let head = loop {
+                match q.front() {
+                    None => break None,
+                    Some(e) => {
+                        let s = &self.slots[e.slot];
+                        if s.generation == e.generation && s.status == Status::Queued {
+                            break Some(*e);
+                        }
+                        q.pop_front();
+                        self.entries -= 1;
+                    }
+                }
+            };
+            let Some(head) = head else {
+                level.remove();
+                continue;
+            };
+            let slot = &mut self.slots[head.slot];
+            if slot.n > self.permits {
                 break;
             }
-            self.permits -= n;
+            self.permits -= slot.n;
+            slot.status = Status::Granted;
+            wakers.extend(slot.waker.take());
+            q.pop_front();
+            if q.is_empty() {
+                level.remove();
+            }
+            self.entries -= 1;
+            self.waiting -= 1;
             self.acquired += 1;
-            let (key, waiter) = head.remove_entry();
-            self.granted.insert(key.1);
-            wakers.extend(waiter.waker);
         }
+    }
+
+    /// Fails every queued waiter; returns their wakers.
+    fn close_all(&mut self) -> Vec<Waker> {
+        let mut wakers = Vec::new();
+        for q in std::mem::take(&mut self.levels).into_values() {
+            for e in q {
+                let s = &mut self.slots[e.slot];
+                if s.generation == e.generation && s.status == Status::Queued {
+                    s.status = Status::Closed;
+                    wakers.extend(s.waker.take());
+                }
+            }
+        }
+        self.entries = 0;
+        self.waiting = 0;
+        wakers
     }
 }
 
@@ -540,7 +695,7 @@ impl fmt::Debug for PrioritySemaphore {
         let st = lock(&self.state);
         f.debug_struct("PrioritySemaphore")
             .field("available", &st.permits)
-            .field("waiting", &st.queue.len())
+            .field("waiting", &st.waiting)
             .field("closed", &st.closed)
             .field("default_priority", &st.default_priority)
             .finish()
