@@ -27,7 +27,17 @@ pub struct PanicPayload {
 }
 
 impl PanicPayload {
-    pub(crate) fn new(payload: Payload) -> Self {
+    /// Wraps a payload caught with `std::panic::catch_unwind`, for wrappers that capture
+    /// panics themselves.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let caught = std::panic::catch_unwind(|| panic!("oops")).unwrap_err();
+    /// let p = wrangle_rt::PanicPayload::new(caught);
+    /// assert_eq!(p.message(), Some("oops"));
+    /// ```
+    pub fn new(payload: Box<dyn Any + Send + 'static>) -> Self {
         let message = if let Some(s) = payload.downcast_ref::<&'static str>() {
             Some((*s).to_owned())
         } else {

@@ -93,7 +93,10 @@ fn manual_advance_fires_timers_on_the_way_and_stops_at_the_target() {
 
 #[test]
 fn without_auto_advance_a_lone_sleep_stalls_instead_of_skipping_time() {
-    let rt = VirtualRuntime::builder().auto_advance(false).build();
+    let rt = VirtualRuntime::builder()
+        .auto_advance(false)
+        .stall_grace(Duration::ZERO)
+        .build();
     let r = rt.try_block_on(rt.sleep(SEC));
     assert_eq!(r, Err(BlockOnError::Stalled));
     assert_eq!(rt.elapsed(), Duration::ZERO);
@@ -101,7 +104,9 @@ fn without_auto_advance_a_lone_sleep_stalls_instead_of_skipping_time() {
 
 #[test]
 fn a_stall_is_reported_not_hung() {
-    let rt = VirtualRuntime::new();
+    let rt = VirtualRuntime::builder()
+        .stall_grace(Duration::from_millis(10))
+        .build();
     assert_eq!(
         rt.try_block_on(std::future::pending::<()>()),
         Err(BlockOnError::Stalled)
@@ -334,4 +339,20 @@ fn block_on_is_not_reentrant() {
     let inner = rt.clone();
     let r = rt.block_on(async move { inner.try_block_on(async {}) });
     assert_eq!(r, Err(BlockOnError::AlreadyRunning));
+}
+
+#[test]
+fn an_outside_thread_can_wake_an_otherwise_stalled_runtime_within_the_grace() {
+    let rt = VirtualRuntime::new();
+    let token = wrangle_rt::CancellationToken::new();
+    let t2 = token.clone();
+    let outside = std::thread::spawn(move || {
+        for _ in 0..1000 {
+            std::thread::yield_now();
+        }
+        t2.cancel();
+    });
+    rt.block_on(token.cancelled());
+    outside.join().unwrap();
+    assert_eq!(rt.elapsed(), Duration::ZERO);
 }

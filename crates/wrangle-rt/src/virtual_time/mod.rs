@@ -20,6 +20,9 @@ pub use sleep::VirtualSleep;
 
 use crate::{JoinHandle, Runtime};
 
+/// How long a stalled runtime waits for an outside wake-up by default.
+const DEFAULT_STALL_GRACE: Duration = Duration::from_secs(1);
+
 thread_local! {
     static CURRENT: RefCell<Option<VirtualRuntime>> = const { RefCell::new(None) };
 }
@@ -41,7 +44,9 @@ thread_local! {
 ///
 /// Time never advances while work from [`spawn_blocking`](Runtime::spawn_blocking) is
 /// outstanding, or while a [`HoldGuard`] is alive: use one when a task waits on a thread that
-/// the runtime does not know about.
+/// the runtime does not know about and timers are armed. When nothing at all can run and no
+/// timer is armed, the runtime waits for a wake-up from another thread for a grace period
+/// ([`VirtualRuntimeBuilder::stall_grace`]) before reporting a stall.
 ///
 /// Tasks run on the thread that calls [`block_on`](VirtualRuntime::block_on). The order in which
 /// ready tasks run is FIFO, or a seeded shuffle ([`VirtualRuntimeBuilder::seed`]): the same seed
@@ -85,6 +90,7 @@ struct State {
     seeded: bool,
     auto_advance: bool,
     park_when_stalled: bool,
+    stall_grace: Duration,
     /// Monotonic time since `base`.
     offset: Duration,
     wall_start: Timestamp,
@@ -154,6 +160,7 @@ pub struct VirtualRuntimeBuilder {
     seed: Option<u64>,
     auto_advance: bool,
     park_when_stalled: bool,
+    stall_grace: Duration,
     wall_start: Timestamp,
 }
 
@@ -202,6 +209,23 @@ impl VirtualRuntimeBuilder {
         self
     }
 
+    /// How long (real time) to wait for a wake-up from another thread before declaring a stall,
+    /// when nothing can run and no timer is armed (default one second). Virtual time cannot
+    /// move during the wait, so it does not affect determinism; it only lets a task await work
+    /// done on an outside thread. `Duration::ZERO` reports stalls at once.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let rt = wrangle_rt::VirtualRuntime::builder().stall_grace(Duration::ZERO).build();
+    /// assert!(rt.try_block_on(std::future::pending::<()>()).is_err());
+    /// ```
+    pub fn stall_grace(mut self, grace: Duration) -> Self {
+        self.stall_grace = grace;
+        self
+    }
+
     /// The wall-clock time at which the runtime starts (default 2000-01-01T00:00:00Z).
     ///
     /// # Examples
@@ -238,6 +262,7 @@ impl VirtualRuntimeBuilder {
                     seeded: self.seed.is_some(),
                     auto_advance: self.auto_advance,
                     park_when_stalled: self.park_when_stalled,
+                    stall_grace: self.stall_grace,
                     offset: Duration::ZERO,
                     wall_start: self.wall_start,
                     wall_adjust: SignedDuration::ZERO,
@@ -269,6 +294,16 @@ impl Shared {
 }
 
 impl State {
+    /// Whether something other than the clock can make progress: a woken main future, a
+    /// runnable task, outside work, or a pending `advance`.
+    fn can_move(&self) -> bool {
+        self.main_woken
+            || !self.queue.is_empty()
+            || self.blocking > 0
+            || self.holds > 0
+            || !self.targets.is_empty()
+    }
+
     fn next_id(&mut self) -> u64 {
         self.next_id += 1;
         self.next_id
@@ -357,6 +392,7 @@ impl VirtualRuntime {
             seed: None,
             auto_advance: true,
             park_when_stalled: false,
+            stall_grace: DEFAULT_STALL_GRACE,
             wall_start: Timestamp::from_second(946_684_800).expect("2000-01-01 is representable"),
         }
     }
@@ -599,9 +635,10 @@ impl VirtualRuntime {
     /// # Examples
     ///
     /// ```
+    /// use std::time::Duration;
     /// use wrangle_rt::{BlockOnError, VirtualRuntime};
     ///
-    /// let rt = VirtualRuntime::new();
+    /// let rt = VirtualRuntime::builder().stall_grace(Duration::ZERO).build();
     /// let r = rt.try_block_on(std::future::pending::<()>());
     /// assert_eq!(r, Err(BlockOnError::Stalled));
     /// ```
@@ -679,7 +716,23 @@ impl VirtualRuntime {
                     let _st = self.shared.cond.wait(st).unwrap_or_else(|e| e.into_inner());
                     return Ok(());
                 }
-                _ => return Err(BlockOnError::Stalled),
+                _ => {
+                    // Nothing here can move, but another thread may still wake a task: give it
+                    // the grace period (real time) before declaring a stall. Virtual time cannot
+                    // advance meanwhile, so determinism is unaffected.
+                    let grace = st.stall_grace;
+                    let (st, _) = self
+                        .shared
+                        .cond
+                        .wait_timeout_while(st, grace, |st| !st.can_move())
+                        .unwrap_or_else(|e| e.into_inner());
+                    let moved = st.can_move();
+                    return if moved {
+                        Ok(())
+                    } else {
+                        Err(BlockOnError::Stalled)
+                    };
+                }
             };
             if to > now {
                 st.offset = to - self.shared.base;

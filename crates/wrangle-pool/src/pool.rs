@@ -1,0 +1,552 @@
+//! [`TaskPool`]: a bounded pool of tasks with a per-task timeout.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::future::Future;
+use std::num::NonZeroUsize;
+use std::pin::Pin;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use event_listener::{Event, IntoNotification};
+use wrangle_rt::{DefaultRuntime, ErrorReporter, JoinHandle, Runtime};
+
+use crate::job::Job;
+use crate::stats::Counters;
+use crate::{PoolHandle, PoolStats, ShutdownTimedOut, SpawnError, TaskError};
+
+type BoxJob = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// A pool that runs at most `size` tasks at a time, each under an optional timeout counted
+/// from its start.
+///
+/// - [`spawn`](TaskPool::spawn) submits a task from **any thread, async or not**, and returns a
+///   [`PoolHandle`]; [`run`](TaskPool::run) submits and awaits. The pool is a cheap `Clone`,
+///   `Send + Sync` handle, so it is also the thread-safe pool.
+/// - Tasks beyond `size` wait in a FIFO queue. A task cancelled while queued never runs.
+/// - The timeout counts from the task's start, never from its time in the queue.
+/// - A panicking task is isolated: its handle reports it, the pool keeps working.
+/// - [`close`](TaskPool::close) refuses new work; [`shutdown`](TaskPool::shutdown) closes and
+///   waits for every task to finish; [`shutdown_timeout`](TaskPool::shutdown_timeout) cancels
+///   what is left at a deadline. The pool drains even if the shutdown future is dropped.
+/// - Dropping the last clone of the pool cancels everything still queued or running.
+/// - Outputs nobody awaits are dropped at once, never retained.
+///
+/// Tasks run inside at most `size` worker tasks spawned on the runtime, so pooled work runs in
+/// parallel on multi-threaded runtimes without a runtime task per submission.
+///
+/// # Examples
+///
+/// ```
+/// use std::num::NonZeroUsize;
+/// use std::time::Duration;
+/// use wrangle_pool::TaskPool;
+/// use wrangle_rt::{Runtime, VirtualRuntime};
+///
+/// let rt = VirtualRuntime::new();
+/// let pool = TaskPool::builder()
+///     .size(NonZeroUsize::new(2).unwrap())
+///     .timeout(Duration::from_millis(15))
+///     .build_with_runtime(rt.clone());
+/// rt.block_on(async {
+///     let slow = pool.spawn({ let rt = rt.clone(); async move { rt.sleep(Duration::from_secs(1)).await } });
+///     let fast = pool.run(async { "done" }).await;
+///     assert_eq!(fast.unwrap(), "done");
+///     assert!(slow.unwrap().await.unwrap_err().is_timeout());
+/// });
+/// ```
+pub struct TaskPool<R: Runtime = DefaultRuntime> {
+    owner: Arc<Owner<R>>,
+}
+
+impl<R: Runtime> Clone for TaskPool<R> {
+    fn clone(&self) -> Self {
+        TaskPool {
+            owner: self.owner.clone(),
+        }
+    }
+}
+
+/// Held by the user-facing clones only: when the last one goes, everything is cancelled.
+struct Owner<R: Runtime> {
+    shared: Arc<Shared<R>>,
+}
+
+impl<R: Runtime> Drop for Owner<R> {
+    fn drop(&mut self) {
+        self.shared.abort();
+    }
+}
+
+pub(crate) struct Shared<R: Runtime> {
+    pub(crate) rt: R,
+    size: Option<NonZeroUsize>,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) reporter: ErrorReporter,
+    pub(crate) counters: Counters,
+    state: Mutex<State>,
+    /// Idle workers wait here for work.
+    work: Event,
+    /// Shutdown waits here for the last worker to leave.
+    drained: Event,
+}
+
+struct State {
+    queue: VecDeque<BoxJob>,
+    /// Workers alive (busy or idle).
+    workers: usize,
+    /// Workers waiting for work that no submission has claimed yet.
+    idle: usize,
+    handles: Vec<JoinHandle<()>>,
+    closed: bool,
+}
+
+impl<R: Runtime> fmt::Debug for TaskPool<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = &self.owner.shared;
+        f.debug_struct("TaskPool")
+            .field("size", &s.size)
+            .field("timeout", &s.timeout)
+            .field("closed", &self.is_closed())
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+/// Configures a [`TaskPool`]; made by [`TaskPool::builder`].
+#[derive(Debug, Clone, Default)]
+pub struct TaskPoolBuilder {
+    size: Option<NonZeroUsize>,
+    timeout: Option<Duration>,
+    reporter: ErrorReporter,
+}
+
+impl TaskPoolBuilder {
+    /// At most `size` tasks run at once (default: unbounded).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::num::NonZeroUsize;
+    /// let b = wrangle_pool::TaskPool::builder().size(NonZeroUsize::new(8).unwrap());
+    /// # drop(b);
+    /// ```
+    pub fn size(mut self, size: NonZeroUsize) -> Self {
+        self.size = Some(size);
+        self
+    }
+
+    /// Each task may run for at most `timeout`, counted from its start (default: no limit).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let b = wrangle_pool::TaskPool::builder().timeout(std::time::Duration::from_secs(5));
+    /// # drop(b);
+    /// ```
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Where failures of detached tasks go (default: the process-wide handler).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let b = wrangle_pool::TaskPool::builder()
+    ///     .error_reporter(wrangle_rt::ErrorReporter::new(|u: wrangle_rt::Unhandled| eprintln!("{u}")));
+    /// # drop(b);
+    /// ```
+    pub fn error_reporter(mut self, reporter: ErrorReporter) -> Self {
+        self.reporter = reporter;
+        self
+    }
+
+    /// Builds the pool on the runtime of the current context ([`DefaultRuntime::current`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// wrangle_rt::VirtualRuntime::new().block_on(async {
+    ///     let pool = wrangle_pool::TaskPool::builder().build();
+    ///     assert_eq!(pool.run(async { 1 }).await.unwrap(), 1);
+    /// });
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// As [`DefaultRuntime::current`]: only in a build without any runtime feature, outside a
+    /// virtual runtime.
+    #[must_use]
+    pub fn build(self) -> TaskPool {
+        self.build_with_runtime(DefaultRuntime::current())
+    }
+
+    /// Builds the pool on `rt`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = wrangle_pool::TaskPool::builder().build_with_runtime(wrangle_rt::VirtualRuntime::new());
+    /// # drop(pool);
+    /// ```
+    #[must_use]
+    pub fn build_with_runtime<R: Runtime>(self, rt: R) -> TaskPool<R> {
+        TaskPool {
+            owner: Arc::new(Owner {
+                shared: Arc::new(Shared {
+                    rt,
+                    size: self.size,
+                    timeout: self.timeout,
+                    reporter: self.reporter,
+                    counters: Counters::default(),
+                    state: Mutex::new(State {
+                        queue: VecDeque::new(),
+                        workers: 0,
+                        idle: 0,
+                        handles: Vec::new(),
+                        closed: false,
+                    }),
+                    work: Event::new(),
+                    drained: Event::new(),
+                }),
+            }),
+        }
+    }
+}
+
+impl TaskPool {
+    /// A pool of at most `size` concurrent tasks (`None`: unbounded), on the runtime of the
+    /// current context.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::num::NonZeroUsize;
+    ///
+    /// wrangle_rt::VirtualRuntime::new().block_on(async {
+    ///     let pool = wrangle_pool::TaskPool::new(NonZeroUsize::new(4));
+    ///     assert_eq!(pool.run(async { 2 }).await.unwrap(), 2);
+    /// });
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// As [`DefaultRuntime::current`].
+    #[must_use]
+    pub fn new(size: Option<NonZeroUsize>) -> Self {
+        TaskPool::with_runtime(DefaultRuntime::current(), size)
+    }
+
+    /// A builder for size, timeout and error handler.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let builder = wrangle_pool::TaskPool::builder();
+    /// # drop(builder);
+    /// ```
+    #[must_use]
+    pub fn builder() -> TaskPoolBuilder {
+        TaskPoolBuilder::default()
+    }
+}
+
+impl<R: Runtime> TaskPool<R> {
+    /// A pool of at most `size` concurrent tasks (`None`: unbounded) on `rt`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = wrangle_pool::TaskPool::with_runtime(wrangle_rt::VirtualRuntime::new(), None);
+    /// # drop(pool);
+    /// ```
+    #[must_use]
+    pub fn with_runtime(rt: R, size: Option<NonZeroUsize>) -> Self {
+        let mut b = TaskPool::builder();
+        b.size = size;
+        b.build_with_runtime(rt)
+    }
+
+    /// Submits `future`; callable from any thread, async or not.
+    ///
+    /// # Errors
+    ///
+    /// [`SpawnError`] with the future, if the pool is closed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wrangle_rt::VirtualRuntime;
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// let pool = wrangle_pool::TaskPool::with_runtime(rt.clone(), None);
+    /// // From a plain thread:
+    /// let h = std::thread::scope(|s| s.spawn(|| pool.spawn(async { 5 })).join().unwrap()).unwrap();
+    /// assert_eq!(rt.block_on(h).unwrap(), 5);
+    /// ```
+    pub fn spawn<F>(&self, future: F) -> Result<PoolHandle<F::Output>, SpawnError<F>>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let shared = &self.owner.shared;
+        let mut st = shared.lock();
+        if st.closed {
+            return Err(SpawnError(future));
+        }
+        let (cell, handle) = wrangle_rt::task_pair(Job::new(future, shared.clone()));
+        st.queue.push_back(Box::pin(cell));
+        shared.counters.submitted.fetch_add(1, Ordering::Relaxed);
+        shared.counters.queued.fetch_add(1, Ordering::Relaxed);
+        if st.idle > 0 {
+            // Claim an idle worker for this job.
+            st.idle -= 1;
+            drop(st);
+            shared.work.notify(1.additional());
+        } else if shared.size.is_none_or(|s| st.workers < s.get()) {
+            st.workers += 1;
+            let worker = shared.rt.spawn(worker(shared.clone()));
+            st.handles.push(worker);
+        }
+        Ok(PoolHandle::new(handle))
+    }
+
+    /// Submits `future` and waits for its output.
+    ///
+    /// # Errors
+    ///
+    /// [`TaskError::Closed`] if the pool is closed; otherwise as the task's [`PoolHandle`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = wrangle_rt::VirtualRuntime::new();
+    /// let pool = wrangle_pool::TaskPool::with_runtime(rt.clone(), None);
+    /// assert_eq!(rt.block_on(pool.run(async { 3 })).unwrap(), 3);
+    /// ```
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future cancels the task (a queued task never runs).
+    pub async fn run<F>(&self, future: F) -> Result<F::Output, TaskError>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        match self.spawn(future) {
+            Ok(h) => h.await,
+            Err(_) => Err(TaskError::Closed),
+        }
+    }
+
+    /// Refuses new tasks from now on; queued and running tasks go on.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = wrangle_pool::TaskPool::with_runtime(wrangle_rt::VirtualRuntime::new(), None);
+    /// pool.close();
+    /// assert!(pool.is_closed());
+    /// assert!(pool.spawn(async {}).is_err());
+    /// ```
+    pub fn close(&self) {
+        let shared = &self.owner.shared;
+        let mut st = shared.lock();
+        st.closed = true;
+        let idle = std::mem::take(&mut st.idle);
+        let none_left = st.workers == 0;
+        drop(st);
+        // Idle workers see the closed, empty queue and leave.
+        shared.work.notify(idle.additional());
+        if none_left {
+            shared.drained.notify(usize::MAX);
+        }
+    }
+
+    /// Returns `true` once [`close`](TaskPool::close) (or a shutdown) was called.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = wrangle_pool::TaskPool::with_runtime(wrangle_rt::VirtualRuntime::new(), None);
+    /// assert!(!pool.is_closed());
+    /// ```
+    #[must_use]
+    pub fn is_closed(&self) -> bool {
+        self.owner.shared.lock().closed
+    }
+
+    /// Closes the pool and waits until every queued and running task has ended.
+    ///
+    /// Every handle resolves. The pool drains even if this future is dropped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = wrangle_rt::VirtualRuntime::new();
+    /// let pool = wrangle_pool::TaskPool::with_runtime(rt.clone(), None);
+    /// let h = pool.spawn(async { 1 }).unwrap();
+    /// rt.block_on(pool.shutdown());
+    /// assert!(h.is_finished());
+    /// ```
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: dropping it stops the waiting, not the draining.
+    pub async fn shutdown(&self) {
+        self.close();
+        self.drained().await;
+    }
+
+    /// Like [`shutdown`](TaskPool::shutdown), but cancels whatever has not ended within
+    /// `timeout`, and waits until it is gone.
+    ///
+    /// # Errors
+    ///
+    /// [`ShutdownTimedOut`] with the number of tasks cancelled, if the deadline passed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let rt = wrangle_rt::VirtualRuntime::new();
+    /// let pool = wrangle_pool::TaskPool::with_runtime(rt.clone(), None);
+    /// let h = pool.spawn(std::future::pending::<()>()).unwrap();
+    /// assert!(rt.block_on(pool.shutdown_timeout(Duration::from_secs(5))).is_err());
+    /// assert!(rt.block_on(h).unwrap_err().is_cancelled());
+    /// ```
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping it before the deadline stops the waiting; the pool still drains, and nothing
+    /// is cancelled.
+    pub async fn shutdown_timeout(&self, timeout: Duration) -> Result<(), ShutdownTimedOut> {
+        self.close();
+        let shared = &self.owner.shared;
+        if shared.rt.timeout(timeout, self.drained()).await.is_ok() {
+            return Ok(());
+        }
+        let (queued, handles) = shared.take_all();
+        let cancelled = queued.len() + shared.counters.active.load(Ordering::Relaxed);
+        drop(queued);
+        for h in handles {
+            // Cancel-and-wait: when this returns, the running tasks' futures are gone.
+            let _ = h.cancel().await;
+        }
+        Err(ShutdownTimedOut { cancelled })
+    }
+
+    async fn drained(&self) {
+        let shared = &self.owner.shared;
+        loop {
+            let listener = shared.drained.listen();
+            if shared.lock().workers == 0 {
+                return;
+            }
+            listener.await;
+        }
+    }
+
+    /// A snapshot of the counters.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = wrangle_rt::VirtualRuntime::new();
+    /// let pool = wrangle_pool::TaskPool::with_runtime(rt.clone(), None);
+    /// rt.block_on(pool.run(async {})).unwrap();
+    /// let stats = pool.stats();
+    /// assert_eq!((stats.submitted, stats.completed, stats.active), (1, 1, 0));
+    /// ```
+    #[must_use]
+    pub fn stats(&self) -> PoolStats {
+        self.owner.shared.counters.snapshot()
+    }
+
+    /// The runtime the pool runs on.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wrangle_rt::Runtime;
+    /// let pool = wrangle_pool::TaskPool::with_runtime(wrangle_rt::VirtualRuntime::new(), None);
+    /// assert_eq!(pool.runtime().name(), "virtual");
+    /// ```
+    #[must_use]
+    pub fn runtime(&self) -> &R {
+        &self.owner.shared.rt
+    }
+}
+
+impl<R: Runtime> Shared<R> {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // The lock is never held while user code runs.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Takes every queued job and worker handle out of the pool and closes it.
+    fn take_all(&self) -> (VecDeque<BoxJob>, Vec<JoinHandle<()>>) {
+        let mut st = self.lock();
+        st.closed = true;
+        let queue = std::mem::take(&mut st.queue);
+        self.counters
+            .queued
+            .fetch_sub(queue.len(), Ordering::Relaxed);
+        (queue, std::mem::take(&mut st.handles))
+    }
+
+    /// Cancels everything at once (the last pool handle was dropped).
+    fn abort(&self) {
+        let (queue, handles) = self.take_all();
+        // Dropped outside the lock: dropping a job resolves its handle, dropping a worker
+        // handle cancels the worker and the job it runs.
+        drop(queue);
+        drop(handles);
+        self.drained.notify(usize::MAX);
+    }
+}
+
+async fn worker<R: Runtime>(shared: Arc<Shared<R>>) {
+    let _exit = WorkerExit { shared: &shared };
+    loop {
+        let next = {
+            let mut st = shared.lock();
+            match st.queue.pop_front() {
+                Some(job) => Ok(job),
+                None if st.closed => return,
+                None => {
+                    st.idle += 1;
+                    Err(shared.work.listen())
+                }
+            }
+        };
+        match next {
+            Ok(job) => {
+                shared.counters.queued.fetch_sub(1, Ordering::Relaxed);
+                job.await;
+            }
+            Err(listener) => listener.await,
+        }
+    }
+}
+
+/// Counts a worker out when it leaves, however it leaves (returned, or cancelled).
+struct WorkerExit<'a, R: Runtime> {
+    shared: &'a Shared<R>,
+}
+
+impl<R: Runtime> Drop for WorkerExit<'_, R> {
+    fn drop(&mut self) {
+        let mut st = self.shared.lock();
+        st.workers -= 1;
+        let last = st.workers == 0;
+        drop(st);
+        if last {
+            self.shared.drained.notify(usize::MAX);
+        }
+    }
+}

@@ -1,0 +1,462 @@
+//! `TaskPool` behaviour, on every runtime; timing on virtual time.
+
+use std::future::Future;
+use std::num::NonZeroUsize;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use wrangle_pool::{TaskError, TaskPool};
+use wrangle_rt::testing::{each_runtime, virtual_time};
+use wrangle_rt::{ErrorReporter, Runtime, Unhandled};
+
+const MS: Duration = Duration::from_millis(1);
+
+fn size(n: usize) -> NonZeroUsize {
+    NonZeroUsize::new(n).unwrap()
+}
+
+#[test]
+fn timeout_counts_from_the_start_not_from_the_queue() {
+    // Seed case: size 1, timeout 15 ms, two 10 ms jobs both succeed.
+    virtual_time(|rt| async move {
+        let start = rt.now();
+        let pool = TaskPool::builder()
+            .size(size(1))
+            .timeout(15 * MS)
+            .build_with_runtime(rt.clone());
+        let job = |rt: wrangle_rt::VirtualRuntime| async move {
+            rt.sleep(10 * MS).await;
+            rt.now()
+        };
+        let a = pool.spawn(job(rt.clone())).unwrap();
+        let b = pool.spawn(job(rt.clone())).unwrap();
+        assert_eq!(a.await.unwrap() - start, 10 * MS);
+        assert_eq!(b.await.unwrap() - start, 20 * MS);
+        let s = pool.stats();
+        assert_eq!((s.completed, s.timed_out), (2, 0));
+    });
+}
+
+#[test]
+fn a_task_over_its_timeout_times_out_exactly_and_the_pool_goes_on() {
+    virtual_time(|rt| async move {
+        let start = rt.now();
+        let pool = TaskPool::builder()
+            .size(size(2))
+            .timeout(15 * MS)
+            .build_with_runtime(rt.clone());
+        let slow = pool.spawn({
+            let rt = rt.clone();
+            async move { rt.sleep(40 * MS).await }
+        });
+        let err = slow.unwrap().await.unwrap_err();
+        assert!(err.is_timeout(), "{err}");
+        assert_eq!(rt.now() - start, 15 * MS);
+        assert_eq!(pool.run(async { 1 }).await.unwrap(), 1);
+        assert_eq!(pool.stats().timed_out, 1);
+    });
+}
+
+#[test]
+fn cancel_before_start_never_runs_the_body() {
+    each_runtime(|rt| async move {
+        let pool = TaskPool::with_runtime(rt.clone(), Some(size(1)));
+        let ran = Arc::new(AtomicBool::new(false));
+        let (gate_tx, gate_rx) = async_oneshot();
+        let first = pool.spawn(gate_rx).unwrap();
+        let queued = pool
+            .spawn({
+                let ran = ran.clone();
+                async move { ran.store(true, Ordering::SeqCst) }
+            })
+            .unwrap();
+        drop(queued);
+        gate_tx.send();
+        first.await.unwrap();
+        pool.shutdown().await;
+        assert!(
+            !ran.load(Ordering::SeqCst),
+            "a task cancelled while queued ran"
+        );
+        let s = pool.stats();
+        assert_eq!((s.submitted, s.completed, s.cancelled), (2, 1, 1));
+    });
+}
+
+#[test]
+fn cancel_after_start_cancels_and_the_pool_keeps_working() {
+    each_runtime(|rt| async move {
+        let pool = TaskPool::with_runtime(rt.clone(), Some(size(1)));
+        let dropped = Arc::new(AtomicBool::new(false));
+        let started = Arc::new(AtomicBool::new(false));
+        let h = pool
+            .spawn({
+                let (dropped, started) = (DropFlag(dropped.clone()), started.clone());
+                async move {
+                    let _d = dropped;
+                    started.store(true, Ordering::SeqCst);
+                    std::future::pending::<()>().await
+                }
+            })
+            .unwrap();
+        while !started.load(Ordering::SeqCst) {
+            wrangle_rt::yield_now().await;
+        }
+        assert!(h.cancel().await.unwrap_err().is_cancelled());
+        assert!(
+            dropped.load(Ordering::SeqCst),
+            "cancel returned before the task was dropped"
+        );
+        assert_eq!(
+            pool.run(async { "still works" }).await.unwrap(),
+            "still works"
+        );
+        let s = pool.stats();
+        assert_eq!((s.cancelled, s.completed, s.active), (1, 1, 0));
+    });
+}
+
+#[test]
+fn close_refuses_new_work_with_a_typed_error_and_hands_the_task_back() {
+    each_runtime(|rt| async move {
+        let pool = TaskPool::with_runtime(rt.clone(), None);
+        pool.close();
+        let err = pool.spawn(async { 5 }).unwrap_err();
+        assert_eq!(err.to_string(), "pool is closed");
+        assert_eq!(err.into_inner().await, 5);
+        assert!(matches!(pool.run(async {}).await, Err(TaskError::Closed)));
+    });
+}
+
+#[test]
+fn shutdown_drains_every_task_and_keeps_failures_in_their_handles() {
+    each_runtime(|rt| async move {
+        let pool = TaskPool::with_runtime(rt.clone(), Some(size(3)));
+        let handles: Vec<_> = (0..20u32)
+            .map(|i| {
+                pool.spawn(async move {
+                    wrangle_rt::yield_now().await;
+                    if i % 4 == 0 {
+                        Err(format!("job {i} failed"))
+                    } else {
+                        Ok(i)
+                    }
+                })
+                .unwrap()
+            })
+            .collect();
+        pool.shutdown().await;
+        for (i, h) in handles.into_iter().enumerate() {
+            assert!(h.is_finished());
+            let out = h.await.expect("the pool itself never fails a drained task");
+            if i % 4 == 0 {
+                assert_eq!(out.unwrap_err(), format!("job {i} failed"));
+            } else {
+                assert_eq!(out.unwrap(), i as u32);
+            }
+        }
+        assert_eq!(pool.stats().completed, 20);
+    });
+}
+
+#[test]
+fn dropping_the_shutdown_future_still_drains_the_pool() {
+    each_runtime(|rt| async move {
+        let pool = TaskPool::with_runtime(rt.clone(), Some(size(2)));
+        let handles: Vec<_> = (0..6)
+            .map(|i| {
+                let rt = rt.clone();
+                pool.spawn(async move {
+                    rt.sleep(MS).await;
+                    i
+                })
+                .unwrap()
+            })
+            .collect();
+        // Poll shutdown once, then drop it: upstream's pool hangs here.
+        let _ = futures_lite::future::poll_once(Box::pin(pool.shutdown())).await;
+        assert!(pool.is_closed());
+        for (i, h) in handles.into_iter().enumerate() {
+            assert_eq!(h.await.unwrap(), i);
+        }
+    });
+}
+
+#[test]
+fn shutdown_timeout_cancels_what_is_left_at_the_deadline() {
+    virtual_time(|rt| async move {
+        let start = rt.now();
+        let pool = TaskPool::with_runtime(rt.clone(), Some(size(1)));
+        let dropped = Arc::new(AtomicUsize::new(0));
+        let quick = pool.spawn({
+            let rt = rt.clone();
+            async move { rt.sleep(5 * MS).await }
+        });
+        let stuck: Vec<_> = (0..3)
+            .map(|_| {
+                let flag = DropCount(dropped.clone());
+                pool.spawn(async move {
+                    let _f = flag;
+                    std::future::pending::<()>().await
+                })
+                .unwrap()
+            })
+            .collect();
+        let err = pool.shutdown_timeout(100 * MS).await.unwrap_err();
+        assert_eq!(rt.now() - start, 100 * MS);
+        assert_eq!(err.cancelled(), 3, "one running and two queued");
+        assert_eq!(
+            dropped.load(Ordering::SeqCst),
+            3,
+            "futures still alive after shutdown"
+        );
+        quick.unwrap().await.unwrap();
+        for h in stuck {
+            assert!(h.await.unwrap_err().is_cancelled());
+        }
+        let s = pool.stats();
+        assert_eq!(s.finished(), s.submitted);
+        assert_eq!((s.active, s.queued), (0, 0));
+    });
+}
+
+#[test]
+fn dropping_the_pool_cancels_everything_queued_and_running() {
+    each_runtime(|rt| async move {
+        let pool = TaskPool::with_runtime(rt.clone(), Some(size(2)));
+        let dropped = Arc::new(AtomicUsize::new(0));
+        let handles: Vec<_> = (0..5)
+            .map(|_| {
+                let flag = DropCount(dropped.clone());
+                pool.spawn(async move {
+                    let _f = flag;
+                    std::future::pending::<()>().await
+                })
+                .unwrap()
+            })
+            .collect();
+        wrangle_rt::yield_now().await;
+        drop(pool);
+        for h in handles {
+            assert!(h.await.unwrap_err().is_cancelled());
+        }
+        assert_eq!(dropped.load(Ordering::SeqCst), 5);
+    });
+}
+
+#[test]
+fn panics_are_isolated_reported_in_handles_and_counted_once() {
+    each_runtime(|rt| async move {
+        let pool = TaskPool::with_runtime(rt.clone(), Some(size(4)));
+        let handles: Vec<_> = (0..100u32)
+            .map(|i| {
+                pool.spawn(async move {
+                    wrangle_rt::yield_now().await;
+                    if i % 10 == 3 {
+                        panic!("job {i} panicked");
+                    }
+                    i
+                })
+                .unwrap()
+            })
+            .collect();
+        let mut panicked = 0;
+        for (i, h) in handles.into_iter().enumerate() {
+            match h.await {
+                Ok(v) => assert_eq!(v as usize, i),
+                Err(TaskError::Panicked(p)) => {
+                    assert_eq!(p.message(), Some(format!("job {i} panicked").as_str()));
+                    panicked += 1;
+                }
+                Err(e) => panic!("unexpected {e}"),
+            }
+        }
+        assert_eq!(panicked, 10);
+        let s = pool.stats();
+        assert_eq!((s.completed, s.panicked, s.finished()), (90, 10, 100));
+    });
+}
+
+#[test]
+fn concurrency_never_exceeds_the_size() {
+    each_runtime(|rt| async move {
+        let pool = TaskPool::with_runtime(rt.clone(), Some(size(3)));
+        let (now, high) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let handles: Vec<_> = (0..50)
+            .map(|_| {
+                let (now, high, rt) = (now.clone(), high.clone(), rt.clone());
+                pool.spawn(async move {
+                    let n = now.fetch_add(1, Ordering::SeqCst) + 1;
+                    high.fetch_max(n, Ordering::SeqCst);
+                    rt.sleep(Duration::from_micros(200)).await;
+                    now.fetch_sub(1, Ordering::SeqCst);
+                })
+                .unwrap()
+            })
+            .collect();
+        for h in handles {
+            h.await.unwrap();
+        }
+        let high = high.load(Ordering::SeqCst);
+        assert!(high <= 3, "{high} tasks ran at once in a pool of 3");
+        assert!(high >= 1);
+    });
+}
+
+#[test]
+fn spawn_works_from_plain_threads() {
+    each_runtime(|rt| async move {
+        let pool = TaskPool::with_runtime(rt.clone(), Some(size(4)));
+        let submitters: Vec<_> = (0..4u64)
+            .map(|t| {
+                let pool = pool.clone();
+                rt.spawn_blocking(move || {
+                    (0..50u64)
+                        .map(|i| pool.spawn(async move { t * 1000 + i }).unwrap())
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let mut sum = 0;
+        for s in submitters {
+            for h in s.await.unwrap() {
+                sum += h.await.unwrap();
+            }
+        }
+        assert_eq!(
+            sum,
+            (0..4u64)
+                .map(|t| (0..50).map(|i| t * 1000 + i).sum::<u64>())
+                .sum()
+        );
+    });
+}
+
+#[test]
+fn cross_thread_submission_while_shutting_down_runs_once_or_errs() {
+    // R11: every submission either runs exactly once or returns an error to its submitter.
+    each_runtime(|rt| async move {
+        let pool = TaskPool::with_runtime(rt.clone(), Some(size(2)));
+        let ran = Arc::new(AtomicUsize::new(0));
+        let submitters: Vec<_> = (0..3)
+            .map(|_| {
+                let (pool, ran) = (pool.clone(), ran.clone());
+                rt.spawn_blocking(move || {
+                    let mut accepted = Vec::new();
+                    let mut refused = 0;
+                    for _ in 0..200 {
+                        let ran = ran.clone();
+                        match pool.spawn(async move {
+                            ran.fetch_add(1, Ordering::SeqCst);
+                        }) {
+                            Ok(h) => accepted.push(h),
+                            Err(_) => refused += 1,
+                        }
+                    }
+                    (accepted, refused)
+                })
+            })
+            .collect();
+        wrangle_rt::yield_now().await;
+        pool.shutdown().await;
+        let (mut accepted, mut refused) = (0, 0);
+        for s in submitters {
+            let (handles, r) = s.await.unwrap();
+            refused += r;
+            for h in handles {
+                h.await.expect("an accepted task must run");
+                accepted += 1;
+            }
+        }
+        assert_eq!(accepted + refused, 600);
+        assert_eq!(
+            ran.load(Ordering::SeqCst),
+            accepted,
+            "a task ran twice or not at all"
+        );
+    });
+}
+
+#[test]
+fn failures_of_detached_tasks_go_to_the_error_handler() {
+    virtual_time(|rt| async move {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let sink = seen.clone();
+        let pool = TaskPool::builder()
+            .timeout(5 * MS)
+            .error_reporter(ErrorReporter::new(move |u: Unhandled| {
+                sink.lock().unwrap().push(u.to_string())
+            }))
+            .build_with_runtime(rt.clone());
+        pool.spawn(async { panic!("detached boom") })
+            .unwrap()
+            .detach();
+        pool.spawn({
+            let rt = rt.clone();
+            async move { rt.sleep(10 * MS).await }
+        })
+        .unwrap()
+        .detach();
+        // An awaited failure is the caller's, not the handler's.
+        assert!(
+            pool.run(async { panic!("awaited") })
+                .await
+                .unwrap_err()
+                .is_panic()
+        );
+        pool.shutdown().await;
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.len(), 2, "{seen:?}");
+        assert!(seen.iter().any(|s| s.contains("detached boom")));
+        assert!(seen.iter().any(|s| s.contains("timed out")));
+    });
+}
+
+#[test]
+fn a_pool_made_with_new_uses_the_current_runtime() {
+    each_runtime(|rt| async move {
+        let pool = TaskPool::new(None);
+        assert_eq!(pool.runtime().name(), rt.name());
+        assert_eq!(pool.run(async { 1 }).await.unwrap(), 1);
+    });
+}
+
+// ===== helpers =====
+
+struct DropFlag(Arc<AtomicBool>);
+impl Drop for DropFlag {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+struct DropCount(Arc<AtomicUsize>);
+impl Drop for DropCount {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// A tiny one-shot signal built on a cancellation token (runtime-free).
+fn async_oneshot() -> (Gate, Wait) {
+    let t = wrangle_rt::CancellationToken::new();
+    (Gate(t.clone()), Wait(Box::pin(t.cancelled_owned())))
+}
+
+struct Gate(wrangle_rt::CancellationToken);
+impl Gate {
+    fn send(self) {
+        self.0.cancel();
+    }
+}
+
+struct Wait(Pin<Box<wrangle_rt::WaitForCancellationOwned>>);
+impl Future for Wait {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        self.0.as_mut().poll(cx)
+    }
+}

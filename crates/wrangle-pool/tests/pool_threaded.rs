@@ -1,0 +1,214 @@
+//! `ThreadedPool`: a pool on its own thread and runtime.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use wrangle_pool::{TaskError, ThreadedPool, ThreadedPoolError};
+use wrangle_rt::testing::each_runtime;
+use wrangle_rt::{BoxError, ErrorReporter, Runtime, ThreadFlavor, Unhandled};
+
+fn flavours() -> Vec<ThreadFlavor> {
+    [
+        ThreadFlavor::TokioCurrentThread,
+        ThreadFlavor::Smol,
+        ThreadFlavor::Virtual,
+    ]
+    .into_iter()
+    .filter(|f| f.is_available())
+    .collect()
+}
+
+fn thread_name() -> Option<String> {
+    std::thread::current().name().map(String::from)
+}
+
+#[test]
+fn hooks_and_tasks_run_on_the_pool_thread() {
+    for flavor in flavours() {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (l1, l2) = (log.clone(), log.clone());
+        let pool = ThreadedPool::builder()
+            .name("hooked")
+            .flavor(flavor)
+            .build_with(
+                move || async move {
+                    l1.lock()
+                        .unwrap()
+                        .push(format!("init on {:?}", thread_name()));
+                    Ok::<_, BoxError>(String::from("ctx"))
+                },
+                move |ctx: Arc<String>| async move {
+                    l2.lock()
+                        .unwrap()
+                        .push(format!("teardown {ctx} on {:?}", thread_name()));
+                    Ok::<_, BoxError>(())
+                },
+            )
+            .unwrap();
+        let seen = pool
+            .run_blocking_with(|ctx| async move { format!("{ctx} on {:?}", thread_name()) })
+            .unwrap();
+        assert_eq!(seen, "ctx on Some(\"hooked\")", "{flavor:?}");
+        pool.stop().unwrap();
+        assert_eq!(
+            *log.lock().unwrap(),
+            [
+                "init on Some(\"hooked\")",
+                "teardown ctx on Some(\"hooked\")"
+            ],
+            "{flavor:?}"
+        );
+    }
+}
+
+#[test]
+fn the_async_api_works_from_every_other_runtime() {
+    let pool = Arc::new(ThreadedPool::builder().name("served").build().unwrap());
+    each_runtime(|rt| {
+        let pool = pool.clone();
+        async move {
+            let out = pool.run(async { thread_name() }).await.unwrap();
+            assert_eq!(out.as_deref(), Some("served"));
+            let h = pool.spawn(async { 21 * 2 }).unwrap();
+            assert_eq!(h.await.unwrap(), 42);
+            let _ = rt;
+        }
+    });
+    Arc::try_unwrap(pool).unwrap().stop().unwrap();
+}
+
+#[test]
+fn stop_drains_every_task_and_stop_now_cancels_pending_work() {
+    for flavor in flavours() {
+        let pool = ThreadedPool::builder()
+            .flavor(flavor)
+            .size(std::num::NonZeroUsize::MIN)
+            .build()
+            .unwrap();
+        let rt = pool.runtime().clone();
+        let handles: Vec<_> = (0..5u32)
+            .map(|i| {
+                let rt = rt.clone();
+                pool.spawn(async move {
+                    rt.sleep(Duration::from_millis(1)).await;
+                    i
+                })
+                .unwrap()
+            })
+            .collect();
+        pool.stop().unwrap();
+        for (i, h) in handles.into_iter().enumerate() {
+            assert_eq!(h.join_blocking().unwrap(), i as u32, "{flavor:?}");
+        }
+
+        let pool = ThreadedPool::builder().flavor(flavor).build().unwrap();
+        let stuck = pool.spawn(std::future::pending::<()>()).unwrap();
+        pool.stop_now().unwrap();
+        assert!(
+            stuck.join_blocking().unwrap_err().is_cancelled(),
+            "{flavor:?}"
+        );
+    }
+}
+
+#[test]
+fn run_blocking_on_the_pool_thread_is_refused_not_deadlocked() {
+    let pool = Arc::new(ThreadedPool::builder().build().unwrap());
+    let inner = pool.clone();
+    let h = pool
+        .spawn(async move {
+            // Synchronous call on the pool's own thread.
+            matches!(inner.run_blocking(async {}), Err(TaskError::WouldDeadlock))
+        })
+        .unwrap();
+    assert!(h.join_blocking().unwrap());
+    Arc::try_unwrap(pool)
+        .expect("the task released its clone")
+        .stop()
+        .unwrap();
+}
+
+#[test]
+fn hook_errors_are_returned_and_reported() {
+    let err = ThreadedPool::builder()
+        .build_with(
+            || async { Err::<(), _>(std::io::Error::other("no database")) },
+            |_| async { Ok::<_, BoxError>(()) },
+        )
+        .unwrap_err();
+    assert!(matches!(err, ThreadedPoolError::Init(_)));
+    assert_eq!(err.to_string(), "pool init hook failed: no database");
+
+    let err = ThreadedPool::builder()
+        .build_with(
+            || async {
+                if true {
+                    panic!("init blew up");
+                }
+                Ok::<(), BoxError>(())
+            },
+            |_: Arc<()>| async { Ok::<_, BoxError>(()) },
+        )
+        .unwrap_err();
+    assert!(matches!(err, ThreadedPoolError::InitPanicked(_)), "{err}");
+
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    let pool = ThreadedPool::builder()
+        .error_reporter(ErrorReporter::new(move |u: Unhandled| {
+            sink.lock().unwrap().push(u.to_string())
+        }))
+        .build_with(
+            || async { Ok::<_, BoxError>(()) },
+            |_| async { Err::<(), _>(std::io::Error::other("flush failed")) },
+        )
+        .unwrap();
+    let err = pool.stop().unwrap_err();
+    assert!(matches!(err, ThreadedPoolError::Teardown(_)));
+    assert_eq!(seen.lock().unwrap().len(), 1);
+    assert!(seen.lock().unwrap()[0].contains("flush failed"));
+}
+
+#[test]
+fn timeout_applies_on_the_pool_thread() {
+    // Virtual flavour: the pool thread's own clock runs virtual time, exactly.
+    let pool = ThreadedPool::builder()
+        .flavor(ThreadFlavor::Virtual)
+        .timeout(Duration::from_millis(15))
+        .build()
+        .unwrap();
+    let rt = pool.runtime().clone();
+    let (r1, r2) = (rt.clone(), rt.clone());
+    let ok = pool.run_blocking(async move {
+        let start = r1.now();
+        r1.sleep(Duration::from_millis(10)).await;
+        r1.now() - start
+    });
+    assert_eq!(ok.unwrap(), Duration::from_millis(10));
+    let late = pool.run_blocking(async move { r2.sleep(Duration::from_millis(20)).await });
+    assert!(late.unwrap_err().is_timeout());
+    pool.stop().unwrap();
+}
+
+#[test]
+fn dropping_the_pool_cancels_work_and_joins_the_thread() {
+    let dropped = Arc::new(AtomicBool::new(false));
+    struct Flag(Arc<AtomicBool>);
+    impl Drop for Flag {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+    let pool = ThreadedPool::builder().build().unwrap();
+    let flag = Flag(dropped.clone());
+    let h = pool
+        .spawn(async move {
+            let _f = flag;
+            std::future::pending::<()>().await
+        })
+        .unwrap();
+    drop(pool);
+    assert!(h.join_blocking().unwrap_err().is_cancelled());
+    assert!(dropped.load(Ordering::SeqCst));
+}
