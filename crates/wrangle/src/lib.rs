@@ -7,6 +7,8 @@
 //! | module | crate | feature | what |
 //! |---|---|---|---|
 //! | [`rt`] | `wrangle-rt` | always | the [`Runtime`] trait, normalised [`JoinHandle`], adapters, virtual time, [`CancellationToken`] |
+//! | `pool` | `wrangle-pool` | `pool` | task pools: size limit, per-task timeout from start, cross-thread submission, dedicated-thread pools |
+//! | `timer` | `wrangle-timer` | `timer` | drift-free intervals with missed-tick policies, periodic tasks, delay-policy timers, wall-clock and cron schedules with DST, scheduler |
 //!
 //! Further crates (task scopes and bounded runners, pools, timers, sync primitives, debounce,
 //! robust I/O, caches) join this table as they land; see the workspace README.
@@ -32,6 +34,7 @@
 //! - `runtime-smol` (default), `runtime-tokio`, `runtime-async-std` (legacy): runtime adapters,
 //!   forwarded to `wrangle-rt`; additive, any combination builds.
 //! - `full` (default): every crate of the suite.
+//! - `pool`, `timer`: one feature per crate.
 //! - `tracing`: unhandled errors become `tracing` events.
 //!
 //! # Runtime support
@@ -51,6 +54,13 @@
 
 #[doc(inline)]
 pub use wrangle_rt as rt;
+
+#[cfg(feature = "pool")]
+#[doc(inline)]
+pub use wrangle_pool as pool;
+#[cfg(feature = "timer")]
+#[doc(inline)]
+pub use wrangle_timer as timer;
 
 #[doc(no_inline)]
 pub use wrangle_rt::{CancellationToken, DefaultRuntime, JoinError, JoinHandle, Runtime, Sleep};

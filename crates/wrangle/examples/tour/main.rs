@@ -6,7 +6,11 @@
 // The tour's job is to print.
 #![allow(clippy::print_stdout)]
 
+#[cfg(feature = "pool")]
+mod pool;
 mod rt;
+#[cfg(feature = "timer")]
+mod timer;
 
 use wrangle::{DefaultRuntime, Runtime};
 
@@ -17,6 +21,16 @@ fn main() {
         println!("wrangle tour, running on `{}`", rt.name());
         section("wrangle-rt: one runtime abstraction");
         rt::tour(rt.clone()).await;
+        #[cfg(feature = "timer")]
+        {
+            section("wrangle-timer: intervals, periodic tasks, cron, scheduler");
+            timer::tour(rt.clone()).await;
+        }
+        #[cfg(feature = "pool")]
+        {
+            section("wrangle-pool: bounded pools with per-task timeouts");
+            pool::tour(rt.clone()).await;
+        }
     });
     println!("\ntour finished in {:?}", started.elapsed());
 }
