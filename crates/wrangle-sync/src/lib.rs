@@ -8,8 +8,8 @@
 //!   `check`) and [`KeyedLimiter`] (GCRA per key, bounded memory): `check()` never waits,
 //!   `acquire().await` waits its turn (FIFO) on the runtime's timer.
 //! - [`Batcher`]: batches by `max_quantity` or `max_wait` (a deadline from the batch's first
-//!   item) for an async callback, with a flushing `stop`; [`ChunksTimeout`]: the same as a
-//!   stream adaptor.
+//!   item) for an async callback, with a flushing `stop`; [`batch_channel`]: the same with the
+//!   batches read as a `Stream`; [`ChunksTimeout`]: the rules as a stream adaptor.
 //! - [`IterStream`]: a blocking `Iterator` on a blocking thread, streamed asynchronously with
 //!   bounded read-ahead; panics arrive after the items before them; early drop stops it.
 //! - [`DualQueue`]: FIFO, LIFO or priority queue, bounded or not, with blocking (thread) and
@@ -101,6 +101,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod acquire;
+mod batch_stream;
 mod batcher;
 mod chunks_timeout;
 mod deadline_wait;
@@ -121,6 +122,7 @@ mod semaphore;
 mod sync;
 
 pub use acquire::{Acquire, AcquireOwned};
+pub use batch_stream::{BatchSender, Batches, batch_channel};
 pub use batcher::{Batcher, BatcherStats, Stop};
 pub use chunks_timeout::ChunksTimeout;
 pub use error::{

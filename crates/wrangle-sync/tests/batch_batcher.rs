@@ -300,3 +300,38 @@ proptest! {
         prop_assert_eq!(got, model(&arrivals, max, wait_us));
     }
 }
+
+#[test]
+fn batch_channel_streams_batches_and_ends_after_close() {
+    each_runtime(|rt| async move {
+        let start = rt.now();
+        let (tx, batches) = wrangle_sync::batch_channel(rt.clone(), nz(3), 100 * MS).unwrap();
+        let reader = rt.spawn({
+            let rt = rt.clone();
+            async move {
+                let mut out = Vec::new();
+                let mut batches = std::pin::pin!(batches);
+                while let Some(b) = batches.next().await {
+                    out.push((rt.now() - start, b));
+                }
+                out
+            }
+        });
+        let writer = rt.spawn_blocking({
+            let tx = tx.clone();
+            move || (0..4u32).for_each(|i| tx.put(i).unwrap())
+        });
+        writer.await.unwrap();
+        rt.sleep(150 * MS).await;
+        tx.put(9).unwrap();
+        tx.close();
+        assert_eq!(tx.put(10).unwrap_err().0, 10);
+        let out = reader.await.unwrap();
+        let groups: Vec<Vec<u32>> = out.iter().map(|(_, b)| b.clone()).collect();
+        assert_eq!(groups, [vec![0, 1, 2], vec![3], vec![9]]);
+        if rt.is_virtual() {
+            let at: Vec<Duration> = out.iter().map(|(t, _)| *t).collect();
+            assert_eq!(at, [Duration::ZERO, 100 * MS, 150 * MS]);
+        }
+    });
+}
