@@ -99,6 +99,10 @@ pub struct QueueStats {
     pub got: u64,
     /// Items put and not yet marked done with `task_done`.
     pub unfinished: usize,
+    /// Getters (tasks or threads) waiting for an item now.
+    pub getters_waiting: usize,
+    /// Putters and reservers (tasks or threads) waiting for room now.
+    pub putters_waiting: usize,
 }
 
 impl<T> Clone for DualQueue<T> {
@@ -757,6 +761,8 @@ impl<T> DualQueue<T> {
             put: st.put,
             got: st.got,
             unfinished: st.unfinished,
+            getters_waiting: st.get_waiters,
+            putters_waiting: st.put_waiters,
         }
     }
 

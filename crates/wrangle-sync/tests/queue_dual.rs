@@ -135,7 +135,9 @@ fn close_wakes_a_blocked_thread_getter_promptly() {
             let q = q.clone();
             move || q.get_blocking()
         });
-        yield_now().await;
+        while q.stats().getters_waiting < 1 {
+            yield_now().await;
+        }
         q.close();
         assert_eq!(getter.await.unwrap(), Err(GetError::Closed));
     });
@@ -150,7 +152,7 @@ fn close_fails_async_putters_waiting_for_room_and_hands_items_back() {
             let q = q.clone();
             async move { q.put(1).await }
         });
-        for _ in 0..10 {
+        while q.stats().putters_waiting < 1 {
             yield_now().await;
         }
         q.close();
@@ -171,7 +173,7 @@ fn cancelled_woken_getter_passes_its_wakeup_on() {
             async move { q.get().await }
         });
         // Let `second` register behind `first`.
-        for _ in 0..10 {
+        while q.stats().getters_waiting < 2 {
             yield_now().await;
         }
         q.try_put(5).unwrap(); // wakes `first`...
