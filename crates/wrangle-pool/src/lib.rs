@@ -9,6 +9,9 @@
 //! - [`ThreadedPool`]: a `TaskPool` on a named OS thread with its own runtime (Tokio
 //!   current-thread, smol or virtual), async init and teardown hooks run on that thread, a
 //!   blocking API for sync code and an async API for any other runtime.
+//! - [`Server`]: N worker threads, each with its own runtime, running one worker function
+//!   given its index and a shutdown signal; a graceful stop of all on the first worker error,
+//!   stop request or (feature `signal`) SIGINT/SIGTERM, forced on the second signal.
 //!
 //! # Examples
 //!
@@ -38,7 +41,9 @@
 //!
 //! # Features
 //!
-//! None of its own: runtimes are chosen through `wrangle-rt` (or the `wrangle` facade).
+//! - `signal`: [`Server::signals`], a graceful stop on SIGINT and SIGTERM (`async-signal`).
+//!
+//! Runtimes are chosen through `wrangle-rt` (or the `wrangle` facade).
 //!
 //! # Runtime support
 //!
@@ -59,11 +64,13 @@ mod error;
 mod handle;
 mod job;
 mod pool;
+mod server;
 mod stats;
 mod threaded;
 
 pub use error::{ShutdownTimedOut, SpawnError, TaskError};
 pub use handle::PoolHandle;
 pub use pool::{TaskPool, TaskPoolBuilder};
+pub use server::{Server, ServerStop, WorkerContext};
 pub use stats::PoolStats;
 pub use threaded::{ThreadedPool, ThreadedPoolBuilder, ThreadedPoolError};
