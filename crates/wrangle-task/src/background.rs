@@ -79,8 +79,8 @@ pub struct BackgroundStats {
 /// `BackgroundTask`).
 ///
 /// [`start`](BackgroundTask::start) cancels the current run, if any, and starts a new one;
-/// [`cancel`](BackgroundTask::cancel) cancels it; [`wait`](BackgroundTask::wait) waits for the
-/// current run's result. A run's error (or panic) goes to the error handler whether or not
+/// [`cancel`](BackgroundTask::cancel) cancels it and forgets it; [`wait`](BackgroundTask::wait)
+/// waits for the latest run's result. A run's error (or panic) goes to the error handler whether or not
 /// anyone waits; waiters see [`RunError`]. Dropping the `BackgroundTask` cancels the live run.
 ///
 /// # Examples
@@ -102,7 +102,9 @@ pub struct BackgroundStats {
 /// rt.block_on(async {
 ///     bg.start();
 ///     assert_eq!(bg.wait().await, Some(Ok(10)));
-///     // The run is over: nothing to wait for.
+///     // The result stays until the next start; cancel forgets the run.
+///     assert_eq!(bg.wait().await, Some(Ok(10)));
+///     bg.cancel();
 ///     assert_eq!(bg.wait().await, None);
 /// });
 /// ```
@@ -278,14 +280,6 @@ impl<T: Send + 'static, R: Runtime> BackgroundTask<T, R> {
                     st.stats.failed += 1;
                 }
             }
-            // Forget the run only if it is still the current one.
-            if st
-                .current
-                .as_ref()
-                .is_some_and(|c| c.generation == run2.generation)
-            {
-                st.current = None;
-            }
         });
         *lock(&run.handle) = Some(handle);
         st.current = Some(run);
@@ -333,7 +327,10 @@ impl<T: Send + 'static, R: Runtime> BackgroundTask<T, R> {
     /// assert!(bg.is_running());
     /// ```
     pub fn is_running(&self) -> bool {
-        lock(&self.state).current.is_some()
+        lock(&self.state)
+            .current
+            .as_ref()
+            .is_some_and(|run| lock(&run.result).is_none())
     }
 
     /// The counters so far.
@@ -355,9 +352,13 @@ impl<T: Send + 'static, R: Runtime> BackgroundTask<T, R> {
 }
 
 impl<T: Clone + Send + 'static, R: Runtime> BackgroundTask<T, R> {
-    /// Waits for the current run: `Some(Ok(value))`, `Some(Err(_))` if it failed, panicked or
-    /// was cancelled meanwhile, or `None` if there is no current run (never started, finished
-    /// before the call, or cancelled).
+    /// Waits for the latest run and gives its result: `Some(Ok(value))`, or `Some(Err(_))` if
+    /// it failed, panicked or was cancelled meanwhile; `None` if there is no run to wait for
+    /// (never started, or forgotten by [`cancel`](BackgroundTask::cancel)).
+    ///
+    /// Unlike upstream, a run that finished before the call still gives its result (until the
+    /// next start), so `start(); wait()` cannot lose the result to a fast run on another
+    /// thread.
     ///
     /// # Examples
     ///

@@ -11,7 +11,7 @@ use wrangle_rt::{Runtime, Unhandled};
 use wrangle_task::{BackgroundTask, RestartError, RestartableTask, RunError};
 
 #[test]
-fn background_result_then_none_once_finished() {
+fn background_result_is_kept_until_cancel_or_next_start() {
     virtual_time(|rt| async move {
         let rt2 = rt.clone();
         let bg = BackgroundTask::with_runtime(rt.clone(), move || {
@@ -25,7 +25,11 @@ fn background_result_then_none_once_finished() {
         bg.start();
         assert_eq!(bg.wait().await, Some(Ok(10)));
         assert_eq!(rt.now() - start, ms(10));
+        assert!(!bg.is_running());
+        assert_eq!(bg.wait().await, Some(Ok(10)));
+        bg.cancel();
         assert_eq!(bg.wait().await, None);
+        assert_eq!(bg.stats().cancelled, 0);
     });
 }
 

@@ -12,18 +12,20 @@ use wrangle_task::{CancelOutcome, shield, shield_with_runtime, spawn_cancellable
 fn shielded_work_completes_when_the_caller_is_dropped() {
     each_runtime(|rt| async move {
         let log = Log::default();
-        let (rt2, l) = (rt.clone(), log.clone());
+        let (rt2, l, l2) = (rt.clone(), log.clone(), log.clone());
         let caller = rt.spawn(async move {
-            shield(async move {
+            let shielded = shield(async move {
                 rt2.sleep(ms(10)).await;
                 l.push("shielded done");
-            })
-            .await
-            .unwrap();
+            });
+            l2.push("caller waiting");
+            shielded.await.unwrap();
         });
-        rt.sleep(ms(2)).await;
+        // Drop the caller once it is waiting on the shield (on a loaded machine it may take a
+        // while to start).
+        eventually(&rt, || log.get() == ["caller waiting"]).await;
         drop(caller);
-        eventually(&rt, || log.get() == ["shielded done"]).await;
+        eventually(&rt, || log.get() == ["caller waiting", "shielded done"]).await;
     });
 }
 
