@@ -116,13 +116,11 @@ pub struct BackgroundTask<T, R: Runtime = DefaultRuntime> {
 }
 
 struct BgState<T> {
-    generation: u64,
     current: Option<Arc<Run<T>>>,
     stats: BackgroundStats,
 }
 
 struct Run<T> {
-    generation: u64,
     handle: Mutex<Option<JoinHandle<()>>>,
     result: Mutex<Option<Result<T, RunError>>>,
     done: Event,
@@ -199,7 +197,6 @@ impl<T: Send + 'static, R: Runtime> BackgroundTask<T, R> {
             }),
             reporter: ErrorReporter::global(),
             state: Arc::new(Mutex::new(BgState {
-                generation: 0,
                 current: None,
                 stats: BackgroundStats::default(),
             })),
@@ -249,10 +246,8 @@ impl<T: Send + 'static, R: Runtime> BackgroundTask<T, R> {
         let fut = (self.factory)();
         let mut st = lock(&self.state);
         let old = st.current.take();
-        st.generation += 1;
         st.stats.started += 1;
         let run = Arc::new(Run {
-            generation: st.generation,
             handle: Mutex::new(None),
             result: Mutex::new(None),
             done: Event::new(),
