@@ -186,7 +186,9 @@ impl PrioritySemaphore {
     }
 
     /// Waits for `n` permits at once, at the default priority unless [`Acquire::priority`]
-    /// says otherwise. While it waits, nobody behind it in the queue is served.
+    /// says otherwise. While it waits, nobody behind it in the queue is served, so a request
+    /// for more permits than the semaphore will ever have waits until the semaphore is closed
+    /// (or permits are added) and holds back everyone behind it.
     ///
     /// # Examples
     ///

@@ -167,3 +167,17 @@ fn keyed_table_stays_bounded_under_many_keys() {
         assert!(lockouts.len() <= 2 * 100 + 64, "len {}", lockouts.len());
     });
 }
+
+#[test]
+fn debug_of_a_locked_gate_shows_its_deadline() {
+    virtual_time(|rt| async move {
+        let lockout = Lockout::with_runtime(rt.clone());
+        lockout.lockout_for(10 * MS);
+        // Upstream's repr() raises on a locked lockout.
+        let shown = format!("{lockout:?}");
+        assert!(shown.contains("locked_until: Some("), "{shown}");
+        let gate = FifoLockout::with_runtime(rt.clone());
+        gate.lockout_for(10 * MS);
+        assert!(format!("{gate:?}").contains("waiting: 0"));
+    });
+}
