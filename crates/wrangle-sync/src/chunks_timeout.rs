@@ -20,6 +20,9 @@ use crate::deadline_wait::deadline_after;
 /// group: at most one timer registration per group. No empty group is ever emitted; when the
 /// inner stream ends, what is buffered is emitted at once.
 ///
+/// The deadline is checked whenever the inner stream has nothing ready: a stream that never
+/// returns `Pending` fills groups to `max_items` instead (which only makes them come sooner).
+///
 /// # Examples
 ///
 /// ```
