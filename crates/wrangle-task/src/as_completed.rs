@@ -104,6 +104,9 @@ impl<T> fmt::Debug for AsCompleted<T> {
     }
 }
 
+// Outputs are only moved, never pinned.
+impl<T> Unpin for AsCompleted<T> {}
+
 impl<T: Send + 'static> AsCompleted<T> {
     /// Cancels the tasks still running and waits until they are gone.
     ///

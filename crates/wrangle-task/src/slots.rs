@@ -24,12 +24,14 @@ pub(crate) type Caught<T> = Result<T, Box<dyn Any + Send>>;
 /// How many futures one call to [`Slots::poll_next`] polls before yielding.
 pub(crate) const BUDGET: usize = 128;
 
-pub(crate) struct Slots<F> {
+pub(crate) struct Slots<F: Future> {
     entries: Vec<Entry<F>>,
     free: Vec<usize>,
     len: usize,
     local: VecDeque<usize>,
     spare: Vec<usize>,
+    /// Outputs of futures that completed in an earlier poll, not yet handed out.
+    outputs: VecDeque<Caught<F::Output>>,
     shared: Arc<Shared>,
 }
 
@@ -95,7 +97,7 @@ impl Wake for SlotWake {
     }
 }
 
-impl<F> Default for Slots<F> {
+impl<F: Future> Default for Slots<F> {
     fn default() -> Self {
         Slots {
             entries: Vec::new(),
@@ -103,6 +105,7 @@ impl<F> Default for Slots<F> {
             len: 0,
             local: VecDeque::new(),
             spare: Vec::new(),
+            outputs: VecDeque::new(),
             shared: Arc::new(Shared {
                 inner: Mutex::new(SharedInner {
                     ready: Vec::new(),
@@ -151,6 +154,9 @@ impl<F: Future> Slots<F> {
     /// Polls the futures that woke; returns the first output, `Ready(None)` when the set is
     /// empty, or `Pending` (after asking to be polled again if the budget ran out).
     pub(crate) fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Caught<F::Output>>> {
+        if let Some(out) = self.outputs.pop_front() {
+            return Poll::Ready(Some(out));
+        }
         if self.len == 0 {
             return Poll::Ready(None);
         }
@@ -175,6 +181,8 @@ impl<F: Future> Slots<F> {
         out
     }
 
+    /// Polls every future that woke (up to the budget), buffering outputs, so the locks of
+    /// one poll are shared by every output it finds.
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Option<Caught<F::Output>>> {
         let mut polled = 0;
         loop {
@@ -185,12 +193,18 @@ impl<F: Future> Slots<F> {
                 }
                 self.local.extend(self.spare.drain(..));
                 if self.local.is_empty() {
-                    return Poll::Pending;
+                    return match self.outputs.pop_front() {
+                        Some(out) => Poll::Ready(Some(out)),
+                        None => Poll::Pending,
+                    };
                 }
             }
             while let Some(index) = self.local.pop_front() {
                 if polled == BUDGET {
                     self.local.push_front(index);
+                    if let Some(out) = self.outputs.pop_front() {
+                        return Poll::Ready(Some(out));
+                    }
                     cx.waker().wake_by_ref();
                     return Poll::Pending;
                 }
@@ -215,16 +229,17 @@ impl<F: Future> Slots<F> {
                 }));
                 self.free.push(index);
                 self.len -= 1;
-                return Poll::Ready(Some(match (out, dropped) {
+                self.outputs.push_back(match (out, dropped) {
                     (Ok(v), Ok(())) => Ok(v),
                     (Err(p), _) | (Ok(_), Err(p)) => Err(p),
-                }));
+                });
             }
         }
     }
 
     /// Drops every future in the set.
     pub(crate) fn clear(&mut self) {
+        self.outputs.clear();
         for entry in &mut self.entries {
             entry.cell.as_mut().set(Cell::Empty);
         }
@@ -237,6 +252,7 @@ impl<F: Future> Slots<F> {
 impl<F: Future + Unpin> Slots<F> {
     /// Takes every future out of the set.
     pub(crate) fn take_all(&mut self) -> Vec<F> {
+        self.outputs.clear();
         let mut out = Vec::with_capacity(self.len);
         for entry in &mut self.entries {
             if let Cell::Full(f) = std::mem::replace(&mut *entry.cell, Cell::Empty) {
