@@ -13,9 +13,6 @@ use futures_lite::FutureExt;
 /// The panic payload captured from a task, as `std::panic::catch_unwind` returns it.
 pub(crate) type Payload = Box<dyn Any + Send + 'static>;
 
-/// What a task wrapper produces: its output, or the payload of its panic.
-pub(crate) type Caught<T> = Result<T, Payload>;
-
 /// The payload of a panic captured inside a task.
 ///
 /// The payload is kept so it can be re-raised with [`PanicPayload::resume`], and its message
@@ -229,9 +226,12 @@ pub struct JoinHandle<T> {
 }
 
 enum Inner<T> {
+    // Tokio catches panics itself and reports them in its `JoinError`.
     #[cfg(feature = "runtime-tokio")]
-    Tokio(Option<tokio::task::JoinHandle<Caught<T>>>),
-    Task(Option<async_task::FallibleTask<Caught<T>>>),
+    Tokio(Option<tokio::task::JoinHandle<T>>),
+    // Spawned with `propagate_panic(true)`: a panic is stored and re-raised when the handle is
+    // polled, where it is caught again.
+    Task(Option<async_task::FallibleTask<T>>),
     Raw(Option<Arc<RawShared<T>>>),
 }
 
@@ -245,13 +245,14 @@ impl<T> fmt::Debug for JoinHandle<T> {
 
 impl<T> JoinHandle<T> {
     #[cfg(feature = "runtime-tokio")]
-    pub(crate) fn from_tokio(handle: tokio::task::JoinHandle<Caught<T>>) -> Self {
+    pub(crate) fn from_tokio(handle: tokio::task::JoinHandle<T>) -> Self {
         JoinHandle {
             inner: Inner::Tokio(Some(handle)),
         }
     }
 
-    pub(crate) fn from_task(task: async_task::Task<Caught<T>>) -> Self {
+    /// From an async-task handle whose task was spawned with `propagate_panic(true)`.
+    pub(crate) fn from_task(task: async_task::Task<T>) -> Self {
         JoinHandle {
             inner: Inner::Task(Some(task.fallible())),
         }
@@ -355,10 +356,10 @@ impl<T> JoinHandle<T> {
             Inner::Task(t) => {
                 let t = t.take().expect("JoinHandle polled after completion");
                 Box::pin(async move {
-                    match t.cancel().await {
-                        Some(Ok(v)) => Ok(v),
-                        Some(Err(p)) => Err(JoinError::panicked(p)),
-                        None => Err(JoinError::Cancelled),
+                    match AssertUnwindSafe(t.cancel()).catch_unwind().await {
+                        Ok(Some(v)) => Ok(v),
+                        Ok(None) => Err(JoinError::Cancelled),
+                        Err(p) => Err(JoinError::panicked(p)),
                     }
                 })
             }
@@ -373,10 +374,9 @@ impl<T> JoinHandle<T> {
 }
 
 #[cfg(feature = "runtime-tokio")]
-fn map_tokio<T>(r: Result<Caught<T>, tokio::task::JoinError>) -> Result<T, JoinError> {
+fn map_tokio<T>(r: Result<T, tokio::task::JoinError>) -> Result<T, JoinError> {
     match r {
-        Ok(Ok(v)) => Ok(v),
-        Ok(Err(p)) => Err(JoinError::panicked(p)),
+        Ok(v) => Ok(v),
         Err(e) => match e.try_into_panic() {
             Ok(p) => Err(JoinError::panicked(p)),
             Err(_) => Err(JoinError::Cancelled),
@@ -419,13 +419,14 @@ impl<T> Future for JoinHandle<T> {
             }
             Inner::Task(slot) => {
                 let t = slot.as_mut().expect("JoinHandle polled after completion");
-                let out = std::task::ready!(Pin::new(t).poll(cx));
+                let out = match catch_unwind(AssertUnwindSafe(|| Pin::new(t).poll(cx))) {
+                    Ok(Poll::Pending) => return Poll::Pending,
+                    Ok(Poll::Ready(Some(v))) => Ok(v),
+                    Ok(Poll::Ready(None)) => Err(JoinError::Cancelled),
+                    Err(p) => Err(JoinError::panicked(p)),
+                };
                 *slot = None;
-                Poll::Ready(match out {
-                    Some(Ok(v)) => Ok(v),
-                    Some(Err(p)) => Err(JoinError::panicked(p)),
-                    None => Err(JoinError::Cancelled),
-                })
+                Poll::Ready(out)
             }
             Inner::Raw(slot) => {
                 let s = slot.as_ref().expect("JoinHandle polled after completion");

@@ -76,7 +76,7 @@ impl Runtime for SmolRuntime {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let future = super::catch(future);
+        // async-executor stores a task's panic and re-raises it where the handle is polled.
         let task = match &self.executor {
             None => smol::spawn(future),
             Some(ex) => ex.spawn(future),
@@ -89,9 +89,8 @@ impl Runtime for SmolRuntime {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        JoinHandle::from_task(blocking::unblock(move || {
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
-        }))
+        // blocking's executor also propagates panics to the handle.
+        JoinHandle::from_task(blocking::unblock(f))
     }
 
     fn now(&self) -> Instant {

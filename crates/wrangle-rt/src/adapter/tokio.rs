@@ -86,7 +86,7 @@ impl Runtime for TokioRuntime {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        JoinHandle::from_tokio(self.handle.spawn(super::catch(future)))
+        JoinHandle::from_tokio(self.handle.spawn(future))
     }
 
     fn spawn_blocking<F, T>(&self, f: F) -> JoinHandle<T>
@@ -94,10 +94,8 @@ impl Runtime for TokioRuntime {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        JoinHandle::from_tokio(
-            self.handle
-                .spawn_blocking(move || std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))),
-        )
+        // Tokio catches a panic in blocking work too.
+        JoinHandle::from_tokio(self.handle.spawn_blocking(f))
     }
 
     fn now(&self) -> Instant {

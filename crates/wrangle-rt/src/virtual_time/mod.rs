@@ -864,7 +864,9 @@ impl Runtime for VirtualRuntime {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let (runnable, task) = async_task::spawn(crate::adapter::catch(future), self.schedule_fn());
+        let (runnable, task) = async_task::Builder::new()
+            .propagate_panic(true)
+            .spawn(move |()| future, self.schedule_fn());
         runnable.schedule();
         JoinHandle::from_task(task)
     }
@@ -878,20 +880,23 @@ impl Runtime for VirtualRuntime {
         let guard = BlockingGuard {
             shared: self.shared.clone(),
         };
-        let work = async move { std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) };
+        let work = async move { f() };
         let guard = Mutex::new(Some(guard));
-        let (runnable, task) = async_task::spawn(work, move |runnable: Runnable| {
-            let guard = guard.lock().unwrap_or_else(|e| e.into_inner()).take();
-            // Blocking work gets a real thread; the count drops only after the result is
-            // delivered, so the clock cannot move between the two.
-            std::thread::Builder::new()
-                .name("wrangle-virtual-blocking".into())
-                .spawn(move || {
-                    runnable.run();
-                    drop(guard);
-                })
-                .expect("failed to spawn a thread for blocking work");
-        });
+        let (runnable, task) = async_task::Builder::new().propagate_panic(true).spawn(
+            move |()| work,
+            move |runnable: Runnable| {
+                let guard = guard.lock().unwrap_or_else(|e| e.into_inner()).take();
+                // Blocking work gets a real thread; the count drops only after the result is
+                // delivered, so the clock cannot move between the two.
+                std::thread::Builder::new()
+                    .name("wrangle-virtual-blocking".into())
+                    .spawn(move || {
+                        runnable.run();
+                        drop(guard);
+                    })
+                    .expect("failed to spawn a thread for blocking work");
+            },
+        );
         runnable.schedule();
         JoinHandle::from_task(task)
     }
