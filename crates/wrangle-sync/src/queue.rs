@@ -237,12 +237,33 @@ impl<T> DualQueue<T> {
     /// [`TryPutError::Full`] at capacity, [`TryPutError::Closed`] after
     /// [`close`](Self::close); both hand the item back.
     pub fn try_put(&self, item: T) -> Result<(), TryPutError<T>> {
+        self.put_inner(item, None)
+    }
+
+    /// [`try_put`](Self::try_put) for a waiter: `waiter` is its registration flag, updated in
+    /// the same critical section (counted while full, uncounted once done).
+    pub(crate) fn put_inner(
+        &self,
+        item: T,
+        waiter: Option<&mut bool>,
+    ) -> Result<(), TryPutError<T>> {
         let mut st = self.state();
         if st.closed {
             return Err(TryPutError::Closed(item));
         }
         if self.full(&st) {
+            if let Some(reg) = waiter {
+                if !*reg {
+                    st.put_waiters += 1;
+                    *reg = true;
+                }
+            }
             return Err(TryPutError::Full(item));
+        }
+        if let Some(reg) = waiter {
+            if std::mem::take(reg) {
+                st.put_waiters -= 1;
+            }
         }
         st.push(item);
         let wake = st.get_waiters > 0;
@@ -276,9 +297,19 @@ impl<T> DualQueue<T> {
     ///
     /// [`GetError::Empty`] if the queue is empty; [`GetError::Closed`] if it is also closed.
     pub fn try_get(&self) -> Result<T, GetError> {
+        self.get_inner(None)
+    }
+
+    /// [`try_get`](Self::try_get) for a waiter, as [`put_inner`](Self::put_inner).
+    pub(crate) fn get_inner(&self, waiter: Option<&mut bool>) -> Result<T, GetError> {
         let mut st = self.state();
         match st.store.pop() {
             Some(item) => {
+                if let Some(reg) = waiter {
+                    if std::mem::take(reg) {
+                        st.get_waiters -= 1;
+                    }
+                }
                 st.got += 1;
                 let wake = st.put_waiters > 0;
                 drop(st);
@@ -288,18 +319,37 @@ impl<T> DualQueue<T> {
                 Ok(item)
             }
             None if st.closed => Err(GetError::Closed),
-            None => Err(GetError::Empty),
+            None => {
+                if let Some(reg) = waiter {
+                    if !*reg {
+                        st.get_waiters += 1;
+                        *reg = true;
+                    }
+                }
+                Err(GetError::Empty)
+            }
         }
     }
 
     /// Takes a slot if there is room; the item comes later through the [`PutPermit`].
-    pub(crate) fn try_reserve(&self) -> Result<(), TryPutError<()>> {
+    pub(crate) fn reserve_inner(&self, waiter: Option<&mut bool>) -> Result<(), TryPutError<()>> {
         let mut st = self.state();
         if st.closed {
             return Err(TryPutError::Closed(()));
         }
         if self.full(&st) {
+            if let Some(reg) = waiter {
+                if !*reg {
+                    st.put_waiters += 1;
+                    *reg = true;
+                }
+            }
             return Err(TryPutError::Full(()));
+        }
+        if let Some(reg) = waiter {
+            if std::mem::take(reg) {
+                st.put_waiters -= 1;
+            }
         }
         st.reserved += 1;
         Ok(())
@@ -328,26 +378,16 @@ impl<T> DualQueue<T> {
         }
     }
 
-    /// Registers a listener for `side`, counted so that puts and gets know to notify.
-    pub(crate) fn listen(&self, side: Side, registered: &mut bool) -> EventListener {
-        let (event, count) = match side {
-            Side::Get => (&self.inner.not_empty, 0),
-            Side::Put => (&self.inner.not_full, 1),
-        };
-        let listener = event.listen();
-        if !*registered {
-            let mut st = self.state();
-            if count == 0 {
-                st.get_waiters += 1;
-            } else {
-                st.put_waiters += 1;
-            }
-            *registered = true;
+    /// A listener for `side`. The waiter counts itself in its next operation
+    /// ([`put_inner`](Self::put_inner) and friends), which it must retry after listening.
+    pub(crate) fn listen(&self, side: Side) -> EventListener {
+        match side {
+            Side::Get => self.inner.not_empty.listen(),
+            Side::Put => self.inner.not_full.listen(),
         }
-        listener
     }
 
-    /// Undoes [`listen`](Self::listen)'s count.
+    /// Uncounts a waiter that leaves without completing.
     pub(crate) fn unregister(&self, side: Side, registered: &mut bool) {
         if std::mem::take(registered) {
             let mut st = self.state();
@@ -493,7 +533,7 @@ impl<T> DualQueue<T> {
     ) -> Result<(), PutTimeoutError<T>> {
         let mut waiting = Waiting::new(self, Side::Put);
         loop {
-            match self.try_put(item) {
+            match self.put_inner(item, waiting.registration()) {
                 Ok(()) => return Ok(()),
                 Err(TryPutError::Closed(t)) => return Err(PutTimeoutError::Closed(t)),
                 Err(TryPutError::Full(t)) => item = t,
@@ -509,7 +549,7 @@ impl<T> DualQueue<T> {
                         Some(Some(at)) => l.wait_deadline(at).is_some(),
                     };
                     if !woke {
-                        return match self.try_put(item) {
+                        return match self.put_inner(item, waiting.registration()) {
                             Ok(()) => Ok(()),
                             Err(TryPutError::Closed(t)) => Err(PutTimeoutError::Closed(t)),
                             Err(TryPutError::Full(t)) => Err(PutTimeoutError::Timeout(t)),
@@ -563,7 +603,7 @@ impl<T> DualQueue<T> {
     fn get_blocking_until(&self, deadline: Option<Option<Instant>>) -> Result<T, GetError> {
         let mut waiting = Waiting::new(self, Side::Get);
         loop {
-            match self.try_get() {
+            match self.get_inner(waiting.registration()) {
                 Err(GetError::Empty) => {}
                 other => return other,
             }
@@ -578,7 +618,7 @@ impl<T> DualQueue<T> {
                         Some(Some(at)) => l.wait_deadline(at).is_some(),
                     };
                     if !woke {
-                        return self.try_get();
+                        return self.get_inner(waiting.registration());
                     }
                 }
             }

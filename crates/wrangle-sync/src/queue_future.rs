@@ -37,7 +37,13 @@ impl<'a, T> Waiting<'a, T> {
 
     /// Starts listening; the caller retries its operation once more before waiting.
     pub(crate) fn arm(&mut self) {
-        self.listener = Some(self.queue.listen(self.side, &mut self.registered));
+        self.listener = Some(self.queue.listen(self.side));
+    }
+
+    /// The registration flag to pass to the queue's next operation: counted only once a
+    /// listener exists (or it was counted before), so a notification always finds it.
+    pub(crate) fn registration(&mut self) -> Option<&mut bool> {
+        (self.listener.is_some() || self.registered).then_some(&mut self.registered)
     }
 
     /// Arms the listener if needed (ready at once, to retry), else waits for it.
@@ -117,7 +123,7 @@ impl<T> Future for Put<'_, T> {
         let this = &mut *self;
         loop {
             let item = this.item.take().expect("`Put` polled after completion");
-            match this.queue.try_put(item) {
+            match this.queue.put_inner(item, this.waiting.registration()) {
                 Ok(()) => return Poll::Ready(Ok(())),
                 Err(TryPutError::Closed(t)) => return Poll::Ready(Err(TryPutError::Closed(t))),
                 Err(TryPutError::Full(t)) => this.item = Some(t),
@@ -162,7 +168,7 @@ impl<T> Future for Get<'_, T> {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
         loop {
-            match this.queue.try_get() {
+            match this.queue.get_inner(this.waiting.registration()) {
                 Err(GetError::Empty) => {}
                 other => return Poll::Ready(other),
             }
@@ -205,7 +211,7 @@ impl<'a, T> Future for Reserve<'a, T> {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
         loop {
-            match this.queue.try_reserve() {
+            match this.queue.reserve_inner(this.waiting.registration()) {
                 Ok(()) => {
                     return Poll::Ready(Ok(PutPermit {
                         queue: Some(this.queue),
