@@ -1,0 +1,179 @@
+//! `pool_spawn_join`: a pool of 64 with a per-task timeout armed (never firing), 10k
+//! yield-once tasks, against tokio `JoinSet` + `Semaphore` and tokio-util `TaskTracker` +
+//! `Semaphore` (each task under `tokio::time::timeout` too, for the same work).
+//!
+//! `pool_submit_foreign`: 100k submissions from a plain std thread into a 2-worker runtime,
+//! against tokio `Handle::spawn` and async-channel `send_blocking` into a worker task.
+
+use std::hint::black_box;
+use std::num::NonZeroUsize;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tokio_util::task::TaskTracker;
+use wrangle_pool::TaskPool;
+use wrangle_rt::TokioRuntime;
+
+const TASKS: usize = 10_000;
+const SIZE: usize = 64;
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+fn pool_spawn_join(c: &mut Criterion) {
+    let mut group = c.benchmark_group("pool_spawn_join");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+
+    let pool = TaskPool::builder()
+        .size(NonZeroUsize::new(SIZE).unwrap())
+        .timeout(TIMEOUT)
+        .build_with_runtime(TokioRuntime::new(rt.handle().clone()));
+    group.bench_function("wrangle", |b| {
+        b.iter(|| {
+            rt.block_on(async {
+                let handles: Vec<_> = (0..TASKS)
+                    .map(|i| {
+                        pool.spawn(async move {
+                            tokio::task::yield_now().await;
+                            i
+                        })
+                        .unwrap()
+                    })
+                    .collect();
+                for h in handles {
+                    black_box(h.await.unwrap());
+                }
+            })
+        })
+    });
+
+    group.bench_function("tokio_joinset", |b| {
+        b.iter(|| {
+            rt.block_on(async {
+                let sem = Arc::new(Semaphore::new(SIZE));
+                let mut set = JoinSet::new();
+                for i in 0..TASKS {
+                    let permit = sem.clone().acquire_owned().await.unwrap();
+                    set.spawn(async move {
+                        let _permit = permit;
+                        tokio::time::timeout(TIMEOUT, async move {
+                            tokio::task::yield_now().await;
+                            i
+                        })
+                        .await
+                    });
+                }
+                while let Some(r) = set.join_next().await {
+                    black_box(r.unwrap().unwrap());
+                }
+            })
+        })
+    });
+
+    group.bench_function("tokio_util_tasktracker", |b| {
+        b.iter(|| {
+            rt.block_on(async {
+                let sem = Arc::new(Semaphore::new(SIZE));
+                let tracker = TaskTracker::new();
+                for i in 0..TASKS {
+                    let permit = sem.clone().acquire_owned().await.unwrap();
+                    tracker.spawn(async move {
+                        let _permit = permit;
+                        black_box(
+                            tokio::time::timeout(TIMEOUT, async move {
+                                tokio::task::yield_now().await;
+                                i
+                            })
+                            .await,
+                        )
+                    });
+                }
+                tracker.close();
+                tracker.wait().await;
+            })
+        })
+    });
+    group.finish();
+}
+
+const FOREIGN: usize = 100_000;
+
+/// Waits (on the submitting thread) until `done` reaches `n`.
+fn wait_for(done: &AtomicUsize, n: usize) {
+    while done.load(Ordering::Acquire) < n {
+        std::thread::yield_now();
+    }
+}
+
+fn pool_submit_foreign(c: &mut Criterion) {
+    let mut group = c.benchmark_group("pool_submit_foreign");
+    group.sample_size(10);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+
+    let pool = TaskPool::builder()
+        .size(NonZeroUsize::new(SIZE).unwrap())
+        .build_with_runtime(TokioRuntime::new(rt.handle().clone()));
+    group.bench_function("wrangle", |b| {
+        b.iter(|| {
+            let done = Arc::new(AtomicUsize::new(0));
+            for _ in 0..FOREIGN {
+                let done = done.clone();
+                pool.spawn(async move {
+                    done.fetch_add(1, Ordering::Release);
+                })
+                .unwrap()
+                .detach();
+            }
+            wait_for(&done, FOREIGN);
+        })
+    });
+
+    let handle = rt.handle().clone();
+    group.bench_function("tokio_handle_spawn", |b| {
+        b.iter(|| {
+            let done = Arc::new(AtomicUsize::new(0));
+            for _ in 0..FOREIGN {
+                let done = done.clone();
+                drop(handle.spawn(async move {
+                    done.fetch_add(1, Ordering::Release);
+                }));
+            }
+            wait_for(&done, FOREIGN);
+        })
+    });
+
+    group.bench_function("async_channel_worker", |b| {
+        b.iter(|| {
+            let done = Arc::new(AtomicUsize::new(0));
+            let (tx, rx) = async_channel::unbounded::<Box<dyn FnOnce() + Send>>();
+            let worker = handle.spawn(async move {
+                while let Ok(job) = rx.recv().await {
+                    job();
+                }
+            });
+            for _ in 0..FOREIGN {
+                let done = done.clone();
+                tx.send_blocking(Box::new(move || {
+                    done.fetch_add(1, Ordering::Release);
+                }))
+                .unwrap();
+            }
+            wait_for(&done, FOREIGN);
+            drop(tx);
+            drop(worker);
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, pool_spawn_join, pool_submit_foreign);
+criterion_main!(benches);
