@@ -7,11 +7,12 @@
 //! | module | crate | feature | what |
 //! |---|---|---|---|
 //! | [`rt`] | `wrangle-rt` | always | the [`Runtime`] trait, normalised [`JoinHandle`], adapters, virtual time, [`CancellationToken`] |
+//! | `task` | `wrangle-task` | `task` | bounded concurrent runner, task scopes, cancel-and-wait and shield, race/gather/as-completed, background and restartable tasks, exit stack, supervisor with signals |
 //! | `pool` | `wrangle-pool` | `pool` | task pools: size limit, per-task timeout from start, cross-thread submission, dedicated-thread pools |
 //! | `timer` | `wrangle-timer` | `timer` | drift-free intervals with missed-tick policies, periodic tasks, delay-policy timers, wall-clock and cron schedules with DST, scheduler |
+//! | `sync` | `wrangle-sync` | `sync` | priority semaphore, rate limiters, lockouts, dual sync/async queues, batching, blocking-iterator bridge |
 //!
-//! Further crates (task scopes and bounded runners, pools, timers, sync primitives, debounce,
-//! robust I/O, caches) join this table as they land; see the workspace README.
+//! Debounce, robust I/O and caches join this table as they land; see the workspace README.
 //!
 //! # Examples
 //!
@@ -34,7 +35,8 @@
 //! - `runtime-smol` (default), `runtime-tokio`, `runtime-async-std` (legacy): runtime adapters,
 //!   forwarded to `wrangle-rt`; additive, any combination builds.
 //! - `full` (default): every crate of the suite.
-//! - `pool`, `timer`: one feature per crate.
+//! - `task`, `pool`, `timer`, `sync`: one feature per crate.
+//! - `signal`: graceful stop on SIGINT/SIGTERM in `task::Supervisor` and `pool::Server`.
 //! - `tracing`: unhandled errors become `tracing` events.
 //!
 //! # Runtime support
@@ -58,6 +60,12 @@ pub use wrangle_rt as rt;
 #[cfg(feature = "pool")]
 #[doc(inline)]
 pub use wrangle_pool as pool;
+#[cfg(feature = "sync")]
+#[doc(inline)]
+pub use wrangle_sync as sync;
+#[cfg(feature = "task")]
+#[doc(inline)]
+pub use wrangle_task as task;
 #[cfg(feature = "timer")]
 #[doc(inline)]
 pub use wrangle_timer as timer;

@@ -9,6 +9,10 @@
 #[cfg(feature = "pool")]
 mod pool;
 mod rt;
+#[cfg(feature = "sync")]
+mod sync;
+#[cfg(feature = "task")]
+mod task;
 #[cfg(feature = "timer")]
 mod timer;
 
@@ -21,6 +25,11 @@ fn main() {
         println!("wrangle tour, running on `{}`", rt.name());
         section("wrangle-rt: one runtime abstraction");
         rt::tour(rt.clone()).await;
+        #[cfg(feature = "task")]
+        {
+            section("wrangle-task: runners, scopes, race, exit stack, supervisor");
+            task::tour(rt.clone()).await;
+        }
         #[cfg(feature = "timer")]
         {
             section("wrangle-timer: intervals, periodic tasks, cron, scheduler");
@@ -30,6 +39,11 @@ fn main() {
         {
             section("wrangle-pool: bounded pools with per-task timeouts");
             pool::tour(rt.clone()).await;
+        }
+        #[cfg(feature = "sync")]
+        {
+            section("wrangle-sync: semaphores, limiters, lockouts, queues, batching");
+            sync::tour(rt.clone()).await;
         }
     });
     println!("\ntour finished in {:?}", started.elapsed());

@@ -3,12 +3,12 @@
 use std::time::Duration;
 
 use futures_lite::StreamExt;
-use wrangle_rt::Runtime;
-use wrangle_task::{
+use wrangle::rt::Runtime;
+use wrangle::task::{
     Concurrent, Limit, Supervisor, TaskScope, defer_with_runtime, race_with_runtime,
 };
 
-pub(crate) async fn tour(rt: wrangle_rt::DefaultRuntime) {
+pub(crate) async fn tour(rt: wrangle::rt::DefaultRuntime) {
     let ms = Duration::from_millis;
     // A bounded runner: 6 jobs, 2 at a time, outputs in completion order.
     let jobs = [5u64, 1, 4, 2, 3, 1].map(|d| {
@@ -27,7 +27,7 @@ pub(crate) async fn tour(rt: wrangle_rt::DefaultRuntime) {
     println!("concurrent (limit 2), completion order: {done:?}");
     // A scope: a failing child is reported, its sibling and the body go on; the scope waits.
     let scope = TaskScope::with_runtime(rt.clone())
-        .error_handler(|u: wrangle_rt::Unhandled| println!("scope handler got: {}", u.error()));
+        .error_handler(|u: wrangle::rt::Unhandled| println!("scope handler got: {}", u.error()));
     let r = scope
         .run(|s| async move {
             s.spawn(async { Err::<(), _>("child failed") }).unwrap();
