@@ -129,7 +129,7 @@ pub use output::TaskOutput;
 pub use policy::{ConcurrentStats, ErrorPolicy};
 pub use race::{Race, RaceError, race, race_with_runtime};
 pub use restartable::{NoAttempt, RestartError, RestartStats, RestartWait, RestartableTask};
-pub use scope::{Scope, ScopeRun, ScopeStats, TaskScope};
+pub use scope::{ChildHandle, Scope, ScopeRun, ScopeStats, TaskScope};
 pub use scope_error::{ScopeError, SpawnError};
 pub use shield::{Shield, shield, shield_with_runtime};
 pub use source::{IterSource, Source, StreamSource, TryStreamSource};

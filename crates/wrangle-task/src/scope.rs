@@ -34,8 +34,8 @@ const ORIGIN: &str = "wrangle_task::TaskScope";
 /// - [`timeout`](TaskScope::timeout): an intrinsic deadline for the whole scope. At the deadline
 ///   the body is dropped, the children are asked to stop and awaited, and the scope returns
 ///   [`ScopeError::TimedOut`].
-/// - The scope keeps no outputs: a long-running server can spawn millions of children through
-///   one scope.
+/// - The scope keeps no outputs unless asked ([`Scope::spawn_with_handle`]): a long-running
+///   server can spawn millions of children through one scope.
 ///
 /// # Examples
 ///
@@ -455,8 +455,48 @@ impl<R: Runtime> Scope<R> {
         F::Output: TaskOutput,
     {
         let token = self.shared.token.clone();
-        self.spawn_inner(future, move |f| async move {
-            token.run_until_cancelled(f).await
+        self.spawn_inner(
+            future,
+            move |f| async move { token.run_until_cancelled(f).await },
+            None,
+        )
+    }
+
+    /// Spawns a child like [`spawn`](Scope::spawn), and asks for its output: the returned
+    /// [`ChildHandle`] resolves to it. The output (an error included) goes to the handle, not to
+    /// the error handler, unless the handle was dropped by then.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wrangle_rt::VirtualRuntime;
+    /// use wrangle_task::TaskScope;
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// let v = rt.block_on(TaskScope::with_runtime(rt.clone()).run(|scope| async move {
+    ///     let h = scope.spawn_with_handle(async { Ok::<_, std::io::Error>(21 * 2) }).unwrap();
+    ///     h.await.unwrap()
+    /// }));
+    /// assert_eq!(v.unwrap(), 42);
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`SpawnError`], with the future, if the scope has finished.
+    pub fn spawn_with_handle<F>(&self, future: F) -> Result<ChildHandle<F::Output>, SpawnError<F>>
+    where
+        F: Future + Send + 'static,
+        F::Output: TaskOutput,
+    {
+        let token = self.shared.token.clone();
+        let (tx, rx) = async_channel::bounded(1);
+        self.spawn_inner(
+            future,
+            move |f| async move { token.run_until_cancelled(f).await },
+            Some(tx),
+        )?;
+        Ok(ChildHandle {
+            inner: Box::pin(async move { rx.recv().await.unwrap_or(Err(JoinError::Cancelled)) }),
         })
     }
 
@@ -496,13 +536,22 @@ impl<R: Runtime> Scope<R> {
         F::Output: TaskOutput,
     {
         let token = self.shared.token.clone();
-        self.spawn_inner(child, move |c| {
-            let f = c(token);
-            async move { Some(f.await) }
-        })
+        self.spawn_inner(
+            child,
+            move |c| {
+                let f = c(token);
+                async move { Some(f.await) }
+            },
+            None,
+        )
     }
 
-    fn spawn_inner<C, F, O, W>(&self, child: C, wrap: W) -> Result<(), SpawnError<C>>
+    fn spawn_inner<C, F, O, W>(
+        &self,
+        child: C,
+        wrap: W,
+        sink: Option<Sink<O>>,
+    ) -> Result<(), SpawnError<C>>
     where
         W: FnOnce(C) -> F,
         F: Future<Output = Option<O>> + Send + 'static,
@@ -522,6 +571,7 @@ impl<R: Runtime> Scope<R> {
             st.pending.push(Box::new(ChildWrap {
                 handle: Some(handle),
                 ctx: self.shared.ctx.clone(),
+                sink,
             }));
             st.waker.clone()
         };
@@ -620,12 +670,50 @@ trait ChildTask: Future<Output = ()> + Send + Unpin {
 
 type Child = Box<dyn ChildTask>;
 
+type Sink<O> = async_channel::Sender<Result<O, JoinError>>;
+
 struct ChildWrap<O> {
     handle: Option<JoinHandle<Option<O>>>,
     ctx: Arc<ChildCtx>,
+    sink: Option<Sink<O>>,
 }
 
 impl ChildCtx {
+    /// Hands the outcome to the child's handle if there is one still listening, else
+    /// [`finish`](ChildCtx::finish)es it.
+    fn deliver<O: TaskOutput>(&self, result: Result<Option<O>, JoinError>, sink: Option<Sink<O>>) {
+        let Some(tx) = sink else {
+            return self.finish(result);
+        };
+        let value = match result {
+            Ok(Some(o)) => Ok(o),
+            Ok(None) => Err(JoinError::Cancelled),
+            Err(e) => Err(e),
+        };
+        let counter = match &value {
+            Ok(_) => 0,
+            Err(JoinError::Panicked(_)) => 1,
+            Err(_) => 2,
+        };
+        match tx.try_send(value) {
+            Ok(()) => {
+                let mut stats = lock(&self.stats);
+                stats.active -= 1;
+                match counter {
+                    0 => stats.completed += 1,
+                    1 => stats.failed += 1,
+                    _ => stats.cancelled += 1,
+                }
+            }
+            // Nobody listens any more: the outcome is unhandled after all.
+            Err(e) => self.finish(match e.into_inner() {
+                Ok(o) => Ok(Some(o)),
+                Err(JoinError::Cancelled) => Ok(None),
+                Err(e) => Err(e),
+            }),
+        }
+    }
+
     fn finish<O: TaskOutput>(&self, result: Result<Option<O>, JoinError>) {
         let error = match result {
             Ok(Some(out)) => out.into_error(),
@@ -662,7 +750,8 @@ impl<O: TaskOutput> Future for ChildWrap<O> {
         };
         let result = std::task::ready!(Pin::new(handle).poll(cx));
         self.handle = None;
-        self.ctx.finish(result);
+        let sink = self.sink.take();
+        self.ctx.deliver(result, sink);
         Poll::Ready(())
     }
 }
@@ -671,9 +760,10 @@ impl<O: TaskOutput> ChildTask for ChildWrap<O> {
     fn abort(mut self: Box<Self>) -> Pin<Box<dyn Future<Output = ()> + Send>> {
         let handle = self.handle.take();
         let ctx = self.ctx.clone();
+        let sink = self.sink.take();
         Box::pin(async move {
             if let Some(h) = handle {
-                ctx.finish(h.cancel().await);
+                ctx.deliver(h.cancel().await, sink);
             }
         })
     }
@@ -838,4 +928,44 @@ where
     })
     .await;
     result
+}
+
+/// The output of a child spawned with [`Scope::spawn_with_handle`]: resolves to its output, or
+/// to a [`JoinError`] if it panicked or was cancelled (the scope's token, or the scope's future
+/// dropped).
+///
+/// # Examples
+///
+/// ```
+/// use wrangle_rt::VirtualRuntime;
+/// use wrangle_task::TaskScope;
+///
+/// let rt = VirtualRuntime::new();
+/// let r = rt.block_on(TaskScope::with_runtime(rt.clone()).run(|scope| async move {
+///     let h = scope.spawn_with_handle(async { Err::<(), _>("mine to handle") }).unwrap();
+///     Ok::<_, std::io::Error>(h.await.unwrap())
+/// }));
+/// assert_eq!(r.unwrap(), Err("mine to handle"));
+/// ```
+///
+/// # Cancel safety
+///
+/// Dropping it does not stop the child; its outcome then goes to the scope's error handler.
+#[must_use = "futures do nothing unless you `.await` or poll them"]
+pub struct ChildHandle<T> {
+    inner: Pin<Box<dyn Future<Output = Result<T, JoinError>> + Send>>,
+}
+
+impl<T> fmt::Debug for ChildHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ChildHandle").finish_non_exhaustive()
+    }
+}
+
+impl<T> Future for ChildHandle<T> {
+    type Output = Result<T, JoinError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.inner.as_mut().poll(cx)
+    }
 }

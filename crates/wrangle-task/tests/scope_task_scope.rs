@@ -377,3 +377,67 @@ fn many_children_on_every_runtime() {
         assert_eq!(errors.lock().unwrap().len(), 5);
     });
 }
+
+#[test]
+fn outputs_are_kept_only_when_asked_with_a_handle() {
+    each_runtime(|rt| async move {
+        let (errors, handler) = collecting();
+        let rt2 = rt.clone();
+        TaskScope::with_runtime(rt.clone())
+            .error_handler(handler)
+            .run(|scope| async move {
+                // Asked: the output, error included, goes to the handle.
+                let ok = scope
+                    .spawn_with_handle(async { Ok::<_, String>(1) })
+                    .unwrap();
+                let err = scope
+                    .spawn_with_handle(async { Err::<u8, _>("for the handle".to_owned()) })
+                    .unwrap();
+                let boom = scope
+                    .spawn_with_handle(async {
+                        if true {
+                            panic!("handled panic");
+                        }
+                    })
+                    .unwrap();
+                assert_eq!(ok.await.unwrap(), Ok(1));
+                assert_eq!(err.await.unwrap(), Err("for the handle".to_owned()));
+                let p = boom.await.unwrap_err().into_panic().unwrap();
+                assert_eq!(p.message(), Some("handled panic"));
+                // A handle dropped before the end: the error is unhandled after all.
+                let dropped = scope
+                    .spawn_with_handle({
+                        let rt = rt2.clone();
+                        async move {
+                            rt.sleep(ms(2)).await;
+                            Err::<(), _>("nobody listened")
+                        }
+                    })
+                    .unwrap();
+                drop(dropped);
+                Ok::<_, std::io::Error>(())
+            })
+            .await
+            .unwrap();
+        assert_eq!(*errors.lock().unwrap(), ["nobody listened"]);
+    });
+}
+
+#[test]
+fn a_handle_of_a_cancelled_child_reports_cancelled() {
+    each_runtime(|rt| async move {
+        TaskScope::with_runtime(rt.clone())
+            .run(|scope| async move {
+                let h = scope
+                    .spawn_with_handle(async {
+                        std::future::pending::<()>().await;
+                    })
+                    .unwrap();
+                scope.token().cancel();
+                assert!(h.await.unwrap_err().is_cancelled());
+                Ok::<_, std::io::Error>(())
+            })
+            .await
+            .unwrap();
+    });
+}
