@@ -6,7 +6,7 @@ use std::num::NonZeroUsize;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -65,6 +65,9 @@ pub struct Batcher<T, R: Runtime = DefaultRuntime> {
 
 struct Shared {
     callbacks: Mutex<Vec<JoinHandle<()>>>,
+    /// Set when the batcher is dropped: a callback spawned after that is cancelled at once
+    /// (the callbacks hold this shared state, so a handle left here would never be dropped).
+    dropped: AtomicBool,
     put: AtomicU64,
     batches: AtomicU64,
     completed: AtomicU64,
@@ -164,6 +167,7 @@ impl<T: Send + 'static, R: Runtime> Batcher<T, R> {
         let (tx, rx) = async_channel::unbounded();
         let shared = Arc::new(Shared {
             callbacks: Mutex::new(Vec::new()),
+            dropped: AtomicBool::new(false),
             put: AtomicU64::new(0),
             batches: AtomicU64::new(0),
             completed: AtomicU64::new(0),
@@ -194,6 +198,13 @@ impl<T: Send + 'static, R: Runtime> Batcher<T, R> {
                         }
                     });
                     let mut callbacks = lock(&shared.callbacks);
+                    if shared.dropped.load(Ordering::Acquire) {
+                        drop(callbacks);
+                        // Dropping the handle cancels the callback.
+                        drop(handle);
+                        shared.cancelled.fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    }
                     callbacks.retain(|h| !h.is_finished());
                     callbacks.push(handle);
                 }
@@ -404,7 +415,12 @@ impl<T: Send + 'static, R: Runtime> Batcher<T, R> {
 
 impl<T, R: Runtime> Drop for Batcher<T, R> {
     fn drop(&mut self) {
-        // Dropping the handles cancels the dispatch task and the callbacks.
+        // Dropping the handles cancels the dispatch task and the callbacks. The flag is set
+        // under the list's lock, so the dispatcher cannot add a handle after the list is taken.
+        {
+            let _callbacks = lock(&self.shared.callbacks);
+            self.shared.dropped.store(true, Ordering::Release);
+        }
         lock(&self.dispatcher).take();
         let left = std::mem::take(&mut *lock(&self.shared.callbacks));
         let running = left.iter().filter(|h| !h.is_finished()).count();
