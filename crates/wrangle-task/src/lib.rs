@@ -104,6 +104,7 @@ mod race;
 mod restartable;
 mod scope;
 mod scope_error;
+mod scope_handle;
 mod shield;
 mod slots;
 mod source;
@@ -129,8 +130,9 @@ pub use output::TaskOutput;
 pub use policy::{ConcurrentStats, ErrorPolicy};
 pub use race::{Race, RaceError, race, race_with_runtime};
 pub use restartable::{NoAttempt, RestartError, RestartStats, RestartWait, RestartableTask};
-pub use scope::{ChildHandle, Scope, ScopeRun, ScopeStats, TaskScope};
+pub use scope::{ScopeRun, TaskScope};
 pub use scope_error::{ScopeError, SpawnError};
+pub use scope_handle::{ChildHandle, Scope, ScopeStats};
 pub use shield::{Shield, shield, shield_with_runtime};
 pub use source::{IterSource, Source, StreamSource, TryStreamSource};
 pub use supervisor::{
