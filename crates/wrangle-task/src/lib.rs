@@ -109,6 +109,8 @@ mod shield;
 mod slots;
 mod source;
 mod supervisor;
+mod supervisor_handle;
+mod supervisor_types;
 mod sync;
 mod task_error;
 
@@ -135,8 +137,7 @@ pub use scope_error::{ScopeError, SpawnError};
 pub use scope_handle::{ChildHandle, Scope, ScopeStats};
 pub use shield::{Shield, shield, shield_with_runtime};
 pub use source::{IterSource, Source, StreamSource, TryStreamSource};
-pub use supervisor::{
-    ForceExit, ShutdownHandle, ShutdownReason, Supervisor, SupervisorError, SupervisorHandle,
-    SupervisorRun,
-};
+pub use supervisor::{Supervisor, SupervisorRun};
+pub use supervisor_handle::{ShutdownHandle, SupervisorHandle};
+pub use supervisor_types::{ForceExit, ShutdownReason, SupervisorError};
 pub use task_error::TaskPanicked;
