@@ -19,6 +19,13 @@ use wrangle_rt::BoxError;
 /// ```
 pub trait TaskOutput: Send + 'static {
     /// The error in this output, if any.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wrangle_task::TaskOutput;
+    /// assert!(Err::<(), _>(std::fmt::Error).into_error().is_some());
+    /// ```
     fn into_error(self) -> Option<BoxError>;
 }
 

@@ -353,3 +353,52 @@ fn next_dropped_while_pending_loses_no_item() {
         assert_eq!(got, (0..20).collect::<Vec<_>>());
     });
 }
+
+#[test]
+fn panic_isolation_each_outcome_counted_once() {
+    each_runtime(|rt| async move {
+        let jobs = (0..1000u32).map(|i| {
+            let rt = rt.clone();
+            async move {
+                if i % 7 == 0 {
+                    rt.sleep(ms(1)).await;
+                }
+                if i % 10 == 3 {
+                    panic!("job {i}");
+                }
+                if i % 10 == 5 {
+                    return Err(i);
+                }
+                Ok(i)
+            }
+        });
+        let mut s = Concurrent::with_runtime(rt.clone(), jobs)
+            .limit(Limit::try_from(64).unwrap())
+            .error_policy(ErrorPolicy::Yield);
+        let (mut ok, mut failed, mut panicked) = (0, 0, 0);
+        while let Some(item) = s.next().await {
+            match item {
+                Ok(i) => {
+                    assert!(i % 10 != 3 && i % 10 != 5);
+                    ok += 1;
+                }
+                Err(ConcurrentError::Failed(i)) => {
+                    assert_eq!(i % 10, 5);
+                    failed += 1;
+                }
+                Err(ConcurrentError::Panicked(p)) => {
+                    assert!(p.message().unwrap().starts_with("job "));
+                    panicked += 1;
+                }
+                Err(other) => panic!("unexpected {other:?}"),
+            }
+        }
+        assert_eq!((ok, failed, panicked), (800, 100, 100));
+        let stats = s.stats();
+        assert_eq!(
+            (stats.started, stats.succeeded, stats.failed),
+            (1000, 800, 200)
+        );
+        assert_eq!(stats.in_flight, 0);
+    });
+}
