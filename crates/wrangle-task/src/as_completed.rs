@@ -42,6 +42,11 @@ type Starter<T> = Box<dyn FnOnce() -> Vec<JoinHandle<T>> + Send>;
 /// # Panics
 ///
 /// Like [`DefaultRuntime::current`].
+///
+/// # Cancel safety
+///
+/// Dropping a pending `next()` loses nothing. Dropping the stream cancels the tasks still
+/// running without waiting; [`close`](AsCompleted::close) cancels and waits.
 pub fn as_completed<I>(futures: I) -> AsCompleted<<I::Item as Future>::Output>
 where
     I: IntoIterator,
@@ -64,6 +69,10 @@ where
 /// let s = wrangle_task::as_completed_with_runtime(&rt, (1..=2).map(|i| async move { i }));
 /// assert_eq!(rt.block_on(s.count()), 2);
 /// ```
+///
+/// # Cancel safety
+///
+/// As for [`as_completed`].
 pub fn as_completed_with_runtime<R, I>(
     rt: &R,
     futures: I,

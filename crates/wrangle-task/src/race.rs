@@ -41,9 +41,17 @@ type Start<T, E> = Box<dyn FnOnce(bool) -> Inner<T, E> + Send>;
 /// assert_eq!(rt.now() - start, Duration::from_millis(10));
 /// ```
 ///
+/// # Errors
+///
+/// See [`Race`].
+///
 /// # Panics
 ///
 /// Like [`DefaultRuntime::current`].
+///
+/// # Cancel safety
+///
+/// Dropping the future cancels every task still running, without waiting.
 pub fn race<I, T, E>(futures: I) -> Race<T, E>
 where
     I: IntoIterator,
@@ -66,6 +74,14 @@ where
 /// let r = rt.block_on(wrangle_task::race_with_runtime(&rt, [async { Ok::<_, ()>(1) }]));
 /// assert_eq!(r.unwrap().0, 1);
 /// ```
+///
+/// # Errors
+///
+/// See [`Race`].
+///
+/// # Cancel safety
+///
+/// Dropping the future cancels every task still running, without waiting.
 pub fn race_with_runtime<R, I, T, E>(rt: &R, futures: I) -> Race<T, E>
 where
     R: Runtime,
