@@ -72,15 +72,13 @@ where
     })
 }
 
-fn ready(i: u64) -> impl Future<Output = Result<u64, ()>> {
-    async move { Ok(black_box(i)) }
+async fn ready(i: u64) -> Result<u64, ()> {
+    Ok(black_box(i))
 }
 
-fn yield_once(i: u64) -> impl Future<Output = Result<u64, ()>> {
-    async move {
-        yield_now().await;
-        Ok(black_box(i))
-    }
+async fn yield_once(i: u64) -> Result<u64, ()> {
+    yield_now().await;
+    Ok(black_box(i))
 }
 
 fn task_concurrent_ready(c: &mut Criterion) {
