@@ -204,13 +204,19 @@ where
                     out.lock().unwrap()[idx].1 = Some(now);
                 }
             } else {
-                let (limiter, out, rt2) = (Arc::clone(&limiter), Arc::clone(&out), rt.clone());
-                let task = rt.spawn(async move {
-                    limiter.wait().await;
-                    out.lock().unwrap()[idx].1 = Some(rt2.now());
+                // The reservation is taken on the task's first poll: wait for it, so slots
+                // are reserved in op order whatever the scheduler's order.
+                let reserved = limiter.admitted() + 1;
+                let task = rt.spawn({
+                    let (limiter, out, rt2) = (Arc::clone(&limiter), Arc::clone(&out), rt.clone());
+                    async move {
+                        limiter.wait().await;
+                        out.lock().unwrap()[idx].1 = Some(rt2.now());
+                    }
                 });
-                // The reservation is taken on the first poll: take it now, in op order.
-                wrangle_rt::yield_now().await;
+                while limiter.admitted() < reserved {
+                    wrangle_rt::yield_now().await;
+                }
                 tasks.push(task);
             }
         }
@@ -223,12 +229,17 @@ where
 
 trait Limiter {
     fn check_now(&self) -> bool;
+    /// Admissions and reservations so far.
+    fn admitted(&self) -> u64;
     fn wait(&self) -> impl Future<Output = ()> + Send + '_;
 }
 
 impl<R: Runtime> Limiter for RateLimiter<R> {
     fn check_now(&self) -> bool {
         self.check().is_ok()
+    }
+    fn admitted(&self) -> u64 {
+        self.stats().admitted
     }
     fn wait(&self) -> impl Future<Output = ()> + Send + '_ {
         self.acquire()
@@ -238,6 +249,9 @@ impl<R: Runtime> Limiter for RateLimiter<R> {
 impl<R: Runtime> Limiter for GcraLimiter<R> {
     fn check_now(&self) -> bool {
         self.check().is_ok()
+    }
+    fn admitted(&self) -> u64 {
+        self.stats().admitted
     }
     fn wait(&self) -> impl Future<Output = ()> + Send + '_ {
         self.acquire()
