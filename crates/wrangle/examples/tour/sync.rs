@@ -7,56 +7,49 @@ use wrangle::sync::{Batcher, DualQueue, Lockout, PrioritySemaphore, RateLimiter}
 
 pub(crate) async fn tour(rt: DefaultRuntime) {
     let ms = Duration::from_millis;
-    // PrioritySemaphore: lower priority value first, FIFO among equals.
+    // PrioritySemaphore: lower value first; waiters queue in the order 5, 1, 0.
     let sem = Arc::new(PrioritySemaphore::new(1));
     let order = Arc::new(Mutex::new(Vec::new()));
     let held = sem.try_acquire().unwrap();
-    let waiters: Vec<_> = [5, 1, 0]
-        .map(|p| {
-            let (sem, order) = (Arc::clone(&sem), Arc::clone(&order));
-            rt.spawn(async move {
-                let _permit = sem.acquire().priority(p).await.unwrap();
-                order.lock().unwrap().push(p);
-            })
-        })
-        .into();
-    while sem.stats().waiting < 3 {
-        rt.sleep(ms(1)).await;
+    let mut waiters = Vec::new();
+    for p in [5, 1, 0] {
+        let (sem2, order) = (Arc::clone(&sem), Arc::clone(&order));
+        waiters.push(rt.spawn(async move {
+            let _permit = sem2.acquire().priority(p).await.unwrap();
+            order.lock().unwrap().push(p); // the order they were served in
+        }));
+        while sem.stats().waiting < waiters.len() {
+            rt.sleep(ms(1)).await;
+        }
     }
     drop(held);
     for w in waiters {
         w.await.unwrap();
     }
-    println!(
-        "priority semaphore served priorities {:?}",
-        order.lock().unwrap()
-    );
+    println!("priority semaphore served {:?}", order.lock().unwrap());
 
-    // RateLimiter: 2 per 10 ms; acquire waits its turn on the runtime's timer.
+    // RateLimiter (2 per 10 ms) and Lockout (3 and 6 ms stack to 6 ms).
     let limiter =
         RateLimiter::with_runtime(rt.clone(), NonZeroU32::new(2).unwrap(), ms(10)).unwrap();
+    let lockout = Lockout::with_runtime(rt.clone());
     let start = rt.now();
     let mut at = Vec::new();
     for _ in 0..5 {
         limiter.acquire().await;
         at.push((rt.now() - start).as_millis());
     }
-    println!("rate limiter 2 per 10 ms admitted at {at:?} ms (about)");
-
-    // Lockout: lockouts stack; waiting passes when all have expired.
-    let lockout = Lockout::with_runtime(rt.clone());
-    lockout.lockout_for(ms(6));
     lockout.lockout_for(ms(3));
-    let start = rt.now();
+    lockout.lockout_for(ms(6));
+    let t = rt.now();
     lockout.wait().await;
     println!(
-        "lockouts of 6 and 3 ms: passed after {:?}",
-        rt.now() - start
+        "rate limiter admitted at {at:?} ms; lockouts passed after {:?}",
+        rt.now() - t
     );
 
-    // Batcher: by size or by a deadline from the batch's first item.
-    let batches = Arc::new(Mutex::new(Vec::new()));
-    let sink = Arc::clone(&batches);
+    // Batcher: batches of 3, or 5 ms after a batch's first item.
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&seen);
     let batcher = Batcher::with_runtime(
         rt.clone(),
         NonZeroUsize::new(3).unwrap(),
@@ -70,21 +63,19 @@ pub(crate) async fn tour(rt: DefaultRuntime) {
     (0..7).for_each(|i| batcher.put(i).unwrap());
     rt.sleep(ms(8)).await;
     batcher.stop().await;
-    println!("batcher (3 or 5 ms) sent {:?}", batches.lock().unwrap());
+    println!("batcher sent {:?}", seen.lock().unwrap());
 
-    // DualQueue: a thread puts with blocking calls while a task gets asynchronously.
+    // DualQueue: a blocking thread puts while this task gets.
     let q = DualQueue::bounded(NonZeroUsize::new(4).unwrap());
-    let producer = rt.spawn_blocking({
-        let q = q.clone();
-        move || {
-            (1..=10).for_each(|i| q.put_blocking(i).unwrap());
-            q.close();
-        }
+    let tx = q.clone();
+    let producer = rt.spawn_blocking(move || {
+        (1..=10).for_each(|i| tx.put_blocking(i).unwrap());
+        tx.close();
     });
     let mut sum = 0;
     while let Ok(i) = q.get().await {
         sum += i;
     }
     producer.await.unwrap();
-    println!("dual queue: a blocking thread sent 1..=10 to an async task, sum {sum}");
+    println!("dual queue: thread -> task, sum of 1..=10 = {sum}");
 }
