@@ -81,6 +81,7 @@ impl TokioRuntime {
 impl Runtime for TokioRuntime {
     type Sleep = TokioSleep;
 
+    #[inline]
     fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
