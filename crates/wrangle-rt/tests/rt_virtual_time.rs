@@ -346,13 +346,16 @@ fn an_outside_thread_can_wake_an_otherwise_stalled_runtime_within_the_grace() {
     let rt = VirtualRuntime::new();
     let token = wrangle_rt::CancellationToken::new();
     let t2 = token.clone();
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<()>();
+    // The outside thread cancels once the main future has started waiting.
     let outside = std::thread::spawn(move || {
-        for _ in 0..1000 {
-            std::thread::yield_now();
-        }
+        ready_rx.recv().unwrap();
         t2.cancel();
     });
-    rt.block_on(token.cancelled());
+    rt.block_on(async {
+        ready_tx.send(()).unwrap();
+        token.cancelled().await;
+    });
     outside.join().unwrap();
     assert_eq!(rt.elapsed(), Duration::ZERO);
 }

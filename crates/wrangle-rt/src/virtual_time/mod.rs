@@ -21,7 +21,7 @@ pub use sleep::VirtualSleep;
 use crate::{JoinHandle, Runtime};
 
 /// How long a stalled runtime waits for an outside wake-up by default.
-const DEFAULT_STALL_GRACE: Duration = Duration::from_secs(1);
+const DEFAULT_STALL_GRACE: Duration = Duration::from_secs(5);
 
 thread_local! {
     static CURRENT: RefCell<Option<VirtualRuntime>> = const { RefCell::new(None) };
@@ -210,7 +210,8 @@ impl VirtualRuntimeBuilder {
     }
 
     /// How long (real time) to wait for a wake-up from another thread before declaring a stall,
-    /// when nothing can run and no timer is armed (default one second). Virtual time cannot
+    /// when nothing can run and no timer is armed (default five seconds, generous for loaded CI
+    /// machines). Virtual time cannot
     /// move during the wait, so it does not affect determinism; it only lets a task await work
     /// done on an outside thread. `Duration::ZERO` reports stalls at once.
     ///
