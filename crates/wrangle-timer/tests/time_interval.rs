@@ -15,10 +15,19 @@ fn first_tick_is_immediate_and_ticks_follow_the_grid() {
         let start = rt.now();
         let mut iv =
             Interval::at_with_runtime(rt.clone(), start, 5 * MS, MissedTick::Skip).unwrap();
+        let mut last = None;
         for n in 0..4u32 {
             let due = iv.tick().await;
-            assert_eq!(due, start + n * 5 * MS);
             assert!(rt.now() >= due, "a tick is never early");
+            if rt.is_virtual() {
+                assert_eq!(due, start + n * 5 * MS);
+            } else {
+                // A loaded machine may make Skip drop grid points; every due is still on the grid.
+                let off = (due - start).as_nanos();
+                assert_eq!(off % (5 * MS).as_nanos(), 0, "tick off the grid");
+                assert!(last.is_none_or(|l| due > l), "ticks go forward");
+            }
+            last = Some(due);
         }
         if rt.is_virtual() {
             assert_eq!(rt.now() - start, 15 * MS);
@@ -111,7 +120,13 @@ fn every_policy_ticks_after_a_stall_on_every_runtime() {
             let first = iv.tick().await;
             rt.sleep(7 * MS).await;
             let late = iv.tick().await;
-            assert_eq!(late, first + 2 * MS);
+            if rt.is_virtual() {
+                assert_eq!(late, first + 2 * MS);
+            } else {
+                // On a loaded machine the first tick itself may already be late; the late tick
+                // still comes after it.
+                assert!(late > first);
+            }
             let next = iv.tick().await;
             assert!(next > late);
             assert!(rt.now() >= next);
