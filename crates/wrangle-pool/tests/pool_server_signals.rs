@@ -88,7 +88,12 @@ impl EchoServer {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
-                let rest: Vec<String> = self.lines.try_iter().collect();
+                // The reader thread may still be forwarding the last lines: read to the end of
+                // the pipe (the sender goes away at EOF).
+                let mut rest = Vec::new();
+                while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(10)) {
+                    rest.push(line);
+                }
                 return (status.code(), rest);
             }
             if Instant::now() > deadline {
