@@ -5,10 +5,12 @@ use std::fmt;
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 use futures_lite::FutureExt;
+
+use crate::sync::{Mutex, MutexGuard};
 
 /// The panic payload captured from a task, as `std::panic::catch_unwind` returns it.
 pub(crate) type Payload = Box<dyn Any + Send + 'static>;
@@ -20,7 +22,7 @@ pub(crate) type Payload = Box<dyn Any + Send + 'static>;
 pub struct PanicPayload {
     message: Option<String>,
     // A `Mutex` makes the payload `Sync`, so `JoinError` can travel inside `Box<dyn Error + Send + Sync>`.
-    payload: Mutex<Payload>,
+    payload: std::sync::Mutex<Payload>,
 }
 
 impl PanicPayload {
@@ -42,7 +44,7 @@ impl PanicPayload {
         };
         PanicPayload {
             message,
-            payload: Mutex::new(payload),
+            payload: std::sync::Mutex::new(payload),
         }
     }
 
@@ -490,7 +492,7 @@ impl<T> Phase<T> {
 }
 
 impl<T> RawShared<T> {
-    fn lock(&self) -> std::sync::MutexGuard<'_, RawState<T>> {
+    fn lock(&self) -> MutexGuard<'_, RawState<T>> {
         // The lock is never held across user code, so poisoning cannot leave a broken state.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }

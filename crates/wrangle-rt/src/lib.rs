@@ -87,6 +87,7 @@ mod dedicated;
 mod default;
 mod join;
 mod runtime;
+mod sync;
 pub mod testing;
 mod time;
 mod token;

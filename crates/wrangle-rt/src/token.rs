@@ -3,11 +3,13 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Weak};
 use std::task::{Context, Poll};
 
 use event_listener::{Event, EventListener};
+
+use crate::sync::{AtomicBool, Mutex, MutexGuard};
 
 /// A request to stop, shared by everyone who holds a clone, and passed down to child tokens.
 ///
@@ -60,7 +62,7 @@ impl Node {
         })
     }
 
-    fn children(&self) -> std::sync::MutexGuard<'_, Vec<Weak<Node>>> {
+    fn children(&self) -> MutexGuard<'_, Vec<Weak<Node>>> {
         // The lock is never held across user code.
         self.children.lock().unwrap_or_else(|e| e.into_inner())
     }

@@ -1,0 +1,12 @@
+//! The synchronisation primitives of the hand-written parts (`CancellationToken`, `TaskCell`):
+//! std's, or loom's under `cfg(loom)` so `tests/loom.rs` can model them.
+
+#[cfg(loom)]
+pub(crate) use loom::sync::atomic::AtomicBool;
+#[cfg(loom)]
+pub(crate) use loom::sync::{Mutex, MutexGuard};
+
+#[cfg(not(loom))]
+pub(crate) use std::sync::atomic::AtomicBool;
+#[cfg(not(loom))]
+pub(crate) use std::sync::{Mutex, MutexGuard};
