@@ -5,7 +5,7 @@ use std::fmt;
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex as StdMutex};
 use std::task::{Context, Poll, Waker};
 
 use futures_lite::FutureExt;
@@ -22,7 +22,7 @@ pub(crate) type Payload = Box<dyn Any + Send + 'static>;
 pub struct PanicPayload {
     message: Option<String>,
     // A `Mutex` makes the payload `Sync`, so `JoinError` can travel inside `Box<dyn Error + Send + Sync>`.
-    payload: std::sync::Mutex<Payload>,
+    payload: StdMutex<Payload>,
 }
 
 impl PanicPayload {
@@ -44,7 +44,7 @@ impl PanicPayload {
         };
         PanicPayload {
             message,
-            payload: std::sync::Mutex::new(payload),
+            payload: StdMutex::new(payload),
         }
     }
 
