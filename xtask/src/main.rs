@@ -15,7 +15,7 @@ const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
-  ci             fmt --check, lint, test, docs, powerset, deny (if installed)
+  ci             fmt --check, lint, test, docs, powerset, loom, deny (if installed)
   test           cargo test --workspace --all-features (doctests included)
   lint           cargo clippy --workspace --all-targets --all-features -D warnings
   fmt [--check]  cargo fmt --all
@@ -101,6 +101,7 @@ fn ci() -> Result {
     test()?;
     docs()?;
     powerset()?;
+    loom(None)?;
     deny(false)
 }
 
