@@ -10,6 +10,7 @@ use std::task::{Context, Poll};
 
 use wrangle_rt::{ErrorReporter, JoinError, PanicPayload, Runtime, Unhandled};
 
+use crate::deadline::Slot;
 use crate::pool::Shared;
 
 /// How a job ended, as delivered to its handle.
@@ -53,8 +54,7 @@ impl Drop for Failure {
 pub(crate) struct Job<F, R: Runtime> {
     #[pin]
     future: F,
-    #[pin]
-    sleep: Option<R::Sleep>,
+    slot: Option<Arc<Slot>>,
     shared: Arc<Shared<R>>,
     started: bool,
     finished: bool,
@@ -64,7 +64,7 @@ impl<F, R: Runtime> Job<F, R> {
     pub(crate) fn new(future: F, shared: Arc<Shared<R>>) -> Self {
         Job {
             future,
-            sleep: None,
+            slot: None,
             shared,
             started: false,
             finished: false,
@@ -82,7 +82,7 @@ impl<F: Future, R: Runtime> Future for Job<F, R> {
             this.shared.counters.active.fetch_add(1, Ordering::Relaxed);
             // The timeout counts from the task's start, never from its time in the queue.
             if let Some(timeout) = this.shared.timeout {
-                this.sleep.set(Some(this.shared.rt.sleep(timeout)));
+                *this.slot = Shared::arm(this.shared, timeout);
             }
         }
         let polled = catch_unwind(AssertUnwindSafe(|| this.future.as_mut().poll(cx)));
@@ -96,8 +96,8 @@ impl<F: Future, R: Runtime> Future for Job<F, R> {
                 counters.panicked.fetch_add(1, Ordering::Relaxed);
                 Outcome::Failed(this.shared.failure(FailureKind::Panicked(p)))
             }
-            Ok(Poll::Pending) => match this.sleep.as_mut().as_pin_mut().map(|s| s.poll(cx)) {
-                Some(Poll::Ready(())) => {
+            Ok(Poll::Pending) => match this.slot.as_ref().map(|s| s.poll_fired(cx.waker())) {
+                Some(true) => {
                     counters.timed_out.fetch_add(1, Ordering::Relaxed);
                     Outcome::Failed(this.shared.failure(FailureKind::TimedOut))
                 }
@@ -113,6 +113,9 @@ impl<F: Future, R: Runtime> Future for Job<F, R> {
 #[pin_project::pinned_drop]
 impl<F, R: Runtime> PinnedDrop for Job<F, R> {
     fn drop(self: Pin<&mut Self>) {
+        if let Some(slot) = &self.slot {
+            slot.clear();
+        }
         if !self.finished {
             let counters = &self.shared.counters;
             counters.cancelled.fetch_add(1, Ordering::Relaxed);

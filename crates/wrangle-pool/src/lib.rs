@@ -60,6 +60,7 @@
 #![doc(test(attr(deny(warnings))))]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod deadline;
 mod error;
 mod handle;
 mod job;

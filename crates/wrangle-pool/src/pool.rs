@@ -12,6 +12,7 @@ use std::time::Duration;
 use event_listener::{Event, IntoNotification};
 use wrangle_rt::{DefaultRuntime, ErrorReporter, JoinHandle, Runtime};
 
+use crate::deadline::{Deadlines, Slot, WithSlot, current_slot, reaper};
 use crate::job::Job;
 use crate::stats::Counters;
 use crate::{PoolHandle, PoolStats, ShutdownTimedOut, SpawnError, TaskError};
@@ -90,6 +91,8 @@ pub(crate) struct Shared<R: Runtime> {
     work: Event,
     /// Shutdown waits here for the last worker to leave.
     drained: Event,
+    /// Deadlines of running tasks, when the pool has a timeout.
+    pub(crate) deadlines: Deadlines,
 }
 
 struct State {
@@ -100,6 +103,8 @@ struct State {
     idle: usize,
     handles: Vec<JoinHandle<()>>,
     closed: bool,
+    /// Everything was cancelled (the pool was dropped, or a shutdown deadline passed).
+    aborted: bool,
 }
 
 impl<R: Runtime> fmt::Debug for TaskPool<R> {
@@ -208,9 +213,11 @@ impl TaskPoolBuilder {
                         idle: 0,
                         handles: Vec::new(),
                         closed: false,
+                        aborted: false,
                     }),
                     work: Event::new(),
                     drained: Event::new(),
+                    deadlines: Deadlines::default(),
                 }),
             }),
         }
@@ -483,6 +490,25 @@ impl<R: Runtime> TaskPool<R> {
 }
 
 impl<R: Runtime> Shared<R> {
+    /// Arms the deadline of a task starting now on the current worker's slot; `None` when the
+    /// task runs outside a worker or its deadline cannot be represented (it then runs without
+    /// a limit, as a timeout that far away never fires).
+    pub(crate) fn arm(this: &Arc<Self>, timeout: Duration) -> Option<Arc<Slot>> {
+        let slot = current_slot()?;
+        let deadline = this.rt.now().checked_add(timeout)?;
+        if this.deadlines.arm(&slot, deadline) {
+            let handle = this.rt.spawn(reaper(this.clone()));
+            let mut st = this.lock();
+            if st.aborted {
+                drop(st);
+                drop(handle);
+            } else {
+                st.handles.push(handle);
+            }
+        }
+        Some(slot)
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         // The lock is never held while user code runs.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
@@ -492,6 +518,7 @@ impl<R: Runtime> Shared<R> {
     fn take_all(&self) -> (VecDeque<BoxJob>, Vec<JoinHandle<()>>) {
         let mut st = self.lock();
         st.closed = true;
+        st.aborted = true;
         let queue = std::mem::take(&mut st.queue);
         self.counters
             .queued
@@ -512,6 +539,8 @@ impl<R: Runtime> Shared<R> {
 
 async fn worker<R: Runtime>(shared: Arc<Shared<R>>) {
     let _exit = WorkerExit { shared: &shared };
+    // With a timeout, this worker's slot holds the deadline of the task it runs.
+    let slot = shared.timeout.map(|_| shared.deadlines.add_slot());
     loop {
         let next = {
             let mut st = shared.lock();
@@ -527,7 +556,10 @@ async fn worker<R: Runtime>(shared: Arc<Shared<R>>) {
         match next {
             Ok(job) => {
                 shared.counters.queued.fetch_sub(1, Ordering::Relaxed);
-                job.await;
+                match &slot {
+                    Some(slot) => WithSlot::new(job, slot).await,
+                    None => job.await,
+                }
             }
             Err(listener) => listener.await,
         }

@@ -61,6 +61,42 @@ fn a_task_over_its_timeout_times_out_exactly_and_the_pool_goes_on() {
 }
 
 #[test]
+fn staggered_tasks_time_out_each_at_its_own_deadline() {
+    virtual_time(|rt| async move {
+        let start = rt.now();
+        let pool = TaskPool::builder()
+            .size(size(2))
+            .timeout(10 * MS)
+            .build_with_runtime(rt.clone());
+        let job = |ms: u32| {
+            let rt = rt.clone();
+            async move {
+                rt.sleep(ms * MS).await;
+                rt.now() - start
+            }
+        };
+        // A and B start at 0; C starts when B ends (5 ms); D when A times out (10 ms).
+        let a = pool.spawn(job(50)).unwrap();
+        let b = pool.spawn(job(5)).unwrap();
+        let c = pool.spawn(job(50)).unwrap();
+        let d = pool.spawn(job(3)).unwrap();
+        let ended = |h: wrangle_pool::PoolHandle<Duration>| {
+            let rt = rt.clone();
+            async move {
+                let r = h.await;
+                (r.map_err(|e| e.is_timeout()), rt.now() - start)
+            }
+        };
+        assert_eq!(ended(b).await, (Ok(5 * MS), 5 * MS));
+        assert_eq!(ended(a).await, (Err(true), 10 * MS));
+        assert_eq!(ended(d).await, (Ok(13 * MS), 13 * MS));
+        assert_eq!(ended(c).await, (Err(true), 15 * MS));
+        let s = pool.stats();
+        assert_eq!((s.completed, s.timed_out), (2, 2));
+    });
+}
+
+#[test]
 fn cancel_before_start_never_runs_the_body() {
     each_runtime(|rt| async move {
         let pool = TaskPool::with_runtime(rt.clone(), Some(size(1)));
