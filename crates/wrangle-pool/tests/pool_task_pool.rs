@@ -232,14 +232,7 @@ fn shutdown_timeout_cancels_what_is_left_at_the_deadline() {
             async move { rt.sleep(5 * MS).await }
         });
         let stuck: Vec<_> = (0..3)
-            .map(|_| {
-                let flag = DropCount(dropped.clone());
-                pool.spawn(async move {
-                    let _f = flag;
-                    std::future::pending::<()>().await
-                })
-                .unwrap()
-            })
+            .map(|_| pool.spawn(stuck_task(&dropped)).unwrap())
             .collect();
         let err = pool.shutdown_timeout(100 * MS).await.unwrap_err();
         assert_eq!(rt.now() - start, 100 * MS);
@@ -265,14 +258,7 @@ fn dropping_the_pool_cancels_everything_queued_and_running() {
         let pool = TaskPool::with_runtime(rt.clone(), Some(size(2)));
         let dropped = Arc::new(AtomicUsize::new(0));
         let handles: Vec<_> = (0..5)
-            .map(|_| {
-                let flag = DropCount(dropped.clone());
-                pool.spawn(async move {
-                    let _f = flag;
-                    std::future::pending::<()>().await
-                })
-                .unwrap()
-            })
+            .map(|_| pool.spawn(stuck_task(&dropped)).unwrap())
             .collect();
         wrangle_rt::yield_now().await;
         drop(pool);
@@ -466,6 +452,15 @@ struct DropFlag(Arc<AtomicBool>);
 impl Drop for DropFlag {
     fn drop(&mut self) {
         self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+/// A task that never ends and counts its drop.
+fn stuck_task(dropped: &Arc<AtomicUsize>) -> impl Future<Output = ()> + Send + 'static {
+    let flag = DropCount(dropped.clone());
+    async move {
+        let _f = flag;
+        std::future::pending::<()>().await
     }
 }
 

@@ -315,7 +315,7 @@ impl<T> JoinHandle<T> {
             }
             Inner::Raw(s) => {
                 if let Some(s) = s.take() {
-                    s.lock().handle_gone = true;
+                    s.release(false);
                 }
             }
         }
@@ -399,8 +399,7 @@ impl<T> Drop for JoinHandle<T> {
             Inner::Task(_) => {}
             Inner::Raw(s) => {
                 if let Some(s) = s.take() {
-                    s.request_cancel();
-                    s.lock().handle_gone = true;
+                    s.release(true);
                 }
             }
         }
@@ -498,9 +497,20 @@ impl<T> RawShared<T> {
     }
 
     fn request_cancel(&self) {
+        self.cancel_and_release(true, false);
+    }
+
+    /// The handle is going away: the output will not be read; with `cancel`, the task is
+    /// cancelled too (drop), otherwise it runs on (detach).
+    fn release(&self, cancel: bool) {
+        self.cancel_and_release(cancel, true);
+    }
+
+    fn cancel_and_release(&self, cancel: bool, release: bool) {
         let waker = {
             let mut st = self.lock();
-            if st.phase.is_done() {
+            st.handle_gone |= release;
+            if !cancel || st.phase.is_done() {
                 return;
             }
             st.cancel_requested = true;
