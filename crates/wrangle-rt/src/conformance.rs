@@ -91,6 +91,7 @@ pub async fn run_all<R: Runtime>(rt: &R) {
     sleep_reset(rt).await;
     timeout_elapses(rt).await;
     clocks_are_monotonic(rt).await;
+    fast_clock_follows_now(rt).await;
 }
 
 /// A spawned task's output reaches its handle.
@@ -400,4 +401,40 @@ pub async fn clocks_are_monotonic<R: Runtime>(rt: &R) {
         "clocks_are_monotonic: a task saw an earlier now()"
     );
     let _ = rt.wall_now();
+}
+
+/// [`Runtime::monotonic_nanos`] never goes back, and its intervals are the intervals of
+/// [`Runtime::now`]: each reading is bracketed by two `now()` readings, so the interval
+/// between two of them must lie between the brackets' inner and outer intervals (with a
+/// slack of one microsecond plus 0.1% for clocks of slightly different rates).
+///
+/// # Panics
+///
+/// When the runtime breaks the contract.
+pub async fn fast_clock_follows_now<R: Runtime>(rt: &R) {
+    let mut last = rt.monotonic_nanos();
+    for _ in 0..100 {
+        let now = rt.monotonic_nanos();
+        assert!(
+            now >= last,
+            "fast_clock_follows_now: monotonic_nanos() went back"
+        );
+        last = now;
+    }
+    let bracket = || {
+        let before = rt.now();
+        let nanos = rt.monotonic_nanos();
+        (before, nanos, rt.now())
+    };
+    let (before0, nanos0, after0) = bracket();
+    rt.sleep(Duration::from_millis(20)).await;
+    let (before1, nanos1, after1) = bracket();
+    let fast = Duration::from_nanos(nanos1 - nanos0);
+    let inner = before1.saturating_duration_since(after0);
+    let outer = after1.saturating_duration_since(before0);
+    let slack = Duration::from_micros(1) + outer / 1000;
+    assert!(
+        fast + slack >= inner && fast <= outer + slack,
+        "fast_clock_follows_now: {fast:?} on monotonic_nanos() against {inner:?}..{outer:?} on now()"
+    );
 }

@@ -215,6 +215,11 @@ impl Runtime for DefaultRuntime {
         each!(self, rt => rt.now())
     }
 
+    #[inline]
+    fn monotonic_nanos(&self) -> u64 {
+        each!(self, rt => rt.monotonic_nanos())
+    }
+
     fn wall_now(&self) -> jiff::Timestamp {
         each!(self, rt => rt.wall_now())
     }

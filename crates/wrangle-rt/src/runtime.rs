@@ -93,6 +93,34 @@ pub trait Runtime: Clone + Send + Sync + fmt::Debug + 'static {
     /// ```
     fn now(&self) -> Instant;
 
+    /// Nanoseconds on a cheap monotonic clock of this runtime, from an origin of the
+    /// runtime's choosing: for hot paths that read the time on every call and only need
+    /// intervals, such as a rate limiter's `check`.
+    ///
+    /// Only differences between readings of the same runtime mean anything; they follow
+    /// [`now`](Runtime::now) over the same interval. On the virtual runtime they are exactly
+    /// virtual time (so tests stay exact); the Tokio, smol and async-std adapters return
+    /// [`fast_nanos`], the CPU's time-stamp counter, whose intervals follow `Instant`'s to
+    /// within the clocks' rate difference. Turn a wait measured on this clock into a deadline
+    /// with `now() + wait`. The default implementation reads `now()` against a fixed origin.
+    ///
+    /// [`fast_nanos`]: crate::fast_nanos
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use wrangle_rt::{Runtime, VirtualRuntime};
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// let start = rt.monotonic_nanos();
+    /// rt.block_on(rt.sleep(Duration::from_millis(5)));
+    /// assert_eq!(rt.monotonic_nanos() - start, 5_000_000);
+    /// ```
+    fn monotonic_nanos(&self) -> u64 {
+        crate::time::default_monotonic_nanos(self.now())
+    }
+
     /// The current time of this runtime's wall clock.
     ///
     /// The wall clock may jump (forward or back); use [`now`](Runtime::now) to measure intervals.

@@ -3,11 +3,67 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::OnceLock;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 /// About thirty years: what "sleep forever" means for durations too large to add to `now`.
 const FAR_FUTURE: Duration = Duration::from_secs(86_400 * 365 * 30);
+
+/// The process-wide fast clock: quanta's calibrated time-stamp counter (or quanta's own
+/// fallback to the OS clock where the counter is not invariant) and its reading at first use.
+struct FastClock {
+    clock: quanta::Clock,
+    raw_origin: u64,
+}
+
+static FAST_CLOCK: OnceLock<FastClock> = OnceLock::new();
+
+/// Nanoseconds since the first call in this process, read from a cheap clock: the CPU's
+/// invariant time-stamp counter scaled to nanoseconds (calibrated against the OS clock once,
+/// in under a millisecond), or the OS monotonic clock where no invariant counter exists.
+///
+/// It costs a third of [`Instant::now`] on Linux x86-64 and, unlike an `Instant`, needs no
+/// arithmetic to compare. It is for hot paths that measure intervals (a rate limiter's check);
+/// intervals follow [`Instant`]'s to within the two clocks' rate difference (parts per
+/// million). Real runtimes return it from [`Runtime::monotonic_nanos`](crate::Runtime::monotonic_nanos).
+///
+/// # Examples
+///
+/// ```
+/// let a = wrangle_rt::fast_nanos();
+/// let b = wrangle_rt::fast_nanos();
+/// assert!(b >= a);
+/// ```
+#[must_use]
+#[inline]
+pub fn fast_nanos() -> u64 {
+    let fast = FAST_CLOCK.get_or_init(|| {
+        let clock = quanta::Clock::new();
+        let raw_origin = clock.raw();
+        FastClock { clock, raw_origin }
+    });
+    fast.clock.delta_as_nanos(fast.raw_origin, fast.clock.raw())
+}
+
+/// A fixed origin for the default [`Runtime::monotonic_nanos`](crate::Runtime::monotonic_nanos):
+/// far enough before the first call that instants of clocks started earlier in the process
+/// (a virtual clock starts at `Instant::now()` when it is built) still come after it.
+fn default_origin() -> Instant {
+    static ORIGIN: OnceLock<Instant> = OnceLock::new();
+    *ORIGIN.get_or_init(|| {
+        let now = Instant::now();
+        [86_400 * 365, 86_400, 3_600, 60, 1]
+            .into_iter()
+            .find_map(|secs| now.checked_sub(Duration::from_secs(secs)))
+            .unwrap_or(now)
+    })
+}
+
+/// Nanoseconds from [`default_origin`] to `now`, saturating at both ends.
+pub(crate) fn default_monotonic_nanos(now: Instant) -> u64 {
+    u64::try_from(now.saturating_duration_since(default_origin()).as_nanos()).unwrap_or(u64::MAX)
+}
 
 pub(crate) fn saturating_deadline(now: Instant, duration: Duration) -> Instant {
     now.checked_add(duration)

@@ -31,6 +31,18 @@ fn a_virtual_week_passes_at_once_with_exact_instants() {
 }
 
 #[test]
+fn the_fast_clock_is_the_virtual_clock() {
+    let rt = VirtualRuntime::new();
+    assert_eq!(rt.monotonic_nanos(), 0);
+    rt.block_on(async {
+        rt.sleep(3 * SEC).await;
+        assert_eq!(rt.monotonic_nanos(), 3_000_000_000);
+    });
+    rt.block_on(rt.advance(Duration::from_nanos(7)));
+    assert_eq!(rt.monotonic_nanos(), 3_000_000_007);
+}
+
+#[test]
 fn timers_fire_in_deadline_order_at_their_exact_instants() {
     let rt = VirtualRuntime::builder().seed(3).build();
     let start = rt.now();

@@ -11,10 +11,12 @@ use std::time::{Duration, Instant};
 use pin_project::{pin_project, pinned_drop};
 use wrangle_rt::{DefaultRuntime, Runtime};
 
+use crate::deadline_wait::deadline_after;
 use crate::reserve_wait::ReserveWait;
 use crate::{InvalidQuota, RateLimited};
 
-/// The arithmetic of GCRA, in nanoseconds since the limiter's epoch.
+/// The arithmetic of GCRA, in nanoseconds on the runtime's cheap clock
+/// ([`Runtime::monotonic_nanos`]); a theoretical arrival time of 0 means "fully recovered".
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Quota {
     /// Nanoseconds between two admissions at the sustained rate.
@@ -55,10 +57,6 @@ impl Quota {
     }
 }
 
-pub(crate) fn nanos_since(epoch: Instant, now: Instant) -> u64 {
-    u64::try_from(now.saturating_duration_since(epoch).as_nanos()).unwrap_or(u64::MAX)
-}
-
 /// A GCRA rate limiter: a sustained `rate` per period with bursts of up to `burst`.
 ///
 /// The state is one atomic word (the "theoretical arrival time"), so [`check`](Self::check)
@@ -95,19 +93,23 @@ pub(crate) fn nanos_since(epoch: Instant, now: Instant) -> u64 {
 /// ```
 pub struct GcraLimiter<R: Runtime = DefaultRuntime> {
     rt: R,
-    epoch: Instant,
     quota: Quota,
     tat: AtomicU64,
-    admitted: AtomicU64,
+    reserved: AtomicU64,
     refused: AtomicU64,
 }
 
 /// A snapshot of a GCRA limiter's counters.
+///
+/// Admissions by [`GcraLimiter::check`] are not counted: an atomic counter would cost as
+/// much as the check itself (one clock read and one compare-and-swap). Count `Ok`s yourself
+/// where you need them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct GcraStats {
-    /// Calls admitted, or with a slot reserved, so far.
-    pub admitted: u64,
+    /// Slots reserved by [`GcraLimiter::acquire`] so far, less those given back by
+    /// cancelled waiters.
+    pub reserved: u64,
     /// `check` calls refused.
     pub refused: u64,
 }
@@ -170,13 +172,11 @@ impl<R: Runtime> GcraLimiter<R> {
         burst: NonZeroU32,
     ) -> Result<Self, InvalidQuota> {
         let quota = Quota::new(rate, per, burst)?;
-        let epoch = rt.now();
         Ok(GcraLimiter {
             rt,
-            epoch,
             quota,
             tat: AtomicU64::new(0),
-            admitted: AtomicU64::new(0),
+            reserved: AtomicU64::new(0),
             refused: AtomicU64::new(0),
         })
     }
@@ -201,14 +201,14 @@ impl<R: Runtime> GcraLimiter<R> {
     ///
     /// [`RateLimited`] with the instant the call would conform.
     pub fn check(&self) -> Result<(), RateLimited> {
-        let now = nanos_since(self.epoch, self.rt.now());
+        let now = self.rt.monotonic_nanos();
         let mut tat = self.tat.load(Ordering::Acquire);
         loop {
             let slot = self.quota.slot(tat, now);
             if slot > now {
                 self.refused.fetch_add(1, Ordering::Relaxed);
                 return Err(RateLimited {
-                    retry_at: self.instant(slot),
+                    retry_at: deadline_after(self.rt.now(), Duration::from_nanos(slot - now)),
                 });
             }
             let next = self.quota.next_tat(tat, slot);
@@ -216,10 +216,7 @@ impl<R: Runtime> GcraLimiter<R> {
                 .tat
                 .compare_exchange_weak(tat, next, Ordering::AcqRel, Ordering::Acquire)
             {
-                Ok(_) => {
-                    self.admitted.fetch_add(1, Ordering::Relaxed);
-                    return Ok(());
-                }
+                Ok(_) => return Ok(()),
                 Err(actual) => tat = actual,
             }
         }
@@ -276,24 +273,24 @@ impl<R: Runtime> GcraLimiter<R> {
     /// let one = NonZeroU32::MIN;
     /// let limiter =
     ///     wrangle_sync::GcraLimiter::with_runtime(rt, one, Duration::from_secs(1), one).unwrap();
-    /// let _ = limiter.check();
-    /// assert_eq!(limiter.stats().admitted, 1);
+    /// assert!(limiter.check().is_ok());
+    /// assert!(limiter.check().is_err());
+    /// assert_eq!(limiter.stats().refused, 1);
     /// ```
     #[must_use]
     pub fn stats(&self) -> GcraStats {
         GcraStats {
-            admitted: self.admitted.load(Ordering::Relaxed),
+            reserved: self.reserved.load(Ordering::Relaxed),
             refused: self.refused.load(Ordering::Relaxed),
         }
     }
 
-    fn instant(&self, nanos: u64) -> Instant {
-        crate::deadline_wait::deadline_after(self.epoch, Duration::from_nanos(nanos))
-    }
-
     /// Reserves the next conforming slot; the ticket is the theoretical arrival time after it.
-    fn reserve(&self, now: Instant) -> (Instant, u64) {
-        let now = nanos_since(self.epoch, now);
+    ///
+    /// The limiter keeps its time line on the runtime's fast clock; the returned instant is
+    /// on the runtime's clock (`rt_now` plus the wait), ready for its timer.
+    fn reserve(&self, rt_now: Instant) -> (Instant, u64) {
+        let now = self.rt.monotonic_nanos();
         let mut tat = self.tat.load(Ordering::Acquire);
         loop {
             let slot = self.quota.slot(tat, now);
@@ -303,8 +300,9 @@ impl<R: Runtime> GcraLimiter<R> {
                 .compare_exchange_weak(tat, next, Ordering::AcqRel, Ordering::Acquire)
             {
                 Ok(_) => {
-                    self.admitted.fetch_add(1, Ordering::Relaxed);
-                    return (self.instant(slot), next);
+                    self.reserved.fetch_add(1, Ordering::Relaxed);
+                    let wait = Duration::from_nanos(slot - now);
+                    return (deadline_after(rt_now, wait), next);
                 }
                 Err(actual) => tat = actual,
             }
@@ -318,7 +316,7 @@ impl<R: Runtime> GcraLimiter<R> {
             .compare_exchange(ticket, back, Ordering::AcqRel, Ordering::Acquire)
             .is_ok()
         {
-            self.admitted.fetch_sub(1, Ordering::Relaxed);
+            self.reserved.fetch_sub(1, Ordering::Relaxed);
         }
     }
 }

@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 use pin_project::{pin_project, pinned_drop};
 use wrangle_rt::{DefaultRuntime, Runtime};
 
-use crate::gcra::{Quota, nanos_since};
+use crate::deadline_wait::deadline_after;
+use crate::gcra::Quota;
 use crate::reserve_wait::ReserveWait;
 use crate::sync::{Mutex, lock};
 use crate::{InvalidQuota, RateLimited};
@@ -44,7 +45,6 @@ const MIN_SWEEP: usize = 1024;
 /// ```
 pub struct KeyedLimiter<K, R: Runtime = DefaultRuntime> {
     rt: R,
-    epoch: Instant,
     quota: Quota,
     state: Mutex<State<K>>,
 }
@@ -113,10 +113,8 @@ impl<K: Hash + Eq, R: Runtime> KeyedLimiter<K, R> {
         burst: NonZeroU32,
     ) -> Result<Self, InvalidQuota> {
         let quota = Quota::new(rate, per, burst)?;
-        let epoch = rt.now();
         Ok(KeyedLimiter {
             rt,
-            epoch,
             quota,
             state: Mutex::new(State {
                 tat: HashMap::new(),
@@ -149,23 +147,23 @@ impl<K: Hash + Eq, R: Runtime> KeyedLimiter<K, R> {
         K: Borrow<Q>,
         Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
     {
-        let now = nanos_since(self.epoch, self.rt.now());
+        let now = self.rt.monotonic_nanos();
         let mut st = lock(&self.state);
-        let tat = st.tat.get(key).copied().unwrap_or(0);
-        let slot = self.quota.slot(tat, now);
-        if slot > now {
-            return Err(RateLimited {
-                retry_at: self.instant(slot),
-            });
-        }
-        let next = self.quota.next_tat(tat, slot);
-        match st.tat.get_mut(key) {
-            Some(t) => *t = next,
-            None => {
-                st.tat.insert(key.to_owned(), next);
-                st.maybe_sweep(now);
+        if let Some(tat) = st.tat.get_mut(key) {
+            let slot = self.quota.slot(*tat, now);
+            if slot > now {
+                drop(st);
+                return Err(RateLimited {
+                    retry_at: deadline_after(self.rt.now(), Duration::from_nanos(slot - now)),
+                });
             }
+            *tat = self.quota.next_tat(*tat, slot);
+            return Ok(());
         }
+        // A key without an entry has a fully recovered limit: it conforms now.
+        let next = self.quota.next_tat(0, self.quota.slot(0, now));
+        st.tat.insert(key.to_owned(), next);
+        st.maybe_sweep(now);
         Ok(())
     }
 
@@ -274,19 +272,17 @@ impl<K: Hash + Eq, R: Runtime> KeyedLimiter<K, R> {
     /// assert!(limiter.is_empty());
     /// ```
     pub fn retain_recent(&self) {
-        let now = nanos_since(self.epoch, self.rt.now());
+        let now = self.rt.monotonic_nanos();
         lock(&self.state).tat.retain(|_, t| *t > now);
     }
 
-    fn instant(&self, nanos: u64) -> Instant {
-        crate::deadline_wait::deadline_after(self.epoch, Duration::from_nanos(nanos))
-    }
-
-    fn reserve(&self, key: &K, now: Instant) -> (Instant, u64)
+    /// Reserves the next conforming slot for `key`; the instant returned is on the runtime's
+    /// clock (`rt_now` plus the wait), the ticket is the key's theoretical arrival time after it.
+    fn reserve(&self, key: &K, rt_now: Instant) -> (Instant, u64)
     where
         K: Clone,
     {
-        let now = nanos_since(self.epoch, now);
+        let now = self.rt.monotonic_nanos();
         let mut st = lock(&self.state);
         let tat = st.tat.get(key).copied().unwrap_or(0);
         let slot = self.quota.slot(tat, now);
@@ -294,7 +290,10 @@ impl<K: Hash + Eq, R: Runtime> KeyedLimiter<K, R> {
         if st.tat.insert(key.clone(), next).is_none() {
             st.maybe_sweep(now);
         }
-        (self.instant(slot), next)
+        (
+            deadline_after(rt_now, Duration::from_nanos(slot - now)),
+            next,
+        )
     }
 
     fn refund(&self, key: &K, ticket: u64) {

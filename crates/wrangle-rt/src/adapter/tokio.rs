@@ -103,6 +103,11 @@ impl Runtime for TokioRuntime {
         Instant::now()
     }
 
+    #[inline]
+    fn monotonic_nanos(&self) -> u64 {
+        crate::fast_nanos()
+    }
+
     fn wall_now(&self) -> jiff::Timestamp {
         jiff::Timestamp::now()
     }

@@ -907,6 +907,11 @@ impl Runtime for VirtualRuntime {
         self.shared.now(&st)
     }
 
+    /// Virtual nanoseconds since this runtime was built: exact, like `now`.
+    fn monotonic_nanos(&self) -> u64 {
+        u64::try_from(self.shared.lock().offset.as_nanos()).unwrap_or(u64::MAX)
+    }
+
     fn wall_now(&self) -> Timestamp {
         wall_of(&self.shared.lock())
     }
