@@ -5,7 +5,7 @@ use std::fmt;
 use std::future::Future;
 use std::num::NonZeroUsize;
 use std::pin::Pin;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -87,6 +87,11 @@ pub(crate) struct Shared<R: Runtime> {
     pub(crate) reporter: ErrorReporter,
     pub(crate) counters: Counters,
     state: Mutex<State>,
+    /// Workers on their way to the queue: a worker that has just finished a task (it will
+    /// look at the queue before it waits), or one woken or spawned for work. While one is on
+    /// its way, a submission wakes nobody: it will find the new task. Raised without the lock
+    /// (a worker after its task) and under it (waking or spawning a worker); lowered under it.
+    searching: AtomicUsize,
     /// Idle workers wait here for work.
     work: Event,
     /// Shutdown waits here for the last worker to leave.
@@ -97,7 +102,9 @@ pub(crate) struct Shared<R: Runtime> {
 
 struct State {
     queue: VecDeque<BoxJob>,
-    /// Workers alive (busy or idle).
+    /// Tasks submitted so far (kept here, under the lock the submission takes anyway).
+    submitted: u64,
+    /// Workers alive (busy, searching or idle).
     workers: usize,
     /// Workers waiting for work that no submission has claimed yet.
     idle: usize,
@@ -209,12 +216,14 @@ impl TaskPoolBuilder {
                     counters: Counters::default(),
                     state: Mutex::new(State {
                         queue: VecDeque::new(),
+                        submitted: 0,
                         workers: 0,
                         idle: 0,
                         handles: Vec::new(),
                         closed: false,
                         aborted: false,
                     }),
+                    searching: AtomicUsize::new(0),
                     work: Event::new(),
                     drained: Event::new(),
                     deadlines: Deadlines::default(),
@@ -306,18 +315,8 @@ impl<R: Runtime> TaskPool<R> {
         }
         let (cell, handle) = wrangle_rt::task_pair(Job::new(future, shared.clone()));
         st.queue.push_back(Box::pin(cell));
-        shared.counters.submitted.fetch_add(1, Ordering::Relaxed);
-        shared.counters.queued.fetch_add(1, Ordering::Relaxed);
-        if st.idle > 0 {
-            // Claim an idle worker for this job.
-            st.idle -= 1;
-            drop(st);
-            shared.work.notify(1.additional());
-        } else if shared.size.is_none_or(|s| st.workers < s.get()) {
-            st.workers += 1;
-            let worker = shared.rt.spawn(worker(shared.clone()));
-            st.handles.push(worker);
-        }
+        st.submitted += 1;
+        shared.find_searcher(st);
         Ok(PoolHandle::new(handle))
     }
 
@@ -364,6 +363,8 @@ impl<R: Runtime> TaskPool<R> {
         let mut st = shared.lock();
         st.closed = true;
         let idle = std::mem::take(&mut st.idle);
+        // The woken workers search once more, see the closed queue and leave.
+        shared.searching.fetch_add(idle, Ordering::AcqRel);
         let none_left = st.workers == 0;
         drop(st);
         // Idle workers see the closed, empty queue and leave.
@@ -471,7 +472,12 @@ impl<R: Runtime> TaskPool<R> {
     /// ```
     #[must_use]
     pub fn stats(&self) -> PoolStats {
-        self.owner.shared.counters.snapshot()
+        let shared = &self.owner.shared;
+        let (submitted, queued) = {
+            let st = shared.lock();
+            (st.submitted, st.queue.len())
+        };
+        shared.counters.snapshot(submitted, queued)
     }
 
     /// The runtime the pool runs on.
@@ -509,6 +515,27 @@ impl<R: Runtime> Shared<R> {
         Some(slot)
     }
 
+    /// With work queued and no worker on its way to the queue, sends one: an idle worker, or a
+    /// new one while the pool is below its size. Takes the guard so that the wake-up happens
+    /// after the lock is released.
+    fn find_searcher(self: &Arc<Self>, mut st: MutexGuard<'_, State>) {
+        if st.queue.is_empty() || self.searching.load(Ordering::Acquire) > 0 {
+            return;
+        }
+        if st.idle > 0 {
+            // Claim an idle worker: it is searching from now on.
+            st.idle -= 1;
+            self.searching.fetch_add(1, Ordering::AcqRel);
+            drop(st);
+            self.work.notify(1.additional());
+        } else if self.size.is_none_or(|s| st.workers < s.get()) {
+            st.workers += 1;
+            self.searching.fetch_add(1, Ordering::AcqRel);
+            let worker = self.rt.spawn(worker(self.clone()));
+            st.handles.push(worker);
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         // The lock is never held while user code runs.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
@@ -520,9 +547,6 @@ impl<R: Runtime> Shared<R> {
         st.closed = true;
         st.aborted = true;
         let queue = std::mem::take(&mut st.queue);
-        self.counters
-            .queued
-            .fetch_sub(queue.len(), Ordering::Relaxed);
         (queue, std::mem::take(&mut st.handles))
     }
 
@@ -541,11 +565,18 @@ async fn worker<R: Runtime>(shared: Arc<Shared<R>>) {
     let _exit = WorkerExit { shared: &shared };
     // With a timeout, this worker's slot holds the deadline of the task it runs.
     let slot = shared.timeout.map(|_| shared.deadlines.add_slot());
+    // Spawned searching (see `Shared::searching`); every turn of the loop starts searching.
     loop {
         let next = {
             let mut st = shared.lock();
-            match st.queue.pop_front() {
-                Some(job) => Ok(job),
+            let next = st.queue.pop_front();
+            shared.searching.fetch_sub(1, Ordering::AcqRel);
+            match next {
+                Some(job) => {
+                    // More work behind this task: make sure someone is on the way to it.
+                    shared.find_searcher(st);
+                    Ok(job)
+                }
                 None if st.closed => return,
                 None => {
                     st.idle += 1;
@@ -555,12 +586,13 @@ async fn worker<R: Runtime>(shared: Arc<Shared<R>>) {
         };
         match next {
             Ok(job) => {
-                shared.counters.queued.fetch_sub(1, Ordering::Relaxed);
                 match &slot {
                     Some(slot) => WithSlot::new(job, slot).await,
                     None => job.await,
                 }
+                shared.searching.fetch_add(1, Ordering::AcqRel);
             }
+            // Whoever claimed this idle worker counted it as searching.
             Err(listener) => listener.await,
         }
     }

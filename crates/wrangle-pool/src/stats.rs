@@ -54,8 +54,6 @@ impl PoolStats {
 
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
-    pub(crate) submitted: AtomicU64,
-    pub(crate) queued: AtomicUsize,
     pub(crate) active: AtomicUsize,
     pub(crate) completed: AtomicU64,
     pub(crate) timed_out: AtomicU64,
@@ -64,10 +62,11 @@ pub(crate) struct Counters {
 }
 
 impl Counters {
-    pub(crate) fn snapshot(&self) -> PoolStats {
+    /// The counters, with `submitted` and `queued` read by the caller under the pool's lock.
+    pub(crate) fn snapshot(&self, submitted: u64, queued: usize) -> PoolStats {
         PoolStats {
-            submitted: self.submitted.load(Ordering::Relaxed),
-            queued: self.queued.load(Ordering::Relaxed),
+            submitted,
+            queued,
             active: self.active.load(Ordering::Relaxed),
             completed: self.completed.load(Ordering::Relaxed),
             timed_out: self.timed_out.load(Ordering::Relaxed),

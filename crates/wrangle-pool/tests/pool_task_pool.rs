@@ -328,6 +328,56 @@ fn concurrency_never_exceeds_the_size() {
     });
 }
 
+/// Workers are woken sparingly (one "searching" worker at a time), but a pool whose tasks
+/// all wait still starts exactly `size` of them, from async and from plain-thread submitters.
+#[test]
+fn waiting_tasks_fill_the_pool_to_its_size() {
+    each_runtime(|rt| async move {
+        let pool = TaskPool::with_runtime(rt.clone(), Some(size(8)));
+        let release = wrangle_rt::CancellationToken::new();
+        let started = Arc::new(AtomicUsize::new(0));
+        let (eight, eight_started) = async_oneshot();
+        let eight = Arc::new(Mutex::new(Some(eight)));
+        let task = {
+            let (release, eight) = (release.clone(), eight.clone());
+            move |started: Arc<AtomicUsize>| {
+                let (release, eight) = (release.clone(), eight.clone());
+                async move {
+                    if started.fetch_add(1, Ordering::SeqCst) + 1 == 8 {
+                        eight.lock().unwrap().take().unwrap().send();
+                    }
+                    release.cancelled().await;
+                }
+            }
+        };
+        let mut handles: Vec<_> = (0..10)
+            .map(|_| pool.spawn(task(started.clone())).unwrap())
+            .collect();
+        let from_thread = std::thread::spawn({
+            let (pool, task, started) = (pool.clone(), task.clone(), started.clone());
+            move || {
+                (0..10)
+                    .map(|_| pool.spawn(task(started.clone())).unwrap())
+                    .collect::<Vec<_>>()
+            }
+        });
+        // A hang guard only: eight tasks must start without any of them finishing.
+        rt.timeout(Duration::from_secs(30), eight_started)
+            .await
+            .expect("the pool did not start `size` waiting tasks");
+        handles.extend(from_thread.join().unwrap());
+        let stats = pool.stats();
+        assert_eq!(started.load(Ordering::SeqCst), 8);
+        assert_eq!((stats.active, stats.queued, stats.submitted), (8, 12, 20));
+        release.cancel();
+        for h in handles {
+            h.await.unwrap();
+        }
+        assert_eq!(started.load(Ordering::SeqCst), 20);
+        assert_eq!(pool.stats().completed, 20);
+    });
+}
+
 #[test]
 fn spawn_works_from_plain_threads() {
     each_runtime(|rt| async move {
