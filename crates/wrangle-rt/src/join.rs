@@ -10,7 +10,7 @@ use std::task::{Context, Poll, Waker};
 
 use futures_lite::FutureExt;
 
-use crate::sync::{Mutex, MutexGuard};
+use crate::sync::{AtomicBool, Mutex, MutexGuard, Ordering};
 
 /// The panic payload captured from a task, as `std::panic::catch_unwind` returns it.
 pub(crate) type Payload = Box<dyn Any + Send + 'static>;
@@ -467,12 +467,15 @@ impl<T> Future for Cancel<T> {
 // ===== The portable task cell, for runtimes without a cancelling handle =====
 
 struct RawShared<T> {
+    /// Set (under the lock, with the task's waker taken) when the task is to be cancelled;
+    /// read without the lock before each poll, and under it before the task registers its
+    /// waker, so a cancel is never missed.
+    cancel_requested: AtomicBool,
     state: Mutex<RawState<T>>,
 }
 
 struct RawState<T> {
     phase: Phase<T>,
-    cancel_requested: bool,
     handle_gone: bool,
     task_waker: Option<Waker>,
     join_waker: Option<Waker>,
@@ -513,7 +516,7 @@ impl<T> RawShared<T> {
             if !cancel || st.phase.is_done() {
                 return;
             }
-            st.cancel_requested = true;
+            self.cancel_requested.store(true, Ordering::Release);
             st.task_waker.take()
         };
         if let Some(w) = waker {
@@ -601,30 +604,34 @@ impl<F: Future> Future for TaskCell<F> {
         if this.future.is_none() {
             return Poll::Ready(());
         }
-        {
-            let mut st = this.shared.lock();
-            if !st.cancel_requested {
-                if !st
+        if this.shared.cancel_requested.load(Ordering::Acquire) {
+            let dropped = catch_unwind(AssertUnwindSafe(|| this.future.set(None)));
+            this.shared.finish(match dropped {
+                Ok(()) => Err(JoinError::Cancelled),
+                Err(p) => Err(JoinError::panicked(p)),
+            });
+            return Poll::Ready(());
+        }
+        let fut = this.future.as_mut().as_pin_mut().expect("checked above");
+        let polled = AssertUnwindSafe(fut).catch_unwind().poll(cx);
+        let result = match polled {
+            Poll::Pending => {
+                // Register for a cancel only now (a task finished at its first poll never
+                // clones its waker). A cancel requested since the check above is seen here,
+                // under the lock it is requested under: poll again at once to act on it.
+                let mut st = this.shared.lock();
+                if this.shared.cancel_requested.load(Ordering::Acquire) {
+                    drop(st);
+                    cx.waker().wake_by_ref();
+                } else if !st
                     .task_waker
                     .as_ref()
                     .is_some_and(|w| w.will_wake(cx.waker()))
                 {
                     st.task_waker = Some(cx.waker().clone());
                 }
-            } else {
-                drop(st);
-                let dropped = catch_unwind(AssertUnwindSafe(|| this.future.set(None)));
-                this.shared.finish(match dropped {
-                    Ok(()) => Err(JoinError::Cancelled),
-                    Err(p) => Err(JoinError::panicked(p)),
-                });
-                return Poll::Ready(());
+                return Poll::Pending;
             }
-        }
-        let fut = this.future.as_mut().as_pin_mut().expect("checked above");
-        let polled = AssertUnwindSafe(fut).catch_unwind().poll(cx);
-        let result = match polled {
-            Poll::Pending => return Poll::Pending,
             Poll::Ready(Ok(v)) => Ok(v),
             Poll::Ready(Err(p)) => Err(JoinError::panicked(p)),
         };
@@ -671,9 +678,9 @@ impl<F: Future> PinnedDrop for TaskCell<F> {
 /// ```
 pub fn task_pair<F: Future>(future: F) -> (TaskCell<F>, JoinHandle<F::Output>) {
     let shared = Arc::new(RawShared {
+        cancel_requested: AtomicBool::new(false),
         state: Mutex::new(RawState {
             phase: Phase::Pending,
-            cancel_requested: false,
             handle_gone: false,
             task_waker: None,
             join_waker: None,

@@ -96,3 +96,32 @@ fn dropping_the_handle_while_the_cell_runs_never_loses_the_drop() {
         }
     });
 }
+
+/// A task pending when its handle is dropped is woken to act on the cancel, however the drop
+/// interleaves with the poll (before it, during it, or while the task registers its waker).
+#[test]
+fn a_pending_task_is_woken_by_the_drop_of_its_handle() {
+    loom::model(|| {
+        let (cell, handle) = task_pair(std::future::pending::<()>());
+        let dropper = thread::spawn(move || drop(handle));
+        let woken = std::sync::Arc::new(Flag(loom::sync::atomic::AtomicBool::new(false)));
+        let waker = std::task::Waker::from(woken.clone());
+        let mut cell = pin!(cell);
+        let first = cell.as_mut().poll(&mut Context::from_waker(&waker));
+        dropper.join().unwrap();
+        if first == Poll::Pending {
+            assert!(
+                woken.0.load(std::sync::atomic::Ordering::SeqCst),
+                "a cancelled pending task was never woken"
+            );
+        }
+    });
+}
+
+struct Flag(loom::sync::atomic::AtomicBool);
+
+impl std::task::Wake for Flag {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
