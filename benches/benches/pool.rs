@@ -122,7 +122,22 @@ fn pool_submit_foreign(c: &mut Criterion) {
     let pool = TaskPool::builder()
         .size(NonZeroUsize::new(SIZE).unwrap())
         .build_with_runtime(TokioRuntime::new(rt.handle().clone()));
+    // Fire-and-forget, as the peers: no handle is made.
     group.bench_function("wrangle", |b| {
+        b.iter(|| {
+            let done = Arc::new(AtomicUsize::new(0));
+            for _ in 0..FOREIGN {
+                let done = done.clone();
+                pool.spawn_detached(async move {
+                    done.fetch_add(1, Ordering::Release);
+                })
+                .unwrap();
+            }
+            wait_for(&done, FOREIGN);
+        })
+    });
+    // The same through `spawn` and `detach`: a handle made and dropped per task.
+    group.bench_function("wrangle_with_handle", |b| {
         b.iter(|| {
             let done = Arc::new(AtomicUsize::new(0));
             for _ in 0..FOREIGN {

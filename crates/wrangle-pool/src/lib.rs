@@ -2,7 +2,8 @@
 //! start, submission from any thread, and pools on dedicated threads.
 //!
 //! - [`TaskPool`]: at most `size` tasks at once, FIFO queue, per-task timeout, `spawn` from
-//!   any thread (async or not), `close`, `shutdown` (drains even if its future is dropped),
+//!   any thread (async or not), `spawn_detached` for fire-and-forget work without a handle,
+//!   `close`, `shutdown` (drains even if its future is dropped),
 //!   `shutdown_timeout`, cancel on drop, panics isolated, [`PoolStats`].
 //! - [`PoolHandle`]: the task's handle: drop cancels (a queued task never runs), `detach`,
 //!   `cancel().await`, `join_blocking()` for sync callers.

@@ -320,6 +320,61 @@ impl<R: Runtime> TaskPool<R> {
         Ok(PoolHandle::new(handle))
     }
 
+    /// Submits `future` to run detached: what `spawn(future)` followed by
+    /// [`PoolHandle::detach`] does, without making the handle (one allocation per task instead
+    /// of two). The cheapest way to hand fire-and-forget work to the pool, from any thread.
+    ///
+    /// The task's output is dropped; a timeout or a panic goes to the pool's error reporter
+    /// (see [`TaskPoolBuilder::error_reporter`]), as for any detached task. Like every queued or
+    /// running task it is cancelled by [`shutdown_timeout`](Self::shutdown_timeout) at its
+    /// deadline and by dropping the pool, and counted in [`stats`](Self::stats).
+    ///
+    /// # Errors
+    ///
+    /// [`SpawnError`] with the future, if the pool is closed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use wrangle_rt::VirtualRuntime;
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// let pool = wrangle_pool::TaskPool::with_runtime(rt.clone(), None);
+    /// let done = Arc::new(AtomicUsize::new(0));
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| {
+    ///         for _ in 0..10 {
+    ///             let done = done.clone();
+    ///             pool.spawn_detached(async move { done.fetch_add(1, Ordering::SeqCst); })
+    ///                 .unwrap();
+    ///         }
+    ///     });
+    /// });
+    /// rt.block_on(pool.shutdown());
+    /// assert_eq!(done.load(Ordering::SeqCst), 10);
+    /// assert_eq!(pool.stats().completed, 10);
+    /// ```
+    pub fn spawn_detached<F>(&self, future: F) -> Result<(), SpawnError<F>>
+    where
+        F: Future + Send + 'static,
+    {
+        let shared = &self.owner.shared;
+        let mut st = shared.lock();
+        if st.closed {
+            return Err(SpawnError(future));
+        }
+        let job = Job::new(future, shared.clone());
+        // The outcome is dropped here: a failure reports itself to the error reporter.
+        st.queue.push_back(Box::pin(async move {
+            drop(job.await);
+        }));
+        st.submitted += 1;
+        shared.find_searcher(st);
+        Ok(())
+    }
+
     /// Submits `future` and waits for its output.
     ///
     /// # Errors

@@ -378,6 +378,107 @@ fn waiting_tasks_fill_the_pool_to_its_size() {
     });
 }
 
+/// `spawn_detached`: runs like `spawn(..).detach()`, failures go to the error reporter at
+/// their exact time, counted in the stats; a closed pool hands the future back; dropping the
+/// pool cancels detached tasks too.
+#[test]
+fn spawn_detached_runs_reports_failures_and_is_cancelled_with_the_pool() {
+    virtual_time(|rt| async move {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let sink = seen.clone();
+        let clock = rt.clone();
+        let start = rt.now();
+        let pool = TaskPool::builder()
+            .size(size(2))
+            .timeout(5 * MS)
+            .error_reporter(ErrorReporter::new(move |u: Unhandled| {
+                let at = clock.now() - start;
+                sink.lock().unwrap().push((at, u.to_string()));
+            }))
+            .build_with_runtime(rt.clone());
+        let ran = Arc::new(AtomicUsize::new(0));
+        for i in 0..6_u32 {
+            let (ran, rt) = (ran.clone(), rt.clone());
+            pool.spawn_detached(async move {
+                rt.sleep(MS).await;
+                match i {
+                    4 => panic!("detached boom {i}"),
+                    5 => rt.sleep(10 * MS).await,
+                    _ => {}
+                }
+                ran.fetch_add(1, Ordering::SeqCst);
+            })
+            .unwrap();
+        }
+        pool.shutdown().await;
+        // Two at a time, 1 ms each: tasks 4 and 5 start at 2 ms; 5 times out at 2 + 5 ms.
+        assert_eq!(rt.now() - start, 7 * MS);
+        assert_eq!(ran.load(Ordering::SeqCst), 4);
+        let seen = seen.lock().unwrap().clone();
+        assert_eq!(seen.len(), 2, "{seen:?}");
+        assert!(
+            seen.iter()
+                .any(|(at, s)| *at == 3 * MS && s.contains("detached boom 4"))
+        );
+        assert!(
+            seen.iter()
+                .any(|(at, s)| *at == 7 * MS && s.contains("timed out"))
+        );
+        let stats = pool.stats();
+        assert_eq!(
+            (
+                stats.submitted,
+                stats.completed,
+                stats.panicked,
+                stats.timed_out
+            ),
+            (6, 4, 1, 1)
+        );
+        assert!(pool.spawn_detached(async {}).is_err());
+
+        let pool = TaskPool::with_runtime(rt.clone(), Some(size(1)));
+        let dropped = Arc::new(AtomicUsize::new(0));
+        for _ in 0..3 {
+            pool.spawn_detached(stuck_task(&dropped)).unwrap();
+        }
+        wrangle_rt::yield_now().await;
+        assert_eq!((pool.stats().active, pool.stats().queued), (1, 2));
+        drop(pool);
+        // The queued tasks go with the pool; the running one when its cancelled worker task is
+        // next run by the runtime.
+        assert!(dropped.load(Ordering::SeqCst) >= 2);
+        rt.sleep(MS).await;
+        assert_eq!(dropped.load(Ordering::SeqCst), 3);
+    });
+}
+
+#[test]
+fn spawn_detached_works_from_plain_threads_on_every_runtime() {
+    each_runtime(|rt| async move {
+        let pool = TaskPool::with_runtime(rt.clone(), Some(size(4)));
+        let done = Arc::new(AtomicUsize::new(0));
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    for _ in 0..250 {
+                        let done = done.clone();
+                        pool.spawn_detached(async move {
+                            wrangle_rt::yield_now().await;
+                            done.fetch_add(1, Ordering::SeqCst);
+                        })
+                        .unwrap();
+                    }
+                });
+            }
+        });
+        pool.shutdown().await;
+        assert_eq!(done.load(Ordering::SeqCst), 1000);
+        let stats = pool.stats();
+        assert_eq!((stats.submitted, stats.completed), (1000, 1000));
+        assert_eq!(stats.finished(), 1000);
+    });
+}
+
 #[test]
 fn spawn_works_from_plain_threads() {
     each_runtime(|rt| async move {
