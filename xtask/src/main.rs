@@ -26,7 +26,11 @@ commands:
   bench [--quick] [-- <criterion args>]
                  criterion benches, then the ratio table (--quick: short runs)
   bench-table    print the ratio table of the last bench run
-  loom [crate]   loom models (crates with tests/loom.rs), LOOM_MAX_PREEMPTIONS=2";
+  loom [crate]   loom models (crates with tests/loom.rs), LOOM_MAX_PREEMPTIONS=2
+  fuzz [target] [seconds]
+                 cargo-fuzz targets of fuzz/ (default: all, 60 s each), nightly; needs
+                 `cargo install cargo-fuzz`. CI replays the kept corpora on stable instead
+                 (crates/wrangle-sync/tests/fuzz_corpus.rs)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -47,6 +51,7 @@ fn main() -> ExitCode {
         "bench" => bench::bench(rest),
         "bench-table" => bench::table(&root().join("target/criterion")),
         "loom" => loom(rest.first().map(String::as_str)),
+        "fuzz" => fuzz(rest),
         "help" | "--help" | "-h" => {
             println!("{USAGE}");
             Ok(())
@@ -180,6 +185,34 @@ fn powerset() -> Result {
         "wrangle",
         "--no-default-features",
     ]))
+}
+
+/// The cargo-fuzz targets of `fuzz/` (R14; docs/adr/0021-sync-fuzzing.md).
+const FUZZ_TARGETS: [&str; 2] = ["semaphore_ops", "batcher_ops"];
+
+fn fuzz(args: &[String]) -> Result {
+    let (targets, seconds): (Vec<&str>, &str) = match args {
+        [] => (FUZZ_TARGETS.to_vec(), "60"),
+        [t] if t.parse::<u32>().is_ok() => (FUZZ_TARGETS.to_vec(), t.as_str()),
+        [t] => (vec![t.as_str()], "60"),
+        [t, s, ..] => (vec![t.as_str()], s.as_str()),
+    };
+    if let Some(bad) = targets.iter().find(|t| !FUZZ_TARGETS.contains(t)) {
+        return Err(format!(
+            "unknown fuzz target `{bad}` (known: {FUZZ_TARGETS:?})"
+        ));
+    }
+    let max_time = format!("-max_total_time={seconds}");
+    for target in targets {
+        let mut c = Command::new("cargo");
+        c.current_dir(root()).args([
+            "+nightly", "fuzz", "run", target, "--", &max_time, "-jobs=1",
+        ]);
+        run(c).map_err(|e| {
+            format!("{e}\n(needs a nightly toolchain and `cargo install cargo-fuzz`)")
+        })?;
+    }
+    Ok(())
 }
 
 fn loom(krate: Option<&str>) -> Result {
