@@ -651,7 +651,10 @@ impl<'a, K: Eq + Hash, R: Runtime> Future for KeyedEnter<'a, K, R> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let gates = *this.gates;
-        let key = this.key.as_ref().expect("`KeyedEnter` polled after completion");
+        let key = this
+            .key
+            .as_ref()
+            .expect("`KeyedEnter` polled after completion");
         if this.permit.is_none() {
             let acquire = this.acquire.as_mut().expect("waiting for the turn");
             let permit = ready!(Pin::new(acquire).poll(cx));

@@ -204,7 +204,10 @@ fn keyed_fifo_admits_in_arrival_order_per_key_after_holder_exits() {
         // Another key is neither held back by the holder nor by the queue of "a".
         drop(gates.enter("b").await);
         gates.lockout_for("a", 30 * MS);
-        order.lock().unwrap().push(("holder-exit", rt.now() - start));
+        order
+            .lock()
+            .unwrap()
+            .push(("holder-exit", rt.now() - start));
         drop(holder);
         for t in tasks {
             t.await.unwrap();

@@ -119,19 +119,22 @@ async fn drive(rt: VirtualRuntime, mut input: Bytes<'_>, max: usize, wait_us: u6
     let log: Log = Arc::new(Mutex::new(Vec::new()));
     let finished = Arc::new(AtomicU64::new(0));
     let max_quantity = NonZeroUsize::new(max).expect("max is at least 1");
-    let batcher = Batcher::with_runtime(rt.clone(), max_quantity, Duration::from_micros(wait_us), {
-        let (rt, log, finished) = (rt.clone(), Arc::clone(&log), Arc::clone(&finished));
-        move |batch: Vec<u32>| {
-            let took = Duration::from_micros(callback_us(batch[0]));
-            log.lock().unwrap().push(((rt.now() - start).as_micros() as u64, batch));
-            let (rt, finished) = (rt.clone(), Arc::clone(&finished));
-            async move {
-                rt.sleep(took).await;
-                finished.fetch_add(1, Ordering::SeqCst);
+    let batcher =
+        Batcher::with_runtime(rt.clone(), max_quantity, Duration::from_micros(wait_us), {
+            let (rt, log, finished) = (rt.clone(), Arc::clone(&log), Arc::clone(&finished));
+            move |batch: Vec<u32>| {
+                let took = Duration::from_micros(callback_us(batch[0]));
+                log.lock()
+                    .unwrap()
+                    .push(((rt.now() - start).as_micros() as u64, batch));
+                let (rt, finished) = (rt.clone(), Arc::clone(&finished));
+                async move {
+                    rt.sleep(took).await;
+                    finished.fetch_add(1, Ordering::SeqCst);
+                }
             }
-        }
-    })
-    .expect("max_wait is not zero");
+        })
+        .expect("max_wait is not zero");
     let mut model = Model {
         max,
         wait_us,
@@ -231,23 +234,40 @@ fn check(
     finished: &AtomicU64,
     start: std::time::Instant,
 ) {
-    assert_eq!((rt.now() - start).as_micros() as u64, model.now, "step {step}: clock");
+    assert_eq!(
+        (rt.now() - start).as_micros() as u64,
+        model.now,
+        "step {step}: clock"
+    );
     {
         let log = log.lock().unwrap();
-        assert_eq!(log.len(), model.sent.len(), "step {step}: batches sent {log:?} model {:?}", model.sent);
+        assert_eq!(
+            log.len(),
+            model.sent.len(),
+            "step {step}: batches sent {log:?} model {:?}",
+            model.sent
+        );
         for (got, want) in log.iter().zip(&model.sent) {
             assert_eq!(got.0, want.at, "step {step}: batch sent at");
             assert_eq!(got.1, want.items, "step {step}: batch items");
         }
     }
     check_stats(step, batcher.stats(), model);
-    assert_eq!(finished.load(Ordering::SeqCst), model.completed(), "step {step}");
+    assert_eq!(
+        finished.load(Ordering::SeqCst),
+        model.completed(),
+        "step {step}"
+    );
     assert_eq!(batcher.is_stopped(), model.stopped, "step {step}: stopped");
 }
 
 fn check_stats(step: usize, stats: BatcherStats, model: &Model) {
     assert_eq!(stats.put, model.put, "step {step}: put");
-    assert_eq!(stats.batches, model.sent.len() as u64, "step {step}: batches");
+    assert_eq!(
+        stats.batches,
+        model.sent.len() as u64,
+        "step {step}: batches"
+    );
     assert_eq!(stats.completed, model.completed(), "step {step}: completed");
     assert_eq!(stats.failed, 0, "step {step}: failed");
     assert_eq!(stats.cancelled, model.cancelled, "step {step}: cancelled");

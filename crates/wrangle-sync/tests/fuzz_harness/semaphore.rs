@@ -197,7 +197,10 @@ pub(crate) fn run(data: &[u8]) {
                     Poll::Ready(Err(_)) => assert!(model.closed, "step {step}: failed while open"),
                     Poll::Ready(Ok(p)) => {
                         assert!(!model.closed, "step {step}: acquired while closed");
-                        assert!(immediate, "step {step}: overtook a waiter or had no permits");
+                        assert!(
+                            immediate,
+                            "step {step}: overtook a waiter or had no permits"
+                        );
                         assert_eq!(p.num_permits(), n);
                         model.permits -= n;
                         model.acquired += 1;
@@ -205,7 +208,10 @@ pub(crate) fn run(data: &[u8]) {
                     }
                     Poll::Pending => {
                         assert!(!model.closed, "step {step}: waits on a closed semaphore");
-                        assert!(!immediate, "step {step}: waited with permits free, nobody ahead");
+                        assert!(
+                            !immediate,
+                            "step {step}: waited with permits free, nobody ahead"
+                        );
                         model.queue.push(Queued {
                             priority: priority.unwrap_or(model.default_priority),
                             seq: model.seq,
@@ -247,7 +253,10 @@ pub(crate) fn run(data: &[u8]) {
                         waiters.remove(i);
                     }
                     Poll::Pending => {
-                        assert!(!model.woken(id), "step {step}: served or failed, still pending");
+                        assert!(
+                            !model.woken(id),
+                            "step {step}: served or failed, still pending"
+                        );
                     }
                 }
             }
@@ -294,7 +303,10 @@ pub(crate) fn run(data: &[u8]) {
                     }
                     Err(TryAcquireError::Closed) => assert!(model.closed, "step {step}"),
                     Err(TryAcquireError::NoPermits) => {
-                        assert!(!model.closed, "step {step}: NoPermits on a closed semaphore");
+                        assert!(
+                            !model.closed,
+                            "step {step}: NoPermits on a closed semaphore"
+                        );
                         assert!(!model.queue.is_empty() || model.permits < n, "step {step}");
                     }
                     Err(e) => panic!("step {step}: unknown error {e:?}"),
@@ -359,7 +371,15 @@ fn check(step: usize, sem: &PrioritySemaphore, model: &Model, waiters: &[Waiter<
     for w in waiters {
         let (last, earlier) = w.wakers.split_last().expect("one waker at least");
         let due = usize::from(model.woken(w.id));
-        assert_eq!(last.count(), due, "step {step}: waiter {} woken wrongly", w.id);
-        assert!(earlier.iter().all(|old| old.count() == 0), "step {step}: stale waker");
+        assert_eq!(
+            last.count(),
+            due,
+            "step {step}: waiter {} woken wrongly",
+            w.id
+        );
+        assert!(
+            earlier.iter().all(|old| old.count() == 0),
+            "step {step}: stale waker"
+        );
     }
 }
