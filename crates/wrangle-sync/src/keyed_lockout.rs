@@ -1,4 +1,5 @@
-//! [`KeyedLockout`]: one lockout gate per key (per tag, per host, per user...).
+//! [`KeyedLockout`]: one lockout gate per key (per tag, per host, per user...);
+//! [`KeyedFifoLockout`]: the same with [`FifoLockout`](crate::FifoLockout) rules per key.
 
 use std::borrow::Borrow;
 use std::collections::HashMap;
@@ -6,16 +7,22 @@ use std::fmt;
 use std::future::Future;
 use std::hash::Hash;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 
-use pin_project::pin_project;
+use pin_project::{pin_project, pinned_drop};
 use wrangle_rt::{DefaultRuntime, Runtime};
 
 use crate::deadline_wait::{DeadlineWait, deadline_after};
 use crate::sync::{Mutex, lock};
+use crate::{AcquireOwned, OwnedSemaphorePermit, PrioritySemaphore};
 
 /// Independent [`Lockout`](crate::Lockout)s, one per key.
+///
+/// Like [`Lockout`](crate::Lockout), waiting holds nothing and waiters of one key are not
+/// ordered: when a lockout is extended, a later waiter may pass before an earlier one. For
+/// arrival order per key (one holder at a time), use [`KeyedFifoLockout`].
 ///
 /// Memory stays bounded by the keys locked out recently: expired entries are swept whenever
 /// the table has doubled since the last sweep, and by [`retain_recent`](Self::retain_recent).
@@ -278,5 +285,452 @@ impl<K: Eq + Hash, R: Runtime> Future for KeyedLockoutWait<'_, K, R> {
 impl<K, R: Runtime> fmt::Debug for KeyedLockoutWait<'_, K, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("KeyedLockoutWait").finish_non_exhaustive()
+    }
+}
+
+/// [`FifoLockout`](crate::FifoLockout)s, one per key: callers of one key enter one at a time,
+/// in arrival order, once every lockout of that key has expired.
+///
+/// [`enter`](Self::enter) waits for every earlier caller **of the same key** to enter and
+/// leave (drop its [`KeyedFifoLockoutGuard`]), then for every lockout of that key to expire.
+/// Keys are independent: a holder or a lockout of one key never delays another key. The rules
+/// of [`FifoLockout`](crate::FifoLockout) hold per key: the first waiter enters on its own
+/// timer when the lockout expires, whether or not anybody was inside before, and a waiter
+/// cancelled while waiting never enters and passes its turn on.
+///
+/// Memory stays bounded: a key's entry is removed as soon as it has no waiter, no holder and
+/// no lockout in force; entries kept only by an expired lockout are swept whenever the table
+/// has doubled since the last sweep, and by [`retain_recent`](Self::retain_recent).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use wrangle_rt::{Runtime, VirtualRuntime};
+/// use wrangle_sync::KeyedFifoLockout;
+///
+/// let rt = VirtualRuntime::new();
+/// let start = rt.now();
+/// let hosts = KeyedFifoLockout::with_runtime(rt.clone());
+/// rt.block_on(async {
+///     let guard = hosts.enter("api.example").await;
+///     hosts.lockout_for("api.example", Duration::from_secs(2)); // "429, retry after 2 s"
+///     drop(guard);
+///     drop(hosts.enter("other.example").await); // another key: at once
+///     assert_eq!(rt.now(), start);
+///     let _next = hosts.enter("api.example").await; // the next of this key: after the lockout
+///     assert_eq!(rt.now() - start, Duration::from_secs(2));
+/// });
+/// ```
+pub struct KeyedFifoLockout<K, R: Runtime = DefaultRuntime> {
+    rt: R,
+    state: Mutex<FifoState<K>>,
+}
+
+struct FifoState<K> {
+    keys: HashMap<K, Gate>,
+    sweep_at: usize,
+}
+
+/// One key's gate.
+struct Gate {
+    until: Option<Instant>,
+    /// One permit: whose turn it is. Its queue keeps the key's arrival order.
+    turn: Arc<PrioritySemaphore>,
+    /// `enter` futures and guards of this key alive now.
+    users: usize,
+}
+
+impl Gate {
+    fn new() -> Self {
+        Gate {
+            until: None,
+            turn: Arc::new(PrioritySemaphore::new(1)),
+            users: 0,
+        }
+    }
+
+    /// Whether the entry holds nothing worth keeping at `now`.
+    fn is_idle(&self, now: Instant) -> bool {
+        self.users == 0 && self.until.is_none_or(|u| u <= now)
+    }
+}
+
+impl<K: Eq + Hash> KeyedFifoLockout<K> {
+    /// Keyed FIFO lockouts on [`DefaultRuntime::current`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// wrangle_rt::VirtualRuntime::new().block_on(async {
+    ///     let gates = wrangle_sync::KeyedFifoLockout::<u32>::new();
+    ///     drop(gates.enter(7).await);
+    /// });
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// If no runtime is available (see [`DefaultRuntime::current`]).
+    #[must_use]
+    pub fn new() -> Self {
+        KeyedFifoLockout::with_runtime(DefaultRuntime::current())
+    }
+}
+
+impl<K: Eq + Hash> Default for KeyedFifoLockout<K> {
+    fn default() -> Self {
+        KeyedFifoLockout::new()
+    }
+}
+
+impl<K: Eq + Hash, R: Runtime> KeyedFifoLockout<K, R> {
+    /// Keyed FIFO lockouts on `rt`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let gates = wrangle_sync::KeyedFifoLockout::<&str, _>::with_runtime(
+    ///     wrangle_rt::VirtualRuntime::new(),
+    /// );
+    /// assert!(gates.is_empty());
+    /// ```
+    #[must_use]
+    pub fn with_runtime(rt: R) -> Self {
+        KeyedFifoLockout {
+            rt,
+            state: Mutex::new(FifoState {
+                keys: HashMap::new(),
+                sweep_at: MIN_SWEEP,
+            }),
+        }
+    }
+
+    /// Adds a lockout of `key` expiring `duration` from now; lockouts of one key stack.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let gates = wrangle_sync::KeyedFifoLockout::with_runtime(wrangle_rt::VirtualRuntime::new());
+    /// gates.lockout_for("a", Duration::from_secs(1));
+    /// assert!(gates.is_locked("a"));
+    /// assert!(!gates.is_locked("b"));
+    /// ```
+    pub fn lockout_for(&self, key: K, duration: Duration) {
+        self.lockout_until(key, deadline_after(self.rt.now(), duration));
+    }
+
+    /// Adds a lockout of `key` expiring at `deadline` on the runtime's monotonic clock;
+    /// lockouts of one key stack.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use wrangle_rt::{Runtime, VirtualRuntime};
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// let gates = wrangle_sync::KeyedFifoLockout::with_runtime(rt.clone());
+    /// let at = rt.now() + Duration::from_secs(1);
+    /// gates.lockout_until(1, at);
+    /// assert_eq!(gates.locked_until(&1), Some(at));
+    /// ```
+    pub fn lockout_until(&self, key: K, deadline: Instant) {
+        let now = self.rt.now();
+        let mut st = lock(&self.state);
+        let gate = st.keys.entry(key).or_insert_with(Gate::new);
+        gate.until = Some(gate.until.map_or(deadline, |u| u.max(deadline)));
+        st.sweep_if_grown(now);
+    }
+
+    /// When `key`'s gate opens, if a lockout of it is in force now.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let gates = wrangle_sync::KeyedFifoLockout::<u8, _>::with_runtime(
+    ///     wrangle_rt::VirtualRuntime::new(),
+    /// );
+    /// assert_eq!(gates.locked_until(&0), None);
+    /// ```
+    #[must_use]
+    pub fn locked_until<Q>(&self, key: &Q) -> Option<Instant>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let until = lock(&self.state).keys.get(key)?.until?;
+        (self.rt.now() < until).then_some(until)
+    }
+
+    /// Whether a lockout of `key` is in force now.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let gates = wrangle_sync::KeyedFifoLockout::<u8, _>::with_runtime(
+    ///     wrangle_rt::VirtualRuntime::new(),
+    /// );
+    /// assert!(!gates.is_locked(&0));
+    /// ```
+    #[must_use]
+    pub fn is_locked<Q>(&self, key: &Q) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.locked_until(key).is_some()
+    }
+
+    /// Callers of `key` waiting for their turn now (the holder and a caller waiting only on
+    /// the lockout are not counted).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let gates = wrangle_sync::KeyedFifoLockout::<u8, _>::with_runtime(
+    ///     wrangle_rt::VirtualRuntime::new(),
+    /// );
+    /// assert_eq!(gates.waiting(&0), 0);
+    /// ```
+    #[must_use]
+    pub fn waiting<Q>(&self, key: &Q) -> usize
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        lock(&self.state)
+            .keys
+            .get(key)
+            .map_or(0, |g| g.turn.stats().waiting)
+    }
+
+    /// Entries in the table: keys with a waiter, a holder or a lockout (some lockouts may have
+    /// expired and not been swept yet).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let gates = wrangle_sync::KeyedFifoLockout::with_runtime(wrangle_rt::VirtualRuntime::new());
+    /// gates.lockout_for("a", Duration::from_secs(1));
+    /// assert_eq!(gates.len(), 1);
+    /// ```
+    #[must_use]
+    pub fn len(&self) -> usize {
+        lock(&self.state).keys.len()
+    }
+
+    /// Whether the table is empty.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let gates = wrangle_sync::KeyedFifoLockout::<u8, _>::with_runtime(
+    ///     wrangle_rt::VirtualRuntime::new(),
+    /// );
+    /// assert!(gates.is_empty());
+    /// ```
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        lock(&self.state).keys.is_empty()
+    }
+
+    /// Drops every entry with no waiter, no holder and no lockout in force now.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use wrangle_rt::VirtualRuntime;
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// let gates = wrangle_sync::KeyedFifoLockout::with_runtime(rt.clone());
+    /// gates.lockout_for("a", Duration::from_secs(1));
+    /// rt.block_on(rt.advance(Duration::from_secs(1)));
+    /// gates.retain_recent();
+    /// assert!(gates.is_empty());
+    /// ```
+    pub fn retain_recent(&self) {
+        let now = self.rt.now();
+        lock(&self.state).keys.retain(|_, g| !g.is_idle(now));
+    }
+
+    /// Waits for its turn among the callers of `key` (every earlier caller of `key` has
+    /// entered and left) and for every lockout of `key` to expire, then enters.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// wrangle_rt::VirtualRuntime::new().block_on(async {
+    ///     let gates = wrangle_sync::KeyedFifoLockout::new();
+    ///     let guard = gates.enter("host-a").await;
+    ///     drop(gates.enter("host-b").await); // other keys are not held back
+    ///     drop(guard); // the next caller of "host-a" may enter
+    /// });
+    /// ```
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: a waiter dropped before it entered gives up its place and never enters;
+    /// the next waiter of its key moves up.
+    pub fn enter(&self, key: K) -> KeyedEnter<'_, K, R>
+    where
+        K: Clone,
+    {
+        let now = self.rt.now();
+        let mut st = lock(&self.state);
+        let gate = st.keys.entry(key.clone()).or_insert_with(Gate::new);
+        gate.users += 1;
+        let acquire = Arc::clone(&gate.turn).acquire_owned();
+        st.sweep_if_grown(now);
+        KeyedEnter {
+            gates: self,
+            key: Some(key),
+            acquire: Some(acquire),
+            permit: None,
+            wait: DeadlineWait::new(),
+        }
+    }
+
+    fn until_of(&self, key: &K) -> Option<Instant> {
+        lock(&self.state).keys.get(key)?.until
+    }
+
+    /// A future or guard of `key` is gone (its turn already passed on).
+    fn leave(&self, key: &K) {
+        let now = self.rt.now();
+        let mut st = lock(&self.state);
+        if let Some(gate) = st.keys.get_mut(key) {
+            gate.users -= 1;
+            if gate.is_idle(now) {
+                st.keys.remove(key);
+            }
+        }
+    }
+}
+
+impl<K: Eq + Hash> FifoState<K> {
+    fn sweep_if_grown(&mut self, now: Instant) {
+        if self.keys.len() >= self.sweep_at {
+            self.keys.retain(|_, g| !g.is_idle(now));
+            self.sweep_at = (self.keys.len() * 2).max(MIN_SWEEP);
+        }
+    }
+}
+
+impl<K, R: Runtime> fmt::Debug for KeyedFifoLockout<K, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyedFifoLockout")
+            .field("entries", &lock(&self.state).keys.len())
+            .field("runtime", &self.rt.name())
+            .finish()
+    }
+}
+
+/// The future of [`KeyedFifoLockout::enter`].
+///
+/// # Cancel safety
+///
+/// Cancel-safe: dropped before completion, it gives up its place and never enters.
+#[pin_project(PinnedDrop)]
+#[must_use = "futures do nothing unless you `.await` or poll them"]
+pub struct KeyedEnter<'a, K: Eq + Hash, R: Runtime> {
+    gates: &'a KeyedFifoLockout<K, R>,
+    /// `None` once entered (the guard has it).
+    key: Option<K>,
+    acquire: Option<AcquireOwned>,
+    permit: Option<OwnedSemaphorePermit>,
+    #[pin]
+    wait: DeadlineWait<R::Sleep>,
+}
+
+impl<'a, K: Eq + Hash, R: Runtime> Future for KeyedEnter<'a, K, R> {
+    type Output = KeyedFifoLockoutGuard<'a, K, R>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let gates = *this.gates;
+        let key = this
+            .key
+            .as_ref()
+            .expect("`KeyedEnter` polled after completion");
+        if this.permit.is_none() {
+            let acquire = this.acquire.as_mut().expect("waiting for the turn");
+            let permit = ready!(Pin::new(acquire).poll(cx));
+            // The turn semaphores are private and never closed.
+            *this.permit = Some(permit.expect("a turn semaphore is never closed"));
+            *this.acquire = None;
+        }
+        ready!(this.wait.poll_until(&gates.rt, cx, || gates.until_of(key)));
+        Poll::Ready(KeyedFifoLockoutGuard {
+            gates,
+            key: this.key.take(),
+            permit: this.permit.take(),
+        })
+    }
+}
+
+#[pinned_drop]
+impl<K: Eq + Hash, R: Runtime> PinnedDrop for KeyedEnter<'_, K, R> {
+    fn drop(self: Pin<&mut Self>) {
+        let this = self.project();
+        // Pass the turn on (or leave the queue) before leaving the key.
+        drop(this.permit.take());
+        drop(this.acquire.take());
+        if let Some(key) = this.key.take() {
+            this.gates.leave(&key);
+        }
+    }
+}
+
+impl<K: Eq + Hash, R: Runtime> fmt::Debug for KeyedEnter<'_, K, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyedEnter")
+            .field("turn", &self.permit.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Proof of having entered a [`KeyedFifoLockout`] for one key; dropping it lets the next
+/// caller of that key in.
+#[must_use = "the next caller of the key enters as soon as this is dropped"]
+pub struct KeyedFifoLockoutGuard<'a, K: Eq + Hash, R: Runtime> {
+    gates: &'a KeyedFifoLockout<K, R>,
+    key: Option<K>,
+    permit: Option<OwnedSemaphorePermit>,
+}
+
+impl<K: Eq + Hash, R: Runtime> KeyedFifoLockoutGuard<'_, K, R> {
+    /// The key this guard holds.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// wrangle_rt::VirtualRuntime::new().block_on(async {
+    ///     let gates = wrangle_sync::KeyedFifoLockout::new();
+    ///     assert_eq!(*gates.enter(3).await.key(), 3);
+    /// });
+    /// ```
+    #[must_use]
+    pub fn key(&self) -> &K {
+        self.key.as_ref().expect("held until dropped")
+    }
+}
+
+impl<K: Eq + Hash, R: Runtime> Drop for KeyedFifoLockoutGuard<'_, K, R> {
+    fn drop(&mut self) {
+        drop(self.permit.take());
+        if let Some(key) = self.key.take() {
+            self.gates.leave(&key);
+        }
+    }
+}
+
+impl<K: Eq + Hash + fmt::Debug, R: Runtime> fmt::Debug for KeyedFifoLockoutGuard<'_, K, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyedFifoLockoutGuard")
+            .field("key", &self.key)
+            .finish_non_exhaustive()
     }
 }

@@ -15,9 +15,9 @@
 //! - [`DualQueue`]: FIFO, LIFO or priority queue, bounded or not, with blocking (thread) and
 //!   async (task) puts and gets usable at the same time, `try_` forms, `close`,
 //!   `task_done`/`join`, and a `reserve` send that loses nothing when cancelled.
-//! - [`Lockout`], [`FifoLockout`], [`KeyedLockout`]: gates closed by stacking lockouts
-//!   ("back off for 30 s after a 429"); the FIFO one admits one holder at a time in arrival
-//!   order.
+//! - [`Lockout`], [`FifoLockout`], [`KeyedLockout`], [`KeyedFifoLockout`]: gates closed by
+//!   stacking lockouts ("back off for 30 s after a 429"); the FIFO ones admit one holder at a
+//!   time (per key) in arrival order.
 //!
 //! Everything here is runtime-free where the logic allows (wakers only); what needs time
 //! reads it and sleeps only through a [`wrangle_rt::Runtime`], so it runs on Tokio, smol,
@@ -133,7 +133,9 @@ pub use fifo_lockout::{Enter, FifoLockout, FifoLockoutGuard};
 pub use gcra::{GcraAcquire, GcraLimiter, GcraStats};
 pub use iter_stream::IterStream;
 pub use keyed_limiter::{KeyedAcquire, KeyedLimiter};
-pub use keyed_lockout::{KeyedLockout, KeyedLockoutWait};
+pub use keyed_lockout::{
+    KeyedEnter, KeyedFifoLockout, KeyedFifoLockoutGuard, KeyedLockout, KeyedLockoutWait,
+};
 pub use lockout::{Lockout, LockoutStats, LockoutWait};
 pub use permit::{OwnedSemaphorePermit, SemaphorePermit};
 pub use queue::{DualQueue, QueueStats};

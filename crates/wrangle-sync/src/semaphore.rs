@@ -18,8 +18,10 @@ pub type Priority = i32;
 ///   served. The priority is chosen per call ([`Acquire::priority`]); calls that do not choose
 ///   one use the semaphore's default ([`set_default_priority`](Self::set_default_priority),
 ///   initially 0).
-/// - Strictly fair: a caller never overtakes a live waiter, even when enough permits are free
-///   for it and not for the waiter ahead (so a large `acquire_many` is never starved).
+/// - Strictly fair: a caller never overtakes a live waiter ahead of it in that order, even
+///   when enough permits are free for it and not for the waiter ahead (so a large
+///   `acquire_many` is never starved). A caller ahead of every waiter (a lower priority value
+///   than all of them) takes free permits at once.
 /// - Cancellation-safe: a waiter dropped after permits were handed to it gives them back and
 ///   the next waiters are served; a waiter dropped while queued leaves no trace.
 /// - Runtime-free (wakers only) and usable from any thread.
@@ -482,12 +484,14 @@ impl PrioritySemaphore {
         if st.closed {
             return Err(crate::AcquireError(()));
         }
-        if st.waiting == 0 && st.permits >= n {
+        let priority = priority.unwrap_or(st.default_priority);
+        // A newcomer ahead of every waiter (a lower priority value) is served at once if it
+        // fits, as `serve` would: nothing else would wake it while permits sit free.
+        if st.permits >= n && (st.waiting == 0 || st.first_in_line(priority)) {
             st.permits -= n;
             st.acquired += 1;
             return Ok(None);
         }
-        let priority = priority.unwrap_or(st.default_priority);
         Ok(Some(st.enqueue(n, priority, waker.clone())))
     }
 
@@ -607,6 +611,19 @@ impl State {
             slot: ticket.slot,
             generation: entry.generation,
         }
+    }
+
+    /// Whether a newcomer at `priority` would be ahead of every live waiter.
+    fn first_in_line(&self, priority: Priority) -> bool {
+        for (&level, q) in &self.levels {
+            if level > priority {
+                return true;
+            }
+            if q.iter().any(|e| self.is_live(e)) {
+                return false;
+            }
+        }
+        true
     }
 
     fn is_live(&self, e: &Entry) -> bool {

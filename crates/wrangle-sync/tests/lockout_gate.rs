@@ -1,4 +1,5 @@
-//! Behaviour of `Lockout`, `FifoLockout` and `KeyedLockout` on every runtime.
+//! Behaviour of `Lockout`, `FifoLockout`, `KeyedLockout` and `KeyedFifoLockout` on every
+//! runtime.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -6,7 +7,7 @@ use std::time::Duration;
 use futures_lite::future::poll_once;
 use wrangle_rt::testing::{each_runtime, virtual_time};
 use wrangle_rt::{Runtime, yield_now};
-use wrangle_sync::{FifoLockout, KeyedLockout, Lockout};
+use wrangle_sync::{FifoLockout, KeyedFifoLockout, KeyedLockout, Lockout};
 
 const MS: Duration = Duration::from_millis(1);
 
@@ -179,5 +180,160 @@ fn debug_of_a_locked_gate_shows_its_deadline() {
         let gate = FifoLockout::with_runtime(rt.clone());
         gate.lockout_for(10 * MS);
         assert!(format!("{gate:?}").contains("waiting: 0"));
+    });
+}
+
+#[test]
+fn keyed_fifo_admits_in_arrival_order_per_key_after_holder_exits() {
+    each_runtime(|rt| async move {
+        let gates = Arc::new(KeyedFifoLockout::with_runtime(rt.clone()));
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let start = rt.now();
+        let holder = gates.enter("a").await;
+        let mut tasks = Vec::new();
+        for name in ["w1", "w2", "w3"] {
+            let (gates2, order, rt2) = (Arc::clone(&gates), Arc::clone(&order), rt.clone());
+            tasks.push(rt.spawn(async move {
+                let _g = gates2.enter("a").await;
+                order.lock().unwrap().push((name, rt2.now() - start));
+            }));
+            while gates.waiting("a") < tasks.len() {
+                yield_now().await;
+            }
+        }
+        // Another key is neither held back by the holder nor by the queue of "a".
+        drop(gates.enter("b").await);
+        gates.lockout_for("a", 30 * MS);
+        order
+            .lock()
+            .unwrap()
+            .push(("holder-exit", rt.now() - start));
+        drop(holder);
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let order = order.lock().unwrap().clone();
+        let names: Vec<&str> = order.iter().map(|(n, _)| *n).collect();
+        assert_eq!(names, ["holder-exit", "w1", "w2", "w3"]);
+        assert!(order[1].1 >= 30 * MS);
+        if rt.is_virtual() {
+            let at: Vec<Duration> = order.iter().map(|(_, t)| *t).collect();
+            assert_eq!(at, [Duration::ZERO, 30 * MS, 30 * MS, 30 * MS]);
+        }
+        assert_eq!(gates.waiting("a"), 0);
+    });
+}
+
+#[test]
+fn keyed_fifo_first_waiter_enters_when_lockout_expires_with_nobody_inside() {
+    each_runtime(|rt| async move {
+        let gates = KeyedFifoLockout::with_runtime(rt.clone());
+        let start = rt.now();
+        gates.lockout_for(7u32, 40 * MS);
+        gates.lockout_for(8u32, 90 * MS);
+        let g = gates.enter(7).await;
+        let waited = rt.now() - start;
+        assert!(waited >= 40 * MS);
+        if rt.is_virtual() {
+            assert_eq!(waited, 40 * MS);
+        }
+        assert_eq!(*g.key(), 7);
+    });
+}
+
+#[test]
+fn keyed_fifo_cancelled_waiter_never_enters_and_next_of_its_key_moves_up() {
+    virtual_time(|rt| async move {
+        let gates = Arc::new(KeyedFifoLockout::with_runtime(rt.clone()));
+        let start = rt.now();
+        gates.lockout_for("k", 100 * MS);
+        let entered = Arc::new(Mutex::new(Vec::new()));
+        let spawn_waiter = |name: &'static str, key: &'static str| {
+            let (gates, entered, rt2) = (Arc::clone(&gates), Arc::clone(&entered), rt.clone());
+            rt.spawn(async move {
+                let _g = gates.enter(key).await;
+                entered.lock().unwrap().push((name, rt2.now() - start));
+                rt2.sleep(10 * MS).await;
+            })
+        };
+        // `first` has the turn and waits on the lockout; `second` waits for the turn.
+        let first = spawn_waiter("first", "k");
+        rt.sleep(MS).await;
+        let second = spawn_waiter("second", "k");
+        let third = spawn_waiter("third", "k");
+        let other = spawn_waiter("other", "j");
+        rt.sleep(29 * MS).await;
+        assert_eq!(gates.waiting("k"), 2);
+        // Cancelled at 30 ms while holding the turn: it passes the turn on.
+        assert!(first.cancel().await.is_err());
+        // Cancelled while waiting for the turn: it gives up its place.
+        assert!(third.cancel().await.is_err());
+        second.await.unwrap();
+        other.await.unwrap();
+        assert_eq!(
+            *entered.lock().unwrap(),
+            [("other", MS), ("second", 100 * MS)]
+        );
+        assert_eq!(gates.waiting("k"), 0);
+    });
+}
+
+#[test]
+fn keyed_fifo_lockout_added_by_the_holder_holds_back_only_its_key() {
+    each_runtime(|rt| async move {
+        let gates = Arc::new(KeyedFifoLockout::with_runtime(rt.clone()));
+        let start = rt.now();
+        let holder = gates.enter(1u64).await;
+        let next = rt.spawn({
+            let (gates, rt) = (Arc::clone(&gates), rt.clone());
+            async move {
+                drop(gates.enter(1).await);
+                rt.now()
+            }
+        });
+        while gates.waiting(&1) < 1 {
+            yield_now().await;
+        }
+        gates.lockout_for(1, 50 * MS); // the holder was told to back off
+        drop(holder);
+        drop(gates.enter(2).await);
+        if rt.is_virtual() {
+            assert_eq!(rt.now(), start);
+        }
+        let entered = next.await.unwrap() - start;
+        assert!(entered >= 50 * MS);
+        if rt.is_virtual() {
+            assert_eq!(entered, 50 * MS);
+        }
+    });
+}
+
+#[test]
+fn keyed_fifo_table_stays_bounded_and_empties() {
+    virtual_time(|rt| async move {
+        let gates = KeyedFifoLockout::with_runtime(rt.clone());
+        // Entering and leaving a key without a lockout leaves no entry behind.
+        for i in 0..10_000u32 {
+            drop(gates.enter(i).await);
+            let cancelled = gates.enter(i + 1_000_000);
+            drop(cancelled);
+        }
+        assert!(gates.is_empty(), "len {}", gates.len());
+        // Lockouts keep entries only while in force (plus one sweep's worth).
+        for i in 0..100_000u32 {
+            gates.lockout_for(i, MS);
+            if i % 100 == 99 {
+                rt.sleep(MS).await;
+            }
+        }
+        assert!(gates.len() <= 2 * 100 + 64, "len {}", gates.len());
+        // A guard keeps its key even after the lockout expired; leaving removes it.
+        gates.lockout_for(u32::MAX, MS);
+        let held = gates.enter(u32::MAX).await;
+        rt.sleep(MS).await;
+        gates.retain_recent();
+        assert_eq!(gates.len(), 1);
+        drop(held);
+        assert!(gates.is_empty());
     });
 }

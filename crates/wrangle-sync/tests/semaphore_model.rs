@@ -84,7 +84,9 @@ proptest! {
                     let id = next_id;
                     next_id += 1;
                     let mut fut = Arc::clone(&sem).acquire_many_owned(n).priority(priority);
-                    let immediate = model.queue.is_empty() && model.permits >= n;
+                    // A newcomer ahead of every waiter (lower priority value) fits at once.
+                    let immediate = model.permits >= n
+                        && model.queue.iter().all(|q| q.0 > priority);
                     match poll(&mut fut) {
                         Some(p) => {
                             prop_assert!(immediate, "acquired while others wait or without permits");
