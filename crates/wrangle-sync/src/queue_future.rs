@@ -43,7 +43,9 @@ impl<'a, T> Waiter<'a, T> {
 
 impl<T> Drop for Waiter<'_, T> {
     fn drop(&mut self) {
-        self.queue.cancel(self.side, &mut self.key);
+        if self.key.is_some() {
+            self.queue.cancel(self.side, &mut self.key);
+        }
     }
 }
 

@@ -198,16 +198,16 @@ impl WaitList {
 
     /// Deregisters the caller of an operation that succeeded (or gave up): a notified entry's
     /// wake-up is thereby used (or, once the state settles, passed on).
+    #[inline]
     pub(crate) fn leave(&mut self, reg: Reg<'_>) {
         match reg {
-            Reg::No => {}
-            Reg::Wait(key, _) | Reg::Leave(key) => {
-                self.remove(key);
-            }
+            Reg::Wait(key, _) | Reg::Leave(key) if key.is_some() => self.remove(key),
+            _ => {}
         }
     }
 
     /// Registers (or re-arms) the caller of an operation that must wait; a last try leaves.
+    #[inline]
     pub(crate) fn fail(&mut self, reg: Reg<'_>) {
         match reg {
             Reg::No => {}
@@ -231,47 +231,64 @@ impl WaitList {
         e.waker.take()
     }
 
-    /// Notifies the oldest waiting entry if `available` and no notified one is still on its
-    /// way: one wake-up at a time per side; a served waiter hands the turn on.
-    pub(crate) fn notify_if(&mut self, available: bool, out: &mut Wakers) {
-        if available && self.notified == 0 {
+    /// Notifies waiting entries, oldest first, until `available` items (or slots) are
+    /// covered by notified waiters that have not yet run, or none waits. The first waker goes
+    /// to `first`, any further ones to `more`.
+    #[inline]
+    pub(crate) fn notify_upto(
+        &mut self,
+        available: usize,
+        first: &mut Option<Waker>,
+        more: &mut Vec<Waker>,
+    ) {
+        while self.notified < available && self.head != NIL {
             if let Some(w) = self.notify_one() {
-                out.push(w);
+                match first {
+                    None => *first = Some(w),
+                    Some(_) => more.push(w),
+                }
             }
         }
     }
 
     /// Notifies every waiting entry.
-    pub(crate) fn notify_all(&mut self, out: &mut Wakers) {
+    pub(crate) fn notify_all(&mut self, out: &mut Vec<Waker>) {
         while let Some(w) = self.notify_one() {
             out.push(w);
         }
     }
 }
 
-/// Wakers collected under the lock, woken after it is released.
+/// The wakers one settling of a queue's state yields (one per side at most), woken after the
+/// lock is released.
 #[derive(Debug, Default)]
 pub(crate) struct Wakers {
-    one: Option<Waker>,
-    more: Vec<Waker>,
+    pub(crate) get: Option<Waker>,
+    pub(crate) put: Option<Waker>,
+    /// Rarely used: an operation changes the items and slots by one at most, so it notifies
+    /// at most one waiter per side.
+    pub(crate) more: Vec<Waker>,
 }
 
 impl Wakers {
-    pub(crate) fn push(&mut self, w: Waker) {
-        if self.one.is_none() {
-            self.one = Some(w);
-        } else {
-            self.more.push(w);
+    #[inline]
+    pub(crate) fn wake(self) {
+        if let Some(w) = self.get {
+            w.wake();
+        }
+        if let Some(w) = self.put {
+            w.wake();
+        }
+        if !self.more.is_empty() {
+            wake_all(self.more);
         }
     }
+}
 
-    pub(crate) fn wake(self) {
-        if let Some(w) = self.one {
-            w.wake();
-        }
-        for w in self.more {
-            w.wake();
-        }
+/// Wakes every waker in `all` (collected under a lock that is now released).
+pub(crate) fn wake_all(all: Vec<Waker>) {
+    for w in all {
+        w.wake();
     }
 }
 
@@ -295,13 +312,17 @@ use std::thread::Thread;
 #[cfg(loom)]
 use loom::thread::Thread;
 
-/// The current thread's waker (made once per thread).
+/// The current thread's waker (made once per thread; made anew if asked for while the
+/// thread's locals are being destroyed).
 #[cfg(not(loom))]
 fn thread_waker() -> Waker {
-    std::thread_local! {
-        static WAKER: Waker = Waker::from(Arc::new(ThreadWaker(std::thread::current())));
+    fn make() -> Waker {
+        Waker::from(Arc::new(ThreadWaker(std::thread::current())))
     }
-    WAKER.with(Waker::clone)
+    std::thread_local! {
+        static WAKER: Waker = make();
+    }
+    WAKER.try_with(Waker::clone).unwrap_or_else(|_| make())
 }
 
 #[cfg(loom)]
