@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 
 use crate::queue_future::{Side, Waiter};
 use crate::queue_store::{Order, Store};
-use waiters::{Reg, WaitList, WakeBy, Wakers, park, wake_all};
 use crate::sync::{Mutex, MutexGuard, lock};
 use crate::{Get, GetError, Join, Put, PutTimeoutError, Reserve, TaskDoneError, TryPutError};
+use waiters::{Reg, WaitList, WakeBy, Wakers, park, wake_all};
 
 // The waiter lists live in `queue_waiters.rs`, beside this file (the crate root lists only
 // the queue's public parts).
@@ -302,7 +302,8 @@ impl<T> DualQueue<T> {
         // One putter at a time: a consumer freeing slot after slot wakes (unparks) one
         // producer, not one per slot; the woken putter, once served, wakes the next while
         // room is left. With four blocked producer threads this halved the time per item.
-        st.putters.notify_upto(usize::from(free > 0), &mut out.put, &mut out.more);
+        st.putters
+            .notify_upto(usize::from(free > 0), &mut out.put, &mut out.more);
     }
 
     /// Takes the next item if there is one; never waits.
