@@ -241,6 +241,18 @@ impl WaitList {
         first: &mut Option<Waker>,
         more: &mut Vec<Waker>,
     ) {
+        if self.notified < available && self.head != NIL {
+            self.notify_upto_slow(available, first, more);
+        }
+    }
+
+    #[cold]
+    fn notify_upto_slow(
+        &mut self,
+        available: usize,
+        first: &mut Option<Waker>,
+        more: &mut Vec<Waker>,
+    ) {
         while self.notified < available && self.head != NIL {
             if let Some(w) = self.notify_one() {
                 match first {
@@ -343,4 +355,63 @@ pub(crate) fn park(deadline: Option<Instant>) {
 #[cfg(loom)]
 pub(crate) fn park(_deadline: Option<Instant>) {
     loom::thread::park();
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use std::task::Waker;
+
+    fn wait(list: &mut WaitList) -> Option<usize> {
+        let mut key = None;
+        list.wait(&mut key, WakeBy::Task(Waker::noop()));
+        key
+    }
+
+    /// The key of the entry `notify_one` picks (the waker is a no-op, so find it by mark).
+    fn notify(list: &mut WaitList) -> Option<usize> {
+        let head = list.head;
+        list.notify_one().map(|_| head)
+    }
+
+    #[test]
+    fn waiters_are_notified_oldest_first_and_removed_ones_skipped() {
+        let mut list = WaitList::new();
+        let (a, mut b, c) = (wait(&mut list), wait(&mut list), wait(&mut list));
+        list.remove(&mut b);
+        assert_eq!(list.registered(), 2);
+        assert_eq!(notify(&mut list), a);
+        assert_eq!(notify(&mut list), c);
+        assert_eq!(notify(&mut list), None);
+        assert_eq!(list.notified, 2);
+    }
+
+    #[test]
+    fn a_rearmed_notified_waiter_goes_back_to_the_front() {
+        let mut list = WaitList::new();
+        let mut a = wait(&mut list);
+        let _b = wait(&mut list);
+        assert_eq!(notify(&mut list), a);
+        list.wait(&mut a, WakeBy::Task(Waker::noop()));
+        assert_eq!(list.notified, 0);
+        assert_eq!(notify(&mut list), a);
+    }
+
+    #[test]
+    fn freed_entries_are_reused_and_counts_return_to_zero() {
+        let mut list = WaitList::new();
+        let mut keys: Vec<_> = (0..4).map(|_| wait(&mut list)).collect();
+        let mut first = None;
+        list.notify_upto(2, &mut first, &mut Vec::new());
+        assert!(first.is_some());
+        assert_eq!(list.notified, 2);
+        for k in &mut keys {
+            list.remove(k);
+        }
+        assert_eq!((list.registered(), list.notified), (0, 0));
+        assert_eq!((list.head, list.tail), (NIL, NIL));
+        let again = wait(&mut list);
+        assert!(again.unwrap() < 4);
+        assert_eq!(list.entries.len(), 4);
+    }
 }
