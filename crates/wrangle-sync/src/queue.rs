@@ -298,12 +298,11 @@ impl<T> DualQueue<T> {
             .inner
             .capacity
             .map_or(usize::MAX, |cap| cap.saturating_sub(len + st.reserved));
-        st.getters.notify_upto(len, &mut out.get, &mut out.more);
+        out.get = st.getters.notify_upto(len);
         // One putter at a time: a consumer freeing slot after slot wakes (unparks) one
         // producer, not one per slot; the woken putter, once served, wakes the next while
         // room is left. With four blocked producer threads this halved the time per item.
-        st.putters
-            .notify_upto(usize::from(free > 0), &mut out.put, &mut out.more);
+        out.put = st.putters.notify_upto(usize::from(free > 0));
     }
 
     /// Takes the next item if there is one; never waits.

@@ -231,35 +231,21 @@ impl WaitList {
         e.waker.take()
     }
 
-    /// Notifies waiting entries, oldest first, until `available` items (or slots) are
-    /// covered by notified waiters that have not yet run, or none waits. The first waker goes
-    /// to `first`, any further ones to `more`.
+    /// Notifies the oldest waiting entry if fewer than `available` items (or slots) are
+    /// covered by notified waiters that have not yet run. One is enough: each operation
+    /// changes the items, the slots or the notified waiters by one at most (a new waiter
+    /// registers only when there is nothing for it), so it uncovers one at most.
     #[inline]
-    pub(crate) fn notify_upto(
-        &mut self,
-        available: usize,
-        first: &mut Option<Waker>,
-        more: &mut Vec<Waker>,
-    ) {
+    pub(crate) fn notify_upto(&mut self, available: usize) -> Option<Waker> {
         if self.notified < available && self.head != NIL {
-            self.notify_upto_slow(available, first, more);
-        }
-    }
-
-    #[cold]
-    fn notify_upto_slow(
-        &mut self,
-        available: usize,
-        first: &mut Option<Waker>,
-        more: &mut Vec<Waker>,
-    ) {
-        while self.notified < available && self.head != NIL {
-            if let Some(w) = self.notify_one() {
-                match first {
-                    None => *first = Some(w),
-                    Some(_) => more.push(w),
-                }
-            }
+            let w = self.notify_one();
+            debug_assert!(
+                self.notified >= available || self.head == NIL,
+                "one notification per operation restores the invariant"
+            );
+            w
+        } else {
+            None
         }
     }
 
@@ -277,9 +263,6 @@ impl WaitList {
 pub(crate) struct Wakers {
     pub(crate) get: Option<Waker>,
     pub(crate) put: Option<Waker>,
-    /// Rarely used: an operation changes the items and slots by one at most, so it notifies
-    /// at most one waiter per side.
-    pub(crate) more: Vec<Waker>,
 }
 
 impl Wakers {
@@ -290,9 +273,6 @@ impl Wakers {
         }
         if let Some(w) = self.put {
             w.wake();
-        }
-        if !self.more.is_empty() {
-            wake_all(self.more);
         }
     }
 }
@@ -401,9 +381,10 @@ mod tests {
     fn freed_entries_are_reused_and_counts_return_to_zero() {
         let mut list = WaitList::new();
         let mut keys: Vec<_> = (0..4).map(|_| wait(&mut list)).collect();
-        let mut first = None;
-        list.notify_upto(2, &mut first, &mut Vec::new());
-        assert!(first.is_some());
+        assert!(list.notify_upto(1).is_some());
+        assert!(list.notify_upto(1).is_none()); // one notified covers one available
+        assert!(list.notify_upto(2).is_some());
+        assert!(list.notify_upto(2).is_none());
         assert_eq!(list.notified, 2);
         for k in &mut keys {
             list.remove(k);
