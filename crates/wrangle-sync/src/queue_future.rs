@@ -4,89 +4,47 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll};
 
-use event_listener::EventListener;
-
+use crate::queue::waiters::{Reg, WakeBy};
 use crate::{DualQueue, GetError, QueueClosed, TryPutError};
 
-/// Which waiters a [`Waiting`] counts as.
+/// Which waiter list a [`Waiter`] is registered in.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Side {
     Get,
     Put,
+    Join,
 }
 
-/// A waiter's listener on one side of a queue, counted while it exists.
-pub(crate) struct Waiting<'a, T> {
-    queue: &'a DualQueue<T>,
+/// A waiter's registration in one of a queue's waiter lists; dropping it deregisters it (and
+/// passes on a wake-up it had received and not used).
+pub(crate) struct Waiter<'a, T> {
+    pub(crate) queue: &'a DualQueue<T>,
     side: Side,
-    pub(crate) listener: Option<EventListener>,
-    registered: bool,
+    /// Its entry in the list, while registered.
+    pub(crate) key: Option<usize>,
 }
 
-impl<'a, T> Waiting<'a, T> {
+impl<'a, T> Waiter<'a, T> {
     pub(crate) fn new(queue: &'a DualQueue<T>, side: Side) -> Self {
-        Waiting {
+        Waiter {
             queue,
             side,
-            listener: None,
-            registered: false,
+            key: None,
         }
     }
 
-    /// Starts listening; the caller retries its operation once more before waiting.
-    pub(crate) fn arm(&mut self) {
-        self.listener = Some(self.queue.listen(self.side));
-    }
-
-    /// The registration flag to pass to the queue's next operation: counted only once a
-    /// listener exists (or it was counted before), so a notification always finds it.
-    pub(crate) fn registration(&mut self) -> Option<&mut bool> {
-        (self.listener.is_some() || self.registered).then_some(&mut self.registered)
-    }
-
-    /// Arms the listener if needed (ready at once, to retry), else waits for it.
-    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        match &mut self.listener {
-            None => {
-                self.arm();
-                Poll::Ready(())
-            }
-            Some(l) => {
-                ready!(Pin::new(l).poll(cx));
-                self.listener = None;
-                Poll::Ready(())
-            }
-        }
+    /// The registration for an operation polled with `cx`.
+    fn reg<'r>(&'r mut self, cx: &'r Context<'_>) -> Reg<'r> {
+        Reg::Wait(&mut self.key, WakeBy::Task(cx.waker()))
     }
 }
 
-impl<T> Drop for Waiting<'_, T> {
+impl<T> Drop for Waiter<'_, T> {
     fn drop(&mut self) {
-        // Drop the listener first: a notification it holds passes to the next waiter while
-        // this one is still counted.
-        self.listener = None;
-        self.queue.unregister(self.side, &mut self.registered);
-    }
-}
-
-/// Polls `listener` if armed; otherwise arms it (the caller then retries its operation once
-/// more before waiting, so no notification between the try and the listen is missed).
-fn wait_on(
-    listener: &mut Option<EventListener>,
-    event: &event_listener::Event,
-    cx: &mut Context<'_>,
-) -> Poll<()> {
-    match listener {
-        None => {
-            *listener = Some(event.listen());
-            Poll::Ready(())
-        }
-        Some(l) => {
-            ready!(Pin::new(l).poll(cx));
-            *listener = None;
-            Poll::Ready(())
+        if self.key.is_some() {
+            self.queue.cancel(self.side, &mut self.key);
         }
     }
 }
@@ -99,17 +57,15 @@ fn wait_on(
 /// had received passes to the next waiter. Use [`DualQueue::reserve`] to keep the item.
 #[must_use = "futures do nothing unless you `.await` or poll them"]
 pub struct Put<'a, T> {
-    queue: &'a DualQueue<T>,
     item: Option<T>,
-    waiting: Waiting<'a, T>,
+    waiter: Waiter<'a, T>,
 }
 
 impl<'a, T> Put<'a, T> {
     pub(crate) fn new(queue: &'a DualQueue<T>, item: T) -> Self {
         Put {
-            queue,
             item: Some(item),
-            waiting: Waiting::new(queue, Side::Put),
+            waiter: Waiter::new(queue, Side::Put),
         }
     }
 }
@@ -121,14 +77,15 @@ impl<T> Future for Put<'_, T> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
-        loop {
-            let item = this.item.take().expect("`Put` polled after completion");
-            match this.queue.put_inner(item, this.waiting.registration()) {
-                Ok(()) => return Poll::Ready(Ok(())),
-                Err(TryPutError::Closed(t)) => return Poll::Ready(Err(TryPutError::Closed(t))),
-                Err(TryPutError::Full(t)) => this.item = Some(t),
+        let item = this.item.take().expect("`Put` polled after completion");
+        let queue = this.waiter.queue;
+        match queue.put_inner(item, this.waiter.reg(cx)) {
+            Ok(()) => Poll::Ready(Ok(())),
+            Err(TryPutError::Full(t)) => {
+                this.item = Some(t);
+                Poll::Pending
             }
-            ready!(this.waiting.poll(cx));
+            Err(e) => Poll::Ready(Err(e)),
         }
     }
 }
@@ -136,7 +93,7 @@ impl<T> Future for Put<'_, T> {
 impl<T> fmt::Debug for Put<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Put")
-            .field("waiting", &self.waiting.listener.is_some())
+            .field("waiting", &self.waiter.key.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -149,15 +106,13 @@ impl<T> fmt::Debug for Put<'_, T> {
 /// the next waiter.
 #[must_use = "futures do nothing unless you `.await` or poll them"]
 pub struct Get<'a, T> {
-    queue: &'a DualQueue<T>,
-    waiting: Waiting<'a, T>,
+    waiter: Waiter<'a, T>,
 }
 
 impl<'a, T> Get<'a, T> {
     pub(crate) fn new(queue: &'a DualQueue<T>) -> Self {
         Get {
-            queue,
-            waiting: Waiting::new(queue, Side::Get),
+            waiter: Waiter::new(queue, Side::Get),
         }
     }
 }
@@ -166,13 +121,10 @@ impl<T> Future for Get<'_, T> {
     type Output = Result<T, GetError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = &mut *self;
-        loop {
-            match this.queue.get_inner(this.waiting.registration()) {
-                Err(GetError::Empty) => {}
-                other => return Poll::Ready(other),
-            }
-            ready!(this.waiting.poll(cx));
+        let queue = self.waiter.queue;
+        match queue.get_inner(self.waiter.reg(cx)) {
+            Err(GetError::Empty) => Poll::Pending,
+            other => Poll::Ready(other),
         }
     }
 }
@@ -180,7 +132,7 @@ impl<T> Future for Get<'_, T> {
 impl<T> fmt::Debug for Get<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Get")
-            .field("waiting", &self.waiting.listener.is_some())
+            .field("waiting", &self.waiter.key.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -192,15 +144,13 @@ impl<T> fmt::Debug for Get<'_, T> {
 /// Cancel-safe: no item is involved, and a wake-up it had received passes on.
 #[must_use = "futures do nothing unless you `.await` or poll them"]
 pub struct Reserve<'a, T> {
-    queue: &'a DualQueue<T>,
-    waiting: Waiting<'a, T>,
+    waiter: Waiter<'a, T>,
 }
 
 impl<'a, T> Reserve<'a, T> {
     pub(crate) fn new(queue: &'a DualQueue<T>) -> Self {
         Reserve {
-            queue,
-            waiting: Waiting::new(queue, Side::Put),
+            waiter: Waiter::new(queue, Side::Put),
         }
     }
 }
@@ -209,18 +159,11 @@ impl<'a, T> Future for Reserve<'a, T> {
     type Output = Result<PutPermit<'a, T>, QueueClosed>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = &mut *self;
-        loop {
-            match this.queue.reserve_inner(this.waiting.registration()) {
-                Ok(()) => {
-                    return Poll::Ready(Ok(PutPermit {
-                        queue: Some(this.queue),
-                    }));
-                }
-                Err(TryPutError::Closed(())) => return Poll::Ready(Err(QueueClosed(()))),
-                Err(TryPutError::Full(())) => {}
-            }
-            ready!(this.waiting.poll(cx));
+        let queue = self.waiter.queue;
+        match queue.reserve_inner(self.waiter.reg(cx)) {
+            Ok(()) => Poll::Ready(Ok(PutPermit { queue: Some(queue) })),
+            Err(TryPutError::Full(())) => Poll::Pending,
+            Err(TryPutError::Closed(())) => Poll::Ready(Err(QueueClosed(()))),
         }
     }
 }
@@ -228,7 +171,7 @@ impl<'a, T> Future for Reserve<'a, T> {
 impl<T> fmt::Debug for Reserve<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Reserve")
-            .field("waiting", &self.waiting.listener.is_some())
+            .field("waiting", &self.waiter.key.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -280,15 +223,13 @@ impl<T> fmt::Debug for PutPermit<'_, T> {
 /// Cancel-safe: waiting changes nothing.
 #[must_use = "futures do nothing unless you `.await` or poll them"]
 pub struct Join<'a, T> {
-    queue: &'a DualQueue<T>,
-    listener: Option<EventListener>,
+    waiter: Waiter<'a, T>,
 }
 
 impl<'a, T> Join<'a, T> {
     pub(crate) fn new(queue: &'a DualQueue<T>) -> Self {
         Join {
-            queue,
-            listener: None,
+            waiter: Waiter::new(queue, Side::Join),
         }
     }
 }
@@ -297,16 +238,11 @@ impl<T> Future for Join<'_, T> {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let this = &mut *self;
-        loop {
-            if this.queue.unfinished() == 0 {
-                return Poll::Ready(());
-            }
-            ready!(wait_on(
-                &mut this.listener,
-                &this.queue.events().all_done,
-                cx
-            ));
+        let queue = self.waiter.queue;
+        if queue.join_inner(self.waiter.reg(cx)) {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
         }
     }
 }

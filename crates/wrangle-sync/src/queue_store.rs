@@ -42,6 +42,7 @@ impl<T> Store<T> {
         })
     }
 
+    #[inline]
     pub(crate) fn len(&self) -> usize {
         match self {
             Store::Fifo(q) => q.len(),
@@ -50,6 +51,7 @@ impl<T> Store<T> {
         }
     }
 
+    #[inline]
     pub(crate) fn push(&mut self, item: T) {
         match self {
             Store::Fifo(q) => q.push_back(item),
@@ -58,6 +60,7 @@ impl<T> Store<T> {
         }
     }
 
+    #[inline]
     pub(crate) fn pop(&mut self) -> Option<T> {
         match self {
             Store::Fifo(q) => q.pop_front(),

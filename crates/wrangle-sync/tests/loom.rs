@@ -1,4 +1,5 @@
-//! R4: loom models of the priority semaphore (grant vs cancel vs release).
+//! R4: loom models of the priority semaphore (grant vs cancel vs release) and of the dual
+//! queue's waiter lists (close vs put/get, woken-then-cancelled waiters, blocking waiters).
 //!
 //! Run with `RUSTFLAGS="--cfg loom" cargo test -p wrangle-sync --test loom --release`.
 #![cfg(loom)]
@@ -154,5 +155,125 @@ fn queue_waiting_getter_never_misses_a_put() {
         let b = loom::future::block_on(q.get()).unwrap();
         producer.join().unwrap();
         assert_eq!((a, b), (1, 2));
+    });
+}
+
+#[test]
+fn queue_cancelled_woken_getter_passes_the_wakeup_on() {
+    use wrangle_sync::DualQueue;
+    loom::model(|| {
+        let q = DualQueue::unbounded();
+        // `a` waits once and gives up; `b` waits for good.
+        let a = thread::spawn({
+            let q = q.clone();
+            move || {
+                let mut fut = pin!(q.get());
+                poll_once(fut.as_mut()).map(Result::unwrap)
+            }
+        });
+        let b = thread::spawn({
+            let q = q.clone();
+            move || loom::future::block_on(q.get()).unwrap()
+        });
+        q.try_put(1u8).unwrap();
+        let got_a = a.join().unwrap();
+        if got_a.is_some() {
+            q.try_put(2).unwrap();
+        }
+        // If `a` was woken for item 1 and dropped, `b` must have inherited the wake-up: a
+        // lost one shows up as a deadlock.
+        let got_b = b.join().unwrap();
+        assert_eq!(got_b, if got_a.is_some() { 2 } else { 1 });
+        assert_eq!(q.stats().getters_waiting, 0);
+        assert!(q.is_empty());
+    });
+}
+
+#[test]
+fn queue_cancelled_woken_putter_passes_the_slot_on() {
+    use wrangle_sync::DualQueue;
+    loom::model(|| {
+        let q = DualQueue::bounded(std::num::NonZeroUsize::MIN);
+        q.try_put(0u8).unwrap();
+        let a = thread::spawn({
+            let q = q.clone();
+            move || {
+                let mut fut = pin!(q.put(1));
+                poll_once(fut.as_mut()).is_some()
+            }
+        });
+        let b = thread::spawn({
+            let q = q.clone();
+            move || loom::future::block_on(q.put(2)).unwrap()
+        });
+        assert_eq!(q.try_get(), Ok(0));
+        let put_a = a.join().unwrap();
+        if put_a {
+            assert_eq!(loom::future::block_on(q.get()), Ok(1));
+        }
+        b.join().unwrap();
+        assert_eq!(q.try_get(), Ok(2));
+        assert_eq!(q.stats().putters_waiting, 0);
+    });
+}
+
+#[test]
+fn queue_blocking_get_races_put() {
+    use wrangle_sync::DualQueue;
+    loom::model(|| {
+        let q = DualQueue::unbounded();
+        let getter = thread::spawn({
+            let q = q.clone();
+            move || q.get_blocking()
+        });
+        q.try_put(3u8).unwrap();
+        assert_eq!(getter.join().unwrap(), Ok(3));
+        assert_eq!(q.stats().getters_waiting, 0);
+    });
+}
+
+#[test]
+fn queue_blocking_put_races_get_and_close() {
+    use wrangle_sync::{DualQueue, GetError};
+    loom::model(|| {
+        let q = DualQueue::bounded(std::num::NonZeroUsize::MIN);
+        q.try_put(0u8).unwrap();
+        let putter = thread::spawn({
+            let q = q.clone();
+            move || q.put_blocking(1).is_ok()
+        });
+        assert_eq!(q.try_get(), Ok(0));
+        q.close();
+        let put = putter.join().unwrap();
+        // Either the put got the freed slot before the close, or it failed: nothing else.
+        assert_eq!(q.try_get().is_ok(), put);
+        assert_eq!(q.try_get(), Err(GetError::Closed));
+        assert_eq!(q.stats().putters_waiting, 0);
+    });
+}
+
+#[test]
+fn queue_two_putters_hand_the_turn_on() {
+    use wrangle_sync::DualQueue;
+    loom::model(|| {
+        let q = DualQueue::bounded(std::num::NonZeroUsize::new(2).unwrap());
+        q.try_put(0u8).unwrap();
+        q.try_put(0).unwrap();
+        let putters: Vec<_> = [1u8, 2]
+            .into_iter()
+            .map(|v| {
+                let q = q.clone();
+                thread::spawn(move || loom::future::block_on(q.put(v)).unwrap())
+            })
+            .collect();
+        // Two slots free up; whichever putter is woken must wake the other.
+        assert_eq!(q.try_get(), Ok(0));
+        assert_eq!(q.try_get(), Ok(0));
+        for p in putters {
+            p.join().unwrap();
+        }
+        let mut got = [q.try_get().unwrap(), q.try_get().unwrap()];
+        got.sort_unstable();
+        assert_eq!(got, [1, 2]);
     });
 }

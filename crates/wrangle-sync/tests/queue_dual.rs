@@ -242,6 +242,193 @@ fn join_waits_for_task_done_of_every_item() {
     });
 }
 
+#[test]
+fn blocking_get_with_timeout_racing_puts_loses_nothing() {
+    each_runtime(|rt| async move {
+        const N: u32 = 300;
+        let q = DualQueue::bounded(nz(4));
+        let getter = rt.spawn_blocking({
+            let q = q.clone();
+            move || {
+                let mut got = Vec::new();
+                loop {
+                    // Short timeouts: many of them expire while a put is racing in.
+                    match q.get_blocking_timeout(Duration::from_micros(20)) {
+                        Ok(v) => got.push(v),
+                        Err(GetError::Empty) => {}
+                        Err(_) => return got,
+                    }
+                }
+            }
+        });
+        for i in 0..N {
+            q.put(i).await.unwrap();
+            if i % 5 == 0 {
+                yield_now().await;
+            }
+        }
+        q.close();
+        assert_eq!(getter.await.unwrap(), (0..N).collect::<Vec<_>>());
+        let s = q.stats();
+        assert_eq!((s.getters_waiting, s.putters_waiting), (0, 0));
+    });
+}
+
+#[test]
+fn blocking_put_with_timeout_racing_gets_loses_nothing() {
+    each_runtime(|rt| async move {
+        const N: u32 = 300;
+        let q = DualQueue::bounded(nz(2));
+        let putter = rt.spawn_blocking({
+            let q = q.clone();
+            move || {
+                let mut timeouts = 0u32;
+                for i in 0..N {
+                    let mut item = i;
+                    loop {
+                        match q.put_blocking_timeout(item, Duration::from_micros(20)) {
+                            Ok(()) => break,
+                            Err(PutTimeoutError::Timeout(t)) => {
+                                timeouts += 1;
+                                item = t;
+                            }
+                            Err(_) => unreachable!("the queue is not closed"),
+                        }
+                    }
+                }
+                timeouts
+            }
+        });
+        let mut got = Vec::new();
+        for _ in 0..N {
+            got.push(q.get().await.unwrap());
+            if got.len() % 5 == 0 {
+                yield_now().await;
+            }
+        }
+        putter.await.unwrap();
+        assert_eq!(got, (0..N).collect::<Vec<_>>());
+        let s = q.stats();
+        assert_eq!((s.len, s.getters_waiting, s.putters_waiting), (0, 0, 0));
+    });
+}
+
+#[test]
+fn cancelled_woken_async_getter_passes_the_item_to_a_blocked_thread() {
+    each_runtime(|rt| async move {
+        let q = DualQueue::unbounded();
+        let mut first = Box::pin(q.get());
+        assert!(poll_once(first.as_mut()).await.is_none());
+        let thread = rt.spawn_blocking({
+            let q = q.clone();
+            move || q.get_blocking()
+        });
+        while q.stats().getters_waiting < 2 {
+            yield_now().await;
+        }
+        q.try_put(5).unwrap(); // wakes `first`, the oldest getter...
+        drop(first); // ...which passes the wake-up to the thread
+        assert_eq!(thread.await.unwrap(), Ok(5));
+        assert_eq!(q.stats().getters_waiting, 0);
+    });
+}
+
+#[test]
+fn cancelled_woken_async_putter_passes_the_slot_to_a_blocked_thread() {
+    each_runtime(|rt| async move {
+        let q = DualQueue::bounded(nz(1));
+        q.try_put(0).unwrap();
+        let mut first = Box::pin(q.put(1));
+        assert!(poll_once(first.as_mut()).await.is_none());
+        let thread = rt.spawn_blocking({
+            let q = q.clone();
+            move || q.put_blocking(2)
+        });
+        while q.stats().putters_waiting < 2 {
+            yield_now().await;
+        }
+        assert_eq!(q.try_get(), Ok(0)); // frees the slot and wakes `first`...
+        drop(first); // ...which passes the wake-up to the thread
+        thread.await.unwrap().unwrap();
+        assert_eq!(q.try_get(), Ok(2));
+        assert_eq!(q.stats().putters_waiting, 0);
+    });
+}
+
+#[test]
+fn putters_woken_one_at_a_time_hand_the_turn_on() {
+    each_runtime(|rt| async move {
+        let q = DualQueue::bounded(nz(3));
+        for i in 0..3 {
+            q.try_put(i).unwrap();
+        }
+        let mut putters = Vec::new();
+        for p in 10..14 {
+            let q = q.clone();
+            if p % 2 == 0 {
+                putters.push(rt.spawn_blocking(move || q.put_blocking(p).unwrap()));
+            } else {
+                putters.push(rt.spawn(async move { q.put(p).await.unwrap() }));
+            }
+        }
+        while q.stats().putters_waiting < 4 {
+            yield_now().await;
+        }
+        // Three slots free at once: one putter is woken, and each served putter wakes the
+        // next while room is left.
+        for i in 0..3 {
+            assert_eq!(q.try_get(), Ok(i));
+        }
+        while q.len() < 3 {
+            yield_now().await;
+        }
+        assert_eq!(q.stats().putters_waiting, 1);
+        let mut got: Vec<i32> = (0..3).map(|_| q.try_get().unwrap()).collect();
+        got.push(q.get().await.unwrap());
+        for p in putters {
+            p.await.unwrap();
+        }
+        got.sort_unstable();
+        assert_eq!(got, [10, 11, 12, 13]);
+        assert_eq!(q.stats().putters_waiting, 0);
+    });
+}
+
+#[test]
+fn join_blocking_thread_wakes_when_tasks_finish() {
+    each_runtime(|rt| async move {
+        let q = DualQueue::unbounded();
+        for i in 0..3 {
+            q.put(i).await.unwrap();
+        }
+        let joiner = rt.spawn_blocking({
+            let q = q.clone();
+            move || q.join_blocking()
+        });
+        for _ in 0..3 {
+            q.get().await.unwrap();
+            yield_now().await;
+            q.task_done().unwrap();
+        }
+        joiner.await.unwrap();
+        assert_eq!(q.stats().unfinished, 0);
+    });
+}
+
+#[test]
+fn cancelled_join_leaves_no_waiter_behind() {
+    each_runtime(|_rt| async move {
+        let q = DualQueue::unbounded();
+        q.try_put(1).unwrap();
+        let mut join = Box::pin(q.join());
+        assert!(poll_once(join.as_mut()).await.is_none());
+        drop(join);
+        q.try_get().unwrap();
+        q.task_done().unwrap();
+        q.join().await;
+    });
+}
+
 #[derive(Debug, Clone)]
 enum Op {
     Put(u8),
