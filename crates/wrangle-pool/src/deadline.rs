@@ -71,12 +71,13 @@ pub(crate) fn current_slot() -> Option<Arc<Slot>> {
 pub(crate) struct WithSlot<'a, F> {
     #[pin]
     future: F,
-    slot: &'a Arc<Slot>,
+    slot: Option<&'a Arc<Slot>>,
     polled: bool,
 }
 
 impl<'a, F> WithSlot<'a, F> {
-    pub(crate) fn new(future: F, slot: &'a Arc<Slot>) -> Self {
+    /// With `None` (a pool without a timeout) it only polls `future`.
+    pub(crate) fn new(future: F, slot: Option<&'a Arc<Slot>>) -> Self {
         WithSlot {
             future,
             slot,
@@ -90,10 +91,11 @@ impl<F: Future> Future for WithSlot<'_, F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.project();
-        if std::mem::replace(this.polled, true) {
-            return this.future.poll(cx);
-        }
-        let previous = CURRENT.with(|c| c.borrow_mut().replace(this.slot.clone()));
+        let slot = match this.slot {
+            Some(slot) if !std::mem::replace(this.polled, true) => slot,
+            _ => return this.future.poll(cx),
+        };
+        let previous = CURRENT.with(|c| c.borrow_mut().replace(Arc::clone(slot)));
         let out = this.future.poll(cx);
         CURRENT.with(|c| *c.borrow_mut() = previous);
         out

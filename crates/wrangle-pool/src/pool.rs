@@ -1,14 +1,14 @@
 //! [`TaskPool`]: a bounded pool of tasks with a per-task timeout.
 
-use std::collections::VecDeque;
 use std::fmt;
-use std::future::Future;
+use std::future::{Future, poll_fn};
 use std::num::NonZeroUsize;
-use std::pin::Pin;
+use std::pin::{Pin, pin};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use concurrent_queue::ConcurrentQueue;
 use event_listener::{Event, IntoNotification};
 use wrangle_rt::{DefaultRuntime, ErrorReporter, JoinHandle, Runtime};
 
@@ -86,11 +86,17 @@ pub(crate) struct Shared<R: Runtime> {
     pub(crate) timeout: Option<Duration>,
     pub(crate) reporter: ErrorReporter,
     pub(crate) counters: Counters,
+    /// Tasks not started yet, FIFO. Pushed only under the `state` lock (so a push and the
+    /// decision to wake a worker are one step, and nothing is pushed after `close`); popped
+    /// without it by workers, which take the lock only to find it empty and wait.
+    queue: ConcurrentQueue<BoxJob>,
     state: Mutex<State>,
-    /// Workers on their way to the queue: a worker that has just finished a task (it will
-    /// look at the queue before it waits), or one woken or spawned for work. While one is on
-    /// its way, a submission wakes nobody: it will find the new task. Raised without the lock
-    /// (a worker after its task) and under it (waking or spawning a worker); lowered under it.
+    /// Workers on their way to the queue: one woken or spawned for work, one that has just
+    /// finished a task, or one running a task's first poll (it comes back at once unless the
+    /// task waits). While one is on its way, a submission wakes nobody: it will find the new
+    /// task. Lowered under the lock (a worker that finds the queue empty, or whose task
+    /// waits, which then sends another worker to the queue); raised under it (waking or
+    /// spawning a worker) or without it (a worker whose waiting task has finished).
     searching: AtomicUsize,
     /// Idle workers wait here for work.
     work: Event,
@@ -101,7 +107,6 @@ pub(crate) struct Shared<R: Runtime> {
 }
 
 struct State {
-    queue: VecDeque<BoxJob>,
     /// Tasks submitted so far (kept here, under the lock the submission takes anyway).
     submitted: u64,
     /// Workers alive (busy, searching or idle).
@@ -214,8 +219,8 @@ impl TaskPoolBuilder {
                     timeout: self.timeout,
                     reporter: self.reporter,
                     counters: Counters::default(),
+                    queue: ConcurrentQueue::unbounded(),
                     state: Mutex::new(State {
-                        queue: VecDeque::new(),
                         submitted: 0,
                         workers: 0,
                         idle: 0,
@@ -314,7 +319,7 @@ impl<R: Runtime> TaskPool<R> {
             return Err(SpawnError(future));
         }
         let (cell, handle) = wrangle_rt::task_pair(Job::new(future, shared.clone()));
-        st.queue.push_back(Box::pin(cell));
+        push(&shared.queue, Box::pin(cell));
         st.submitted += 1;
         shared.find_searcher(st);
         Ok(PoolHandle::new(handle))
@@ -367,9 +372,12 @@ impl<R: Runtime> TaskPool<R> {
         }
         let job = Job::new(future, shared.clone());
         // The outcome is dropped here: a failure reports itself to the error reporter.
-        st.queue.push_back(Box::pin(async move {
-            drop(job.await);
-        }));
+        push(
+            &shared.queue,
+            Box::pin(async move {
+                drop(job.await);
+            }),
+        );
         st.submitted += 1;
         shared.find_searcher(st);
         Ok(())
@@ -530,7 +538,7 @@ impl<R: Runtime> TaskPool<R> {
         let shared = &self.owner.shared;
         let (submitted, queued) = {
             let st = shared.lock();
-            (st.submitted, st.queue.len())
+            (st.submitted, shared.queue.len())
         };
         shared.counters.snapshot(submitted, queued)
     }
@@ -574,7 +582,7 @@ impl<R: Runtime> Shared<R> {
     /// new one while the pool is below its size. Takes the guard so that the wake-up happens
     /// after the lock is released.
     fn find_searcher(self: &Arc<Self>, mut st: MutexGuard<'_, State>) {
-        if st.queue.is_empty() || self.searching.load(Ordering::Acquire) > 0 {
+        if self.queue.is_empty() || self.searching.load(Ordering::Acquire) > 0 {
             return;
         }
         if st.idle > 0 {
@@ -597,11 +605,11 @@ impl<R: Runtime> Shared<R> {
     }
 
     /// Takes every queued job and worker handle out of the pool and closes it.
-    fn take_all(&self) -> (VecDeque<BoxJob>, Vec<JoinHandle<()>>) {
+    fn take_all(&self) -> (Vec<BoxJob>, Vec<JoinHandle<()>>) {
         let mut st = self.lock();
         st.closed = true;
         st.aborted = true;
-        let queue = std::mem::take(&mut st.queue);
+        let queue = self.queue.try_iter().collect();
         (queue, std::mem::take(&mut st.handles))
     }
 
@@ -620,36 +628,60 @@ async fn worker<R: Runtime>(shared: Arc<Shared<R>>) {
     let _exit = WorkerExit { shared: &shared };
     // With a timeout, this worker's slot holds the deadline of the task it runs.
     let slot = shared.timeout.map(|_| shared.deadlines.add_slot());
-    // Spawned searching (see `Shared::searching`); every turn of the loop starts searching.
+    // Spawned (or woken) searching, see `Shared::searching`. A worker stays counted while it
+    // runs a task's first poll: a task that finishes there brings it straight back to the
+    // queue, so a flood of short tasks keeps one worker busy instead of waking more.
     loop {
-        let next = {
-            let mut st = shared.lock();
-            let next = st.queue.pop_front();
-            shared.searching.fetch_sub(1, Ordering::AcqRel);
-            match next {
-                Some(job) => {
-                    // More work behind this task: make sure someone is on the way to it.
-                    shared.find_searcher(st);
-                    Ok(job)
-                }
-                None if st.closed => return,
-                None => {
-                    st.idle += 1;
-                    Err(shared.work.listen())
+        let next = match shared.queue.pop() {
+            Ok(job) => Ok(job),
+            Err(_) => {
+                // Empty: look again under the lock, which every push takes, so a task pushed
+                // now is either seen here or finds this worker idle.
+                let mut st = shared.lock();
+                match shared.queue.pop() {
+                    Ok(job) => Ok(job),
+                    Err(_) => {
+                        shared.searching.fetch_sub(1, Ordering::AcqRel);
+                        if st.closed {
+                            return;
+                        }
+                        st.idle += 1;
+                        Err(shared.work.listen())
+                    }
                 }
             }
         };
         match next {
             Ok(job) => {
-                match &slot {
-                    Some(slot) => WithSlot::new(job, slot).await,
-                    None => job.await,
+                let mut running = pin!(WithSlot::new(job, slot.as_ref()));
+                let mut counted = true;
+                poll_fn(|cx| {
+                    let polled = running.as_mut().poll(cx);
+                    if polled.is_pending() && counted {
+                        // The task waits: this worker is not coming back soon. Stop counting
+                        // it, and send another worker to whatever is queued.
+                        counted = false;
+                        let st = shared.lock();
+                        shared.searching.fetch_sub(1, Ordering::AcqRel);
+                        shared.find_searcher(st);
+                    }
+                    polled
+                })
+                .await;
+                if !counted {
+                    shared.searching.fetch_add(1, Ordering::AcqRel);
                 }
-                shared.searching.fetch_add(1, Ordering::AcqRel);
             }
             // Whoever claimed this idle worker counted it as searching.
             Err(listener) => listener.await,
         }
+    }
+}
+
+/// Pushes onto the unbounded queue, which refuses only when closed; the pool never closes it.
+fn push(queue: &ConcurrentQueue<BoxJob>, job: BoxJob) {
+    if queue.push(job).is_err() {
+        unreachable!("the pool's queue is unbounded and never closed");
     }
 }
 
