@@ -48,11 +48,14 @@ impl Slot {
     }
 
     /// The task ended: the slot is free for the worker's next task.
+    ///
+    /// The waker stays: tasks polled by one worker are polled with its waker, so the next
+    /// task's `poll_fired` usually finds it already registered and clones nothing. Without a
+    /// deadline it is never woken.
     pub(crate) fn clear(&self) {
         let mut st = lock(&self.state);
         st.deadline = None;
         st.fired = false;
-        st.waker = None;
     }
 }
 
