@@ -6,13 +6,13 @@
 //! pooled task together. The running task finds its worker's slot through a thread-local set
 //! while the worker polls it.
 
-use std::cell::RefCell;
+use std::cell::Cell;
 use std::future::Future;
 use std::pin::{Pin, pin};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
-use std::time::Instant;
+use std::time::Duration;
 
 use event_listener::Event;
 use wrangle_rt::{Runtime, Sleep};
@@ -25,65 +25,114 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// The deadline of the task a worker is running.
-#[derive(Debug, Default)]
+///
+/// `deadline` is the whole protocol: [`NONE`] while no task with a deadline runs, [`FIRED`]
+/// once the reaper has found it passed, else the deadline on the runtime's
+/// `monotonic_nanos` clock plus one. The worker arms and clears it; the reaper moves it from a
+/// deadline to `FIRED` by compare-and-swap, so it never fires a later task's deadline (an
+/// equal deadline of a later task has passed too). The waker is the worker's: registered by
+/// the worker before it polls a task whenever it changed, and kept between tasks.
+#[derive(Debug)]
 pub(crate) struct Slot {
-    state: Mutex<SlotState>,
+    deadline: AtomicU64,
+    waker: Mutex<Option<Waker>>,
 }
 
-#[derive(Debug, Default)]
-struct SlotState {
-    deadline: Option<Instant>,
-    fired: bool,
-    waker: Option<Waker>,
+const NONE: u64 = 0;
+const FIRED: u64 = u64::MAX;
+
+impl Default for Slot {
+    fn default() -> Self {
+        Slot {
+            deadline: AtomicU64::new(NONE),
+            waker: Mutex::new(None),
+        }
+    }
 }
 
 impl Slot {
-    /// Registers the waker to wake at the deadline, then says whether the deadline has passed.
-    pub(crate) fn poll_fired(&self, waker: &Waker) -> bool {
-        let mut st = lock(&self.state);
-        if !st.fired && !st.waker.as_ref().is_some_and(|w| w.will_wake(waker)) {
-            st.waker = Some(waker.clone());
+    /// Makes sure `waker` is the one the reaper wakes; `last` is the worker's own copy of what
+    /// it registered, so an unchanged waker costs no lock.
+    pub(crate) fn register(&self, waker: &Waker, last: &mut Option<Waker>) {
+        if !last.as_ref().is_some_and(|w| w.will_wake(waker)) {
+            *lock(&self.waker) = Some(waker.clone());
+            *last = Some(waker.clone());
         }
-        st.fired
+    }
+
+    /// Whether the running task's deadline has passed.
+    pub(crate) fn fired(&self) -> bool {
+        self.deadline.load(Ordering::Acquire) == FIRED
     }
 
     /// The task ended: the slot is free for the worker's next task.
-    ///
-    /// The waker stays: tasks polled by one worker are polled with its waker, so the next
-    /// task's `poll_fired` usually finds it already registered and clones nothing. Without a
-    /// deadline it is never woken.
     pub(crate) fn clear(&self) {
-        let mut st = lock(&self.state);
-        st.deadline = None;
-        st.fired = false;
+        self.deadline.store(NONE, Ordering::Release);
+    }
+
+    fn arm(&self, deadline: u64) {
+        self.deadline
+            .store(deadline.saturating_add(1).min(FIRED - 1), Ordering::SeqCst);
+    }
+
+    /// Fires the slot if its deadline is at or before `now`; otherwise returns its deadline.
+    fn fire_if_passed(&self, now: u64) -> Option<u64> {
+        let armed = self.deadline.load(Ordering::Acquire);
+        if armed == NONE || armed == FIRED {
+            return None;
+        }
+        let deadline = armed - 1;
+        if deadline > now {
+            return Some(deadline);
+        }
+        let fired = self
+            .deadline
+            .compare_exchange(armed, FIRED, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok();
+        if fired && let Some(w) = lock(&self.waker).as_ref() {
+            w.wake_by_ref();
+        }
+        None
     }
 }
 
 thread_local! {
-    static CURRENT: RefCell<Option<Arc<Slot>>> = const { RefCell::new(None) };
+    static CURRENT: Cell<Option<Arc<Slot>>> = const { Cell::new(None) };
 }
 
 /// The slot of the worker polling the current task, if any.
 pub(crate) fn current_slot() -> Option<Arc<Slot>> {
-    CURRENT.with(|c| c.borrow().clone())
+    CURRENT.with(|c| {
+        let slot = c.take();
+        let copy = slot.clone();
+        c.set(slot);
+        copy
+    })
 }
 
-/// A worker's task, whose first poll runs with the worker's slot made current (the task takes
-/// its slot then, when it arms its deadline).
+/// A worker's task, polled with the worker's waker registered in its slot (when the pool has
+/// a timeout); its first poll runs with the slot made current (the task takes its slot then,
+/// when it arms its deadline). The slot is moved into the thread-local and back, not cloned.
 #[pin_project::pin_project]
 pub(crate) struct WithSlot<'a, F> {
     #[pin]
     future: F,
-    slot: Option<&'a Arc<Slot>>,
+    slot: &'a mut Option<Arc<Slot>>,
+    registered: &'a mut Option<Waker>,
     polled: bool,
 }
 
 impl<'a, F> WithSlot<'a, F> {
-    /// With `None` (a pool without a timeout) it only polls `future`.
-    pub(crate) fn new(future: F, slot: Option<&'a Arc<Slot>>) -> Self {
+    /// With `slot` `None` (a pool without a timeout) it only polls `future`.
+    pub(crate) fn new(
+        future: F,
+        slot: &'a mut Option<Arc<Slot>>,
+        registered: &'a mut Option<Waker>,
+    ) -> Self {
         WithSlot {
             future,
             slot,
+            registered,
             polled: false,
         }
     }
@@ -94,14 +143,36 @@ impl<F: Future> Future for WithSlot<'_, F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.project();
-        let slot = match this.slot {
-            Some(slot) if !std::mem::replace(this.polled, true) => slot,
-            _ => return this.future.poll(cx),
+        let slot: &mut Option<Arc<Slot>> = this.slot;
+        match slot {
+            // The reaper wakes this worker when the task's deadline passes.
+            Some(s) => s.register(cx.waker(), this.registered),
+            None => return this.future.poll(cx),
+        }
+        if std::mem::replace(this.polled, true) {
+            return this.future.poll(cx);
+        }
+        let previous = CURRENT.with(|c| c.replace(slot.take()));
+        // Moved back even if the poll unwinds (pooled tasks catch their panics; this is
+        // for the pool's own code).
+        let _back = MoveBack {
+            slot,
+            previous: Some(previous),
         };
-        let previous = CURRENT.with(|c| c.borrow_mut().replace(Arc::clone(slot)));
-        let out = this.future.poll(cx);
-        CURRENT.with(|c| *c.borrow_mut() = previous);
-        out
+        this.future.poll(cx)
+    }
+}
+
+/// Puts the worker's slot back from the thread-local, and the thread-local's previous value.
+struct MoveBack<'a> {
+    slot: &'a mut Option<Arc<Slot>>,
+    previous: Option<Option<Arc<Slot>>>,
+}
+
+impl Drop for MoveBack<'_> {
+    fn drop(&mut self) {
+        let previous = self.previous.take().flatten();
+        *self.slot = CURRENT.with(|c| c.replace(previous));
     }
 }
 
@@ -123,16 +194,13 @@ impl Deadlines {
         slot
     }
 
-    /// Arms `slot` for a task starting now. Returns `true` if the reaper must be started.
+    /// Arms `slot` for a task whose deadline is `deadline` (on `monotonic_nanos`). Returns
+    /// `true` if the reaper must be started.
     ///
     /// Every task has the same timeout, so a new deadline is never earlier than one the reaper
     /// already sleeps for: it needs a wake-up only when it sleeps for none.
-    pub(crate) fn arm(&self, slot: &Slot, deadline: Instant) -> bool {
-        {
-            let mut s = lock(&slot.state);
-            s.deadline = Some(deadline);
-            s.fired = false;
-        }
+    pub(crate) fn arm(&self, slot: &Slot, deadline: u64) -> bool {
+        slot.arm(deadline);
         // SeqCst pairs with the reaper's: it either sees this slot armed when it re-checks
         // after going idle, or this sees it idle and wakes it.
         if self.idle.load(Ordering::SeqCst) && self.idle.swap(false, Ordering::SeqCst) {
@@ -145,14 +213,14 @@ impl Deadlines {
 /// Fires the slots whose deadline passed, sleeping until the next deadline.
 pub(crate) async fn reaper<R: Runtime>(shared: Arc<Shared<R>>) {
     let deadlines = &shared.deadlines;
-    let mut sleep = pin!(shared.rt.sleep_until(shared.rt.now()));
+    let rt = &shared.rt;
+    let mut sleep = pin!(rt.sleep_until(rt.now()));
     loop {
-        let (wake, next) = deadlines.scan(shared.rt.now());
-        for w in wake {
-            w.wake();
-        }
-        if let Some(deadline) = next {
-            sleep.as_mut().reset(deadline);
+        let now = rt.monotonic_nanos();
+        if let Some(next) = deadlines.scan(now) {
+            // The wait is measured on the fast clock; the timer runs on the runtime's clock.
+            let at = rt.now().checked_add(Duration::from_nanos(next - now));
+            sleep.as_mut().reset(at.unwrap_or_else(|| rt.now()));
             sleep.as_mut().await;
             continue;
         }
@@ -168,28 +236,18 @@ pub(crate) async fn reaper<R: Runtime>(shared: Arc<Shared<R>>) {
 }
 
 impl Deadlines {
-    /// Fires the slots whose deadline passed; returns their wakers and the next deadline.
-    fn scan(&self, now: Instant) -> (Vec<Waker>, Option<Instant>) {
-        let mut wake = Vec::new();
-        let mut next: Option<Instant> = None;
-        for slot in lock(&self.slots).iter() {
-            let mut s = lock(&slot.state);
-            match s.deadline {
-                Some(d) if d <= now && !s.fired => {
-                    s.fired = true;
-                    wake.extend(s.waker.take());
-                }
-                Some(d) if !s.fired => next = Some(next.map_or(d, |n| n.min(d))),
-                _ => {}
-            }
-        }
-        (wake, next)
+    /// Fires the slots whose deadline passed; returns the next deadline.
+    fn scan(&self, now: u64) -> Option<u64> {
+        lock(&self.slots)
+            .iter()
+            .filter_map(|slot| slot.fire_if_passed(now))
+            .min()
     }
 
     fn any_armed(&self) -> bool {
         lock(&self.slots).iter().any(|slot| {
-            let s = lock(&slot.state);
-            s.deadline.is_some() && !s.fired
+            let armed = slot.deadline.load(Ordering::SeqCst);
+            armed != NONE && armed != FIRED
         })
     }
 }

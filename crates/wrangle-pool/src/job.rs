@@ -96,7 +96,7 @@ impl<F: Future, R: Runtime> Future for Job<F, R> {
                 counters.panicked.fetch_add(1, Ordering::Relaxed);
                 Outcome::Failed(this.shared.failure(FailureKind::Panicked(p)))
             }
-            Ok(Poll::Pending) => match this.slot.as_ref().map(|s| s.poll_fired(cx.waker())) {
+            Ok(Poll::Pending) => match this.slot.as_ref().map(|s| s.fired()) {
                 Some(true) => {
                     counters.timed_out.fetch_add(1, Ordering::Relaxed);
                     Outcome::Failed(this.shared.failure(FailureKind::TimedOut))

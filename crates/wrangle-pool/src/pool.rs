@@ -564,7 +564,8 @@ impl<R: Runtime> Shared<R> {
     /// a limit, as a timeout that far away never fires).
     pub(crate) fn arm(this: &Arc<Self>, timeout: Duration) -> Option<Arc<Slot>> {
         let slot = current_slot()?;
-        let deadline = this.rt.now().checked_add(timeout)?;
+        let timeout = u64::try_from(timeout.as_nanos()).ok()?;
+        let deadline = this.rt.monotonic_nanos().checked_add(timeout)?;
         if this.deadlines.arm(&slot, deadline) {
             let handle = this.rt.spawn(reaper(this.clone()));
             let mut st = this.lock();
@@ -627,7 +628,8 @@ impl<R: Runtime> Shared<R> {
 async fn worker<R: Runtime>(shared: Arc<Shared<R>>) {
     let _exit = WorkerExit { shared: &shared };
     // With a timeout, this worker's slot holds the deadline of the task it runs.
-    let slot = shared.timeout.map(|_| shared.deadlines.add_slot());
+    let mut slot = shared.timeout.map(|_| shared.deadlines.add_slot());
+    let mut registered = None;
     // Spawned (or woken) searching, see `Shared::searching`. A worker stays counted while it
     // runs a task's first poll: a task that finishes there brings it straight back to the
     // queue, so a flood of short tasks keeps one worker busy instead of waking more.
@@ -653,7 +655,7 @@ async fn worker<R: Runtime>(shared: Arc<Shared<R>>) {
         };
         match next {
             Ok(job) => {
-                let mut running = pin!(WithSlot::new(job, slot.as_ref()));
+                let mut running = pin!(WithSlot::new(job, &mut slot, &mut registered));
                 let mut counted = true;
                 poll_fn(|cx| {
                     let polled = running.as_mut().poll(cx);

@@ -116,6 +116,7 @@ mod permit;
 mod queue;
 mod queue_future;
 mod queue_store;
+mod queue_waiters;
 mod rate_limiter;
 mod reserve_wait;
 mod semaphore;

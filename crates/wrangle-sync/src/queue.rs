@@ -10,12 +10,7 @@ use crate::queue_future::{Side, Waiter};
 use crate::queue_store::{Order, Store};
 use crate::sync::{Mutex, MutexGuard, lock};
 use crate::{Get, GetError, Join, Put, PutTimeoutError, Reserve, TaskDoneError, TryPutError};
-use waiters::{Reg, WaitList, WakeBy, Wakers, park, wake_all};
-
-// The waiter lists live in `queue_waiters.rs`, beside this file (the crate root lists only
-// the queue's public parts).
-#[path = "queue_waiters.rs"]
-pub(crate) mod waiters;
+use crate::queue_waiters::{Reg, WaitList, WakeBy, Wakers, park, wake_all};
 
 /// A thread-safe queue usable at the same time from threads (blocking calls, with timeouts)
 /// and from async tasks, in FIFO, LIFO or priority order, bounded or not.

@@ -6,7 +6,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use crate::queue::waiters::{Reg, WakeBy};
+use crate::queue_waiters::{Reg, WakeBy};
 use crate::{DualQueue, GetError, QueueClosed, TryPutError};
 
 /// Which waiter list a [`Waiter`] is registered in.
