@@ -9,7 +9,7 @@
 use std::cell::Cell;
 use std::future::Future;
 use std::pin::{Pin, pin};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
@@ -18,82 +18,11 @@ use event_listener::Event;
 use wrangle_rt::{Runtime, Sleep};
 
 use crate::pool::Shared;
+pub(crate) use crate::slot::Slot;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // No lock here is held across user code.
     m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// The deadline of the task a worker is running.
-///
-/// `deadline` is the whole protocol: [`NONE`] while no task with a deadline runs, [`FIRED`]
-/// once the reaper has found it passed, else the deadline on the runtime's
-/// `monotonic_nanos` clock plus one. The worker arms and clears it; the reaper moves it from a
-/// deadline to `FIRED` by compare-and-swap, so it never fires a later task's deadline (an
-/// equal deadline of a later task has passed too). The waker is the worker's: registered by
-/// the worker before it polls a task whenever it changed, and kept between tasks.
-#[derive(Debug)]
-pub(crate) struct Slot {
-    deadline: AtomicU64,
-    waker: Mutex<Option<Waker>>,
-}
-
-const NONE: u64 = 0;
-const FIRED: u64 = u64::MAX;
-
-impl Default for Slot {
-    fn default() -> Self {
-        Slot {
-            deadline: AtomicU64::new(NONE),
-            waker: Mutex::new(None),
-        }
-    }
-}
-
-impl Slot {
-    /// Makes sure `waker` is the one the reaper wakes; `last` is the worker's own copy of what
-    /// it registered, so an unchanged waker costs no lock.
-    pub(crate) fn register(&self, waker: &Waker, last: &mut Option<Waker>) {
-        if !last.as_ref().is_some_and(|w| w.will_wake(waker)) {
-            *lock(&self.waker) = Some(waker.clone());
-            *last = Some(waker.clone());
-        }
-    }
-
-    /// Whether the running task's deadline has passed.
-    pub(crate) fn fired(&self) -> bool {
-        self.deadline.load(Ordering::Acquire) == FIRED
-    }
-
-    /// The task ended: the slot is free for the worker's next task.
-    pub(crate) fn clear(&self) {
-        self.deadline.store(NONE, Ordering::Release);
-    }
-
-    fn arm(&self, deadline: u64) {
-        self.deadline
-            .store(deadline.saturating_add(1).min(FIRED - 1), Ordering::SeqCst);
-    }
-
-    /// Fires the slot if its deadline is at or before `now`; otherwise returns its deadline.
-    fn fire_if_passed(&self, now: u64) -> Option<u64> {
-        let armed = self.deadline.load(Ordering::Acquire);
-        if armed == NONE || armed == FIRED {
-            return None;
-        }
-        let deadline = armed - 1;
-        if deadline > now {
-            return Some(deadline);
-        }
-        let fired = self
-            .deadline
-            .compare_exchange(armed, FIRED, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok();
-        if fired && let Some(w) = lock(&self.waker).as_ref() {
-            w.wake_by_ref();
-        }
-        None
-    }
 }
 
 thread_local! {
@@ -245,9 +174,6 @@ impl Deadlines {
     }
 
     fn any_armed(&self) -> bool {
-        lock(&self.slots).iter().any(|slot| {
-            let armed = slot.deadline.load(Ordering::SeqCst);
-            armed != NONE && armed != FIRED
-        })
+        lock(&self.slots).iter().any(|slot| slot.is_armed())
     }
 }

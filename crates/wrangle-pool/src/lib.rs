@@ -67,7 +67,9 @@ mod handle;
 mod job;
 mod pool;
 mod server;
+mod slot;
 mod stats;
+mod sync;
 mod threaded;
 
 pub use error::{ShutdownTimedOut, SpawnError, TaskError};

@@ -1,0 +1,106 @@
+//! A worker's deadline slot: the one piece of the per-task timeouts that two threads touch
+//! (the worker arms and clears it, the reaper fires it). Its own file, so that
+//! `tests/loom.rs` can model it with loom's atomics (through `crate::sync`).
+
+use std::task::Waker;
+
+use crate::sync::{AtomicU64, Mutex, MutexGuard, Ordering};
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // No lock here is held across user code.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The deadline of the task a worker is running.
+///
+/// `deadline` is the whole protocol: [`NONE`] while no task with a deadline runs, [`FIRED`]
+/// once the reaper has found it passed, else the deadline on the runtime's
+/// `monotonic_nanos` clock plus one. The worker arms and clears it; the reaper moves it from a
+/// deadline to `FIRED` by compare-and-swap, so it never fires a later task's deadline (an
+/// equal deadline of a later task has passed too). The waker is the worker's: registered by
+/// the worker before it polls a task whenever it changed, and kept between tasks.
+#[derive(Debug)]
+pub(crate) struct Slot {
+    deadline: AtomicU64,
+    waker: Mutex<Option<Waker>>,
+}
+
+pub(crate) const NONE: u64 = 0;
+pub(crate) const FIRED: u64 = u64::MAX;
+
+impl Default for Slot {
+    fn default() -> Self {
+        Slot {
+            deadline: AtomicU64::new(NONE),
+            waker: Mutex::new(None),
+        }
+    }
+}
+
+impl Slot {
+    /// Makes sure `waker` is the one the reaper wakes; `last` is the worker's own copy of what
+    /// it registered, so an unchanged waker costs no lock.
+    pub(crate) fn register(&self, waker: &Waker, last: &mut Option<Waker>) {
+        if !last.as_ref().is_some_and(|w| w.will_wake(waker)) {
+            *lock(&self.waker) = Some(waker.clone());
+            *last = Some(waker.clone());
+        }
+    }
+
+    /// Whether the running task's deadline has passed.
+    pub(crate) fn fired(&self) -> bool {
+        self.deadline.load(Ordering::Acquire) == FIRED
+    }
+
+    /// The task ended: the slot is free for the worker's next task.
+    pub(crate) fn clear(&self) {
+        // A swap, not a store: every write to the word is a read-modify-write, so the
+        // reaper's compare-and-swap is ordered against it in every model (loom included,
+        // which mis-orders plain stores against read-modify-writes: tokio-rs/loom#282).
+        self.deadline.swap(NONE, Ordering::AcqRel);
+    }
+
+    /// Arms the slot for a task whose deadline is `deadline` (see `Deadlines::arm`).
+    pub(crate) fn arm(&self, deadline: u64) {
+        self.deadline
+            .swap(deadline.saturating_add(1).min(FIRED - 1), Ordering::SeqCst);
+    }
+
+    /// Fires the slot if its deadline is at or before `now`; otherwise returns its deadline.
+    /// The reaper wakes the worker through the registered waker when this fires.
+    pub(crate) fn fire_if_passed(&self, now: u64) -> Option<u64> {
+        let armed = self.deadline.load(Ordering::Acquire);
+        if armed == NONE || armed == FIRED {
+            return None;
+        }
+        let deadline = armed - 1;
+        if deadline > now {
+            return Some(deadline);
+        }
+        let fired = self
+            .deadline
+            .compare_exchange(armed, FIRED, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok();
+        if fired && let Some(w) = lock(&self.waker).as_ref() {
+            w.wake_by_ref();
+        }
+        None
+    }
+
+    /// The raw word, read by a read-modify-write so that it is the latest value: for the loom
+    /// model's final checks only (see `tests/loom.rs`).
+    #[cfg(loom)]
+    #[allow(
+        dead_code,
+        reason = "used by tests/loom.rs, which compiles this file itself"
+    )]
+    pub(crate) fn settled(&self) -> u64 {
+        self.deadline.fetch_add(0, Ordering::SeqCst)
+    }
+
+    /// Whether a deadline is armed and has not fired.
+    pub(crate) fn is_armed(&self) -> bool {
+        let armed = self.deadline.load(Ordering::SeqCst);
+        armed != NONE && armed != FIRED
+    }
+}
