@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 
 use crate::queue_future::{Side, Waiter};
 use crate::queue_store::{Order, Store};
+use crate::queue_waiters::{Reg, WaitList, WakeBy, Wakers, park, wake_all};
 use crate::sync::{Mutex, MutexGuard, lock};
 use crate::{Get, GetError, Join, Put, PutTimeoutError, Reserve, TaskDoneError, TryPutError};
-use crate::queue_waiters::{Reg, WaitList, WakeBy, Wakers, park, wake_all};
 
 /// A thread-safe queue usable at the same time from threads (blocking calls, with timeouts)
 /// and from async tasks, in FIFO, LIFO or priority order, bounded or not.
