@@ -29,26 +29,31 @@ thread_local! {
     static CURRENT: Cell<Option<Arc<Slot>>> = const { Cell::new(None) };
 }
 
-/// The slot of the worker polling the current task, if any.
-pub(crate) fn current_slot() -> Option<Arc<Slot>> {
+/// Calls `f` with the slot of the worker polling the current task, if any.
+pub(crate) fn with_current_slot<T>(f: impl FnOnce(&Slot) -> T) -> Option<T> {
     CURRENT.with(|c| {
         let slot = c.take();
-        let copy = slot.clone();
+        let out = slot.as_deref().map(f);
         c.set(slot);
-        copy
+        out
     })
 }
 
-/// A worker's task, polled with the worker's waker registered in its slot (when the pool has
-/// a timeout); its first poll runs with the slot made current (the task takes its slot then,
-/// when it arms its deadline). The slot is moved into the thread-local and back, not cloned.
+/// Whether the deadline of the task being polled has passed.
+pub(crate) fn current_fired() -> bool {
+    with_current_slot(Slot::fired).unwrap_or(false)
+}
+
+/// A worker's task, polled with the worker's waker registered in its slot and the slot made
+/// current (when the pool has a timeout): the task arms its deadline there at its first poll
+/// and checks it when it is pending. The slot is moved into the thread-local and back for each
+/// poll, never cloned.
 #[pin_project::pin_project]
 pub(crate) struct WithSlot<'a, F> {
     #[pin]
     future: F,
     slot: &'a mut Option<Arc<Slot>>,
     registered: &'a mut Option<Waker>,
-    polled: bool,
 }
 
 impl<'a, F> WithSlot<'a, F> {
@@ -62,7 +67,6 @@ impl<'a, F> WithSlot<'a, F> {
             future,
             slot,
             registered,
-            polled: false,
         }
     }
 }
@@ -77,9 +81,6 @@ impl<F: Future> Future for WithSlot<'_, F> {
             // The reaper wakes this worker when the task's deadline passes.
             Some(s) => s.register(cx.waker(), this.registered),
             None => return this.future.poll(cx),
-        }
-        if std::mem::replace(this.polled, true) {
-            return this.future.poll(cx);
         }
         let previous = CURRENT.with(|c| c.replace(slot.take()));
         // Moved back even if the poll unwinds (pooled tasks catch their panics; this is

@@ -10,7 +10,6 @@ use std::task::{Context, Poll};
 
 use wrangle_rt::{ErrorReporter, JoinError, PanicPayload, Runtime, Unhandled};
 
-use crate::deadline::Slot;
 use crate::pool::Shared;
 
 /// How a job ended, as delivered to its handle.
@@ -54,7 +53,8 @@ impl Drop for Failure {
 pub(crate) struct Job<F, R: Runtime> {
     #[pin]
     future: F,
-    slot: Option<Arc<Slot>>,
+    /// Whether this task's deadline is armed in its worker's slot.
+    armed: bool,
     shared: Arc<Shared<R>>,
     started: bool,
     finished: bool,
@@ -64,7 +64,7 @@ impl<F, R: Runtime> Job<F, R> {
     pub(crate) fn new(future: F, shared: Arc<Shared<R>>) -> Self {
         Job {
             future,
-            slot: None,
+            armed: false,
             shared,
             started: false,
             finished: false,
@@ -82,7 +82,7 @@ impl<F: Future, R: Runtime> Future for Job<F, R> {
             this.shared.counters.active.fetch_add(1, Ordering::Relaxed);
             // The timeout counts from the task's start, never from its time in the queue.
             if let Some(timeout) = this.shared.timeout {
-                *this.slot = Shared::arm(this.shared, timeout);
+                *this.armed = Shared::arm(this.shared, timeout);
             }
         }
         let polled = catch_unwind(AssertUnwindSafe(|| this.future.as_mut().poll(cx)));
@@ -96,7 +96,7 @@ impl<F: Future, R: Runtime> Future for Job<F, R> {
                 counters.panicked.fetch_add(1, Ordering::Relaxed);
                 Outcome::Failed(this.shared.failure(FailureKind::Panicked(p)))
             }
-            Ok(Poll::Pending) => match this.slot.as_ref().map(|s| s.fired()) {
+            Ok(Poll::Pending) => match (*this.armed).then(crate::deadline::current_fired) {
                 Some(true) => {
                     counters.timed_out.fetch_add(1, Ordering::Relaxed);
                     Outcome::Failed(this.shared.failure(FailureKind::TimedOut))
@@ -113,9 +113,7 @@ impl<F: Future, R: Runtime> Future for Job<F, R> {
 #[pin_project::pinned_drop]
 impl<F, R: Runtime> PinnedDrop for Job<F, R> {
     fn drop(self: Pin<&mut Self>) {
-        if let Some(slot) = &self.slot {
-            slot.clear();
-        }
+        // The worker clears its deadline slot when this task's future is done with.
         if !self.finished {
             let counters = &self.shared.counters;
             counters.cancelled.fetch_add(1, Ordering::Relaxed);

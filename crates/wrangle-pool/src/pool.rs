@@ -12,7 +12,7 @@ use concurrent_queue::ConcurrentQueue;
 use event_listener::{Event, IntoNotification};
 use wrangle_rt::{DefaultRuntime, ErrorReporter, JoinHandle, Runtime};
 
-use crate::deadline::{Deadlines, Slot, WithSlot, current_slot, reaper};
+use crate::deadline::{Deadlines, WithSlot, reaper, with_current_slot};
 use crate::job::Job;
 use crate::stats::Counters;
 use crate::{PoolHandle, PoolStats, ShutdownTimedOut, SpawnError, TaskError};
@@ -559,14 +559,21 @@ impl<R: Runtime> TaskPool<R> {
 }
 
 impl<R: Runtime> Shared<R> {
-    /// Arms the deadline of a task starting now on the current worker's slot; `None` when the
-    /// task runs outside a worker or its deadline cannot be represented (it then runs without
-    /// a limit, as a timeout that far away never fires).
-    pub(crate) fn arm(this: &Arc<Self>, timeout: Duration) -> Option<Arc<Slot>> {
-        let slot = current_slot()?;
-        let timeout = u64::try_from(timeout.as_nanos()).ok()?;
-        let deadline = this.rt.monotonic_nanos().checked_add(timeout)?;
-        if this.deadlines.arm(&slot, deadline) {
+    /// Arms the deadline of a task starting now on the current worker's slot; `false` when
+    /// the task runs outside a worker or its deadline cannot be represented (it then runs
+    /// without a limit, as a timeout that far away never fires).
+    pub(crate) fn arm(this: &Arc<Self>, timeout: Duration) -> bool {
+        let Ok(timeout) = u64::try_from(timeout.as_nanos()) else {
+            return false;
+        };
+        let Some(deadline) = this.rt.monotonic_nanos().checked_add(timeout) else {
+            return false;
+        };
+        let Some(start_reaper) = with_current_slot(|slot| this.deadlines.arm(slot, deadline))
+        else {
+            return false;
+        };
+        if start_reaper {
             let handle = this.rt.spawn(reaper(this.clone()));
             let mut st = this.lock();
             if st.aborted {
@@ -576,7 +583,7 @@ impl<R: Runtime> Shared<R> {
                 st.handles.push(handle);
             }
         }
-        Some(slot)
+        true
     }
 
     /// With work queued and no worker on its way to the queue, sends one: an idle worker, or a
@@ -670,6 +677,10 @@ async fn worker<R: Runtime>(shared: Arc<Shared<R>>) {
                     polled
                 })
                 .await;
+                if let Some(slot) = &slot {
+                    // The task is done with: its deadline, if any, no longer applies.
+                    slot.clear();
+                }
                 if !counted {
                     shared.searching.fetch_add(1, Ordering::AcqRel);
                 }
