@@ -12,10 +12,13 @@ use wrangle_task::{CancelOutcome, shield, shield_with_runtime, spawn_cancellable
 fn shielded_work_completes_when_the_caller_is_dropped() {
     each_runtime(|rt| async move {
         let log = Log::default();
-        let (rt2, l, l2) = (rt.clone(), log.clone(), log.clone());
+        // The shielded work finishes only after the caller is gone, however slowly the test
+        // task runs on a loaded machine.
+        let gate = wrangle_rt::CancellationToken::new();
+        let (l, l2, g) = (log.clone(), log.clone(), gate.clone());
         let caller = rt.spawn(async move {
             let shielded = shield(async move {
-                rt2.sleep(ms(10)).await;
+                g.cancelled().await;
                 l.push("shielded done");
             });
             l2.push("caller waiting");
@@ -25,6 +28,7 @@ fn shielded_work_completes_when_the_caller_is_dropped() {
         // while to start).
         eventually(&rt, || log.get() == ["caller waiting"]).await;
         drop(caller);
+        gate.cancel();
         eventually(&rt, || log.get() == ["caller waiting", "shielded done"]).await;
     });
 }
