@@ -16,6 +16,7 @@ use wrangle_rt::{DefaultRuntime, Runtime};
 use crate::deadline_wait::deadline_after;
 use crate::gcra::Quota;
 use crate::reserve_wait::ReserveWait;
+use crate::sweep::Sweep;
 use crate::sync::{Mutex, lock};
 use crate::{InvalidQuota, RateLimited};
 
@@ -51,7 +52,7 @@ pub struct KeyedLimiter<K, R: Runtime = DefaultRuntime> {
 
 struct State<K> {
     tat: HashMap<K, u64>,
-    sweep_at: usize,
+    sweep: Sweep,
 }
 
 impl<K: Hash + Eq> KeyedLimiter<K> {
@@ -118,7 +119,7 @@ impl<K: Hash + Eq, R: Runtime> KeyedLimiter<K, R> {
             quota,
             state: Mutex::new(State {
                 tat: HashMap::new(),
-                sweep_at: MIN_SWEEP,
+                sweep: Sweep::new(MIN_SWEEP),
             }),
         })
     }
@@ -308,10 +309,7 @@ impl<K: Hash + Eq, R: Runtime> KeyedLimiter<K, R> {
 
 impl<K> State<K> {
     fn maybe_sweep(&mut self, now: u64) {
-        if self.tat.len() >= self.sweep_at {
-            self.tat.retain(|_, t| *t > now);
-            self.sweep_at = (self.tat.len() * 2).max(MIN_SWEEP);
-        }
+        self.sweep.after_insert(&mut self.tat, |_, t| *t > now);
     }
 }
 

@@ -15,6 +15,7 @@ use pin_project::{pin_project, pinned_drop};
 use wrangle_rt::{DefaultRuntime, Runtime};
 
 use crate::deadline_wait::{DeadlineWait, deadline_after};
+use crate::sweep::Sweep;
 use crate::sync::{Mutex, lock};
 use crate::{AcquireOwned, OwnedSemaphorePermit, PrioritySemaphore};
 
@@ -52,7 +53,7 @@ pub struct KeyedLockout<K, R: Runtime = DefaultRuntime> {
 
 struct State<K> {
     until: HashMap<K, Instant>,
-    sweep_at: usize,
+    sweep: Sweep,
 }
 
 /// Sweep no table smaller than this.
@@ -102,7 +103,7 @@ impl<K: Eq + Hash, R: Runtime> KeyedLockout<K, R> {
             rt,
             state: Mutex::new(State {
                 until: HashMap::new(),
-                sweep_at: MIN_SWEEP,
+                sweep: Sweep::new(MIN_SWEEP),
             }),
         }
     }
@@ -124,10 +125,8 @@ impl<K: Eq + Hash, R: Runtime> KeyedLockout<K, R> {
         let mut st = lock(&self.state);
         let slot = st.until.entry(key).or_insert(until);
         *slot = (*slot).max(until);
-        if st.until.len() >= st.sweep_at {
-            st.until.retain(|_, u| *u > now);
-            st.sweep_at = (st.until.len() * 2).max(MIN_SWEEP);
-        }
+        let st = &mut *st;
+        st.sweep.after_insert(&mut st.until, |_, u| *u > now);
     }
 
     /// When `key`'s gate opens, if a lockout of it is in force now.
@@ -329,7 +328,7 @@ pub struct KeyedFifoLockout<K, R: Runtime = DefaultRuntime> {
 
 struct FifoState<K> {
     keys: HashMap<K, Gate>,
-    sweep_at: usize,
+    sweep: Sweep,
 }
 
 /// One key's gate.
@@ -400,7 +399,7 @@ impl<K: Eq + Hash, R: Runtime> KeyedFifoLockout<K, R> {
             rt,
             state: Mutex::new(FifoState {
                 keys: HashMap::new(),
-                sweep_at: MIN_SWEEP,
+                sweep: Sweep::new(MIN_SWEEP),
             }),
         }
     }
@@ -612,10 +611,8 @@ impl<K: Eq + Hash, R: Runtime> KeyedFifoLockout<K, R> {
 
 impl<K: Eq + Hash> FifoState<K> {
     fn sweep_if_grown(&mut self, now: Instant) {
-        if self.keys.len() >= self.sweep_at {
-            self.keys.retain(|_, g| !g.is_idle(now));
-            self.sweep_at = (self.keys.len() * 2).max(MIN_SWEEP);
-        }
+        self.sweep
+            .after_insert(&mut self.keys, |_, g| !g.is_idle(now));
     }
 }
 

@@ -120,6 +120,7 @@ mod queue_waiters;
 mod rate_limiter;
 mod reserve_wait;
 mod semaphore;
+mod sweep;
 mod sync;
 
 pub use acquire::{Acquire, AcquireOwned};
