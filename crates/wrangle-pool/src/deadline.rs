@@ -85,10 +85,7 @@ impl<F: Future> Future for WithSlot<'_, F> {
         let previous = CURRENT.with(|c| c.replace(slot.take()));
         // Moved back even if the poll unwinds (pooled tasks catch their panics; this is
         // for the pool's own code).
-        let _back = MoveBack {
-            slot,
-            previous: Some(previous),
-        };
+        let _back = MoveBack { slot, previous };
         this.future.poll(cx)
     }
 }
@@ -96,12 +93,12 @@ impl<F: Future> Future for WithSlot<'_, F> {
 /// Puts the worker's slot back from the thread-local, and the thread-local's previous value.
 struct MoveBack<'a> {
     slot: &'a mut Option<Arc<Slot>>,
-    previous: Option<Option<Arc<Slot>>>,
+    previous: Option<Arc<Slot>>,
 }
 
 impl Drop for MoveBack<'_> {
     fn drop(&mut self) {
-        let previous = self.previous.take().flatten();
+        let previous = self.previous.take();
         *self.slot = CURRENT.with(|c| c.replace(previous));
     }
 }
