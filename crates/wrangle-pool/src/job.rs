@@ -1,16 +1,13 @@
-//! One pooled task: the user's future with the per-task timeout (armed at its first poll),
-//! panic capture, and the pool's counters.
+//! One pooled task: the user's future with panic capture and the per-task timeout.
 
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
-use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 
-use wrangle_rt::{ErrorReporter, JoinError, PanicPayload, Runtime, Unhandled};
+use wrangle_rt::{ErrorReporter, JoinError, PanicPayload, Unhandled};
 
-use crate::pool::Shared;
+use crate::worker::{End, WorkerCtx, with_current};
 
 /// How a job ended, as delivered to its handle.
 pub(crate) enum Outcome<T> {
@@ -49,86 +46,47 @@ impl Drop for Failure {
     }
 }
 
-#[pin_project::pin_project(PinnedDrop)]
-pub(crate) struct Job<F, R: Runtime> {
+/// The user's future with panic capture and the per-task timeout. It holds nothing of the
+/// pool: the worker polling it is reached through [`with_current`], and the worker counts a
+/// task that ends without recording how (a cancellation).
+#[pin_project::pin_project]
+pub(crate) struct Job<F> {
     #[pin]
     future: F,
-    /// Whether this task's deadline is armed in its worker's slot.
-    armed: bool,
-    shared: Arc<Shared<R>>,
-    started: bool,
-    finished: bool,
 }
 
-impl<F, R: Runtime> Job<F, R> {
-    pub(crate) fn new(future: F, shared: Arc<Shared<R>>) -> Self {
-        Job {
-            future,
-            armed: false,
-            shared,
-            started: false,
-            finished: false,
-        }
+impl<F> Job<F> {
+    pub(crate) fn new(future: F) -> Self {
+        Job { future }
     }
 }
 
-impl<F: Future, R: Runtime> Future for Job<F, R> {
+impl<F: Future> Future for Job<F> {
     type Output = Outcome<F::Output>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut this = self.project();
-        if !*this.started {
-            *this.started = true;
-            this.shared.counters.active.fetch_add(1, Ordering::Relaxed);
-            // The timeout counts from the task's start, never from its time in the queue.
-            if let Some(timeout) = this.shared.timeout {
-                *this.armed = Shared::arm(this.shared, timeout);
-            }
-        }
-        let polled = catch_unwind(AssertUnwindSafe(|| this.future.as_mut().poll(cx)));
-        let counters = &this.shared.counters;
-        let outcome = match polled {
+        let this = self.project();
+        let polled = catch_unwind(AssertUnwindSafe(|| this.future.poll(cx)));
+        let (end, kind) = match polled {
             Ok(Poll::Ready(v)) => {
-                counters.completed.fetch_add(1, Ordering::Relaxed);
-                Outcome::Done(v)
+                with_current(|w| w.record(End::Completed));
+                return Poll::Ready(Outcome::Done(v));
             }
-            Err(p) => {
-                counters.panicked.fetch_add(1, Ordering::Relaxed);
-                Outcome::Failed(this.shared.failure(FailureKind::Panicked(p)))
-            }
-            Ok(Poll::Pending) => match (*this.armed).then(crate::deadline::current_fired) {
-                Some(true) => {
-                    counters.timed_out.fetch_add(1, Ordering::Relaxed);
-                    Outcome::Failed(this.shared.failure(FailureKind::TimedOut))
-                }
+            Err(p) => (End::Panicked, FailureKind::Panicked(p)),
+            // The worker armed the deadline at the task's start, so it counts from there,
+            // never from the task's time in the queue.
+            Ok(Poll::Pending) => match with_current(WorkerCtx::fired) {
+                Some(true) => (End::TimedOut, FailureKind::TimedOut),
                 _ => return Poll::Pending,
             },
         };
-        *this.finished = true;
-        counters.active.fetch_sub(1, Ordering::Relaxed);
-        Poll::Ready(outcome)
-    }
-}
-
-#[pin_project::pinned_drop]
-impl<F, R: Runtime> PinnedDrop for Job<F, R> {
-    fn drop(self: Pin<&mut Self>) {
-        // The worker clears its deadline slot when this task's future is done with.
-        if !self.finished {
-            let counters = &self.shared.counters;
-            counters.cancelled.fetch_add(1, Ordering::Relaxed);
-            if self.started {
-                counters.active.fetch_sub(1, Ordering::Relaxed);
-            }
-        }
-    }
-}
-
-impl<R: Runtime> Shared<R> {
-    fn failure(&self, kind: FailureKind) -> Failure {
-        Failure {
+        let reporter = with_current(|w| {
+            w.record(end);
+            w.reporter.clone()
+        });
+        Poll::Ready(Outcome::Failed(Failure {
             kind: Some(kind),
-            reporter: self.reporter.clone(),
-        }
+            reporter: reporter.unwrap_or_default(),
+        }))
     }
 }

@@ -71,6 +71,7 @@ mod slot;
 mod stats;
 mod sync;
 mod threaded;
+mod worker;
 
 pub use error::{ShutdownTimedOut, SpawnError, TaskError};
 pub use handle::PoolHandle;

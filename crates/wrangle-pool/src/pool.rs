@@ -3,7 +3,7 @@
 use std::fmt;
 use std::future::{Future, poll_fn};
 use std::num::NonZeroUsize;
-use std::pin::{Pin, pin};
+use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -12,9 +12,10 @@ use concurrent_queue::ConcurrentQueue;
 use event_listener::{Event, IntoNotification};
 use wrangle_rt::{DefaultRuntime, ErrorReporter, JoinHandle, Runtime};
 
-use crate::deadline::{Deadlines, WithSlot, reaper, with_current_slot};
+use crate::deadline::{Deadlines, reaper};
 use crate::job::Job;
-use crate::stats::Counters;
+use crate::slot::Slot;
+use crate::worker::{InCtx, Registry, WorkerCtx};
 use crate::{PoolHandle, PoolStats, ShutdownTimedOut, SpawnError, TaskError};
 
 type BoxJob = Pin<Box<dyn Future<Output = ()> + Send>>;
@@ -84,8 +85,9 @@ pub(crate) struct Shared<R: Runtime> {
     pub(crate) rt: R,
     size: Option<NonZeroUsize>,
     pub(crate) timeout: Option<Duration>,
-    pub(crate) reporter: ErrorReporter,
-    pub(crate) counters: Counters,
+    reporter: ErrorReporter,
+    /// The live workers (their counters and deadline slots) and the counts of those gone.
+    pub(crate) registry: Registry,
     /// Tasks not started yet, FIFO. Pushed only under the `state` lock (so a push and the
     /// decision to wake a worker are one step, and nothing is pushed after `close`); popped
     /// without it by workers, which take the lock only to find it empty and wait.
@@ -218,7 +220,7 @@ impl TaskPoolBuilder {
                     size: self.size,
                     timeout: self.timeout,
                     reporter: self.reporter,
-                    counters: Counters::default(),
+                    registry: Registry::default(),
                     queue: ConcurrentQueue::unbounded(),
                     state: Mutex::new(State {
                         submitted: 0,
@@ -318,7 +320,7 @@ impl<R: Runtime> TaskPool<R> {
         if st.closed {
             return Err(SpawnError(future));
         }
-        let (cell, handle) = wrangle_rt::task_pair(Job::new(future, shared.clone()));
+        let (cell, handle) = wrangle_rt::task_pair(Job::new(future));
         push(&shared.queue, Box::pin(cell));
         st.submitted += 1;
         shared.find_searcher(st);
@@ -370,7 +372,7 @@ impl<R: Runtime> TaskPool<R> {
         if st.closed {
             return Err(SpawnError(future));
         }
-        let job = Job::new(future, shared.clone());
+        let job = Job::new(future);
         // The outcome is dropped here: a failure reports itself to the error reporter.
         push(
             &shared.queue,
@@ -501,8 +503,9 @@ impl<R: Runtime> TaskPool<R> {
         if shared.rt.timeout(timeout, self.drained()).await.is_ok() {
             return Ok(());
         }
+        let active = shared.registry.totals().active;
         let (queued, handles) = shared.take_all();
-        let cancelled = queued.len() + shared.counters.active.load(Ordering::Relaxed);
+        let cancelled = queued.len() + active;
         drop(queued);
         for h in handles {
             // Cancel-and-wait: when this returns, the running tasks' futures are gone.
@@ -540,7 +543,16 @@ impl<R: Runtime> TaskPool<R> {
             let st = shared.lock();
             (st.submitted, shared.queue.len())
         };
-        shared.counters.snapshot(submitted, queued)
+        let t = shared.registry.totals();
+        PoolStats {
+            submitted,
+            queued,
+            active: t.active,
+            completed: t.completed,
+            timed_out: t.timed_out,
+            panicked: t.panicked,
+            cancelled: t.cancelled,
+        }
     }
 
     /// The runtime the pool runs on.
@@ -559,23 +571,19 @@ impl<R: Runtime> TaskPool<R> {
 }
 
 impl<R: Runtime> Shared<R> {
-    /// Arms the deadline of a task starting now on the current worker's slot; `false` when
-    /// the task runs outside a worker or its deadline cannot be represented (it then runs
-    /// without a limit, as a timeout that far away never fires).
-    pub(crate) fn arm(this: &Arc<Self>, timeout: Duration) -> bool {
+    /// Arms `slot` with the deadline of a task starting now. A deadline that cannot be
+    /// represented is not armed: the task runs without a limit, as a timeout that far away
+    /// never fires.
+    fn arm(self: &Arc<Self>, slot: &Slot, timeout: Duration) {
         let Ok(timeout) = u64::try_from(timeout.as_nanos()) else {
-            return false;
+            return;
         };
-        let Some(deadline) = this.rt.monotonic_nanos().checked_add(timeout) else {
-            return false;
+        let Some(deadline) = self.rt.monotonic_nanos().checked_add(timeout) else {
+            return;
         };
-        let Some(start_reaper) = with_current_slot(|slot| this.deadlines.arm(slot, deadline))
-        else {
-            return false;
-        };
-        if start_reaper {
-            let handle = this.rt.spawn(reaper(this.clone()));
-            let mut st = this.lock();
+        if self.deadlines.arm(slot, deadline) {
+            let handle = self.rt.spawn(reaper(self.clone()));
+            let mut st = self.lock();
             if st.aborted {
                 drop(st);
                 drop(handle);
@@ -583,14 +591,13 @@ impl<R: Runtime> Shared<R> {
                 st.handles.push(handle);
             }
         }
-        true
     }
 
     /// With work queued and no worker on its way to the queue, sends one: an idle worker, or a
     /// new one while the pool is below its size. Takes the guard so that the wake-up happens
     /// after the lock is released.
     fn find_searcher(self: &Arc<Self>, mut st: MutexGuard<'_, State>) {
-        if self.queue.is_empty() || self.searching.load(Ordering::Acquire) > 0 {
+        if self.searching.load(Ordering::Acquire) > 0 || self.queue.is_empty() {
             return;
         }
         if st.idle > 0 {
@@ -602,7 +609,14 @@ impl<R: Runtime> Shared<R> {
         } else if self.size.is_none_or(|s| st.workers < s.get()) {
             st.workers += 1;
             self.searching.fetch_add(1, Ordering::AcqRel);
-            let worker = self.rt.spawn(worker(self.clone()));
+            let ctx = Arc::new(WorkerCtx::new(
+                self.reporter.clone(),
+                self.timeout.is_some(),
+            ));
+            self.registry.add(ctx.clone());
+            let worker = self
+                .rt
+                .spawn(InCtx::new(ctx.clone(), worker(self.clone(), ctx)));
             st.handles.push(worker);
         }
     }
@@ -617,7 +631,9 @@ impl<R: Runtime> Shared<R> {
         let mut st = self.lock();
         st.closed = true;
         st.aborted = true;
-        let queue = self.queue.try_iter().collect();
+        let queue: Vec<BoxJob> = self.queue.try_iter().collect();
+        // Counted here, as they are never started.
+        self.registry.dropped_queued(queue.len());
         (queue, std::mem::take(&mut st.handles))
     }
 
@@ -632,10 +648,23 @@ impl<R: Runtime> Shared<R> {
     }
 }
 
-async fn worker<R: Runtime>(shared: Arc<Shared<R>>) {
-    let _exit = WorkerExit { shared: &shared };
-    // With a timeout, this worker's slot holds the deadline of the task it runs.
-    let mut slot = shared.timeout.map(|_| shared.deadlines.add_slot());
+/// A worker: runs queued tasks one at a time until the pool closes or drops it. Counted out
+/// when it leaves, however it leaves (returned, or dropped, even before its first poll).
+fn worker<R: Runtime>(
+    shared: Arc<Shared<R>>,
+    ctx: Arc<WorkerCtx>,
+) -> impl Future<Output = ()> + Send + 'static {
+    let exit = WorkerExit { shared, ctx };
+    async move {
+        // A local, declared before the work's future: dropped after it, so a task the worker
+        // was running is gone when the worker is counted out.
+        let exit = exit;
+        work(&exit.shared, &exit.ctx).await;
+    }
+}
+
+async fn work<R: Runtime>(shared: &Arc<Shared<R>>, ctx: &WorkerCtx) {
+    // The waker last registered in the deadline slot.
     let mut registered = None;
     // Spawned (or woken) searching, see `Shared::searching`. A worker stays counted while it
     // runs a task's first poll: a task that finishes there brings it straight back to the
@@ -661,11 +690,19 @@ async fn worker<R: Runtime>(shared: Arc<Shared<R>>) {
             }
         };
         match next {
-            Ok(job) => {
-                let mut running = pin!(WithSlot::new(job, &mut slot, &mut registered));
+            Ok(mut job) => {
+                ctx.start();
+                // The timeout counts from the task's start, never from its time in the queue.
+                if let (Some(slot), Some(timeout)) = (&ctx.slot, shared.timeout) {
+                    shared.arm(slot, timeout);
+                }
                 let mut counted = true;
                 poll_fn(|cx| {
-                    let polled = running.as_mut().poll(cx);
+                    if let Some(slot) = &ctx.slot {
+                        // The reaper wakes this worker when the task's deadline passes.
+                        slot.register(cx.waker(), &mut registered);
+                    }
+                    let polled = job.as_mut().poll(cx);
                     if polled.is_pending() && counted {
                         // The task waits: this worker is not coming back soon. Stop counting
                         // it, and send another worker to whatever is queued.
@@ -677,10 +714,12 @@ async fn worker<R: Runtime>(shared: Arc<Shared<R>>) {
                     polled
                 })
                 .await;
-                if let Some(slot) = &slot {
+                drop(job);
+                if let Some(slot) = &ctx.slot {
                     // The task is done with: its deadline, if any, no longer applies.
                     slot.clear();
                 }
+                ctx.finish();
                 if !counted {
                     shared.searching.fetch_add(1, Ordering::AcqRel);
                 }
@@ -699,12 +738,19 @@ fn push(queue: &ConcurrentQueue<BoxJob>, job: BoxJob) {
 }
 
 /// Counts a worker out when it leaves, however it leaves (returned, or cancelled).
-struct WorkerExit<'a, R: Runtime> {
-    shared: &'a Shared<R>,
+struct WorkerExit<R: Runtime> {
+    shared: Arc<Shared<R>>,
+    ctx: Arc<WorkerCtx>,
 }
 
-impl<R: Runtime> Drop for WorkerExit<'_, R> {
+impl<R: Runtime> Drop for WorkerExit<R> {
     fn drop(&mut self) {
+        // A task it was running when it was dropped was dropped with it: cancelled.
+        self.ctx.finish();
+        if let Some(slot) = &self.ctx.slot {
+            slot.clear();
+        }
+        self.shared.registry.remove(&self.ctx);
         let mut st = self.shared.lock();
         st.workers -= 1;
         let last = st.workers == 0;

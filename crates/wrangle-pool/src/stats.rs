@@ -1,7 +1,5 @@
 //! [`PoolStats`]: cheap counters of a pool.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-
 /// A snapshot of a pool's counters.
 ///
 /// Every submitted task ends exactly once as completed, timed out, panicked or cancelled.
@@ -49,33 +47,5 @@ impl PoolStats {
     #[must_use]
     pub fn finished(&self) -> u64 {
         self.completed + self.timed_out + self.panicked + self.cancelled
-    }
-}
-
-/// Updated by the workers on every task: aligned to its own cache lines (two, for adjacent-line
-/// prefetch) so that submitters, which touch the pool's lock and reference count, do not
-/// contend with them.
-#[derive(Debug, Default)]
-#[repr(align(128))]
-pub(crate) struct Counters {
-    pub(crate) active: AtomicUsize,
-    pub(crate) completed: AtomicU64,
-    pub(crate) timed_out: AtomicU64,
-    pub(crate) panicked: AtomicU64,
-    pub(crate) cancelled: AtomicU64,
-}
-
-impl Counters {
-    /// The counters, with `submitted` and `queued` read by the caller under the pool's lock.
-    pub(crate) fn snapshot(&self, submitted: u64, queued: usize) -> PoolStats {
-        PoolStats {
-            submitted,
-            queued,
-            active: self.active.load(Ordering::Relaxed),
-            completed: self.completed.load(Ordering::Relaxed),
-            timed_out: self.timed_out.load(Ordering::Relaxed),
-            panicked: self.panicked.load(Ordering::Relaxed),
-            cancelled: self.cancelled.load(Ordering::Relaxed),
-        }
     }
 }
