@@ -100,6 +100,12 @@ pub(crate) struct Shared<R: Runtime> {
     /// waits, which then sends another worker to the queue); raised under it (waking or
     /// spawning a worker) or without it (a worker whose waiting task has finished).
     searching: AtomicUsize,
+    /// Workers a submission could still send to the queue: idle ones, plus the room left
+    /// below the size. Written under the lock whenever either changes, read without it by a
+    /// worker whose task waits: with none to spare there is nobody to send, and the lock is
+    /// skipped. `searching` and `spare` are accessed `SeqCst`, which that skip relies on
+    /// (see `work`).
+    spare: AtomicUsize,
     /// Idle workers wait here for work.
     work: Event,
     /// Shutdown waits here for the last worker to leave.
@@ -231,6 +237,7 @@ impl TaskPoolBuilder {
                         aborted: false,
                     }),
                     searching: AtomicUsize::new(0),
+                    spare: AtomicUsize::new(self.size.map_or(usize::MAX, NonZeroUsize::get)),
                     work: Event::new(),
                     drained: Event::new(),
                     deadlines: Deadlines::default(),
@@ -429,7 +436,8 @@ impl<R: Runtime> TaskPool<R> {
         st.closed = true;
         let idle = std::mem::take(&mut st.idle);
         // The woken workers search once more, see the closed queue and leave.
-        shared.searching.fetch_add(idle, Ordering::AcqRel);
+        shared.searching.fetch_add(idle, Ordering::SeqCst);
+        shared.publish_spare(&st);
         let none_left = st.workers == 0;
         drop(st);
         // Idle workers see the closed, empty queue and leave.
@@ -597,18 +605,20 @@ impl<R: Runtime> Shared<R> {
     /// new one while the pool is below its size. Takes the guard so that the wake-up happens
     /// after the lock is released.
     fn find_searcher(self: &Arc<Self>, mut st: MutexGuard<'_, State>) {
-        if self.searching.load(Ordering::Acquire) > 0 || self.queue.is_empty() {
+        if self.searching.load(Ordering::SeqCst) > 0 || self.queue.is_empty() {
             return;
         }
         if st.idle > 0 {
             // Claim an idle worker: it is searching from now on.
             st.idle -= 1;
-            self.searching.fetch_add(1, Ordering::AcqRel);
+            self.searching.fetch_add(1, Ordering::SeqCst);
+            self.publish_spare(&st);
             drop(st);
             self.work.notify(1.additional());
         } else if self.size.is_none_or(|s| st.workers < s.get()) {
             st.workers += 1;
-            self.searching.fetch_add(1, Ordering::AcqRel);
+            self.searching.fetch_add(1, Ordering::SeqCst);
+            self.publish_spare(&st);
             let ctx = Arc::new(WorkerCtx::new(
                 self.reporter.clone(),
                 self.timeout.is_some(),
@@ -619,6 +629,16 @@ impl<R: Runtime> Shared<R> {
                 .spawn(InCtx::new(ctx.clone(), worker(self.clone(), ctx)));
             st.handles.push(worker);
         }
+    }
+
+    /// Publishes the workers a submission could send (see `spare`); called under the lock
+    /// whenever `idle` or `workers` changes.
+    fn publish_spare(&self, st: &State) {
+        let room = self
+            .size
+            .map_or(usize::MAX, |s| s.get().saturating_sub(st.workers));
+        self.spare
+            .store(room.saturating_add(st.idle), Ordering::SeqCst);
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -679,11 +699,12 @@ async fn work<R: Runtime>(shared: &Arc<Shared<R>>, ctx: &WorkerCtx) {
                 match shared.queue.pop() {
                     Ok(job) => Ok(job),
                     Err(_) => {
-                        shared.searching.fetch_sub(1, Ordering::AcqRel);
+                        shared.searching.fetch_sub(1, Ordering::SeqCst);
                         if st.closed {
                             return;
                         }
                         st.idle += 1;
+                        shared.publish_spare(&st);
                         Err(shared.work.listen())
                     }
                 }
@@ -707,9 +728,17 @@ async fn work<R: Runtime>(shared: &Arc<Shared<R>>, ctx: &WorkerCtx) {
                         // The task waits: this worker is not coming back soon. Stop counting
                         // it, and send another worker to whatever is queued.
                         counted = false;
-                        let st = shared.lock();
-                        shared.searching.fetch_sub(1, Ordering::AcqRel);
-                        shared.find_searcher(st);
+                        shared.searching.fetch_sub(1, Ordering::SeqCst);
+                        // With no worker to spare, there is nobody to send: skip the lock.
+                        // Nothing is stranded by the skip. A submission that read this
+                        // worker as searching (before the decrement, in the `SeqCst` order)
+                        // did so under the lock; if a worker was spare by then, this load,
+                        // later in that order, sees it and sends it. A worker that becomes
+                        // spare later, by going idle, looks at the queue under the lock
+                        // first and takes the task itself.
+                        if shared.spare.load(Ordering::SeqCst) > 0 {
+                            shared.find_searcher(shared.lock());
+                        }
                     }
                     polled
                 })
@@ -721,7 +750,7 @@ async fn work<R: Runtime>(shared: &Arc<Shared<R>>, ctx: &WorkerCtx) {
                 }
                 ctx.finish();
                 if !counted {
-                    shared.searching.fetch_add(1, Ordering::AcqRel);
+                    shared.searching.fetch_add(1, Ordering::SeqCst);
                 }
             }
             // Whoever claimed this idle worker counted it as searching.
@@ -753,6 +782,7 @@ impl<R: Runtime> Drop for WorkerExit<R> {
         self.shared.registry.remove(&self.ctx);
         let mut st = self.shared.lock();
         st.workers -= 1;
+        self.shared.publish_spare(&st);
         let last = st.workers == 0;
         drop(st);
         if last {
