@@ -29,6 +29,82 @@ pub(crate) fn bench(args: &[String]) -> Result {
     table(&root().join("target/criterion"))
 }
 
+/// `bench-pair <bench> <group> <ours> <peer> [rounds]`: measures `ours` and `peer` back to
+/// back, `rounds` times, alternating which goes first (AB BA AB ...), so that a drift of the
+/// machine's speed hits both alike; prints each round's ratio (ours / peer) and the median.
+pub(crate) fn pair(args: &[String]) -> Result {
+    let [bench, group, ours, peer, rest @ ..] = args else {
+        return Err("usage: cargo xtask bench-pair <bench> <group> <ours> <peer> [rounds]".into());
+    };
+    let rounds: usize = match rest.first() {
+        Some(r) => r
+            .parse()
+            .map_err(|_| format!("rounds: not a number: {r}"))?,
+        None => 8,
+    };
+    if rounds == 0 {
+        return Err("rounds must be at least 1".into());
+    }
+    let dir = root().join("target/criterion").join(group);
+    let measure = |func: &str| -> Result<f64> {
+        let mut c = cargo();
+        c.args([
+            "bench",
+            "-q",
+            "-p",
+            "wrangle-benches",
+            "--bench",
+            bench,
+            "--",
+        ]);
+        c.args(["--exact", &format!("{group}/{func}")]);
+        c.args(["--warm-up-time", "1", "--measurement-time", "2"]);
+        // Criterion's progress goes to stderr: kept quiet, shown if the run fails.
+        eprintln!("$ {c:?}");
+        let out = c
+            .output()
+            .map_err(|e| format!("could not start cargo: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "{func} failed: {}\n{}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        let est = dir.join(func).join("new/estimates.json");
+        std::fs::read_to_string(&est)
+            .ok()
+            .and_then(|s| mean_of(&s))
+            .ok_or_else(|| format!("no result in {}", est.display()))
+    };
+    let mut ratios = Vec::with_capacity(rounds);
+    println!("| round | {ours} | {peer} | ratio |");
+    println!("|---|---|---|---|");
+    for round in 1..=rounds {
+        let (a, b) = if round % 2 == 1 {
+            (measure(ours)?, measure(peer)?)
+        } else {
+            let b = measure(peer)?;
+            (measure(ours)?, b)
+        };
+        ratios.push(a / b);
+        println!("| {round} | {} | {} | {:.2} |", human(a), human(b), a / b);
+    }
+    ratios.sort_by(f64::total_cmp);
+    let n = ratios.len();
+    let median = if n % 2 == 1 {
+        ratios[n / 2]
+    } else {
+        (ratios[n / 2 - 1] + ratios[n / 2]) / 2.0
+    };
+    println!(
+        "median ratio {median:.2} (min {:.2}, max {:.2}, {n} rounds)",
+        ratios[0],
+        ratios[n - 1]
+    );
+    Ok(())
+}
+
 /// Prints, for each group, every `wrangle*` function against its peers.
 ///
 /// `wrangle` is compared with the fastest peer of its group; `wrangle_<peer>` with the function

@@ -26,6 +26,10 @@ commands:
   bench [--quick] [-- <criterion args>]
                  criterion benches, then the ratio table (--quick: short runs)
   bench-table    print the ratio table of the last bench run
+  bench-pair <bench> <group> <ours> <peer> [rounds]
+                 paired runs: ours and one peer measured back to back, the order
+                 alternating (AB BA AB ...), default 8 rounds; prints each round's ratio
+                 and the median (for scenarios whose speed drifts between runs)
   loom [crate]   loom models (crates with tests/loom.rs), LOOM_MAX_PREEMPTIONS=2
   fuzz [target] [seconds]
                  cargo-fuzz targets of fuzz/ (default: all, 60 s each), nightly; needs
@@ -50,6 +54,7 @@ fn main() -> ExitCode {
         "powerset" => powerset(),
         "bench" => bench::bench(rest),
         "bench-table" => bench::table(&root().join("target/criterion")),
+        "bench-pair" => bench::pair(rest),
         "loom" => loom(rest.first().map(String::as_str)),
         "fuzz" => fuzz(rest),
         "help" | "--help" | "-h" => {

@@ -61,6 +61,30 @@ impl<F> Job<F> {
     }
 }
 
+/// A job nobody awaits: its outcome is dropped where it ends, and a failure reports itself to
+/// the pool's error reporter (see [`Failure`]).
+#[pin_project::pin_project]
+pub(crate) struct Detached<F> {
+    #[pin]
+    job: Job<F>,
+}
+
+impl<F> Detached<F> {
+    pub(crate) fn new(future: F) -> Self {
+        Detached {
+            job: Job::new(future),
+        }
+    }
+}
+
+impl<F: Future> Future for Detached<F> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        self.project().job.poll(cx).map(drop)
+    }
+}
+
 impl<F: Future> Future for Job<F> {
     type Output = Outcome<F::Output>;
 

@@ -13,7 +13,7 @@ use event_listener::{Event, IntoNotification};
 use wrangle_rt::{DefaultRuntime, ErrorReporter, JoinHandle, Runtime};
 
 use crate::deadline::{Deadlines, reaper};
-use crate::job::Job;
+use crate::job::{Detached, Job};
 use crate::slot::Slot;
 use crate::worker::{InCtx, Registry, WorkerCtx};
 use crate::{PoolHandle, PoolStats, ShutdownTimedOut, SpawnError, TaskError};
@@ -379,14 +379,7 @@ impl<R: Runtime> TaskPool<R> {
         if st.closed {
             return Err(SpawnError(future));
         }
-        let job = Job::new(future);
-        // The outcome is dropped here: a failure reports itself to the error reporter.
-        push(
-            &shared.queue,
-            Box::pin(async move {
-                drop(job.await);
-            }),
-        );
+        push(&shared.queue, Box::pin(Detached::new(future)));
         st.submitted += 1;
         shared.find_searcher(st);
         Ok(())
