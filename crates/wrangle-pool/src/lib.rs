@@ -61,6 +61,7 @@
 #![doc(test(attr(deny(warnings))))]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod crew;
 mod deadline;
 mod error;
 mod handle;

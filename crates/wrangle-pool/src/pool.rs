@@ -4,7 +4,6 @@ use std::fmt;
 use std::future::{Future, poll_fn};
 use std::num::NonZeroUsize;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -12,6 +11,7 @@ use concurrent_queue::ConcurrentQueue;
 use event_listener::{Event, IntoNotification};
 use wrangle_rt::{DefaultRuntime, ErrorReporter, JoinHandle, Runtime};
 
+use crate::crew::{Crew, Dispatch, Roster};
 use crate::deadline::{Deadlines, reaper};
 use crate::job::{Detached, Job};
 use crate::slot::Slot;
@@ -93,19 +93,8 @@ pub(crate) struct Shared<R: Runtime> {
     /// without it by workers, which take the lock only to find it empty and wait.
     queue: ConcurrentQueue<BoxJob>,
     state: Mutex<State>,
-    /// Workers on their way to the queue: one woken or spawned for work, one that has just
-    /// finished a task, or one running a task's first poll (it comes back at once unless the
-    /// task waits). While one is on its way, a submission wakes nobody: it will find the new
-    /// task. Lowered under the lock (a worker that finds the queue empty, or whose task
-    /// waits, which then sends another worker to the queue); raised under it (waking or
-    /// spawning a worker) or without it (a worker whose waiting task has finished).
-    searching: AtomicUsize,
-    /// Workers a submission could still send to the queue: idle ones, plus the room left
-    /// below the size. Written under the lock whenever either changes, read without it by a
-    /// worker whose task waits: with none to spare there is nobody to send, and the lock is
-    /// skipped. `searching` and `spare` are accessed `SeqCst`, which that skip relies on
-    /// (see `work`).
-    spare: AtomicUsize,
+    /// Which worker goes to the queue, and when (`crew.rs`).
+    crew: Crew,
     /// Idle workers wait here for work.
     work: Event,
     /// Shutdown waits here for the last worker to leave.
@@ -117,10 +106,7 @@ pub(crate) struct Shared<R: Runtime> {
 struct State {
     /// Tasks submitted so far (kept here, under the lock the submission takes anyway).
     submitted: u64,
-    /// Workers alive (busy, searching or idle).
-    workers: usize,
-    /// Workers waiting for work that no submission has claimed yet.
-    idle: usize,
+    roster: Roster,
     handles: Vec<JoinHandle<()>>,
     closed: bool,
     /// Everything was cancelled (the pool was dropped, or a shutdown deadline passed).
@@ -230,14 +216,12 @@ impl TaskPoolBuilder {
                     queue: ConcurrentQueue::unbounded(),
                     state: Mutex::new(State {
                         submitted: 0,
-                        workers: 0,
-                        idle: 0,
+                        roster: Roster::default(),
                         handles: Vec::new(),
                         closed: false,
                         aborted: false,
                     }),
-                    searching: AtomicUsize::new(0),
-                    spare: AtomicUsize::new(self.size.map_or(usize::MAX, NonZeroUsize::get)),
+                    crew: Crew::new(self.size),
                     work: Event::new(),
                     drained: Event::new(),
                     deadlines: Deadlines::default(),
@@ -427,11 +411,9 @@ impl<R: Runtime> TaskPool<R> {
         let shared = &self.owner.shared;
         let mut st = shared.lock();
         st.closed = true;
-        let idle = std::mem::take(&mut st.idle);
         // The woken workers search once more, see the closed queue and leave.
-        shared.searching.fetch_add(idle, Ordering::SeqCst);
-        shared.publish_spare(&st);
-        let none_left = st.workers == 0;
+        let idle = shared.crew.wake_idle(&mut st.roster);
+        let none_left = st.roster.workers == 0;
         drop(st);
         // Idle workers see the closed, empty queue and leave.
         shared.work.notify(idle.additional());
@@ -519,7 +501,7 @@ impl<R: Runtime> TaskPool<R> {
         let shared = &self.owner.shared;
         loop {
             let listener = shared.drained.listen();
-            if shared.lock().workers == 0 {
+            if shared.lock().roster.workers == 0 {
                 return;
             }
             listener.await;
@@ -598,40 +580,24 @@ impl<R: Runtime> Shared<R> {
     /// new one while the pool is below its size. Takes the guard so that the wake-up happens
     /// after the lock is released.
     fn find_searcher(self: &Arc<Self>, mut st: MutexGuard<'_, State>) {
-        if self.searching.load(Ordering::SeqCst) > 0 || self.queue.is_empty() {
-            return;
+        match self.crew.dispatch(&mut st.roster, || self.queue.is_empty()) {
+            Dispatch::Nobody => {}
+            Dispatch::Idle => {
+                drop(st);
+                self.work.notify(1.additional());
+            }
+            Dispatch::New => {
+                let ctx = Arc::new(WorkerCtx::new(
+                    self.reporter.clone(),
+                    self.timeout.is_some(),
+                ));
+                self.registry.add(ctx.clone());
+                let worker = self
+                    .rt
+                    .spawn(InCtx::new(ctx.clone(), worker(self.clone(), ctx)));
+                st.handles.push(worker);
+            }
         }
-        if st.idle > 0 {
-            // Claim an idle worker: it is searching from now on.
-            st.idle -= 1;
-            self.searching.fetch_add(1, Ordering::SeqCst);
-            self.publish_spare(&st);
-            drop(st);
-            self.work.notify(1.additional());
-        } else if self.size.is_none_or(|s| st.workers < s.get()) {
-            st.workers += 1;
-            self.searching.fetch_add(1, Ordering::SeqCst);
-            self.publish_spare(&st);
-            let ctx = Arc::new(WorkerCtx::new(
-                self.reporter.clone(),
-                self.timeout.is_some(),
-            ));
-            self.registry.add(ctx.clone());
-            let worker = self
-                .rt
-                .spawn(InCtx::new(ctx.clone(), worker(self.clone(), ctx)));
-            st.handles.push(worker);
-        }
-    }
-
-    /// Publishes the workers a submission could send (see `spare`); called under the lock
-    /// whenever `idle` or `workers` changes.
-    fn publish_spare(&self, st: &State) {
-        let room = self
-            .size
-            .map_or(usize::MAX, |s| s.get().saturating_sub(st.workers));
-        self.spare
-            .store(room.saturating_add(st.idle), Ordering::SeqCst);
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -679,7 +645,7 @@ fn worker<R: Runtime>(
 async fn work<R: Runtime>(shared: &Arc<Shared<R>>, ctx: &WorkerCtx) {
     // The waker last registered in the deadline slot.
     let mut registered = None;
-    // Spawned (or woken) searching, see `Shared::searching`. A worker stays counted while it
+    // Spawned (or woken) searching, see `crew.rs`. A worker stays counted while it
     // runs a task's first poll: a task that finishes there brings it straight back to the
     // queue, so a flood of short tasks keeps one worker busy instead of waking more.
     loop {
@@ -692,12 +658,11 @@ async fn work<R: Runtime>(shared: &Arc<Shared<R>>, ctx: &WorkerCtx) {
                 match shared.queue.pop() {
                     Ok(job) => Ok(job),
                     Err(_) => {
-                        shared.searching.fetch_sub(1, Ordering::SeqCst);
                         if st.closed {
+                            shared.crew.stop_searching();
                             return;
                         }
-                        st.idle += 1;
-                        shared.publish_spare(&st);
+                        shared.crew.go_idle(&mut st.roster);
                         Err(shared.work.listen())
                     }
                 }
@@ -721,15 +686,8 @@ async fn work<R: Runtime>(shared: &Arc<Shared<R>>, ctx: &WorkerCtx) {
                         // The task waits: this worker is not coming back soon. Stop counting
                         // it, and send another worker to whatever is queued.
                         counted = false;
-                        shared.searching.fetch_sub(1, Ordering::SeqCst);
-                        // With no worker to spare, there is nobody to send: skip the lock.
-                        // Nothing is stranded by the skip. A submission that read this
-                        // worker as searching (before the decrement, in the `SeqCst` order)
-                        // did so under the lock; if a worker was spare by then, this load,
-                        // later in that order, sees it and sends it. A worker that becomes
-                        // spare later, by going idle, looks at the queue under the lock
-                        // first and takes the task itself.
-                        if shared.spare.load(Ordering::SeqCst) > 0 {
+                        // With no worker to spare there is nobody to send: no lock.
+                        if shared.crew.task_waits() {
                             shared.find_searcher(shared.lock());
                         }
                     }
@@ -743,7 +701,7 @@ async fn work<R: Runtime>(shared: &Arc<Shared<R>>, ctx: &WorkerCtx) {
                 }
                 ctx.finish();
                 if !counted {
-                    shared.searching.fetch_add(1, Ordering::SeqCst);
+                    shared.crew.task_done();
                 }
             }
             // Whoever claimed this idle worker counted it as searching.
@@ -774,9 +732,8 @@ impl<R: Runtime> Drop for WorkerExit<R> {
         }
         self.shared.registry.remove(&self.ctx);
         let mut st = self.shared.lock();
-        st.workers -= 1;
-        self.shared.publish_spare(&st);
-        let last = st.workers == 0;
+        self.shared.crew.leave(&mut st.roster);
+        let last = st.roster.workers == 0;
         drop(st);
         if last {
             self.shared.drained.notify(usize::MAX);
