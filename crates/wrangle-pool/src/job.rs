@@ -62,17 +62,18 @@ impl<F> Job<F> {
 }
 
 /// A job nobody awaits: its outcome is dropped where it ends, and a failure reports itself to
-/// the pool's error reporter (see [`Failure`]).
-#[pin_project::pin_project]
+/// the pool's error reporter (see [`Failure`]). Its future is dropped as soon as it ends, and a
+/// panic while dropping it is caught and reported too, so it never unwinds into the worker.
+#[pin_project::pin_project(PinnedDrop)]
 pub(crate) struct Detached<F> {
     #[pin]
-    job: Job<F>,
+    job: Option<Job<F>>,
 }
 
 impl<F> Detached<F> {
     pub(crate) fn new(future: F) -> Self {
         Detached {
-            job: Job::new(future),
+            job: Some(Job::new(future)),
         }
     }
 }
@@ -81,7 +82,35 @@ impl<F: Future> Future for Detached<F> {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        self.project().job.poll(cx).map(drop)
+        let mut this = self.project();
+        let Some(job) = this.job.as_mut().as_pin_mut() else {
+            return Poll::Ready(());
+        };
+        let outcome = std::task::ready!(job.poll(cx));
+        drop_caught(this.job);
+        drop(outcome);
+        Poll::Ready(())
+    }
+}
+
+#[pin_project::pinned_drop]
+impl<F> PinnedDrop for Detached<F> {
+    fn drop(self: Pin<&mut Self>) {
+        drop_caught(self.project().job);
+    }
+}
+
+/// Drops a detached job's future, reporting a panic from its destructor instead of unwinding.
+fn drop_caught<F>(mut job: Pin<&mut Option<Job<F>>>) {
+    if job.is_none() {
+        return;
+    }
+    if let Err(p) = catch_unwind(AssertUnwindSafe(|| job.set(None))) {
+        let reporter = with_current(|w| w.reporter.clone()).unwrap_or_default();
+        drop(Failure {
+            kind: Some(FailureKind::Panicked(p)),
+            reporter,
+        });
     }
 }
 

@@ -642,3 +642,57 @@ impl Future for Wait {
         self.0.as_mut().poll(cx)
     }
 }
+
+/// A future that is ready at once and whose destructor panics (run after it ended, or when it
+/// is cancelled).
+struct PanicsOnDrop;
+
+impl Future for PanicsOnDrop {
+    type Output = u32;
+
+    fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<u32> {
+        Poll::Ready(7)
+    }
+}
+
+impl Drop for PanicsOnDrop {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            panic!("destructor boom");
+        }
+    }
+}
+
+/// A task whose future panics while it is dropped, after it ended or when it is cancelled,
+/// never takes its worker down: the panic is reported (detached) or handed to the handle, and
+/// the pool goes on running tasks and shuts down.
+#[test]
+fn a_future_panicking_in_its_destructor_is_isolated() {
+    each_runtime(|rt| async move {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let sink = seen.clone();
+        let pool = TaskPool::builder()
+            .size(size(1))
+            .error_reporter(ErrorReporter::new(move |u: Unhandled| {
+                sink.lock().unwrap().push(u.to_string());
+            }))
+            .build_with_runtime(rt.clone());
+        for _ in 0..3 {
+            pool.spawn_detached(PanicsOnDrop).unwrap();
+        }
+        let with_handle = pool.spawn(PanicsOnDrop).unwrap();
+        assert!(with_handle.await.unwrap_err().is_panic());
+        // The single worker survived all of that.
+        assert_eq!(pool.run(async { 5 }).await.unwrap(), 5);
+        pool.shutdown().await;
+        let seen = seen.lock().unwrap().clone();
+        assert_eq!(seen.len(), 3, "{seen:?}");
+        assert!(
+            seen.iter().all(|s| s.contains("destructor boom")),
+            "{seen:?}"
+        );
+        let stats = pool.stats();
+        assert_eq!(stats.finished(), stats.submitted);
+        assert_eq!(stats.submitted, 5);
+    });
+}
