@@ -696,3 +696,33 @@ fn a_future_panicking_in_its_destructor_is_isolated() {
         assert_eq!(stats.submitted, 5);
     });
 }
+
+/// An error reporter that panics does not take the worker down either: detached failures keep
+/// being reported, and the pool keeps running tasks.
+#[test]
+fn a_panicking_error_reporter_does_not_stop_the_pool() {
+    each_runtime(|rt| async move {
+        let reports = Arc::new(AtomicUsize::new(0));
+        let counted = reports.clone();
+        let pool = TaskPool::builder()
+            .size(size(1))
+            .error_reporter(ErrorReporter::new(move |_: Unhandled| {
+                counted.fetch_add(1, Ordering::SeqCst);
+                panic!("reporter boom");
+            }))
+            .build_with_runtime(rt.clone());
+        for i in 0..4 {
+            pool.spawn_detached(async move {
+                if i < 3 {
+                    panic!("task boom {i}");
+                }
+            })
+            .unwrap();
+        }
+        assert_eq!(pool.run(async { 9 }).await.unwrap(), 9);
+        pool.shutdown().await;
+        assert_eq!(reports.load(Ordering::SeqCst), 3);
+        let stats = pool.stats();
+        assert_eq!((stats.panicked, stats.completed), (3, 2));
+    });
+}

@@ -99,9 +99,27 @@ impl std::error::Error for Unhandled {
 /// reporter.report(Unhandled::new("job", "failed"));
 /// assert_eq!(seen.lock().unwrap()[0], "unhandled error in job: failed");
 /// ```
+///
+/// A handler that panics does not take its caller down (a pool's worker, a timer's task): the
+/// panic is caught and the process-wide default (stderr, or `tracing`) says that the handler
+/// panicked and where the error came from.
 pub trait ErrorHandler: Send + Sync + 'static {
     /// Handles one error.
     fn handle(&self, unhandled: Unhandled);
+}
+
+/// Calls `handler`, catching a panic of it (see [`ErrorHandler`]).
+fn handle_caught(handler: &dyn ErrorHandler, unhandled: Unhandled) {
+    let origin = unhandled.origin.clone();
+    let handled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        handler.handle(unhandled);
+    }));
+    if handled.is_err() {
+        default_report(Unhandled::new(
+            origin,
+            "the error handler panicked while handling an error from here",
+        ));
+    }
 }
 
 impl<F> ErrorHandler for F
@@ -156,7 +174,7 @@ pub fn reset_global_error_handler() -> Option<Arc<dyn ErrorHandler>> {
 pub fn report_unhandled(unhandled: Unhandled) {
     let handler = GLOBAL.read().unwrap_or_else(|e| e.into_inner()).clone();
     match handler {
-        Some(h) => h.handle(unhandled),
+        Some(h) => handle_caught(&*h, unhandled),
         None => default_report(unhandled),
     }
 }
@@ -245,8 +263,29 @@ impl ErrorReporter {
     /// ```
     pub fn report(&self, unhandled: Unhandled) {
         match &self.handler {
-            Some(h) => h.handle(unhandled),
+            Some(h) => handle_caught(&**h, unhandled),
             None => report_unhandled(unhandled),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    #[test]
+    fn a_panicking_handler_does_not_unwind_into_the_caller() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let counted = calls.clone();
+        let reporter = ErrorReporter::new(move |u: Unhandled| {
+            counted.fetch_add(1, Ordering::SeqCst);
+            panic!("handler boom on {u}");
+        });
+        // Returns normally, twice: the handler is still called each time.
+        reporter.report(Unhandled::new("test", "first"));
+        reporter.report(Unhandled::new("test", "second"));
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
     }
 }
