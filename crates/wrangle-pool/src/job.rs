@@ -47,17 +47,25 @@ impl Drop for Failure {
 }
 
 /// The user's future with panic capture and the per-task timeout. It holds nothing of the
-/// pool: the worker polling it is reached through [`with_current`], and the worker counts a
-/// task that ends without recording how (a cancellation).
-#[pin_project::pin_project]
+/// pool: the worker polling it is reached through [`with_current`]. It records how it ended
+/// in that worker's counters before its handle can see the end.
+#[pin_project::pin_project(PinnedDrop)]
 pub(crate) struct Job<F> {
     #[pin]
     future: F,
+    /// The worker that started it (`WorkerCtx::id`); 0 before its first poll.
+    worker: usize,
+    /// Whether its end was recorded.
+    ended: bool,
 }
 
 impl<F> Job<F> {
     pub(crate) fn new(future: F) -> Self {
-        Job { future }
+        Job {
+            future,
+            worker: 0,
+            ended: false,
+        }
     }
 }
 
@@ -119,9 +127,13 @@ impl<F: Future> Future for Job<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
+        if *this.worker == 0 {
+            *this.worker = with_current(WorkerCtx::begin).unwrap_or(usize::MAX);
+        }
         let polled = catch_unwind(AssertUnwindSafe(|| this.future.poll(cx)));
         let (end, kind) = match polled {
             Ok(Poll::Ready(v)) => {
+                *this.ended = true;
                 with_current(|w| w.record(End::Completed));
                 return Poll::Ready(Outcome::Done(v));
             }
@@ -133,6 +145,7 @@ impl<F: Future> Future for Job<F> {
                 _ => return Poll::Pending,
             },
         };
+        *this.ended = true;
         let reporter = with_current(|w| {
             w.record(end);
             w.reporter.clone()
@@ -141,5 +154,28 @@ impl<F: Future> Future for Job<F> {
             kind: Some(kind),
             reporter: reporter.unwrap_or_default(),
         }))
+    }
+}
+
+#[pin_project::pinned_drop]
+impl<F> PinnedDrop for Job<F> {
+    fn drop(self: Pin<&mut Self>) {
+        // Cancelled: recorded here when dropped on its worker (a handle's cancel, before or
+        // after the body started), so the count is there when the handle resolves. Dropped
+        // anywhere else (in the queue, or with its worker), the pool or the worker's exit
+        // records it.
+        if self.ended {
+            return;
+        }
+        let worker = self.worker;
+        with_current(|w| {
+            let ours = match worker {
+                0 => w.taken_not_begun(),
+                started => w.id() == started,
+            };
+            if ours {
+                w.record(End::Cancelled);
+            }
+        });
     }
 }

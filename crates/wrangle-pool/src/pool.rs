@@ -670,7 +670,7 @@ async fn work<R: Runtime>(shared: &Arc<Shared<R>>, ctx: &WorkerCtx) {
         };
         match next {
             Ok(mut job) => {
-                ctx.start();
+                ctx.take();
                 // The timeout counts from the task's start, never from its time in the queue.
                 if let (Some(slot), Some(timeout)) = (&ctx.slot, shared.timeout) {
                     shared.arm(slot, timeout);

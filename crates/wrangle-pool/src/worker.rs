@@ -31,12 +31,13 @@ pub(crate) fn with_current<T>(f: impl FnOnce(&WorkerCtx) -> T) -> Option<T> {
     })
 }
 
-/// How a task ended, as the task records it (a cancellation is recorded by its worker).
+/// How a task ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum End {
     Completed,
     TimedOut,
     Panicked,
+    Cancelled,
 }
 
 /// One worker's state; on its own cache lines, as the worker writes it on every task.
@@ -47,14 +48,14 @@ pub(crate) struct WorkerCtx {
     /// The deadline of the task this worker runs (pools with a timeout only).
     pub(crate) slot: Option<Slot>,
     /// Written by this worker's thread only (plain load and store, no read-modify-write);
-    /// read by `stats`.
+    /// read by `stats`. `busy` is 1 from a task's first poll until its end is recorded.
     busy: AtomicUsize,
+    /// A task was taken off the queue and its end is not recorded yet.
+    pending: AtomicBool,
     completed: AtomicU64,
     timed_out: AtomicU64,
     panicked: AtomicU64,
     cancelled: AtomicU64,
-    /// Whether the running task recorded how it ended.
-    ended: AtomicBool,
 }
 
 /// Adds one to a counter that only the calling thread writes.
@@ -68,40 +69,57 @@ impl WorkerCtx {
             reporter,
             slot: with_slot.then(Slot::default),
             busy: AtomicUsize::new(0),
+            pending: AtomicBool::new(false),
             completed: AtomicU64::new(0),
             timed_out: AtomicU64::new(0),
             panicked: AtomicU64::new(0),
             cancelled: AtomicU64::new(0),
-            ended: AtomicBool::new(false),
         }
     }
 
-    /// The worker starts a task.
-    pub(crate) fn start(&self) {
-        self.busy.store(1, Ordering::Relaxed);
-        self.ended.store(false, Ordering::Relaxed);
+    /// The worker took a task off the queue.
+    pub(crate) fn take(&self) {
+        self.pending.store(true, Ordering::Relaxed);
     }
 
-    /// The running task records how it ended (called from its poll).
+    /// The task's body starts (its first poll); returns this worker's [`id`](Self::id).
+    pub(crate) fn begin(&self) -> usize {
+        self.busy.store(1, Ordering::Relaxed);
+        self.id()
+    }
+
+    /// Whether the task taken off the queue has not started: what a never-polled job dropped
+    /// on this worker is (nothing else runs between the take and the first poll).
+    pub(crate) fn taken_not_begun(&self) -> bool {
+        self.pending.load(Ordering::Relaxed) && self.busy.load(Ordering::Relaxed) == 0
+    }
+
+    /// The task records how it ended, from its poll or, cancelled, from its drop on this
+    /// worker: before its handle can see the end, so that `stats()` read after a handle
+    /// resolved counts it. Once per task.
     pub(crate) fn record(&self, end: End) {
+        if !self.pending.load(Ordering::Relaxed) {
+            return;
+        }
         bump(match end {
             End::Completed => &self.completed,
             End::TimedOut => &self.timed_out,
             End::Panicked => &self.panicked,
+            End::Cancelled => &self.cancelled,
         });
-        self.ended.store(true, Ordering::Relaxed);
+        self.pending.store(false, Ordering::Relaxed);
+        self.busy.store(0, Ordering::Relaxed);
     }
 
-    /// The worker is done with its task: a task that recorded no end was cancelled (its
-    /// handle dropped, before or after it started, or the worker itself dropped).
+    /// The worker is done with its task: one that recorded no end was cancelled without
+    /// being dropped on this worker (before it started, or with the worker itself).
     pub(crate) fn finish(&self) {
-        if self.busy.load(Ordering::Relaxed) == 0 {
-            return;
-        }
-        if !self.ended.load(Ordering::Relaxed) {
-            bump(&self.cancelled);
-        }
-        self.busy.store(0, Ordering::Relaxed);
+        self.record(End::Cancelled);
+    }
+
+    /// This context's address: which worker started a task, compared, never dereferenced.
+    pub(crate) fn id(&self) -> usize {
+        std::ptr::from_ref(self).addr()
     }
 
     /// Whether the deadline of the running task has passed.

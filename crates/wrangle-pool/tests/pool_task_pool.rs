@@ -726,3 +726,38 @@ fn a_panicking_error_reporter_does_not_stop_the_pool() {
         assert_eq!((stats.panicked, stats.completed), (3, 2));
     });
 }
+
+/// A task's end is counted before its handle resolves: `stats()` read right after a handle
+/// resolved (or a cancel returned) already counts it, on multi-threaded runtimes too.
+#[test]
+fn stats_count_a_task_before_its_handle_resolves() {
+    each_runtime(|rt| async move {
+        for _ in 0..20 {
+            let pool = TaskPool::with_runtime(rt.clone(), Some(size(1)));
+            let (gate_tx, gate_rx) = async_oneshot();
+            let blocker = pool.spawn(gate_rx).unwrap();
+            let queued = pool.spawn(async { 1 }).unwrap();
+            // Cancelled while queued: counted once the cancel returns, never active.
+            let (tx2, rx2) = async_oneshot();
+            let queued_cancel = pool.spawn(rx2).unwrap();
+            drop(tx2);
+            gate_tx.send();
+            blocker.await.unwrap();
+            assert!(queued_cancel.cancel().await.unwrap_err().is_cancelled());
+            let s = pool.stats();
+            assert_eq!((s.cancelled, s.active), (1, 0), "{s:?}");
+            assert_eq!(queued.await.unwrap(), 1);
+            let s = pool.stats();
+            assert_eq!((s.completed, s.cancelled, s.active), (2, 1, 0), "{s:?}");
+            // Cancelled while running.
+            let running = pool.spawn(std::future::pending::<()>()).unwrap();
+            while pool.stats().active == 0 {
+                wrangle_rt::yield_now().await;
+            }
+            assert!(running.cancel().await.unwrap_err().is_cancelled());
+            let s = pool.stats();
+            assert_eq!((s.cancelled, s.active), (2, 0), "{s:?}");
+            assert_eq!(s.finished(), s.submitted);
+        }
+    });
+}
