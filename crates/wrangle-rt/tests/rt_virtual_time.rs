@@ -345,6 +345,43 @@ fn shutdown_drops_pending_tasks() {
     assert!(*dropped.lock().unwrap());
 }
 
+/// A detached task pending with no waker stored anywhere (its handle detached while it was being
+/// polled) is still reached: dropped by `shutdown`, or when the runtime itself is dropped.
+#[test]
+fn a_task_nothing_refers_to_is_dropped_by_shutdown_and_with_the_runtime() {
+    struct Probe(Arc<Mutex<bool>>);
+    impl Drop for Probe {
+        fn drop(&mut self) {
+            *self.0.lock().unwrap() = true;
+        }
+    }
+    for shut_down in [true, false] {
+        let rt = VirtualRuntime::new();
+        let dropped = Arc::new(Mutex::new(false));
+        let probe = Probe(dropped.clone());
+        let own_handle: Arc<Mutex<Option<wrangle_rt::JoinHandle<()>>>> = Arc::default();
+        let slot = own_handle.clone();
+        let handle = rt.spawn(std::future::poll_fn(move |_| {
+            let _p = &probe;
+            // Detaches its own handle while being polled, and stores no waker.
+            if let Some(h) = slot.lock().unwrap().take() {
+                h.detach();
+            }
+            std::task::Poll::<()>::Pending
+        }));
+        *own_handle.lock().unwrap() = Some(handle);
+        rt.block_on(wrangle_rt::yield_now());
+        assert!(own_handle.lock().unwrap().is_none(), "the task was polled");
+        assert!(!*dropped.lock().unwrap());
+        if shut_down {
+            rt.shutdown();
+        } else {
+            drop(rt);
+        }
+        assert!(*dropped.lock().unwrap(), "shut down: {shut_down}");
+    }
+}
+
 #[test]
 fn block_on_is_not_reentrant() {
     let rt = VirtualRuntime::new();

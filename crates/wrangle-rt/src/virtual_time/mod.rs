@@ -106,6 +106,11 @@ struct State {
     running: bool,
     shut_down: bool,
     polls: u64,
+    /// A waker of every spawned task not finished yet, so that `shutdown` (and the runtime's
+    /// drop) reaches tasks nothing else refers to: a detached task pending with no waker
+    /// stored anywhere would otherwise never be dropped.
+    active: BTreeMap<u64, Waker>,
+    next_task: u64,
 }
 
 impl fmt::Debug for VirtualRuntime {
@@ -276,6 +281,8 @@ impl VirtualRuntimeBuilder {
                     running: false,
                     shut_down: false,
                     polls: 0,
+                    active: BTreeMap::new(),
+                    next_task: 0,
                 }),
                 cond: Condvar::new(),
             }),
@@ -771,19 +778,25 @@ impl VirtualRuntime {
     /// rt.shutdown();
     /// ```
     pub fn shutdown(&self) {
-        let (queue, timers, targets) = {
+        let (queue, timers, targets, active) = {
             let mut st = self.shared.lock();
             st.shut_down = true;
             (
                 std::mem::take(&mut st.queue),
                 std::mem::take(&mut st.timers),
                 std::mem::take(&mut st.targets),
+                std::mem::take(&mut st.active),
             )
         };
         // Dropped outside the lock: dropping a task's future may touch the runtime.
         drop(queue);
         drop(timers);
         drop(targets);
+        // Every task not finished yet is woken: being shut down, the runtime drops it (with
+        // its future) instead of queueing it.
+        for waker in active.into_values() {
+            waker.wake();
+        }
     }
 
     fn schedule_fn(&self) -> impl Fn(Runnable) + Send + Sync + 'static {
@@ -857,6 +870,22 @@ impl Drop for BlockingGuard {
     }
 }
 
+/// Removes a spawned task's entry from `State::active` when its future ends or is dropped.
+struct Untrack {
+    shared: Weak<Shared>,
+    id: u64,
+}
+
+impl Drop for Untrack {
+    fn drop(&mut self) {
+        if let Some(shared) = self.shared.upgrade() {
+            let waker = shared.lock().active.remove(&self.id);
+            // Dropped outside the lock: the last reference to a task may schedule it.
+            drop(waker);
+        }
+    }
+}
+
 impl Runtime for VirtualRuntime {
     type Sleep = VirtualSleep;
 
@@ -865,9 +894,23 @@ impl Runtime for VirtualRuntime {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
+        let id = {
+            let mut st = self.shared.lock();
+            st.next_task += 1;
+            st.next_task
+        };
+        let untrack = Untrack {
+            shared: Arc::downgrade(&self.shared),
+            id,
+        };
+        let tracked = async move {
+            let _untrack = untrack;
+            future.await
+        };
         let (runnable, task) = async_task::Builder::new()
             .propagate_panic(true)
-            .spawn(move |()| future, self.schedule_fn());
+            .spawn(move |()| tracked, self.schedule_fn());
+        self.shared.lock().active.insert(id, runnable.waker());
         runnable.schedule();
         JoinHandle::from_task(task)
     }
