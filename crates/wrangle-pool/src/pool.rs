@@ -510,6 +510,10 @@ impl<R: Runtime> TaskPool<R> {
 
     /// A snapshot of the counters.
     ///
+    /// A task's end is counted before its handle resolves: read right after a handle (or
+    /// [`PoolHandle::cancel`](crate::PoolHandle::cancel)) returned, the snapshot includes it.
+    /// `active` counts tasks whose body has started and not ended.
+    ///
     /// # Examples
     ///
     /// ```
