@@ -42,7 +42,7 @@
 //!
 //! # Features
 //!
-//! - `signal`: [`Server::signals`], a graceful stop on SIGINT and SIGTERM (`async-signal`).
+//! - `signal`: `Server::signals`, a graceful stop on SIGINT and SIGTERM (`async-signal`).
 //!
 //! Runtimes are chosen through `wrangle-rt` (or the `wrangle` facade).
 //!

@@ -92,7 +92,7 @@ impl ServerStop {
 /// function, given its index and a shutdown signal.
 ///
 /// The first of these starts a graceful stop of every worker, exactly once: a worker's error,
-/// [`ServerStop::stop`], or (with [`signals`](Server::signals), feature `signal`) SIGINT or
+/// [`ServerStop::stop`], or (with `Server::signals`, feature `signal`) SIGINT or
 /// SIGTERM. A second signal during the stop forces the exit ([`ForceExit`], default: exit
 /// code 130). [`serve`](Server::serve) returns when every worker has returned, with the first
 /// error; the threads are joined.
