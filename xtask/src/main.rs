@@ -19,7 +19,7 @@ commands:
   test           cargo test --workspace --all-features (doctests included)
   lint           cargo clippy --workspace --all-targets --all-features -D warnings
   fmt [--check]  cargo fmt --all
-  docs           cargo doc --workspace --all-features --no-deps, warnings denied
+  docs           cargo doc --workspace --no-deps, all features and default ones, warnings denied
   deny           cargo deny check (needs `cargo install --locked cargo-deny`)
   deny-if-installed  bans, licenses, sources; skipped when cargo-deny is missing (CI)
   powerset       wrangle-rt with each runtime feature alone, all, and none: check + test
@@ -140,9 +140,15 @@ fn fmt(check: bool) -> Result {
 }
 
 fn docs() -> Result {
-    let mut c = cargo_args(&["doc", "--workspace", "--all-features", "--no-deps"]);
-    c.env("RUSTDOCFLAGS", "-D warnings");
-    run(c)
+    // With every feature (as published), and with the default ones (as a crate is built
+    // without asking for more), so that no link depends on a feature being on.
+    for features in [&["--all-features"][..], &[]] {
+        let mut c = cargo_args(&["doc", "--workspace", "--no-deps"]);
+        c.args(features);
+        c.env("RUSTDOCFLAGS", "-D warnings");
+        run(c)?;
+    }
+    Ok(())
 }
 
 fn deny(required: bool) -> Result {

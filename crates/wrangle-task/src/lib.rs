@@ -62,7 +62,7 @@
 //!
 //! # Features
 //!
-//! - `signal`: [`Supervisor::signals`] reacts to SIGINT and SIGTERM (through `async-signal`;
+//! - `signal`: `Supervisor::signals` reacts to SIGINT and SIGTERM (through `async-signal`;
 //!   Unix, and Ctrl-C only on Windows).
 //!
 //! # Runtime support

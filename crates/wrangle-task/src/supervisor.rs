@@ -30,7 +30,7 @@ type StopFn = Box<dyn FnOnce(ShutdownReason) -> BoxFut + Send>;
 /// - The first unhandled error of a task spawned through the [`SupervisorHandle`] (or reported
 ///   to its [`reporter`](SupervisorHandle::reporter)), a
 ///   [`shutdown`](ShutdownHandle::shutdown) request from any thread, or (feature `signal`, with
-///   [`signals`](Supervisor::signals)) SIGINT or SIGTERM starts the graceful stop **once**: the
+///   `Supervisor::signals`) SIGINT or SIGTERM starts the graceful stop **once**: the
 ///   [`token`](SupervisorHandle::token) is cancelled and the [`on_stop`](Supervisor::on_stop)
 ///   future runs. The body and the other tasks go on until they finish.
 /// - [`run`](Supervisor::run) returns the first error; errors while stopping are only reported
