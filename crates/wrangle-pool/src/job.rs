@@ -53,35 +53,38 @@ impl Drop for Failure {
 pub(crate) struct Job<F> {
     #[pin]
     future: F,
-    /// The worker that started it (`WorkerCtx::id`); 0 before its first poll.
-    worker: usize,
-    /// Whether its end was recorded.
-    ended: bool,
+    /// [`NOT_STARTED`], [`ENDED`], or the worker that started it (`WorkerCtx::id`, an
+    /// address, never 0 or 1). One word, so that a small task's whole allocation stays small:
+    /// a long queue of them stays in cache longer.
+    state: usize,
 }
+
+const NOT_STARTED: usize = 0;
+const ENDED: usize = 1;
+/// Polled outside any worker (never done by the pool).
+const NO_WORKER: usize = usize::MAX;
 
 impl<F> Job<F> {
     pub(crate) fn new(future: F) -> Self {
         Job {
             future,
-            worker: 0,
-            ended: false,
+            state: NOT_STARTED,
         }
     }
 }
 
 /// A job nobody awaits: its outcome is dropped where it ends, and a failure reports itself to
-/// the pool's error reporter (see [`Failure`]). Its future is dropped as soon as it ends, and a
-/// panic while dropping it is caught and reported too, so it never unwinds into the worker.
-#[pin_project::pin_project(PinnedDrop)]
+/// the pool's error reporter (see [`Failure`]).
+#[pin_project::pin_project]
 pub(crate) struct Detached<F> {
     #[pin]
-    job: Option<Job<F>>,
+    job: Job<F>,
 }
 
 impl<F> Detached<F> {
     pub(crate) fn new(future: F) -> Self {
         Detached {
-            job: Some(Job::new(future)),
+            job: Job::new(future),
         }
     }
 }
@@ -90,34 +93,18 @@ impl<F: Future> Future for Detached<F> {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let mut this = self.project();
-        let Some(job) = this.job.as_mut().as_pin_mut() else {
-            return Poll::Ready(());
-        };
-        let outcome = std::task::ready!(job.poll(cx));
-        drop_caught(this.job);
-        drop(outcome);
-        Poll::Ready(())
+        self.project().job.poll(cx).map(drop)
     }
 }
 
-#[pin_project::pinned_drop]
-impl<F> PinnedDrop for Detached<F> {
-    fn drop(self: Pin<&mut Self>) {
-        drop_caught(self.project().job);
-    }
-}
-
-/// Drops a detached job's future, reporting a panic from its destructor instead of unwinding.
-fn drop_caught<F>(mut job: Pin<&mut Option<Job<F>>>) {
-    if job.is_none() {
-        return;
-    }
-    if let Err(p) = catch_unwind(AssertUnwindSafe(|| job.set(None))) {
-        let reporter = with_current(|w| w.reporter.clone()).unwrap_or_default();
+/// Drops a job (its future with it), reporting a panic of a destructor to `reporter` instead
+/// of unwinding into the pool. The pool drops every job this way: a worker after the job
+/// ended, and the queue when it is emptied by an abort.
+pub(crate) fn drop_caught<T>(job: T, reporter: &ErrorReporter) {
+    if let Err(p) = catch_unwind(AssertUnwindSafe(move || drop(job))) {
         drop(Failure {
             kind: Some(FailureKind::Panicked(p)),
-            reporter,
+            reporter: reporter.clone(),
         });
     }
 }
@@ -127,13 +114,13 @@ impl<F: Future> Future for Job<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        if *this.worker == 0 {
-            *this.worker = with_current(WorkerCtx::begin).unwrap_or(usize::MAX);
+        if *this.state == NOT_STARTED {
+            *this.state = with_current(WorkerCtx::begin).unwrap_or(NO_WORKER);
         }
         let polled = catch_unwind(AssertUnwindSafe(|| this.future.poll(cx)));
         let (end, kind) = match polled {
             Ok(Poll::Ready(v)) => {
-                *this.ended = true;
+                *this.state = ENDED;
                 with_current(|w| w.record(End::Completed));
                 return Poll::Ready(Outcome::Done(v));
             }
@@ -145,7 +132,7 @@ impl<F: Future> Future for Job<F> {
                 _ => return Poll::Pending,
             },
         };
-        *this.ended = true;
+        *this.state = ENDED;
         let reporter = with_current(|w| {
             w.record(end);
             w.reporter.clone()
@@ -164,18 +151,34 @@ impl<F> PinnedDrop for Job<F> {
         // after the body started), so the count is there when the handle resolves. Dropped
         // anywhere else (in the queue, or with its worker), the pool or the worker's exit
         // records it.
-        if self.ended {
+        let state = self.state;
+        if state == ENDED {
             return;
         }
-        let worker = self.worker;
         with_current(|w| {
-            let ours = match worker {
-                0 => w.taken_not_begun(),
+            let ours = match state {
+                NOT_STARTED => w.taken_not_begun(),
                 started => w.id() == started,
             };
             if ours {
                 w.record(End::Cancelled);
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_small_detached_task_fits_in_a_small_allocation() {
+        let done = std::sync::Arc::new(());
+        let job = Detached::new(async move {
+            drop(done);
+        });
+        // The future (an `Arc` and its state) and the job's one word of state: 24 bytes, a
+        // 32-byte glibc chunk, as small as a boxed closure holding the same `Arc`.
+        assert!(size_of_val(&job) <= 24, "{}", size_of_val(&job));
     }
 }

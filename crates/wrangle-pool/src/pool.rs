@@ -13,7 +13,7 @@ use wrangle_rt::{DefaultRuntime, ErrorReporter, JoinHandle, Runtime};
 
 use crate::crew::{Crew, Dispatch, Roster};
 use crate::deadline::{Deadlines, reaper};
-use crate::job::{Detached, Job};
+use crate::job::{Detached, Job, drop_caught};
 use crate::slot::Slot;
 use crate::worker::{InCtx, Registry, WorkerCtx};
 use crate::{PoolHandle, PoolStats, ShutdownTimedOut, SpawnError, TaskError};
@@ -489,7 +489,9 @@ impl<R: Runtime> TaskPool<R> {
         let active = shared.registry.totals().active;
         let (queued, handles) = shared.take_all();
         let cancelled = queued.len() + active;
-        drop(queued);
+        for job in queued {
+            drop_caught(job, &shared.reporter);
+        }
         for h in handles {
             // Cancel-and-wait: when this returns, the running tasks' futures are gone.
             let _ = h.cancel().await;
@@ -625,7 +627,9 @@ impl<R: Runtime> Shared<R> {
         let (queue, handles) = self.take_all();
         // Dropped outside the lock: dropping a job resolves its handle, dropping a worker
         // handle cancels the worker and the job it runs.
-        drop(queue);
+        for job in queue {
+            drop_caught(job, &self.reporter);
+        }
         drop(handles);
         self.drained.notify(usize::MAX);
     }
@@ -698,7 +702,7 @@ async fn work<R: Runtime>(shared: &Arc<Shared<R>>, ctx: &WorkerCtx) {
                     polled
                 })
                 .await;
-                drop(job);
+                drop_caught(job, &ctx.reporter);
                 if let Some(slot) = &ctx.slot {
                     // The task is done with: its deadline, if any, no longer applies.
                     slot.clear();

@@ -670,6 +670,7 @@ impl Drop for PanicsOnDrop {
 fn a_future_panicking_in_its_destructor_is_isolated() {
     each_runtime(|rt| async move {
         let seen = Arc::new(Mutex::new(Vec::new()));
+        let seen_after_drop = Arc::new(Mutex::new(Vec::new()));
         let sink = seen.clone();
         let pool = TaskPool::builder()
             .size(size(1))
@@ -694,6 +695,23 @@ fn a_future_panicking_in_its_destructor_is_isolated() {
         let stats = pool.stats();
         assert_eq!(stats.finished(), stats.submitted);
         assert_eq!(stats.submitted, 5);
+
+        // Queued detached tasks dropped with the pool: reported to the pool's reporter too.
+        let sink = seen_after_drop.clone();
+        let pool = TaskPool::builder()
+            .size(size(1))
+            .error_reporter(ErrorReporter::new(move |u: Unhandled| {
+                sink.lock().unwrap().push(u.to_string());
+            }))
+            .build_with_runtime(rt.clone());
+        let (_gate, wait) = async_oneshot();
+        pool.spawn_detached(wait).unwrap();
+        pool.spawn_detached(PanicsOnDrop).unwrap();
+        wrangle_rt::yield_now().await;
+        drop(pool);
+        let seen = seen_after_drop.lock().unwrap().clone();
+        assert_eq!(seen.len(), 1, "{seen:?}");
+        assert!(seen[0].contains("destructor boom"), "{seen:?}");
     });
 }
 
