@@ -55,6 +55,11 @@ impl Crew {
         }
     }
 
+    /// The pool's size (`None`: unbounded).
+    pub(crate) fn size(&self) -> Option<NonZeroUsize> {
+        self.size
+    }
+
     /// Under the lock: whom to send to queued work (`queue_is_empty` is asked only when
     /// nobody is searching). [`Dispatch::Idle`] and [`Dispatch::New`] are already counted as
     /// searching; the caller wakes or spawns the worker.

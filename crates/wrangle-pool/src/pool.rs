@@ -83,7 +83,6 @@ impl<R: Runtime> Drop for Owner<R> {
 
 pub(crate) struct Shared<R: Runtime> {
     pub(crate) rt: R,
-    size: Option<NonZeroUsize>,
     pub(crate) timeout: Option<Duration>,
     reporter: ErrorReporter,
     /// The live workers (their counters and deadline slots) and the counts of those gone.
@@ -117,7 +116,7 @@ impl<R: Runtime> fmt::Debug for TaskPool<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = &self.owner.shared;
         f.debug_struct("TaskPool")
-            .field("size", &s.size)
+            .field("size", &s.crew.size())
             .field("timeout", &s.timeout)
             .field("closed", &self.is_closed())
             .field("stats", &self.stats())
@@ -209,7 +208,6 @@ impl TaskPoolBuilder {
             owner: Arc::new(Owner {
                 shared: Arc::new(Shared {
                     rt,
-                    size: self.size,
                     timeout: self.timeout,
                     reporter: self.reporter,
                     registry: Registry::default(),
