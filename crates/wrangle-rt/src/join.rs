@@ -121,6 +121,10 @@ impl fmt::Display for PanicPayload {
     }
 }
 
+/// A caught panic is an error like any other, so user code that panicked can travel in a
+/// `Result`, a `Box<dyn Error>` or an `anyhow::Error` beside the errors it could have returned.
+impl std::error::Error for PanicPayload {}
+
 /// Why a task produced no output.
 #[derive(Debug)]
 #[non_exhaustive]
