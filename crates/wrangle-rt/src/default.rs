@@ -20,11 +20,13 @@ use crate::{TokioRuntime, TokioSleep};
 ///
 /// [`DefaultRuntime::current`] picks, in order:
 ///
-/// 1. the [`VirtualRuntime`] whose `block_on` is running on this thread;
-/// 2. Tokio, when called inside a Tokio runtime context (feature `runtime-tokio`);
-/// 3. async-std, when called inside an async-std task (feature `runtime-async-std`);
-/// 4. smol's global executor (feature `runtime-smol`);
-/// 5. async-std's global runtime, if it is the only adapter enabled.
+/// 1. the runtime you made the default with [`DefaultRuntime::enter`] or
+///    [`DefaultRuntime::scoped`] (your own smol `Executor`, a dedicated Tokio runtime...);
+/// 2. the [`VirtualRuntime`] whose `block_on` is running on this thread;
+/// 3. Tokio, when called inside a Tokio runtime context (feature `runtime-tokio`);
+/// 4. async-std, when called inside an async-std task (feature `runtime-async-std`);
+/// 5. smol's global executor (feature `runtime-smol`);
+/// 6. async-std's global runtime, if it is the only adapter enabled.
 ///
 /// So a library type built with the default runtime "just works" in a Tokio app, in a smol app,
 /// and on virtual time in tests. Every wrangle type also has a `with_runtime` constructor for
@@ -71,6 +73,33 @@ impl fmt::Debug for DefaultRuntime {
     }
 }
 
+impl From<VirtualRuntime> for DefaultRuntime {
+    fn from(rt: VirtualRuntime) -> Self {
+        DefaultRuntime::Virtual(rt)
+    }
+}
+
+#[cfg(feature = "runtime-tokio")]
+impl From<TokioRuntime> for DefaultRuntime {
+    fn from(rt: TokioRuntime) -> Self {
+        DefaultRuntime::Tokio(rt)
+    }
+}
+
+#[cfg(feature = "runtime-smol")]
+impl From<SmolRuntime> for DefaultRuntime {
+    fn from(rt: SmolRuntime) -> Self {
+        DefaultRuntime::Smol(rt)
+    }
+}
+
+#[cfg(feature = "runtime-async-std")]
+impl From<AsyncStdRuntime> for DefaultRuntime {
+    fn from(rt: AsyncStdRuntime) -> Self {
+        DefaultRuntime::AsyncStd(rt)
+    }
+}
+
 /// No runtime is available: no runtime feature is enabled and no [`VirtualRuntime`] is running
 /// on this thread.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,8 +110,12 @@ pub struct NoRuntime {
 impl fmt::Display for NoRuntime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(
-            "no async runtime available: enable a runtime feature of wrangle \
-             (runtime-smol, runtime-tokio) or run inside a VirtualRuntime",
+            "no async runtime available: this build has no runtime feature. Enable one on the \
+             wrangle crate you depend on, for example `wrangle-pool = { version = \"0.1\", \
+             features = [\"runtime-tokio\"] }` in a Tokio app or `features = [\"runtime-smol\"]` \
+             in a smol app (every wrangle crate forwards `runtime-tokio`, `runtime-smol` and \
+             `runtime-async-std` to wrangle-rt), or run inside a VirtualRuntime or pass a runtime \
+             with `with_runtime`",
         )
     }
 }
@@ -104,6 +137,9 @@ impl DefaultRuntime {
     /// # let _ = rt;
     /// ```
     pub fn try_current() -> Result<Self, NoRuntime> {
+        if let Some(rt) = crate::enter::entered() {
+            return Ok(rt);
+        }
         if let Some(rt) = VirtualRuntime::try_current() {
             return Ok(DefaultRuntime::Virtual(rt));
         }

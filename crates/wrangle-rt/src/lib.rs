@@ -95,6 +95,7 @@ mod adapter;
 pub mod conformance;
 mod dedicated;
 mod default;
+mod enter;
 mod join;
 mod runtime;
 mod sync;
@@ -114,6 +115,7 @@ pub use adapter::smol::SmolRuntime;
 pub use adapter::tokio::{TokioRuntime, TokioSleep};
 pub use dedicated::{RuntimeThread, RuntimeThreadError, ThreadFlavor};
 pub use default::{DefaultRuntime, DefaultSleep, NoRuntime, block_on};
+pub use enter::{EnterGuard, Scoped};
 pub use join::{
     BlockingCell, Cancel, JoinError, JoinHandle, PanicPayload, TaskCell, blocking_pair, task_pair,
 };

@@ -32,8 +32,17 @@
 //!
 //! # Features
 //!
-//! - `runtime-smol` (default), `runtime-tokio`, `runtime-async-std` (legacy): runtime adapters,
-//!   forwarded to `wrangle-rt`; additive, any combination builds.
+//! - `runtime-tokio`, `runtime-smol`, `runtime-async-std` (legacy): runtime adapters, forwarded
+//!   to `wrangle-rt`; additive, any combination builds. **None is on by default**: enable the
+//!   one your app runs on, so a Tokio app compiles no smol and a smol app no Tokio:
+//!
+//!   ```toml
+//!   wrangle = { version = "0.1", features = ["runtime-tokio"] }
+//!   ```
+//!
+//!   Without a runtime feature, types built with the default runtime work only inside a
+//!   `VirtualRuntime`, or where you made a runtime the default with `DefaultRuntime::enter`;
+//!   elsewhere they panic with a message that names the feature to enable.
 //! - `full` (default): every crate of the suite.
 //! - `task`, `pool`, `timer`, `sync`: one feature per crate.
 //! - `signal`: graceful stop on SIGINT/SIGTERM in `task::Supervisor` and `pool::Server`.
