@@ -31,7 +31,7 @@ use crate::job::{FailureKind, Outcome};
 /// # Cancel safety
 ///
 /// Dropping the `.await` drops the handle and cancels the task; nothing is left running.
-#[must_use = "dropping a PoolHandle cancels the task; call `.detach()` to let it run"]
+#[must_use = "dropping a PoolHandle cancels the task at once, and so does `let _ = pool.spawn(..)` (unlike Tokio); keep the handle, call `.detach()`, or submit fire-and-forget work with `spawn_detached`"]
 pub struct PoolHandle<T> {
     inner: JoinHandle<Outcome<T>>,
 }

@@ -14,6 +14,11 @@
 //!   given its index and a shutdown signal; a graceful stop of all on the first worker error,
 //!   stop request or (feature `signal`) SIGINT/SIGTERM, forced on the second signal.
 //!
+//! **Dropping a handle cancels its task**, as everywhere in wrangle (Tokio's handles detach
+//! instead). `let _ = pool.spawn(job)` therefore cancels `job` at once: keep the
+//! [`PoolHandle`], call [`detach`](PoolHandle::detach), or use `spawn_detached` for
+//! fire-and-forget work (it is also cheaper: no handle is allocated).
+//!
 //! # Examples
 //!
 //! ```

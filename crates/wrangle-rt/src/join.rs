@@ -226,7 +226,7 @@ impl std::error::Error for JoinError {}
 /// Awaiting a `JoinHandle` is cancel safe in the sense that dropping the `.await` (together with
 /// the handle) cancels the task: the output is never silently lost while the task runs on. To keep
 /// the task running, [`detach`](JoinHandle::detach) it first.
-#[must_use = "dropping a JoinHandle cancels the task; call `.detach()` to let it run"]
+#[must_use = "dropping a JoinHandle cancels the task at once, and so does `let _ = rt.spawn(..)` (unlike Tokio); keep the handle, or call `.detach()` to let the task run on its own"]
 pub struct JoinHandle<T> {
     inner: Inner<T>,
 }

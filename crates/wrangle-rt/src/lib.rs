@@ -22,6 +22,10 @@
 //! - [`conformance`]: the public conformance suite for any `Runtime`; [`testing`]: run one
 //!   test body on every runtime.
 //!
+//! **Dropping a [`JoinHandle`] cancels its task** on every runtime (Tokio's own handles detach
+//! instead), so `let _ = rt.spawn(work)` cancels `work` at once. Keep the handle, or call
+//! [`detach`](JoinHandle::detach) to let the task run on its own.
+//!
 //! # Examples
 //!
 //! ```

@@ -41,7 +41,7 @@ use wrangle_rt::{CancellationToken, JoinError, JoinHandle, PanicPayload, Runtime
 ///
 /// Awaiting it is cancel safe in the sense of [`JoinHandle`]: dropping the `.await` together
 /// with the task cancels the task.
-#[must_use = "dropping a CancellableTask cancels the task"]
+#[must_use = "dropping a CancellableTask cancels the task at once, and so does `let _ = spawn_cancellable(..)`; keep it, or call `.detach()` to let the task run on its own"]
 pub struct CancellableTask<T> {
     handle: JoinHandle<T>,
     token: CancellationToken,

@@ -83,14 +83,6 @@ impl<E: fmt::Display> fmt::Display for ConcurrentError<E> {
     }
 }
 
-impl<E> std::error::Error for ConcurrentError<E>
-where
-    E: std::error::Error + 'static,
-{
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            ConcurrentError::Failed(e) | ConcurrentError::Input(e) => Some(e),
-            ConcurrentError::Panicked(_) | ConcurrentError::Cancelled => None,
-        }
-    }
-}
+/// The inner error is part of the message, so any `E: Debug + Display` makes this an `Error`
+/// (`anyhow::Error` included) that `?` converts into `anyhow::Error` or `Box<dyn Error>`.
+impl<E: fmt::Debug + fmt::Display> std::error::Error for ConcurrentError<E> {}

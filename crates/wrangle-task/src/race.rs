@@ -260,11 +260,6 @@ impl<E: fmt::Display> fmt::Display for RaceError<E> {
     }
 }
 
-impl<E: std::error::Error + 'static> std::error::Error for RaceError<E> {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            RaceError::Failed(e) => Some(e),
-            _ => None,
-        }
-    }
-}
+/// The failed future's error is part of the message, so any `E: Debug + Display` makes this an
+/// `Error` (`anyhow::Error` included) that `?` converts into `anyhow::Error` or `Box<dyn Error>`.
+impl<E: fmt::Debug + fmt::Display> std::error::Error for RaceError<E> {}

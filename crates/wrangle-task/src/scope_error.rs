@@ -55,14 +55,10 @@ impl<E: fmt::Display> fmt::Display for ScopeError<E> {
     }
 }
 
-impl<E: std::error::Error + 'static> std::error::Error for ScopeError<E> {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            ScopeError::Body(e) => Some(e),
-            ScopeError::TimedOut => None,
-        }
-    }
-}
+/// The body's error is part of the message (and [`into_body`](ScopeError::into_body) gives it
+/// back), so any `E: Debug + Display` makes this an `Error`: `anyhow::Error` and
+/// `Box<dyn Error>` included, and `?` converts a `ScopeError<anyhow::Error>` into either.
+impl<E: fmt::Debug + fmt::Display> std::error::Error for ScopeError<E> {}
 
 /// Spawning failed because the scope has finished; the rejected value is handed back.
 ///
