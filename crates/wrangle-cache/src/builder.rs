@@ -226,14 +226,6 @@ where
         })))
     }
 
-    pub(crate) fn ttl(&self) -> Option<Duration> {
-        self.ttl
-    }
-
-    pub(crate) fn tti(&self) -> Option<Duration> {
-        self.tti
-    }
-
     pub(crate) fn take_runtime(&mut self) -> Option<R> {
         self.rt.take()
     }

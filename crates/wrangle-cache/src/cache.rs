@@ -9,7 +9,7 @@ use wrangle_rt::{DefaultRuntime, Runtime};
 
 use crate::builder::CacheBuilder;
 use crate::finish::{Fallible, Plain};
-use crate::flow::Flow;
+use crate::flow::{FnInit, Flow};
 use crate::future::{GetOrInsertWith, TryGetOrInsertWith};
 use crate::inner::Inner;
 use crate::stats::CacheStats;
@@ -360,7 +360,7 @@ where
         F: FnOnce() -> Fut,
         Fut: Future<Output = V>,
     {
-        GetOrInsertWith::new(Flow::new(&*self.inner, key, init, Plain))
+        GetOrInsertWith::new(Flow::new(&*self.inner, key, FnInit(init), Plain))
     }
 
     /// The value of `key`, loaded with the fallible `init` on a miss, the load shared by
@@ -413,7 +413,12 @@ where
         Fut: Future<Output = Result<V, E>>,
         E: Clone + Send + Sync + 'static,
     {
-        TryGetOrInsertWith::new(Flow::new(&*self.inner, key, init, Fallible::new()))
+        TryGetOrInsertWith::new(Flow::new(
+            &*self.inner,
+            key,
+            FnInit(init),
+            Fallible::new(),
+        ))
     }
 
     /// The runtime whose clock the cache reads.

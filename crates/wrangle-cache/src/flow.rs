@@ -18,6 +18,23 @@ use crate::entry::Entry;
 use crate::flight::{Flight, Flights, Outcome};
 use crate::inner::{Inner, Joined2, Lead, Share};
 
+/// What starts a loader: a closure for the cache's own futures, the memoized function and
+/// its arguments for [`Memoized`](crate::Memoized).
+pub(crate) trait Init {
+    type Fut: Future;
+    fn start(self) -> Self::Fut;
+}
+
+/// An `FnOnce() -> impl Future` loader.
+pub(crate) struct FnInit<F>(pub(crate) F);
+
+impl<F: FnOnce() -> Fut, Fut: Future> Init for FnInit<F> {
+    type Fut = Fut;
+    fn start(self) -> Fut {
+        (self.0)()
+    }
+}
+
 /// How one kind of caller turns loads and outcomes into its output.
 pub(crate) trait Finish<K, V, F> {
     /// What the loader's future yields.
@@ -61,32 +78,33 @@ where
 }
 
 #[pin_project(PinnedDrop, project = FlowProj)]
-pub(crate) struct Flow<I, K, V, R, F, Fut, Fin>
+pub(crate) struct Flow<I, K, V, R, F, Fin>
 where
     I: Deref<Target = Inner<K, V, R>> + Clone,
     K: Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
     R: Runtime,
+    F: Init,
 {
     inner: I,
     key: K,
     init: Option<F>,
     fin: Fin,
     state: State<I, K, V, R>,
-    // Declared last: dropped after `state`, so a cancelled leader hands over before its
-    // loader's future is dropped... which is harmless either way, the waiters run their own.
+    // Dropped after `state`: a cancelled leader hands the load over first, then its
+    // loader's future goes (the order does not matter to the waiters, who run their own).
     #[pin]
-    load: Option<Fut>,
+    load: Option<F::Fut>,
 }
 
-impl<I, K, V, R, F, Fut, Fin> Flow<I, K, V, R, F, Fut, Fin>
+impl<I, K, V, R, F, Fin> Flow<I, K, V, R, F, Fin>
 where
     I: Deref<Target = Inner<K, V, R>> + Clone,
     K: Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
     R: Runtime,
-    F: FnOnce() -> Fut,
-    Fut: Future<Output = Fin::Raw>,
+    F: Init,
+    F::Fut: Future<Output = Fin::Raw>,
     Fin: Finish<K, V, F>,
 {
     pub(crate) fn new(inner: I, key: K, init: F, fin: Fin) -> Self {
@@ -113,14 +131,14 @@ where
     }
 }
 
-impl<I, K, V, R, F, Fut, Fin> Future for Flow<I, K, V, R, F, Fut, Fin>
+impl<I, K, V, R, F, Fin> Future for Flow<I, K, V, R, F, Fin>
 where
     I: Deref<Target = Inner<K, V, R>> + Clone,
     K: Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
     R: Runtime,
-    F: FnOnce() -> Fut,
-    Fut: Future<Output = Fin::Raw>,
+    F: Init,
+    F::Fut: Future<Output = Fin::Raw>,
     Fin: Finish<K, V, F>,
 {
     type Output = Fin::Output;
@@ -179,7 +197,7 @@ where
                 State::Load(_) => {
                     if this.load.is_none() {
                         let init = this.init.take().expect("a flow's loader starts once");
-                        match catch_unwind(AssertUnwindSafe(init)) {
+                        match catch_unwind(AssertUnwindSafe(|| init.start())) {
                             Ok(fut) => this.load.set(Some(fut)),
                             Err(payload) => return Poll::Ready(finish_panic(&mut this, payload)),
                         }
@@ -206,8 +224,8 @@ where
     }
 }
 
-fn finish_panic<I, K, V, R, F, Fut, Fin>(
-    this: &mut FlowProj<'_, I, K, V, R, F, Fut, Fin>,
+fn finish_panic<I, K, V, R, F, Fin>(
+    this: &mut FlowProj<'_, I, K, V, R, F, Fin>,
     payload: Box<dyn std::any::Any + Send>,
 ) -> Fin::Output
 where
@@ -215,8 +233,8 @@ where
     K: Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
     R: Runtime,
-    F: FnOnce() -> Fut,
-    Fut: Future<Output = Fin::Raw>,
+    F: Init,
+    F::Fut: Future<Output = Fin::Raw>,
     Fin: Finish<K, V, F>,
 {
     // The panicked future is dropped under catch_unwind too: its drop is user code.
@@ -232,12 +250,13 @@ where
 }
 
 #[pinned_drop]
-impl<I, K, V, R, F, Fut, Fin> PinnedDrop for Flow<I, K, V, R, F, Fut, Fin>
+impl<I, K, V, R, F, Fin> PinnedDrop for Flow<I, K, V, R, F, Fin>
 where
     I: Deref<Target = Inner<K, V, R>> + Clone,
     K: Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
     R: Runtime,
+    F: Init,
 {
     fn drop(self: Pin<&mut Self>) {
         let this = self.project();
@@ -255,12 +274,13 @@ where
     }
 }
 
-impl<I, K, V, R, F, Fut, Fin> fmt::Debug for Flow<I, K, V, R, F, Fut, Fin>
+impl<I, K, V, R, F, Fin> fmt::Debug for Flow<I, K, V, R, F, Fin>
 where
     I: Deref<Target = Inner<K, V, R>> + Clone,
     K: Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
     R: Runtime,
+    F: Init,
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = match self.state {

@@ -7,12 +7,13 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use pin_project::pin_project;
-use wrangle_rt::{PanicPayload, Runtime};
+use wrangle_rt::{BoxError, DefaultRuntime, PanicPayload, Runtime};
 
 use crate::error::LoadError;
 use crate::finish::{Fallible, Plain};
-use crate::flow::Flow;
+use crate::flow::{FnInit, Flow};
 use crate::inner::Inner;
+use crate::memo_finish::{CallFinish, LoadFn, MemoInit};
 
 
 
@@ -29,9 +30,11 @@ where
     K: Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
     R: Runtime,
+    F: FnOnce() -> Fut,
+    Fut: Future,
 {
     #[pin]
-    flow: Flow<&'a Inner<K, V, R>, K, V, R, F, Fut, Plain>,
+    flow: Flow<&'a Inner<K, V, R>, K, V, R, FnInit<F>, Plain>,
 }
 
 impl<'a, K, V, R, F, Fut> GetOrInsertWith<'a, K, V, R, F, Fut>
@@ -39,8 +42,10 @@ where
     K: Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
     R: Runtime,
+    F: FnOnce() -> Fut,
+    Fut: Future,
 {
-    pub(crate) fn new(flow: Flow<&'a Inner<K, V, R>, K, V, R, F, Fut, Plain>) -> Self {
+    pub(crate) fn new(flow: Flow<&'a Inner<K, V, R>, K, V, R, FnInit<F>, Plain>) -> Self {
         GetOrInsertWith { flow }
     }
 }
@@ -65,6 +70,8 @@ where
     K: Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
     R: Runtime,
+    F: FnOnce() -> Fut,
+    Fut: Future,
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("GetOrInsertWith").field(&self.flow).finish()
@@ -83,9 +90,11 @@ where
     K: Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
     R: Runtime,
+    F: FnOnce() -> Fut,
+    Fut: Future,
 {
     #[pin]
-    flow: Flow<&'a Inner<K, V, R>, K, V, R, F, Fut, Fallible<E>>,
+    flow: Flow<&'a Inner<K, V, R>, K, V, R, FnInit<F>, Fallible<E>>,
 }
 
 impl<'a, K, V, R, F, Fut, E> TryGetOrInsertWith<'a, K, V, R, F, Fut, E>
@@ -93,8 +102,10 @@ where
     K: Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
     R: Runtime,
+    F: FnOnce() -> Fut,
+    Fut: Future,
 {
-    pub(crate) fn new(flow: Flow<&'a Inner<K, V, R>, K, V, R, F, Fut, Fallible<E>>) -> Self {
+    pub(crate) fn new(flow: Flow<&'a Inner<K, V, R>, K, V, R, FnInit<F>, Fallible<E>>) -> Self {
         TryGetOrInsertWith { flow }
     }
 }
@@ -120,9 +131,89 @@ where
     K: Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
     R: Runtime,
+    F: FnOnce() -> Fut,
+    Fut: Future,
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("TryGetOrInsertWith").field(&self.flow).finish()
     }
 }
 
+
+/// The future of [`Memoized::call`](crate::Memoized::call) and
+/// [`Memoized::start`](crate::Memoized::start).
+///
+/// # Cancel safety
+///
+/// Cancel-safe: dropping a waiter loses nothing; dropping the caller that runs the function
+/// hands the run over to the waiters; a preemptive run goes on in its task.
+#[must_use = "futures do nothing unless you .await or poll them"]
+#[pin_project]
+pub struct Call<'a, A, K, T, E, R = DefaultRuntime>
+where
+    A: Send + 'static,
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    T: Clone + Send + Sync + 'static,
+    E: Clone + Send + Sync + Into<BoxError> + 'static,
+    R: Runtime,
+{
+    #[pin]
+    flow: Flow<
+        &'a Inner<K, Result<T, E>, R>,
+        K,
+        Result<T, E>,
+        R,
+        MemoInit<&'a LoadFn<A, T, E>, A>,
+        CallFinish<'a, A, K, T, E, R>,
+    >,
+}
+
+impl<'a, A, K, T, E, R> Call<'a, A, K, T, E, R>
+where
+    A: Send + 'static,
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    T: Clone + Send + Sync + 'static,
+    E: Clone + Send + Sync + Into<BoxError> + 'static,
+    R: Runtime,
+{
+    pub(crate) fn new(
+        flow: Flow<
+            &'a Inner<K, Result<T, E>, R>,
+            K,
+            Result<T, E>,
+            R,
+            MemoInit<&'a LoadFn<A, T, E>, A>,
+            CallFinish<'a, A, K, T, E, R>,
+        >,
+    ) -> Self {
+        Call { flow }
+    }
+}
+
+impl<A, K, T, E, R> Future for Call<'_, A, K, T, E, R>
+where
+    A: Send + 'static,
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    T: Clone + Send + Sync + 'static,
+    E: Clone + Send + Sync + Into<BoxError> + 'static,
+    R: Runtime,
+{
+    type Output = Result<T, LoadError<E>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.project().flow.poll(cx)
+    }
+}
+
+impl<A, K, T, E, R> fmt::Debug for Call<'_, A, K, T, E, R>
+where
+    A: Send + 'static,
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    T: Clone + Send + Sync + 'static,
+    E: Clone + Send + Sync + Into<BoxError> + 'static,
+    R: Runtime,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Call").field(&self.flow).finish()
+    }
+}

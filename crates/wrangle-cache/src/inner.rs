@@ -207,10 +207,6 @@ where
         }
     }
 
-    pub(crate) fn inner(&self) -> &Inner<K, V, R> {
-        &self.inner
-    }
-
     /// Ends the load: stores a value (unless invalidated meanwhile), unlinks the flight,
     /// then hands the outcome to every waiter.
     pub(crate) fn finish(mut self, share: Share<V>) {
@@ -282,5 +278,37 @@ where
         drop(shard);
         // Every waiter wakes; the first back takes the load over, the others park again.
         wakers.into_iter().for_each(Waker::wake);
+    }
+}
+
+impl<K, V, R> Inner<K, V, R>
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+    R: Runtime,
+{
+    /// Starts a load of `key` unless a fresh entry is held or a load runs (a preemptive
+    /// start). Reads nothing a hit would (no recency change, no idle touch).
+    pub(crate) fn lead_if_missing(&self, key: &K) -> Option<Arc<Flight<V>>> {
+        let mut shard = self.flights.shard(key);
+        let now = self.now();
+        if self.store.peek(key).is_some_and(|e| e.is_fresh(now, self.tti)) {
+            return None;
+        }
+        match Flights::join(&mut shard, key) {
+            Joined::Lead(flight) => {
+                self.counters.loads.fetch_add(1, Ordering::Relaxed);
+                Some(flight)
+            }
+            Joined::Wait(_) => None,
+        }
+    }
+
+    /// Starts a refresh of `key` unless a load of it runs.
+    pub(crate) fn lead_refresh(&self, key: &K) -> Option<Arc<Flight<V>>> {
+        let flight = self.flights.try_lead(key)?;
+        self.counters.loads.fetch_add(1, Ordering::Relaxed);
+        self.counters.refreshes.fetch_add(1, Ordering::Relaxed);
+        Some(flight)
     }
 }

@@ -14,14 +14,18 @@ mod flight;
 mod flow;
 mod inner;
 mod lru;
+mod memo;
+mod memo_finish;
 mod stats;
 mod store;
 mod sync;
+mod task;
 
 pub mod future;
 
 pub use builder::CacheBuilder;
 pub use cache::Cache;
 pub use error::{InvalidConfig, LoadError};
+pub use memo::{Memoized, MemoizedBuilder};
 pub use stats::CacheStats;
 pub use store::Policy;

@@ -1,0 +1,588 @@
+//! [`Memoized`]: an async function whose results are cached per key, with preemptive loads
+//! and refresh-ahead run as tasks the memoizer owns.
+
+use std::fmt;
+use std::future::Future;
+use std::hash::Hash;
+use std::sync::Arc;
+use std::time::Duration;
+
+use wrangle_rt::{BoxError, CancellationToken, DefaultRuntime, ErrorReporter, Runtime};
+
+use crate::builder::{CacheBuilder, current, nanos, positive};
+use crate::cache::Cache;
+use crate::error::InvalidConfig;
+use crate::flow::Flow;
+use crate::future::Call;
+use crate::inner::Lead;
+use crate::memo_finish::{CallFinish, LoadFn, LoadFuture, MemoInit, TaskFinish, task_flow};
+use crate::stats::CacheStats;
+use crate::task::OwnedLoad;
+use crate::store::Policy;
+
+type KeyFn<A, K> = dyn Fn(&A) -> K + Send + Sync;
+
+pub(crate) struct MemoShared<A, K, T, E, R: Runtime> {
+    pub(crate) cache: Cache<K, Result<T, E>, R>,
+    pub(crate) f: Arc<LoadFn<A, T, E>>,
+    key: Box<KeyFn<A, K>>,
+    pub(crate) error_ttl: Option<u64>,
+    reporter: ErrorReporter,
+    token: CancellationToken,
+}
+
+impl<A, K, T, E, R: Runtime> Drop for MemoShared<A, K, T, E, R> {
+    fn drop(&mut self) {
+        // Refreshes and preemptive loads end with their owner (at their next poll).
+        self.token.cancel();
+    }
+}
+
+impl<A, K, T, E, R> MemoShared<A, K, T, E, R>
+where
+    A: Send + 'static,
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    T: Clone + Send + Sync + 'static,
+    E: Clone + Send + Sync + Into<BoxError> + 'static,
+    R: Runtime,
+{
+    fn spawn_lead(
+        &self,
+        key: &K,
+        flight: Arc<crate::flight::Flight<Result<T, E>>>,
+        args: A,
+        refresh: bool,
+    ) {
+        let inner = self.cache.inner();
+        let lead = Lead::new(Arc::clone(inner), key.clone(), flight);
+        let flow = task_flow(
+            lead,
+            Arc::clone(inner),
+            key.clone(),
+            MemoInit {
+                f: Arc::clone(&self.f),
+                args,
+            },
+            TaskFinish {
+                reporter: self.reporter.clone(),
+                refresh,
+                error_ttl: self.error_ttl,
+            },
+        );
+        inner
+            .rt
+            .spawn(OwnedLoad::new(self.token.clone(), flow))
+            .detach();
+    }
+
+    /// Refresh-ahead: reloads `key` in a task unless a load of it runs already.
+    pub(crate) fn refresh(&self, key: &K, args: A) {
+        if let Some(flight) = self.cache.inner().lead_refresh(key) {
+            self.spawn_lead(key, flight, args, true);
+        }
+    }
+}
+
+/// An async function whose results are cached per key: concurrent calls with one key share
+/// one run, results live for a time to live, the least recently used go first.
+///
+/// - The key comes from the arguments through a key function: the arguments themselves
+///   ([`Memoized::builder`]) or what [`keyed_builder`](Memoized::keyed_builder)'s `key`
+///   returns (leave out what must not matter, such as a request id, or keep a `self`).
+/// - [`call`](Memoized::call) runs the function on a miss, in the caller's task; concurrent
+///   callers of the key wait for that run, and a caller dropped mid-run hands it over to
+///   them ([`Cache::get_or_insert_with`]'s single flight).
+/// - [`start`](Memoized::start) is the preemptive variant (async-utils' `taskcache`): a miss
+///   starts the run at once as a task, which finishes and fills the cache even if nobody
+///   awaits it.
+/// - Errors are not cached unless [`cache_errors_for`](MemoizedBuilder::cache_errors_for)
+///   says for how long; a panic of the function is an error for every caller and is never
+///   cached.
+/// - With [`refresh_ahead`](MemoizedBuilder::refresh_ahead), a hit in the last stretch of an
+///   entry's life starts a reload in a task and is served the current value meanwhile; at
+///   most one reload per key runs; a failed reload keeps the current value until it expires
+///   and goes to the [`error_reporter`](MemoizedBuilder::error_reporter).
+///
+/// The memoizer owns its tasks: dropping the last clone of it cancels the reloads and
+/// preemptive runs still going.
+///
+/// ```text
+/// time:  0        load ends at 10   refresh window from 50      expiry at 70
+/// call:  |--load--|  hit  hit      hit(stale; starts reload)  hit(new value)
+/// task:                              |--reload--| stores, TTL restarts
+/// ```
+///
+/// # Examples
+///
+/// The seed's `lru_cache(maxsize=2)`: with exact LRU a hit keeps its key, so calls 1, 2, 1, 3
+/// run the function three times and key 1 is still cached.
+///
+/// ```
+/// use std::convert::Infallible;
+/// use std::sync::Arc;
+/// use std::sync::atomic::{AtomicU32, Ordering};
+/// use wrangle_cache::Memoized;
+/// use wrangle_rt::VirtualRuntime;
+///
+/// let rt = VirtualRuntime::new();
+/// let runs = Arc::new(AtomicU32::new(0));
+/// let square = Memoized::builder({
+///     let runs = runs.clone();
+///     move |x: u64| {
+///         runs.fetch_add(1, Ordering::Relaxed);
+///         async move { Ok::<_, Infallible>(x * x) }
+///     }
+/// })
+/// .max_entries(2)
+/// .runtime(rt.clone())
+/// .build()
+/// .unwrap();
+///
+/// rt.block_on(async {
+///     for x in [1, 2, 1, 3] {
+///         assert_eq!(square.call(x).await.unwrap(), x * x);
+///     }
+///     assert_eq!(runs.load(Ordering::Relaxed), 3);
+///     square.call(1).await.unwrap(); // still cached
+///     assert_eq!(runs.load(Ordering::Relaxed), 3);
+/// });
+/// ```
+pub struct Memoized<A, K, T, E, R: Runtime = DefaultRuntime> {
+    shared: Arc<MemoShared<A, K, T, E, R>>,
+}
+
+impl<A, K, T, E, R: Runtime> Clone for Memoized<A, K, T, E, R> {
+    fn clone(&self) -> Self {
+        Memoized {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+impl<A, K, T, E, R: Runtime> fmt::Debug for Memoized<A, K, T, E, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Memoized")
+            .field("cache", &self.shared.cache)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<A, T, E> Memoized<A, A, T, E>
+where
+    A: Hash + Eq + Clone + Send + Sync + 'static,
+{
+    /// Configures a memoizer of `f` keyed by its arguments (a tuple for several).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use wrangle_cache::Memoized;
+    /// use wrangle_rt::VirtualRuntime;
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// let add = Memoized::builder(|(a, b): (i64, i64)| async move { a.checked_add(b).ok_or("overflow") })
+    ///     .time_to_live(Duration::from_secs(60))
+    ///     .runtime(rt.clone())
+    ///     .build()
+    ///     .unwrap();
+    /// rt.block_on(async {
+    ///     assert_eq!(add.call((2, 3)).await.unwrap(), 5);
+    ///     assert!(add.call((i64::MAX, 1)).await.is_err());
+    /// });
+    /// ```
+    pub fn builder<F, Fut>(f: F) -> MemoizedBuilder<A, A, T, E>
+    where
+        F: Fn(A) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<T, E>> + Send + 'static,
+    {
+        Memoized::keyed_builder(A::clone, f)
+    }
+}
+
+impl<A, K, T, E> Memoized<A, K, T, E> {
+    /// Configures a memoizer of `f` whose cache key is `key(&args)`.
+    ///
+    /// # Examples
+    ///
+    /// Only the path matters; the trace id does not split the cache.
+    ///
+    /// ```
+    /// use std::convert::Infallible;
+    /// use wrangle_cache::Memoized;
+    /// use wrangle_rt::VirtualRuntime;
+    ///
+    /// struct Request { path: String, trace_id: u64 }
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// let get = Memoized::keyed_builder(
+    ///     |r: &Request| r.path.clone(),
+    ///     |r: Request| async move { Ok::<_, Infallible>(format!("body of {}", r.path)) },
+    /// )
+    /// .runtime(rt.clone())
+    /// .build()
+    /// .unwrap();
+    /// rt.block_on(async {
+    ///     get.call(Request { path: "/a".into(), trace_id: 1 }).await.unwrap();
+    ///     get.call(Request { path: "/a".into(), trace_id: 2 }).await.unwrap();
+    /// });
+    /// assert_eq!(get.stats().loads, 1);
+    /// ```
+    pub fn keyed_builder<KF, F, Fut>(key: KF, f: F) -> MemoizedBuilder<A, K, T, E>
+    where
+        KF: Fn(&A) -> K + Send + Sync + 'static,
+        F: Fn(A) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<T, E>> + Send + 'static,
+    {
+        let f: Arc<LoadFn<A, T, E>> = Arc::new(move |args| Box::pin(f(args)) as LoadFuture<T, E>);
+        MemoizedBuilder {
+            f,
+            key: Box::new(key),
+            rt: None,
+            max_entries: usize::MAX,
+            policy: Policy::Lru,
+            ttl: None,
+            tti: None,
+            error_ttl: None,
+            refresh_ahead: None,
+            reporter: None,
+        }
+    }
+}
+
+impl<A, K, T, E, R> Memoized<A, K, T, E, R>
+where
+    A: Send + 'static,
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    T: Clone + Send + Sync + 'static,
+    E: Clone + Send + Sync + Into<BoxError> + 'static,
+    R: Runtime,
+{
+    /// Calls the function with `args`, or returns the cached result for their key.
+    ///
+    /// On a miss the function runs in this caller's task; concurrent callers of the key
+    /// wait for that run. In the refresh window of an entry (see
+    /// [`refresh_ahead`](MemoizedBuilder::refresh_ahead)), a hit also starts a reload.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use wrangle_cache::{LoadError, Memoized};
+    /// use wrangle_rt::{Runtime, VirtualRuntime};
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// let lookup = Memoized::builder(|name: String| async move {
+    ///     if name.is_empty() { Err("empty name") } else { Ok(name.len()) }
+    /// })
+    /// .cache_errors_for(Duration::from_secs(5))
+    /// .runtime(rt.clone())
+    /// .build()
+    /// .unwrap();
+    /// rt.block_on(async {
+    ///     assert_eq!(lookup.call("abc".into()).await.unwrap(), 3);
+    ///     assert!(matches!(lookup.call(String::new()).await, Err(LoadError::Failed("empty name"))));
+    ///     lookup.call(String::new()).await.unwrap_err(); // the cached error
+    ///     assert_eq!(lookup.stats().loads, 2);
+    ///     rt.sleep(Duration::from_secs(5)).await;
+    ///     lookup.call(String::new()).await.unwrap_err(); // expired: runs again
+    ///     assert_eq!(lookup.stats().loads, 3);
+    /// });
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The function's error ([`LoadError::Failed`](crate::LoadError::Failed)), or its panic
+    /// ([`LoadError::Panicked`](crate::LoadError::Panicked)).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: a dropped waiter loses nothing, a dropped caller that was running the
+    /// function hands the run over to the waiters (who run it anew).
+    pub fn call(&self, args: A) -> Call<'_, A, K, T, E, R> {
+        let key = (self.shared.key)(&args);
+        let init = MemoInit {
+            f: &*self.shared.f,
+            args,
+        };
+        let fin = CallFinish {
+            memo: &*self.shared,
+        };
+        Call::new(Flow::new(&**self.shared.cache.inner(), key, init, fin))
+    }
+
+    /// The preemptive call (async-utils' `taskcache`): on a miss, starts the function at
+    /// once as a task the memoizer owns, and returns a future of its result. The run goes
+    /// on, and fills the cache, whether or not the future is awaited.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::convert::Infallible;
+    /// use std::time::Duration;
+    /// use wrangle_cache::Memoized;
+    /// use wrangle_rt::{Runtime, VirtualRuntime};
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// let slow = Memoized::builder({
+    ///     let rt = rt.clone();
+    ///     move |x: u32| {
+    ///         let rt = rt.clone();
+    ///         async move {
+    ///             rt.sleep(Duration::from_millis(100)).await;
+    ///             Ok::<_, Infallible>(x + 1)
+    ///         }
+    ///     }
+    /// })
+    /// .runtime(rt.clone())
+    /// .build()
+    /// .unwrap();
+    /// rt.block_on(async {
+    ///     drop(slow.start(1)); // nobody awaits: the run goes on anyway
+    ///     rt.sleep(Duration::from_millis(100)).await;
+    ///     let before = rt.now();
+    ///     assert_eq!(slow.call(1).await.unwrap(), 2); // a hit, at once
+    ///     assert_eq!(rt.now(), before);
+    /// });
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`call`](Memoized::call). When nobody awaits a failing preemptive run, its error
+    /// is lost unless cached; a panic goes to the error reporter.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: dropping the future leaves the run going.
+    pub fn start(&self, args: A) -> Call<'_, A, K, T, E, R>
+    where
+        A: Clone,
+    {
+        let key = (self.shared.key)(&args);
+        if let Some(flight) = self.shared.cache.inner().lead_if_missing(&key) {
+            self.shared.spawn_lead(&key, flight, args.clone(), false);
+        }
+        self.call(args)
+    }
+
+    /// Forgets the cached result for `args`' key; whether there was one. A run in
+    /// progress still answers its callers but is not stored.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::convert::Infallible;
+    /// use wrangle_cache::Memoized;
+    /// use wrangle_rt::VirtualRuntime;
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// let m = Memoized::builder(|x: u8| async move { Ok::<_, Infallible>(x) })
+    ///     .runtime(rt.clone())
+    ///     .build()
+    ///     .unwrap();
+    /// rt.block_on(async {
+    ///     m.call(1).await.unwrap();
+    ///     assert!(m.invalidate(&1));
+    ///     m.call(1).await.unwrap();
+    /// });
+    /// assert_eq!(m.stats().loads, 2);
+    /// ```
+    pub fn invalidate(&self, args: &A) -> bool {
+        self.shared.cache.invalidate(&(self.shared.key)(args))
+    }
+
+    /// Forgets every cached result (the seeds' `cache_clear`).
+    pub fn clear(&self) {
+        self.shared.cache.clear();
+    }
+
+    /// A snapshot of the counters ([`CacheStats`]; `loads` counts runs of the function).
+    #[must_use]
+    pub fn stats(&self) -> CacheStats {
+        self.shared.cache.stats()
+    }
+}
+
+/// Configures a [`Memoized`]: [`Memoized::builder`], [`Memoized::keyed_builder`].
+///
+/// Unless told otherwise a memoizer is unbounded, evicts in exact LRU order once bounded,
+/// keeps results until evicted or invalidated, caches no errors, reports to the
+/// process-wide error handler, and runs on [`DefaultRuntime::current`].
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use wrangle_cache::{InvalidConfig, Memoized};
+///
+/// let err = Memoized::builder(|x: u8| async move { Ok::<_, String>(x) })
+///     .time_to_live(Duration::from_secs(10))
+///     .refresh_ahead(Duration::from_secs(10))
+///     .build()
+///     .unwrap_err();
+/// assert!(matches!(err, InvalidConfig::RefreshAhead { .. }));
+/// ```
+///
+/// # Errors
+///
+/// [`build`](MemoizedBuilder::build) refuses zero durations, and a refresh-ahead that is
+/// not shorter than the time to live or is combined with a time to idle.
+pub struct MemoizedBuilder<A, K, T, E, R: Runtime = DefaultRuntime> {
+    f: Arc<LoadFn<A, T, E>>,
+    key: Box<KeyFn<A, K>>,
+    rt: Option<R>,
+    max_entries: usize,
+    policy: Policy,
+    ttl: Option<Duration>,
+    tti: Option<Duration>,
+    error_ttl: Option<Duration>,
+    refresh_ahead: Option<Duration>,
+    reporter: Option<ErrorReporter>,
+}
+
+impl<A, K, T, E, R: Runtime> fmt::Debug for MemoizedBuilder<A, K, T, E, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemoizedBuilder")
+            .field("max_entries", &self.max_entries)
+            .field("policy", &self.policy)
+            .field("time_to_live", &self.ttl)
+            .field("time_to_idle", &self.tti)
+            .field("cache_errors_for", &self.error_ttl)
+            .field("refresh_ahead", &self.refresh_ahead)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<A, K, T, E, R> MemoizedBuilder<A, K, T, E, R>
+where
+    A: Send + 'static,
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    T: Clone + Send + Sync + 'static,
+    E: Clone + Send + Sync + Into<BoxError> + 'static,
+    R: Runtime,
+{
+    /// Runs the memoizer (its clock and its tasks) on `rt`.
+    pub fn runtime<R2: Runtime>(self, rt: R2) -> MemoizedBuilder<A, K, T, E, R2> {
+        MemoizedBuilder {
+            f: self.f,
+            key: self.key,
+            rt: Some(rt),
+            max_entries: self.max_entries,
+            policy: self.policy,
+            ttl: self.ttl,
+            tti: self.tti,
+            error_ttl: self.error_ttl,
+            refresh_ahead: self.refresh_ahead,
+            reporter: self.reporter,
+        }
+    }
+
+    /// Keeps at most `max` results (the seeds' `maxsize`; 0 keeps none, runs are still
+    /// shared).
+    #[must_use]
+    pub fn max_entries(mut self, max: usize) -> Self {
+        self.max_entries = max;
+        self
+    }
+
+    /// The eviction policy; [`Policy::Lru`] unless set (the seeds promise LRU).
+    #[must_use]
+    pub fn policy(mut self, policy: Policy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// A result expires `ttl` after its run ended; hits do not extend it.
+    #[must_use]
+    pub fn time_to_live(mut self, ttl: Duration) -> Self {
+        self.ttl = Some(ttl);
+        self
+    }
+
+    /// A result also expires `tti` after its last hit.
+    #[must_use]
+    pub fn time_to_idle(mut self, tti: Duration) -> Self {
+        self.tti = Some(tti);
+        self
+    }
+
+    /// Caches errors too, each for `ttl` after its run ended (the seeds cache them for
+    /// ever unless `evict_on_exception`; here they are not cached unless asked). Panics are
+    /// never cached.
+    #[must_use]
+    pub fn cache_errors_for(mut self, ttl: Duration) -> Self {
+        self.error_ttl = Some(ttl);
+        self
+    }
+
+    /// Refresh-ahead: a hit less than `lead` before its entry expires starts a reload in a
+    /// task and is served the current value; at most one reload per key runs; a failed one
+    /// keeps the current value until it expires and goes to the error reporter. Needs a
+    /// [`time_to_live`](Self::time_to_live) longer than `lead`.
+    #[must_use]
+    pub fn refresh_ahead(mut self, lead: Duration) -> Self {
+        self.refresh_ahead = Some(lead);
+        self
+    }
+
+    /// Where failed reloads and panics of preemptive runs go (default: the process-wide
+    /// handler of `wrangle-rt`).
+    #[must_use]
+    pub fn error_reporter(mut self, reporter: ErrorReporter) -> Self {
+        self.reporter = Some(reporter);
+        self
+    }
+
+    /// Builds the memoizer.
+    ///
+    /// # Errors
+    ///
+    /// [`InvalidConfig`]: a zero duration; a refresh-ahead without a longer time to live,
+    /// or with a time to idle.
+    pub fn build(self) -> Result<Memoized<A, K, T, E, R>, InvalidConfig> {
+        let error_ttl = self
+            .error_ttl
+            .map(|d| positive(d, "cache_errors_for"))
+            .transpose()?;
+        let refresh_before = match self.refresh_ahead {
+            None => 0,
+            Some(lead) => {
+                positive(lead, "refresh_ahead")?;
+                if self.tti.is_some() {
+                    return Err(InvalidConfig::RefreshWithIdle);
+                }
+                match self.ttl {
+                    Some(ttl) if lead < ttl => nanos(lead),
+                    ttl => {
+                        return Err(InvalidConfig::RefreshAhead {
+                            refresh_ahead: lead,
+                            time_to_live: ttl,
+                        });
+                    }
+                }
+            }
+        };
+        let mut cache = CacheBuilder::new()
+            .max_entries(self.max_entries)
+            .policy(self.policy);
+        if let Some(ttl) = self.ttl {
+            cache = cache.time_to_live(ttl);
+        }
+        if let Some(tti) = self.tti {
+            cache = cache.time_to_idle(tti);
+        }
+        cache.refresh_before = refresh_before;
+        let rt = self.rt.unwrap_or_else(current::<R>);
+        let cache = cache.runtime(rt.clone()).build_on(rt)?;
+        Ok(Memoized {
+            shared: Arc::new(MemoShared {
+                cache,
+                f: self.f,
+                key: self.key,
+                error_ttl,
+                reporter: self.reporter.unwrap_or_else(ErrorReporter::global),
+                token: CancellationToken::new(),
+            }),
+        })
+    }
+}
