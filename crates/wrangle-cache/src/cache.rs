@@ -9,7 +9,7 @@ use wrangle_rt::{DefaultRuntime, Runtime};
 
 use crate::builder::CacheBuilder;
 use crate::finish::{Fallible, Plain};
-use crate::flow::{FnInit, Flow};
+use crate::flow::{Flow, FnInit};
 use crate::future::{GetOrInsertWith, TryGetOrInsertWith};
 use crate::inner::Inner;
 use crate::stats::CacheStats;
@@ -355,7 +355,11 @@ where
     /// a dropped leader drops its loader's future and hands the load to the waiters (the
     /// first of them to run calls its own `init`), so a key's load runs at most once more
     /// per cancelled leader.
-    pub fn get_or_insert_with<F, Fut>(&self, key: K, init: F) -> GetOrInsertWith<'_, K, V, R, F, Fut>
+    pub fn get_or_insert_with<F, Fut>(
+        &self,
+        key: K,
+        init: F,
+    ) -> GetOrInsertWith<'_, K, V, R, F, Fut>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = V>,
@@ -413,12 +417,7 @@ where
         Fut: Future<Output = Result<V, E>>,
         E: Clone + Send + Sync + 'static,
     {
-        TryGetOrInsertWith::new(Flow::new(
-            &*self.inner,
-            key,
-            FnInit(init),
-            Fallible::new(),
-        ))
+        TryGetOrInsertWith::new(Flow::new(&*self.inner, key, FnInit(init), Fallible::new()))
     }
 
     /// The runtime whose clock the cache reads.
@@ -427,4 +426,3 @@ where
         &self.inner.rt
     }
 }
-

@@ -101,9 +101,7 @@ impl fmt::Display for InvalidConfig {
                 f,
                 "refresh_ahead ({refresh_ahead:?}) must be shorter than time_to_live ({ttl:?})"
             ),
-            InvalidConfig::RefreshAhead { .. } => {
-                f.write_str("refresh_ahead needs a time_to_live")
-            }
+            InvalidConfig::RefreshAhead { .. } => f.write_str("refresh_ahead needs a time_to_live"),
             InvalidConfig::RefreshWithIdle => {
                 f.write_str("refresh_ahead cannot be combined with time_to_idle")
             }

@@ -135,7 +135,10 @@ impl<K: Hash + Eq + Clone, V> Flights<K, V> {
         }
     }
 
-    pub(crate) fn shard(&self, key: &K) -> MutexGuard<'_, HashMap<K, Arc<Flight<V>>, DefaultHashBuilder>> {
+    pub(crate) fn shard(
+        &self,
+        key: &K,
+    ) -> MutexGuard<'_, HashMap<K, Arc<Flight<V>>, DefaultHashBuilder>> {
         let index = (self.hasher.hash_one(key) as usize) % SHARDS;
         lock(&self.shards[index])
     }
@@ -182,11 +185,5 @@ impl<K: Hash + Eq + Clone, V> Flights<K, V> {
                 flight.lock().keep = false;
             }
         }
-    }
-
-    /// Loads in progress (a gauge).
-    #[cfg(test)]
-    pub(crate) fn len(&self) -> usize {
-        self.shards.iter().map(|s| lock(s).len()).sum()
     }
 }

@@ -290,6 +290,8 @@ where
             State::Load(_) => "loading",
             State::Done => "done",
         };
-        f.debug_struct("Flow").field("state", &state).finish_non_exhaustive()
+        f.debug_struct("Flow")
+            .field("state", &state)
+            .finish_non_exhaustive()
     }
 }

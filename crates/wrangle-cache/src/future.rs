@@ -11,11 +11,20 @@ use wrangle_rt::{BoxError, DefaultRuntime, PanicPayload, Runtime};
 
 use crate::error::LoadError;
 use crate::finish::{Fallible, Plain};
-use crate::flow::{FnInit, Flow};
+use crate::flow::{Flow, FnInit};
 use crate::inner::Inner;
 use crate::memo_finish::{CallFinish, LoadFn, MemoInit};
 
-
+type PlainFlow<'a, K, V, R, F> = Flow<&'a Inner<K, V, R>, K, V, R, FnInit<F>, Plain>;
+type FallibleFlow<'a, K, V, R, F, E> = Flow<&'a Inner<K, V, R>, K, V, R, FnInit<F>, Fallible<E>>;
+pub(crate) type CallFlow<'a, A, K, T, E, R> = Flow<
+    &'a Inner<K, Result<T, E>, R>,
+    K,
+    Result<T, E>,
+    R,
+    MemoInit<&'a LoadFn<A, T, E>, A>,
+    CallFinish<'a, A, K, T, E, R>,
+>;
 
 /// The future of [`Cache::get_or_insert_with`](crate::Cache::get_or_insert_with).
 ///
@@ -34,7 +43,7 @@ where
     Fut: Future,
 {
     #[pin]
-    flow: Flow<&'a Inner<K, V, R>, K, V, R, FnInit<F>, Plain>,
+    flow: PlainFlow<'a, K, V, R, F>,
 }
 
 impl<'a, K, V, R, F, Fut> GetOrInsertWith<'a, K, V, R, F, Fut>
@@ -45,7 +54,7 @@ where
     F: FnOnce() -> Fut,
     Fut: Future,
 {
-    pub(crate) fn new(flow: Flow<&'a Inner<K, V, R>, K, V, R, FnInit<F>, Plain>) -> Self {
+    pub(crate) fn new(flow: PlainFlow<'a, K, V, R, F>) -> Self {
         GetOrInsertWith { flow }
     }
 }
@@ -94,7 +103,7 @@ where
     Fut: Future,
 {
     #[pin]
-    flow: Flow<&'a Inner<K, V, R>, K, V, R, FnInit<F>, Fallible<E>>,
+    flow: FallibleFlow<'a, K, V, R, F, E>,
 }
 
 impl<'a, K, V, R, F, Fut, E> TryGetOrInsertWith<'a, K, V, R, F, Fut, E>
@@ -105,7 +114,7 @@ where
     F: FnOnce() -> Fut,
     Fut: Future,
 {
-    pub(crate) fn new(flow: Flow<&'a Inner<K, V, R>, K, V, R, FnInit<F>, Fallible<E>>) -> Self {
+    pub(crate) fn new(flow: FallibleFlow<'a, K, V, R, F, E>) -> Self {
         TryGetOrInsertWith { flow }
     }
 }
@@ -135,10 +144,11 @@ where
     Fut: Future,
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("TryGetOrInsertWith").field(&self.flow).finish()
+        f.debug_tuple("TryGetOrInsertWith")
+            .field(&self.flow)
+            .finish()
     }
 }
-
 
 /// The future of [`Memoized::call`](crate::Memoized::call) and
 /// [`Memoized::start`](crate::Memoized::start).
@@ -158,14 +168,7 @@ where
     R: Runtime,
 {
     #[pin]
-    flow: Flow<
-        &'a Inner<K, Result<T, E>, R>,
-        K,
-        Result<T, E>,
-        R,
-        MemoInit<&'a LoadFn<A, T, E>, A>,
-        CallFinish<'a, A, K, T, E, R>,
-    >,
+    flow: CallFlow<'a, A, K, T, E, R>,
 }
 
 impl<'a, A, K, T, E, R> Call<'a, A, K, T, E, R>
@@ -176,16 +179,7 @@ where
     E: Clone + Send + Sync + Into<BoxError> + 'static,
     R: Runtime,
 {
-    pub(crate) fn new(
-        flow: Flow<
-            &'a Inner<K, Result<T, E>, R>,
-            K,
-            Result<T, E>,
-            R,
-            MemoInit<&'a LoadFn<A, T, E>, A>,
-            CallFinish<'a, A, K, T, E, R>,
-        >,
-    ) -> Self {
+    pub(crate) fn new(flow: CallFlow<'a, A, K, T, E, R>) -> Self {
         Call { flow }
     }
 }

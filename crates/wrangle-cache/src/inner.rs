@@ -292,7 +292,11 @@ where
     pub(crate) fn lead_if_missing(&self, key: &K) -> Option<Arc<Flight<V>>> {
         let mut shard = self.flights.shard(key);
         let now = self.now();
-        if self.store.peek(key).is_some_and(|e| e.is_fresh(now, self.tti)) {
+        if self
+            .store
+            .peek(key)
+            .is_some_and(|e| e.is_fresh(now, self.tti))
+        {
             return None;
         }
         match Flights::join(&mut shard, key) {

@@ -17,8 +17,8 @@ use crate::future::Call;
 use crate::inner::Lead;
 use crate::memo_finish::{CallFinish, LoadFn, LoadFuture, MemoInit, TaskFinish, task_flow};
 use crate::stats::CacheStats;
-use crate::task::OwnedLoad;
 use crate::store::Policy;
+use crate::task::OwnedLoad;
 
 type KeyFn<A, K> = dyn Fn(&A) -> K + Send + Sync;
 

@@ -161,6 +161,9 @@ where
     }
 }
 
+/// The lead a memoizer's task holds.
+pub(crate) type OwnedLead<K, T, E, R> = Lead<Arc<Inner<K, Result<T, E>, R>>, K, Result<T, E>, R>;
+
 /// The future a memoizer's task runs: a flow it leads from the start.
 pub(crate) type TaskFlow<A, K, T, E, R> = Flow<
     Arc<Inner<K, Result<T, E>, R>>,
@@ -172,7 +175,7 @@ pub(crate) type TaskFlow<A, K, T, E, R> = Flow<
 >;
 
 pub(crate) fn task_flow<A, K, T, E, R>(
-    lead: Lead<Arc<Inner<K, Result<T, E>, R>>, K, Result<T, E>, R>,
+    lead: OwnedLead<K, T, E, R>,
     inner: Arc<Inner<K, Result<T, E>, R>>,
     key: K,
     init: MemoInit<Arc<LoadFn<A, T, E>>, A>,

@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use wrangle_cache::{Cache, InvalidConfig, Policy};
-use wrangle_rt::testing::{each_runtime, virtual_time};
 use wrangle_rt::Runtime;
+use wrangle_rt::testing::{each_runtime, virtual_time};
 
 const NS: Duration = Duration::from_nanos(1);
 const MS: Duration = Duration::from_millis(1);
@@ -85,7 +85,11 @@ fn time_to_idle_counts_from_the_last_read_and_ttl_still_caps_it() {
             // 90 ms - 3 ns since the insert; read 10 ms + 3 ns later, at exactly 100 ms, the
             // entry has idled only 10 ms but its time to live is over.
             rt.sleep(10 * MS + 3 * NS).await;
-            assert_eq!(cache.get(&1), None, "the time to live caps the idle extension");
+            assert_eq!(
+                cache.get(&1),
+                None,
+                "the time to live caps the idle extension"
+            );
             cache.insert(2, 2);
             rt.sleep(30 * MS).await;
             assert_eq!(cache.get(&2), None, "idle for exactly the time to idle");

@@ -10,7 +10,10 @@ use wrangle_cache::{Cache, Policy};
 use wrangle_rt::VirtualRuntime;
 use wrangle_rt::testing::each_runtime;
 
-fn lru<V: Clone + Send + Sync + 'static>(rt: VirtualRuntime, max: usize) -> Cache<u32, V, VirtualRuntime> {
+fn lru<V: Clone + Send + Sync + 'static>(
+    rt: VirtualRuntime,
+    max: usize,
+) -> Cache<u32, V, VirtualRuntime> {
     Cache::builder()
         .max_entries(max)
         .policy(Policy::Lru)
@@ -49,7 +52,10 @@ fn seed_maxsize_2_calls_1_2_1_3_2_2_run_1_2_2_3_4_4() {
         cache.clear();
         for key in [1, 3] {
             let runs2 = runs.clone();
-            cache.get_or_insert_with(key, || async move { runs2.fetch_add(1, Ordering::SeqCst) }).await.unwrap();
+            cache
+                .get_or_insert_with(key, || async move { runs2.fetch_add(1, Ordering::SeqCst) })
+                .await
+                .unwrap();
         }
         assert_eq!(runs.load(Ordering::SeqCst), 6);
     });
@@ -65,7 +71,13 @@ fn seed_a_hit_refreshes_recency_so_key_1_survives() {
     rt.block_on(async {
         for key in [1, 2, 1, 3, 1] {
             let runs2 = runs.clone();
-            cache.get_or_insert_with(key, || async move { runs2.fetch_add(1, Ordering::SeqCst); key }).await.unwrap();
+            cache
+                .get_or_insert_with(key, || async move {
+                    runs2.fetch_add(1, Ordering::SeqCst);
+                    key
+                })
+                .await
+                .unwrap();
         }
     });
     assert_eq!(runs.load(Ordering::SeqCst), 3);
@@ -113,7 +125,11 @@ fn weights_bound_the_total_and_a_too_heavy_value_is_not_kept() {
         cache.insert(99, "x".repeat(11));
         assert_eq!(cache.get(&99), None);
         let got = rt.block_on(cache.get_or_insert_with(100, || async { "y".repeat(11) }));
-        assert_eq!(got.unwrap().len(), 11, "the caller still gets a value too heavy to keep");
+        assert_eq!(
+            got.unwrap().len(),
+            11,
+            "the caller still gets a value too heavy to keep"
+        );
         assert_eq!(cache.get(&100), None);
     }
 }

@@ -178,7 +178,10 @@ fn a_panicking_load_is_an_error_for_every_caller_and_caches_nothing() {
         assert_eq!((s.loads, s.failed, s.panicked), (1, 1, 1));
         assert_quiescent(&s);
         // The cache keeps working.
-        assert_eq!(cache.get_or_insert_with(1, || async { 3 }).await.unwrap(), 3);
+        assert_eq!(
+            cache.get_or_insert_with(1, || async { 3 }).await.unwrap(),
+            3
+        );
     });
 }
 

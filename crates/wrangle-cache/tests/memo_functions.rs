@@ -86,7 +86,13 @@ fn errors_are_not_cached_unless_asked_and_then_for_their_own_ttl() {
                 let runs = runs.clone();
                 move |x: u32| {
                     let n = runs.fetch_add(1, Ordering::SeqCst);
-                    async move { if x == 0 { Err(format!("failure {n}")) } else { Ok(x) } }
+                    async move {
+                        if x == 0 {
+                            Err(format!("failure {n}"))
+                        } else {
+                            Ok(x)
+                        }
+                    }
                 }
             })
             .time_to_live(Duration::from_secs(60))
@@ -158,7 +164,11 @@ fn the_key_function_decides_what_shares_an_entry() {
         .build()
         .unwrap();
         assert_eq!(memo.call((7, 1)).await.unwrap(), (7, 1));
-        assert_eq!(memo.call((7, 2)).await.unwrap(), (7, 1), "same key, cached result");
+        assert_eq!(
+            memo.call((7, 2)).await.unwrap(),
+            (7, 1),
+            "same key, cached result"
+        );
         assert_eq!(memo.call((8, 3)).await.unwrap(), (8, 3));
         assert!(memo.invalidate(&(7, 99)));
         assert_eq!(memo.call((7, 4)).await.unwrap(), (7, 4));
@@ -226,7 +236,11 @@ fn start_runs_the_function_at_once_even_if_nobody_awaits() {
         .build()
         .unwrap();
         drop(memo.start(21));
-        assert_eq!(done_rx.recv().await.unwrap(), 21, "ran without being awaited");
+        assert_eq!(
+            done_rx.recv().await.unwrap(),
+            21,
+            "ran without being awaited"
+        );
         eventually(&rt, || memo.stats().completed == 1).await;
         assert_eq!(memo.call(21).await.unwrap(), 42);
         // A start on a cached key, and one while the key loads, run nothing more.
@@ -286,7 +300,8 @@ fn dropping_the_memoizer_cancels_its_tasks() {
 fn reporter() -> (ErrorReporter, Arc<Mutex<Vec<String>>>) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let sink = seen.clone();
-    let reporter = ErrorReporter::new(move |u: Unhandled| sink.lock().unwrap().push(u.error().to_string()));
+    let reporter =
+        ErrorReporter::new(move |u: Unhandled| sink.lock().unwrap().push(u.error().to_string()));
     (reporter, seen)
 }
 
@@ -318,7 +333,11 @@ fn refresh_ahead_serves_the_stale_value_while_one_reload_runs() {
         rt.sleep(NS).await; // t + ttl - refresh_ahead
         let before = rt.now();
         for _ in 0..5 {
-            assert_eq!(memo.call(()).await.unwrap(), 1, "stale value served at once");
+            assert_eq!(
+                memo.call(()).await.unwrap(),
+                1,
+                "stale value served at once"
+            );
         }
         assert_eq!(rt.now(), before);
         assert_eq!(memo.stats().refreshes, 1, "one reload per key");
@@ -346,7 +365,13 @@ fn a_failed_refresh_keeps_the_stale_value_until_it_expires_and_is_reported() {
             let runs = runs.clone();
             move |()| {
                 let n = runs.fetch_add(1, Ordering::SeqCst);
-                async move { if n == 0 { Ok(7) } else { Err(format!("refresh {n} failed")) } }
+                async move {
+                    if n == 0 {
+                        Ok(7)
+                    } else {
+                        Err(format!("refresh {n} failed"))
+                    }
+                }
             }
         })
         .time_to_live(100 * MS)
@@ -397,7 +422,10 @@ fn a_panicking_refresh_is_reported_and_the_memoizer_keeps_working() {
         rt.sleep(50 * MS).await;
         assert_eq!(memo.call(()).await.unwrap(), 0);
         rt.sleep(MS).await;
-        assert_eq!(seen.lock().unwrap().as_slice(), ["task panicked: refresh panicked"]);
+        assert_eq!(
+            seen.lock().unwrap().as_slice(),
+            ["task panicked: refresh panicked"]
+        );
         // The stale value is still served, and this hit starts a new refresh, which works.
         assert_eq!(memo.call(()).await.unwrap(), 0);
         rt.sleep(MS).await;
@@ -409,17 +437,37 @@ fn a_panicking_refresh_is_reported_and_the_memoizer_keeps_working() {
 #[test]
 fn bad_configurations_are_typed_errors() {
     virtual_time(|rt| async move {
-        let b = || Memoized::builder(|x: u8| async move { Ok::<_, Infallible>(x) }).runtime(rt.clone());
+        let b =
+            || Memoized::builder(|x: u8| async move { Ok::<_, Infallible>(x) }).runtime(rt.clone());
         let e = b().refresh_ahead(MS).build().unwrap_err();
-        assert_eq!(e, InvalidConfig::RefreshAhead { refresh_ahead: MS, time_to_live: None });
+        assert_eq!(
+            e,
+            InvalidConfig::RefreshAhead {
+                refresh_ahead: MS,
+                time_to_live: None
+            }
+        );
         let e = b().time_to_live(MS).refresh_ahead(MS).build().unwrap_err();
-        assert_eq!(e.to_string(), "refresh_ahead (1ms) must be shorter than time_to_live (1ms)");
-        let e = b().time_to_live(2 * MS).refresh_ahead(MS).time_to_idle(MS).build().unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "refresh_ahead (1ms) must be shorter than time_to_live (1ms)"
+        );
+        let e = b()
+            .time_to_live(2 * MS)
+            .refresh_ahead(MS)
+            .time_to_idle(MS)
+            .build()
+            .unwrap_err();
         assert_eq!(e, InvalidConfig::RefreshWithIdle);
         let e = b().cache_errors_for(Duration::ZERO).build().unwrap_err();
         assert_eq!(e, InvalidConfig::ZeroDuration("cache_errors_for"));
         let e = b().refresh_ahead(Duration::ZERO).build().unwrap_err();
         assert_eq!(e, InvalidConfig::ZeroDuration("refresh_ahead"));
-        assert!(b().time_to_live(Duration::MAX).refresh_ahead(Duration::MAX - NS).build().is_ok());
+        assert!(
+            b().time_to_live(Duration::MAX)
+                .refresh_ahead(Duration::MAX - NS)
+                .build()
+                .is_ok()
+        );
     });
 }
