@@ -50,7 +50,7 @@ pub(crate) fn positive(d: Duration, what: &'static str) -> Result<u64, InvalidCo
 /// ```
 /// use std::time::Duration;
 /// use wrangle_cache::{Cache, Policy};
-/// use wrangle_rt::VirtualRuntime;
+/// use wrangle_rt::{Runtime, VirtualRuntime};
 ///
 /// let rt = VirtualRuntime::new();
 /// let cache: Cache<String, Vec<u8>, _> = Cache::builder()

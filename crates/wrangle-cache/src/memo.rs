@@ -217,14 +217,17 @@ impl<A, K, T, E> Memoized<A, K, T, E> {
     /// let rt = VirtualRuntime::new();
     /// let get = Memoized::keyed_builder(
     ///     |r: &Request| r.path.clone(),
-    ///     |r: Request| async move { Ok::<_, Infallible>(format!("body of {}", r.path)) },
+    ///     |r: Request| async move {
+    ///         Ok::<_, Infallible>(format!("{} fetched by trace {}", r.path, r.trace_id))
+    ///     },
     /// )
     /// .runtime(rt.clone())
     /// .build()
     /// .unwrap();
     /// rt.block_on(async {
-    ///     get.call(Request { path: "/a".into(), trace_id: 1 }).await.unwrap();
-    ///     get.call(Request { path: "/a".into(), trace_id: 2 }).await.unwrap();
+    ///     let first = get.call(Request { path: "/a".into(), trace_id: 1 }).await.unwrap();
+    ///     let second = get.call(Request { path: "/a".into(), trace_id: 2 }).await.unwrap();
+    ///     assert_eq!(second, first); // "/a fetched by trace 1"
     /// });
     /// assert_eq!(get.stats().loads, 1);
     /// ```

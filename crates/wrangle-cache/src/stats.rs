@@ -24,7 +24,7 @@
 /// use wrangle_rt::VirtualRuntime;
 ///
 /// let rt = VirtualRuntime::new();
-/// let cache: Cache<u32, String, _> = Cache::with_runtime(rt.clone(), 100).unwrap();
+/// let cache: Cache<u32, String, _> = Cache::with_runtime(rt.clone(), 100);
 /// rt.block_on(async {
 ///     for _ in 0..3 {
 ///         let v = cache.get_or_insert_with(7, || async { "seven".to_string() }).await.unwrap();
