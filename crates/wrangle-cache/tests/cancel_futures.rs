@@ -52,7 +52,10 @@ fn get_or_insert_with_leader_dropped_after_k_polls_hands_over() {
                 let mut leader = pin!(cache.get_or_insert_with(1, init(1)));
                 assert!(!poll_k(leader.as_mut(), k).await);
                 if k > 0 {
-                    assert!(poll_once(waiter.as_mut()).await.is_none(), "parked behind the leader");
+                    assert!(
+                        poll_once(waiter.as_mut()).await.is_none(),
+                        "parked behind the leader"
+                    );
                 }
             }
             let v = waiter.await.unwrap();
@@ -77,7 +80,9 @@ fn try_get_or_insert_with_waiter_dropped_after_k_polls_leaves_nothing() {
             assert!(poll_once(leader.as_mut()).await.is_none());
             {
                 let waiter =
-                    pin!(cache.try_get_or_insert_with(1, || async { Err::<u32, _>("never".to_string()) }));
+                    pin!(cache.try_get_or_insert_with(1, || async {
+                        Err::<u32, _>("never".to_string())
+                    }));
                 assert!(!poll_k(waiter, k).await);
             }
             assert_eq!(leader.await.unwrap(), 1);
@@ -85,7 +90,8 @@ fn try_get_or_insert_with_waiter_dropped_after_k_polls_leaves_nothing() {
             assert_eq!((s.loads, s.completed, s.cancelled), (1, 1, 0));
             assert_quiescent(&s);
             // Nothing left in flight: a new caller hits.
-            let again = cache.try_get_or_insert_with(1, || async { Err::<u32, _>("x".to_string()) });
+            let again =
+                cache.try_get_or_insert_with(1, || async { Err::<u32, _>("x".to_string()) });
             assert_eq!(again.await.unwrap(), 1);
         }
     });
