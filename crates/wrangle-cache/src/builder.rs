@@ -79,6 +79,8 @@ pub struct CacheBuilder<K, V, R: Runtime = DefaultRuntime> {
     ttl: Option<Duration>,
     tti: Option<Duration>,
     pub(crate) refresh_before: u64,
+    /// Some entries get their own time to live (a memoizer's cached errors).
+    pub(crate) entry_ttls: bool,
 }
 
 impl<K, V, R: Runtime> fmt::Debug for CacheBuilder<K, V, R> {
@@ -103,6 +105,7 @@ impl<K, V> CacheBuilder<K, V, DefaultRuntime> {
             ttl: None,
             tti: None,
             refresh_before: 0,
+            entry_ttls: false,
         }
     }
 }
@@ -123,6 +126,7 @@ where
             ttl: self.ttl,
             tti: self.tti,
             refresh_before: self.refresh_before,
+            entry_ttls: self.entry_ttls,
         }
     }
 
@@ -210,6 +214,8 @@ where
             refresh_before: self.refresh_before,
             weigh: self.weigh,
             capacity: self.capacity,
+            // Per-entry time to live (cached errors) needs the clock too.
+            timeless: ttl == NEVER && tti == NEVER && self.refresh_before == 0 && !self.entry_ttls,
             next_id: AtomicU64::new(0),
             counters: Counters {
                 hits: StripedCounter::new(),

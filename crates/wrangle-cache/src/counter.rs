@@ -1,6 +1,7 @@
 //! Striped counters: a hit on one thread never writes the cache line a hit on another thread
 //! writes, so counting hits does not make reads contend.
 
+use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 const STRIPES: usize = 16;
@@ -15,12 +16,22 @@ pub(crate) struct StripedCounter {
     stripes: [Padded; STRIPES],
 }
 
+/// This thread's stripe, handed out round-robin on first use (a `const` thread-local: no
+/// lazy-initialisation check on the hot path beyond the `usize::MAX` test).
+#[inline]
 fn stripe() -> usize {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     thread_local! {
-        static STRIPE: usize = NEXT.fetch_add(1, Ordering::Relaxed) % STRIPES;
+        static STRIPE: Cell<usize> = const { Cell::new(usize::MAX) };
     }
-    STRIPE.with(|s| *s)
+    STRIPE.with(|s| {
+        let mut stripe = s.get();
+        if stripe == usize::MAX {
+            stripe = NEXT.fetch_add(1, Ordering::Relaxed) % STRIPES;
+            s.set(stripe);
+        }
+        stripe
+    })
 }
 
 impl StripedCounter {
@@ -30,6 +41,7 @@ impl StripedCounter {
         }
     }
 
+    #[inline]
     pub(crate) fn incr(&self) {
         self.stripes[stripe()].0.fetch_add(1, Ordering::Relaxed);
     }

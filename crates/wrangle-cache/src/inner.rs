@@ -42,6 +42,8 @@ pub(crate) struct Inner<K, V, R> {
     pub(crate) refresh_before: u64,
     pub(crate) weigh: Option<WeighFn<K, V>>,
     pub(crate) capacity: u64,
+    /// No time to live, no time to idle, no refresh: no deadline ever needs the clock.
+    pub(crate) timeless: bool,
     pub(crate) next_id: AtomicU64,
     pub(crate) counters: Counters,
 }
@@ -60,11 +62,18 @@ where
     V: Clone + Send + Sync + 'static,
     R: Runtime,
 {
+    /// The runtime's clock; not read at all by a cache without deadlines (`timeless`).
+    #[inline]
     pub(crate) fn now(&self) -> u64 {
-        self.rt.monotonic_nanos()
+        if self.timeless {
+            0
+        } else {
+            self.rt.monotonic_nanos()
+        }
     }
 
     /// The hot path: a fresh entry or nothing. Counts nothing.
+    #[inline]
     pub(crate) fn lookup(&self, key: &K, now: u64) -> Option<Entry<V>> {
         match self.store.get(key, now, self.tti) {
             Found::Fresh(entry) => Some(entry),

@@ -575,6 +575,7 @@ where
             cache = cache.time_to_idle(tti);
         }
         cache.refresh_before = refresh_before;
+        cache.entry_ttls = error_ttl.is_some();
         let rt = self.rt.unwrap_or_else(current::<R>);
         let cache = cache.runtime(rt.clone()).build_on(rt)?;
         Ok(Memoized {
