@@ -400,7 +400,8 @@ where
     ///
     /// # Errors
     ///
-    /// [`LoadError::Failed`] with the loader's error, [`LoadError::Panicked`] with its panic.
+    /// [`LoadError::Failed`](crate::LoadError::Failed) with the loader's error,
+    /// [`LoadError::Panicked`](crate::LoadError::Panicked) with its panic.
     /// A caller that joins a load run by a caller with another error type (or by an
     /// infallible one) and sees it fail looks again, and may load itself.
     ///

@@ -112,14 +112,13 @@ pub(crate) fn run(data: &[u8]) {
     };
     let mut model_latest = Latest::default();
     let mut counts = Counts::default();
-    let mut next_value = 0u32;
-
-    for _ in 0..MAX_OPS {
+    // Every operation's value is new (its step number, from 1), so a read tells which
+    // write it saw.
+    for step in 1..=MAX_OPS as u32 {
         let Some(op) = bytes.next() else { break };
         let key = bytes.byte() % KEYS;
         let now = now_us(&rt);
-        next_value += 1;
-        let value = next_value;
+        let value = step;
         match op % 8 {
             0 | 1 => {
                 let got = cache.get(&key);
