@@ -141,7 +141,9 @@ where
 
     /// Holds entries whose weights, as `weigh` says, add up to at most `max`. `weigh` runs
     /// once per stored value, before any lock is taken; a weight of 0 counts as 1, and an
-    /// entry heavier than `max` is not kept (it still reaches the callers of its load).
+    /// entry heavier than `max` is not kept (it still reaches the callers of its load). If
+    /// `weigh` panics, the panic is caught and the value is not kept either (counted as an
+    /// eviction).
     #[must_use]
     pub fn max_weight(
         mut self,

@@ -168,7 +168,21 @@ where
     R: Runtime,
 {
     #[pin]
-    flow: CallFlow<'a, A, K, T, E, R>,
+    state: CallState<'a, A, K, T, E, R>,
+}
+
+#[pin_project(project = CallStateProj)]
+enum CallState<'a, A, K, T, E, R>
+where
+    A: Send + 'static,
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    T: Clone + Send + Sync + 'static,
+    E: Clone + Send + Sync + Into<BoxError> + 'static,
+    R: Runtime,
+{
+    Flow(#[pin] CallFlow<'a, A, K, T, E, R>),
+    /// The key function panicked: nothing to run.
+    KeyPanicked(Option<PanicPayload>),
 }
 
 impl<'a, A, K, T, E, R> Call<'a, A, K, T, E, R>
@@ -180,7 +194,15 @@ where
     R: Runtime,
 {
     pub(crate) fn new(flow: CallFlow<'a, A, K, T, E, R>) -> Self {
-        Call { flow }
+        Call {
+            state: CallState::Flow(flow),
+        }
+    }
+
+    pub(crate) fn panicked(payload: PanicPayload) -> Self {
+        Call {
+            state: CallState::KeyPanicked(Some(payload)),
+        }
     }
 }
 
@@ -195,7 +217,12 @@ where
     type Output = Result<T, LoadError<E>>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.project().flow.poll(cx)
+        match self.project().state.project() {
+            CallStateProj::Flow(flow) => flow.poll(cx),
+            CallStateProj::KeyPanicked(payload) => Poll::Ready(Err(LoadError::Panicked(
+                payload.take().expect("`Call` polled after completion"),
+            ))),
+        }
     }
 }
 
@@ -208,6 +235,9 @@ where
     R: Runtime,
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("Call").field(&self.flow).finish()
+        match &self.state {
+            CallState::Flow(flow) => f.debug_tuple("Call").field(flow).finish(),
+            CallState::KeyPanicked(_) => f.write_str("Call(key panicked)"),
+        }
     }
 }

@@ -2,6 +2,7 @@
 
 use std::hash::Hash;
 use std::ops::Deref;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::Waker;
@@ -102,11 +103,22 @@ where
         }
     }
 
-    pub(crate) fn weigh(&self, key: &K, value: &V) -> u64 {
+    /// The weight of a value; `None` when the user's weigher panicked (the value is then
+    /// not kept, and counts as refused).
+    pub(crate) fn weigh(&self, key: &K, value: &V) -> Option<u64> {
         match &self.weigh {
             // Zero-weight entries would never be evicted; they count as one.
-            Some(weigh) => weigh(key, value).max(1),
-            None => 1,
+            Some(weigh) => {
+                let weight = catch_unwind(AssertUnwindSafe(|| weigh(key, value)));
+                match weight {
+                    Ok(w) => Some(w.max(1)),
+                    Err(_) => {
+                        self.counters.evictions.fetch_add(1, Ordering::Relaxed);
+                        None
+                    }
+                }
+            }
+            None => Some(1),
         }
     }
 
@@ -130,9 +142,10 @@ where
     }
 
     pub(crate) fn insert(&self, key: K, value: V) {
-        let weight = self.weigh(&key, &value);
-        let entry = self.entry(value, weight, self.now(), None);
-        self.store.insert(key, entry, &self.counters.evictions);
+        if let Some(weight) = self.weigh(&key, &value) {
+            let entry = self.entry(value, weight, self.now(), None);
+            self.store.insert(key, entry, &self.counters.evictions);
+        }
     }
 
     pub(crate) fn invalidate(&self, key: &K) -> bool {
@@ -225,9 +238,8 @@ where
         let outcome = match share {
             Share::Store(value, ttl) => {
                 counters.completed.fetch_add(1, Ordering::Relaxed);
-                let weight = inner.weigh(&self.key, &value);
-                let entry = inner.entry(value.clone(), weight, inner.now(), ttl);
-                {
+                if let Some(weight) = inner.weigh(&self.key, &value) {
+                    let entry = inner.entry(value.clone(), weight, inner.now(), ttl);
                     // Under the flight lock, so `invalidate` either sees this store or
                     // stops it.
                     let state = flight.lock();

@@ -7,7 +7,11 @@ use std::hash::Hash;
 use std::sync::Arc;
 use std::time::Duration;
 
-use wrangle_rt::{BoxError, CancellationToken, DefaultRuntime, ErrorReporter, Runtime};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use wrangle_rt::{
+    BoxError, CancellationToken, DefaultRuntime, ErrorReporter, PanicPayload, Runtime, Unhandled,
+};
 
 use crate::builder::{CacheBuilder, current, nanos, positive};
 use crate::cache::Cache;
@@ -27,7 +31,7 @@ pub(crate) struct MemoShared<A, K, T, E, R: Runtime> {
     pub(crate) f: Arc<LoadFn<A, T, E>>,
     key: Box<KeyFn<A, K>>,
     pub(crate) error_ttl: Option<u64>,
-    reporter: ErrorReporter,
+    pub(crate) reporter: ErrorReporter,
     token: CancellationToken,
 }
 
@@ -73,6 +77,11 @@ where
             .rt
             .spawn(OwnedLoad::new(self.token.clone(), flow))
             .detach();
+    }
+
+    /// The key of `args`; the key function's panic, caught.
+    pub(crate) fn key_of(&self, args: &A) -> Result<K, PanicPayload> {
+        catch_unwind(AssertUnwindSafe(|| (self.key)(args))).map_err(PanicPayload::new)
     }
 
     /// Refresh-ahead: reloads `key` in a task unless a load of it runs already.
@@ -296,14 +305,22 @@ where
     /// # Errors
     ///
     /// The function's error ([`LoadError::Failed`](crate::LoadError::Failed)), or its panic
-    /// ([`LoadError::Panicked`](crate::LoadError::Panicked)).
+    /// ([`LoadError::Panicked`](crate::LoadError::Panicked)); a panic of the key function is
+    /// caught too and returned the same way (nothing runs, nothing is cached).
     ///
     /// # Cancel safety
     ///
     /// Cancel-safe: a dropped waiter loses nothing, a dropped caller that was running the
     /// function hands the run over to the waiters (who run it anew).
     pub fn call(&self, args: A) -> Call<'_, A, K, T, E, R> {
-        let key = (self.shared.key)(&args);
+        let key = match self.shared.key_of(&args) {
+            Ok(key) => key,
+            Err(payload) => return Call::panicked(payload),
+        };
+        self.call_keyed(key, args)
+    }
+
+    fn call_keyed(&self, key: K, args: A) -> Call<'_, A, K, T, E, R> {
         let init = MemoInit {
             f: &*self.shared.f,
             args,
@@ -361,15 +378,19 @@ where
     where
         A: Clone,
     {
-        let key = (self.shared.key)(&args);
+        let key = match self.shared.key_of(&args) {
+            Ok(key) => key,
+            Err(payload) => return Call::panicked(payload),
+        };
         if let Some(flight) = self.shared.cache.inner().lead_if_missing(&key) {
             self.shared.spawn_lead(&key, flight, args.clone(), false);
         }
-        self.call(args)
+        self.call_keyed(key, args)
     }
 
     /// Forgets the cached result for `args`' key; whether there was one. A run in
-    /// progress still answers its callers but is not stored.
+    /// progress still answers its callers but is not stored. A panic of the key function
+    /// is caught and reported to the error reporter (and nothing is forgotten).
     ///
     /// # Examples
     ///
@@ -391,7 +412,16 @@ where
     /// assert_eq!(m.stats().loads, 2);
     /// ```
     pub fn invalidate(&self, args: &A) -> bool {
-        self.shared.cache.invalidate(&(self.shared.key)(args))
+        match self.shared.key_of(args) {
+            Ok(key) => self.shared.cache.invalidate(&key),
+            Err(payload) => {
+                self.shared.reporter.report(Unhandled::new(
+                    "wrangle_cache::Memoized::invalidate",
+                    payload,
+                ));
+                false
+            }
+        }
     }
 
     /// Forgets every cached result (the seeds' `cache_clear`).

@@ -212,3 +212,28 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_panicking_weigher_keeps_the_value_out_and_the_cache_working() {
+    for policy in [Policy::S3Fifo, Policy::Lru] {
+        let rt = VirtualRuntime::new();
+        let cache: Cache<u32, String, _> = Cache::builder()
+            .max_weight(100, |_, v: &String| {
+                assert!(!v.is_empty(), "cannot weigh an empty string");
+                v.len() as u64
+            })
+            .policy(policy)
+            .runtime(rt.clone())
+            .build()
+            .unwrap();
+        cache.insert(1, String::new());
+        assert_eq!(cache.get(&1), None);
+        let got = rt.block_on(cache.get_or_insert_with(2, || async { String::new() }));
+        assert_eq!(got.unwrap(), "", "the caller still gets its value");
+        assert_eq!(cache.get(&2), None);
+        cache.insert(3, "abc".to_string());
+        assert_eq!(cache.get(&3).as_deref(), Some("abc"));
+        let s = cache.stats();
+        assert_eq!((s.evictions, s.completed, s.entries), (2, 1, 1));
+    }
+}

@@ -471,3 +471,36 @@ fn bad_configurations_are_typed_errors() {
         );
     });
 }
+
+#[test]
+fn a_panicking_key_function_is_an_error_and_the_memoizer_keeps_working() {
+    each_runtime(|rt| async move {
+        let (reporter, seen) = reporter();
+        let memo = Memoized::keyed_builder(
+            |x: &u32| {
+                assert!(*x != 0, "no key for zero");
+                *x
+            },
+            |x: u32| async move { Ok::<_, Infallible>(x) },
+        )
+        .error_reporter(reporter)
+        .runtime(rt.clone())
+        .build()
+        .unwrap();
+        for call in [memo.call(0), memo.start(0)] {
+            match call.await {
+                Err(LoadError::Panicked(p)) => assert_eq!(p.message(), Some("no key for zero")),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert!(!memo.invalidate(&0));
+        assert_eq!(
+            seen.lock().unwrap().len(),
+            1,
+            "invalidate reports the key's panic"
+        );
+        assert_eq!(memo.call(4).await.unwrap(), 4);
+        let s = memo.stats();
+        assert_eq!(s.loads, 1, "nothing ran for the keys that panicked");
+    });
+}
