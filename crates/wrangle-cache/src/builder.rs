@@ -164,15 +164,27 @@ where
 
     /// An entry expires `ttl` after its load ended (or after its `insert`); reads do not
     /// extend it. An entry loaded at `t` is served until `t + ttl - 1 ns` and loaded again
-    /// from `t + ttl` on.
+    /// from `t + ttl` on:
+    ///
+    /// ```text
+    /// time:   s          t                             t + ttl
+    /// load:   |--load----|
+    /// reads:       wait    hit   hit   hit (t+ttl-1ns)   miss: load again
+    /// ```
     #[must_use]
     pub fn time_to_live(mut self, ttl: Duration) -> Self {
         self.ttl = Some(ttl);
         self
     }
 
-    /// An entry also expires `tti` after its last read (or its load). With a time to idle,
-    /// every hit records its time in the entry: the one write a read does.
+    /// An entry also expires `tti` after its last read (or its load), and never later than
+    /// its time to live. With a time to idle, every hit records its time in the entry: the
+    /// one write a read does.
+    ///
+    /// ```text
+    /// time:   t     t+5    t+12          t+12+tti
+    /// reads:  load  hit    hit (last)    miss (tti = 10: idle since t+12)
+    /// ```
     #[must_use]
     pub fn time_to_idle(mut self, tti: Duration) -> Self {
         self.tti = Some(tti);
