@@ -103,17 +103,19 @@ mod flow;
 mod inner;
 mod lru;
 mod memo;
+mod memo_builder;
 mod memo_finish;
+mod memo_task;
 mod stats;
 mod store;
 mod sync;
-mod task;
 
 pub mod future;
 
 pub use builder::CacheBuilder;
 pub use cache::Cache;
 pub use error::{InvalidConfig, LoadError};
-pub use memo::{Memoized, MemoizedBuilder};
+pub use memo::Memoized;
+pub use memo_builder::MemoizedBuilder;
 pub use stats::CacheStats;
 pub use store::Policy;
