@@ -4,9 +4,8 @@
 use std::fmt;
 use std::future::Future;
 use std::hash::Hash;
-use std::sync::Arc;
-
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
 
 use wrangle_rt::{
     BoxError, CancellationToken, DefaultRuntime, ErrorReporter, PanicPayload, Runtime, Unhandled,
