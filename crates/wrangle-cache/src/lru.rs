@@ -133,7 +133,8 @@ impl<K: Hash + Eq + Clone, V, S: BuildHasher> Lru<K, V, S> {
             evicted.push((key, value));
             return evicted;
         }
-        while self.weight + weight > self.capacity {
+        // `weight <= capacity` here, and the total never exceeds the capacity: no overflow.
+        while self.weight > self.capacity - weight {
             let tail = self.tail;
             let node = self.take(tail);
             self.map.remove(&node.key);

@@ -237,3 +237,22 @@ fn a_panicking_weigher_keeps_the_value_out_and_the_cache_working() {
         assert_eq!((s.evictions, s.completed, s.entries), (2, 1, 1));
     }
 }
+
+#[test]
+fn extreme_weights_and_capacities_do_not_overflow() {
+    for policy in [Policy::S3Fifo, Policy::Lru] {
+        let rt = VirtualRuntime::new();
+        let cache: Cache<u32, u64, _> = Cache::builder()
+            .max_weight(u64::MAX, |_, v: &u64| *v)
+            .policy(policy)
+            .runtime(rt.clone())
+            .build()
+            .unwrap();
+        cache.insert(1, u64::MAX);
+        cache.insert(2, u64::MAX);
+        cache.insert(3, 1);
+        assert!(cache.stats().weight <= u64::MAX);
+        assert!(cache.len() <= 2);
+        assert_eq!(cache.get(&3), Some(1));
+    }
+}
