@@ -504,3 +504,49 @@ fn a_panicking_key_function_is_an_error_and_the_memoizer_keeps_working() {
         assert_eq!(s.loads, 1, "nothing ran for the keys that panicked");
     });
 }
+
+#[test]
+fn refresh_ahead_on_every_runtime_serves_stale_while_one_reload_is_held() {
+    each_runtime(|rt| async move {
+        let (open, gate) = async_channel::bounded::<()>(1);
+        let version = counter();
+        let memo = Memoized::builder({
+            let (version, gate) = (version.clone(), gate.clone());
+            move |()| {
+                let (version, gate) = (version.clone(), gate.clone());
+                async move {
+                    let v = version.fetch_add(1, Ordering::SeqCst);
+                    if v > 0 {
+                        // Reloads wait until the test lets them finish.
+                        let _ = gate.recv().await;
+                    }
+                    Ok::<_, Infallible>(v)
+                }
+            }
+        })
+        // The refresh window opens 1 ms after a load and the value lives 60 s.
+        .time_to_live(Duration::from_secs(60))
+        .refresh_ahead(Duration::from_secs(60) - MS)
+        .runtime(rt.clone())
+        .build()
+        .unwrap();
+        assert_eq!(memo.call(()).await.unwrap(), 0);
+        rt.sleep(2 * MS).await;
+        assert_eq!(memo.call(()).await.unwrap(), 0, "stale, and a reload starts");
+        eventually(&rt, || memo.stats().refreshes == 1).await;
+        for _ in 0..5 {
+            assert_eq!(memo.call(()).await.unwrap(), 0, "stale while the reload is held");
+        }
+        assert_eq!(memo.stats().refreshes, 1, "at most one reload per key");
+        drop(open);
+        let mut latest = 0;
+        for _ in 0..20_000 {
+            latest = memo.call(()).await.unwrap();
+            if latest > 0 {
+                break;
+            }
+            rt.sleep(Duration::from_micros(100)).await;
+        }
+        assert_eq!(latest, 1, "the reload's value replaces the stale one");
+    });
+}
