@@ -532,10 +532,18 @@ fn refresh_ahead_on_every_runtime_serves_stale_while_one_reload_is_held() {
         .unwrap();
         assert_eq!(memo.call(()).await.unwrap(), 0);
         rt.sleep(2 * MS).await;
-        assert_eq!(memo.call(()).await.unwrap(), 0, "stale, and a reload starts");
+        assert_eq!(
+            memo.call(()).await.unwrap(),
+            0,
+            "stale, and a reload starts"
+        );
         eventually(&rt, || memo.stats().refreshes == 1).await;
         for _ in 0..5 {
-            assert_eq!(memo.call(()).await.unwrap(), 0, "stale while the reload is held");
+            assert_eq!(
+                memo.call(()).await.unwrap(),
+                0,
+                "stale while the reload is held"
+            );
         }
         assert_eq!(memo.stats().refreshes, 1, "at most one reload per key");
         drop(open);
