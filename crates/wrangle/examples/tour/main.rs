@@ -6,6 +6,8 @@
 // The tour's job is to print.
 #![allow(clippy::print_stdout)]
 
+#[cfg(feature = "cache")]
+mod cache;
 #[cfg(feature = "pool")]
 mod pool;
 mod rt;
@@ -44,6 +46,11 @@ fn main() {
         {
             section("wrangle-sync: semaphores, limiters, lockouts, queues, batching");
             sync::tour(rt.clone()).await;
+        }
+        #[cfg(feature = "cache")]
+        {
+            section("wrangle-cache: single-flight loads, TTL, LRU, memoized functions");
+            cache::tour(rt.clone()).await;
         }
     });
     println!("\ntour finished in {:?}", started.elapsed());

@@ -1,0 +1,13 @@
+//! The locks and atomics this crate builds on: std's, or loom's when model checking
+//! (`--cfg loom`).
+
+#[cfg(loom)]
+pub(crate) use loom::sync::{Mutex, MutexGuard};
+#[cfg(not(loom))]
+pub(crate) use std::sync::{Mutex, MutexGuard};
+
+/// Locks `mutex`, ignoring poisoning: no user code ever runs while one of our locks is held, so
+/// a poisoned lock still guards consistent state.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
