@@ -198,26 +198,42 @@ fn powerset() -> Result {
     ]))
 }
 
-/// The cargo-fuzz targets of `fuzz/` (R14; docs/adr/0021-sync-fuzzing.md).
-const FUZZ_TARGETS: [&str; 2] = ["semaphore_ops", "batcher_ops"];
+/// The cargo-fuzz targets of `fuzz/` (R14; docs/adr/0021-sync-fuzzing.md), each with the crate
+/// whose `tests/fuzz_corpus/<target>/` keeps its corpus (inside the package, so the published
+/// crate's replay test finds it).
+const FUZZ_TARGETS: [(&str, &str); 3] = [
+    ("semaphore_ops", "wrangle-sync"),
+    ("batcher_ops", "wrangle-sync"),
+    ("cache_ops", "wrangle-cache"),
+];
 
 fn fuzz(args: &[String]) -> Result {
+    let all: Vec<&str> = FUZZ_TARGETS.iter().map(|(t, _)| *t).collect();
     let (targets, seconds): (Vec<&str>, &str) = match args {
-        [] => (FUZZ_TARGETS.to_vec(), "60"),
-        [t] if t.parse::<u32>().is_ok() => (FUZZ_TARGETS.to_vec(), t.as_str()),
+        [] => (all.clone(), "60"),
+        [t] if t.parse::<u32>().is_ok() => (all.clone(), t.as_str()),
         [t] => (vec![t.as_str()], "60"),
         [t, s, ..] => (vec![t.as_str()], s.as_str()),
     };
-    if let Some(bad) = targets.iter().find(|t| !FUZZ_TARGETS.contains(t)) {
-        return Err(format!(
-            "unknown fuzz target `{bad}` (known: {FUZZ_TARGETS:?})"
-        ));
+    if let Some(bad) = targets.iter().find(|t| !all.contains(t)) {
+        return Err(format!("unknown fuzz target `{bad}` (known: {all:?})"));
     }
     let max_time = format!("-max_total_time={seconds}");
     for target in targets {
+        let krate = FUZZ_TARGETS
+            .iter()
+            .find(|(t, _)| *t == target)
+            .map(|(_, k)| *k)
+            .expect("checked above");
+        let corpus = root()
+            .join("crates")
+            .join(krate)
+            .join("tests/fuzz_corpus")
+            .join(target);
+        let corpus = corpus.to_string_lossy().into_owned();
         let mut c = Command::new("cargo");
         c.current_dir(root()).args([
-            "+nightly", "fuzz", "run", target, "--", &max_time, "-jobs=1",
+            "+nightly", "fuzz", "run", target, &corpus, "--", &max_time, "-jobs=1",
         ]);
         run(c).map_err(|e| {
             format!("{e}\n(needs a nightly toolchain and `cargo install cargo-fuzz`)")

@@ -1,4 +1,5 @@
-//! Replays the committed fuzz corpora (`fuzz/corpus/<target>/`) and a few hundred seeded
+//! Replays the committed fuzz corpora (`tests/fuzz_corpus/<target>/`, inside the package so
+//! its tests pass from the published `.crate`) and a few hundred seeded
 //! pseudo-random inputs through the op-sequence harnesses, so the stable test suite checks
 //! what the nightly fuzzer found (R14). See `fuzz_harness/mod.rs`.
 
@@ -8,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 fn corpus(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fuzz/corpus")
+        .join("tests/fuzz_corpus")
         .join(target);
     let mut files: Vec<(PathBuf, Vec<u8>)> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("corpus {}: {e}", dir.display()))
