@@ -131,7 +131,7 @@ impl<C> Core<C> {
         if st.closed.is_none() {
             st.subscribers.push(tx);
         }
-        Events { rx }
+        Events { rx: Box::pin(rx) }
     }
 
     pub(crate) fn stats(&self) -> ReconnectStats {

@@ -102,10 +102,9 @@ pub enum Event {
 ///
 /// See [`RobustStream::events`](crate::RobustStream::events).
 #[must_use = "streams do nothing unless polled"]
-#[pin_project::pin_project]
 pub struct Events {
-    #[pin]
-    pub(crate) rx: async_channel::Receiver<Event>,
+    // Boxed so that `Events` is `Unpin` (`events.next().await` needs no pinning).
+    pub(crate) rx: Pin<Box<async_channel::Receiver<Event>>>,
 }
 
 impl Events {
@@ -125,6 +124,6 @@ impl Stream for Events {
     type Item = Event;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Event>> {
-        self.project().rx.poll_next(cx)
+        self.get_mut().rx.as_mut().poll_next(cx)
     }
 }
