@@ -93,7 +93,7 @@ enum Kind {
 /// ```
 /// use std::time::Duration;
 /// use wrangle_io::{Backoff, Jitter};
-/// use wrangle_rt::{Runtime, VirtualRuntime};
+/// use wrangle_rt::VirtualRuntime;
 ///
 /// let rt = VirtualRuntime::new();
 /// let policy = Backoff::exponential(Duration::from_millis(100), Duration::from_secs(1))

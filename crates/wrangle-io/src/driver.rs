@@ -135,7 +135,10 @@ where
 
 /// Runs one attempt under the connect timeout, with the connector's panics caught both while
 /// it builds its future and while the future runs.
-async fn attempt_once<K, R>(connector: &mut K, config: &Config<R>) -> Result<K::Connection, AttemptError>
+async fn attempt_once<K, R>(
+    connector: &mut K,
+    config: &Config<R>,
+) -> Result<K::Connection, AttemptError>
 where
     K: Connector,
     R: Runtime,

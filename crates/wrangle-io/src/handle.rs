@@ -26,7 +26,7 @@ use crate::stats::ReconnectStats;
 /// rt.block_on(async {
 ///     // A connector whose server never answers: the stream stays disconnected.
 ///     let connector = || std::future::pending::<std::io::Result<futures_lite::io::Cursor<Vec<u8>>>>();
-///     let mut stream = RobustStream::with_runtime(rt.clone(), connector).unwrap();
+///     let mut stream = RobustStream::with_runtime(rt.clone(), connector);
 ///     let handle = stream.handle();
 ///     let closer = rt.spawn(async move { handle.close() });
 ///     let mut buf = [0; 16];

@@ -62,7 +62,7 @@ use crate::stats::ReconnectStats;
 /// use std::time::Duration;
 /// use wrangle_io::{Backoff, RobustSink};
 /// use wrangle_io::testing::message_pipe;
-/// use wrangle_rt::{Runtime, VirtualRuntime};
+/// use wrangle_rt::VirtualRuntime;
 ///
 /// let rt = VirtualRuntime::new();
 /// rt.block_on(async {
@@ -80,13 +80,18 @@ use crate::stats::ReconnectStats;
 ///     .unwrap();
 ///
 ///     // The first server says one thing and hangs up; the second says another.
-///     let mut first = rx.recv().await.unwrap();
-///     first.try_send("one".to_string()).unwrap();
-///     drop(first);
+///     let server = wrangle_rt::Runtime::spawn(&rt, async move {
+///         let mut first = rx.recv().await.unwrap();
+///         first.try_send("one".to_string()).unwrap();
+///         drop(first);
+///         let mut second = rx.recv().await.unwrap();
+///         second.try_send("two".to_string()).unwrap();
+///         second
+///     });
+///     // Reading on notices the loss, waits for the reconnection and goes on.
 ///     assert_eq!(sink.next().await.as_deref(), Some("one"));
-///     let mut second = rx.recv().await.unwrap();
-///     second.try_send("two".to_string()).unwrap();
 ///     assert_eq!(sink.next().await.as_deref(), Some("two"));
+///     let _second = server.await.unwrap();
 ///     assert_eq!(sink.stats().disconnects, 1);
 /// });
 /// ```

@@ -193,7 +193,11 @@ where
         R: Runtime,
         K: Connector<Connection = S>,
     {
-        Self::start(Config::new(rt, "wrangle_io::RobustStream"), DEFAULT_BUFFER, connector)
+        Self::start(
+            Config::new(rt, "wrangle_io::RobustStream"),
+            DEFAULT_BUFFER,
+            connector,
+        )
     }
 
     /// A builder, for a backoff policy, a connect timeout, a name, an error reporter or a

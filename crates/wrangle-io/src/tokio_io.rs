@@ -69,7 +69,11 @@ impl<T: tokio::io::AsyncRead + Unpin> AsyncRead for TokioIo<T> {
 }
 
 impl<T: tokio::io::AsyncWrite + Unpin> AsyncWrite for TokioIo<T> {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
     }
 
@@ -110,7 +114,11 @@ impl<S: AsyncRead + Unpin> tokio::io::AsyncBufRead for RobustStream<S> {
 /// Tokio's `AsyncWrite` (feature `tokio`); `poll_shutdown` is a close on purpose, as
 /// futures-io's `poll_close`.
 impl<S: AsyncWrite + Unpin> tokio::io::AsyncWrite for RobustStream<S> {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         self.get_mut().poll_write_conn(cx, buf)
     }
 

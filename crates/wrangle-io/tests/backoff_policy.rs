@@ -28,7 +28,15 @@ fn exponential_without_jitter_doubles_up_to_the_cap() {
     let policy = Backoff::exponential(ms(100), ms(10_000))
         .jitter(Jitter::None)
         .factor(1.5);
-    assert_eq!(delays(&policy, 4), [100, 150, 225, 337].map(|m| ms(m) + if m == 337 { Duration::from_micros(500) } else { Duration::ZERO }));
+    assert_eq!(
+        delays(&policy, 4),
+        [100, 150, 225, 337].map(|m| ms(m)
+            + if m == 337 {
+                Duration::from_micros(500)
+            } else {
+                Duration::ZERO
+            })
+    );
 }
 
 #[test]
@@ -46,7 +54,10 @@ fn full_jitter_stays_under_the_capped_ceiling_and_is_applied_after_the_cap() {
         .map(|seed| delays(&Backoff::exponential(ms(100), cap).seed(seed), 10)[9])
         .collect();
     let at_cap = late.iter().filter(|d| **d == cap).count();
-    assert!(at_cap < 10, "{at_cap} of 1000 delays sit exactly on the cap");
+    assert!(
+        at_cap < 10,
+        "{at_cap} of 1000 delays sit exactly on the cap"
+    );
     assert!(late.iter().any(|d| *d < ms(100)));
     assert!(late.iter().any(|d| *d > ms(900)));
 }
@@ -59,7 +70,10 @@ fn the_first_wait_is_jittered() {
     assert!(firsts.iter().all(|d| *d <= ms(1000)));
     let min = firsts.iter().min().unwrap();
     let max = firsts.iter().max().unwrap();
-    assert!(*max - *min > ms(900), "first waits spread over {min:?}..{max:?}");
+    assert!(
+        *max - *min > ms(900),
+        "first waits spread over {min:?}..{max:?}"
+    );
 }
 
 /// The jitter-spread test of ADR 0060: 1,000 clients that lose their server at the same
@@ -89,7 +103,10 @@ fn max_window_share(at: &[Duration], width: Duration) -> f64 {
     sorted.sort();
     let mut best = 0;
     for (i, start) in sorted.iter().enumerate() {
-        let n = sorted[i..].iter().take_while(|t| **t < *start + width).count();
+        let n = sorted[i..]
+            .iter()
+            .take_while(|t| **t < *start + width)
+            .count();
         best = best.max(n);
     }
     best as f64 / at.len() as f64
@@ -172,7 +189,10 @@ fn max_elapsed_counts_time_on_the_runtime_clock() {
 fn invalid_policies_are_typed_errors() {
     let cases = [
         (Backoff::constant(Duration::ZERO), InvalidBackoff::ZeroDelay),
-        (Backoff::exponential(Duration::ZERO, ms(1)), InvalidBackoff::ZeroDelay),
+        (
+            Backoff::exponential(Duration::ZERO, ms(1)),
+            InvalidBackoff::ZeroDelay,
+        ),
         (
             Backoff::exponential(ms(2), ms(1)),
             InvalidBackoff::MaxBelowInitial {
@@ -180,19 +200,42 @@ fn invalid_policies_are_typed_errors() {
                 max: ms(1),
             },
         ),
-        (Backoff::exponential(ms(1), ms(2)).factor(0.5), InvalidBackoff::Factor(0.5)),
-        (Backoff::constant(ms(1)).factor(2.0), InvalidBackoff::FactorNotExponential),
-        (Backoff::constant(ms(1)).max_attempts(0), InvalidBackoff::ZeroMaxAttempts),
-        (Backoff::constant(ms(1)).max_elapsed(Duration::ZERO), InvalidBackoff::ZeroMaxElapsed),
-        (Backoff::constant(ms(1)).jitter(Jitter::Decorrelated), InvalidBackoff::Jitter("constant")),
-        (Backoff::custom(|_| None).jitter(Jitter::Full), InvalidBackoff::Jitter("custom")),
+        (
+            Backoff::exponential(ms(1), ms(2)).factor(0.5),
+            InvalidBackoff::Factor(0.5),
+        ),
+        (
+            Backoff::constant(ms(1)).factor(2.0),
+            InvalidBackoff::FactorNotExponential,
+        ),
+        (
+            Backoff::constant(ms(1)).max_attempts(0),
+            InvalidBackoff::ZeroMaxAttempts,
+        ),
+        (
+            Backoff::constant(ms(1)).max_elapsed(Duration::ZERO),
+            InvalidBackoff::ZeroMaxElapsed,
+        ),
+        (
+            Backoff::constant(ms(1)).jitter(Jitter::Decorrelated),
+            InvalidBackoff::Jitter("constant"),
+        ),
+        (
+            Backoff::custom(|_| None).jitter(Jitter::Full),
+            InvalidBackoff::Jitter("custom"),
+        ),
     ];
     for (policy, expected) in cases {
         assert_eq!(policy.validate(), Err(expected), "{policy:?}");
         assert!(policy.schedule_with_runtime(VirtualRuntime::new()).is_err());
     }
     for factor in [f64::NAN, f64::INFINITY] {
-        assert!(Backoff::exponential(ms(1), ms(2)).factor(factor).validate().is_err());
+        assert!(
+            Backoff::exponential(ms(1), ms(2))
+                .factor(factor)
+                .validate()
+                .is_err()
+        );
     }
 }
 
@@ -203,8 +246,15 @@ fn extreme_durations_neither_panic_nor_overflow() {
     for d in huge.schedule_with_runtime(rt.clone()).unwrap().take(100) {
         assert!(d <= Duration::MAX);
     }
-    let max = Backoff::constant(Duration::MAX).max_elapsed(Duration::MAX).jitter(Jitter::Full);
-    assert!(max.schedule_with_runtime(rt.clone()).unwrap().next().is_some());
+    let max = Backoff::constant(Duration::MAX)
+        .max_elapsed(Duration::MAX)
+        .jitter(Jitter::Full);
+    assert!(
+        max.schedule_with_runtime(rt.clone())
+            .unwrap()
+            .next()
+            .is_some()
+    );
     // A budget that a single wait overshoots gives up at once instead of overflowing.
     let short = Backoff::constant(Duration::MAX).max_elapsed(ms(1));
     assert_eq!(short.schedule_with_runtime(rt).unwrap().next(), None);
@@ -214,5 +264,8 @@ fn extreme_durations_neither_panic_nor_overflow() {
 #[should_panic(expected = "policy bug")]
 fn a_custom_policy_panic_reaches_a_direct_caller() {
     let policy = Backoff::custom(|_| panic!("policy bug"));
-    let _ = policy.schedule_with_runtime(VirtualRuntime::new()).unwrap().next();
+    let _ = policy
+        .schedule_with_runtime(VirtualRuntime::new())
+        .unwrap()
+        .next();
 }

@@ -42,7 +42,10 @@ fn a_thousand_clients_disconnected_at_once_come_back_spread_out() {
                 async move { Ok::<_, io::Error>(client) }
             };
             let mut stream = RobustStream::builder(connector)
-                .backoff(Backoff::exponential(Duration::from_secs(4), Duration::from_secs(30)).seed(i as u64))
+                .backoff(
+                    Backoff::exponential(Duration::from_secs(4), Duration::from_secs(30))
+                        .seed(i as u64),
+                )
                 .build_with_runtime(rt.clone())
                 .unwrap();
             handles.push(stream.handle());
@@ -78,10 +81,16 @@ fn a_thousand_clients_disconnected_at_once_come_back_spread_out() {
                 .count();
             worst = worst.max(n);
         }
-        assert!(worst * 20 <= CLIENTS, "{worst} of {CLIENTS} first retries in one 100 ms window");
+        assert!(
+            worst * 20 <= CLIENTS,
+            "{worst} of {CLIENTS} first retries in one 100 ms window"
+        );
         // No busy loop while waiting: each client's reader, connect loop and the test's own
         // task are polled a handful of times per client, not per instant.
-        assert!(polls <= (CLIENTS * 8) as u64, "{polls} task polls for {CLIENTS} clients");
+        assert!(
+            polls <= (CLIENTS * 8) as u64,
+            "{polls} task polls for {CLIENTS} clients"
+        );
         for h in &handles {
             assert_eq!(h.stats().disconnects, 1);
         }

@@ -36,19 +36,25 @@ fn open_fds() -> usize {
 
 /// An echo server of 8-byte frames that records what it received. Dropping (cancelling) the
 /// returned handle kills it: the listener and every connection close.
-fn serve(rt: &DefaultRuntime, addr: SocketAddr, received: Arc<Mutex<Vec<u64>>>) -> JoinHandle<()> {
+async fn serve(
+    rt: &DefaultRuntime,
+    addr: SocketAddr,
+    received: Arc<Mutex<Vec<u64>>>,
+) -> JoinHandle<()> {
     let listener = loop {
         match Async::<TcpListener>::bind(addr) {
             Ok(l) => break l,
             // The old listener's port may take a moment to be free again.
-            Err(_) => std::thread::sleep(Duration::from_millis(1)),
+            Err(_) => rt.sleep(Duration::from_millis(1)).await,
         }
     };
     let rt2 = rt.clone();
     rt.spawn(async move {
         let mut connections = Vec::new();
         loop {
-            let Ok((mut conn, _)) = listener.accept().await else { continue };
+            let Ok((mut conn, _)) = listener.accept().await else {
+                continue;
+            };
             let received = received.clone();
             connections.push(rt2.spawn(async move {
                 let mut frame = [0; 8];
@@ -72,7 +78,10 @@ fn a_server_killed_and_restored_100_times() {
         // Warm the reactor (its own descriptors are created once) before counting.
         drop(Async::<TcpListener>::bind(([127, 0, 0, 1], 0)).unwrap());
         let fds_before = open_fds();
-        let addr = TcpListener::bind(("127.0.0.1", 0)).unwrap().local_addr().unwrap();
+        let addr = TcpListener::bind(("127.0.0.1", 0))
+            .unwrap()
+            .local_addr()
+            .unwrap();
         let received = Arc::new(Mutex::new(Vec::new()));
         let echoed = Arc::new(Mutex::new(Vec::new()));
 
@@ -94,13 +103,16 @@ fn a_server_killed_and_restored_100_times() {
         let reader = rt.spawn(reader);
 
         let mut next = 0_u64;
-        let mut server = serve(&rt, addr, received.clone());
+        let mut server = serve(&rt, addr, received.clone()).await;
         for round in 0..ROUNDS {
             for _ in 0..FRAMES_PER_ROUND {
                 wr.write_all(&next.to_be_bytes()).await.unwrap();
                 next += 1;
             }
-            eventually(&rt, STEP, LIMIT, || echoed.lock().unwrap().len() as u64 == next).await;
+            eventually(&rt, STEP, LIMIT, || {
+                echoed.lock().unwrap().len() as u64 == next
+            })
+            .await;
 
             // Kill the server and wait until the client noticed.
             server.cancel().await.ok();
@@ -117,7 +129,10 @@ fn a_server_killed_and_restored_100_times() {
             });
             next += 1;
             // Let it try (and fail) a few times while the server is down.
-            eventually(&rt, STEP, LIMIT, || handle.stats().started >= started_at + 2).await;
+            eventually(&rt, STEP, LIMIT, || {
+                handle.stats().started >= started_at + 2
+            })
+            .await;
             let attempts = handle.stats().started - started_at;
             let elapsed = down_at.elapsed();
             // Each attempt waits the backoff first: never more than elapsed / backoff + 1.
@@ -125,12 +140,18 @@ fn a_server_killed_and_restored_100_times() {
             assert!(attempts <= bound, "{attempts} attempts in {elapsed:?}");
             // The reader waits for the reconnection; it is not polled in a loop.
             let polls = reader_polls.load(Ordering::SeqCst) - polls_at;
-            assert!(polls <= 2, "reader polled {polls} times while the server was down");
+            assert!(
+                polls <= 2,
+                "reader polled {polls} times while the server was down"
+            );
 
-            server = serve(&rt, addr, received.clone());
+            server = serve(&rt, addr, received.clone()).await;
             wr = pending_write.await.unwrap();
         }
-        eventually(&rt, STEP, LIMIT, || echoed.lock().unwrap().len() as u64 == next).await;
+        eventually(&rt, STEP, LIMIT, || {
+            echoed.lock().unwrap().len() as u64 == next
+        })
+        .await;
 
         // Every frame echoed exactly once, in order; the server saw the same.
         let expected: Vec<u64> = (0..next).collect();
@@ -158,7 +179,8 @@ fn a_unix_socket_server_restarted() {
         if rt.is_virtual() {
             return;
         }
-        let dir = std::env::temp_dir().join(format!("wrangle-io-{}-{}", std::process::id(), rt.name()));
+        let dir =
+            std::env::temp_dir().join(format!("wrangle-io-{}-{}", std::process::id(), rt.name()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("echo.sock");
         let mut stream = RobustStream::builder(connect::unix(&path))

@@ -4,8 +4,8 @@
 mod common;
 
 use std::io;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use common::poll_once;
@@ -31,7 +31,9 @@ fn open(rt: &DefaultRuntime) -> (RobustSink<MessageEnd<u32>>, Server, Arc<Atomic
         let (client, server) = message_pipe::<u32>(16);
         let tx = tx.clone();
         async move {
-            tx.send(server).await.map_err(|_| io::ErrorKind::ConnectionRefused)?;
+            tx.send(server)
+                .await
+                .map_err(|_| io::ErrorKind::ConnectionRefused)?;
             Ok::<_, io::Error>(client)
         }
     })
@@ -43,9 +45,11 @@ fn open(rt: &DefaultRuntime) -> (RobustSink<MessageEnd<u32>>, Server, Arc<Atomic
 
 /// `SinkExt::send` without a futures dependency: ready, start_send, flush.
 async fn send(sink: &mut RobustSink<MessageEnd<u32>>, item: u32) -> Result<(), Closed> {
-    futures_lite::future::poll_fn(|cx| Sink::<u32>::poll_ready(std::pin::Pin::new(&mut *sink), cx)).await?;
+    futures_lite::future::poll_fn(|cx| Sink::<u32>::poll_ready(std::pin::Pin::new(&mut *sink), cx))
+        .await?;
     Sink::<u32>::start_send(std::pin::Pin::new(&mut *sink), item)?;
-    futures_lite::future::poll_fn(|cx| Sink::<u32>::poll_flush(std::pin::Pin::new(&mut *sink), cx)).await
+    futures_lite::future::poll_fn(|cx| Sink::<u32>::poll_flush(std::pin::Pin::new(&mut *sink), cx))
+        .await
 }
 
 #[test]
@@ -73,7 +77,15 @@ fn messages_flow_both_ways_across_a_reconnect() {
         assert_eq!(second.next().await.unwrap().unwrap(), 2);
         assert_eq!(calls.load(Ordering::SeqCst), 2);
         let s = sink.stats();
-        assert_eq!((s.items_sent, s.items_received, s.items_dropped, s.disconnects), (2, 2, 0, 1));
+        assert_eq!(
+            (
+                s.items_sent,
+                s.items_received,
+                s.items_dropped,
+                s.disconnects
+            ),
+            (2, 2, 0, 1)
+        );
     });
 }
 
@@ -88,13 +100,19 @@ fn a_message_whose_send_fails_mid_reconnect_is_dropped_and_counted_never_resent(
         // lost with it. The next send finds the connection broken and its message is dropped
         // as well.
         drop(first);
-        futures_lite::future::poll_fn(|cx| Sink::<u32>::poll_ready(std::pin::Pin::new(&mut sink), cx))
-            .await
-            .unwrap();
+        futures_lite::future::poll_fn(|cx| {
+            Sink::<u32>::poll_ready(std::pin::Pin::new(&mut sink), cx)
+        })
+        .await
+        .unwrap();
         // `poll_ready` found the loss and waited for the next connection.
         let mut second = server.recv().await.unwrap();
         send(&mut sink, 3).await.unwrap();
-        assert_eq!(second.next().await.unwrap().unwrap(), 3, "never message 1 again");
+        assert_eq!(
+            second.next().await.unwrap().unwrap(),
+            3,
+            "never message 1 again"
+        );
         let mut dropped_in_events = 0;
         loop {
             match events.next().await.unwrap() {
@@ -106,24 +124,35 @@ fn a_message_whose_send_fails_mid_reconnect_is_dropped_and_counted_never_resent(
         let s = sink.stats();
         // Message 1 was flushed into the pipe and lost with its peer: at most once means the
         // sink does not know, so it is not counted as dropped; nothing was unflushed.
-        assert_eq!((s.items_sent, s.items_dropped, dropped_in_events), (2, 0, 0));
+        assert_eq!(
+            (s.items_sent, s.items_dropped, dropped_in_events),
+            (2, 0, 0)
+        );
 
         // A send whose connection fails before the flush: the message is dropped and counted.
         drop(second);
-        futures_lite::future::poll_fn(|cx| Sink::<u32>::poll_ready(std::pin::Pin::new(&mut sink), cx))
-            .await
-            .unwrap();
+        futures_lite::future::poll_fn(|cx| {
+            Sink::<u32>::poll_ready(std::pin::Pin::new(&mut sink), cx)
+        })
+        .await
+        .unwrap();
         let third = server.recv().await.unwrap();
         Sink::<u32>::start_send(std::pin::Pin::new(&mut sink), 4).unwrap(); // handed over
         drop(third); // the connection fails before any flush
-        futures_lite::future::poll_fn(|cx| Sink::<u32>::poll_flush(std::pin::Pin::new(&mut sink), cx))
-            .await
-            .unwrap();
+        futures_lite::future::poll_fn(|cx| {
+            Sink::<u32>::poll_flush(std::pin::Pin::new(&mut sink), cx)
+        })
+        .await
+        .unwrap();
         let s = sink.stats();
         assert_eq!(s.items_dropped, 1, "{s:?}");
         let mut fourth = server.recv().await.unwrap();
         send(&mut sink, 5).await.unwrap();
-        assert_eq!(fourth.next().await.unwrap().unwrap(), 5, "message 4 is not resent");
+        assert_eq!(
+            fourth.next().await.unwrap().unwrap(),
+            5,
+            "message 4 is not resent"
+        );
     });
 }
 
@@ -134,7 +163,10 @@ fn after_close_the_stream_ends_and_sends_are_closed_errors() {
         sink.connected().await.unwrap();
         assert!(sink.close());
         assert_eq!(sink.next().await, None);
-        assert_eq!(send(&mut sink, 1).await, Err(Closed::new(CloseReason::Closed)));
+        assert_eq!(
+            send(&mut sink, 1).await,
+            Err(Closed::new(CloseReason::Closed))
+        );
         assert!(sink.is_closed());
     });
 }
@@ -144,9 +176,11 @@ fn graceful_close_closes_the_connection_once() {
     each_runtime(|rt| async move {
         let (mut sink, server, calls) = open(&rt);
         send(&mut sink, 7).await.unwrap();
-        futures_lite::future::poll_fn(|cx| Sink::<u32>::poll_close(std::pin::Pin::new(&mut sink), cx))
-            .await
-            .unwrap();
+        futures_lite::future::poll_fn(|cx| {
+            Sink::<u32>::poll_close(std::pin::Pin::new(&mut sink), cx)
+        })
+        .await
+        .unwrap();
         let mut peer = server.recv().await.unwrap();
         assert_eq!(peer.next().await.unwrap().unwrap(), 7);
         assert!(peer.next().await.is_none());

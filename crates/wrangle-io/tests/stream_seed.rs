@@ -174,7 +174,10 @@ fn use_after_close_is_a_typed_error() {
         let closed = err.get_ref().unwrap().downcast_ref::<Closed>().unwrap();
         assert_eq!(closed.reason(), CloseReason::Closed);
         assert!(stream.flush().await.is_err());
-        assert_eq!(stream.connected().await, Err(Closed::new(CloseReason::Closed)));
+        assert_eq!(
+            stream.connected().await,
+            Err(Closed::new(CloseReason::Closed))
+        );
         let mut buf = [0; 4];
         assert_eq!(stream.read(&mut buf).await.unwrap(), 0);
     });

@@ -38,7 +38,10 @@ impl PipeServer {
 /// A connector over in-memory pipes, and its server side.
 pub fn pipe_connector(
     rt: DefaultRuntime,
-) -> (impl Connector<Connection = DuplexStream, Error = io::Error>, PipeServer) {
+) -> (
+    impl Connector<Connection = DuplexStream, Error = io::Error>,
+    PipeServer,
+) {
     let (tx, rx) = async_channel::unbounded();
     let server = PipeServer {
         accepted: rx,
@@ -116,7 +119,12 @@ pub fn poll_once<F: Future + Unpin>(fut: &mut F) -> Poll<F::Output> {
 
 /// Waits (on the runtime's clock, in steps of `step`) until `cond` holds; panics after
 /// `limit` steps. Real runtimes only ever use this as "eventually".
-pub async fn eventually(rt: &DefaultRuntime, step: Duration, limit: usize, mut cond: impl FnMut() -> bool) {
+pub async fn eventually(
+    rt: &DefaultRuntime,
+    step: Duration,
+    limit: usize,
+    mut cond: impl FnMut() -> bool,
+) {
     for _ in 0..limit {
         if cond() {
             return;
