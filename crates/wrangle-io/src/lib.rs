@@ -15,7 +15,7 @@
 //! - Lifecycle [`Events`] (connected, disconnected with the cause, attempt failed, closed) as
 //!   a `Stream`, [`ReconnectStats`] counters, a [`ReconnectHandle`] to close and watch from
 //!   other tasks.
-//! - [`testing`]: in-memory byte and message pipes, so reconnection logic is testable exactly
+//! - [`pipe`]: in-memory byte and message pipes, so reconnection logic is testable exactly
 //!   on virtual time.
 //!
 //! Both types reconnect until they are closed on purpose ([`RobustStream::close`], a graceful
@@ -46,7 +46,7 @@
 //!     let mut client = RobustStream::builder(move || {
 //!         let to_server = to_server.clone();
 //!         async move {
-//!             let (client, server) = wrangle_io::testing::duplex(1024);
+//!             let (client, server) = wrangle_io::pipe::duplex(1024);
 //!             to_server.send(server).await.unwrap();
 //!             Ok::<_, std::io::Error>(client)
 //!         }
@@ -137,11 +137,11 @@ pub mod future;
 mod handle;
 mod io_ops;
 mod loom;
+pub mod pipe;
 mod rng;
 mod sink;
 mod stats;
 mod stream;
-pub mod testing;
 #[cfg(feature = "tokio")]
 mod tokio_io;
 

@@ -61,7 +61,7 @@ use crate::stats::ReconnectStats;
 /// use futures_lite::StreamExt;
 /// use std::time::Duration;
 /// use wrangle_io::{Backoff, RobustSink};
-/// use wrangle_io::testing::message_pipe;
+/// use wrangle_io::pipe::message_pipe;
 /// use wrangle_rt::VirtualRuntime;
 ///
 /// let rt = VirtualRuntime::new();
@@ -124,7 +124,7 @@ impl<S: Unpin + Send + 'static> RobustSink<S> {
     /// ```
     /// # wrangle_rt::VirtualRuntime::new().block_on(async {
     /// use wrangle_io::RobustSink;
-    /// use wrangle_io::testing::{MessageEnd, message_pipe};
+    /// use wrangle_io::pipe::{MessageEnd, message_pipe};
     ///
     /// let sink = RobustSink::new(|| async {
     ///     let (client, server) = message_pipe::<u32>(8);
@@ -151,7 +151,7 @@ impl<S: Unpin + Send + 'static> RobustSink<S> {
     ///
     /// ```
     /// use wrangle_io::RobustSink;
-    /// use wrangle_io::testing::message_pipe;
+    /// use wrangle_io::pipe::message_pipe;
     /// use wrangle_rt::VirtualRuntime;
     ///
     /// let rt = VirtualRuntime::new();

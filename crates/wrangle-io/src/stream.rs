@@ -85,7 +85,7 @@ const DEFAULT_BUFFER: usize = 8 * 1024;
 ///         async move {
 ///             // One half of an in-memory pipe is the client's connection; the other
 ///             // goes to the "server".
-///             let (client, server) = wrangle_io::testing::duplex(64);
+///             let (client, server) = wrangle_io::pipe::duplex(64);
 ///             tx.send(server).await.unwrap();
 ///             Ok::<_, std::io::Error>(client)
 ///         }

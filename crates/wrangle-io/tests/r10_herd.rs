@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_lite::io::AsyncReadExt;
-use wrangle_io::testing::{DuplexStream, duplex};
+use wrangle_io::pipe::{DuplexStream, duplex};
 use wrangle_io::{Backoff, RobustStream};
 use wrangle_rt::Runtime;
 use wrangle_rt::testing::virtual_time;

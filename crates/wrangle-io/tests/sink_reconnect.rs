@@ -11,7 +11,7 @@ use std::time::Duration;
 use common::poll_once;
 use futures_lite::StreamExt;
 use futures_sink::Sink;
-use wrangle_io::testing::{MessageEnd, message_pipe};
+use wrangle_io::pipe::{MessageEnd, message_pipe};
 use wrangle_io::{Backoff, CloseReason, Closed, Event, RobustSink};
 use wrangle_rt::testing::each_runtime;
 use wrangle_rt::{DefaultRuntime, Runtime};

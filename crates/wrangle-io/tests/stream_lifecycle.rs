@@ -98,7 +98,7 @@ fn a_connect_timeout_fails_the_attempt_and_the_next_one_follows_the_backoff() {
                 if n == 0 {
                     std::future::pending::<()>().await; // a server that never answers
                 }
-                Ok::<_, io::Error>(wrangle_io::testing::duplex(8).0)
+                Ok::<_, io::Error>(wrangle_io::pipe::duplex(8).0)
             }
         })
         .backoff(Backoff::constant(ms(100)))
@@ -271,7 +271,7 @@ fn dropping_the_stream_cancels_an_attempt_in_flight_exactly_once() {
                     Poll::<()>::Pending
                 })
                 .await;
-                Ok::<_, io::Error>(wrangle_io::testing::duplex(8).0)
+                Ok::<_, io::Error>(wrangle_io::pipe::duplex(8).0)
             }
         })
         .backoff(Backoff::constant(ms(1)))

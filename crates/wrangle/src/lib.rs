@@ -11,8 +11,9 @@
 //! | `pool` | `wrangle-pool` | `pool` | task pools: size limit, per-task timeout from start, cross-thread submission, dedicated-thread pools |
 //! | `timer` | `wrangle-timer` | `timer` | drift-free intervals with missed-tick policies, periodic tasks, delay-policy timers, wall-clock and cron schedules with DST, scheduler |
 //! | `sync` | `wrangle-sync` | `sync` | priority semaphore, rate limiters, lockouts, dual sync/async queues, batching, blocking-iterator bridge |
+//! | `io` | `wrangle-io` | `io` | reconnecting byte streams and message streams, backoff with jitter, TCP and Unix connectors |
 //!
-//! Debounce, robust I/O and caches join this table as they land; see the workspace README.
+//! Debounce and caches join this table as they land; see the workspace README.
 //!
 //! # Examples
 //!
@@ -35,7 +36,7 @@
 //! - `runtime-smol` (default), `runtime-tokio`, `runtime-async-std` (legacy): runtime adapters,
 //!   forwarded to `wrangle-rt`; additive, any combination builds.
 //! - `full` (default): every crate of the suite.
-//! - `task`, `pool`, `timer`, `sync`: one feature per crate.
+//! - `task`, `pool`, `timer`, `sync`, `io`: one feature per crate.
 //! - `signal`: graceful stop on SIGINT/SIGTERM in `task::Supervisor` and `pool::Server`.
 //! - `tracing`: unhandled errors become `tracing` events.
 //!
@@ -57,6 +58,9 @@
 #[doc(inline)]
 pub use wrangle_rt as rt;
 
+#[cfg(feature = "io")]
+#[doc(inline)]
+pub use wrangle_io as io;
 #[cfg(feature = "pool")]
 #[doc(inline)]
 pub use wrangle_pool as pool;

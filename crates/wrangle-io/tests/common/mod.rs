@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use wrangle_io::testing::{DuplexStream, duplex};
+use wrangle_io::pipe::{DuplexStream, duplex};
 use wrangle_io::{Backoff, Connector};
 use wrangle_rt::{DefaultRuntime, Runtime};
 

@@ -6,6 +6,8 @@
 // The tour's job is to print.
 #![allow(clippy::print_stdout)]
 
+#[cfg(feature = "io")]
+mod io;
 #[cfg(feature = "pool")]
 mod pool;
 mod rt;
@@ -44,6 +46,11 @@ fn main() {
         {
             section("wrangle-sync: semaphores, limiters, lockouts, queues, batching");
             sync::tour(rt.clone()).await;
+        }
+        #[cfg(feature = "io")]
+        {
+            section("wrangle-io: a stream that reconnects by itself");
+            io::tour(rt.clone()).await;
         }
     });
     println!("\ntour finished in {:?}", started.elapsed());

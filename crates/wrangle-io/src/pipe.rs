@@ -1,4 +1,4 @@
-//! In-memory connections for tests: [`duplex`] (bytes) and [`message_pipe`] (messages).
+//! In-memory connections for tests and examples: [`duplex`] (bytes) and [`message_pipe`] (messages).
 //!
 //! They are runtime-free (wakers only), so a robust stream over them runs exactly on virtual
 //! time: a test can drop the "server" end to simulate a lost connection, and count attempts
@@ -72,7 +72,7 @@ impl fmt::Debug for DuplexStream {
 /// use futures_lite::io::{AsyncReadExt, AsyncWriteExt};
 ///
 /// futures_lite::future::block_on(async {
-///     let (mut a, mut b) = wrangle_io::testing::duplex(64);
+///     let (mut a, mut b) = wrangle_io::pipe::duplex(64);
 ///     a.write_all(b"ping").await.unwrap();
 ///     drop(a); // hang up
 ///     let mut got = String::new();
@@ -200,7 +200,7 @@ impl<T> fmt::Debug for MessageEnd<T> {
 /// use futures_lite::StreamExt;
 ///
 /// futures_lite::future::block_on(async {
-///     let (mut a, mut b) = wrangle_io::testing::message_pipe::<String>(8);
+///     let (mut a, mut b) = wrangle_io::pipe::message_pipe::<String>(8);
 ///     a.try_send("hello".to_string()).unwrap();
 ///     drop(a);
 ///     assert_eq!(b.next().await.unwrap().unwrap(), "hello");
