@@ -36,7 +36,7 @@ pub struct ReconnectStats {
     pub running: usize,
     /// Connections lost (ended by the peer or an error, not closed on purpose).
     pub disconnects: u64,
-    /// Bytes read by the user ([`RobustStream`](crate::RobustStream) only).
+    /// Bytes received from connections ([`RobustStream`](crate::RobustStream) only).
     pub bytes_read: u64,
     /// Bytes accepted by connections' writes ([`RobustStream`](crate::RobustStream) only).
     pub bytes_written: u64,
@@ -44,8 +44,9 @@ pub struct ReconnectStats {
     pub items_received: u64,
     /// Messages handed to a connection ([`RobustSink`](crate::RobustSink) only).
     pub items_sent: u64,
-    /// Of `items_sent`, messages dropped because their connection failed before a flush
-    /// confirmed them ([`RobustSink`](crate::RobustSink) only).
+    /// Messages dropped: handed to a connection that failed before a flush confirmed them, or
+    /// handed over while no connection was up ([`RobustSink`](crate::RobustSink) only; see its
+    /// delivery semantics).
     pub items_dropped: u64,
     /// Events not delivered to a subscriber that had [`Events::CAPACITY`](crate::Events::CAPACITY)
     /// unread.

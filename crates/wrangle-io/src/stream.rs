@@ -35,6 +35,9 @@ const DEFAULT_BUFFER: usize = 8 * 1024;
 /// - **Opening does not wait.** [`new`](RobustStream::new) starts the connect loop in the
 ///   background and returns at once; await [`connected`](RobustStream::connected) to wait
 ///   for the first connection.
+///   There is no stream "before opening": building it opens it, so the seed library's
+///   "used before it was entered" errors cannot happen; after a close, every operation says
+///   so (reads: end-of-file; writes, flushes and `connected`: [`Closed`](crate::Closed)).
 /// - **Writes wait for a connection**, and **reads wait for the reconnection** instead of
 ///   reporting end-of-file when the peer goes away. Only a close on purpose (or a backoff
 ///   policy that gives up) ends the stream: reads then return end-of-file, writes
@@ -299,10 +302,37 @@ impl<S: Send + 'static> RobustStream<S> {
         }
     }
 
-    /// Closes the stream for good, without waiting: the connection is dropped (not flushed;
-    /// use `AsyncWriteExt::close` for a graceful close), the connect loop stops, reads return
-    /// end-of-file once the buffer is drained, writes return
-    /// [`Closed`](crate::Closed). Returns `true` if this call closed it.
+    /// Closes the stream for good, without waiting: the connection is dropped (not flushed),
+    /// the connect loop stops, reads return end-of-file once the buffer is drained, writes
+    /// return [`Closed`](crate::Closed). Returns `true` if this call closed it.
+    ///
+    /// For a graceful close (flush, then close the connection, then the stream), use the I/O
+    /// trait's: `AsyncWriteExt::close(&mut stream).await` (this inherent method takes its
+    /// name from wrangle's vocabulary, so `stream.close()` calls this one).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures_lite::io::{AsyncReadExt, AsyncWriteExt};
+    /// use wrangle_io::RobustStream;
+    /// use wrangle_rt::VirtualRuntime;
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// rt.block_on(async {
+    ///     let mut stream = RobustStream::with_runtime(rt.clone(), || async {
+    ///         Ok::<_, std::io::Error>(futures_lite::io::Cursor::new(b"unread".to_vec()))
+    ///     });
+    ///     let mut first = [0; 2];
+    ///     stream.read_exact(&mut first).await.unwrap();
+    ///     assert!(stream.close());
+    ///     assert!(!stream.close()); // already closed
+    ///     // What was buffered can still be read, then end-of-file; writes fail.
+    ///     let mut rest = Vec::new();
+    ///     stream.read_to_end(&mut rest).await.unwrap();
+    ///     assert_eq!(rest, b"read");
+    ///     assert!(stream.write_all(b"x").await.is_err());
+    /// });
+    /// ```
     pub fn close(&self) -> bool {
         self.core.close(CloseReason::Closed, true)
     }
