@@ -120,6 +120,13 @@ impl fmt::Debug for Events {
     }
 }
 
+/// Ends after [`Event::Closed`] (or when the stream or sink is gone).
+impl futures_core::stream::FusedStream for Events {
+    fn is_terminated(&self) -> bool {
+        self.rx.is_terminated()
+    }
+}
+
 impl Stream for Events {
     type Item = Event;
 

@@ -312,6 +312,17 @@ where
     }
 }
 
+/// Terminated once closed: `poll_next` then returns `None` for ever.
+impl<S, T, E> futures_core::stream::FusedStream for RobustSink<S>
+where
+    S: Stream<Item = Result<T, E>> + Unpin,
+    E: Into<BoxError>,
+{
+    fn is_terminated(&self) -> bool {
+        self.core.lock().closed.is_some()
+    }
+}
+
 impl<S, I> Sink<I> for RobustSink<S>
 where
     S: Sink<I> + Unpin,

@@ -161,7 +161,9 @@ fn after_close_the_stream_ends_and_sends_are_closed_errors() {
     each_runtime(|rt| async move {
         let (mut sink, _server, _) = open(&rt);
         sink.connected().await.unwrap();
+        assert!(!futures_core::stream::FusedStream::is_terminated(&sink));
         assert!(sink.close());
+        assert!(futures_core::stream::FusedStream::is_terminated(&sink));
         assert_eq!(sink.next().await, None);
         assert_eq!(
             send(&mut sink, 1).await,

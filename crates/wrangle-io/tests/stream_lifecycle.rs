@@ -141,6 +141,7 @@ fn a_policy_that_gives_up_closes_the_stream() {
             seen.push(e);
         }
         assert_eq!(seen.len(), 4, "{seen:?}");
+        assert!(futures_core::stream::FusedStream::is_terminated(&events));
         assert!(matches!(seen[3], Event::Closed { reason: r } if r == reason));
         assert_eq!(server.calls(), 3);
         let s = stream.stats();
