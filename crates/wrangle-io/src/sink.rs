@@ -101,6 +101,7 @@ use crate::stats::ReconnectStats;
 /// A `next()` future dropped before it completes has taken no message. `SinkExt::send`
 /// dropped after its message was handed to the connection leaves it there (delivered or
 /// dropped as above); dropped before, it keeps the message itself.
+#[must_use = "dropping a RobustSink closes it: its connection and its connect loop end"]
 pub struct RobustSink<S> {
     core: Arc<Core<S>>,
     read_listener: Option<EventListener>,

@@ -119,6 +119,7 @@ const DEFAULT_BUFFER: usize = 8 * 1024;
 /// completing wrote nothing; `read_line`/`read_until` dropped midway lose what they had
 /// moved into their own buffer (not the stream's). Dropping a future that waits for a
 /// reconnection changes nothing.
+#[must_use = "dropping a RobustStream closes it: its connection and its connect loop end"]
 pub struct RobustStream<S> {
     core: Arc<Core<S>>,
     buf: Box<[u8]>,
