@@ -166,8 +166,7 @@ fn recovery(c: &mut Criterion) {
 
     let server = restarting_server();
     let mut stubborn = rt.block_on(async {
-        let options = ReconnectOptions::new()
-            .with_retries_generator(|| std::iter::repeat(BACKOFF));
+        let options = ReconnectOptions::new().with_retries_generator(|| std::iter::repeat(BACKOFF));
         let mut s = StubbornTcpStream::connect_with_options(server.addr, options)
             .await
             .unwrap();
