@@ -292,13 +292,6 @@ impl Backoff {
 
     /// Checks the policy.
     ///
-    /// # Errors
-    ///
-    /// [`InvalidBackoff`] for a zero delay (an exponential's `initial` or a constant's delay:
-    /// a zero delay against a server that is down is a busy loop), a `max` below `initial`, a
-    /// factor below 1 or not finite, zero `max_attempts` or `max_elapsed`, or a jitter the
-    /// policy cannot take.
-    ///
     /// # Examples
     ///
     /// ```
@@ -308,6 +301,13 @@ impl Backoff {
     /// let bad = Backoff::exponential(Duration::from_secs(2), Duration::from_secs(1));
     /// assert!(matches!(bad.validate(), Err(InvalidBackoff::MaxBelowInitial { .. })));
     /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`InvalidBackoff`] for a zero delay (an exponential's `initial` or a constant's delay:
+    /// a zero delay against a server that is down is a busy loop), a `max` below `initial`, a
+    /// factor below 1 or not finite, zero `max_attempts` or `max_elapsed`, or a jitter the
+    /// policy cannot take.
     pub fn validate(&self) -> Result<(), InvalidBackoff> {
         match &self.kind {
             Kind::Exponential { initial, max } => {
@@ -354,10 +354,6 @@ impl Backoff {
     /// Starts one cycle of this policy on the current runtime
     /// ([`DefaultRuntime::current`]).
     ///
-    /// # Errors
-    ///
-    /// As [`validate`](Backoff::validate).
-    ///
     /// # Examples
     ///
     /// ```
@@ -370,6 +366,10 @@ impl Backoff {
     /// });
     /// ```
     ///
+    /// # Errors
+    ///
+    /// As [`validate`](Backoff::validate).
+    ///
     /// # Panics
     ///
     /// As [`DefaultRuntime::current`]: only in a build with no runtime at all.
@@ -378,10 +378,6 @@ impl Backoff {
     }
 
     /// Starts one cycle of this policy, reading time from `rt`.
-    ///
-    /// # Errors
-    ///
-    /// As [`validate`](Backoff::validate).
     ///
     /// # Examples
     ///
@@ -406,6 +402,10 @@ impl Backoff {
     /// assert_eq!(tries, 2); // a third attempt would start at 6 s, past the 5 s budget
     /// assert_eq!(rt.now() - start, Duration::from_secs(4));
     /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`validate`](Backoff::validate).
     pub fn schedule_with_runtime<R: Runtime>(
         &self,
         rt: R,

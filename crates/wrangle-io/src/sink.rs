@@ -203,13 +203,13 @@ impl<S: Unpin + Send + 'static> RobustSink<S> {
 impl<S: Send + 'static> RobustSink<S> {
     /// Waits until a connection is up (at once if one is).
     ///
-    /// # Errors
-    ///
-    /// [`Closed`] if the sink is closed (or closes while waiting).
-    ///
     /// # Examples
     ///
     /// See [`RobustStream::connected`](crate::RobustStream::connected).
+    ///
+    /// # Errors
+    ///
+    /// [`Closed`] if the sink is closed (or closes while waiting).
     ///
     /// # Cancel safety
     ///
