@@ -12,8 +12,9 @@
 //! | `timer` | `wrangle-timer` | `timer` | drift-free intervals with missed-tick policies, periodic tasks, delay-policy timers, wall-clock and cron schedules with DST, scheduler |
 //! | `sync` | `wrangle-sync` | `sync` | priority semaphore, rate limiters, lockouts, dual sync/async queues, batching, blocking-iterator bridge |
 //! | `cache` | `wrangle-cache` | `cache` | cache with TTL and time to idle on the runtime's clock, S3-FIFO or exact LRU, per-key single-flight loads, memoized functions with preemptive loads and refresh-ahead |
+//! | `io` | `wrangle-io` | `io` | reconnecting byte streams and message streams, backoff with jitter, TCP and Unix connectors |
 //!
-//! Debounce and robust I/O join this table as they land; see the workspace README.
+//! The debouncer joins this table as it lands; see the workspace README.
 //!
 //! # Examples
 //!
@@ -45,7 +46,7 @@
 //!   `VirtualRuntime`, or where you made a runtime the default with `DefaultRuntime::enter`;
 //!   elsewhere they panic with a message that names the feature to enable.
 //! - `full` (default): every crate of the suite.
-//! - `task`, `pool`, `timer`, `sync`, `cache`: one feature per crate.
+//! - `task`, `pool`, `timer`, `sync`, `cache`, `io`: one feature per crate.
 //! - `signal`: graceful stop on SIGINT/SIGTERM in `task::Supervisor` and `pool::Server`.
 //! - `tracing`: unhandled errors become `tracing` events.
 //!
@@ -70,6 +71,9 @@ pub use wrangle_rt as rt;
 #[cfg(feature = "cache")]
 #[doc(inline)]
 pub use wrangle_cache as cache;
+#[cfg(feature = "io")]
+#[doc(inline)]
+pub use wrangle_io as io;
 #[cfg(feature = "pool")]
 #[doc(inline)]
 pub use wrangle_pool as pool;

@@ -8,6 +8,8 @@
 
 #[cfg(feature = "cache")]
 mod cache;
+#[cfg(feature = "io")]
+mod io;
 #[cfg(feature = "pool")]
 mod pool;
 mod rt;
@@ -51,6 +53,11 @@ fn main() {
         {
             section("wrangle-cache: single-flight loads, TTL, LRU, memoized functions");
             cache::tour(rt.clone()).await;
+        }
+        #[cfg(feature = "io")]
+        {
+            section("wrangle-io: a stream that reconnects by itself");
+            io::tour(rt.clone()).await;
         }
     });
     println!("\ntour finished in {:?}", started.elapsed());
