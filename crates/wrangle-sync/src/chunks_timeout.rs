@@ -8,9 +8,7 @@ use std::time::Duration;
 
 use futures_lite::Stream;
 use pin_project::pin_project;
-use wrangle_rt::{Runtime, Sleep};
-
-use crate::deadline_wait::deadline_after;
+use wrangle_rt::{Runtime, Sleep, saturating_deadline};
 
 /// Groups the items of a stream into `Vec`s of at most `max_items`, emitting a group as soon
 /// as it is full or `max_wait` after its **first** item arrived, whichever comes first.
@@ -148,7 +146,7 @@ impl<S: Stream, R: Runtime> Stream for ChunksTimeout<S, R> {
                     if this.buf.is_empty() {
                         // Sized like the last group; `push` grows it past that if needed.
                         this.buf.reserve((*this.last_len).min(*this.max_items));
-                        let deadline = deadline_after(this.rt.now(), *this.max_wait);
+                        let deadline = saturating_deadline(this.rt.now(), *this.max_wait);
                         match this.sleep.as_mut().as_pin_mut() {
                             Some(sleep) => sleep.reset(deadline),
                             None => this.sleep.set(Some(this.rt.sleep_until(deadline))),

@@ -74,6 +74,28 @@ impl fmt::Display for RateLimited {
 
 impl std::error::Error for RateLimited {}
 
+/// The longest period a rate limiter accepts, and the longest burst window (`burst` times
+/// `period / rate`) of the GCRA limiters: 100 years.
+///
+/// Longer configurations are refused with [`InvalidQuota::PeriodTooLong`] at construction:
+/// the limiters add these durations to instants and to nanosecond counters, and beyond this
+/// the sum would overflow (a panic) or saturate (a limit that no longer limits).
+///
+/// # Examples
+///
+/// ```
+/// use std::num::NonZeroU32;
+/// use std::time::Duration;
+/// use wrangle_sync::{InvalidQuota, MAX_QUOTA_PERIOD, RateLimiter};
+///
+/// let rt = wrangle_rt::VirtualRuntime::new();
+/// assert!(RateLimiter::with_runtime(rt.clone(), NonZeroU32::MIN, MAX_QUOTA_PERIOD).is_ok());
+/// let err = RateLimiter::with_runtime(rt, NonZeroU32::MIN, Duration::MAX).unwrap_err();
+/// assert_eq!(err, InvalidQuota::PeriodTooLong);
+/// ```
+pub const MAX_QUOTA_PERIOD: std::time::Duration =
+    std::time::Duration::from_secs(100 * 365 * 24 * 3600);
+
 /// A rate limiter's configuration cannot work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -82,6 +104,9 @@ pub enum InvalidQuota {
     ZeroPeriod,
     /// The period divided by the rate is below one nanosecond.
     RateTooHigh,
+    /// The period, or the burst window (`burst` times `period / rate`), is longer than
+    /// [`MAX_QUOTA_PERIOD`].
+    PeriodTooLong,
 }
 
 impl fmt::Display for InvalidQuota {
@@ -90,6 +115,9 @@ impl fmt::Display for InvalidQuota {
             InvalidQuota::ZeroPeriod => f.write_str("rate limit period is zero"),
             InvalidQuota::RateTooHigh => {
                 f.write_str("rate limit interval between admissions is below one nanosecond")
+            }
+            InvalidQuota::PeriodTooLong => {
+                f.write_str("rate limit period or burst window is longer than 100 years")
             }
         }
     }

@@ -11,9 +11,8 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use pin_project::{pin_project, pinned_drop};
-use wrangle_rt::{DefaultRuntime, Runtime};
+use wrangle_rt::{DefaultRuntime, Runtime, saturating_deadline};
 
-use crate::deadline_wait::deadline_after;
 use crate::gcra::Quota;
 use crate::reserve_wait::ReserveWait;
 use crate::sweep::Sweep;
@@ -74,7 +73,9 @@ impl<K: Hash + Eq> KeyedLimiter<K> {
     ///
     /// # Errors
     ///
-    /// [`InvalidQuota`] if `per` is zero or `per / rate` is below one nanosecond.
+    /// [`InvalidQuota`] if `per` is zero, `per / rate` is below one nanosecond, or `per` or
+    /// the burst window (`burst * per / rate`) is longer than
+    /// [`MAX_QUOTA_PERIOD`](crate::MAX_QUOTA_PERIOD).
     ///
     /// # Panics
     ///
@@ -106,7 +107,9 @@ impl<K: Hash + Eq, R: Runtime> KeyedLimiter<K, R> {
     ///
     /// # Errors
     ///
-    /// [`InvalidQuota`] if `per` is zero or `per / rate` is below one nanosecond.
+    /// [`InvalidQuota`] if `per` is zero, `per / rate` is below one nanosecond, or `per` or
+    /// the burst window (`burst * per / rate`) is longer than
+    /// [`MAX_QUOTA_PERIOD`](crate::MAX_QUOTA_PERIOD).
     pub fn with_runtime(
         rt: R,
         rate: NonZeroU32,
@@ -155,7 +158,7 @@ impl<K: Hash + Eq, R: Runtime> KeyedLimiter<K, R> {
             if slot > now {
                 drop(st);
                 return Err(RateLimited {
-                    retry_at: deadline_after(self.rt.now(), Duration::from_nanos(slot - now)),
+                    retry_at: saturating_deadline(self.rt.now(), Duration::from_nanos(slot - now)),
                 });
             }
             *tat = self.quota.next_tat(*tat, slot);
@@ -292,7 +295,7 @@ impl<K: Hash + Eq, R: Runtime> KeyedLimiter<K, R> {
             st.maybe_sweep(now);
         }
         (
-            deadline_after(rt_now, Duration::from_nanos(slot - now)),
+            saturating_deadline(rt_now, Duration::from_nanos(slot - now)),
             next,
         )
     }

@@ -12,9 +12,9 @@ use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 
 use pin_project::{pin_project, pinned_drop};
-use wrangle_rt::{DefaultRuntime, Runtime};
+use wrangle_rt::{DefaultRuntime, Runtime, saturating_deadline};
 
-use crate::deadline_wait::{DeadlineWait, deadline_after};
+use crate::deadline_wait::DeadlineWait;
 use crate::sweep::Sweep;
 use crate::sync::{Mutex, lock};
 use crate::{AcquireOwned, OwnedSemaphorePermit, PrioritySemaphore};
@@ -121,7 +121,7 @@ impl<K: Eq + Hash, R: Runtime> KeyedLockout<K, R> {
     /// ```
     pub fn lockout_for(&self, key: K, duration: Duration) {
         let now = self.rt.now();
-        let until = deadline_after(now, duration);
+        let until = saturating_deadline(now, duration);
         let mut st = lock(&self.state);
         let slot = st.until.entry(key).or_insert(until);
         *slot = (*slot).max(until);
@@ -416,7 +416,7 @@ impl<K: Eq + Hash, R: Runtime> KeyedFifoLockout<K, R> {
     /// assert!(!gates.is_locked("b"));
     /// ```
     pub fn lockout_for(&self, key: K, duration: Duration) {
-        self.lockout_until(key, deadline_after(self.rt.now(), duration));
+        self.lockout_until(key, saturating_deadline(self.rt.now(), duration));
     }
 
     /// Adds a lockout of `key` expiring at `deadline` on the runtime's monotonic clock;

@@ -128,8 +128,8 @@ pub use batch_stream::{BatchSender, Batches, batch_channel};
 pub use batcher::{Batcher, BatcherStats, Stop};
 pub use chunks_timeout::ChunksTimeout;
 pub use error::{
-    AcquireError, GetError, InvalidBatchConfig, InvalidQuota, PutError, PutTimeoutError,
-    QueueClosed, RateLimited, TaskDoneError, TryAcquireError, TryPutError,
+    AcquireError, GetError, InvalidBatchConfig, InvalidQuota, MAX_QUOTA_PERIOD, PutError,
+    PutTimeoutError, QueueClosed, RateLimited, TaskDoneError, TryAcquireError, TryPutError,
 };
 pub use fifo_lockout::{Enter, FifoLockout, FifoLockoutGuard};
 pub use gcra::{GcraAcquire, GcraLimiter, GcraStats};
