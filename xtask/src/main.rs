@@ -6,6 +6,7 @@
 // A command-line tool reports on stdout/stderr.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod asan;
 mod bench;
 
 use std::path::{Path, PathBuf};
@@ -34,7 +35,9 @@ commands:
   fuzz [target] [seconds]
                  cargo-fuzz targets of fuzz/ (default: all, 60 s each), nightly; needs
                  `cargo install cargo-fuzz`. CI replays the kept corpora on stable instead
-                 (crates/wrangle-sync/tests/fuzz_corpus.rs)";
+                 (crates/wrangle-sync/tests/fuzz_corpus.rs)
+  asan [crate]   every crate's unit and integration tests under AddressSanitizer and
+                 LeakSanitizer (nightly; slow: see the README for the last run's time)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -57,6 +60,7 @@ fn main() -> ExitCode {
         "bench-pair" => bench::pair(rest),
         "loom" => loom(rest.first().map(String::as_str)),
         "fuzz" => fuzz(rest),
+        "asan" => asan::asan(rest.first().map(String::as_str)),
         "help" | "--help" | "-h" => {
             println!("{USAGE}");
             Ok(())
