@@ -27,7 +27,8 @@ const MIN_SWEEP: usize = 1024;
 /// A key whose limit has fully recovered is indistinguishable from a key never seen, so such
 /// entries are dropped: whenever the table has doubled since the last sweep, and on
 /// [`retain_recent`](Self::retain_recent). Memory is bounded by the keys active within one
-/// burst's recovery time.
+/// burst's recovery time: a table that has shrunk well below its capacity gives the memory
+/// back, and an emptied one frees it.
 ///
 /// # Examples
 ///
@@ -277,7 +278,9 @@ impl<K: Hash + Eq, R: Runtime> KeyedLimiter<K, R> {
     /// ```
     pub fn retain_recent(&self) {
         let now = self.rt.monotonic_nanos();
-        lock(&self.state).tat.retain(|_, t| *t > now);
+        let mut st = lock(&self.state);
+        let st = &mut *st;
+        st.sweep.retain(&mut st.tat, |_, t| *t > now);
     }
 
     /// Reserves the next conforming slot for `key`; the instant returned is on the runtime's
@@ -310,7 +313,7 @@ impl<K: Hash + Eq, R: Runtime> KeyedLimiter<K, R> {
     }
 }
 
-impl<K> State<K> {
+impl<K: Hash + Eq> State<K> {
     fn maybe_sweep(&mut self, now: u64) {
         self.sweep.after_insert(&mut self.tat, |_, t| *t > now);
     }

@@ -26,7 +26,8 @@ use crate::{AcquireOwned, OwnedSemaphorePermit, PrioritySemaphore};
 /// arrival order per key (one holder at a time), use [`KeyedFifoLockout`].
 ///
 /// Memory stays bounded by the keys locked out recently: expired entries are swept whenever
-/// the table has doubled since the last sweep, and by [`retain_recent`](Self::retain_recent).
+/// the table has doubled since the last sweep, and by [`retain_recent`](Self::retain_recent);
+/// a table that has shrunk well below its capacity gives the memory back.
 ///
 /// # Examples
 ///
@@ -215,7 +216,9 @@ impl<K: Eq + Hash, R: Runtime> KeyedLockout<K, R> {
     /// ```
     pub fn retain_recent(&self) {
         let now = self.rt.now();
-        lock(&self.state).until.retain(|_, u| *u > now);
+        let mut st = lock(&self.state);
+        let st = &mut *st;
+        st.sweep.retain(&mut st.until, |_, u| *u > now);
     }
 
     /// Waits until every lockout of `key` has expired, including lockouts added while
@@ -299,7 +302,8 @@ impl<K, R: Runtime> fmt::Debug for KeyedLockoutWait<'_, K, R> {
 ///
 /// Memory stays bounded: a key's entry is removed as soon as it has no waiter, no holder and
 /// no lockout in force; entries kept only by an expired lockout are swept whenever the table
-/// has doubled since the last sweep, and by [`retain_recent`](Self::retain_recent).
+/// has doubled since the last sweep, and by [`retain_recent`](Self::retain_recent). A table
+/// that has shrunk well below its capacity gives the memory back.
 ///
 /// # Examples
 ///
@@ -552,7 +556,9 @@ impl<K: Eq + Hash, R: Runtime> KeyedFifoLockout<K, R> {
     /// ```
     pub fn retain_recent(&self) {
         let now = self.rt.now();
-        lock(&self.state).keys.retain(|_, g| !g.is_idle(now));
+        let mut st = lock(&self.state);
+        let st = &mut *st;
+        st.sweep.retain(&mut st.keys, |_, g| !g.is_idle(now));
     }
 
     /// Waits for its turn among the callers of `key` (every earlier caller of `key` has
@@ -604,6 +610,7 @@ impl<K: Eq + Hash, R: Runtime> KeyedFifoLockout<K, R> {
             gate.users -= 1;
             if gate.is_idle(now) {
                 st.keys.remove(key);
+                Sweep::after_remove(&mut st.keys);
             }
         }
     }
