@@ -78,7 +78,7 @@ fn a_million_keys_that_come_and_go_leave_no_memory_behind() {
         for key in 0..KEYS {
             limiter.check(&key).unwrap();
         }
-        assert!(limiter.len() > 0);
+        assert!(!limiter.is_empty());
         rt.sleep(second).await;
         limiter.retain_recent();
         assert_given_back("KeyedLimiter", before, limiter.len());
