@@ -14,6 +14,19 @@ impl fmt::Display for AcquireError {
 
 impl std::error::Error for AcquireError {}
 
+/// A [`PrioritySemaphore`](crate::PrioritySemaphore) would hold more than
+/// [`MAX_PERMITS`](crate::PrioritySemaphore::MAX_PERMITS) permits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TooManyPermits(pub(crate) ());
+
+impl fmt::Display for TooManyPermits {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("semaphore permits would exceed PrioritySemaphore::MAX_PERMITS")
+    }
+}
+
+impl std::error::Error for TooManyPermits {}
+
 /// Why [`PrioritySemaphore::try_acquire`](crate::PrioritySemaphore::try_acquire) failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]

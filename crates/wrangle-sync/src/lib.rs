@@ -129,7 +129,8 @@ pub use batcher::{Batcher, BatcherStats, Stop};
 pub use chunks_timeout::ChunksTimeout;
 pub use error::{
     AcquireError, GetError, InvalidBatchConfig, InvalidQuota, MAX_QUOTA_PERIOD, PutError,
-    PutTimeoutError, QueueClosed, RateLimited, TaskDoneError, TryAcquireError, TryPutError,
+    PutTimeoutError, QueueClosed, RateLimited, TaskDoneError, TooManyPermits, TryAcquireError,
+    TryPutError,
 };
 pub use fifo_lockout::{Enter, FifoLockout, FifoLockoutGuard};
 pub use gcra::{GcraAcquire, GcraLimiter, GcraStats};
