@@ -30,6 +30,11 @@ const MIN_SWEEP: usize = 1024;
 /// burst's recovery time: a table that has shrunk well below its capacity gives the memory
 /// back, and an emptied one frees it.
 ///
+/// The key's `Hash` and `Eq` are user code: if they panic in a call, that call panics and the
+/// table stays usable; in a dropped [`KeyedAcquire`]'s refund, the panic is reported to the
+/// process-wide error handler ([`wrangle_rt::report_unhandled`]) instead of escaping the
+/// destructor.
+///
 /// # Examples
 ///
 /// ```
@@ -359,7 +364,11 @@ impl<K: Hash + Eq, R: Runtime> PinnedDrop for KeyedAcquire<'_, K, R> {
     fn drop(self: Pin<&mut Self>) {
         let this = self.project();
         if let Some(ticket) = this.inner.take_outstanding() {
-            this.limiter.refund(this.key, ticket);
+            let (limiter, key) = (*this.limiter, &*this.key);
+            // Refunding hashes the key: user code, in a destructor.
+            crate::contain::in_drop("wrangle_sync::KeyedLimiter", || {
+                limiter.refund(key, ticket);
+            });
         }
     }
 }

@@ -305,6 +305,11 @@ impl<K, R: Runtime> fmt::Debug for KeyedLockoutWait<'_, K, R> {
 /// has doubled since the last sweep, and by [`retain_recent`](Self::retain_recent). A table
 /// that has shrunk well below its capacity gives the memory back.
 ///
+/// The key's `Hash` and `Eq` are user code: if they panic in a call, that call panics and the
+/// table stays usable; when a guard or a waiting [`KeyedEnter`] is dropped, the panic is
+/// reported to the process-wide error handler ([`wrangle_rt::report_unhandled`]) instead of
+/// escaping the destructor, and that key's entry is kept (one entry leaked, nothing blocked).
+///
 /// # Examples
 ///
 /// ```
@@ -683,7 +688,9 @@ impl<K: Eq + Hash, R: Runtime> PinnedDrop for KeyedEnter<'_, K, R> {
         drop(this.permit.take());
         drop(this.acquire.take());
         if let Some(key) = this.key.take() {
-            this.gates.leave(&key);
+            let gates = *this.gates;
+            // Leaving hashes the key: user code, in a destructor.
+            crate::contain::in_drop("wrangle_sync::KeyedFifoLockout", || gates.leave(&key));
         }
     }
 }
@@ -726,7 +733,9 @@ impl<K: Eq + Hash, R: Runtime> Drop for KeyedFifoLockoutGuard<'_, K, R> {
     fn drop(&mut self) {
         drop(self.permit.take());
         if let Some(key) = self.key.take() {
-            self.gates.leave(&key);
+            let gates = self.gates;
+            // Leaving hashes the key: user code, in a destructor.
+            crate::contain::in_drop("wrangle_sync::KeyedFifoLockout", || gates.leave(&key));
         }
     }
 }

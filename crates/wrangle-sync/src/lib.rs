@@ -104,6 +104,7 @@ mod acquire;
 mod batch_stream;
 mod batcher;
 mod chunks_timeout;
+mod contain;
 mod deadline_wait;
 mod error;
 mod fifo_lockout;
