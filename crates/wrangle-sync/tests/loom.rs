@@ -211,7 +211,7 @@ fn queue_cancelled_woken_putter_passes_the_slot_on() {
         if put_a {
             assert_eq!(loom::future::block_on(q.get()), Ok(1));
         }
-        b.join().unwrap().unwrap();
+        b.join().unwrap();
         assert_eq!(q.try_get(), Ok(2));
         assert_eq!(q.stats().putters_waiting, 0);
     });
