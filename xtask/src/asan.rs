@@ -54,16 +54,16 @@ pub(crate) fn asan(krate: Option<&str>) -> Result {
         let crate_start = Instant::now();
         // Examples first, as plain binaries: tests start them as child processes (the pool's
         // echo server), and `cargo test --examples` would build them as test harnesses.
-        run(nightly(&target_dir, &["build", "-p", name, "--all-features", "--examples"]))?;
+        run(nightly(
+            &target_dir,
+            &["build", "-p", name, "--all-features", "--examples"],
+        ))?;
         run(nightly(
             &target_dir,
             &["test", "-p", name, "--all-features", "--lib", "--tests"],
         ))
         .map_err(|e| format!("{e}\n(needs `rustup toolchain install nightly`)"))?;
-        eprintln!(
-            "xtask: asan: {name} clean in {:.0?}",
-            crate_start.elapsed()
-        );
+        eprintln!("xtask: asan: {name} clean in {:.0?}", crate_start.elapsed());
     }
     eprintln!(
         "xtask: asan: {} crate(s) clean in {:.0?}",
@@ -78,7 +78,9 @@ fn nightly(target_dir: &Path, args: &[&str]) -> Command {
     // `cargo +nightly` only works through rustup's proxy: call it by name, not through
     // `$CARGO` (the stable toolchain's binary).
     let mut c = Command::new("cargo");
-    c.current_dir(root()).env_remove("RUSTC").env_remove("RUSTDOC");
+    c.current_dir(root())
+        .env_remove("RUSTC")
+        .env_remove("RUSTDOC");
     c.arg("+nightly").args(args).args(["--target", TARGET]);
     // The prebuilt standard library was built without the sanitizer: allow the mix (a target
     // modifier since nightly 2025; nothing in std's ABI changes under ASan).
