@@ -55,7 +55,7 @@ pub struct CancellationToken {
 /// ever walks the tree recursively, and a grandchild still hears its grandparent after the
 /// intermediate token is gone, since it is now the grandparent's child.
 ///
-/// Locks are taken parent before child, never the other way round.
+/// Locks are taken parent before child, never the other way round (docs/adr/0080).
 struct Node {
     cancelled: AtomicBool,
     event: Event,
