@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::task::Waker;
 
 use crate::TooManyPermits;
+use crate::error::AcquireFailure;
 use crate::sync::{Mutex, lock};
 use crate::{Acquire, AcquireOwned, OwnedSemaphorePermit, SemaphorePermit, TryAcquireError};
 
@@ -252,7 +253,8 @@ impl PrioritySemaphore {
     /// # Errors
     ///
     /// [`AcquireError`](crate::AcquireError) if the semaphore is closed before permits are
-    /// handed over.
+    /// handed over, or at once if `n` is above
+    /// [`MAX_PERMITS`](Self::MAX_PERMITS) (a wait that could never end).
     ///
     /// # Cancel safety
     ///
@@ -308,7 +310,8 @@ impl PrioritySemaphore {
     /// # Errors
     ///
     /// [`AcquireError`](crate::AcquireError) if the semaphore is closed before permits are
-    /// handed over.
+    /// handed over, or at once if `n` is above
+    /// [`MAX_PERMITS`](Self::MAX_PERMITS) (a wait that could never end).
     ///
     /// # Cancel safety
     ///
@@ -549,7 +552,11 @@ impl PrioritySemaphore {
     ) -> Result<Option<Ticket>, crate::AcquireError> {
         let mut st = lock(&self.state);
         if st.closed {
-            return Err(crate::AcquireError(()));
+            return Err(crate::AcquireError(AcquireFailure::Closed));
+        }
+        if n > PrioritySemaphore::MAX_PERMITS {
+            // Could never be served, and, strictly fair, would hold back every later waiter.
+            return Err(crate::AcquireError(AcquireFailure::TooManyPermits));
         }
         let priority = priority.unwrap_or(st.default_priority);
         // A newcomer ahead of every waiter (a lower priority value) is served at once if it

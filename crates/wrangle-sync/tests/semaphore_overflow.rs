@@ -1,7 +1,10 @@
 //! `PrioritySemaphore` near `usize::MAX` permits (R16), on every runtime: a documented
 //! maximum, a typed error beyond it, and no overflow when permits come back.
 
+use std::time::Duration;
+
 use futures_lite::future::poll_once;
+use wrangle_rt::Runtime;
 use wrangle_rt::testing::each_runtime;
 use wrangle_sync::{PrioritySemaphore, TooManyPermits};
 
@@ -47,5 +50,26 @@ fn permits_are_bounded_by_max_permits_with_a_typed_error_beyond() {
         sem.add_permits(5).unwrap();
         assert_eq!(sem.available_permits(), max);
         assert!(sem.add_permits(1).is_err());
+    });
+}
+
+#[test]
+fn asking_for_more_than_max_permits_fails_at_once_and_blocks_nobody() {
+    each_runtime(|rt| async move {
+        let sem = PrioritySemaphore::new(1);
+        let held = sem.try_acquire().unwrap();
+        // Was: queued for good, and (strictly fair) ahead of every later waiter.
+        let too_many = sem.acquire_many(PrioritySemaphore::MAX_PERMITS + 1);
+        let err = rt
+            .timeout(Duration::from_secs(10), too_many)
+            .await
+            .expect("resolves at once, never waits")
+            .unwrap_err();
+        assert!(!err.is_closed());
+        let mut next = Box::pin(sem.acquire());
+        assert!(poll_once(next.as_mut()).await.is_none());
+        drop(held);
+        assert!(poll_once(next.as_mut()).await.is_some(), "served next");
+        assert_eq!(sem.stats().waiting, 0);
     });
 }
