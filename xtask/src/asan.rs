@@ -90,6 +90,10 @@ fn nightly(target_dir: &Path, args: &[&str]) -> Command {
     );
     c.env("CARGO_TARGET_DIR", target_dir);
     c.env("ASAN_OPTIONS", ASAN_OPTIONS);
+    // Tests that bound resident memory read this: under ASan, shadow memory (an eighth of
+    // every region ever allocated) and the allocator's size-class regions stay resident
+    // after a free, whatever the code under test gives back.
+    c.env("WRANGLE_SANITIZER", "address");
     c.env("RUST_BACKTRACE", "0");
     c
 }

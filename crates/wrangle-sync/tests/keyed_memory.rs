@@ -30,6 +30,11 @@ fn resident() -> Option<u64> {
 /// Asserts that what `fill` allocated for a million keys is gone once `empty` ran.
 fn assert_given_back(what: &str, before: Option<u64>, len: usize) {
     assert_eq!(len, 0, "{what}: not emptied");
+    // Under a sanitizer (`cargo xtask asan`), shadow memory and the sanitizer's allocator stay
+    // resident after a free: the bound measures them, not the tables.
+    if std::env::var_os("WRANGLE_SANITIZER").is_some() {
+        return;
+    }
     if let (Some(before), Some(after)) = (before, resident()) {
         let kept = after.saturating_sub(before);
         // One million (u64, state) entries are 20 to 40 MiB; was: all of it kept.
