@@ -111,6 +111,9 @@ impl<K: Eq + Hash, R: Runtime> KeyedLockout<K, R> {
 
     /// Adds a lockout of `key` expiring `duration` from now; lockouts of one key stack.
     ///
+    /// A `duration` too large to add to now (`Duration::MAX`) means about thirty years
+    /// ([`wrangle_rt::saturating_deadline`]): never a panic.
+    ///
     /// # Examples
     ///
     /// ```
@@ -414,6 +417,9 @@ impl<K: Eq + Hash, R: Runtime> KeyedFifoLockout<K, R> {
     }
 
     /// Adds a lockout of `key` expiring `duration` from now; lockouts of one key stack.
+    ///
+    /// A `duration` too large to add to now (`Duration::MAX`) means about thirty years
+    /// ([`wrangle_rt::saturating_deadline`]): never a panic.
     ///
     /// # Examples
     ///

@@ -105,6 +105,9 @@ impl<R: Runtime> Lockout<R> {
     /// Adds a lockout expiring `duration` from now. It stacks with the others: the gate opens
     /// when the last one expires.
     ///
+    /// A `duration` too large to add to now (`Duration::MAX`) means about thirty years
+    /// ([`wrangle_rt::saturating_deadline`]): never a panic.
+    ///
     /// # Examples
     ///
     /// ```
