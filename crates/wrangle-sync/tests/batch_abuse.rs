@@ -174,3 +174,30 @@ fn dropping_a_batcher_is_not_reported_as_a_death() {
         assert!(seen.lock().unwrap().is_empty());
     });
 }
+
+#[test]
+fn a_max_wait_of_duration_max_waits_for_count_or_stop_and_never_panics() {
+    each_runtime(|rt| async move {
+        let got = Arc::new(Mutex::new(Vec::new()));
+        let batcher =
+            Batcher::with_runtime(rt.clone(), NonZeroUsize::new(2).unwrap(), Duration::MAX, {
+                let got = Arc::clone(&got);
+                move |batch: Vec<u8>| {
+                    got.lock().unwrap().push(batch);
+                    async {}
+                }
+            })
+            .unwrap();
+        for i in 0..3 {
+            batcher.put(i).unwrap();
+        }
+        rt.sleep(10 * MS).await;
+        if rt.is_virtual() {
+            // The full batch went at once; the third item waits (for about thirty years).
+            assert_eq!(*got.lock().unwrap(), [vec![0, 1]]);
+        }
+        let stats = batcher.stop().await;
+        assert_eq!(*got.lock().unwrap(), [vec![0, 1], vec![2]]);
+        assert_eq!((stats.batches, stats.completed), (2, 2));
+    });
+}
