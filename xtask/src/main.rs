@@ -6,7 +6,9 @@
 // A command-line tool reports on stdout/stderr.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod asan;
 mod bench;
+mod powerset;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -22,7 +24,8 @@ commands:
   docs           cargo doc --workspace --no-deps, all features and default ones, warnings denied
   deny           cargo deny check (needs `cargo install --locked cargo-deny`)
   deny-if-installed  bans, licenses, sources; skipped when cargo-deny is missing (CI)
-  powerset       wrangle-rt with each runtime feature alone, all, and none: check + test
+  powerset       every crate with features: each alone, all, and none; the library
+                 checked, the tests built (wrangle-rt's run)
   bench [--quick] [-- <criterion args>]
                  criterion benches, then the ratio table (--quick: short runs)
   bench-table    print the ratio table of the last bench run
@@ -34,7 +37,9 @@ commands:
   fuzz [target] [seconds]
                  cargo-fuzz targets of fuzz/ (default: all, 60 s each), nightly; needs
                  `cargo install cargo-fuzz`. CI replays the kept corpora on stable instead
-                 (crates/wrangle-sync/tests/fuzz_corpus.rs)";
+                 (crates/wrangle-sync/tests/fuzz_corpus.rs)
+  asan [crate]   every crate's unit and integration tests under AddressSanitizer and
+                 LeakSanitizer (nightly; slow: see the README for the last run's time)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -51,12 +56,13 @@ fn main() -> ExitCode {
         "docs" => docs(),
         "deny" => deny(true),
         "deny-if-installed" => deny(false),
-        "powerset" => powerset(),
+        "powerset" => powerset::powerset(),
         "bench" => bench::bench(rest),
         "bench-table" => bench::table(&root().join("target/criterion")),
         "bench-pair" => bench::pair(rest),
         "loom" => loom(rest.first().map(String::as_str)),
         "fuzz" => fuzz(rest),
+        "asan" => asan::asan(rest.first().map(String::as_str)),
         "help" | "--help" | "-h" => {
             println!("{USAGE}");
             Ok(())
@@ -110,7 +116,7 @@ fn ci() -> Result {
     lint()?;
     test()?;
     docs()?;
-    powerset()?;
+    powerset::powerset()?;
     loom(None)?;
     deny(false)
 }
@@ -174,28 +180,6 @@ fn deny(required: bool) -> Result {
     let mut c = cargo_args(&["deny", "check"]);
     c.args(checks);
     run(c)
-}
-
-fn powerset() -> Result {
-    let sets: [&[&str]; 5] = [
-        &["--no-default-features"],
-        &["--no-default-features", "--features", "runtime-tokio"],
-        &["--no-default-features", "--features", "runtime-smol"],
-        &["--no-default-features", "--features", "runtime-async-std"],
-        &["--all-features"],
-    ];
-    for set in sets {
-        let mut c = cargo_args(&["test", "-p", "wrangle-rt", "--tests"]);
-        c.args(set);
-        run(c)?;
-    }
-    // The facade must build with no runtime at all, too.
-    run(cargo_args(&[
-        "check",
-        "-p",
-        "wrangle",
-        "--no-default-features",
-    ]))
 }
 
 /// The cargo-fuzz targets of `fuzz/` (R14; docs/adr/0021-sync-fuzzing.md), each with the crate

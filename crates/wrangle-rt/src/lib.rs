@@ -124,7 +124,9 @@ pub use join::{
     BlockingCell, Cancel, JoinError, JoinHandle, PanicPayload, TaskCell, blocking_pair, task_pair,
 };
 pub use runtime::{Runtime, Sleep};
-pub use time::{DeadlineOverflow, Elapsed, Timeout, YieldNow, fast_nanos, yield_now};
+pub use time::{
+    DeadlineOverflow, Elapsed, Timeout, YieldNow, fast_nanos, saturating_deadline, yield_now,
+};
 pub use token::{
     CancellationToken, DropGuard, RunUntilCancelled, WaitForCancellation, WaitForCancellationOwned,
 };

@@ -65,7 +65,27 @@ pub(crate) fn default_monotonic_nanos(now: Instant) -> u64 {
     u64::try_from(now.saturating_duration_since(default_origin()).as_nanos()).unwrap_or(u64::MAX)
 }
 
-pub(crate) fn saturating_deadline(now: Instant, duration: Duration) -> Instant {
+/// `now + duration`, or, when that instant cannot be represented, about thirty years from
+/// `now` ("forever" for a timer); never panics.
+///
+/// Every wrangle crate adds durations to instants through this (or through the checked
+/// [`Runtime::deadline_after`](crate::Runtime::deadline_after) where an overflow must be an
+/// error): `Instant + Duration` panics on overflow, and user durations may be
+/// `Duration::MAX`.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use wrangle_rt::saturating_deadline;
+///
+/// let now = Instant::now();
+/// assert_eq!(saturating_deadline(now, Duration::from_secs(1)), now + Duration::from_secs(1));
+/// // No panic: a far deadline instead.
+/// assert!(saturating_deadline(now, Duration::MAX) > now + Duration::from_secs(86_400 * 365));
+/// ```
+#[must_use]
+pub fn saturating_deadline(now: Instant, duration: Duration) -> Instant {
     now.checked_add(duration)
         .or_else(|| now.checked_add(FAR_FUTURE))
         // A clock this close to its own end of range cannot sleep any further.

@@ -3,13 +3,13 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Weak};
 use std::task::{Context, Poll};
 
 use event_listener::{Event, EventListener};
 
-use crate::sync::{AtomicBool, Mutex, MutexGuard};
+use crate::sync::{AtomicBool, AtomicUsize, Mutex, MutexGuard};
 
 /// A request to stop, shared by everyone who holds a clone, and passed down to child tokens.
 ///
@@ -18,7 +18,11 @@ use crate::sync::{AtomicBool, Mutex, MutexGuard};
 /// cancelled. The token needs no runtime: it is built on wakers only.
 ///
 /// Dropping a child token's last clone unregisters it from its parent, so a long-lived parent
-/// handing a child to each request does not grow without bound.
+/// handing a child to each request does not grow without bound. A token keeps no ancestor it
+/// no longer needs: `t = t.child_token()` in a loop holds two tokens' worth of memory however
+/// long it runs, and a grandchild whose parent's handles are all gone is handed to its
+/// grandparent directly. Cancelling and dropping are iterative: a tree of any depth or width
+/// is dropped without recursion.
 ///
 /// # Examples
 ///
@@ -38,33 +42,172 @@ use crate::sync::{AtomicBool, Mutex, MutexGuard};
 /// grandchild.cancelled().await;
 /// # });
 /// ```
-#[derive(Clone)]
 pub struct CancellationToken {
     node: Arc<Node>,
 }
 
+/// One token and its clones.
+///
+/// The tree is linked both ways with strong references (a parent holds its children, a child
+/// its parent) only while the node has handles: when the last handle goes, the node unlinks
+/// itself and hands its children to its parent. So a token retains nothing it no longer needs
+/// (`t = t.child_token()` in a loop keeps two nodes alive, not the whole chain), no `Drop`
+/// ever walks the tree recursively, and a grandchild still hears its grandparent after the
+/// intermediate token is gone, since it is now the grandparent's child.
+///
+/// Locks are taken parent before child, never the other way round (docs/adr/0080).
 struct Node {
     cancelled: AtomicBool,
     event: Event,
-    children: Mutex<Vec<Weak<Node>>>,
-    // Keeps the chain to the root alive while this node lives, so a grandchild still hears
-    // its grandparent after the intermediate token's handles are gone.
-    _parent: Option<Arc<Node>>,
+    /// `CancellationToken`s sharing this node (the futures that own a token count through it).
+    handles: AtomicUsize,
+    tree: Mutex<Tree>,
+}
+
+#[derive(Default)]
+struct Tree {
+    /// `None` for a root, and for a node whose parent was cancelled or unlinked as a root.
+    parent: Option<Arc<Node>>,
+    /// This node's position in its parent's `children`, kept up to date by `swap_remove`.
+    index: usize,
+    /// Emptied by `cancel` (the children are cancelled with it) and by unlinking.
+    children: Vec<Arc<Node>>,
 }
 
 impl Node {
-    fn new(parent: Option<Arc<Node>>, cancelled: bool) -> Arc<Node> {
+    fn new(cancelled: bool) -> Arc<Node> {
         Arc::new(Node {
             cancelled: AtomicBool::new(cancelled),
             event: Event::new(),
-            children: Mutex::new(Vec::new()),
-            _parent: parent,
+            handles: AtomicUsize::new(1),
+            tree: Mutex::new(Tree::default()),
         })
     }
 
-    fn children(&self) -> MutexGuard<'_, Vec<Weak<Node>>> {
+    fn tree(&self) -> MutexGuard<'_, Tree> {
         // The lock is never held across user code.
-        self.children.lock().unwrap_or_else(|e| e.into_inner())
+        self.tree.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Appends `child` to `parent`'s children (both locks held by the caller).
+fn link(parent: &Arc<Node>, parent_tree: &mut Tree, child: &Arc<Node>, child_tree: &mut Tree) {
+    child_tree.parent = Some(Arc::clone(parent));
+    child_tree.index = parent_tree.children.len();
+    parent_tree.children.push(Arc::clone(child));
+}
+
+/// Removes the child at `index` from `parent_tree` (the parent's lock held by the caller),
+/// fixing the index of the child moved into its place, and gives memory back once the list
+/// has shrunk well below its capacity (a parent that once had a million children keeps no
+/// million-slot list).
+fn unlink_at(parent_tree: &mut Tree, index: usize, removed: &Arc<Node>) {
+    let taken = parent_tree.children.swap_remove(index);
+    debug_assert!(Arc::ptr_eq(&taken, removed), "tree index out of date");
+    if let Some(moved) = parent_tree.children.get(index) {
+        // A sibling: locking it under the parent follows the parent-before-child order.
+        moved.tree().index = index;
+    }
+    let children = &mut parent_tree.children;
+    if children.capacity() > 64 && children.len() < children.capacity() / 4 {
+        children.shrink_to(children.len() * 2);
+    }
+}
+
+/// Unlinks every child of a cancelled node (its lock held by the caller) and marks each
+/// cancelled, under its own lock, so no new grandchild can be linked below it unseen. The
+/// children this call marked are pushed on `stack`: the caller notifies them and takes their
+/// children in turn. A child already marked belongs to the cancel that marked it.
+fn cancel_children(tree: &mut Tree, stack: &mut Vec<Arc<Node>>) {
+    for child in std::mem::take(&mut tree.children) {
+        let was_cancelled = {
+            let mut child_tree = child.tree();
+            child_tree.parent = None;
+            child.cancelled.swap(true, Ordering::SeqCst)
+        };
+        if !was_cancelled {
+            stack.push(child);
+        }
+    }
+}
+
+/// Notifies every node on `stack` (each marked cancelled by this caller) and cancels their
+/// descendants, iteratively: no depth of tree can overflow the stack.
+fn cascade(mut stack: Vec<Arc<Node>>) {
+    while let Some(node) = stack.pop() {
+        node.event.notify(usize::MAX);
+        let mut tree = node.tree();
+        cancel_children(&mut tree, &mut stack);
+    }
+}
+
+/// The last handle of `node` is gone: unlink it from its parent and hand its children over
+/// (to the parent, or, if the node has none, to nobody: they become roots). When a cancel is
+/// under way on the node or its parent, the children are cancelled here instead: a cancel
+/// hands down only what it finds in the lists, and they are no longer there.
+fn release(node: &Arc<Node>) {
+    loop {
+        let parent = node.tree().parent.clone();
+        let mut cancelled = Vec::new();
+        match parent {
+            None => {
+                let mut tree = node.tree();
+                if tree.parent.is_some() {
+                    // Nothing links a node without handles, but never act on a stale read.
+                    continue;
+                }
+                if node.cancelled.load(Ordering::SeqCst) {
+                    cancel_children(&mut tree, &mut cancelled);
+                } else {
+                    for child in std::mem::take(&mut tree.children) {
+                        child.tree().parent = None;
+                    }
+                }
+            }
+            Some(parent) => {
+                let mut parent_tree = parent.tree();
+                let mut tree = node.tree();
+                if !tree
+                    .parent
+                    .as_ref()
+                    .is_some_and(|p| Arc::ptr_eq(p, &parent))
+                {
+                    // Unlinked by a cancel while no lock was held: start again.
+                    continue;
+                }
+                tree.parent = None;
+                unlink_at(&mut parent_tree, tree.index, node);
+                if node.cancelled.load(Ordering::SeqCst) || parent.cancelled.load(Ordering::SeqCst)
+                {
+                    cancel_children(&mut tree, &mut cancelled);
+                } else {
+                    for child in std::mem::take(&mut tree.children) {
+                        let mut child_tree = child.tree();
+                        link(&parent, &mut parent_tree, &child, &mut child_tree);
+                    }
+                }
+            }
+        }
+        cascade(cancelled);
+        return;
+    }
+}
+
+impl Clone for CancellationToken {
+    fn clone(&self) -> Self {
+        // A new handle only comes from a live one: the count never rises from zero.
+        self.node.handles.fetch_add(1, Ordering::Relaxed);
+        CancellationToken {
+            node: Arc::clone(&self.node),
+        }
+    }
+}
+
+impl Drop for CancellationToken {
+    fn drop(&mut self) {
+        if self.node.handles.fetch_sub(1, Ordering::AcqRel) == 1 {
+            release(&self.node);
+        }
     }
 }
 
@@ -94,7 +237,7 @@ impl CancellationToken {
     #[must_use]
     pub fn new() -> Self {
         CancellationToken {
-            node: Node::new(None, false),
+            node: Node::new(false),
         }
     }
 
@@ -110,20 +253,17 @@ impl CancellationToken {
     /// ```
     #[must_use]
     pub fn child_token(&self) -> CancellationToken {
-        let mut children = self.node.children();
+        let mut tree = self.node.tree();
         // Checked under the lock: `cancel` sets the flag before it takes the lock, so either
         // it sees this child in the list or this check sees the flag.
         if self.node.cancelled.load(Ordering::SeqCst) {
+            // Born cancelled, and linked to nothing: there is nothing left to pass down.
             return CancellationToken {
-                node: Node::new(Some(self.node.clone()), true),
+                node: Node::new(true),
             };
         }
-        if children.len() == children.capacity() && !children.is_empty() {
-            // Amortised pruning of children whose handles are all gone.
-            children.retain(|w| w.strong_count() > 0);
-        }
-        let node = Node::new(Some(self.node.clone()), false);
-        children.push(Arc::downgrade(&node));
+        let node = Node::new(false);
+        link(&self.node, &mut tree, &node, &mut node.tree());
         CancellationToken { node }
     }
 
@@ -140,14 +280,9 @@ impl CancellationToken {
     /// assert!(token.is_cancelled());
     /// ```
     pub fn cancel(&self) {
-        let mut stack = vec![self.node.clone()];
-        while let Some(node) = stack.pop() {
-            if node.cancelled.swap(true, Ordering::SeqCst) {
-                continue;
-            }
-            node.event.notify(usize::MAX);
-            let children = std::mem::take(&mut *node.children());
-            stack.extend(children.iter().filter_map(Weak::upgrade));
+        // Whoever sets a node's flag hands the cancel down to its children.
+        if !self.node.cancelled.swap(true, Ordering::SeqCst) {
+            cascade(vec![Arc::clone(&self.node)]);
         }
     }
 
@@ -211,7 +346,7 @@ impl CancellationToken {
     /// Cancel safe: dropping the future loses nothing.
     pub fn cancelled_owned(self) -> WaitForCancellationOwned {
         WaitForCancellationOwned {
-            node: self.node,
+            token: self,
             listener: None,
         }
     }
@@ -342,7 +477,8 @@ impl Future for WaitForCancellation<'_> {
 /// Cancel safe.
 #[must_use = "futures do nothing unless you `.await` or poll them"]
 pub struct WaitForCancellationOwned {
-    node: Arc<Node>,
+    // A handle, not the bare node: a node without handles is unlinked and hears no ancestor.
+    token: CancellationToken,
     listener: Option<EventListener>,
 }
 
@@ -358,7 +494,7 @@ impl Future for WaitForCancellationOwned {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = &mut *self;
-        poll_cancelled(&this.node, &mut this.listener, cx)
+        poll_cancelled(&this.token.node, &mut this.listener, cx)
     }
 }
 

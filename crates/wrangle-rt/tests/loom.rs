@@ -1,6 +1,7 @@
 //! Loom models of wrangle-rt's hand-written synchronisation: the cancellation token's
-//! cancel-versus-child race and wake-up, and the portable task cell's cancel-versus-completion
-//! race.
+//! cancel-versus-child race, wake-up, and a token's release (unlinking itself and handing its
+//! children to its parent) racing a cancel or a sibling's release; and the portable task
+//! cell's cancel-versus-completion race.
 //!
 //! Run with `cargo xtask loom wrangle-rt` (`RUSTFLAGS="--cfg loom"`, `LOOM_MAX_PREEMPTIONS=2`).
 
@@ -40,6 +41,46 @@ fn a_waiter_is_always_woken_by_cancel() {
         // The nodes are shared through std's `Arc`, which loom does not track: the last handle
         // is dropped here, after the join, so loom sees the order the real fences give.
         drop(child);
+    });
+}
+
+/// The middle token's last handle is dropped (it unlinks itself and hands the leaf to the
+/// root) while the root cancels: the leaf is cancelled whichever goes first, and nothing
+/// deadlocks (the release locks root then middle, the cancel one node at a time).
+#[test]
+fn a_leaf_hears_the_root_while_its_parent_is_released() {
+    loom::model(|| {
+        let root = CancellationToken::new();
+        let middle = root.child_token();
+        let leaf = middle.child_token();
+        let releaser = thread::spawn(move || drop(middle));
+        root.cancel();
+        releaser.join().unwrap();
+        assert!(leaf.is_cancelled(), "the leaf missed the root's cancel");
+        drop(leaf);
+    });
+}
+
+/// Two siblings released at once, one of them handing a grandchild to the root: the root's
+/// child list (indices fixed up by `swap_remove`) stays consistent, and a later cancel of the
+/// root reaches the grandchild.
+#[test]
+fn siblings_released_together_keep_the_tree_consistent() {
+    loom::model(|| {
+        let root = CancellationToken::new();
+        let a = root.child_token();
+        let b = root.child_token();
+        let grandchild = b.child_token();
+        let first = thread::spawn(move || drop(a));
+        let second = thread::spawn(move || drop(b));
+        first.join().unwrap();
+        second.join().unwrap();
+        root.cancel();
+        assert!(
+            grandchild.is_cancelled(),
+            "the grandchild was lost in the release"
+        );
+        drop(grandchild);
     });
 }
 

@@ -6,6 +6,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use crate::error::AcquireFailure;
 use crate::semaphore::{Ticket, WaitPoll};
 use crate::{AcquireError, OwnedSemaphorePermit, Priority, PrioritySemaphore, SemaphorePermit};
 
@@ -52,7 +53,7 @@ impl Waiting {
             },
             Some(key) => match sem.poll_wait(key, cx.waker()) {
                 WaitPoll::Granted => Ok(()),
-                WaitPoll::Closed => Err(AcquireError(())),
+                WaitPoll::Closed => Err(AcquireError(AcquireFailure::Closed)),
                 WaitPoll::Pending => return Poll::Pending,
             },
         };

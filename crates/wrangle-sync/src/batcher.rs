@@ -3,7 +3,7 @@
 use std::fmt;
 use std::future::Future;
 use std::num::NonZeroUsize;
-use std::panic::AssertUnwindSafe;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -11,7 +11,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures_lite::{FutureExt, StreamExt};
-use wrangle_rt::{DefaultRuntime, JoinHandle, Runtime, Unhandled, report_unhandled};
+use wrangle_rt::{DefaultRuntime, ErrorReporter, JoinHandle, PanicPayload, Runtime, Unhandled};
 
 use crate::sync::{Mutex, lock};
 use crate::{ChunksTimeout, InvalidBatchConfig, PutError};
@@ -20,8 +20,14 @@ use crate::{ChunksTimeout, InvalidBatchConfig, PutError};
 /// each sent at the latest `max_wait` after its first item arrived.
 ///
 /// A dispatch task (on the batcher's runtime) forms batches; each batch runs its callback as
-/// a task of its own, so callbacks may overlap. A callback that panics is reported to the
-/// process-wide error handler ([`report_unhandled`]) and counted as failed.
+/// a task of its own, so callbacks may overlap. A callback that panics, while building its
+/// future or while it runs, loses that batch only: the panic is counted as failed and
+/// reported (as a [`PanicPayload`]) to the [`error_reporter`](Batcher::error_reporter), by
+/// default the process-wide handler, and the batcher goes on. If the dispatch task ever dies
+/// (its runtime shut down under it), the death is reported and every later
+/// [`put`](Batcher::put) is refused with its item handed back: nothing is accepted that
+/// cannot be delivered. `max_quantity` reserves no memory; it may be `usize::MAX` (batches
+/// then close on time only).
 /// [`stop`](Batcher::stop) refuses new items, sends what is left at once in batches of at most
 /// `max_quantity`, and waits for every callback, optionally only until a deadline after which
 /// the rest is cancelled. Dropping the batcher cancels the dispatch task and every callback.
@@ -73,6 +79,8 @@ struct Shared {
     completed: AtomicU64,
     failed: AtomicU64,
     cancelled: AtomicU64,
+    /// Where callback panics and the death of the dispatch task go.
+    reporter: Mutex<ErrorReporter>,
 }
 
 /// A snapshot of a batcher's counters.
@@ -85,7 +93,7 @@ pub struct BatcherStats {
     pub batches: u64,
     /// Callbacks that finished.
     pub completed: u64,
-    /// Callbacks that panicked.
+    /// Callbacks that panicked (while building their future, or while it ran).
     pub failed: u64,
     /// Callbacks cancelled by a finalize deadline or by dropping the batcher.
     pub cancelled: u64,
@@ -173,28 +181,42 @@ impl<T: Send + 'static, R: Runtime> Batcher<T, R> {
             completed: AtomicU64::new(0),
             failed: AtomicU64::new(0),
             cancelled: AtomicU64::new(0),
+            reporter: Mutex::new(ErrorReporter::global()),
         });
+        // Moved into the task before its first poll: if the task is dropped before its loop
+        // ends (its runtime shut down, even before it ever ran), the watch closes the channel,
+        // so no later `put` is accepted by a batcher that cannot deliver, and reports it.
+        let watch = DispatchWatch {
+            shared: Arc::clone(&shared),
+            rx: rx.clone(),
+            finished: false,
+        };
         let dispatcher = rt.spawn({
             let (rt, shared) = (rt.clone(), Arc::clone(&shared));
             async move {
+                // Moves the whole watch in (a field assignment alone would capture the field).
+                let mut watch = watch;
                 let mut batches =
                     std::pin::pin!(ChunksTimeout::new(rx, max_quantity, max_wait, rt.clone()));
                 while let Some(batch) = batches.next().await {
                     shared.batches.fetch_add(1, Ordering::Relaxed);
-                    let run = AssertUnwindSafe(callback(batch)).catch_unwind();
+                    // The callback may panic before it returns its future, too.
+                    let run = match catch_unwind(AssertUnwindSafe(|| callback(batch))) {
+                        Ok(fut) => AssertUnwindSafe(fut).catch_unwind(),
+                        Err(payload) => {
+                            shared.callback_panicked(payload);
+                            continue;
+                        }
+                    };
                     let handle = rt.spawn({
                         let shared = Arc::clone(&shared);
                         async move {
                             match run.await {
-                                Ok(()) => shared.completed.fetch_add(1, Ordering::Relaxed),
-                                Err(payload) => {
-                                    report_unhandled(Unhandled::new(
-                                        "wrangle_sync::Batcher callback",
-                                        CallbackPanicked::new(payload.as_ref()),
-                                    ));
-                                    shared.failed.fetch_add(1, Ordering::Relaxed)
+                                Ok(()) => {
+                                    shared.completed.fetch_add(1, Ordering::Relaxed);
                                 }
-                            };
+                                Err(payload) => shared.callback_panicked(payload),
+                            }
                         }
                     });
                     let mut callbacks = lock(&shared.callbacks);
@@ -208,6 +230,7 @@ impl<T: Send + 'static, R: Runtime> Batcher<T, R> {
                     callbacks.retain(|h| !h.is_finished());
                     callbacks.push(handle);
                 }
+                watch.finished = true;
             }
         });
         Ok(Batcher {
@@ -216,6 +239,48 @@ impl<T: Send + 'static, R: Runtime> Batcher<T, R> {
             shared,
             dispatcher: Mutex::new(Some(dispatcher)),
         })
+    }
+
+    /// Sends what nobody can receive to `reporter` instead of the process-wide handler: a
+    /// callback's panic (as a [`PanicPayload`]), and the death of the dispatch task (its
+    /// runtime shut down under it).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::num::NonZeroUsize;
+    /// use std::sync::{Arc, Mutex};
+    /// use std::time::Duration;
+    /// use wrangle_rt::{ErrorReporter, PanicPayload, Unhandled};
+    ///
+    /// wrangle_rt::VirtualRuntime::new().block_on(async {
+    ///     let panics = Arc::new(Mutex::new(Vec::new()));
+    ///     let sink = Arc::clone(&panics);
+    ///     let reporter = ErrorReporter::new(move |u: Unhandled| {
+    ///         let message = u.error().downcast_ref::<PanicPayload>().and_then(|p| p.message());
+    ///         sink.lock().unwrap().push(message.map(str::to_owned));
+    ///     });
+    ///     let batcher = wrangle_sync::Batcher::new(
+    ///         NonZeroUsize::MIN,
+    ///         Duration::from_millis(1),
+    ///         |batch: Vec<u8>| {
+    ///             assert!(batch[0] < 10, "out of range");
+    ///             async {}
+    ///         },
+    ///     )
+    ///     .unwrap()
+    ///     .error_reporter(reporter);
+    ///     batcher.put(42).unwrap();
+    ///     batcher.put(1).unwrap();
+    ///     let stats = batcher.stop().await;
+    ///     assert_eq!((stats.completed, stats.failed), (1, 1));
+    ///     assert_eq!(*panics.lock().unwrap(), [Some("out of range".to_owned())]);
+    /// });
+    /// ```
+    #[must_use]
+    pub fn error_reporter(self, reporter: ErrorReporter) -> Self {
+        *lock(&self.shared.reporter) = reporter;
+        self
     }
 
     /// Adds an item to the current batch; never waits.
@@ -241,7 +306,9 @@ impl<T: Send + 'static, R: Runtime> Batcher<T, R> {
     ///
     /// # Errors
     ///
-    /// [`PutError`] with the item, once [`stop`](Self::stop) was called.
+    /// [`PutError`] with the item, once [`stop`](Self::stop) was called, or once the dispatch
+    /// task has died (its runtime shut down; reported to the
+    /// [`error_reporter`](Self::error_reporter)).
     pub fn put(&self, item: T) -> Result<(), PutError<T>> {
         match self.tx.try_send(item) {
             Ok(()) => {
@@ -252,7 +319,8 @@ impl<T: Send + 'static, R: Runtime> Batcher<T, R> {
         }
     }
 
-    /// Whether [`stop`](Self::stop) was called.
+    /// Whether [`stop`](Self::stop) was called, or the dispatch task died: `put` refuses
+    /// items.
     ///
     /// # Examples
     ///
@@ -413,6 +481,50 @@ impl<T: Send + 'static, R: Runtime> Batcher<T, R> {
     }
 }
 
+impl Shared {
+    /// A callback panicked, building its future or running it: counted and reported; the
+    /// batch it held is gone with it, the batcher goes on.
+    fn callback_panicked(&self, payload: Box<dyn std::any::Any + Send>) {
+        self.failed.fetch_add(1, Ordering::Relaxed);
+        let reporter = lock(&self.reporter).clone();
+        reporter.report(Unhandled::new(
+            "wrangle_sync::Batcher callback",
+            PanicPayload::new(payload),
+        ));
+    }
+}
+
+/// Lives in the dispatch task; dropped before the task's loop finished, the task died.
+struct DispatchWatch<T> {
+    shared: Arc<Shared>,
+    rx: async_channel::Receiver<T>,
+    finished: bool,
+}
+
+impl<T> Drop for DispatchWatch<T> {
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        // Refuse every later `put` (the item is handed back to its producer).
+        self.rx.close();
+        if self.shared.dropped.load(Ordering::Acquire) {
+            // Dropping the batcher cancels this task: nothing went wrong.
+            return;
+        }
+        let reporter = lock(&self.shared.reporter).clone();
+        reporter.report(Unhandled::new(
+            "wrangle_sync::Batcher",
+            format!(
+                "the batcher's dispatch task ended before the batcher was stopped (its \
+                 runtime shut down); {} queued item(s) are dropped and every later put is \
+                 refused",
+                self.rx.len()
+            ),
+        ));
+    }
+}
+
 impl<T, R: Runtime> Drop for Batcher<T, R> {
     fn drop(&mut self) {
         // Dropping the handles cancels the dispatch task and the callbacks. The flag is set
@@ -463,30 +575,3 @@ impl fmt::Debug for Stop<'_> {
         f.debug_struct("Stop").finish_non_exhaustive()
     }
 }
-
-/// What the error handler receives when a batch callback panics.
-#[derive(Debug)]
-struct CallbackPanicked {
-    message: Option<String>,
-}
-
-impl CallbackPanicked {
-    fn new(payload: &(dyn std::any::Any + Send)) -> Self {
-        let message = payload
-            .downcast_ref::<&str>()
-            .map(|s| (*s).to_owned())
-            .or_else(|| payload.downcast_ref::<String>().cloned());
-        CallbackPanicked { message }
-    }
-}
-
-impl fmt::Display for CallbackPanicked {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.message {
-            Some(m) => write!(f, "batch callback panicked: {m}"),
-            None => f.write_str("batch callback panicked"),
-        }
-    }
-}
-
-impl std::error::Error for CallbackPanicked {}

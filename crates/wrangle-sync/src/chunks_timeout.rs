@@ -8,9 +8,7 @@ use std::time::Duration;
 
 use futures_lite::Stream;
 use pin_project::pin_project;
-use wrangle_rt::{Runtime, Sleep};
-
-use crate::deadline_wait::deadline_after;
+use wrangle_rt::{Runtime, Sleep, saturating_deadline};
 
 /// Groups the items of a stream into `Vec`s of at most `max_items`, emitting a group as soon
 /// as it is full or `max_wait` after its **first** item arrived, whichever comes first.
@@ -19,6 +17,10 @@ use crate::deadline_wait::deadline_after;
 /// `max_wait` (async-utils' `Waterfall` can take twice that). One timer is reused for every
 /// group: at most one timer registration per group. No empty group is ever emitted; when the
 /// inner stream ends, what is buffered is emitted at once.
+///
+/// No memory is reserved from `max_items`: a group's buffer is sized like the previous group
+/// and grows as items come, so `max_items` may be as large as `usize::MAX` (groups then close
+/// on time only).
 ///
 /// The deadline is checked whenever the inner stream has nothing ready: a stream that never
 /// returns `Pending` fills groups to `max_items` instead (which only makes them come sooner).
@@ -47,6 +49,9 @@ pub struct ChunksTimeout<S: Stream, R: Runtime> {
     max_items: usize,
     max_wait: Duration,
     buf: Vec<S::Item>,
+    /// The length of the last group: the next group's buffer is sized from it (never from
+    /// `max_items`, a user's maximum, which may be `usize::MAX`).
+    last_len: usize,
     #[pin]
     sleep: Option<R::Sleep>,
     done: bool,
@@ -77,6 +82,7 @@ impl<S: Stream, R: Runtime> ChunksTimeout<S, R> {
             max_items: max_items.get(),
             max_wait,
             buf: Vec::new(),
+            last_len: 0,
             sleep: None,
             done: false,
         }
@@ -138,8 +144,9 @@ impl<S: Stream, R: Runtime> Stream for ChunksTimeout<S, R> {
             match this.stream.as_mut().poll_next(cx) {
                 Poll::Ready(Some(item)) => {
                     if this.buf.is_empty() {
-                        this.buf.reserve(*this.max_items);
-                        let deadline = deadline_after(this.rt.now(), *this.max_wait);
+                        // Sized like the last group; `push` grows it past that if needed.
+                        this.buf.reserve((*this.last_len).min(*this.max_items));
+                        let deadline = saturating_deadline(this.rt.now(), *this.max_wait);
                         match this.sleep.as_mut().as_pin_mut() {
                             Some(sleep) => sleep.reset(deadline),
                             None => this.sleep.set(Some(this.rt.sleep_until(deadline))),
@@ -147,7 +154,7 @@ impl<S: Stream, R: Runtime> Stream for ChunksTimeout<S, R> {
                     }
                     this.buf.push(item);
                     if this.buf.len() >= *this.max_items {
-                        return Poll::Ready(Some(std::mem::take(this.buf)));
+                        return Poll::Ready(Some(take_group(this.buf, this.last_len)));
                     }
                 }
                 Poll::Ready(None) => *this.done = true,
@@ -161,7 +168,7 @@ impl<S: Stream, R: Runtime> Stream for ChunksTimeout<S, R> {
                         .as_pin_mut()
                         .expect("armed with the first item");
                     return match sleep.poll(cx) {
-                        Poll::Ready(()) => Poll::Ready(Some(std::mem::take(this.buf))),
+                        Poll::Ready(()) => Poll::Ready(Some(take_group(this.buf, this.last_len))),
                         Poll::Pending => Poll::Pending,
                     };
                 }
@@ -170,7 +177,7 @@ impl<S: Stream, R: Runtime> Stream for ChunksTimeout<S, R> {
         if this.buf.is_empty() {
             Poll::Ready(None)
         } else {
-            Poll::Ready(Some(std::mem::take(this.buf)))
+            Poll::Ready(Some(take_group(this.buf, this.last_len)))
         }
     }
 
@@ -181,6 +188,12 @@ impl<S: Stream, R: Runtime> Stream for ChunksTimeout<S, R> {
         let hi = hi.and_then(|h| h.checked_add(buffered));
         (lo, hi)
     }
+}
+
+/// Takes the buffered group, remembering its length to size the next one.
+fn take_group<T>(buf: &mut Vec<T>, last_len: &mut usize) -> Vec<T> {
+    *last_len = buf.len();
+    std::mem::take(buf)
 }
 
 impl<S: Stream, R: Runtime> fmt::Debug for ChunksTimeout<S, R> {

@@ -2,20 +2,10 @@
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use pin_project::pin_project;
 use wrangle_rt::{Runtime, Sleep};
-
-/// About thirty years: "forever" for a deadline too far away to represent.
-const FOREVER: Duration = Duration::from_secs(30 * 365 * 24 * 3600);
-
-/// `now + d`, saturating at about thirty years from now.
-pub(crate) fn deadline_after(now: Instant, d: Duration) -> Instant {
-    now.checked_add(d)
-        .or_else(|| now.checked_add(FOREVER))
-        .unwrap_or(now)
-}
 
 /// Sleeps on one timer, re-reading the deadline each time it fires, until the deadline read
 /// is `None` or has passed.

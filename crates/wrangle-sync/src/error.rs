@@ -2,17 +2,66 @@
 
 use std::fmt;
 
-/// The semaphore was closed while waiting, or before the call.
+/// The semaphore was closed while waiting, or before the call; or the call asked for more
+/// permits than a semaphore can ever hold
+/// ([`MAX_PERMITS`](crate::PrioritySemaphore::MAX_PERMITS)), a wait that could never end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AcquireError(pub(crate) ());
+pub struct AcquireError(pub(crate) AcquireFailure);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AcquireFailure {
+    Closed,
+    TooManyPermits,
+}
+
+impl AcquireError {
+    /// Whether the semaphore was closed (rather than asked for more than
+    /// [`MAX_PERMITS`](crate::PrioritySemaphore::MAX_PERMITS)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wrangle_sync::PrioritySemaphore;
+    ///
+    /// wrangle_rt::VirtualRuntime::new().block_on(async {
+    ///     let sem = PrioritySemaphore::new(1);
+    ///     let too_many = sem.acquire_many(PrioritySemaphore::MAX_PERMITS + 1).await;
+    ///     assert!(!too_many.unwrap_err().is_closed());
+    ///     sem.close();
+    ///     assert!(sem.acquire().await.unwrap_err().is_closed());
+    /// });
+    /// ```
+    #[must_use]
+    pub fn is_closed(&self) -> bool {
+        self.0 == AcquireFailure::Closed
+    }
+}
 
 impl fmt::Display for AcquireError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("semaphore closed")
+        match self.0 {
+            AcquireFailure::Closed => f.write_str("semaphore closed"),
+            AcquireFailure::TooManyPermits => {
+                f.write_str("more permits asked than PrioritySemaphore::MAX_PERMITS")
+            }
+        }
     }
 }
 
 impl std::error::Error for AcquireError {}
+
+/// A [`PrioritySemaphore`](crate::PrioritySemaphore) would hold more than
+/// [`MAX_PERMITS`](crate::PrioritySemaphore::MAX_PERMITS) permits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TooManyPermits(pub(crate) ());
+
+impl fmt::Display for TooManyPermits {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("semaphore permits would exceed PrioritySemaphore::MAX_PERMITS")
+    }
+}
+
+impl std::error::Error for TooManyPermits {}
 
 /// Why [`PrioritySemaphore::try_acquire`](crate::PrioritySemaphore::try_acquire) failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,6 +123,28 @@ impl fmt::Display for RateLimited {
 
 impl std::error::Error for RateLimited {}
 
+/// The longest period a rate limiter accepts, and the longest burst window (`burst` times
+/// `period / rate`) of the GCRA limiters: 100 years.
+///
+/// Longer configurations are refused with [`InvalidQuota::PeriodTooLong`] at construction:
+/// the limiters add these durations to instants and to nanosecond counters, and beyond this
+/// the sum would overflow (a panic) or saturate (a limit that no longer limits).
+///
+/// # Examples
+///
+/// ```
+/// use std::num::NonZeroU32;
+/// use std::time::Duration;
+/// use wrangle_sync::{InvalidQuota, MAX_QUOTA_PERIOD, RateLimiter};
+///
+/// let rt = wrangle_rt::VirtualRuntime::new();
+/// assert!(RateLimiter::with_runtime(rt.clone(), NonZeroU32::MIN, MAX_QUOTA_PERIOD).is_ok());
+/// let err = RateLimiter::with_runtime(rt, NonZeroU32::MIN, Duration::MAX).unwrap_err();
+/// assert_eq!(err, InvalidQuota::PeriodTooLong);
+/// ```
+pub const MAX_QUOTA_PERIOD: std::time::Duration =
+    std::time::Duration::from_secs(100 * 365 * 24 * 3600);
+
 /// A rate limiter's configuration cannot work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -82,6 +153,9 @@ pub enum InvalidQuota {
     ZeroPeriod,
     /// The period divided by the rate is below one nanosecond.
     RateTooHigh,
+    /// The period, or the burst window (`burst` times `period / rate`), is longer than
+    /// [`MAX_QUOTA_PERIOD`].
+    PeriodTooLong,
 }
 
 impl fmt::Display for InvalidQuota {
@@ -90,6 +164,9 @@ impl fmt::Display for InvalidQuota {
             InvalidQuota::ZeroPeriod => f.write_str("rate limit period is zero"),
             InvalidQuota::RateTooHigh => {
                 f.write_str("rate limit interval between admissions is below one nanosecond")
+            }
+            InvalidQuota::PeriodTooLong => {
+                f.write_str("rate limit period or burst window is longer than 100 years")
             }
         }
     }

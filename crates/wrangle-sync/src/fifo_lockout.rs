@@ -90,6 +90,9 @@ impl<R: Runtime> FifoLockout<R> {
 
     /// Adds a lockout expiring `duration` from now; lockouts stack.
     ///
+    /// A `duration` too large to add to now (`Duration::MAX`) means about thirty years
+    /// ([`wrangle_rt::saturating_deadline`]): never a panic.
+    ///
     /// # Examples
     ///
     /// ```

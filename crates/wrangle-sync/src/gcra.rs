@@ -9,11 +9,10 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use pin_project::{pin_project, pinned_drop};
-use wrangle_rt::{DefaultRuntime, Runtime};
+use wrangle_rt::{DefaultRuntime, Runtime, saturating_deadline};
 
-use crate::deadline_wait::deadline_after;
 use crate::reserve_wait::ReserveWait;
-use crate::{InvalidQuota, RateLimited};
+use crate::{InvalidQuota, MAX_QUOTA_PERIOD, RateLimited};
 
 /// The arithmetic of GCRA, in nanoseconds on the runtime's cheap clock
 /// ([`Runtime::monotonic_nanos`]); a theoretical arrival time of 0 means "fully recovered".
@@ -38,8 +37,15 @@ impl Quota {
         if interval == 0 {
             return Err(InvalidQuota::RateTooHigh);
         }
-        let interval = u64::try_from(interval).unwrap_or(u64::MAX);
-        let tolerance = interval.saturating_mul(u64::from(burst.get() - 1));
+        // The theoretical arrival time runs up to `burst * interval` ahead of now, in u64
+        // nanoseconds: bounded here, so no sum below ever saturates (a saturated tolerance
+        // would admit everything).
+        let window = interval * u128::from(burst.get());
+        if per > MAX_QUOTA_PERIOD || window > MAX_QUOTA_PERIOD.as_nanos() {
+            return Err(InvalidQuota::PeriodTooLong);
+        }
+        let interval = u64::try_from(interval).map_err(|_| InvalidQuota::PeriodTooLong)?;
+        let tolerance = interval * u64::from(burst.get() - 1);
         Ok(Quota {
             interval,
             tolerance,
@@ -136,7 +142,9 @@ impl GcraLimiter {
     ///
     /// # Errors
     ///
-    /// [`InvalidQuota`] if `per` is zero or `per / rate` is below one nanosecond.
+    /// [`InvalidQuota`] if `per` is zero, `per / rate` is below one nanosecond, or `per` or
+    /// the burst window (`burst * per / rate`) is longer than
+    /// [`MAX_QUOTA_PERIOD`](crate::MAX_QUOTA_PERIOD).
     ///
     /// # Panics
     ///
@@ -164,7 +172,9 @@ impl<R: Runtime> GcraLimiter<R> {
     ///
     /// # Errors
     ///
-    /// [`InvalidQuota`] if `per` is zero or `per / rate` is below one nanosecond.
+    /// [`InvalidQuota`] if `per` is zero, `per / rate` is below one nanosecond, or `per` or
+    /// the burst window (`burst * per / rate`) is longer than
+    /// [`MAX_QUOTA_PERIOD`](crate::MAX_QUOTA_PERIOD).
     pub fn with_runtime(
         rt: R,
         rate: NonZeroU32,
@@ -208,7 +218,7 @@ impl<R: Runtime> GcraLimiter<R> {
             if slot > now {
                 self.refused.fetch_add(1, Ordering::Relaxed);
                 return Err(RateLimited {
-                    retry_at: deadline_after(self.rt.now(), Duration::from_nanos(slot - now)),
+                    retry_at: saturating_deadline(self.rt.now(), Duration::from_nanos(slot - now)),
                 });
             }
             let next = self.quota.next_tat(tat, slot);
@@ -302,7 +312,7 @@ impl<R: Runtime> GcraLimiter<R> {
                 Ok(_) => {
                     self.reserved.fetch_add(1, Ordering::Relaxed);
                     let wait = Duration::from_nanos(slot - now);
-                    return (deadline_after(rt_now, wait), next);
+                    return (saturating_deadline(rt_now, wait), next);
                 }
                 Err(actual) => tat = actual,
             }

@@ -11,9 +11,8 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use pin_project::{pin_project, pinned_drop};
-use wrangle_rt::{DefaultRuntime, Runtime};
+use wrangle_rt::{DefaultRuntime, Runtime, saturating_deadline};
 
-use crate::deadline_wait::deadline_after;
 use crate::gcra::Quota;
 use crate::reserve_wait::ReserveWait;
 use crate::sweep::Sweep;
@@ -28,7 +27,13 @@ const MIN_SWEEP: usize = 1024;
 /// A key whose limit has fully recovered is indistinguishable from a key never seen, so such
 /// entries are dropped: whenever the table has doubled since the last sweep, and on
 /// [`retain_recent`](Self::retain_recent). Memory is bounded by the keys active within one
-/// burst's recovery time.
+/// burst's recovery time: a table that has shrunk well below its capacity gives the memory
+/// back, and an emptied one frees it.
+///
+/// The key's `Hash` and `Eq` are user code: if they panic in a call, that call panics and the
+/// table stays usable; in a dropped [`KeyedAcquire`]'s refund, the panic is reported to the
+/// process-wide error handler ([`wrangle_rt::report_unhandled`]) instead of escaping the
+/// destructor.
 ///
 /// # Examples
 ///
@@ -74,7 +79,9 @@ impl<K: Hash + Eq> KeyedLimiter<K> {
     ///
     /// # Errors
     ///
-    /// [`InvalidQuota`] if `per` is zero or `per / rate` is below one nanosecond.
+    /// [`InvalidQuota`] if `per` is zero, `per / rate` is below one nanosecond, or `per` or
+    /// the burst window (`burst * per / rate`) is longer than
+    /// [`MAX_QUOTA_PERIOD`](crate::MAX_QUOTA_PERIOD).
     ///
     /// # Panics
     ///
@@ -106,7 +113,9 @@ impl<K: Hash + Eq, R: Runtime> KeyedLimiter<K, R> {
     ///
     /// # Errors
     ///
-    /// [`InvalidQuota`] if `per` is zero or `per / rate` is below one nanosecond.
+    /// [`InvalidQuota`] if `per` is zero, `per / rate` is below one nanosecond, or `per` or
+    /// the burst window (`burst * per / rate`) is longer than
+    /// [`MAX_QUOTA_PERIOD`](crate::MAX_QUOTA_PERIOD).
     pub fn with_runtime(
         rt: R,
         rate: NonZeroU32,
@@ -155,7 +164,7 @@ impl<K: Hash + Eq, R: Runtime> KeyedLimiter<K, R> {
             if slot > now {
                 drop(st);
                 return Err(RateLimited {
-                    retry_at: deadline_after(self.rt.now(), Duration::from_nanos(slot - now)),
+                    retry_at: saturating_deadline(self.rt.now(), Duration::from_nanos(slot - now)),
                 });
             }
             *tat = self.quota.next_tat(*tat, slot);
@@ -274,7 +283,9 @@ impl<K: Hash + Eq, R: Runtime> KeyedLimiter<K, R> {
     /// ```
     pub fn retain_recent(&self) {
         let now = self.rt.monotonic_nanos();
-        lock(&self.state).tat.retain(|_, t| *t > now);
+        let mut st = lock(&self.state);
+        let st = &mut *st;
+        st.sweep.retain(&mut st.tat, |_, t| *t > now);
     }
 
     /// Reserves the next conforming slot for `key`; the instant returned is on the runtime's
@@ -292,7 +303,7 @@ impl<K: Hash + Eq, R: Runtime> KeyedLimiter<K, R> {
             st.maybe_sweep(now);
         }
         (
-            deadline_after(rt_now, Duration::from_nanos(slot - now)),
+            saturating_deadline(rt_now, Duration::from_nanos(slot - now)),
             next,
         )
     }
@@ -307,7 +318,7 @@ impl<K: Hash + Eq, R: Runtime> KeyedLimiter<K, R> {
     }
 }
 
-impl<K> State<K> {
+impl<K: Hash + Eq> State<K> {
     fn maybe_sweep(&mut self, now: u64) {
         self.sweep.after_insert(&mut self.tat, |_, t| *t > now);
     }
@@ -353,7 +364,11 @@ impl<K: Hash + Eq, R: Runtime> PinnedDrop for KeyedAcquire<'_, K, R> {
     fn drop(self: Pin<&mut Self>) {
         let this = self.project();
         if let Some(ticket) = this.inner.take_outstanding() {
-            this.limiter.refund(this.key, ticket);
+            let (limiter, key) = (*this.limiter, &*this.key);
+            // Refunding hashes the key: user code, in a destructor.
+            crate::contain::in_drop("wrangle_sync::KeyedLimiter", || {
+                limiter.refund(key, ticket);
+            });
         }
     }
 }

@@ -12,9 +12,9 @@ use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 
 use pin_project::{pin_project, pinned_drop};
-use wrangle_rt::{DefaultRuntime, Runtime};
+use wrangle_rt::{DefaultRuntime, Runtime, saturating_deadline};
 
-use crate::deadline_wait::{DeadlineWait, deadline_after};
+use crate::deadline_wait::DeadlineWait;
 use crate::sweep::Sweep;
 use crate::sync::{Mutex, lock};
 use crate::{AcquireOwned, OwnedSemaphorePermit, PrioritySemaphore};
@@ -26,7 +26,8 @@ use crate::{AcquireOwned, OwnedSemaphorePermit, PrioritySemaphore};
 /// arrival order per key (one holder at a time), use [`KeyedFifoLockout`].
 ///
 /// Memory stays bounded by the keys locked out recently: expired entries are swept whenever
-/// the table has doubled since the last sweep, and by [`retain_recent`](Self::retain_recent).
+/// the table has doubled since the last sweep, and by [`retain_recent`](Self::retain_recent);
+/// a table that has shrunk well below its capacity gives the memory back.
 ///
 /// # Examples
 ///
@@ -110,6 +111,9 @@ impl<K: Eq + Hash, R: Runtime> KeyedLockout<K, R> {
 
     /// Adds a lockout of `key` expiring `duration` from now; lockouts of one key stack.
     ///
+    /// A `duration` too large to add to now (`Duration::MAX`) means about thirty years
+    /// ([`wrangle_rt::saturating_deadline`]): never a panic.
+    ///
     /// # Examples
     ///
     /// ```
@@ -121,7 +125,7 @@ impl<K: Eq + Hash, R: Runtime> KeyedLockout<K, R> {
     /// ```
     pub fn lockout_for(&self, key: K, duration: Duration) {
         let now = self.rt.now();
-        let until = deadline_after(now, duration);
+        let until = saturating_deadline(now, duration);
         let mut st = lock(&self.state);
         let slot = st.until.entry(key).or_insert(until);
         *slot = (*slot).max(until);
@@ -215,7 +219,9 @@ impl<K: Eq + Hash, R: Runtime> KeyedLockout<K, R> {
     /// ```
     pub fn retain_recent(&self) {
         let now = self.rt.now();
-        lock(&self.state).until.retain(|_, u| *u > now);
+        let mut st = lock(&self.state);
+        let st = &mut *st;
+        st.sweep.retain(&mut st.until, |_, u| *u > now);
     }
 
     /// Waits until every lockout of `key` has expired, including lockouts added while
@@ -299,7 +305,13 @@ impl<K, R: Runtime> fmt::Debug for KeyedLockoutWait<'_, K, R> {
 ///
 /// Memory stays bounded: a key's entry is removed as soon as it has no waiter, no holder and
 /// no lockout in force; entries kept only by an expired lockout are swept whenever the table
-/// has doubled since the last sweep, and by [`retain_recent`](Self::retain_recent).
+/// has doubled since the last sweep, and by [`retain_recent`](Self::retain_recent). A table
+/// that has shrunk well below its capacity gives the memory back.
+///
+/// The key's `Hash` and `Eq` are user code: if they panic in a call, that call panics and the
+/// table stays usable; when a guard or a waiting [`KeyedEnter`] is dropped, the panic is
+/// reported to the process-wide error handler ([`wrangle_rt::report_unhandled`]) instead of
+/// escaping the destructor, and that key's entry is kept (one entry leaked, nothing blocked).
 ///
 /// # Examples
 ///
@@ -406,6 +418,9 @@ impl<K: Eq + Hash, R: Runtime> KeyedFifoLockout<K, R> {
 
     /// Adds a lockout of `key` expiring `duration` from now; lockouts of one key stack.
     ///
+    /// A `duration` too large to add to now (`Duration::MAX`) means about thirty years
+    /// ([`wrangle_rt::saturating_deadline`]): never a panic.
+    ///
     /// # Examples
     ///
     /// ```
@@ -416,7 +431,7 @@ impl<K: Eq + Hash, R: Runtime> KeyedFifoLockout<K, R> {
     /// assert!(!gates.is_locked("b"));
     /// ```
     pub fn lockout_for(&self, key: K, duration: Duration) {
-        self.lockout_until(key, deadline_after(self.rt.now(), duration));
+        self.lockout_until(key, saturating_deadline(self.rt.now(), duration));
     }
 
     /// Adds a lockout of `key` expiring at `deadline` on the runtime's monotonic clock;
@@ -552,7 +567,9 @@ impl<K: Eq + Hash, R: Runtime> KeyedFifoLockout<K, R> {
     /// ```
     pub fn retain_recent(&self) {
         let now = self.rt.now();
-        lock(&self.state).keys.retain(|_, g| !g.is_idle(now));
+        let mut st = lock(&self.state);
+        let st = &mut *st;
+        st.sweep.retain(&mut st.keys, |_, g| !g.is_idle(now));
     }
 
     /// Waits for its turn among the callers of `key` (every earlier caller of `key` has
@@ -604,6 +621,7 @@ impl<K: Eq + Hash, R: Runtime> KeyedFifoLockout<K, R> {
             gate.users -= 1;
             if gate.is_idle(now) {
                 st.keys.remove(key);
+                Sweep::after_remove(&mut st.keys);
             }
         }
     }
@@ -676,7 +694,9 @@ impl<K: Eq + Hash, R: Runtime> PinnedDrop for KeyedEnter<'_, K, R> {
         drop(this.permit.take());
         drop(this.acquire.take());
         if let Some(key) = this.key.take() {
-            this.gates.leave(&key);
+            let gates = *this.gates;
+            // Leaving hashes the key: user code, in a destructor.
+            crate::contain::in_drop("wrangle_sync::KeyedFifoLockout", || gates.leave(&key));
         }
     }
 }
@@ -719,7 +739,9 @@ impl<K: Eq + Hash, R: Runtime> Drop for KeyedFifoLockoutGuard<'_, K, R> {
     fn drop(&mut self) {
         drop(self.permit.take());
         if let Some(key) = self.key.take() {
-            self.gates.leave(&key);
+            let gates = self.gates;
+            // Leaving hashes the key: user code, in a destructor.
+            crate::contain::in_drop("wrangle_sync::KeyedFifoLockout", || gates.leave(&key));
         }
     }
 }

@@ -104,6 +104,7 @@ mod acquire;
 mod batch_stream;
 mod batcher;
 mod chunks_timeout;
+mod contain;
 mod deadline_wait;
 mod error;
 mod fifo_lockout;
@@ -128,8 +129,9 @@ pub use batch_stream::{BatchSender, Batches, batch_channel};
 pub use batcher::{Batcher, BatcherStats, Stop};
 pub use chunks_timeout::ChunksTimeout;
 pub use error::{
-    AcquireError, GetError, InvalidBatchConfig, InvalidQuota, PutError, PutTimeoutError,
-    QueueClosed, RateLimited, TaskDoneError, TryAcquireError, TryPutError,
+    AcquireError, GetError, InvalidBatchConfig, InvalidQuota, MAX_QUOTA_PERIOD, PutError,
+    PutTimeoutError, QueueClosed, RateLimited, TaskDoneError, TooManyPermits, TryAcquireError,
+    TryPutError,
 };
 pub use fifo_lockout::{Enter, FifoLockout, FifoLockoutGuard};
 pub use gcra::{GcraAcquire, GcraLimiter, GcraStats};

@@ -7,9 +7,9 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use pin_project::pin_project;
-use wrangle_rt::{DefaultRuntime, Runtime};
+use wrangle_rt::{DefaultRuntime, Runtime, saturating_deadline};
 
-use crate::deadline_wait::{DeadlineWait, deadline_after};
+use crate::deadline_wait::DeadlineWait;
 use crate::sync::{Mutex, lock};
 
 /// A gate closed by lockouts: [`wait`](Lockout::wait) passes once every lockout added with
@@ -105,6 +105,9 @@ impl<R: Runtime> Lockout<R> {
     /// Adds a lockout expiring `duration` from now. It stacks with the others: the gate opens
     /// when the last one expires.
     ///
+    /// A `duration` too large to add to now (`Duration::MAX`) means about thirty years
+    /// ([`wrangle_rt::saturating_deadline`]): never a panic.
+    ///
     /// # Examples
     ///
     /// ```
@@ -114,7 +117,7 @@ impl<R: Runtime> Lockout<R> {
     /// assert!(lockout.is_locked());
     /// ```
     pub fn lockout_for(&self, duration: Duration) {
-        let until = deadline_after(self.rt.now(), duration);
+        let until = saturating_deadline(self.rt.now(), duration);
         self.lockout_until(until);
     }
 

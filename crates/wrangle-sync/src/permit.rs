@@ -40,6 +40,7 @@ impl<'a> SemaphorePermit<'a> {
     /// assert_eq!(sem.available_permits(), 1);
     /// ```
     pub fn forget(mut self) {
+        self.sem.forget(self.n);
         self.n = 0;
     }
 }
@@ -110,6 +111,7 @@ impl OwnedSemaphorePermit {
     /// assert_eq!(sem.available_permits(), 0);
     /// ```
     pub fn forget(mut self) {
+        self.sem.forget(self.n);
         self.n = 0;
     }
 }

@@ -3,11 +3,12 @@
 use std::cmp::Ordering;
 use std::fmt;
 use std::num::NonZeroUsize;
+use std::panic::resume_unwind;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::queue_future::{Side, Waiter};
-use crate::queue_store::{Order, Store};
+use crate::queue_store::{Order, Panic, Store};
 use crate::queue_waiters::{Reg, WaitList, WakeBy, Wakers, park, wake_all};
 use crate::sync::{Mutex, MutexGuard, lock};
 use crate::{Get, GetError, Join, Put, PutTimeoutError, Reserve, TaskDoneError, TryPutError};
@@ -186,6 +187,9 @@ impl<T> DualQueue<T> {
     /// A priority queue: the smallest item (by `Ord`) comes out first, equal items in
     /// arrival order. Bounded by `capacity` if given.
     ///
+    /// If `Ord` panics, the put or get that called it panics, and only that call: the queue
+    /// is left as it was (an item being taken stays, the counters and the order hold).
+    ///
     /// # Examples
     ///
     /// ```
@@ -204,7 +208,8 @@ impl<T> DualQueue<T> {
     }
 
     /// A priority queue under `cmp`: the item that compares smallest comes out first, equal
-    /// items in arrival order.
+    /// items in arrival order. A panic of `cmp` reaches only the caller, as in
+    /// [`priority`](Self::priority).
     ///
     /// # Examples
     ///
@@ -250,7 +255,15 @@ impl<T> DualQueue<T> {
         let mut st = self.state();
         let res = match self.admit(&mut st, reg) {
             Ok(()) => {
-                st.push(item);
+                if let Err((item, panic)) = st.push(item) {
+                    // The priority order's `Ord` panicked: nothing was stored. The panic goes
+                    // to this caller only, once the waiters are settled and the lock is free.
+                    self.settle(&mut st, &mut wakers);
+                    drop(st);
+                    wakers.wake();
+                    drop(item);
+                    resume_unwind(panic);
+                }
                 Ok(())
             }
             Err(TryPutError::Full(())) => Err(TryPutError::Full(item)),
@@ -324,7 +337,19 @@ impl<T> DualQueue<T> {
     pub(crate) fn get_inner(&self, reg: Reg<'_>) -> Result<T, GetError> {
         let mut wakers = Wakers::default();
         let mut st = self.state();
-        let res = match st.store.pop() {
+        let popped = match st.store.pop() {
+            Ok(popped) => popped,
+            Err(panic) => {
+                // The priority order's `Ord` panicked: the item stays, nothing is counted,
+                // and the panic goes to this caller only.
+                st.getters.leave(reg);
+                self.settle(&mut st, &mut wakers);
+                drop(st);
+                wakers.wake();
+                resume_unwind(panic);
+            }
+        };
+        let res = match popped {
             Some(item) => {
                 st.got += 1;
                 st.getters.leave(reg);
@@ -366,10 +391,15 @@ impl<T> DualQueue<T> {
         let mut wakers = Wakers::default();
         let mut st = self.state();
         st.reserved -= 1;
-        st.push(item);
+        let stored = st.push(item);
         self.settle(&mut st, &mut wakers);
         drop(st);
         wakers.wake();
+        if let Err((item, panic)) = stored {
+            // The priority order's `Ord` panicked: the slot is given back, nothing stored.
+            drop(item);
+            resume_unwind(panic);
+        }
     }
 
     /// Gives a reserved slot back.
@@ -798,10 +828,12 @@ impl<T> DualQueue<T> {
 }
 
 impl<T> State<T> {
-    fn push(&mut self, item: T) {
-        self.store.push(item);
+    /// Stores `item` and counts it; if the priority order's `Ord` panicked, nothing changed.
+    fn push(&mut self, item: T) -> Result<(), (T, Panic)> {
+        self.store.push(item)?;
         self.put += 1;
         self.unfinished += 1;
+        Ok(())
     }
 }
 

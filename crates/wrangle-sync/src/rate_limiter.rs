@@ -9,11 +9,11 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use pin_project::{pin_project, pinned_drop};
-use wrangle_rt::{DefaultRuntime, Runtime};
+use wrangle_rt::{DefaultRuntime, Runtime, saturating_deadline};
 
 use crate::reserve_wait::ReserveWait;
 use crate::sync::{Mutex, lock};
-use crate::{InvalidQuota, RateLimited};
+use crate::{InvalidQuota, MAX_QUOTA_PERIOD, RateLimited};
 
 /// A sliding-window rate limiter: at most `limit` admissions in any window of `period`.
 ///
@@ -95,7 +95,8 @@ impl RateLimiter {
     ///
     /// # Errors
     ///
-    /// [`InvalidQuota::ZeroPeriod`] if `period` is zero.
+    /// [`InvalidQuota::ZeroPeriod`] if `period` is zero, [`InvalidQuota::PeriodTooLong`] if
+    /// it is longer than [`MAX_QUOTA_PERIOD`].
     ///
     /// # Panics
     ///
@@ -122,10 +123,14 @@ impl<R: Runtime> RateLimiter<R> {
     ///
     /// # Errors
     ///
-    /// [`InvalidQuota::ZeroPeriod`] if `period` is zero.
+    /// [`InvalidQuota::ZeroPeriod`] if `period` is zero, [`InvalidQuota::PeriodTooLong`] if
+    /// it is longer than [`MAX_QUOTA_PERIOD`].
     pub fn with_runtime(rt: R, limit: NonZeroU32, period: Duration) -> Result<Self, InvalidQuota> {
         if period.is_zero() {
             return Err(InvalidQuota::ZeroPeriod);
+        }
+        if period > MAX_QUOTA_PERIOD {
+            return Err(InvalidQuota::PeriodTooLong);
         }
         let limit = usize::try_from(limit.get()).unwrap_or(usize::MAX);
         Ok(RateLimiter {
@@ -293,14 +298,18 @@ impl State {
     /// The earliest instant at or after `now` when one more admission keeps every window of
     /// `period` at `limit` or fewer.
     fn next_slot(&mut self, now: Instant, limit: usize, period: Duration) -> Instant {
-        while self.stamps.front().is_some_and(|&t| t + period <= now) {
+        while self
+            .stamps
+            .front()
+            .is_some_and(|&t| saturating_deadline(t, period) <= now)
+        {
             self.stamps.pop_front();
         }
         if self.stamps.len() < limit {
             // Reserved slots are sorted, and every past one is within the window.
             return self.stamps.back().map_or(now, |&last| last.max(now));
         }
-        let gate = self.stamps[self.stamps.len() - limit] + period;
+        let gate = saturating_deadline(self.stamps[self.stamps.len() - limit], period);
         gate.max(now)
     }
 

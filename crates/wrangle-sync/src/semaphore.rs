@@ -5,6 +5,8 @@ use std::fmt;
 use std::sync::Arc;
 use std::task::Waker;
 
+use crate::TooManyPermits;
+use crate::error::AcquireFailure;
 use crate::sync::{Mutex, lock};
 use crate::{Acquire, AcquireOwned, OwnedSemaphorePermit, SemaphorePermit, TryAcquireError};
 
@@ -54,7 +56,12 @@ pub struct PrioritySemaphore {
 }
 
 pub(crate) struct State {
+    /// Permits free now.
     permits: usize,
+    /// Permits in existence: free, held, or handed to a waiter that has not seen them yet.
+    /// At most [`PrioritySemaphore::MAX_PERMITS`]; only `add_permits` raises it, so
+    /// returning permits (in a destructor) never overflows.
+    total: usize,
     closed: bool,
     default_priority: Priority,
     next_seq: u64,
@@ -128,6 +135,12 @@ pub(crate) enum WaitPoll {
 }
 
 impl PrioritySemaphore {
+    /// The most permits a semaphore can have in existence (free and held together):
+    /// `usize::MAX >> 3`, as Tokio's semaphore. [`try_new`](Self::try_new) and
+    /// [`add_permits`](Self::add_permits) refuse more with [`TooManyPermits`], so permits
+    /// coming back never overflow the count.
+    pub const MAX_PERMITS: usize = usize::MAX >> 3;
+
     /// A semaphore with `permits` permits and a default priority of 0.
     ///
     /// # Examples
@@ -136,11 +149,43 @@ impl PrioritySemaphore {
     /// let sem = wrangle_sync::PrioritySemaphore::new(3);
     /// assert_eq!(sem.available_permits(), 3);
     /// ```
+    ///
+    /// # Panics
+    ///
+    /// If `permits` is above [`MAX_PERMITS`](Self::MAX_PERMITS); [`try_new`](Self::try_new)
+    /// returns an error instead.
     #[must_use]
     pub fn new(permits: usize) -> Self {
-        PrioritySemaphore {
+        match PrioritySemaphore::try_new(permits) {
+            Ok(sem) => sem,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// A semaphore with `permits` permits, or an error if that is above
+    /// [`MAX_PERMITS`](Self::MAX_PERMITS).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wrangle_sync::PrioritySemaphore;
+    ///
+    /// assert!(PrioritySemaphore::try_new(usize::MAX).is_err());
+    /// let sem = PrioritySemaphore::try_new(PrioritySemaphore::MAX_PERMITS).unwrap();
+    /// assert_eq!(sem.available_permits(), PrioritySemaphore::MAX_PERMITS);
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`TooManyPermits`] if `permits` is above [`MAX_PERMITS`](Self::MAX_PERMITS).
+    pub fn try_new(permits: usize) -> Result<Self, TooManyPermits> {
+        if permits > PrioritySemaphore::MAX_PERMITS {
+            return Err(TooManyPermits(()));
+        }
+        Ok(PrioritySemaphore {
             state: Mutex::new(State {
                 permits,
+                total: permits,
                 closed: false,
                 default_priority: 0,
                 next_seq: 0,
@@ -153,7 +198,7 @@ impl PrioritySemaphore {
                 cancelled: 0,
                 returned: 0,
             }),
-        }
+        })
     }
 
     /// Waits for one permit, at the default priority unless [`Acquire::priority`] says
@@ -208,7 +253,8 @@ impl PrioritySemaphore {
     /// # Errors
     ///
     /// [`AcquireError`](crate::AcquireError) if the semaphore is closed before permits are
-    /// handed over.
+    /// handed over, or at once if `n` is above
+    /// [`MAX_PERMITS`](Self::MAX_PERMITS) (a wait that could never end).
     ///
     /// # Cancel safety
     ///
@@ -264,7 +310,8 @@ impl PrioritySemaphore {
     /// # Errors
     ///
     /// [`AcquireError`](crate::AcquireError) if the semaphore is closed before permits are
-    /// handed over.
+    /// handed over, or at once if `n` is above
+    /// [`MAX_PERMITS`](Self::MAX_PERMITS) (a wait that could never end).
     ///
     /// # Cancel safety
     ///
@@ -339,16 +386,36 @@ impl PrioritySemaphore {
     /// # Examples
     ///
     /// ```
-    /// let sem = wrangle_sync::PrioritySemaphore::new(0);
-    /// sem.add_permits(2);
+    /// use wrangle_sync::PrioritySemaphore;
+    ///
+    /// let sem = PrioritySemaphore::new(0);
+    /// sem.add_permits(2).unwrap();
     /// assert_eq!(sem.available_permits(), 2);
+    /// // Free and held permits together stay within the maximum.
+    /// let held = sem.try_acquire().unwrap();
+    /// assert!(sem.add_permits(PrioritySemaphore::MAX_PERMITS - 1).is_err());
+    /// drop(held);
     /// ```
     ///
-    /// # Panics
+    /// # Errors
     ///
-    /// If the number of permits would overflow `usize`.
-    pub fn add_permits(&self, n: usize) {
-        self.release(n);
+    /// [`TooManyPermits`] if the permits in existence (free and held) would exceed
+    /// [`MAX_PERMITS`](Self::MAX_PERMITS); nothing is added then.
+    pub fn add_permits(&self, n: usize) -> Result<(), TooManyPermits> {
+        let mut wakers = Vec::new();
+        {
+            let mut st = lock(&self.state);
+            let total = st
+                .total
+                .checked_add(n)
+                .filter(|&t| t <= PrioritySemaphore::MAX_PERMITS)
+                .ok_or(TooManyPermits(()))?;
+            st.total = total;
+            st.give_back(n);
+            st.serve(&mut wakers);
+        }
+        wakers.into_iter().for_each(Waker::wake);
+        Ok(())
     }
 
     /// Closes the semaphore: every queued waiter and every later acquire fails with
@@ -464,13 +531,16 @@ impl PrioritySemaphore {
         let mut wakers = Vec::new();
         {
             let mut st = lock(&self.state);
-            st.permits = st
-                .permits
-                .checked_add(n)
-                .expect("semaphore permit count overflow");
+            st.give_back(n);
             st.serve(&mut wakers);
         }
         wakers.into_iter().for_each(Waker::wake);
+    }
+
+    /// `n` held permits are forgotten: they leave the count for good.
+    pub(crate) fn forget(&self, n: usize) {
+        let mut st = lock(&self.state);
+        st.total = st.total.saturating_sub(n);
     }
 
     /// The first poll of a waiter: take the permits at once if allowed, else queue.
@@ -482,7 +552,11 @@ impl PrioritySemaphore {
     ) -> Result<Option<Ticket>, crate::AcquireError> {
         let mut st = lock(&self.state);
         if st.closed {
-            return Err(crate::AcquireError(()));
+            return Err(crate::AcquireError(AcquireFailure::Closed));
+        }
+        if n > PrioritySemaphore::MAX_PERMITS {
+            // Could never be served, and, strictly fair, would hold back every later waiter.
+            return Err(crate::AcquireError(AcquireFailure::TooManyPermits));
         }
         let priority = priority.unwrap_or(st.default_priority);
         // A newcomer ahead of every waiter (a lower priority value) is served at once if it
@@ -540,7 +614,7 @@ impl PrioritySemaphore {
                     // Permits were handed over, but nobody will use them: pass them on.
                     st.returned += 1;
                     st.acquired -= 1;
-                    st.permits += n;
+                    st.give_back(n);
                 }
                 Status::Queued => {
                     st.cancelled += 1;
@@ -558,6 +632,14 @@ impl PrioritySemaphore {
 }
 
 impl State {
+    /// `n` permits return to the free count. They were counted in `total`, and `permits` plus
+    /// the permits held never exceed it, so this cannot overflow (called from destructors:
+    /// it must not panic either way).
+    fn give_back(&mut self, n: usize) {
+        debug_assert!(self.permits <= self.total && n <= self.total - self.permits);
+        self.permits = self.permits.saturating_add(n);
+    }
+
     fn enqueue(&mut self, n: usize, priority: Priority, waker: Waker) -> Ticket {
         let seq = self.next_seq;
         self.next_seq += 1;

@@ -29,7 +29,7 @@ fn newcomer_ahead_of_every_waiter_takes_free_permits_at_once() {
             yield_now().await;
         }
         drop(urgent);
-        sem.add_permits(2);
+        sem.add_permits(2).unwrap();
         drop(big.await.unwrap().unwrap());
         drop(same.await.unwrap().unwrap());
         assert_eq!(sem.available_permits(), 3);
@@ -49,7 +49,7 @@ fn zero_permit_request_ahead_of_every_waiter_completes() {
         let none = sem.acquire_many(0).priority(0).await.unwrap();
         assert_eq!(none.num_permits(), 0);
         drop(none);
-        sem.add_permits(1);
+        sem.add_permits(1).unwrap();
         drop(waiter.await.unwrap().unwrap());
     });
 }

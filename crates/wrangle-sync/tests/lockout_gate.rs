@@ -337,3 +337,27 @@ fn keyed_fifo_table_stays_bounded_and_empties() {
         assert!(gates.is_empty());
     });
 }
+
+#[test]
+fn a_lockout_of_duration_max_saturates_instead_of_panicking() {
+    each_runtime(|rt| async move {
+        let far = |until: Option<std::time::Instant>| {
+            until.is_some_and(|u| u - rt.now() > Duration::from_secs(20 * 365 * 24 * 3600))
+        };
+        let lockout = Lockout::with_runtime(rt.clone());
+        lockout.lockout_for(Duration::MAX);
+        assert!(far(lockout.locked_until()));
+        let fifo = FifoLockout::with_runtime(rt.clone());
+        fifo.lockout_for(Duration::MAX);
+        assert!(fifo.is_locked());
+        let keyed = KeyedLockout::with_runtime(rt.clone());
+        keyed.lockout_for(1, Duration::MAX);
+        assert!(far(keyed.locked_until(&1)));
+        let keyed_fifo = KeyedFifoLockout::with_runtime(rt.clone());
+        keyed_fifo.lockout_for(1, Duration::MAX);
+        assert!(far(keyed_fifo.locked_until(&1)));
+        // A waiter waits (it does not end early, and nothing panics), and can be dropped.
+        let mut wait = Box::pin(lockout.wait());
+        assert!(poll_once(wait.as_mut()).await.is_none());
+    });
+}

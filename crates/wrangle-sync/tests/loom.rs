@@ -80,7 +80,7 @@ fn two_waiters_and_a_release_serve_exactly_one() {
         let sem_b = Arc::clone(&sem);
         let b = thread::spawn(move || sem_b.add_permits(1));
         let got_a = a.join().unwrap();
-        b.join().unwrap();
+        b.join().unwrap().unwrap();
         let left = sem.available_permits();
         // Either `a` took the permit, or it was returned when `a` gave up.
         assert_eq!(left + usize::from(got_a), 1);

@@ -125,7 +125,7 @@ fn add_permits_serves_queued_waiters() {
         while sem.stats().waiting < 2 {
             settle(&rt).await;
         }
-        sem.add_permits(2);
+        sem.add_permits(2).unwrap();
         let (pa, pb) = (a.await.unwrap().unwrap(), b.await.unwrap().unwrap());
         assert_eq!(sem.available_permits(), 0);
         drop((pa, pb));

@@ -314,7 +314,7 @@ pub(crate) fn run(data: &[u8]) {
             }
             12 => {
                 let n = usize::from(arg % 4);
-                sem.add_permits(n);
+                sem.add_permits(n).expect("far below MAX_PERMITS");
                 model.permits += n;
                 model.serve();
             }
