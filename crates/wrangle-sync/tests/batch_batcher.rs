@@ -139,8 +139,13 @@ fn finalize_deadline_cancels_what_is_left() {
         batcher.put(5).unwrap();
         batcher.put(10_000).unwrap();
         let stats = batcher.stop_with_deadline(50 * MS).await;
-        assert_eq!((stats.completed, stats.cancelled), (1, 1));
+        // Every batch ends exactly once, and the 10 s callback cannot beat a 50 ms deadline.
+        assert_eq!(stats.completed + stats.cancelled, 2);
+        assert!(stats.cancelled >= 1, "{stats:?}");
         if rt.is_virtual() {
+            // Exact on virtual time; on a loaded real runtime the 5 ms callback may not even
+            // start before the deadline, so only the outcome's shape is guaranteed there.
+            assert_eq!((stats.completed, stats.cancelled), (1, 1));
             assert_eq!(rt.now() - start, 50 * MS);
         }
     });
