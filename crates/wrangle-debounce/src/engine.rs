@@ -504,8 +504,9 @@ impl<A, T, E, R> Drop for PendingGuard<A, T, E, R> {
             (pending, st.live == 0)
         };
         if let Some(p) = pending {
-            p.slot.complete(Err(DebounceError::Cancelled));
+            // The arguments go first: a caller woken by the slot sees the work gone.
             drop(p.args);
+            p.slot.complete(Err(DebounceError::Cancelled));
         }
         if idle {
             self.shared.idle.notify(usize::MAX);
