@@ -65,9 +65,12 @@ use crate::future::{Flush, Shutdown};
 /// let ms = Duration::from_millis;
 /// assert_eq!(*seen.lock().unwrap(), [(1, ms(0)), (3, ms(10)), (4, ms(25))]);
 /// ```
-pub struct AsyncDebouncer<A, E, R: Runtime = DefaultRuntime> {
-    engine: Engine<A, (), E, R>,
+pub struct AsyncDebouncer<A, R: Runtime = DefaultRuntime> {
+    engine: Engine<A, (), SharedError, R>,
 }
+
+/// A run's error, shareable as the engine wants (nobody but the reporter ever sees it).
+type SharedError = Arc<dyn std::error::Error + Send + Sync>;
 
 /// What [`AsyncDebouncer::call`] did with a call.
 ///
@@ -177,7 +180,7 @@ pub struct AsyncDebouncerBuilder<R = DefaultRuntime> {
     name: Cow<'static, str>,
 }
 
-impl AsyncDebouncer<(), ()> {
+impl AsyncDebouncer<()> {
     /// A builder for a debouncer with this window.
     ///
     /// # Examples
@@ -244,15 +247,19 @@ impl<R: Runtime> AsyncDebouncerBuilder<R> {
     ///
     /// Without [`runtime`](Self::runtime), if no runtime is available (see
     /// [`DefaultRuntime::current`]).
-    pub fn build<A, E, F, Fut>(self, f: F) -> Result<AsyncDebouncer<A, E, R>, DebounceConfigError>
+    pub fn build<A, E, F, Fut>(self, f: F) -> Result<AsyncDebouncer<A, R>, DebounceConfigError>
     where
         A: Send + 'static,
-        E: Clone + Send + Into<BoxError> + 'static,
+        E: Into<BoxError> + 'static,
         F: Fn(A) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<(), E>> + Send + 'static,
     {
         check_window(self.window)?;
-        let func: Func<A, (), E> = Arc::new(move |args| Box::pin(f(args)) as BoxFuture<_>);
+        let func: Func<A, (), SharedError> = Arc::new(move |args| {
+            let run = f(args);
+            Box::pin(async move { run.await.map_err(|e| SharedError::from(e.into())) })
+                as BoxFuture<_>
+        });
         let rt = self.rt.unwrap_or_else(default_runtime);
         Ok(AsyncDebouncer {
             engine: Engine::new(Setup {
@@ -263,17 +270,13 @@ impl<R: Runtime> AsyncDebouncerBuilder<R> {
                 edges: None,
                 reporter: self.reporter.unwrap_or_default(),
                 origin: self.name,
-                to_box: Into::into,
+                to_box: |e| Box::new(e),
             }),
         })
     }
 }
 
-impl<A, E> AsyncDebouncer<A, E>
-where
-    A: Send + 'static,
-    E: Clone + Send + Into<BoxError> + 'static,
-{
+impl<A: Send + 'static> AsyncDebouncer<A> {
     /// A debouncer on [`DefaultRuntime::current`].
     ///
     /// # Examples
@@ -287,8 +290,9 @@ where
     /// # Panics
     ///
     /// If no runtime is available (see [`DefaultRuntime::current`]).
-    pub fn new<F, Fut>(window: Duration, f: F) -> Result<Self, DebounceConfigError>
+    pub fn new<E, F, Fut>(window: Duration, f: F) -> Result<Self, DebounceConfigError>
     where
+        E: Into<BoxError> + 'static,
         F: Fn(A) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<(), E>> + Send + 'static,
     {
@@ -296,12 +300,7 @@ where
     }
 }
 
-impl<A, E, R> AsyncDebouncer<A, E, R>
-where
-    A: Send + 'static,
-    E: Clone + Send + Into<BoxError> + 'static,
-    R: Runtime,
-{
+impl<A: Send + 'static, R: Runtime> AsyncDebouncer<A, R> {
     /// A debouncer on `rt`.
     ///
     /// # Examples
@@ -311,8 +310,9 @@ where
     /// # Errors
     ///
     /// [`DebounceConfigError::ZeroWindow`] or [`DebounceConfigError::OutOfRange`].
-    pub fn with_runtime<F, Fut>(rt: R, window: Duration, f: F) -> Result<Self, DebounceConfigError>
+    pub fn with_runtime<E, F, Fut>(rt: R, window: Duration, f: F) -> Result<Self, DebounceConfigError>
     where
+        E: Into<BoxError> + 'static,
         F: Fn(A) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<(), E>> + Send + 'static,
     {
@@ -320,10 +320,9 @@ where
     }
 }
 
-impl<A, E, R> AsyncDebouncer<A, E, R>
+impl<A, R> AsyncDebouncer<A, R>
 where
     A: Send + 'static,
-    E: Clone + Send + 'static,
     R: Runtime,
 {
     /// Calls the function with `args` now ([`Called::Ran`]), or defers the call to the
@@ -448,7 +447,7 @@ where
     }
 }
 
-impl<A, E, R: Runtime> fmt::Debug for AsyncDebouncer<A, E, R> {
+impl<A, R: Runtime> fmt::Debug for AsyncDebouncer<A, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AsyncDebouncer")
             .field("window", &self.engine.window())

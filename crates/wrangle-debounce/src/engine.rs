@@ -70,6 +70,9 @@ struct Pending<A, T, E> {
     calls: usize,
     /// Its trailing edge (all modes but `Trailing`, whose edge is the lodash timer).
     deadline: Instant,
+    /// The task that waits for the edge: cancelled when the run starts (or is flushed)
+    /// without it, so that no sleeping task outlives its purpose.
+    task: Option<JoinHandle<()>>,
 }
 
 struct State<A, T, E> {
@@ -303,7 +306,9 @@ impl<A, T, E, R> Drop for Engine<A, T, E, R> {
         let tasks = {
             let mut st = lock(&self.shared.state);
             st.dropped = true;
-            std::mem::take(&mut st.tasks)
+            let mut tasks = std::mem::take(&mut st.tasks);
+            tasks.extend(st.pending.as_mut().and_then(|p| p.task.take()));
+            tasks
         };
         drop(tasks);
     }
@@ -364,6 +369,7 @@ where
             slot: Arc::clone(&slot),
             calls: 1,
             deadline,
+            task: None,
         });
         st.counters.queued += 1;
         st.live += 1;
@@ -375,8 +381,9 @@ where
             let guard = guard;
             guard.wait().await;
         });
-        st.tasks.retain(|h| !h.is_finished());
-        st.tasks.push(task);
+        if let Some(p) = st.pending.as_mut() {
+            p.task = Some(task);
+        }
         Accepted { slot, ran: false }
     }
 
@@ -390,6 +397,7 @@ where
             slot: Arc::clone(&slot),
             calls: 1,
             deadline: now,
+            task: None,
         };
         self.start(st, pending, now);
         Accepted { slot, ran: true }
@@ -397,6 +405,9 @@ where
 
     /// Starts `pending` as a run whose logical start is `at`.
     fn start(self: &Arc<Self>, st: &mut State<A, T, E>, pending: Pending<A, T, E>, at: Instant) {
+        // Dropping the waiting task's handle cancels it (it may be the task running this: it
+        // returns right after). Runtimes never drop a future inside `JoinHandle::drop`, so
+        // this is safe under the lock.
         let Pending {
             args, slot, calls, ..
         } = pending;
