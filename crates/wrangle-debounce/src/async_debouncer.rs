@@ -310,7 +310,11 @@ impl<A: Send + 'static, R: Runtime> AsyncDebouncer<A, R> {
     /// # Errors
     ///
     /// [`DebounceConfigError::ZeroWindow`] or [`DebounceConfigError::OutOfRange`].
-    pub fn with_runtime<E, F, Fut>(rt: R, window: Duration, f: F) -> Result<Self, DebounceConfigError>
+    pub fn with_runtime<E, F, Fut>(
+        rt: R,
+        window: Duration,
+        f: F,
+    ) -> Result<Self, DebounceConfigError>
     where
         E: Into<BoxError> + 'static,
         F: Fn(A) -> Fut + Send + Sync + 'static,

@@ -70,7 +70,7 @@ use crate::{DebounceConfigError, DebounceError, check_max_wait, check_window};
 ///         .trailing(true)
 ///         .runtime(rt.clone())
 ///         .build(|query: String| async move {
-///             Ok::<_, std::io::Error>(format!("results for {query:?}"))
+///             Ok::<_, String>(format!("results for {query:?}"))
 ///         })
 ///         .unwrap();
 ///     let mut answers = Vec::new();
@@ -340,7 +340,9 @@ impl<R: Runtime> DebouncerBuilder<R> {
     /// Builds the debouncer around `f`.
     ///
     /// `f` is called under `catch_unwind` (while building its future and while it runs); a
-    /// panic reaches every coalesced caller as [`DebounceError::Panicked`].
+    /// panic reaches every coalesced caller as [`DebounceError::Panicked`]. Every coalesced
+    /// caller gets a clone of the run's value or error, so both are `Clone`: wrap an error
+    /// that is not (such as `std::io::Error`) in an `Arc`.
     ///
     /// # Examples
     ///

@@ -20,10 +20,10 @@ use event_listener::Event;
 use futures_lite::FutureExt;
 use wrangle_rt::{BoxError, ErrorReporter, JoinHandle, PanicPayload, Runtime, Sleep, Unhandled};
 
+use crate::DebounceError;
 use crate::lodash::Edges;
 use crate::loom::{Mutex, lock};
 use crate::slot::Slot;
-use crate::DebounceError;
 
 /// A boxed, sendable future.
 pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
@@ -324,7 +324,12 @@ where
     /// Fires every edge due at or before `now`, in order.
     fn settle(self: &Arc<Self>, st: &mut State<A, T, E>, now: Instant) {
         if self.mode == Mode::Trailing {
-            while let Some(at) = st.edges.as_ref().and_then(Edges::timer).filter(|&at| at <= now) {
+            while let Some(at) = st
+                .edges
+                .as_ref()
+                .and_then(Edges::timer)
+                .filter(|&at| at <= now)
+            {
                 let run = st.edges.as_mut().is_some_and(|e| e.expire(at));
                 if run {
                     if let Some(p) = st.pending.take() {
@@ -359,7 +364,12 @@ where
 
     /// Opens a pending run with its trailing edge at `deadline`, and the task that waits for
     /// it.
-    fn open(self: &Arc<Self>, st: &mut State<A, T, E>, args: A, deadline: Instant) -> Accepted<T, E> {
+    fn open(
+        self: &Arc<Self>,
+        st: &mut State<A, T, E>,
+        args: A,
+        deadline: Instant,
+    ) -> Accepted<T, E> {
         let slot = Arc::new(Slot::new());
         let id = st.next_id;
         st.next_id += 1;
@@ -447,7 +457,6 @@ where
         st.tasks.retain(|h| !h.is_finished());
         st.tasks.push(task);
     }
-
 }
 
 /// Owned by a pending run's task: waits for the edge, and cleans up if the task is dropped.

@@ -56,7 +56,9 @@ impl fmt::Display for DebounceConfigError {
                 "lazy (fixed window) and trailing (restarting window) exclude each other"
             }
             DebounceConfigError::ZeroWindow => "the window must be greater than zero",
-            DebounceConfigError::OutOfRange => "the window or maximum wait is longer than ten years",
+            DebounceConfigError::OutOfRange => {
+                "the window or maximum wait is longer than ten years"
+            }
             DebounceConfigError::MaxWaitBelowWindow => {
                 "the maximum wait must not be shorter than the window"
             }
@@ -81,7 +83,10 @@ pub(crate) fn check_window(window: Duration) -> Result<(), DebounceConfigError> 
 }
 
 /// Checks a maximum wait against its window.
-pub(crate) fn check_max_wait(window: Duration, max_wait: Duration) -> Result<(), DebounceConfigError> {
+pub(crate) fn check_max_wait(
+    window: Duration,
+    max_wait: Duration,
+) -> Result<(), DebounceConfigError> {
     if max_wait > MAX_WINDOW {
         Err(DebounceConfigError::OutOfRange)
     } else if max_wait < window {

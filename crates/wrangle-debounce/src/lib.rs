@@ -67,7 +67,8 @@
 //!             let store = Arc::clone(&store);
 //!             async move {
 //!                 store.lock().unwrap().push(text.clone());
-//!                 Ok::<_, std::io::Error>(text.len())
+//!                 // Each coalesced caller gets a clone of the result: an `Arc` shares the error.
+//!                 Ok::<_, Arc<std::io::Error>>(text.len())
 //!             }
 //!         })
 //!         .unwrap();

@@ -25,7 +25,12 @@ pub(crate) struct Edges {
 }
 
 impl Edges {
-    pub(crate) fn new(wait: Duration, max_wait: Option<Duration>, leading: bool, trailing: bool) -> Self {
+    pub(crate) fn new(
+        wait: Duration,
+        max_wait: Option<Duration>,
+        leading: bool,
+        trailing: bool,
+    ) -> Self {
         Edges {
             wait,
             max_wait,
@@ -54,7 +59,9 @@ impl Edges {
         };
         t.saturating_duration_since(last_call) >= self.wait
             || self.max_wait.is_some_and(|max| {
-                let since = self.last_invoke.map_or(Duration::MAX, |i| t.saturating_duration_since(i));
+                let since = self
+                    .last_invoke
+                    .map_or(Duration::MAX, |i| t.saturating_duration_since(i));
                 since >= max
             })
     }
@@ -135,7 +142,9 @@ impl Edges {
 
     fn remaining(&self, at: Instant) -> Duration {
         // Only called when `should_invoke(at)` is false, so both terms are positive.
-        let since_call = self.last_call.map_or(Duration::ZERO, |c| at.saturating_duration_since(c));
+        let since_call = self
+            .last_call
+            .map_or(Duration::ZERO, |c| at.saturating_duration_since(c));
         let left = self.wait.saturating_sub(since_call);
         match (self.max_wait, self.last_invoke) {
             (Some(max), Some(invoked)) => {

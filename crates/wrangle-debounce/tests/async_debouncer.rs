@@ -44,7 +44,10 @@ fn seed_case_ran_deferred_deferred_then_trailing_then_ran() {
             assert_eq!(runs.all(), [(0, 1), (10, 3), (25, 4)]);
         }
         let s = d.stats();
-        assert_eq!((s.submitted, s.started, s.completed, s.skipped), (4, 3, 3, 1));
+        assert_eq!(
+            (s.submitted, s.started, s.completed, s.skipped),
+            (4, 3, 3, 1)
+        );
     });
 }
 
@@ -69,13 +72,7 @@ fn a_failing_or_panicking_trailing_call_is_reported_and_the_debouncer_keeps_work
                     if x == 3 {
                         panic!("disk on fire");
                     }
-                    async move {
-                        if x == 2 {
-                            Err("disk full")
-                        } else {
-                            Ok(())
-                        }
-                    }
+                    async move { if x == 2 { Err("disk full") } else { Ok(()) } }
                 }
             })
             .unwrap();
@@ -116,7 +113,11 @@ fn flush_runs_the_pending_call_at_once_and_shutdown_leaves_it_reusable() {
         d.call(3);
         assert!(d.flush().await);
         assert_eq!(runs.args(), [1, 3]);
-        assert_eq!(d.call(4), Called::Deferred, "the flushed run opened a new window");
+        assert_eq!(
+            d.call(4),
+            Called::Deferred,
+            "the flushed run opened a new window"
+        );
         d.shutdown().await;
         assert_eq!(runs.args(), [1, 3, 4]);
         assert_eq!(d.call(5), Called::Ran, "shutdown forgot the window");

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use common::ms;
 use wrangle_debounce::{DebounceError, Debouncer};
 use wrangle_rt::testing::each_runtime;
-use wrangle_rt::{ErrorReporter, Runtime, Unhandled};
+use wrangle_rt::{ErrorReporter, Unhandled};
 
 #[test]
 fn an_error_reaches_every_coalesced_caller() {
@@ -16,7 +16,13 @@ fn an_error_reaches_every_coalesced_caller() {
         let d = Debouncer::builder(ms(50))
             .lazy(true)
             .runtime(rt.clone())
-            .build(|x: i32| async move { if x < 0 { Err(format!("bad {x}")) } else { Ok(x) } })
+            .build(|x: i32| async move {
+                if x < 0 {
+                    Err(format!("bad {x}"))
+                } else {
+                    Ok(x)
+                }
+            })
             .unwrap();
         let (a, b) = (d.call(1), d.call(-2));
         let want = Err(DebounceError::Failed("bad -2".to_owned()));

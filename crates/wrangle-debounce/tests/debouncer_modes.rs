@@ -59,7 +59,12 @@ fn eager_runs_at_once_and_shares_the_result_inside_the_window() {
             assert_eq!(runs.all(), [(0, 1), (120, 4)]);
         } else {
             assert_eq!(results[0], 1);
-            assert!(results.iter().enumerate().all(|(i, &r)| r as usize <= i + 1));
+            assert!(
+                results
+                    .iter()
+                    .enumerate()
+                    .all(|(i, &r)| r as usize <= i + 1)
+            );
         }
     });
 }
@@ -167,18 +172,29 @@ fn neither_edge_is_a_typed_error() {
     let f = |x: u32| async move { Ok::<_, Infallible>(x) };
     let b = || Debouncer::builder(ms(100)).runtime(rt.clone());
     assert_eq!(b().build(f).unwrap_err(), DebounceConfigError::NoEdge);
-    assert_eq!(b().eager(false).lazy(false).build(f).unwrap_err(), DebounceConfigError::NoEdge);
+    assert_eq!(
+        b().eager(false).lazy(false).build(f).unwrap_err(),
+        DebounceConfigError::NoEdge
+    );
     assert_eq!(
         b().lazy(true).trailing(true).build(f).unwrap_err(),
         DebounceConfigError::LazyAndTrailing
     );
     assert_eq!(
-        Debouncer::builder(ms(0)).eager(true).runtime(rt.clone()).build(f).unwrap_err(),
+        Debouncer::builder(ms(0))
+            .eager(true)
+            .runtime(rt.clone())
+            .build(f)
+            .unwrap_err(),
         DebounceConfigError::ZeroWindow
     );
     for huge in [std::time::Duration::MAX, MAX_WINDOW + ms(1)] {
         assert_eq!(
-            Debouncer::builder(huge).eager(true).runtime(rt.clone()).build(f).unwrap_err(),
+            Debouncer::builder(huge)
+                .eager(true)
+                .runtime(rt.clone())
+                .build(f)
+                .unwrap_err(),
             DebounceConfigError::OutOfRange
         );
         assert_eq!(
@@ -222,7 +238,10 @@ fn stats_keep_their_invariants() {
             calls.push(d.call(i));
             let s = d.stats();
             assert_eq!(s.submitted, s.started + s.skipped + s.queued as u64);
-            assert_eq!(s.started, s.completed + s.failed + s.cancelled + s.running as u64);
+            assert_eq!(
+                s.started,
+                s.completed + s.failed + s.cancelled + s.running as u64
+            );
             if i % 7 == 0 {
                 rt.sleep(ms(9)).await;
             }

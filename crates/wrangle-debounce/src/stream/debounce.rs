@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use futures_lite::Stream;
 use pin_project::pin_project;
+use std::future::Future;
 use wrangle_rt::{DefaultRuntime, Runtime, Sleep};
 
 use crate::debouncer::default_runtime;
@@ -67,8 +68,9 @@ const BUDGET: u32 = 256;
 pub struct Debounce<S: Stream, R: Runtime = DefaultRuntime> {
     #[pin]
     stream: S,
-    #[pin]
-    sleep: Option<R::Sleep>,
+    // Boxed (once per adaptor, not per item) so that the adaptor is `Unpin` whenever the
+    // inner stream is, whatever the runtime's sleep.
+    sleep: Option<Pin<Box<R::Sleep>>>,
     rt: R,
     edges: Edges,
     pending: Option<S::Item>,
@@ -304,7 +306,7 @@ impl<S: Stream, R: Runtime> Debounce<S, R> {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use futures_lite::stream;
+    /// use futures_lite::{Stream, stream};
     /// use wrangle_debounce::DebounceStreamExt;
     ///
     /// let rt = wrangle_rt::VirtualRuntime::new();
@@ -371,13 +373,16 @@ impl<S: Stream, R: Runtime> Stream for Debounce<S, R> {
             let Some(at) = this.edges.timer() else {
                 return Poll::Pending;
             };
-            match this.sleep.as_mut().as_pin_mut() {
-                Some(sleep) if sleep.deadline() == at => {}
-                Some(sleep) => sleep.reset(at),
-                None => this.sleep.set(Some(this.rt.sleep_until(at))),
-            }
-            let sleep = this.sleep.as_mut().as_pin_mut();
-            if sleep.is_none_or(|s| s.poll(cx).is_pending()) {
+            let sleep = match this.sleep {
+                Some(sleep) => {
+                    if sleep.deadline() != at {
+                        sleep.as_mut().reset(at);
+                    }
+                    sleep
+                }
+                None => this.sleep.insert(Box::pin(this.rt.sleep_until(at))),
+            };
+            if sleep.as_mut().poll(cx).is_pending() {
                 return Poll::Pending;
             }
             // The edge passed while we were busy: go round again and fire it.

@@ -45,15 +45,15 @@ use crate::{DebounceConfigError, check_window};
 ///             }
 ///         }
 ///     });
-///     let mut out = rx.throttle(Duration::from_millis(10)).unwrap();
+///     let mut out = std::pin::pin!(rx.throttle(Duration::from_millis(10)).unwrap());
 ///     let mut seen = Vec::new();
 ///     while let Some(i) = out.next().await {
 ///         seen.push((i, (rt.now() - start).as_millis()));
 ///     }
 ///     producer.await.unwrap();
-///     // At most one per 10 ms: the leading 0, then the latest of each window (a window
-///     // starts at the first item after an emission, as in lodash), and 9 when the input ends.
-///     assert_eq!(seen, [(0, 0), (2, 10), (5, 22), (8, 34), (9, 40)]);
+///     // At most one per 10 ms: the leading 0, then the latest item of each window, and the
+///     // waiting 9 when the input ends.
+///     assert_eq!(seen, [(0, 0), (2, 10), (5, 20), (7, 30), (9, 40)]);
 /// });
 /// ```
 #[pin_project]
@@ -211,7 +211,7 @@ impl<S: Stream, R: Runtime> Throttle<S, R> {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use futures_lite::stream;
+    /// use futures_lite::{Stream, stream};
     /// use wrangle_debounce::DebounceStreamExt;
     ///
     /// let rt = wrangle_rt::VirtualRuntime::new();

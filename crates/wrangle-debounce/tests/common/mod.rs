@@ -10,6 +10,9 @@ use std::time::{Duration, Instant};
 
 use wrangle_rt::{DefaultRuntime, Runtime};
 
+pub mod harness;
+pub mod model;
+
 pub fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
