@@ -11,8 +11,9 @@
 //! | `pool` | `wrangle-pool` | `pool` | task pools: size limit, per-task timeout from start, cross-thread submission, dedicated-thread pools |
 //! | `timer` | `wrangle-timer` | `timer` | drift-free intervals with missed-tick policies, periodic tasks, delay-policy timers, wall-clock and cron schedules with DST, scheduler |
 //! | `sync` | `wrangle-sync` | `sync` | priority semaphore, rate limiters, lockouts, dual sync/async queues, batching, blocking-iterator bridge |
+//! | `debounce` | `wrangle-debounce` | `debounce` | coalescing debouncer with shared results (eager, lazy, lodash trailing with max wait), fire-and-forget debouncer, debounce/throttle stream adaptors |
 //!
-//! Debounce, robust I/O and caches join this table as they land; see the workspace README.
+//! Robust I/O and caches join this table as they land; see the workspace README.
 //!
 //! # Examples
 //!
@@ -35,7 +36,7 @@
 //! - `runtime-smol` (default), `runtime-tokio`, `runtime-async-std` (legacy): runtime adapters,
 //!   forwarded to `wrangle-rt`; additive, any combination builds.
 //! - `full` (default): every crate of the suite.
-//! - `task`, `pool`, `timer`, `sync`: one feature per crate.
+//! - `task`, `pool`, `timer`, `sync`, `debounce`: one feature per crate.
 //! - `signal`: graceful stop on SIGINT/SIGTERM in `task::Supervisor` and `pool::Server`.
 //! - `tracing`: unhandled errors become `tracing` events.
 //!
@@ -57,6 +58,9 @@
 #[doc(inline)]
 pub use wrangle_rt as rt;
 
+#[cfg(feature = "debounce")]
+#[doc(inline)]
+pub use wrangle_debounce as debounce;
 #[cfg(feature = "pool")]
 #[doc(inline)]
 pub use wrangle_pool as pool;

@@ -63,6 +63,12 @@ const BUDGET: u32 = 256;
 ///     assert_eq!(out, [0, 2, 3, 4]);
 /// });
 /// ```
+///
+/// # Cancel safety
+///
+/// Dropping a `next()` future loses nothing: the item waiting for its edge stays in the
+/// adaptor, and the edge is still measured from when the items arrived. Dropping the adaptor
+/// drops the waiting item and its sleep.
 #[pin_project]
 #[must_use = "streams do nothing unless polled"]
 pub struct Debounce<S: Stream, R: Runtime = DefaultRuntime> {

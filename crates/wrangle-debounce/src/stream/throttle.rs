@@ -56,6 +56,12 @@ use crate::{DebounceConfigError, check_window};
 ///     assert_eq!(seen, [(0, 0), (2, 10), (5, 20), (7, 30), (9, 40)]);
 /// });
 /// ```
+///
+/// # Cancel safety
+///
+/// Dropping a `next()` future loses nothing: the item waiting for its edge stays in the
+/// adaptor, and the edge is still measured from when the items arrived. Dropping the adaptor
+/// drops the waiting item and its sleep.
 #[pin_project]
 #[must_use = "streams do nothing unless polled"]
 pub struct Throttle<S: Stream, R: Runtime = DefaultRuntime> {

@@ -6,6 +6,8 @@
 // The tour's job is to print.
 #![allow(clippy::print_stdout)]
 
+#[cfg(feature = "debounce")]
+mod debounce;
 #[cfg(feature = "pool")]
 mod pool;
 mod rt;
@@ -44,6 +46,11 @@ fn main() {
         {
             section("wrangle-sync: semaphores, limiters, lockouts, queues, batching");
             sync::tour(rt.clone()).await;
+        }
+        #[cfg(feature = "debounce")]
+        {
+            section("wrangle-debounce: debouncers and debounce/throttle streams");
+            debounce::tour(rt.clone()).await;
         }
     });
     println!("\ntour finished in {:?}", started.elapsed());
