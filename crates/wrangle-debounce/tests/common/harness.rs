@@ -9,19 +9,25 @@ use futures_lite::StreamExt;
 use wrangle_debounce::{AsyncDebouncer, DebounceBuilder, Debouncer, ThrottleBuilder};
 use wrangle_rt::{DefaultRuntime, Runtime, VirtualRuntime};
 
-use super::model::{ModelMode, Outcome};
+use super::model::{ModelMode, Op, Outcome, calls_to_ops};
 use super::{Runs, at, identity, ms};
 
 /// Calls a `Debouncer` (or an `AsyncDebouncer` for [`ModelMode::Deferred`]) at the given
 /// instants; the function takes `takes` ms. Runs are sorted by (instant, argument).
 pub fn debouncer(mode: ModelMode, window: u64, takes: u64, calls: &[(u64, u32)]) -> Outcome {
+    debouncer_ops(mode, window, takes, &calls_to_ops(calls))
+}
+
+/// [`debouncer`] over a schedule with flushes. A flush is polled once (which starts the
+/// pending run) and dropped, so that waiting for the run does not move the schedule.
+pub fn debouncer_ops(mode: ModelMode, window: u64, takes: u64, ops: &[(u64, Op)]) -> Outcome {
     let rt = VirtualRuntime::builder().seed(7).build();
     let out = rt.block_on(drive(
         DefaultRuntime::Virtual(rt.clone()),
         mode,
         window,
         takes,
-        calls,
+        ops,
     ));
     rt.shutdown();
     out
@@ -32,8 +38,9 @@ async fn drive(
     mode: ModelMode,
     window: u64,
     takes: u64,
-    calls: &[(u64, u32)],
+    ops: &[(u64, Op)],
 ) -> Outcome {
+    let n_calls = ops.iter().filter(|(_, op)| matches!(op, Op::Call(_))).count();
     let runs = Runs::new(&rt);
     let f = identity(rt.clone(), runs.clone(), ms(takes));
     let mut served_by = Vec::new();
@@ -43,22 +50,21 @@ async fn drive(
             async move { run.await.map(drop) }
         })
         .unwrap();
-        for &(t, arg) in calls {
+        for &(t, op) in ops {
             at(&rt, runs.origin(), t).await;
-            d.call(arg);
-            check_stats(
-                d.stats().submitted,
-                d.stats().started,
-                d.stats().skipped,
-                d.stats().queued,
-            );
+            match op {
+                Op::Call(arg) => drop(d.call(arg)),
+                Op::Flush => drop(futures_lite::future::poll_once(d.flush()).await),
+            }
+            let s = d.stats();
+            check_stats(s.submitted, s.started, s.skipped, s.queued);
         }
         // Let the last trailing run happen at its edge, not at a flush.
         while d.stats().queued > 0 {
             rt.sleep(ms(1)).await;
         }
         d.shutdown().await;
-        served_by = vec![None; calls.len()];
+        served_by = vec![None; n_calls];
     } else {
         let b = Debouncer::builder(ms(window)).runtime(rt.clone());
         let b = match mode {
@@ -78,9 +84,12 @@ async fn drive(
         };
         let d = b.build(f).unwrap();
         let mut pending = Vec::new();
-        for &(t, arg) in calls {
+        for &(t, op) in ops {
             at(&rt, runs.origin(), t).await;
-            pending.push(d.call(arg));
+            match op {
+                Op::Call(arg) => pending.push(d.call(arg)),
+                Op::Flush => drop(futures_lite::future::poll_once(d.flush()).await),
+            }
             let s = d.stats();
             check_stats(s.submitted, s.started, s.skipped, s.queued);
         }

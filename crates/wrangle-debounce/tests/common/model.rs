@@ -23,6 +23,20 @@ pub enum ModelMode {
     },
 }
 
+/// One step of a schedule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    /// A call with this argument.
+    Call(u32),
+    /// `flush()`: the pending run starts now.
+    Flush,
+}
+
+/// Turns a list of calls into a schedule of ops.
+pub fn calls_to_ops(calls: &[(u64, u32)]) -> Vec<(u64, Op)> {
+    calls.iter().map(|&(t, a)| (t, Op::Call(a))).collect()
+}
+
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Outcome {
     pub runs: Vec<(u64, u32)>,
@@ -38,12 +52,18 @@ struct Waiting {
 
 /// The `Debouncer` / `AsyncDebouncer` model for the seed modes and lodash.
 pub fn debouncer(mode: ModelMode, window: u64, calls: &[(u64, u32)]) -> Outcome {
+    debouncer_ops(mode, window, &calls_to_ops(calls))
+}
+
+/// [`debouncer`] over a schedule with flushes; `served_by` has one entry per call.
+pub fn debouncer_ops(mode: ModelMode, window: u64, ops: &[(u64, Op)]) -> Outcome {
     if let ModelMode::Lodash { .. } = mode {
-        return lodash(mode, window, calls, None);
+        return lodash_ops(mode, window, ops, None);
     }
+    let n_calls = ops.iter().filter(|(_, op)| matches!(op, Op::Call(_))).count();
     let mut out = Outcome {
         runs: Vec::new(),
-        served_by: vec![None; calls.len()],
+        served_by: vec![None; n_calls],
     };
     let mut last_start: Option<u64> = None;
     let mut last_arg = 0;
@@ -54,11 +74,26 @@ pub fn debouncer(mode: ModelMode, window: u64, calls: &[(u64, u32)]) -> Outcome 
             out.served_by[i] = Some(arg);
         }
     };
-    for (i, &(t, arg)) in calls.iter().enumerate() {
+    let mut i = 0;
+    for &(t, op) in ops {
         if let Some(w) = waiting.take_if(|w| w.deadline <= t) {
             run(&mut out, w.deadline, w.arg, &w.calls);
             last_start = Some(w.deadline);
         }
+        let arg = match op {
+            Op::Call(arg) => arg,
+            Op::Flush => {
+                if let Some(w) = waiting.take() {
+                    run(&mut out, t, w.arg, &w.calls);
+                    last_start = Some(t);
+                }
+                continue;
+            }
+        };
+        let i = {
+            i += 1;
+            i - 1
+        };
         let inside = last_start.is_some_and(|s| t - s < window);
         if let Some(w) = waiting.as_mut() {
             // A run is waiting: join it (every mode but Eager, which never waits).
@@ -113,6 +148,11 @@ pub fn debouncer(mode: ModelMode, window: u64, calls: &[(u64, u32)]) -> Outcome 
 /// `Date.now()` the call's time. With `end = Some(t)`, the input ends at `t` and what is
 /// waiting is flushed there (the stream adaptors' rule); otherwise the last timer runs out.
 pub fn lodash(mode: ModelMode, wait: u64, calls: &[(u64, u32)], end: Option<u64>) -> Outcome {
+    lodash_ops(mode, wait, &calls_to_ops(calls), end)
+}
+
+/// [`lodash`] over a schedule with flushes (lodash's `flush()`).
+pub fn lodash_ops(mode: ModelMode, wait: u64, ops: &[(u64, Op)], end: Option<u64>) -> Outcome {
     let ModelMode::Lodash {
         leading,
         trailing,
@@ -121,9 +161,10 @@ pub fn lodash(mode: ModelMode, wait: u64, calls: &[(u64, u32)], end: Option<u64>
     else {
         panic!("not a lodash mode");
     };
+    let n_calls = ops.iter().filter(|(_, op)| matches!(op, Op::Call(_))).count();
     let mut out = Outcome {
         runs: Vec::new(),
-        served_by: vec![None; calls.len()],
+        served_by: vec![None; n_calls],
     };
     let mut last_call: Option<u64> = None;
     let mut last_invoke: u64 = 0;
@@ -168,7 +209,8 @@ pub fn lodash(mode: ModelMode, wait: u64, calls: &[(u64, u32)], end: Option<u64>
             }
         }
     };
-    for (i, &(t, arg)) in calls.iter().enumerate() {
+    let mut i = 0;
+    for &(t, op) in ops {
         expire_until(
             t,
             &mut out,
@@ -177,6 +219,24 @@ pub fn lodash(mode: ModelMode, wait: u64, calls: &[(u64, u32)], end: Option<u64>
             last_call,
             &mut last_invoke,
         );
+        let arg = match op {
+            Op::Call(arg) => arg,
+            Op::Flush => {
+                if timer.take().is_some() {
+                    if trailing && args.is_some() {
+                        last_invoke = t;
+                        invoke(&mut out, t, &mut args);
+                    } else {
+                        args = None;
+                    }
+                }
+                continue;
+            }
+        };
+        let i = {
+            i += 1;
+            i - 1
+        };
         let invoking = should_invoke(t, last_call, last_invoke);
         match args.as_mut() {
             Some((a, who)) => {
