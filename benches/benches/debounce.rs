@@ -6,6 +6,10 @@
 //! contestant waits out on its own timer. All run under `smol::block_on` (async-io's
 //! reactor drives wrangle's smol sleeps, futures-time's timers, and the hand-written loop;
 //! `debounced` uses futures-timer's own thread).
+//!
+//! The item that comes out is not asserted: on a loaded machine a contestant descheduled for
+//! longer than the window between two polls sees a quiet window and emits early (as it
+//! should), which a benchmark must tolerate.
 
 use std::future::Future;
 use std::hint::black_box;
@@ -61,7 +65,7 @@ fn debounce_events(c: &mut Criterion) {
                     .runtime(rt.clone())
                     .build(events())
                     .unwrap();
-                assert_eq!(black_box(out.next().await), Some(EVENTS - 1));
+                black_box(out.next().await);
             })
         })
     });
@@ -83,7 +87,7 @@ fn debounce_events(c: &mut Criterion) {
                     }
                 })
                 .await;
-                assert_eq!(black_box(last), Some(EVENTS - 1));
+                black_box(last);
             })
         })
     });
@@ -91,7 +95,7 @@ fn debounce_events(c: &mut Criterion) {
         b.iter(|| {
             smol::block_on(async {
                 let mut out = debounced::debounced(events(), WINDOW);
-                assert_eq!(black_box(out.next().await), Some(EVENTS - 1));
+                black_box(out.next().await);
             })
         })
     });
@@ -99,7 +103,7 @@ fn debounce_events(c: &mut Criterion) {
         b.iter(|| {
             smol::block_on(async {
                 let last = sleep_reset_loop(&rt, events()).await;
-                assert_eq!(black_box(last), Some(EVENTS - 1));
+                black_box(last);
             })
         })
     });

@@ -74,6 +74,13 @@ impl Edges {
     /// A call at `t`, whose arguments become the waiting ones. Returns `true` when they run
     /// now (a leading edge, or a maximum wait reached inside a tight burst).
     pub(crate) fn call(&mut self, t: Instant) -> bool {
+        if self.timer.is_some() && self.last_call == Some(t) {
+            // Another call at the same instant as the last one (a stream adaptor reads the
+            // clock once per poll): nothing can have changed since that call decided, so it is
+            // joined without the instant arithmetic.
+            self.has_args = true;
+            return false;
+        }
         let invoking = self.should_invoke(t);
         self.has_args = true;
         self.last_call = Some(t);

@@ -87,7 +87,10 @@ fn eager_lazy_runs_the_first_call_then_one_trailing_call() {
             assert!(d.flush().await);
         }
         assert_eq!((a.await, b.await, c.await), (Ok(1), Ok(3), Ok(3)));
-        assert_eq!(runs.args(), [1, 3]);
+        // On a real runtime the flushed run may start before the leading one's task does.
+        let mut args = runs.args();
+        args.sort_unstable();
+        assert_eq!(args, [1, 3]);
         if rt.is_virtual() {
             assert_eq!(runs.all(), [(0, 1), (10, 3)]);
         }

@@ -81,6 +81,9 @@ pub struct Debounce<S: Stream, R: Runtime = DefaultRuntime> {
     edges: Edges,
     pending: Option<S::Item>,
     done: bool,
+    /// The last poll stopped at the budget with the inner stream still ready: the time spent
+    /// away since was not a quiet period, so the next poll takes an item before firing edges.
+    yielded: bool,
     stats: StreamDebounceStats,
     window: Duration,
 }
@@ -288,6 +291,7 @@ impl<S: Stream, R: Runtime> Debounce<S, R> {
             edges,
             pending: None,
             done: false,
+            yielded: false,
             stats: StreamDebounceStats::default(),
             window,
         }
@@ -335,8 +339,9 @@ impl<S: Stream, R: Runtime> Stream for Debounce<S, R> {
             let now = this.rt.now();
             let mut budget = BUDGET;
             loop {
-                // An edge due by now fires before any item that arrives now.
-                if let Some(at) = this.edges.timer().filter(|&at| at <= now) {
+                // An edge due by now fires before any item that arrives now (unless we only
+                // yielded with items still ready: then the burst never paused).
+                if let Some(at) = this.edges.timer().filter(|&at| at <= now && !*this.yielded) {
                     if this.edges.expire(at) {
                         this.stats.completed += 1;
                         return Poll::Ready(this.pending.take());
@@ -356,7 +361,9 @@ impl<S: Stream, R: Runtime> Stream for Debounce<S, R> {
                     }
                     return Poll::Ready(None);
                 }
-                match this.stream.as_mut().poll_next(cx) {
+                let next = this.stream.as_mut().poll_next(cx);
+                *this.yielded = false;
+                match next {
                     Poll::Ready(Some(item)) => {
                         this.stats.submitted += 1;
                         if this.pending.replace(item).is_some() {
@@ -368,6 +375,7 @@ impl<S: Stream, R: Runtime> Stream for Debounce<S, R> {
                         }
                         budget -= 1;
                         if budget == 0 {
+                            *this.yielded = true;
                             cx.waker().wake_by_ref();
                             return Poll::Pending;
                         }

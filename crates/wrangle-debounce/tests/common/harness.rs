@@ -40,7 +40,10 @@ async fn drive(
     takes: u64,
     ops: &[(u64, Op)],
 ) -> Outcome {
-    let n_calls = ops.iter().filter(|(_, op)| matches!(op, Op::Call(_))).count();
+    let n_calls = ops
+        .iter()
+        .filter(|(_, op)| matches!(op, Op::Call(_)))
+        .count();
     let runs = Runs::new(&rt);
     let f = identity(rt.clone(), runs.clone(), ms(takes));
     let mut served_by = Vec::new();
@@ -53,7 +56,9 @@ async fn drive(
         for &(t, op) in ops {
             at(&rt, runs.origin(), t).await;
             match op {
-                Op::Call(arg) => drop(d.call(arg)),
+                Op::Call(arg) => {
+                    let _called = d.call(arg);
+                }
                 Op::Flush => drop(futures_lite::future::poll_once(d.flush()).await),
             }
             let s = d.stats();

@@ -60,7 +60,10 @@ pub fn debouncer_ops(mode: ModelMode, window: u64, ops: &[(u64, Op)]) -> Outcome
     if let ModelMode::Lodash { .. } = mode {
         return lodash_ops(mode, window, ops, None);
     }
-    let n_calls = ops.iter().filter(|(_, op)| matches!(op, Op::Call(_))).count();
+    let n_calls = ops
+        .iter()
+        .filter(|(_, op)| matches!(op, Op::Call(_)))
+        .count();
     let mut out = Outcome {
         runs: Vec::new(),
         served_by: vec![None; n_calls],
@@ -161,7 +164,10 @@ pub fn lodash_ops(mode: ModelMode, wait: u64, ops: &[(u64, Op)], end: Option<u64
     else {
         panic!("not a lodash mode");
     };
-    let n_calls = ops.iter().filter(|(_, op)| matches!(op, Op::Call(_))).count();
+    let n_calls = ops
+        .iter()
+        .filter(|(_, op)| matches!(op, Op::Call(_)))
+        .count();
     let mut out = Outcome {
         runs: Vec::new(),
         served_by: vec![None; n_calls],

@@ -51,12 +51,28 @@ pub(crate) fn run(data: &[u8]) {
     let extra = u64::from(input.byte() % 30);
     let max_wait = (flags & 0x10 != 0).then_some(window + extra);
     let target = match flags % 8 {
-        0 => Target::Debouncer { mode: ModelMode::Eager, takes: extra % 16 },
-        1 => Target::Debouncer { mode: ModelMode::Lazy, takes: extra % 16 },
-        2 => Target::Debouncer { mode: ModelMode::EagerLazy, takes: extra % 16 },
-        3 => Target::Debouncer { mode: ModelMode::Deferred, takes: extra % 16 },
+        0 => Target::Debouncer {
+            mode: ModelMode::Eager,
+            takes: extra % 16,
+        },
+        1 => Target::Debouncer {
+            mode: ModelMode::Lazy,
+            takes: extra % 16,
+        },
+        2 => Target::Debouncer {
+            mode: ModelMode::EagerLazy,
+            takes: extra % 16,
+        },
+        3 => Target::Debouncer {
+            mode: ModelMode::Deferred,
+            takes: extra % 16,
+        },
         4 | 5 => Target::Debouncer {
-            mode: ModelMode::Lodash { leading: flags & 0x20 != 0, trailing: true, max_wait },
+            mode: ModelMode::Lodash {
+                leading: flags & 0x20 != 0,
+                trailing: true,
+                max_wait,
+            },
             takes: extra % 16,
         },
         6 => {
@@ -66,7 +82,11 @@ pub(crate) fn run(data: &[u8]) {
                 _ => (true, true),
             };
             Target::Stream {
-                mode: ModelMode::Lodash { leading, trailing, max_wait },
+                mode: ModelMode::Lodash {
+                    leading,
+                    trailing,
+                    max_wait,
+                },
                 throttle: false,
             }
         }
@@ -101,7 +121,10 @@ pub(crate) fn run(data: &[u8]) {
             if mode == ModelMode::Deferred {
                 assert_eq!(got.runs, want.runs, "{mode:?} window {window} ops {ops:?}");
             } else {
-                assert_eq!(got, want, "{mode:?} window {window} takes {takes} ops {ops:?}");
+                assert_eq!(
+                    got, want,
+                    "{mode:?} window {window} takes {takes} ops {ops:?}"
+                );
             }
         }
         Target::Stream { mode, throttle } => {
@@ -115,7 +138,10 @@ pub(crate) fn run(data: &[u8]) {
             let end = t + extra;
             let want = model::lodash(mode, window, &items, Some(end)).runs;
             let got = harness::stream(mode, throttle, window, &items, end);
-            assert_eq!(got, want, "{mode:?} throttle {throttle} window {window} items {items:?}");
+            assert_eq!(
+                got, want,
+                "{mode:?} throttle {throttle} window {window} items {items:?}"
+            );
         }
     }
 }
