@@ -6,7 +6,6 @@
 //! panics on the first divergence from the reference models of `tests/common/model.rs`. Any
 //! byte string is a valid input: running out of bytes ends the schedule.
 
-#[allow(dead_code, unreachable_pub)]
 #[path = "../common/mod.rs"]
 mod common;
 

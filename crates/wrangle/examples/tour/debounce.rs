@@ -3,7 +3,7 @@ use std::time::Duration;
 
 use futures_lite::{StreamExt, stream};
 use wrangle::debounce::{AsyncDebouncer, DebounceStreamExt, Debouncer};
-use wrangle::rt::{DefaultRuntime, Runtime};
+use wrangle::rt::DefaultRuntime;
 
 pub(crate) async fn tour(rt: DefaultRuntime) {
     let ms = Duration::from_millis;
