@@ -297,3 +297,38 @@ fn one_sleep_moved_at_most_once_per_window_never_one_per_item() {
     let resets = rt.resets.load(Ordering::SeqCst);
     assert!(resets <= 1000 / 9 + 2, "{resets} resets");
 }
+
+/// R5: a `next()` future of either adaptor polled k times then dropped loses nothing: the
+/// waiting item still comes out at its edge.
+#[test]
+fn next_polled_k_times_then_dropped_loses_nothing() {
+    virtual_time(|rt| async move {
+        for k in 0..4 {
+            let start = rt.now();
+            let items = stream::iter([1, 2, 3]).chain(stream::once_future({
+                let rt = rt.clone();
+                async move {
+                    rt.sleep(ms(100)).await;
+                    4
+                }
+            }));
+            let mut s = pin!(
+                DebounceBuilder::new(ms(10))
+                    .runtime(rt.clone())
+                    .build(items)
+                    .unwrap()
+            );
+            {
+                let mut next = pin!(s.next());
+                let mut cx = Context::from_waker(std::task::Waker::noop());
+                for _ in 0..k {
+                    assert!(next.as_mut().poll(&mut cx).is_pending());
+                }
+            }
+            assert_eq!(s.next().await, Some(3));
+            assert_eq!(rt.now() - start, ms(10));
+            assert_eq!(s.next().await, Some(4));
+            assert_eq!(s.next().await, None);
+        }
+    });
+}
