@@ -185,10 +185,11 @@ fn deny(required: bool) -> Result {
 /// The cargo-fuzz targets of `fuzz/` (R14; docs/adr/0021-sync-fuzzing.md), each with the crate
 /// whose `tests/fuzz_corpus/<target>/` keeps its corpus (inside the package, so the published
 /// crate's replay test finds it).
-const FUZZ_TARGETS: [(&str, &str); 3] = [
+const FUZZ_TARGETS: [(&str, &str); 4] = [
     ("semaphore_ops", "wrangle-sync"),
     ("batcher_ops", "wrangle-sync"),
     ("cache_ops", "wrangle-cache"),
+    ("debounce_ops", "wrangle-debounce"),
 ];
 
 fn fuzz(args: &[String]) -> Result {

@@ -13,8 +13,7 @@
 //! | `sync` | `wrangle-sync` | `sync` | priority semaphore, rate limiters, lockouts, dual sync/async queues, batching, blocking-iterator bridge |
 //! | `cache` | `wrangle-cache` | `cache` | cache with TTL and time to idle on the runtime's clock, S3-FIFO or exact LRU, per-key single-flight loads, memoized functions with preemptive loads and refresh-ahead |
 //! | `io` | `wrangle-io` | `io` | reconnecting byte streams and message streams, backoff with jitter, TCP and Unix connectors |
-//!
-//! The debouncer joins this table as it lands; see the workspace README.
+//! | `debounce` | `wrangle-debounce` | `debounce` | coalescing debouncer with shared results (eager, lazy, lodash trailing with max wait), fire-and-forget debouncer, debounce/throttle stream adaptors |
 //!
 //! # Examples
 //!
@@ -46,7 +45,7 @@
 //!   `VirtualRuntime`, or where you made a runtime the default with `DefaultRuntime::enter`;
 //!   elsewhere they panic with a message that names the feature to enable.
 //! - `full` (default): every crate of the suite.
-//! - `task`, `pool`, `timer`, `sync`, `cache`, `io`: one feature per crate.
+//! - `task`, `pool`, `timer`, `sync`, `cache`, `io`, `debounce`: one feature per crate.
 //! - `signal`: graceful stop on SIGINT/SIGTERM in `task::Supervisor` and `pool::Server`.
 //! - `tracing`: unhandled errors become `tracing` events.
 //!
@@ -74,6 +73,9 @@ pub use wrangle_cache as cache;
 #[cfg(feature = "io")]
 #[doc(inline)]
 pub use wrangle_io as io;
+#[cfg(feature = "debounce")]
+#[doc(inline)]
+pub use wrangle_debounce as debounce;
 #[cfg(feature = "pool")]
 #[doc(inline)]
 pub use wrangle_pool as pool;

@@ -10,6 +10,8 @@
 mod cache;
 #[cfg(feature = "io")]
 mod io;
+#[cfg(feature = "debounce")]
+mod debounce;
 #[cfg(feature = "pool")]
 mod pool;
 mod rt;
@@ -58,6 +60,11 @@ fn main() {
         {
             section("wrangle-io: a stream that reconnects by itself");
             io::tour(rt.clone()).await;
+        }
+        #[cfg(feature = "debounce")]
+        {
+            section("wrangle-debounce: debouncers and debounce/throttle streams");
+            debounce::tour(rt.clone()).await;
         }
     });
     println!("\ntour finished in {:?}", started.elapsed());
