@@ -17,6 +17,7 @@ use wrangle_rt::{PanicPayload, Runtime};
 use crate::entry::Entry;
 use crate::flight::{Flight, Flights, Outcome};
 use crate::inner::{Inner, Joined2, Lead, Share};
+use crate::store::Store;
 
 /// What starts a loader: a closure for the cache's own futures, the memoized function and
 /// its arguments for [`Memoized`](crate::Memoized).
@@ -43,7 +44,9 @@ pub(crate) trait Finish<K, V, F> {
     type Output;
     /// A fresh entry at `now`. `init` is still there (unused) for refresh-ahead to take.
     fn hit(&mut self, key: &K, entry: Entry<V>, now: u64, init: &mut Option<F>) -> Self::Output;
-    /// A value that a load stored just before this caller looked (no loader of ours ran).
+    /// A value found without an entry to consult: a hit in a cache whose entries have no
+    /// deadline (nothing to refresh), or a value that a load stored just before this caller
+    /// looked (no loader of ours ran).
     fn late(&mut self, value: V) -> Self::Output;
     /// This caller's loader ended: what to share and store, and this caller's output.
     fn loaded(&mut self, raw: Self::Raw) -> (Share<V>, Self::Output);
@@ -127,6 +130,38 @@ where
             fin,
             state: State::Load(lead),
             load: None,
+        }
+    }
+}
+
+impl<I, K, V, R, F, Fin> Flow<I, K, V, R, F, Fin>
+where
+    I: Deref<Target = Inner<K, V, R>> + Clone,
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+    R: Runtime,
+    F: Init,
+    F::Fut: Future<Output = Fin::Raw>,
+    Fin: Finish<K, V, F>,
+{
+    /// The first poll's lookup in a cache whose entries have no deadline (a bare store),
+    /// kept apart from the state machine so that a hit is quick_cache's `get`, the hit
+    /// count and nothing else: `Some(output)` on a hit; on a miss it is counted, and the
+    /// flow goes on to join the key's flight when polled.
+    #[inline]
+    pub(crate) fn poll_hit(self: Pin<&mut Self>) -> Option<Fin::Output> {
+        let this = self.project();
+        let (State::Start, Store::Bare(bare)) = (&*this.state, &this.inner.store) else {
+            return None;
+        };
+        if let Some(value) = bare.get(this.key) {
+            this.inner.counters.hits.incr();
+            *this.state = State::Done;
+            Some(this.fin.late(value))
+        } else {
+            this.inner.counters.misses.incr();
+            *this.state = State::Join;
+            None
         }
     }
 }
