@@ -144,26 +144,52 @@ where
     F::Fut: Future<Output = Fin::Raw>,
     Fin: Finish<K, V, F>,
 {
-    /// The first poll's lookup in a cache whose entries have no deadline (a bare store),
-    /// kept apart from the state machine so that a hit is quick_cache's `get`, the hit
-    /// count and nothing else: `Some(output)` on a hit; on a miss it is counted, and the
-    /// flow goes on to join the key's flight when polled.
+    /// The first poll's lookup, kept apart from the state machine so that a hit costs the
+    /// store's lookup, the hit count and nothing else (in a cache whose entries have no
+    /// deadline, quick_cache's `get`): `Some(output)` on a hit; on a miss it is counted and
+    /// the flow goes on, when polled, to join the key's flight. `None` at once in any other
+    /// state.
     #[inline]
     pub(crate) fn poll_hit(self: Pin<&mut Self>) -> Option<Fin::Output> {
-        let this = self.project();
-        let (State::Start, Store::Bare(bare)) = (&*this.state, &this.inner.store) else {
-            return None;
-        };
-        if let Some(value) = bare.get(this.key) {
-            this.inner.counters.hits.incr();
-            *this.state = State::Done;
-            Some(this.fin.late(value))
-        } else {
-            this.inner.counters.misses.incr();
-            *this.state = State::Join;
-            None
+        let mut this = self.project();
+        match this.state {
+            State::Start => start(&mut this),
+            _ => None,
         }
     }
+}
+
+/// [`Flow::poll_hit`] in `State::Start`.
+#[inline]
+fn start<I, K, V, R, F, Fin>(this: &mut FlowProj<'_, I, K, V, R, F, Fin>) -> Option<Fin::Output>
+where
+    I: Deref<Target = Inner<K, V, R>> + Clone,
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+    R: Runtime,
+    F: Init,
+    F::Fut: Future<Output = Fin::Raw>,
+    Fin: Finish<K, V, F>,
+{
+    let inner = &**this.inner;
+    if let Store::Bare(bare) = &inner.store {
+        // No deadline, no refresh, no weight: nothing to check.
+        if let Some(value) = bare.get(this.key) {
+            inner.counters.hits.incr();
+            *this.state = State::Done;
+            return Some(this.fin.late(value));
+        }
+    } else {
+        let now = inner.now();
+        if let Some(entry) = inner.lookup(this.key, now) {
+            inner.counters.hits.incr();
+            *this.state = State::Done;
+            return Some(this.fin.hit(this.key, entry, now, this.init));
+        }
+    }
+    inner.counters.misses.incr();
+    *this.state = State::Join;
+    None
 }
 
 impl<I, K, V, R, F, Fin> Future for Flow<I, K, V, R, F, Fin>
@@ -183,14 +209,9 @@ where
         loop {
             match this.state {
                 State::Start => {
-                    let now = this.inner.now();
-                    if let Some(entry) = this.inner.lookup(this.key, now) {
-                        this.inner.counters.hits.incr();
-                        *this.state = State::Done;
-                        return Poll::Ready(this.fin.hit(this.key, entry, now, this.init));
+                    if let Some(output) = start(&mut this) {
+                        return Poll::Ready(output);
                     }
-                    this.inner.counters.misses.incr();
-                    *this.state = State::Join;
                 }
                 State::Join => match this.inner.join(this.key, cx.waker()) {
                     Joined2::Value(value) => {
