@@ -214,8 +214,7 @@ where
             .unwrap_or(NEVER);
         let evictions = Arc::new(AtomicU64::new(0));
         // Per-entry time to live (cached errors) needs the clock too.
-        let timeless =
-            ttl == NEVER && tti == NEVER && self.refresh_before == 0 && !self.entry_ttls;
+        let timeless = ttl == NEVER && tti == NEVER && self.refresh_before == 0 && !self.entry_ttls;
         let store = Store::new(
             self.policy,
             self.capacity,
