@@ -213,10 +213,13 @@ where
             .transpose()?
             .unwrap_or(NEVER);
         let evictions = Arc::new(AtomicU64::new(0));
+        // Per-entry time to live (cached errors) needs the clock too.
+        let timeless = ttl == NEVER && tti == NEVER && self.refresh_before == 0 && !self.entry_ttls;
         let store = Store::new(
             self.policy,
             self.capacity,
             self.weigh.is_some(),
+            timeless,
             Arc::clone(&evictions),
         );
         Ok(Cache::from_inner(Arc::new(Inner {
@@ -228,8 +231,7 @@ where
             refresh_before: self.refresh_before,
             weigh: self.weigh,
             capacity: self.capacity,
-            // Per-entry time to live (cached errors) needs the clock too.
-            timeless: ttl == NEVER && tti == NEVER && self.refresh_before == 0 && !self.entry_ttls,
+            timeless,
             next_id: AtomicU64::new(0),
             counters: Counters {
                 hits: StripedCounter::new(),

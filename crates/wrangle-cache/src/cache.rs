@@ -13,6 +13,7 @@ use crate::flow::{Flow, FnInit};
 use crate::future::{GetOrInsertWith, TryGetOrInsertWith};
 use crate::inner::Inner;
 use crate::stats::CacheStats;
+use crate::store::Store;
 
 /// A concurrent cache whose loads are shared per key, with a time to live and a time to
 /// idle on the runtime's clock.
@@ -212,11 +213,17 @@ where
     /// assert_eq!(cache.get(&"k"), None); // expired entries are never returned
     /// ```
     pub fn get(&self, key: &K) -> Option<V> {
-        let found = self.inner.lookup(key, self.inner.now());
+        let found = match &self.inner.store {
+            Store::Bare(bare) => bare.get(key),
+            _ => self
+                .inner
+                .lookup(key, self.inner.now())
+                .map(|entry| entry.value),
+        };
         match found {
-            Some(entry) => {
+            Some(value) => {
                 self.inner.counters.hits.incr();
-                Some(entry.value)
+                Some(value)
             }
             None => {
                 self.inner.counters.misses.incr();

@@ -23,6 +23,20 @@ pub(crate) struct Entry<V> {
 }
 
 impl<V> Entry<V> {
+    /// The entry a cache without deadlines or weights would have built for `value` (what
+    /// a [bare store](crate::store::BareStore) hands out). Its id is never compared: only
+    /// expired entries are removed by id, and it never expires.
+    pub(crate) fn timeless(value: V) -> Self {
+        Entry {
+            value,
+            id: 0,
+            weight: 1,
+            expires_at: NEVER,
+            refresh_at: NEVER,
+            touched: None,
+        }
+    }
+
     /// Whether the entry may be served at `now` given the time-to-idle `idle` (nanoseconds).
     pub(crate) fn is_fresh(&self, now: u64, idle: u64) -> bool {
         if now >= self.expires_at {

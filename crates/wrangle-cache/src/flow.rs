@@ -17,6 +17,7 @@ use wrangle_rt::{PanicPayload, Runtime};
 use crate::entry::Entry;
 use crate::flight::{Flight, Flights, Outcome};
 use crate::inner::{Inner, Joined2, Lead, Share};
+use crate::store::Store;
 
 /// What starts a loader: a closure for the cache's own futures, the memoized function and
 /// its arguments for [`Memoized`](crate::Memoized).
@@ -43,7 +44,9 @@ pub(crate) trait Finish<K, V, F> {
     type Output;
     /// A fresh entry at `now`. `init` is still there (unused) for refresh-ahead to take.
     fn hit(&mut self, key: &K, entry: Entry<V>, now: u64, init: &mut Option<F>) -> Self::Output;
-    /// A value that a load stored just before this caller looked (no loader of ours ran).
+    /// A value found without an entry to consult: a hit in a cache whose entries have no
+    /// deadline (nothing to refresh), or a value that a load stored just before this caller
+    /// looked (no loader of ours ran).
     fn late(&mut self, value: V) -> Self::Output;
     /// This caller's loader ended: what to share and store, and this caller's output.
     fn loaded(&mut self, raw: Self::Raw) -> (Share<V>, Self::Output);
@@ -131,6 +134,64 @@ where
     }
 }
 
+impl<I, K, V, R, F, Fin> Flow<I, K, V, R, F, Fin>
+where
+    I: Deref<Target = Inner<K, V, R>> + Clone,
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+    R: Runtime,
+    F: Init,
+    F::Fut: Future<Output = Fin::Raw>,
+    Fin: Finish<K, V, F>,
+{
+    /// The first poll's lookup, kept apart from the state machine so that a hit costs the
+    /// store's lookup, the hit count and nothing else (in a cache whose entries have no
+    /// deadline, quick_cache's `get`): `Some(output)` on a hit; on a miss it is counted and
+    /// the flow goes on, when polled, to join the key's flight. `None` at once in any other
+    /// state.
+    #[inline]
+    pub(crate) fn poll_hit(self: Pin<&mut Self>) -> Option<Fin::Output> {
+        let mut this = self.project();
+        match this.state {
+            State::Start => start(&mut this),
+            _ => None,
+        }
+    }
+}
+
+/// [`Flow::poll_hit`] in `State::Start`.
+#[inline]
+fn start<I, K, V, R, F, Fin>(this: &mut FlowProj<'_, I, K, V, R, F, Fin>) -> Option<Fin::Output>
+where
+    I: Deref<Target = Inner<K, V, R>> + Clone,
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+    R: Runtime,
+    F: Init,
+    F::Fut: Future<Output = Fin::Raw>,
+    Fin: Finish<K, V, F>,
+{
+    let inner = &**this.inner;
+    if let Store::Bare(bare) = &inner.store {
+        // No deadline, no refresh, no weight: nothing to check.
+        if let Some(value) = bare.get(this.key) {
+            inner.counters.hits.incr();
+            *this.state = State::Done;
+            return Some(this.fin.late(value));
+        }
+    } else {
+        let now = inner.now();
+        if let Some(entry) = inner.lookup(this.key, now) {
+            inner.counters.hits.incr();
+            *this.state = State::Done;
+            return Some(this.fin.hit(this.key, entry, now, this.init));
+        }
+    }
+    inner.counters.misses.incr();
+    *this.state = State::Join;
+    None
+}
+
 impl<I, K, V, R, F, Fin> Future for Flow<I, K, V, R, F, Fin>
 where
     I: Deref<Target = Inner<K, V, R>> + Clone,
@@ -148,14 +209,9 @@ where
         loop {
             match this.state {
                 State::Start => {
-                    let now = this.inner.now();
-                    if let Some(entry) = this.inner.lookup(this.key, now) {
-                        this.inner.counters.hits.incr();
-                        *this.state = State::Done;
-                        return Poll::Ready(this.fin.hit(this.key, entry, now, this.init));
+                    if let Some(output) = start(&mut this) {
+                        return Poll::Ready(output);
                     }
-                    this.inner.counters.misses.incr();
-                    *this.state = State::Join;
                 }
                 State::Join => match this.inner.join(this.key, cx.waker()) {
                     Joined2::Value(value) => {

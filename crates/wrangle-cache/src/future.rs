@@ -69,8 +69,13 @@ where
 {
     type Output = Result<V, PanicPayload>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.project().flow.poll(cx)
+        let mut flow = self.project().flow;
+        match flow.as_mut().poll_hit() {
+            Some(output) => Poll::Ready(output),
+            None => flow.poll(cx),
+        }
     }
 }
 
@@ -130,8 +135,13 @@ where
 {
     type Output = Result<V, LoadError<E>>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.project().flow.poll(cx)
+        let mut flow = self.project().flow;
+        match flow.as_mut().poll_hit() {
+            Some(output) => Poll::Ready(output),
+            None => flow.poll(cx),
+        }
     }
 }
 
@@ -218,7 +228,10 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().state.project() {
-            CallStateProj::Flow(flow) => flow.poll(cx),
+            CallStateProj::Flow(mut flow) => match flow.as_mut().poll_hit() {
+                Some(output) => Poll::Ready(output),
+                None => flow.poll(cx),
+            },
             CallStateProj::KeyPanicked(payload) => Poll::Ready(Err(LoadError::Panicked(
                 payload.take().expect("`Call` polled after completion"),
             ))),

@@ -85,8 +85,9 @@
 //!
 //! For a synchronous cache with no expiry, `quick_cache` alone is smaller and faster. For an
 //! eviction listener, per-entry expiry policies or a cache shared between processes, use
-//! `moka` (or a shared store). A hit costs more here than in `quick_cache` (the value is
-//! cloned with its deadlines, and the clock is read): see `docs/benchmarks.md`.
+//! `moka` (or a shared store). Without deadlines or a weigher, a hit is `quick_cache`'s own
+//! lookup plus a hit count; with them it also reads the clock and clones the entry's
+//! deadlines with the value (ADR 0075; measured in `docs/benchmarks.md`).
 
 #![forbid(unsafe_code)]
 #![doc(test(attr(deny(warnings))))]

@@ -6,9 +6,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use quick_cache::sync::Cache as Fifo;
-use quick_cache::{DefaultHashBuilder, Lifecycle, Weighter};
+use quick_cache::{DefaultHashBuilder, Lifecycle, UnitWeighter, Weighter};
 
-use crate::entry::Entry;
+use crate::entry::{Entry, NEVER};
 use crate::lru::Lru;
 use crate::sync::{Mutex, lock};
 
@@ -56,8 +56,14 @@ impl<K, V> Lifecycle<K, V> for CountEvictions {
 
 type FifoStore<K, V> = Fifo<K, Entry<V>, EntryWeighter, DefaultHashBuilder, CountEvictions>;
 
+/// S3-FIFO holding bare values: for a cache whose entries have no deadline and no weight
+/// of their own (no time to live, no time to idle, no refresh, no weigher), where an
+/// [`Entry`]'s fields would all be constants. A hit is then exactly quick_cache's `get`.
+pub(crate) type BareStore<K, V> = Fifo<K, V, UnitWeighter, DefaultHashBuilder, CountEvictions>;
+
 pub(crate) enum Store<K, V> {
     Fifo(FifoStore<K, V>),
+    Bare(BareStore<K, V>),
     Lru(Mutex<Lru<K, Entry<V>, DefaultHashBuilder>>),
 }
 
@@ -70,10 +76,12 @@ where
     K: Hash + Eq + Clone,
     V: Clone,
 {
+    /// `timeless`: no entry of this cache ever has a deadline (see `Inner::timeless`).
     pub(crate) fn new(
         policy: Policy,
         capacity: u64,
         by_weight: bool,
+        timeless: bool,
         evictions: Arc<AtomicU64>,
     ) -> Self {
         match policy {
@@ -86,6 +94,16 @@ where
                     .weight_capacity(capacity)
                     .build()
                     .expect("both capacities are set");
+                if timeless && !by_weight {
+                    // Unit weights: the same capacity in entries as `EntryWeighter` gives
+                    // entries of weight 1 (what `Inner::weigh` gives without a weigher).
+                    return Store::Bare(Fifo::with_options(
+                        options,
+                        UnitWeighter,
+                        DefaultHashBuilder::default(),
+                        CountEvictions(evictions),
+                    ));
+                }
                 Store::Fifo(Fifo::with_options(
                     options,
                     EntryWeighter,
@@ -102,8 +120,13 @@ where
 
     /// Looks `key` up at `now`; an expired entry is removed and never returned, and an LRU
     /// entry becomes the most recent only when it is served.
+    #[inline]
     pub(crate) fn get(&self, key: &K, now: u64, idle: u64) -> Found<V> {
         match self {
+            Store::Bare(bare) => match bare.get(key) {
+                Some(value) => Found::Fresh(Entry::timeless(value)),
+                None => Found::Absent,
+            },
             Store::Fifo(fifo) => match fifo.get(key) {
                 Some(entry) if entry.is_fresh(now, idle) => {
                     entry.touch(now);
@@ -139,6 +162,7 @@ where
     pub(crate) fn peek(&self, key: &K) -> Option<Entry<V>> {
         match self {
             Store::Fifo(fifo) => fifo.peek(key),
+            Store::Bare(bare) => bare.peek(key).map(Entry::timeless),
             Store::Lru(lru) => lock(lru).peek(key).cloned(),
         }
     }
@@ -146,6 +170,10 @@ where
     pub(crate) fn insert(&self, key: K, entry: Entry<V>, evictions: &AtomicU64) {
         match self {
             Store::Fifo(fifo) => fifo.insert(key, entry),
+            Store::Bare(bare) => {
+                debug_assert!(entry.expires_at == NEVER && entry.weight == 1);
+                bare.insert(key, entry.value);
+            }
             Store::Lru(lru) => {
                 let weight = entry.weight;
                 let evicted = lock(lru).insert(key, entry, weight);
@@ -160,6 +188,7 @@ where
     pub(crate) fn remove(&self, key: &K) -> bool {
         match self {
             Store::Fifo(fifo) => fifo.remove(key).is_some(),
+            Store::Bare(bare) => bare.remove(key).is_some(),
             Store::Lru(lru) => {
                 let removed = lock(lru).remove_if(key, |_| true);
                 removed.is_some()
@@ -170,6 +199,7 @@ where
     pub(crate) fn clear(&self) {
         match self {
             Store::Fifo(fifo) => fifo.clear(),
+            Store::Bare(bare) => bare.clear(),
             Store::Lru(lru) => {
                 let slots = lock(lru).clear();
                 drop(slots);
@@ -180,6 +210,7 @@ where
     pub(crate) fn len(&self) -> usize {
         match self {
             Store::Fifo(fifo) => fifo.len(),
+            Store::Bare(bare) => bare.len(),
             Store::Lru(lru) => lock(lru).len(),
         }
     }
@@ -187,6 +218,7 @@ where
     pub(crate) fn weight(&self) -> u64 {
         match self {
             Store::Fifo(fifo) => fifo.weight(),
+            Store::Bare(bare) => bare.weight(),
             Store::Lru(lru) => lock(lru).weight(),
         }
     }

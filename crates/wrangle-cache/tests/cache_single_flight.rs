@@ -246,3 +246,37 @@ fn capacity_zero_keeps_nothing_and_still_shares_loads() {
         assert_eq!(cache.get(&1), None);
     });
 }
+
+/// Hits and misses are counted per thread without a locked instruction for the first
+/// threads alive at once, and with one beyond them; threads that exit give their stripe to
+/// later ones. Whatever the mix, no count is lost: 24 threads at once (more than own a
+/// stripe), in three waves (stripes handed on), in a cache without deadlines (bare values)
+/// and in one with a time to live.
+#[test]
+fn hits_and_misses_from_many_threads_are_all_counted() {
+    each_runtime(|rt| async move {
+        for ttl in [None, Some(Duration::from_secs(3600))] {
+            let mut builder = Cache::builder().max_entries(100).runtime(rt.clone());
+            if let Some(ttl) = ttl {
+                builder = builder.time_to_live(ttl);
+            }
+            let cache: Cache<u32, u32, _> = builder.build().unwrap();
+            cache.insert(1, 1);
+            for _wave in 0..3 {
+                std::thread::scope(|s| {
+                    for _ in 0..24 {
+                        let cache = &cache;
+                        s.spawn(move || {
+                            for _ in 0..500 {
+                                assert_eq!(cache.get(&1), Some(1));
+                                assert_eq!(cache.get(&2), None);
+                            }
+                        });
+                    }
+                });
+            }
+            let s = cache.stats();
+            assert_eq!((s.hits, s.misses), (3 * 24 * 500, 3 * 24 * 500), "{ttl:?}");
+        }
+    });
+}
