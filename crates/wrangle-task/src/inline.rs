@@ -272,12 +272,11 @@ type Stopping<S> = Option<(
     VecDeque<<S as Source>::Ok>,
     ConcurrentError<<S as Source>::Error>,
 )>;
+type Item<S> = Result<<S as Source>::Ok, ConcurrentError<<S as Source>::Error>>;
 
 /// The next item after an error under [`ErrorPolicy::Stop`]: a complete output, then the
 /// error.
-fn self_stopping<S: Source>(
-    stopping: &mut Stopping<S>,
-) -> Poll<Option<Result<S::Ok, ConcurrentError<S::Error>>>> {
+fn self_stopping<S: Source>(stopping: &mut Stopping<S>) -> Poll<Option<Item<S>>> {
     let (ready, _) = stopping.as_mut().expect("stopping");
     if let Some(v) = ready.pop_front() {
         return Poll::Ready(Some(Ok(v)));
