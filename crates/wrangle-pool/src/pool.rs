@@ -148,6 +148,7 @@ impl TaskPoolBuilder {
     }
 
     /// Each task may run for at most `timeout`, counted from its start (default: no limit).
+    /// A timeout too long for the clock (`Duration::MAX`) means no limit.
     ///
     /// # Examples
     ///

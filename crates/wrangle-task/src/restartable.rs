@@ -278,6 +278,8 @@ impl<T: Clone + Send + 'static, R: Runtime> RestartableTask<T, R> {
 
     /// Sets the per-attempt timeout, counted from each attempt's start.
     ///
+    /// A duration too long for the clock (`Duration::MAX`) means no limit.
+    ///
     /// # Examples
     ///
     /// ```

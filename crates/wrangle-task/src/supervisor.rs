@@ -174,6 +174,8 @@ impl<R: Runtime> Supervisor<R> {
 
     /// A deadline for the graceful stop, counted from its start.
     ///
+    /// A duration too long for the clock (`Duration::MAX`) means no limit.
+    ///
     /// # Examples
     ///
     /// ```
