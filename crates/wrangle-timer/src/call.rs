@@ -116,6 +116,19 @@ pub(crate) fn build<F: Future>(make: impl FnOnce() -> F) -> Call<F> {
     }
 }
 
+/// A call whose closure panicked before it returned its future, handled where it was made:
+/// counted as started and failed, and reported.
+pub(crate) fn failed_to_build(
+    payload: Option<Box<dyn Any + Send>>,
+    counters: &Counters,
+    reporting: &Reporting,
+) {
+    Counters::bump(&counters.started);
+    Counters::bump(&counters.failed);
+    let message = payload.map_or_else(String::new, |p| panic_message(&*p));
+    reporting.report(CallPanicked(message));
+}
+
 /// The message of a panic payload, as the reports show it.
 pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
     payload

@@ -16,7 +16,9 @@ use wrangle_rt::{
     CancellationToken, DefaultRuntime, ErrorReporter, JoinError, JoinHandle, Runtime,
 };
 
-use crate::call::{Counters, Ended, Reporting, build, panic_message, settle, spawn_tracked};
+use crate::call::{
+    Call, Counters, Ended, Reporting, build, failed_to_build, panic_message, settle, spawn_tracked,
+};
 use crate::stop::Driver;
 use crate::{ConfigError, ErrorPolicy, Misfire, Outcome, Overlap, Schedule, Stop};
 
@@ -664,9 +666,18 @@ impl<R: Runtime, S: Schedule> Run<R, S> {
             if self.stop_for_failure() {
                 break;
             }
-            let call = build(|| f(fire_at));
-            let handle = spawn_tracked(&self.rt, call, &self.counters, &self.reporting);
-            self.running.push_back(handle);
+            match build(|| f(fire_at)) {
+                Call::Built(call) => {
+                    let handle = spawn_tracked(&self.rt, call, &self.counters, &self.reporting);
+                    self.running.push_back(handle);
+                }
+                // Failed before it started running: counted and reported here, so that the
+                // error policy applies before the next instant, however busy the runtime.
+                Call::Panicked(p) => {
+                    failed_to_build(p, &self.counters, &self.reporting);
+                    self.failed_seen = true;
+                }
+            }
             if lost {
                 next = self.recover().await;
             }

@@ -247,11 +247,21 @@ fn a_panicking_schedule_ends_the_task_under_stop() {
             .unwrap();
         eventually(&rt, "the end", || task.is_finished()).await;
         let stats = task.stop().await;
-        // The first instant was known (first_fire): it ran; the next could not be known.
-        assert_eq!(
-            (stats.started, stats.completed, stats.schedule_panicked),
-            (1, 1, 1)
-        );
+        if rt.is_virtual() {
+            // The first instant was known (first_fire): it ran; the next could not be known.
+            assert_eq!(
+                (stats.started, stats.completed, stats.schedule_panicked),
+                (1, 1, 1)
+            );
+        } else {
+            // A loaded machine may come to the first instant late: then it is a misfire, and
+            // counting the instants it missed asks the schedule first.
+            assert!(stats.started <= 1, "{stats:?}");
+            assert_eq!(
+                (stats.completed, stats.schedule_panicked),
+                (stats.started, 1)
+            );
+        }
         assert_eq!(
             errors.messages(),
             ["unhandled error in flaky: schedule panicked: schedule boom 0"]
