@@ -31,7 +31,7 @@ commands:
                  paired runs: ours and one peer measured back to back, the order
                  alternating (AB BA AB ...), default 8 rounds; prints each round's ratio
                  and the median (for scenarios whose speed drifts between runs)
-  stress [runs] [-p crate]..
+  stress [runs] [-p crate].. [--seed first]
                  the test binaries `runs` times (default 30), two copies at once plus
                  busy-loop load, a new WRANGLE_VIRTUAL_SEED per run and copy; reports
                  each failure with its test names and seed (run it under nice -n 10)

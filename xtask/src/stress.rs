@@ -28,7 +28,8 @@ use crate::{Result, cargo, root};
 /// How long one test binary may run before it counts as hung.
 const HANG: Duration = Duration::from_secs(600);
 
-/// The seed of the first run; run `r`, copy `c` uses `FIRST_SEED + 2 * r + c`.
+/// The default seed of the first run; run `r`, copy `c` uses `first + 2 * r + c`
+/// (`--seed <first>` to explore others).
 const FIRST_SEED: u64 = 0x5EED;
 
 /// One test binary: where it is and which package it tests (its working directory).
@@ -53,15 +54,22 @@ struct Failure {
 pub(crate) fn stress(args: &[String]) -> Result {
     let mut runs = 30usize;
     let mut packages = Vec::new();
+    let mut first_seed = FIRST_SEED;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
+            "--seed" => {
+                first_seed = it
+                    .next()
+                    .and_then(|s| s.parse().ok())
+                    .ok_or("--seed needs a number")?;
+            }
             "-p" | "--package" => {
                 packages.push(it.next().ok_or("-p needs a package name")?.to_owned())
             }
             n => {
                 runs = n.parse().map_err(|_| {
-                    format!("`{n}` is not a number of runs (usage: stress [runs] [-p crate]..)")
+                    format!("`{n}` is not a number of runs (usage: stress [runs] [-p crate].. [--seed first])")
                 })?;
             }
         }
@@ -101,7 +109,7 @@ pub(crate) fn stress(args: &[String]) -> Result {
     for run in 0..runs {
         let copies: Vec<_> = (0..2)
             .map(|copy| {
-                let seed = FIRST_SEED + 2 * run as u64 + copy as u64;
+                let seed = first_seed + 2 * run as u64 + copy as u64;
                 let (binaries, logs) = (binaries.clone(), logs.clone());
                 thread::spawn(move || suite(run, copy, seed, &binaries, &logs))
             })
