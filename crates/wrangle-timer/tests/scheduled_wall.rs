@@ -76,13 +76,14 @@ fn now_in_paris(rt: &DefaultRuntime) -> Zoned {
 fn single_run_on_time() {
     each_runtime(|rt| async move {
         let on = now_in_paris(&rt) + ms(40);
+        // A loaded machine may come to the instant after it passed: a skipped misfire.
         let (total, stats) = seed_run(&rt, WallSchedule::once(on), false, 40 * MS, 100 * MS, |s| {
-            s.started >= 1
+            s.started + s.skipped >= 1
         })
         .await;
-        assert_eq!(stats.started, 1);
+        assert_eq!(stats.started + stats.skipped, 1, "{stats:?}");
         if rt.is_virtual() {
-            assert_eq!((total, stats.completed), (40 * MS, 1));
+            assert_eq!((total, stats.started, stats.completed), (40 * MS, 1, 1));
         }
     });
 }
