@@ -9,6 +9,7 @@
 mod asan;
 mod bench;
 mod powerset;
+mod stress;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -33,6 +34,10 @@ commands:
                  paired runs: ours and one peer measured back to back, the order
                  alternating (AB BA AB ...), default 8 rounds; prints each round's ratio
                  and the median (for scenarios whose speed drifts between runs)
+  stress [runs] [-p crate].. [--seed first]
+                 the test binaries `runs` times (default 30), two copies at once plus
+                 busy-loop load, a new WRANGLE_VIRTUAL_SEED per run and copy; reports
+                 each failure with its test names and seed (run it under nice -n 10)
   loom [crate]   loom models (crates with tests/loom.rs), LOOM_MAX_PREEMPTIONS=2
   fuzz [target] [seconds]
                  cargo-fuzz targets of fuzz/ (default: all, 60 s each), nightly; needs
@@ -61,6 +66,7 @@ fn main() -> ExitCode {
         "bench-table" => bench::table(&root().join("target/criterion")),
         "bench-pair" => bench::pair(rest),
         "loom" => loom(rest.first().map(String::as_str)),
+        "stress" => stress::stress(rest),
         "fuzz" => fuzz(rest),
         "asan" => asan::asan(rest.first().map(String::as_str)),
         "help" | "--help" | "-h" => {

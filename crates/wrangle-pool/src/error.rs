@@ -17,8 +17,10 @@ pub enum TaskError {
     Panicked(PanicPayload),
     /// The pool was closed before the task was submitted ([`TaskPool::run`](crate::TaskPool::run)).
     Closed,
-    /// [`ThreadedPool::run_blocking`](crate::ThreadedPool::run_blocking) was called on the pool's
-    /// own thread, where waiting would deadlock.
+    /// Waiting here would deadlock: [`ThreadedPool::run_blocking`](crate::ThreadedPool::run_blocking)
+    /// was called on the pool's own thread, or a task running on the only worker of a
+    /// [`TaskPool`](crate::TaskPool) of size 1 waited for a task it submitted to that pool
+    /// (see "Deadlocks" in the `TaskPool` docs).
     WouldDeadlock,
 }
 
@@ -67,9 +69,9 @@ impl fmt::Display for TaskError {
             TaskError::TimedOut => f.write_str("pooled task timed out"),
             TaskError::Panicked(p) => fmt::Display::fmt(p, f),
             TaskError::Closed => f.write_str("pool is closed"),
-            TaskError::WouldDeadlock => {
-                f.write_str("run_blocking called on the pool's own thread would deadlock")
-            }
+            TaskError::WouldDeadlock => f.write_str(
+                "waiting here would deadlock: the awaited task can only run after this wait",
+            ),
         }
     }
 }

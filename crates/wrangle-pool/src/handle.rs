@@ -9,6 +9,7 @@ use wrangle_rt::{JoinError, JoinHandle, PanicPayload};
 
 use crate::TaskError;
 use crate::job::{FailureKind, Outcome};
+use crate::worker::{WorkerCtx, with_current};
 
 /// An owned permission to await a pooled task's output.
 ///
@@ -34,6 +35,9 @@ use crate::job::{FailureKind, Outcome};
 #[must_use = "dropping a PoolHandle cancels the task at once, and so does `let _ = pool.spawn(..)` (unlike Tokio); keep the handle, call `.detach()`, or submit fire-and-forget work with `spawn_detached`"]
 pub struct PoolHandle<T> {
     inner: JoinHandle<Outcome<T>>,
+    /// The worker that submitted the task, if it is the only worker of the task's pool: the
+    /// task cannot start while that worker waits for it.
+    sole_worker: Option<usize>,
 }
 
 impl<T> fmt::Debug for PoolHandle<T> {
@@ -57,8 +61,8 @@ fn map<T>(r: Result<Outcome<T>, JoinError>) -> Result<T, TaskError> {
 }
 
 impl<T> PoolHandle<T> {
-    pub(crate) fn new(inner: JoinHandle<Outcome<T>>) -> Self {
-        PoolHandle { inner }
+    pub(crate) fn new(inner: JoinHandle<Outcome<T>>, sole_worker: Option<usize>) -> Self {
+        PoolHandle { inner, sole_worker }
     }
 
     /// Lets the task run without a handle.
@@ -146,6 +150,15 @@ impl<T> Future for PoolHandle<T> {
     type Output = Result<T, TaskError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        Pin::new(&mut self.inner).poll(cx).map(map)
+        let polled = Pin::new(&mut self.inner).poll(cx).map(map);
+        if polled.is_pending() {
+            if let Some(id) = self.sole_worker {
+                // Waited for on the worker that must run it, after this wait: for ever.
+                if with_current(WorkerCtx::id) == Some(id) {
+                    return Poll::Ready(Err(TaskError::WouldDeadlock));
+                }
+            }
+        }
+        polled
     }
 }

@@ -15,7 +15,7 @@ use crate::crew::{Crew, Dispatch, Roster};
 use crate::deadline::{Deadlines, reaper};
 use crate::job::{Detached, Job, drop_caught};
 use crate::slot::Slot;
-use crate::worker::{InCtx, Registry, WorkerCtx};
+use crate::worker::{InCtx, Registry, WorkerCtx, with_current};
 use crate::{PoolHandle, PoolStats, ShutdownTimedOut, SpawnError, TaskError};
 
 type BoxJob = Pin<Box<dyn Future<Output = ()> + Send>>;
@@ -37,6 +37,21 @@ type BoxJob = Pin<Box<dyn Future<Output = ()> + Send>>;
 ///
 /// Tasks run inside at most `size` worker tasks spawned on the runtime, so pooled work runs in
 /// parallel on multi-threaded runtimes without a runtime task per submission.
+///
+/// # Deadlocks: do not wait inside a pool for work queued in the same pool
+///
+/// A pooled task that awaits another task of **its own pool** holds a worker while it waits.
+/// If every worker is held that way, the awaited tasks stay queued and nothing ever
+/// progresses: the classic thread-pool starvation deadlock, which no timeout short of the
+/// per-task one ends. Submit such sub-tasks to another pool (or await them outside the pool),
+/// or size the pool for the nesting depth.
+///
+/// Where the deadlock is certain, the pool says so instead of hanging: a task running on the
+/// only worker of a pool of size 1 that waits for a task it submitted to that pool (its
+/// [`PoolHandle`], or [`run`](TaskPool::run)) gets [`TaskError::WouldDeadlock`] at once, and
+/// the submitted task is cancelled with its handle. Larger pools cannot tell a deadlock from
+/// a long wait and are not checked (like `ThreadedPool`, which returns `WouldDeadlock` for a
+/// blocking wait on its own thread).
 ///
 /// # Examples
 ///
@@ -148,6 +163,7 @@ impl TaskPoolBuilder {
     }
 
     /// Each task may run for at most `timeout`, counted from its start (default: no limit).
+    /// A timeout too long for the clock (`Duration::MAX`) means no limit.
     ///
     /// # Examples
     ///
@@ -313,7 +329,14 @@ impl<R: Runtime> TaskPool<R> {
         push(&shared.queue, Box::pin(cell));
         st.submitted += 1;
         shared.find_searcher(st);
-        Ok(PoolHandle::new(handle))
+        // Submitted by a task running on the only worker of this pool: if that task waits for
+        // it there, the handle says so instead of waiting for ever.
+        let waiter = if shared.crew.size().is_some_and(|s| s.get() == 1) {
+            with_current(|w| w.sole_worker_of(shared.id())).flatten()
+        } else {
+            None
+        };
+        Ok(PoolHandle::new(handle, waiter))
     }
 
     /// Submits `future` to run detached: what `spawn(future)` followed by
@@ -594,6 +617,8 @@ impl<R: Runtime> Shared<R> {
                 let ctx = Arc::new(WorkerCtx::new(
                     self.reporter.clone(),
                     self.timeout.is_some(),
+                    self.id(),
+                    self.crew.size().is_some_and(|s| s.get() == 1),
                 ));
                 self.registry.add(ctx.clone());
                 let worker = self
@@ -602,6 +627,11 @@ impl<R: Runtime> Shared<R> {
                 st.handles.push(worker);
             }
         }
+    }
+
+    /// This pool's identity, compared only (see [`WorkerCtx::sole_worker_of`]).
+    fn id(&self) -> usize {
+        std::ptr::from_ref(self).addr()
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {

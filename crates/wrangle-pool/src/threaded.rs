@@ -3,6 +3,7 @@
 use std::fmt;
 use std::future::Future;
 use std::num::NonZeroUsize;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
@@ -316,7 +317,8 @@ impl<C: Send + Sync + 'static> ThreadedPool<C> {
         self.pool().spawn(future)
     }
 
-    /// Submits a task built from the pool's context.
+    /// Submits a task built from the pool's context. If `f` panics while it builds the task,
+    /// the handle reports that panic (counted in `panicked`), as for a panic of the task.
     ///
     /// # Errors
     ///
@@ -337,9 +339,15 @@ impl<C: Send + Sync + 'static> ThreadedPool<C> {
         Fut: Future + Send + 'static,
         Fut::Output: Send + 'static,
     {
-        self.pool()
-            .spawn(f(self.context.clone()))
-            .map_err(|_| TaskError::Closed)
+        // User code: a panic while it builds the future is the task's panic, reported by its
+        // handle (and counted) like a panic while it runs.
+        match catch_unwind(AssertUnwindSafe(|| f(self.context.clone()))) {
+            Ok(fut) => self.pool().spawn(fut).map_err(|_| TaskError::Closed),
+            Err(p) => self
+                .pool()
+                .spawn(resume::<Fut::Output>(p))
+                .map_err(|_| TaskError::Closed),
+        }
     }
 
     /// Submits `future` and waits for it asynchronously, from any runtime.
@@ -508,7 +516,10 @@ impl<C: Send + Sync + 'static> ThreadedPool<C> {
             .take();
         if let Some(teardown) = teardown {
             let context = self.context.clone();
-            let outcome = futures_lite::future::block_on(rt.spawn(teardown(context)));
+            // Called inside the task: a panic of the hook, while it builds its future or while
+            // that runs, is the task's, caught and reported as a teardown failure.
+            let outcome =
+                futures_lite::future::block_on(rt.spawn(async move { teardown(context).await }));
             let err: Option<BoxError> = match outcome {
                 Ok(Ok(())) => None,
                 Ok(Err(e)) => Some(e),
@@ -535,4 +546,10 @@ impl<C> Drop for ThreadedPool<C> {
         drop(self.pool.take());
         drop(self.thread.take());
     }
+}
+
+/// A future that resumes a caught panic when polled, so that it is handled where a panic of
+/// the task itself would be.
+async fn resume<T>(p: Box<dyn std::any::Any + Send>) -> T {
+    std::panic::resume_unwind(p)
 }

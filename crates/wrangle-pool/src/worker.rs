@@ -45,6 +45,10 @@ pub(crate) enum End {
 #[repr(align(128))]
 pub(crate) struct WorkerCtx {
     pub(crate) reporter: ErrorReporter,
+    /// The pool this worker belongs to (the address of its shared state, compared only) and
+    /// whether that pool has a single worker: see [`WorkerCtx::sole_worker_of`].
+    pool: usize,
+    sole: bool,
     /// The deadline of the task this worker runs (pools with a timeout only).
     pub(crate) slot: Option<Slot>,
     /// Written by this worker's thread only (plain load and store, no read-modify-write);
@@ -64,9 +68,11 @@ fn bump(counter: &AtomicU64) {
 }
 
 impl WorkerCtx {
-    pub(crate) fn new(reporter: ErrorReporter, with_slot: bool) -> Self {
+    pub(crate) fn new(reporter: ErrorReporter, with_slot: bool, pool: usize, sole: bool) -> Self {
         WorkerCtx {
             reporter,
+            pool,
+            sole,
             slot: with_slot.then(Slot::default),
             busy: AtomicUsize::new(0),
             pending: AtomicBool::new(false),
@@ -120,6 +126,13 @@ impl WorkerCtx {
     /// This context's address: which worker started a task, compared, never dereferenced.
     pub(crate) fn id(&self) -> usize {
         std::ptr::from_ref(self).addr()
+    }
+
+    /// This worker's id if it is the only worker of pool `pool` (a pool of size 1): a task it
+    /// runs and that waits for another task of that pool waits for ever, the other task being
+    /// able to start only on this worker, after the waiting one.
+    pub(crate) fn sole_worker_of(&self, pool: usize) -> Option<usize> {
+        (self.sole && self.pool == pool).then(|| self.id())
     }
 
     /// Whether the deadline of the running task has passed.

@@ -194,3 +194,135 @@ fn a_queued_task_never_waits_while_a_worker_is_spare() {
         }
     });
 }
+
+/// The pool's lock in the shutdown model: the roster, `closed`, and the wake-ups handed to
+/// idle workers (a listener registered under the lock, as `Event::listen` is, never misses
+/// one).
+#[derive(Default)]
+struct Gate {
+    roster: Roster,
+    closed: bool,
+    wakeups: usize,
+}
+
+/// R4 / R11: `close` (what `shutdown` starts with) races two submissions and the worker of a
+/// pool of size 1, which starts idle. The steps are the pool's (`spawn`, `close`, `work`):
+/// a submission pushes and dispatches under the lock unless the pool is closed; `close` sets
+/// `closed` and wakes the idle workers under it; the worker pops without the lock, looks
+/// again under it when the queue is empty, and leaves only if the pool is closed. The queue
+/// has its own lock here (the pool's is lock-free). Whatever the interleaving, each
+/// submission runs exactly once or is refused to its submitter, and the worker leaves: no
+/// deadlock, nothing stranded in the queue.
+#[test]
+fn shutdown_racing_submission_runs_each_task_once_or_refuses_it() {
+    use loom::sync::{Condvar, Mutex};
+    use std::collections::VecDeque;
+
+    loom::model(|| {
+        let crew = Arc::new(Crew::new(std::num::NonZeroUsize::new(1)));
+        let gate = Arc::new((Mutex::new(Gate::default()), Condvar::new()));
+        let queue = Arc::new(Mutex::new(VecDeque::<usize>::new()));
+        let ran = Arc::new(Mutex::new([0usize; 2]));
+        {
+            // Set-up: a first submission spawned the worker, which ran it and went idle.
+            let mut g = gate.0.lock().unwrap();
+            assert_eq!(crew.dispatch(&mut g.roster, || false), Dispatch::New);
+            crew.go_idle(&mut g.roster);
+        }
+        let worker = {
+            let (crew, gate, queue, ran) = (crew.clone(), gate.clone(), queue.clone(), ran.clone());
+            thread::spawn(move || {
+                let (lock, cv) = &*gate;
+                // Idle until woken (claimed by a submission, or by `close`).
+                let mut g = lock.lock().unwrap();
+                while g.wakeups == 0 {
+                    g = cv.wait(g).unwrap();
+                }
+                g.wakeups -= 1;
+                drop(g);
+                loop {
+                    let popped = queue.lock().unwrap().pop_front();
+                    let job = match popped {
+                        Some(job) => job,
+                        None => {
+                            let mut g = lock.lock().unwrap();
+                            let again = queue.lock().unwrap().pop_front();
+                            match again {
+                                Some(job) => job,
+                                None if g.closed => {
+                                    crew.stop_searching();
+                                    crew.leave(&mut g.roster);
+                                    return;
+                                }
+                                None => {
+                                    crew.go_idle(&mut g.roster);
+                                    while g.wakeups == 0 {
+                                        g = cv.wait(g).unwrap();
+                                    }
+                                    g.wakeups -= 1;
+                                    continue;
+                                }
+                            }
+                        }
+                    };
+                    // The task runs to its end in its first poll: the worker stays searching.
+                    ran.lock().unwrap()[job] += 1;
+                }
+            })
+        };
+        let submitter = {
+            let (crew, gate, queue) = (crew.clone(), gate.clone(), queue.clone());
+            thread::spawn(move || {
+                let (lock, cv) = &*gate;
+                let mut refused = Vec::new();
+                for job in 0..2 {
+                    let mut g = lock.lock().unwrap();
+                    if g.closed {
+                        refused.push(job);
+                        continue;
+                    }
+                    queue.lock().unwrap().push_back(job);
+                    let empty = || queue.lock().unwrap().is_empty();
+                    match crew.dispatch(&mut g.roster, empty) {
+                        Dispatch::Idle => {
+                            g.wakeups += 1;
+                            drop(g);
+                            cv.notify_all();
+                        }
+                        Dispatch::Nobody => {}
+                        Dispatch::New => panic!("the pool is at its size"),
+                    }
+                }
+                refused
+            })
+        };
+        {
+            // `close`, from this thread.
+            let (lock, cv) = &*gate;
+            let mut g = lock.lock().unwrap();
+            g.closed = true;
+            let idle = crew.wake_idle(&mut g.roster);
+            g.wakeups += idle;
+            drop(g);
+            cv.notify_all();
+        }
+        let refused = submitter.join().unwrap();
+        worker.join().unwrap();
+
+        let ran = *ran.lock().unwrap();
+        for job in 0..2 {
+            let was_refused = refused.contains(&job);
+            assert_eq!(
+                ran[job],
+                usize::from(!was_refused),
+                "task {job}: refused {was_refused}, ran {} times",
+                ran[job]
+            );
+        }
+        assert!(queue.lock().unwrap().is_empty(), "a task was stranded");
+        let g = gate.0.lock().unwrap();
+        assert_eq!(g.roster.workers, 0, "the worker did not leave");
+        let (searching, _) = crew.settled();
+        assert_eq!(searching, 0);
+    });
+}

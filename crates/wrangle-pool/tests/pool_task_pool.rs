@@ -707,7 +707,12 @@ fn a_future_panicking_in_its_destructor_is_isolated() {
         let (_gate, wait) = async_oneshot();
         pool.spawn_detached(wait).unwrap();
         pool.spawn_detached(PanicsOnDrop).unwrap();
-        wrangle_rt::yield_now().await;
+        // Until the single worker has started the first task, the second may still be taken
+        // by it: a worker starting just as the pool is dropped pops concurrently with the
+        // drop and runs what it popped, reporting later, on its own thread.
+        while pool.stats().active == 0 {
+            rt.sleep(MS).await;
+        }
         drop(pool);
         let seen = seen_after_drop.lock().unwrap().clone();
         assert_eq!(seen.len(), 1, "{seen:?}");

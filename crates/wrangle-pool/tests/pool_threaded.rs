@@ -212,3 +212,34 @@ fn dropping_the_pool_cancels_work_and_joins_the_thread() {
     assert!(h.join_blocking().unwrap_err().is_cancelled());
     assert!(dropped.load(Ordering::SeqCst));
 }
+
+#[test]
+fn panicking_user_closures_are_caught_reported_and_counted() {
+    let seen = Arc::new(Mutex::new(Vec::<String>::new()));
+    let sink = seen.clone();
+    let pool = ThreadedPool::builder()
+        .error_reporter(ErrorReporter::new(move |u: Unhandled| {
+            sink.lock().unwrap().push(u.to_string());
+        }))
+        .build_with(
+            || async { Ok::<_, std::io::Error>(1u32) },
+            |_: Arc<u32>| -> std::future::Ready<Result<(), std::io::Error>> {
+                panic!("teardown boom")
+            },
+        )
+        .unwrap();
+    // A closure panicking before it returns its future: the handle reports the panic.
+    let h = pool
+        .spawn_with(|_: Arc<u32>| -> std::future::Ready<u32> { panic!("spawn_with boom") })
+        .unwrap();
+    assert!(h.join_blocking().unwrap_err().is_panic());
+    assert_eq!(
+        pool.run_blocking_with(|n| async move { *n + 1 }).unwrap(),
+        2
+    );
+    assert_eq!(pool.stats().panicked, 1);
+    let err = pool.stop().unwrap_err();
+    assert!(matches!(err, ThreadedPoolError::Teardown(_)), "{err}");
+    let seen = seen.lock().unwrap().clone();
+    assert!(seen.iter().any(|s| s.contains("teardown boom")), "{seen:?}");
+}

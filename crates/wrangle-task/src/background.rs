@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::future::Future;
-use std::panic::AssertUnwindSafe;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -243,7 +243,11 @@ impl<T: Send + 'static, R: Runtime> BackgroundTask<T, R> {
     /// assert_eq!(bg.stats().cancelled, 1);
     /// ```
     pub fn start(&self) {
-        let fut = (self.factory)();
+        // The factory is user code: a panic while it builds the future is this run's panic.
+        let fut = match catch_unwind(AssertUnwindSafe(|| (self.factory)())) {
+            Ok(fut) => fut,
+            Err(p) => Box::pin(crate::panic::resume(p)),
+        };
         let mut st = lock(&self.state);
         let old = st.current.take();
         st.stats.started += 1;

@@ -1,5 +1,6 @@
 //! [`Concurrent`]: run futures on the runtime, a bounded number at a time.
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -22,7 +23,10 @@ type Output<S> = Result<<S as Source>::Ok, <S as Source>::Error>;
 /// [`ConcurrentError`]: a future's `Err`, a panic (never a crash), or an error of the input
 /// stream (which ends the run at once). With [`ErrorPolicy::Stop`] (the default) the first
 /// error cancels the futures still in flight, waits until they are gone, is yielded, and ends the
-/// stream; with [`ErrorPolicy::Yield`] errors are items like any other.
+/// stream; with [`ErrorPolicy::Yield`] errors are items like any other. Under `Stop`, a future
+/// that had already completed when the error was observed (the same instant, another thread)
+/// is not thrown away: its output is yielded before the error, whatever order the runtime ran
+/// the tasks in.
 ///
 /// A new future is taken from the source only when a slot is free, so a slow consumer and a
 /// limit give backpressure all the way to the source. Dropping the stream cancels everything
@@ -82,6 +86,9 @@ enum State<S: Source> {
     Stopping {
         error: Option<ConcurrentError<S::Error>>,
         cancels: Vec<Cancel<Output<S>>>,
+        /// Outputs of jobs that had already completed when their cancellation was asked
+        /// for: a complete result is never thrown away, it is yielded before the error.
+        ready: VecDeque<S::Ok>,
     },
     Done,
 }
@@ -369,8 +376,33 @@ where
         loop {
             match this.state {
                 State::Done => return Poll::Ready(None),
-                State::Stopping { error, cancels } => {
-                    cancels.retain_mut(|c| Pin::new(c).poll(cx).is_pending());
+                State::Stopping {
+                    error,
+                    cancels,
+                    ready,
+                } => {
+                    let stats = &mut *this.stats;
+                    cancels.retain_mut(|c| match Pin::new(c).poll(cx) {
+                        Poll::Pending => true,
+                        // It had ended before the cancellation took effect.
+                        Poll::Ready(Ok(Ok(v))) => {
+                            stats.succeeded += 1;
+                            ready.push_back(v);
+                            false
+                        }
+                        // A later failure: the stream reports its first error only.
+                        Poll::Ready(Ok(Err(_)) | Err(JoinError::Panicked(_))) => {
+                            stats.failed += 1;
+                            false
+                        }
+                        Poll::Ready(Err(_)) => {
+                            stats.cancelled += 1;
+                            false
+                        }
+                    });
+                    if let Some(v) = ready.pop_front() {
+                        return Poll::Ready(Some(Ok(v)));
+                    }
                     if !cancels.is_empty() {
                         return Poll::Pending;
                     }
@@ -439,15 +471,29 @@ fn begin_stop<S: Source>(
     S::Ok: Send + 'static,
     S::Error: Send + 'static,
 {
+    // Outputs the slots produced in the same pass as the error are complete results.
+    let mut ready = VecDeque::new();
+    for out in slots.take_outputs() {
+        match out {
+            Ok(Ok(Ok(v))) => {
+                stats.succeeded += 1;
+                ready.push_back(v);
+            }
+            Ok(Err(JoinError::Cancelled)) => stats.cancelled += 1,
+            _ => stats.failed += 1,
+        }
+    }
+    // The rest are counted as each cancellation resolves: a job that had already ended is
+    // counted (and its output yielded) as such.
     let cancels: Vec<_> = slots
         .take_all()
         .into_iter()
         .map(JoinHandle::cancel)
         .collect();
-    stats.cancelled += cancels.len() as u64;
     *state = State::Stopping {
         error: Some(error),
         cancels,
+        ready,
     };
 }
 

@@ -1,5 +1,6 @@
 //! [`ConcurrentInline`]: run futures concurrently inside the current task.
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -49,6 +50,9 @@ pub struct ConcurrentInline<S: Source> {
     source: S,
     source_done: bool,
     done: bool,
+    /// After an error under [`ErrorPolicy::Stop`]: the outputs the same poll pass completed
+    /// (yielded first, never thrown away), then the error.
+    stopping: Stopping<S>,
     limit: Option<usize>,
     policy: ErrorPolicy,
     slots: Slots<S::Future>,
@@ -146,6 +150,7 @@ impl<S: Source> ConcurrentInline<S> {
             source,
             source_done: false,
             done: false,
+            stopping: None,
             limit: Limit::Default.get(),
             policy: ErrorPolicy::Stop,
             slots: Slots::default(),
@@ -212,6 +217,9 @@ impl<S: Source> Stream for ConcurrentInline<S> {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let mut this = self.project();
+        if this.stopping.is_some() {
+            return self_stopping::<S>(this.stopping);
+        }
         if *this.done {
             return Poll::Ready(None);
         }
@@ -222,10 +230,12 @@ impl<S: Source> Stream for ConcurrentInline<S> {
                     this.slots.insert(f);
                 }
                 Poll::Ready(Some(Err(e))) => {
+                    let ready = take_completed::<S>(this.slots, this.stats);
                     this.stats.cancelled += this.slots.len() as u64;
                     this.slots.clear();
                     *this.done = true;
-                    return Poll::Ready(Some(Err(ConcurrentError::Input(e))));
+                    *this.stopping = Some((ready, ConcurrentError::Input(e)));
+                    return self_stopping::<S>(this.stopping);
                 }
                 Poll::Ready(None) => *this.source_done = true,
                 Poll::Pending => break,
@@ -247,12 +257,51 @@ impl<S: Source> Stream for ConcurrentInline<S> {
         };
         this.stats.failed += 1;
         if this.policy == &ErrorPolicy::Stop {
+            let ready = take_completed::<S>(this.slots, this.stats);
             this.stats.cancelled += this.slots.len() as u64;
             this.slots.clear();
             *this.done = true;
+            *this.stopping = Some((ready, error));
+            return self_stopping::<S>(this.stopping);
         }
         Poll::Ready(Some(Err(error)))
     }
+}
+
+type Stopping<S> = Option<(
+    VecDeque<<S as Source>::Ok>,
+    ConcurrentError<<S as Source>::Error>,
+)>;
+type Item<S> = Result<<S as Source>::Ok, ConcurrentError<<S as Source>::Error>>;
+
+/// The next item after an error under [`ErrorPolicy::Stop`]: a complete output, then the
+/// error.
+fn self_stopping<S: Source>(stopping: &mut Stopping<S>) -> Poll<Option<Item<S>>> {
+    let (ready, _) = stopping.as_mut().expect("stopping");
+    if let Some(v) = ready.pop_front() {
+        return Poll::Ready(Some(Ok(v)));
+    }
+    let (_, error) = stopping.take().expect("stopping");
+    Poll::Ready(Some(Err(error)))
+}
+
+/// Outputs of futures that completed in a poll pass and were not yielded yet: complete
+/// results, taken (and counted) before the rest is dropped, never thrown away.
+fn take_completed<S: Source>(
+    slots: &mut Slots<S::Future>,
+    stats: &mut ConcurrentStats,
+) -> VecDeque<S::Ok> {
+    let mut ready = VecDeque::new();
+    for out in slots.take_outputs() {
+        match out {
+            Ok(Ok(v)) => {
+                stats.succeeded += 1;
+                ready.push_back(v);
+            }
+            _ => stats.failed += 1,
+        }
+    }
+    ready
 }
 
 impl<S: Source> fmt::Debug for ConcurrentInline<S> {

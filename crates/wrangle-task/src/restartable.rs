@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::future::Future;
-use std::panic::AssertUnwindSafe;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -85,6 +85,9 @@ impl<T> std::error::Error for NoAttempt<T> {}
 
 /// Counters of a [`RestartableTask`].
 ///
+/// Every attempt is counted once when it ends: `attempts == succeeded + failed + timed_out +
+/// cancelled`, plus one while an attempt is live. A factory that panics is a failed attempt.
+///
 /// # Examples
 ///
 /// ```
@@ -115,6 +118,11 @@ pub struct RestartStats {
 /// [`wait`](RestartableTask::wait) follows the task across restarts by generation: a
 /// synchronous `cancel(); start()` does not disturb waiters, who get the new attempt's outcome.
 /// Dropping the `RestartableTask` cancels the live attempt.
+///
+/// The factory's future runs once per `start`, to its end, even when the reply comes before
+/// the attempt's task was first polled: `start(); set_result(v)` still sends. A factory that
+/// panics (while building its future, or the future while it runs) resolves the attempt with
+/// [`RestartError::Panicked`]; the task keeps working.
 ///
 /// # Examples
 ///
@@ -152,6 +160,9 @@ struct State<T> {
     generation: u64,
     started_ever: bool,
     live: Option<JoinHandle<()>>,
+    /// Attempts resolved from outside (`set_result`, `set_error`) whose function has not
+    /// ended yet: it runs to its end (once per `start`), cancelled only with the task.
+    finishing: Vec<JoinHandle<()>>,
     outcome: Option<Result<T, RestartError>>,
     stats: RestartStats,
 }
@@ -173,12 +184,30 @@ impl<T> Shared<T> {
             Err(_) => st.stats.failed += 1,
         }
         st.outcome = Some(outcome);
-        // The attempt is over: its task (waiting for the deadline) is cancelled.
-        let live = st.live.take();
+        // The attempt is over. Its task is not cancelled: it may not even have run the
+        // attempt's function yet, which runs once per `start` whatever happens to the reply
+        // (the seed's behaviour); it ends at once after that (see `resolved`).
+        if let Some(live) = st.live.take() {
+            st.finishing.retain(|h| !h.is_finished());
+            st.finishing.push(live);
+        }
         drop(st);
-        drop(live);
         self.changed.notify(usize::MAX);
         Ok(())
+    }
+
+    /// Completes once attempt `generation` has an outcome (or a later attempt began).
+    async fn resolved(&self, generation: u64) {
+        loop {
+            let listener = self.changed.listen();
+            {
+                let st = lock(&self.state);
+                if st.generation != generation || st.outcome.is_some() {
+                    return;
+                }
+            }
+            listener.await;
+        }
     }
 }
 
@@ -238,6 +267,7 @@ impl<T: Clone + Send + 'static, R: Runtime> RestartableTask<T, R> {
                     generation: 0,
                     started_ever: false,
                     live: None,
+                    finishing: Vec::new(),
                     outcome: None,
                     stats: RestartStats::default(),
                 }),
@@ -247,6 +277,8 @@ impl<T: Clone + Send + 'static, R: Runtime> RestartableTask<T, R> {
     }
 
     /// Sets the per-attempt timeout, counted from each attempt's start.
+    ///
+    /// A duration too long for the clock (`Duration::MAX`) means no limit.
     ///
     /// # Examples
     ///
@@ -294,7 +326,20 @@ impl<T: Clone + Send + 'static, R: Runtime> RestartableTask<T, R> {
         st.outcome = None;
         st.stats.attempts += 1;
         let generation = st.generation;
-        let fut = (self.factory)();
+        // The factory is user code: a panic while it builds the future is this attempt's
+        // outcome, so that every counted attempt is resolved.
+        let fut = match catch_unwind(AssertUnwindSafe(|| (self.factory)())) {
+            Ok(fut) => fut,
+            Err(p) => {
+                st.stats.failed += 1;
+                st.outcome = Some(Err(RestartError::Panicked(Arc::new(TaskPanicked::new(
+                    crate::panic::payload(p),
+                )))));
+                drop(st);
+                self.shared.changed.notify(usize::MAX);
+                return;
+            }
+        };
         let shared = self.shared.clone();
         let sleep = self.timeout.map(|d| self.rt.sleep(d));
         st.live = Some(self.rt.spawn(async move {
@@ -311,10 +356,22 @@ impl<T: Clone + Send + 'static, R: Runtime> RestartableTask<T, R> {
                 let _ = shared.resolve(generation, outcome);
                 return;
             }
-            // Wait for the reply until the deadline.
+            // Wait for the reply until the deadline, or until it came.
             if let Some(sleep) = sleep {
-                sleep.await;
-                let _ = shared.resolve(generation, Err(RestartError::TimedOut));
+                let timed_out = futures_lite::future::or(
+                    async {
+                        sleep.await;
+                        true
+                    },
+                    async {
+                        shared.resolved(generation).await;
+                        false
+                    },
+                )
+                .await;
+                if timed_out {
+                    let _ = shared.resolve(generation, Err(RestartError::TimedOut));
+                }
             }
         }));
         drop(st);
@@ -493,8 +550,12 @@ impl std::error::Error for HandedBack {}
 
 impl<T, R: Runtime> Drop for RestartableTask<T, R> {
     fn drop(&mut self) {
-        let live = lock(&self.shared.state).live.take();
+        let mut st = lock(&self.shared.state);
+        let live = st.live.take();
+        let finishing = std::mem::take(&mut st.finishing);
+        drop(st);
         drop(live);
+        drop(finishing);
     }
 }
 

@@ -124,6 +124,8 @@ impl<R: Runtime> TaskScope<R> {
 
     /// Sets an intrinsic deadline for the whole scope, body and children.
     ///
+    /// A duration too long for the clock (`Duration::MAX`) means no limit.
+    ///
     /// # Examples
     ///
     /// ```
@@ -145,6 +147,8 @@ impl<R: Runtime> TaskScope<R> {
     }
 
     /// After the body returns, how long to wait for children before asking them to stop.
+    ///
+    /// A duration too long for the clock (`Duration::MAX`) means no limit.
     ///
     /// # Examples
     ///
@@ -169,7 +173,8 @@ impl<R: Runtime> TaskScope<R> {
     }
 
     /// Once the scope's token is cancelled, how long children may take to stop before they are
-    /// dropped (default: no limit).
+    /// dropped (default: no limit). A duration too long for the clock (`Duration::MAX`) means
+    /// no limit too.
     ///
     /// # Examples
     ///

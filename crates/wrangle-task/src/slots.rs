@@ -237,6 +237,13 @@ impl<F: Future> Slots<F> {
         }
     }
 
+    /// Takes the outputs already produced (by futures that completed in a poll pass) and not
+    /// yet returned by [`poll_next`](Self::poll_next). A runner that stops on an error takes
+    /// them first: they are complete results, never to be thrown away.
+    pub(crate) fn take_outputs(&mut self) -> VecDeque<Caught<F::Output>> {
+        std::mem::take(&mut self.outputs)
+    }
+
     /// Drops every future in the set.
     pub(crate) fn clear(&mut self) {
         self.outputs.clear();

@@ -2,12 +2,14 @@
 
 use std::fmt;
 use std::future::{Future, poll_fn};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use event_listener::{Event, EventListener};
+use futures_lite::FutureExt;
 use wrangle_rt::{
     BoxError, CancellationToken, DefaultRuntime, Runtime, Unhandled, report_unhandled,
 };
@@ -141,7 +143,8 @@ impl<R: Runtime> Supervisor<R> {
     }
 
     /// The graceful stop: called once, with the reason, when shutdown starts; it runs alongside
-    /// the body.
+    /// the body. A panic of `stop` (while it builds its future, or of the future) is caught
+    /// and reported; the stop goes on as if it had returned.
     ///
     /// # Examples
     ///
@@ -173,6 +176,8 @@ impl<R: Runtime> Supervisor<R> {
     }
 
     /// A deadline for the graceful stop, counted from its start.
+    ///
+    /// A duration too long for the clock (`Duration::MAX`) means no limit.
     ///
     /// # Examples
     ///
@@ -213,7 +218,8 @@ impl<R: Runtime> Supervisor<R> {
         self
     }
 
-    /// Adds a startup hook, run (in order) before the body.
+    /// Adds a startup hook, run (in order) before the body. A hook that panics fails the run
+    /// with [`SupervisorError::Failed`] holding the [`PanicPayload`](wrangle_rt::PanicPayload).
     ///
     /// # Examples
     ///
@@ -235,7 +241,7 @@ impl<R: Runtime> Supervisor<R> {
     }
 
     /// Adds a join hook, run (in order) after the body, the tasks and the stop have finished,
-    /// whatever the outcome.
+    /// whatever the outcome. A hook that panics is reported; the next hooks still run.
     ///
     /// # Examples
     ///
@@ -384,6 +390,14 @@ fn poll_signal(_signals: &mut Option<NoSignals>, _cx: &mut Context<'_>) -> Poll<
     Poll::Pending
 }
 
+/// Runs a hook (user code) so that a panic never unwinds out of the supervisor: it is the
+/// supervisor's error like a task's, or reported if the stop is already under way.
+async fn guarded(shared: &Shared, hook: impl Future<Output = ()>) {
+    if let Err(p) = AssertUnwindSafe(hook).catch_unwind().await {
+        shared.report(Box::new(crate::panic::payload(p)));
+    }
+}
+
 async fn drive<R, F, Fut, T, E>(sup: Supervisor<R>, body: F) -> Result<T, SupervisorError>
 where
     R: Runtime,
@@ -408,7 +422,7 @@ where
         token: CancellationToken::new(),
     });
     for hook in startup {
-        hook.await;
+        guarded(&shared, hook).await;
     }
 
     let shutdown = ShutdownHandle {
@@ -461,7 +475,15 @@ where
             if let Some(reason) = reason {
                 if stopping.is_none() && !stop_done {
                     match stop.take() {
-                        Some(f) => stopping = Some(f(reason)),
+                        Some(f) => {
+                            // User code: a panic while it builds its future is that future's.
+                            let fut = match catch_unwind(AssertUnwindSafe(|| f(reason))) {
+                                Ok(fut) => fut,
+                                Err(p) => Box::pin(crate::panic::resume(p)),
+                            };
+                            let sh = shared.clone();
+                            stopping = Some(Box::pin(async move { guarded(&sh, fut).await }));
+                        }
                         None => stop_done = true,
                     }
                     if let Some(d) = drain {
@@ -508,7 +530,7 @@ where
     // Remove the signal handlers before the join hooks run.
     let _ = signals.take();
     for hook in join {
-        hook.await;
+        guarded(&shared, hook).await;
     }
     let first_error = lock(&shared.state).first_error.take();
     let output = match output {

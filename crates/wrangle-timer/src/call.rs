@@ -1,11 +1,14 @@
 //! Running one user call as its own task, counting and reporting what became of it.
 
+use std::any::Any;
 use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
-use std::panic::AssertUnwindSafe;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
 
 use futures_lite::FutureExt;
 use wrangle_rt::{CancellationToken, ErrorReporter, JoinError, JoinHandle, Runtime, Unhandled};
@@ -41,6 +44,7 @@ pub(crate) struct Counters {
     pub(crate) failed: AtomicU64,
     pub(crate) cancelled: AtomicU64,
     pub(crate) skipped: AtomicU64,
+    pub(crate) schedule_panicked: AtomicU64,
 }
 
 impl Counters {
@@ -78,6 +82,62 @@ impl fmt::Display for CallPanicked {
 impl std::error::Error for CallPanicked {}
 
 /// What became of one call.
+/// A user's future, or the panic its closure raised while building it.
+///
+/// Every call of user code that makes a future goes through [`build`], so that a closure that
+/// panics before returning its future is one more failed call: counted, reported and handled
+/// by the owner's policy like a future that panics while it runs, never the death of the
+/// owner's driver. Polled, the panic is resumed inside [`spawn_tracked`]'s `catch_unwind`
+/// (without running the panic hook a second time).
+#[pin_project::pin_project(project = CallProj)]
+pub(crate) enum Call<F> {
+    Built(#[pin] F),
+    Panicked(Option<Box<dyn Any + Send>>),
+}
+
+impl<F: Future> Future for Call<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        match self.project() {
+            CallProj::Built(f) => f.poll(cx),
+            CallProj::Panicked(p) => {
+                std::panic::resume_unwind(p.take().expect("a panicked call is polled once"))
+            }
+        }
+    }
+}
+
+/// Calls `make` (user code returning a future) under `catch_unwind`.
+pub(crate) fn build<F: Future>(make: impl FnOnce() -> F) -> Call<F> {
+    match catch_unwind(AssertUnwindSafe(make)) {
+        Ok(f) => Call::Built(f),
+        Err(p) => Call::Panicked(Some(p)),
+    }
+}
+
+/// A call whose closure panicked before it returned its future, handled where it was made:
+/// counted as started and failed, and reported.
+pub(crate) fn failed_to_build(
+    payload: Option<Box<dyn Any + Send>>,
+    counters: &Counters,
+    reporting: &Reporting,
+) {
+    Counters::bump(&counters.started);
+    Counters::bump(&counters.failed);
+    let message = payload.map_or_else(String::new, |p| panic_message(&*p));
+    reporting.report(CallPanicked(message));
+}
+
+/// The message of a panic payload, as the reports show it.
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "opaque panic payload".to_owned())
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Ended {
     Ok,
@@ -101,22 +161,17 @@ where
     Counters::bump(&counters.started);
     let (counters, reporting) = (counters.clone(), reporting.clone());
     rt.spawn(async move {
-        let error: wrangle_rt::BoxError = match AssertUnwindSafe(future).catch_unwind().await {
-            Ok(out) => match out.into_result() {
+        // `into_result` is user code too (an `Outcome` impl, an error's `Into<BoxError>`).
+        let ended = AssertUnwindSafe(async move { future.await.into_result() });
+        let error: wrangle_rt::BoxError = match ended.catch_unwind().await {
+            Ok(out) => match out {
                 Ok(()) => {
                     Counters::bump(&counters.completed);
                     return Ended::Ok;
                 }
                 Err(e) => e,
             },
-            Err(payload) => {
-                let message = payload
-                    .downcast_ref::<&str>()
-                    .map(|s| (*s).to_owned())
-                    .or_else(|| payload.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "opaque panic payload".to_owned());
-                Box::new(CallPanicked(message))
-            }
+            Err(payload) => Box::new(CallPanicked(panic_message(&*payload))),
         };
         Counters::bump(&counters.failed);
         reporting.report(error);

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use wrangle_rt::{CancellationToken, DefaultRuntime, ErrorReporter, Runtime};
 
-use crate::call::{Counters, Ended, Reporting, run_call};
+use crate::call::{Counters, Ended, Reporting, build, run_call};
 use crate::stop::Driver;
 use crate::{ConfigError, ErrorPolicy, Outcome, Stop};
 
@@ -21,7 +21,9 @@ use crate::{ConfigError, ErrorPolicy, Outcome, Stop};
 ///
 /// Each call runs as its own task. A call that returns an error or panics is sent to the
 /// task's [`ErrorReporter`] (the process-wide handler unless you set one); then, by the
-/// [`ErrorPolicy`], the task keeps going (the default) or stops.
+/// [`ErrorPolicy`], the task keeps going (the default) or stops. A closure that panics before
+/// it returns its future is such a failed call too: counted in `failed`, reported, and
+/// handled by the policy.
 ///
 /// Dropping the `PeriodicTask` cancels it, including a call in progress;
 /// [`stop`](PeriodicTask::stop) does the same and waits until it is gone.
@@ -220,7 +222,7 @@ impl PeriodicBuilder {
             async move {
                 loop {
                     let start = rt.now();
-                    let ended = run_call(&rt, f(), &counters, &reporting, &token).await;
+                    let ended = run_call(&rt, build(&mut f), &counters, &reporting, &token).await;
                     if ended == Ended::Cancelled
                         || (ended == Ended::Failed && policy == ErrorPolicy::Stop)
                     {

@@ -7,6 +7,10 @@ use jiff::Timestamp;
 /// Implemented by [`WallSchedule`](crate::WallSchedule) and
 /// [`CronSchedule`](crate::CronSchedule); implement it for your own calendars.
 ///
+/// A `ScheduledTask` calls its schedule under `catch_unwind`: a panic is reported, counted in
+/// `ScheduledStats::schedule_panicked` and handled by the task's `ErrorPolicy` (see
+/// [`ScheduledTask`](crate::ScheduledTask)); it never takes the task down silently.
+///
 /// # Examples
 ///
 /// ```

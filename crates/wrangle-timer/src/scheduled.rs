@@ -5,6 +5,7 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::future::{Future, poll_fn};
 use std::num::NonZeroUsize;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::Poll;
@@ -15,7 +16,9 @@ use wrangle_rt::{
     CancellationToken, DefaultRuntime, ErrorReporter, JoinError, JoinHandle, Runtime,
 };
 
-use crate::call::{Counters, Ended, Reporting, settle, spawn_tracked};
+use crate::call::{
+    Call, Counters, Ended, Reporting, build, failed_to_build, panic_message, settle, spawn_tracked,
+};
 use crate::stop::Driver;
 use crate::{ConfigError, ErrorPolicy, Misfire, Outcome, Overlap, Schedule, Stop};
 
@@ -40,7 +43,11 @@ const MISFIRE_SCAN_LIMIT: u64 = 1_000_000;
 ///   [`max_concurrency`](ScheduledBuilder::max_concurrency));
 /// - [`Misfire`]: instants already passed when the task came to them (skip, run once, run all);
 /// - [`ErrorPolicy`]: after a failed or panicking run (reported to the task's
-///   [`ErrorReporter`]), continue or stop starting new runs.
+///   [`ErrorReporter`]), continue or stop starting new runs. A closure that panics before it
+///   returns its future is a failed run too. A [`Schedule`] that panics is reported and
+///   counted in [`ScheduledStats::schedule_panicked`]; the run of the instant it had already
+///   given still happens, then the task stops (`Stop`) or asks the schedule again
+///   [`max_sleep`](ScheduledBuilder::max_sleep) later (`Continue`).
 ///
 /// The defaults, `Overlap::Skip` and `Misfire::Skip`, are concurrent_tasks'
 /// `OnTimePeriodicTask(..., ignore_overdue=True)`: runs never overlap, and overdue instants are
@@ -114,6 +121,10 @@ pub struct ScheduledStats {
     pub skipped: u64,
     /// Runs going on now.
     pub running: u64,
+    /// Times the [`Schedule`] itself panicked when asked for an instant. Each is reported;
+    /// under [`ErrorPolicy::Stop`] the task then ends, under [`ErrorPolicy::Continue`] it
+    /// asks again [`max_sleep`](ScheduledBuilder::max_sleep) later.
+    pub schedule_panicked: u64,
 }
 
 /// Configures a [`ScheduledTask`].
@@ -489,6 +500,7 @@ impl ScheduledTask {
             cancelled: Counters::get(&c.cancelled),
             skipped: Counters::get(&c.skipped),
             running: c.running(),
+            schedule_panicked: Counters::get(&c.schedule_panicked),
         }
     }
 
@@ -554,6 +566,21 @@ impl fmt::Debug for ScheduledTask {
     }
 }
 
+/// The user's [`Schedule`] panicked (already counted and reported).
+struct SchedulePanicked;
+
+/// A panic of the user's [`Schedule`], as reported.
+#[derive(Debug)]
+struct ScheduleError(String);
+
+impl fmt::Display for ScheduleError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "schedule panicked: {}", self.0)
+    }
+}
+
+impl std::error::Error for ScheduleError {}
+
 /// What the overlap policy decided for one instant.
 enum Admit {
     Start,
@@ -584,13 +611,23 @@ impl<R: Runtime, S: Schedule> Run<R, S> {
         Fut: Future + Send + 'static,
         Fut::Output: Outcome,
     {
-        let mut next = self.schedule.first_fire(self.rt.wall_now());
+        let now = self.rt.wall_now();
+        let mut next = match self.ask(|s| s.first_fire(now)) {
+            Ok(first) => first,
+            Err(SchedulePanicked) => self.recover().await,
+        };
         while let Some(point) = next {
             let now = self.rt.wall_now();
             let mut catch_up = false;
+            // Whether asking the schedule for the instant after `point` panicked: `point` still
+            // runs, then the policy decides (`recover`).
+            let mut lost = false;
             let fire_at = if point < now {
                 // Passed before we came to it: a misfire.
-                let (missed, latest, upcoming) = self.scan_passed(point, now);
+                let Ok((missed, latest, upcoming)) = self.scan_passed(point, now) else {
+                    next = self.recover().await;
+                    continue;
+                };
                 next = upcoming;
                 match self.misfire {
                     Misfire::Skip => {
@@ -603,7 +640,10 @@ impl<R: Runtime, S: Schedule> Run<R, S> {
                         latest
                     }
                     Misfire::RunAll => {
-                        next = self.schedule.next_fire(point);
+                        next = self.ask(|s| s.next_fire(point)).unwrap_or_else(|_| {
+                            lost = true;
+                            None
+                        });
                         catch_up = true;
                         point
                     }
@@ -612,7 +652,10 @@ impl<R: Runtime, S: Schedule> Run<R, S> {
                 if !self.sleep_until_wall(point).await {
                     break;
                 }
-                next = self.schedule.next_fire(point);
+                next = self.ask(|s| s.next_fire(point)).unwrap_or_else(|_| {
+                    lost = true;
+                    None
+                });
                 point
             };
             match self.admit(catch_up).await {
@@ -623,29 +666,74 @@ impl<R: Runtime, S: Schedule> Run<R, S> {
             if self.stop_for_failure() {
                 break;
             }
-            let call = f(fire_at);
-            let handle = spawn_tracked(&self.rt, call, &self.counters, &self.reporting);
-            self.running.push_back(handle);
+            match build(|| f(fire_at)) {
+                Call::Built(call) => {
+                    let handle = spawn_tracked(&self.rt, call, &self.counters, &self.reporting);
+                    self.running.push_back(handle);
+                }
+                // Failed before it started running: counted and reported here, so that the
+                // error policy applies before the next instant, however busy the runtime.
+                Call::Panicked(p) => {
+                    failed_to_build(p, &self.counters, &self.reporting);
+                    self.failed_seen = true;
+                }
+            }
+            if lost {
+                next = self.recover().await;
+            }
         }
         self.finish().await;
     }
 
+    /// Asks the user's schedule, under `catch_unwind`: a panic is counted
+    /// ([`ScheduledStats::schedule_panicked`]) and reported.
+    fn ask<T>(&self, question: impl FnOnce(&S) -> T) -> Result<T, SchedulePanicked> {
+        catch_unwind(AssertUnwindSafe(|| question(&self.schedule))).map_err(|payload| {
+            Counters::bump(&self.counters.schedule_panicked);
+            self.reporting
+                .report(ScheduleError(panic_message(&*payload)));
+            SchedulePanicked
+        })
+    }
+
+    /// After the schedule panicked, the error policy decides. Under [`ErrorPolicy::Stop`] there
+    /// is no next instant (the task ends once its runs are over). Under
+    /// [`ErrorPolicy::Continue`] the schedule is asked again `max_sleep` later, for the first
+    /// instant after that time, for as long as it panics; `None` if the task is cancelled.
+    async fn recover(&mut self) -> Option<Timestamp> {
+        loop {
+            if self.on_error == ErrorPolicy::Stop {
+                return None;
+            }
+            let nap = self.rt.sleep(self.max_sleep);
+            self.token.run_until_cancelled(nap).await?;
+            let now = self.rt.wall_now();
+            if let Ok(next) = self.ask(|s| s.next_fire(now)) {
+                return next;
+            }
+        }
+    }
+
     /// Counts the instants from `first` that are before `now`: how many, the latest of them,
     /// and the first one not before `now`.
-    fn scan_passed(&self, first: Timestamp, now: Timestamp) -> (u64, Timestamp, Option<Timestamp>) {
+    fn scan_passed(
+        &self,
+        first: Timestamp,
+        now: Timestamp,
+    ) -> Result<(u64, Timestamp, Option<Timestamp>), SchedulePanicked> {
         let (mut count, mut latest, mut cursor) = (0u64, first, Some(first));
         while let Some(p) = cursor {
             if p >= now {
                 break;
             }
             if count == MISFIRE_SCAN_LIMIT {
-                return (count, latest, self.schedule.next_fire(now));
+                return Ok((count, latest, self.ask(|s| s.next_fire(now))?));
             }
             count += 1;
             latest = p;
-            cursor = self.schedule.next_fire(p);
+            cursor = self.ask(|s| s.next_fire(p))?;
         }
-        (count, latest, cursor)
+        Ok((count, latest, cursor))
     }
 
     /// Sleeps until `target` on the wall clock; `false` if the task was cancelled first.

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use wrangle_rt::{CancellationToken, DefaultRuntime, ErrorReporter, JoinHandle, Runtime};
 
-use crate::call::{Counters, Ended, Reporting, settle, spawn_tracked};
+use crate::call::{Counters, Ended, Reporting, build, settle, spawn_tracked};
 use crate::stop::Driver;
 use crate::{ConfigError, Interval, MissedTick, Outcome, Stop};
 
@@ -81,8 +81,9 @@ pub struct TimerStats {
 /// without drift).
 ///
 /// Ticks may overlap under [`DelayPolicy::Accumulate`]; under [`DelayPolicy::Cancel`] a new
-/// tick first cancels the previous unfinished one. A failing or panicking tick is reported to
-/// the timer's [`ErrorReporter`] and the timer goes on. If the timer itself falls behind the
+/// tick first cancels the previous unfinished one. A failing or panicking tick (a closure
+/// that panics before it returns its future included) is counted in `failed`, reported to
+/// the timer's [`ErrorReporter`], and the timer goes on. If the timer itself falls behind the
 /// grid (a slow cancellation), the grid points it missed are skipped.
 ///
 /// Dropping the timer cancels it and every running tick; [`stop`](Timer::stop) does the same
@@ -249,7 +250,7 @@ impl TimerBuilder {
                     }
                     // Exact: `due` lies on the grid, a whole number of periods after `start`.
                     let index = ((due - start).as_nanos() / period.as_nanos()) as u64;
-                    let call = f(TimerTick { index, due });
+                    let call = build(|| f(TimerTick { index, due }));
                     running.push(spawn_tracked(&rt, call, &counters, &reporting));
                 }
                 for h in running {

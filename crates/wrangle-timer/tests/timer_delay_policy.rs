@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use support::{Collected, DropCounter, MS};
+use support::{Collected, DropCounter, MS, eventually};
 use wrangle_rt::testing::each_runtime;
 use wrangle_rt::{DefaultRuntime, Runtime};
 use wrangle_timer::{ConfigError, DelayPolicy, Timer, TimerStats, TimerTick};
@@ -26,6 +26,10 @@ async fn run(
     })
     .unwrap();
     rt.sleep(window).await;
+    if !rt.is_virtual() {
+        // A loaded machine may not have started the first tick within the window.
+        eventually(rt, "the first tick", || timer.stats().started >= 1).await;
+    }
     let before = timer.stats();
     (before, timer.stop().await)
 }
@@ -65,6 +69,9 @@ fn ticks_fall_on_the_grid_without_drift() {
             .unwrap()
         };
         rt.sleep(100 * MS).await;
+        if !rt.is_virtual() {
+            eventually(&rt, "three ticks", || seen.lock().unwrap().len() >= 3).await;
+        }
         timer.stop().await;
         let seen = seen.lock().unwrap().clone();
         assert!(!seen.is_empty());
@@ -172,7 +179,8 @@ fn cancel_policy_cancels_the_unfinished_previous_tick() {
             DelayPolicy::Cancel,
             move |_: TimerTick| {
                 let rt = sleeper.clone();
-                async move { rt.sleep(Duration::from_secs(1)).await }
+                // Never ends by itself, however late a starved timer is.
+                async move { rt.sleep(Duration::from_secs(3600)).await }
             },
         )
         .unwrap();
@@ -201,11 +209,10 @@ fn cancel_policy_with_instant_ticks_cancels_nothing() {
         rt.sleep(96 * MS).await;
         let after = timer.stop().await;
         assert_eq!(after.completed + after.cancelled, after.started);
+        // On a real runtime a loaded machine may leave a spawned tick unpolled until the next
+        // one is due, which cancels it: only the accounting above is guaranteed there.
         if rt.is_virtual() {
             assert_eq!((after.completed, after.cancelled), (10, 0));
-        } else {
-            // Only a tick started just before `stop` can still be running.
-            assert!(after.cancelled <= 1, "{after:?}");
         }
     });
 }
@@ -235,14 +242,12 @@ fn dropping_the_timer_cancels_every_running_tick() {
             .unwrap()
         };
         rt.sleep(9 * MS).await;
-        assert!(timer.stats().started >= 1);
+        eventually(&rt, "the first tick", || timer.stats().started >= 1).await;
         drop(timer);
-        for _ in 0..1000 {
-            if drops.dropped() == made.load(Ordering::SeqCst) {
-                break;
-            }
-            rt.sleep(MS).await;
-        }
+        eventually(&rt, "every tick's drop", || {
+            drops.dropped() == made.load(Ordering::SeqCst)
+        })
+        .await;
         let made = made.load(Ordering::SeqCst);
         assert!(made >= 1);
         assert_eq!(drops.dropped(), made, "every tick dropped exactly once");

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use wrangle_rt::{ErrorReporter, Unhandled};
+use wrangle_rt::{DefaultRuntime, ErrorReporter, Runtime, Unhandled};
 
 pub const MS: Duration = Duration::from_millis(1);
 
@@ -44,4 +44,17 @@ impl Collected {
     pub fn messages(&self) -> Vec<String> {
         self.0.lock().unwrap().clone()
     }
+}
+
+/// Waits until `done` holds, looking every millisecond. On a real runtime this is how a test
+/// says "eventually": a loaded machine may take long, so the bound (a minute of sleeps) only
+/// turns a hang into a failure; it is never a timing margin.
+pub async fn eventually(rt: &DefaultRuntime, what: &str, mut done: impl FnMut() -> bool) {
+    for _ in 0..60_000 {
+        if done() {
+            return;
+        }
+        rt.sleep(MS).await;
+    }
+    panic!("never happened: {what}");
 }
