@@ -92,10 +92,11 @@ where
         now: u64,
         init: &mut Option<MemoInit<&'a LoadFn<A, T, E>, A>>,
     ) -> Self::Output {
-        if now >= entry.refresh_at && entry.value.is_ok() {
-            if let Some(init) = init.take() {
-                self.memo.refresh(key, init.args);
-            }
+        if now >= entry.refresh_at
+            && entry.value.is_ok()
+            && let Some(init) = init.take()
+        {
+            self.memo.refresh(key, init.args);
         }
         map_value(&entry.value)
     }

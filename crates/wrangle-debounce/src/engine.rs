@@ -183,11 +183,11 @@ where
         };
         match shared.mode {
             Mode::Eager => {
-                if !outside(&st) {
-                    if let Some(slot) = st.last_slot.clone() {
-                        st.counters.skipped += 1;
-                        return Some(Accepted { slot, ran: false });
-                    }
+                if !outside(&st)
+                    && let Some(slot) = st.last_slot.clone()
+                {
+                    st.counters.skipped += 1;
+                    return Some(Accepted { slot, ran: false });
                 }
                 Some(shared.run_now(&mut st, args, now))
             }
@@ -331,10 +331,8 @@ where
                 .filter(|&at| at <= now)
             {
                 let run = st.edges.as_mut().is_some_and(|e| e.expire(at));
-                if run {
-                    if let Some(p) = st.pending.take() {
-                        self.start(st, p, at);
-                    }
+                if run && let Some(p) = st.pending.take() {
+                    self.start(st, p, at);
                 }
             }
             return;

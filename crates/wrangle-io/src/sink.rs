@@ -433,13 +433,13 @@ where
         {
             let mut st = this.core.lock();
             let open = st.closed.is_none();
-            if let Some(conn) = st.conn.as_mut() {
-                if open {
-                    // Flushes and closes the connection; its error changes nothing now.
-                    let closed = futures_lite::ready!(Pin::new(conn).poll_close(cx));
-                    if closed.is_ok() {
-                        st.unflushed = 0;
-                    }
+            if let Some(conn) = st.conn.as_mut()
+                && open
+            {
+                // Flushes and closes the connection; its error changes nothing now.
+                let closed = futures_lite::ready!(Pin::new(conn).poll_close(cx));
+                if closed.is_ok() {
+                    st.unflushed = 0;
                 }
             }
         }

@@ -31,11 +31,11 @@ fn a_thousand_clients_disconnected_at_once_come_back_spread_out() {
             );
             let mut recorded = false;
             let connector = move || {
-                if let Some(at) = *killed.lock().unwrap() {
-                    if !recorded {
-                        recorded = true;
-                        firsts.lock().unwrap().push(clock.now() - at);
-                    }
+                if let Some(at) = *killed.lock().unwrap()
+                    && !recorded
+                {
+                    recorded = true;
+                    firsts.lock().unwrap().push(clock.now() - at);
                 }
                 let (client, server) = duplex(64);
                 ends.lock().unwrap().push(server);

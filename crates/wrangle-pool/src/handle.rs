@@ -151,12 +151,12 @@ impl<T> Future for PoolHandle<T> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let polled = Pin::new(&mut self.inner).poll(cx).map(map);
-        if polled.is_pending() {
-            if let Some(id) = self.sole_worker {
-                // Waited for on the worker that must run it, after this wait: for ever.
-                if with_current(WorkerCtx::id) == Some(id) {
-                    return Poll::Ready(Err(TaskError::WouldDeadlock));
-                }
+        if polled.is_pending()
+            && let Some(id) = self.sole_worker
+        {
+            // Waited for on the worker that must run it, after this wait: for ever.
+            if with_current(WorkerCtx::id) == Some(id) {
+                return Poll::Ready(Err(TaskError::WouldDeadlock));
             }
         }
         polled

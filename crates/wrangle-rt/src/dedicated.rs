@@ -236,11 +236,11 @@ impl RuntimeThread {
 
     fn stop_and_join(&mut self) {
         self.stop.cancel();
-        if let Some(thread) = self.thread.take() {
-            if thread.thread().id() != std::thread::current().id() {
-                // A panic on the runtime thread was already reported by the panic hook.
-                let _ = thread.join();
-            }
+        if let Some(thread) = self.thread.take()
+            && thread.thread().id() != std::thread::current().id()
+        {
+            // A panic on the runtime thread was already reported by the panic hook.
+            let _ = thread.join();
         }
     }
 }

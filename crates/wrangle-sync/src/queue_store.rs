@@ -190,7 +190,7 @@ mod tests {
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
-            if x % 3 == 0 {
+            if x.is_multiple_of(3) {
                 let got = heap.pop().unwrap();
                 // The smallest key, the earliest among equals.
                 let want = model

@@ -282,10 +282,10 @@ impl<T: Send + 'static, R: Runtime> BackgroundTask<T, R> {
         });
         *lock(&run.handle) = Some(handle);
         st.current = Some(run);
-        if let Some(old) = old {
-            if cancel_run(&old) {
-                st.stats.cancelled += 1;
-            }
+        if let Some(old) = old
+            && cancel_run(&old)
+        {
+            st.stats.cancelled += 1;
         }
     }
 
@@ -305,10 +305,10 @@ impl<T: Send + 'static, R: Runtime> BackgroundTask<T, R> {
     /// ```
     pub fn cancel(&self) {
         let mut st = lock(&self.state);
-        if let Some(run) = st.current.take() {
-            if cancel_run(&run) {
-                st.stats.cancelled += 1;
-            }
+        if let Some(run) = st.current.take()
+            && cancel_run(&run)
+        {
+            st.stats.cancelled += 1;
         }
     }
 

@@ -422,11 +422,11 @@ where
     let outcome = poll_fn(|cx| {
         shared.absorb(&mut children, cx);
         drain(&mut children, cx);
-        if let Some(d) = deadline.as_mut() {
-            if d.as_mut().poll(cx).is_ready() {
-                deadline = None;
-                return Poll::Ready(Outcome::TimedOut);
-            }
+        if let Some(d) = deadline.as_mut()
+            && d.as_mut().poll(cx).is_ready()
+        {
+            deadline = None;
+            return Poll::Ready(Outcome::TimedOut);
         }
         body.as_mut().poll(cx).map(Outcome::Body)
     })
@@ -454,22 +454,22 @@ where
             if empty && aborting.is_empty() && shared.try_close(&children) {
                 return Poll::Ready(());
             }
-            if let Some(d) = deadline.as_mut() {
-                if d.as_mut().poll(cx).is_ready() {
-                    deadline = None;
-                    if result.is_ok() {
-                        result = Err(ScopeError::TimedOut);
-                    }
-                    shared.token.cancel();
-                    continue;
+            if let Some(d) = deadline.as_mut()
+                && d.as_mut().poll(cx).is_ready()
+            {
+                deadline = None;
+                if result.is_ok() {
+                    result = Err(ScopeError::TimedOut);
                 }
+                shared.token.cancel();
+                continue;
             }
-            if let Some(e) = exit.as_mut() {
-                if e.as_mut().poll(cx).is_ready() {
-                    exit = None;
-                    shared.token.cancel();
-                    continue;
-                }
+            if let Some(e) = exit.as_mut()
+                && e.as_mut().poll(cx).is_ready()
+            {
+                exit = None;
+                shared.token.cancel();
+                continue;
             }
             if grace_over {
                 // Children spawned after the grace period are dropped at once as well.
@@ -479,17 +479,18 @@ where
                 }
                 return Poll::Pending;
             }
-            if grace.is_none() && shared.token.is_cancelled() {
-                if let Some(g) = cfg.grace {
-                    grace = Some(Box::pin(rt.sleep(g)));
-                }
+            if grace.is_none()
+                && shared.token.is_cancelled()
+                && let Some(g) = cfg.grace
+            {
+                grace = Some(Box::pin(rt.sleep(g)));
             }
-            if let Some(g) = grace.as_mut() {
-                if g.as_mut().poll(cx).is_ready() {
-                    // Grace is over: drop every child still running, and wait until it is gone.
-                    grace_over = true;
-                    continue;
-                }
+            if let Some(g) = grace.as_mut()
+                && g.as_mut().poll(cx).is_ready()
+            {
+                // Grace is over: drop every child still running, and wait until it is gone.
+                grace_over = true;
+                continue;
             }
             return Poll::Pending;
         }

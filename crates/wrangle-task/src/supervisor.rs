@@ -472,35 +472,36 @@ where
                     ForceExit::Ignore => {}
                 }
             }
-            if let Some(reason) = reason {
-                if stopping.is_none() && !stop_done {
-                    match stop.take() {
-                        Some(f) => {
-                            // User code: a panic while it builds its future is that future's.
-                            let fut = match catch_unwind(AssertUnwindSafe(|| f(reason))) {
-                                Ok(fut) => fut,
-                                Err(p) => Box::pin(crate::panic::resume(p)),
-                            };
-                            let sh = shared.clone();
-                            stopping = Some(Box::pin(async move { guarded(&sh, fut).await }));
-                        }
-                        None => stop_done = true,
+            if let Some(reason) = reason
+                && stopping.is_none()
+                && !stop_done
+            {
+                match stop.take() {
+                    Some(f) => {
+                        // User code: a panic while it builds its future is that future's.
+                        let fut = match catch_unwind(AssertUnwindSafe(|| f(reason))) {
+                            Ok(fut) => fut,
+                            Err(p) => Box::pin(crate::panic::resume(p)),
+                        };
+                        let sh = shared.clone();
+                        stopping = Some(Box::pin(async move { guarded(&sh, fut).await }));
                     }
-                    if let Some(d) = drain {
-                        drain_sleep = Some(Box::pin(rt.sleep(d)));
-                    }
+                    None => stop_done = true,
+                }
+                if let Some(d) = drain {
+                    drain_sleep = Some(Box::pin(rt.sleep(d)));
                 }
             }
-            if let Some(s) = stopping.as_mut() {
-                if s.as_mut().poll(cx).is_ready() {
-                    stopping = None;
-                    stop_done = true;
-                }
+            if let Some(s) = stopping.as_mut()
+                && s.as_mut().poll(cx).is_ready()
+            {
+                stopping = None;
+                stop_done = true;
             }
-            if output.is_none() {
-                if let Poll::Ready(out) = work.as_mut().poll(cx) {
-                    output = Some(out);
-                }
+            if output.is_none()
+                && let Poll::Ready(out) = work.as_mut().poll(cx)
+            {
+                output = Some(out);
             }
             if output.is_some() {
                 // Read again: the body may have started the stop while it was polled.
@@ -512,10 +513,10 @@ where
                     continue;
                 }
             }
-            if let Some(d) = drain_sleep.as_mut() {
-                if d.as_mut().poll(cx).is_ready() {
-                    return Poll::Ready(End::DrainTimedOut);
-                }
+            if let Some(d) = drain_sleep.as_mut()
+                && d.as_mut().poll(cx).is_ready()
+            {
+                return Poll::Ready(End::DrainTimedOut);
             }
             match listener.as_mut().map(|l| Pin::new(l).poll(cx)) {
                 Some(Poll::Ready(())) => listener = None,

@@ -69,10 +69,10 @@ fn start_child(mode: &str, kind: RuntimeKind) -> (Child, mpsc::Receiver<String>)
         for line in BufReader::new(stdout).lines() {
             let Ok(line) = line else { break };
             // The harness may print "test signal_child ... " on the same line.
-            if let Some(at) = line.find("CHILD ") {
-                if tx.send(line[at + 6..].to_owned()).is_err() {
-                    break;
-                }
+            if let Some(at) = line.find("CHILD ")
+                && tx.send(line[at + 6..].to_owned()).is_err()
+            {
+                break;
             }
         }
     });

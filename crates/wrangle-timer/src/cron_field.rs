@@ -160,10 +160,10 @@ pub(crate) fn parse(spec: &Spec, field: &str) -> Result<Field, CronError> {
             };
         }
     }
-    if let Some(alias) = spec.alias {
-        if bits & (1 << alias) != 0 {
-            bits = (bits & !(1 << alias)) | (1 << spec.min);
-        }
+    if let Some(alias) = spec.alias
+        && bits & (1 << alias) != 0
+    {
+        bits = (bits & !(1 << alias)) | (1 << spec.min);
     }
     Ok(Field { bits, star })
 }

@@ -102,7 +102,7 @@ fn a_failing_tick_does_not_stop_the_timer() {
                 let rt = sleeper.clone();
                 async move {
                     rt.sleep(MS).await;
-                    if t.index % 2 == 0 {
+                    if t.index.is_multiple_of(2) {
                         Err(format!("tick {} failed", t.index))
                     } else {
                         panic!("tick {} panicked", t.index)

@@ -70,12 +70,12 @@ pub use wrangle_rt as rt;
 #[cfg(feature = "cache")]
 #[doc(inline)]
 pub use wrangle_cache as cache;
-#[cfg(feature = "io")]
-#[doc(inline)]
-pub use wrangle_io as io;
 #[cfg(feature = "debounce")]
 #[doc(inline)]
 pub use wrangle_debounce as debounce;
+#[cfg(feature = "io")]
+#[doc(inline)]
+pub use wrangle_io as io;
 #[cfg(feature = "pool")]
 #[doc(inline)]
 pub use wrangle_pool as pool;

@@ -671,10 +671,8 @@ impl VirtualRuntime {
         let mut future = pin!(future);
         loop {
             let poll_main = std::mem::take(&mut self.shared.lock().main_woken);
-            if poll_main {
-                if let Poll::Ready(v) = future.as_mut().poll(&mut cx) {
-                    return Ok(v);
-                }
+            if poll_main && let Poll::Ready(v) = future.as_mut().poll(&mut cx) {
+                return Ok(v);
             }
             let next = {
                 let mut st = self.shared.lock();

@@ -8,10 +8,10 @@
 
 #[cfg(feature = "cache")]
 mod cache;
-#[cfg(feature = "io")]
-mod io;
 #[cfg(feature = "debounce")]
 mod debounce;
+#[cfg(feature = "io")]
+mod io;
 #[cfg(feature = "pool")]
 mod pool;
 mod rt;
