@@ -3,11 +3,12 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::Ordering::{AcqRel, Acquire as AcquireOrd, Relaxed, Release};
 use std::task::Waker;
 
 use crate::TooManyPermits;
 use crate::error::AcquireFailure;
-use crate::sync::{Mutex, lock};
+use crate::sync::{AtomicU64, AtomicUsize, Mutex, lock};
 use crate::{Acquire, AcquireOwned, OwnedSemaphorePermit, SemaphorePermit, TryAcquireError};
 
 /// A priority: waiters with a **lower** value are served first; equal values are served in
@@ -52,11 +53,28 @@ pub type Priority = i32;
 /// });
 /// ```
 pub struct PrioritySemaphore {
+    /// The free permits (shifted by [`SHIFT`]) and the [`WAITERS`] and [`CLOSED`] flags. With
+    /// no flag set, acquire and release are one compare-and-swap on this word; once `WAITERS`
+    /// is set, only a holder of `state`'s lock changes it (see [`PrioritySemaphore::own`]).
+    word: AtomicUsize,
+    /// Acquisitions taken on the fast path (those of the slow path are `State::acquired`).
+    /// Beside `word`, so counting one writes no other cache line.
+    fast_acquired: AtomicU64,
     state: Mutex<State>,
 }
 
+/// `word`'s flag: the lock holder owns the permit count (callers may be queued).
+const WAITERS: usize = 1;
+/// `word`'s flag: the semaphore is closed.
+const CLOSED: usize = 2;
+/// Both flags: a fast path runs only when neither is set.
+const FLAGS: usize = WAITERS | CLOSED;
+/// The permit count sits above the flag bits; `MAX_PERMITS << SHIFT` fits in a `usize`.
+const SHIFT: u32 = 2;
+
 pub(crate) struct State {
-    /// Permits free now.
+    /// Permits free now, as read from `word` by [`PrioritySemaphore::own`] and written back
+    /// by [`PrioritySemaphore::publish`]; meaningful only between the two.
     permits: usize,
     /// Permits in existence: free, held, or handed to a waiter that has not seen them yet.
     /// At most [`PrioritySemaphore::MAX_PERMITS`]; only `add_permits` raises it, so
@@ -119,7 +137,8 @@ pub struct SemaphoreStats {
     pub available: usize,
     /// Callers queued now.
     pub waiting: usize,
-    /// Successful acquisitions so far (immediate or after waiting).
+    /// Successful acquisitions so far (immediate or after waiting). A waiter that was granted
+    /// permits but dropped before it saw them is not counted (it is counted in `returned`).
     pub acquired: u64,
     /// Waiters dropped while queued.
     pub cancelled: u64,
@@ -183,6 +202,8 @@ impl PrioritySemaphore {
             return Err(TooManyPermits(()));
         }
         Ok(PrioritySemaphore {
+            word: AtomicUsize::new(permits << SHIFT),
+            fast_acquired: AtomicU64::new(0),
             state: Mutex::new(State {
                 permits,
                 total: permits,
@@ -411,8 +432,10 @@ impl PrioritySemaphore {
                 .filter(|&t| t <= PrioritySemaphore::MAX_PERMITS)
                 .ok_or(TooManyPermits(()))?;
             st.total = total;
+            self.own(&mut st);
             st.give_back(n);
             st.serve(&mut wakers);
+            self.publish(&st);
         }
         wakers.into_iter().for_each(Waker::wake);
         Ok(())
@@ -433,8 +456,11 @@ impl PrioritySemaphore {
     pub fn close(&self) {
         let wakers: Vec<Waker> = {
             let mut st = lock(&self.state);
+            self.own(&mut st);
             st.closed = true;
-            st.close_all()
+            let wakers = st.close_all();
+            self.publish(&st);
+            wakers
         };
         wakers.into_iter().for_each(Waker::wake);
     }
@@ -448,7 +474,7 @@ impl PrioritySemaphore {
     /// ```
     #[must_use]
     pub fn is_closed(&self) -> bool {
-        lock(&self.state).closed
+        self.word.load(AcquireOrd) & CLOSED != 0
     }
 
     /// Permits free now.
@@ -460,7 +486,9 @@ impl PrioritySemaphore {
     /// ```
     #[must_use]
     pub fn available_permits(&self) -> usize {
-        lock(&self.state).permits
+        // A slow path in progress publishes its count before unlocking; until then the word
+        // holds the count it started from, which was true a moment ago.
+        self.word.load(AcquireOrd) >> SHIFT
     }
 
     /// The priority of calls that do not choose one.
@@ -502,25 +530,81 @@ impl PrioritySemaphore {
     pub fn stats(&self) -> SemaphoreStats {
         let st = lock(&self.state);
         SemaphoreStats {
-            available: st.permits,
+            available: self.word.load(AcquireOrd) >> SHIFT,
             waiting: st.waiting,
-            acquired: st.acquired,
+            acquired: st.acquired + self.fast_acquired.load(Relaxed),
             cancelled: st.cancelled,
             returned: st.returned,
         }
     }
 
-    fn try_take(&self, n: usize) -> Result<(), TryAcquireError> {
-        let mut st = lock(&self.state);
+    /// The fast path of every acquire: takes `n` permits with one compare-and-swap if no flag
+    /// is set and they are free. `Err(word)` otherwise (`word` as last read).
+    fn take_fast(&self, n: usize) -> Result<(), usize> {
+        let mut word = self.word.load(Relaxed);
+        loop {
+            if word & FLAGS != 0 || word >> SHIFT < n {
+                return Err(word);
+            }
+            match self
+                .word
+                .compare_exchange_weak(word, word - (n << SHIFT), AcquireOrd, Relaxed)
+            {
+                Ok(_) => {
+                    self.fast_acquired.fetch_add(1, Relaxed);
+                    return Ok(());
+                }
+                Err(now) => word = now,
+            }
+        }
+    }
+
+    /// Takes the permit count over: sets `WAITERS` (so the fast paths stop changing it) and
+    /// copies the count into `st.permits`. Only under `state`'s lock; every caller ends with
+    /// [`publish`](Self::publish) before unlocking.
+    fn own(&self, st: &mut State) {
+        let word = self.word.fetch_or(WAITERS, AcqRel);
+        st.permits = word >> SHIFT;
+    }
+
+    /// Writes the count back, with `CLOSED` if closed and `WAITERS` if callers are queued;
+    /// without `WAITERS`, the fast paths may run again.
+    fn publish(&self, st: &State) {
+        let mut word = st.permits << SHIFT;
         if st.closed {
+            word |= CLOSED;
+        }
+        if st.waiting > 0 {
+            word |= WAITERS;
+        }
+        self.word.store(word, Release);
+    }
+
+    fn try_take(&self, n: usize) -> Result<(), TryAcquireError> {
+        let word = match self.take_fast(n) {
+            Ok(()) => return Ok(()),
+            Err(word) => word,
+        };
+        if word & CLOSED != 0 {
             return Err(TryAcquireError::Closed);
         }
-        if st.waiting > 0 || st.permits < n {
+        if word & WAITERS == 0 {
+            // No flag: simply not enough permits.
             return Err(TryAcquireError::NoPermits);
         }
-        st.permits -= n;
-        st.acquired += 1;
-        Ok(())
+        let mut st = lock(&self.state);
+        self.own(&mut st);
+        let outcome = if st.closed {
+            Err(TryAcquireError::Closed)
+        } else if st.waiting > 0 || st.permits < n {
+            Err(TryAcquireError::NoPermits)
+        } else {
+            st.permits -= n;
+            st.acquired += 1;
+            Ok(())
+        };
+        self.publish(&st);
+        outcome
     }
 
     /// Returns `n` permits and serves the waiters they satisfy.
@@ -528,11 +612,26 @@ impl PrioritySemaphore {
         if n == 0 {
             return;
         }
+        if n <= PrioritySemaphore::MAX_PERMITS {
+            let mut word = self.word.load(Relaxed);
+            // No overflow: free and held permits together are at most `MAX_PERMITS`.
+            while word & WAITERS == 0 {
+                match self
+                    .word
+                    .compare_exchange_weak(word, word + (n << SHIFT), Release, Relaxed)
+                {
+                    Ok(_) => return,
+                    Err(now) => word = now,
+                }
+            }
+        }
         let mut wakers = Vec::new();
         {
             let mut st = lock(&self.state);
+            self.own(&mut st);
             st.give_back(n);
             st.serve(&mut wakers);
+            self.publish(&st);
         }
         wakers.into_iter().for_each(Waker::wake);
     }
@@ -550,6 +649,10 @@ impl PrioritySemaphore {
         priority: Option<Priority>,
         waker: &Waker,
     ) -> Result<Option<Ticket>, crate::AcquireError> {
+        // With nobody queued, the priority does not matter: first in line either way.
+        if self.take_fast(n).is_ok() {
+            return Ok(None);
+        }
         let mut st = lock(&self.state);
         if st.closed {
             return Err(crate::AcquireError(AcquireFailure::Closed));
@@ -558,15 +661,19 @@ impl PrioritySemaphore {
             // Could never be served, and, strictly fair, would hold back every later waiter.
             return Err(crate::AcquireError(AcquireFailure::TooManyPermits));
         }
+        self.own(&mut st);
         let priority = priority.unwrap_or(st.default_priority);
         // A newcomer ahead of every waiter (a lower priority value) is served at once if it
         // fits, as `serve` would: nothing else would wake it while permits sit free.
-        if st.permits >= n && (st.waiting == 0 || st.first_in_line(priority)) {
+        let outcome = if st.permits >= n && (st.waiting == 0 || st.first_in_line(priority)) {
             st.permits -= n;
             st.acquired += 1;
-            return Ok(None);
-        }
-        Ok(Some(st.enqueue(n, priority, waker.clone())))
+            None
+        } else {
+            Some(st.enqueue(n, priority, waker.clone()))
+        };
+        self.publish(&st);
+        Ok(outcome)
     }
 
     /// A later poll of a queued waiter.
@@ -596,8 +703,10 @@ impl PrioritySemaphore {
         let mut wakers = Vec::new();
         let ticket = {
             let mut st = lock(&self.state);
+            self.own(&mut st);
             let ticket = st.requeue(ticket, priority);
             st.serve(&mut wakers);
+            self.publish(&st);
             ticket
         };
         wakers.into_iter().for_each(Waker::wake);
@@ -609,6 +718,7 @@ impl PrioritySemaphore {
         let mut wakers = Vec::new();
         {
             let mut st = lock(&self.state);
+            self.own(&mut st);
             match st.slots[ticket.slot].status {
                 Status::Granted => {
                     // Permits were handed over, but nobody will use them: pass them on.
@@ -626,6 +736,7 @@ impl PrioritySemaphore {
             st.compact_if_sparse();
             // A cancelled head may have blocked smaller requests behind it.
             st.serve(&mut wakers);
+            self.publish(&st);
         }
         wakers.into_iter().for_each(Waker::wake);
     }
@@ -795,7 +906,7 @@ impl fmt::Debug for PrioritySemaphore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let st = lock(&self.state);
         f.debug_struct("PrioritySemaphore")
-            .field("available", &st.permits)
+            .field("available", &(self.word.load(AcquireOrd) >> SHIFT))
             .field("waiting", &st.waiting)
             .field("closed", &st.closed)
             .field("default_priority", &st.default_priority)

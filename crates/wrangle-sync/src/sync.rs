@@ -1,7 +1,12 @@
-//! The locks this crate builds on: std's, or loom's when model checking (`--cfg loom`).
+//! The locks and atomics this crate builds on: std's, or loom's when model checking
+//! (`--cfg loom`).
 
 #[cfg(loom)]
+pub(crate) use loom::sync::atomic::{AtomicU64, AtomicUsize};
+#[cfg(loom)]
 pub(crate) use loom::sync::{Mutex, MutexGuard};
+#[cfg(not(loom))]
+pub(crate) use std::sync::atomic::{AtomicU64, AtomicUsize};
 #[cfg(not(loom))]
 pub(crate) use std::sync::{Mutex, MutexGuard};
 

@@ -33,6 +33,31 @@ fn release_races_with_acquire_permits_conserved() {
     });
 }
 
+/// The fast/slow handover: a release and a fast-path acquire (one compare-and-swap each, while
+/// nobody waits) race a caller that queues (setting the waiters flag under the lock). No
+/// wakeup is lost (loom reports a deadlock otherwise), permits are conserved, and the
+/// acquisitions of both paths are counted exactly.
+#[test]
+fn fast_paths_race_a_new_waiter_no_lost_wakeup() {
+    loom::model(|| {
+        let sem = Arc::new(PrioritySemaphore::new(1));
+        let held = Arc::clone(&sem).try_acquire_owned().unwrap();
+        let sem2 = Arc::clone(&sem);
+        let t = thread::spawn(move || {
+            drop(held);
+            // Either overtakes nobody (the waiter has not queued yet) or is refused.
+            sem2.try_acquire().map(drop).is_ok()
+        });
+        let sem3 = Arc::clone(&sem);
+        loom::future::block_on(async move { sem3.acquire().await.map(|p| p.forget()) }).unwrap();
+        let took = t.join().unwrap();
+        assert_eq!(sem.available_permits(), 0);
+        let stats = sem.stats();
+        assert_eq!(stats.waiting, 0);
+        assert_eq!(stats.acquired, 2 + u64::from(took));
+    });
+}
+
 #[test]
 fn cancel_after_grant_races_with_release() {
     loom::model(|| {
