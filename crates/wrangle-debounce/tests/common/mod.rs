@@ -87,6 +87,20 @@ impl Drop for Counted {
 }
 
 /// Lets the runtime run other tasks for a while (real runtimes) or a virtual millisecond.
+/// Waits until `done()` holds, checking every millisecond: "eventually" on a loaded real
+/// runtime (no timing margin), at once on virtual time. Panics after a minute, so a lost run
+/// fails the test instead of hanging it.
+#[allow(dead_code)] // Not every test file uses it.
+pub async fn eventually(rt: &DefaultRuntime, mut done: impl FnMut() -> bool) {
+    for _ in 0..60_000 {
+        if done() {
+            return;
+        }
+        rt.sleep(ms(1)).await;
+    }
+    panic!("the condition did not hold within a minute");
+}
+
 pub async fn settle(rt: &DefaultRuntime) {
     for _ in 0..20 {
         wrangle_rt::yield_now().await;
