@@ -141,7 +141,12 @@ fn flush_runs_the_pending_call_at_once_and_shutdown_leaves_it_reusable() {
         assert_eq!(d.call(5), Called::Ran, "shutdown forgot the window");
         d.shutdown().await;
         if rt.is_virtual() {
-            assert_eq!(rt.now(), start, "nothing waited for the minute");
+            // Nothing waited for the minute (the only waits are the millisecond polls of
+            // `eventually`, when a seed runs the leading run after the flushed one).
+            assert!(
+                rt.now() - start < ms(60_000),
+                "something waited for the window"
+            );
         }
         assert_eq!(
             AsyncDebouncer::with_runtime(rt.clone(), ms(0), recorder(&rt, &runs)).unwrap_err(),
