@@ -101,6 +101,7 @@ mod dedicated;
 mod default;
 mod enter;
 mod join;
+mod output;
 mod runtime;
 mod sync;
 pub mod testing;
@@ -123,6 +124,7 @@ pub use enter::{EnterGuard, Scoped};
 pub use join::{
     BlockingCell, Cancel, JoinError, JoinHandle, PanicPayload, TaskCell, blocking_pair, task_pair,
 };
+pub use output::TaskOutput;
 pub use runtime::{Runtime, Sleep};
 pub use time::{
     DeadlineOverflow, Elapsed, Timeout, YieldNow, fast_nanos, saturating_deadline, yield_now,
