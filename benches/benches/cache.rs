@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use futures_lite::future::block_on;
 use wrangle_cache::{Cache, Policy};
-use wrangle_rt::TokioRuntime;
+use wrangle_rt::adapter::TokioRuntime;
 
 const KEYS: u64 = 10_000;
 const OPS: usize = 20_000;

@@ -20,7 +20,7 @@ use std::time::Duration;
 use criterion::{Criterion, criterion_group, criterion_main};
 use futures_lite::{Stream, StreamExt, stream};
 use wrangle_debounce::DebounceBuilder;
-use wrangle_rt::{Runtime, Sleep, SmolRuntime};
+use wrangle_rt::{Runtime, Sleep, adapter::SmolRuntime};
 
 const EVENTS: u32 = 1_000_000;
 const WINDOW: Duration = Duration::from_millis(10);

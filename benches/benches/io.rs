@@ -21,7 +21,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use futures_lite::io::{AsyncReadExt, AsyncWriteExt};
 use stubborn_io::{ReconnectOptions, StubbornTcpStream};
 use wrangle_io::{Backoff, RobustStream, connect};
-use wrangle_rt::{SmolRuntime, TokioRuntime};
+use wrangle_rt::adapter::{SmolRuntime, TokioRuntime};
 
 const FRAME: usize = 64;
 const BATCH: usize = 100;

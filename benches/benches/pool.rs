@@ -16,7 +16,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::task::TaskTracker;
 use wrangle_pool::TaskPool;
-use wrangle_rt::TokioRuntime;
+use wrangle_rt::adapter::TokioRuntime;
 
 const TASKS: usize = 10_000;
 const SIZE: usize = 64;

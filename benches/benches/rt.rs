@@ -5,7 +5,10 @@ use std::hint::black_box;
 use std::sync::Arc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use wrangle_rt::{Runtime, SmolRuntime, TokioRuntime};
+use wrangle_rt::{
+    Runtime,
+    adapter::{SmolRuntime, TokioRuntime},
+};
 
 const TASKS: usize = 1_000;
 

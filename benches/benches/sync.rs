@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use futures_lite::StreamExt;
-use wrangle_rt::TokioRuntime;
+use wrangle_rt::adapter::TokioRuntime;
 
 fn tokio_ct() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()

@@ -14,7 +14,10 @@ use std::time::{Duration, Instant};
 
 use criterion::Criterion;
 use futures_lite::StreamExt;
-use wrangle_rt::{Runtime, SmolRuntime, TokioRuntime};
+use wrangle_rt::{
+    Runtime,
+    adapter::{SmolRuntime, TokioRuntime},
+};
 use wrangle_timer::{Interval, MissedTick};
 
 const TICKS: usize = 2_000;

@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use futures_lite::future::block_on;
 use wrangle_cache::Cache;
-use wrangle_rt::TokioRuntime;
+use wrangle_rt::adapter::TokioRuntime;
 
 const KEYS: u64 = 10_000;
 const OPS: usize = 20_000;

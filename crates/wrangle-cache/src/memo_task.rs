@@ -5,7 +5,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use pin_project::pin_project;
-use wrangle_rt::{CancellationToken, WaitForCancellationOwned};
+use wrangle_rt::{CancellationToken, future::WaitForCancellationOwned};
 
 /// Runs `load` until it ends or `token` is cancelled, then drops it (which hands a load it
 /// leads over to its waiters).

@@ -325,7 +325,7 @@ impl<R: Runtime> TaskPool<R> {
         if st.closed {
             return Err(SpawnError(future));
         }
-        let (cell, handle) = wrangle_rt::task_pair(Job::new(future));
+        let (cell, handle) = wrangle_rt::adapter::task_pair(Job::new(future));
         push(&shared.queue, Box::pin(cell));
         st.submitted += 1;
         shared.find_searcher(st);

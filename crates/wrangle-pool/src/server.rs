@@ -8,7 +8,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use wrangle_rt::{
-    BoxError, CancellationToken, DefaultRuntime, Runtime, RuntimeThread, ThreadFlavor,
+    BoxError, CancellationToken, DefaultRuntime, Runtime,
+    thread::{RuntimeThread, ThreadFlavor},
 };
 use wrangle_task::{ForceExit, Supervisor, SupervisorError};
 
@@ -28,7 +29,7 @@ impl WorkerContext {
     /// ```
     /// # use wrangle_pool::Server;
     /// # let rt = wrangle_rt::VirtualRuntime::new();
-    /// # rt.block_on(Server::new(std::num::NonZeroUsize::MIN).flavor(wrangle_rt::ThreadFlavor::Virtual)
+    /// # rt.block_on(Server::new(std::num::NonZeroUsize::MIN).flavor(wrangle_rt::thread::ThreadFlavor::Virtual)
     /// #     .serve(|ctx| async move { assert_eq!(ctx.index(), 0); Ok::<_, std::io::Error>(()) })).unwrap();
     /// ```
     #[must_use]
@@ -43,7 +44,7 @@ impl WorkerContext {
     /// ```
     /// # use wrangle_pool::Server;
     /// # let rt = wrangle_rt::VirtualRuntime::new();
-    /// # rt.block_on(Server::new(std::num::NonZeroUsize::MIN).flavor(wrangle_rt::ThreadFlavor::Virtual)
+    /// # rt.block_on(Server::new(std::num::NonZeroUsize::MIN).flavor(wrangle_rt::thread::ThreadFlavor::Virtual)
     /// #     .serve(|ctx| async move { assert!(!ctx.shutdown().is_cancelled()); Ok::<_, std::io::Error>(()) })).unwrap();
     /// ```
     #[must_use]
@@ -59,7 +60,7 @@ impl WorkerContext {
     /// # use wrangle_pool::Server;
     /// use wrangle_rt::Runtime;
     /// # let rt = wrangle_rt::VirtualRuntime::new();
-    /// # rt.block_on(Server::new(std::num::NonZeroUsize::MIN).flavor(wrangle_rt::ThreadFlavor::Virtual)
+    /// # rt.block_on(Server::new(std::num::NonZeroUsize::MIN).flavor(wrangle_rt::thread::ThreadFlavor::Virtual)
     /// #     .serve(|ctx| async move { assert_eq!(ctx.runtime().name(), "virtual"); Ok::<_, std::io::Error>(()) })).unwrap();
     /// ```
     #[must_use]
@@ -102,7 +103,7 @@ impl ServerStop {
 /// ```
 /// use std::num::NonZeroUsize;
 /// use wrangle_pool::Server;
-/// use wrangle_rt::ThreadFlavor;
+/// use wrangle_rt::thread::ThreadFlavor;
 ///
 /// let server = Server::new(NonZeroUsize::new(3).unwrap()).flavor(ThreadFlavor::Virtual);
 /// let stop = server.stop_handle();
@@ -167,7 +168,7 @@ impl Server {
     /// # Examples
     ///
     /// ```
-    /// let s = wrangle_pool::Server::new(std::num::NonZeroUsize::MIN).flavor(wrangle_rt::ThreadFlavor::Virtual);
+    /// let s = wrangle_pool::Server::new(std::num::NonZeroUsize::MIN).flavor(wrangle_rt::thread::ThreadFlavor::Virtual);
     /// # drop(s);
     /// ```
     #[must_use]
@@ -265,7 +266,7 @@ impl Server {
     /// use std::num::NonZeroUsize;
     /// use wrangle_pool::Server;
     ///
-    /// let server = Server::new(NonZeroUsize::new(2).unwrap()).flavor(wrangle_rt::ThreadFlavor::Virtual);
+    /// let server = Server::new(NonZeroUsize::new(2).unwrap()).flavor(wrangle_rt::thread::ThreadFlavor::Virtual);
     /// let r = wrangle_rt::VirtualRuntime::new()
     ///     .block_on(server.serve(|ctx| async move { Ok::<_, std::io::Error>(ctx.index()).map(drop) }));
     /// assert!(r.is_ok());

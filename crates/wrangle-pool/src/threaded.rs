@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use wrangle_rt::{
-    BoxError, DefaultRuntime, ErrorReporter, Runtime, RuntimeThread, RuntimeThreadError,
-    ThreadFlavor, Unhandled,
+    BoxError, DefaultRuntime, ErrorReporter, Runtime, Unhandled,
+    thread::{RuntimeThread, RuntimeThreadError, ThreadFlavor},
 };
 
 use crate::{PoolHandle, PoolStats, SpawnError, TaskError, TaskPool};
@@ -164,7 +164,7 @@ impl ThreadedPoolBuilder {
     /// # Examples
     ///
     /// ```
-    /// let b = wrangle_pool::ThreadedPool::builder().flavor(wrangle_rt::ThreadFlavor::Virtual);
+    /// let b = wrangle_pool::ThreadedPool::builder().flavor(wrangle_rt::thread::ThreadFlavor::Virtual);
     /// # drop(b);
     /// ```
     pub fn flavor(mut self, flavor: ThreadFlavor) -> Self {
@@ -454,7 +454,7 @@ impl<C: Send + Sync + 'static> ThreadedPool<C> {
     ///
     /// ```
     /// use wrangle_rt::Runtime;
-    /// let pool = wrangle_pool::ThreadedPool::builder().flavor(wrangle_rt::ThreadFlavor::Virtual).build().unwrap();
+    /// let pool = wrangle_pool::ThreadedPool::builder().flavor(wrangle_rt::thread::ThreadFlavor::Virtual).build().unwrap();
     /// assert_eq!(pool.runtime().name(), "virtual");
     /// ```
     #[must_use]
@@ -534,7 +534,7 @@ impl<C: Send + Sync + 'static> ThreadedPool<C> {
             }
         }
         if let Some(thread) = self.thread.take() {
-            thread.stop();
+            thread.cancel_blocking();
         }
         result
     }

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use wrangle_pool::Server;
 use wrangle_rt::testing::each_runtime;
-use wrangle_rt::{Runtime, ThreadFlavor};
+use wrangle_rt::{Runtime, thread::ThreadFlavor};
 use wrangle_task::SupervisorError;
 
 fn flavours() -> Vec<ThreadFlavor> {

@@ -635,7 +635,7 @@ impl Gate {
     }
 }
 
-struct Wait(Pin<Box<wrangle_rt::WaitForCancellationOwned>>);
+struct Wait(Pin<Box<wrangle_rt::future::WaitForCancellationOwned>>);
 impl Future for Wait {
     type Output = ();
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {

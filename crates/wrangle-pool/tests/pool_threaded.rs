@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use wrangle_pool::{TaskError, ThreadedPool, ThreadedPoolError};
 use wrangle_rt::testing::each_runtime;
-use wrangle_rt::{BoxError, ErrorReporter, Runtime, ThreadFlavor, Unhandled};
+use wrangle_rt::{BoxError, ErrorReporter, Runtime, Unhandled, thread::ThreadFlavor};
 
 fn flavours() -> Vec<ThreadFlavor> {
     [

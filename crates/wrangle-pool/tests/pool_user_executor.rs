@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::thread;
 
 use wrangle_pool::TaskPool;
-use wrangle_rt::{DefaultRuntime, SmolRuntime};
+use wrangle_rt::{DefaultRuntime, adapter::SmolRuntime};
 
 #[test]
 fn pool_built_under_an_entered_executor_runs_jobs_on_it() {

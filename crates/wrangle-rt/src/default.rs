@@ -6,15 +6,15 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-#[cfg(any(feature = "runtime-smol", feature = "runtime-async-std"))]
-use crate::AsyncIoSleep;
 #[cfg(feature = "runtime-async-std")]
-use crate::AsyncStdRuntime;
+use crate::adapter::AsyncStdRuntime;
 #[cfg(feature = "runtime-smol")]
-use crate::SmolRuntime;
-use crate::{JoinHandle, Runtime, Sleep, VirtualRuntime, VirtualSleep};
+use crate::adapter::SmolRuntime;
+#[cfg(any(feature = "runtime-smol", feature = "runtime-async-std"))]
+use crate::future::AsyncIoSleep;
+use crate::{JoinHandle, Runtime, Sleep, VirtualRuntime, future::VirtualSleep};
 #[cfg(feature = "runtime-tokio")]
-use crate::{TokioRuntime, TokioSleep};
+use crate::{adapter::TokioRuntime, future::TokioSleep};
 
 /// One of the runtimes this build supports, chosen at run time.
 ///

@@ -60,7 +60,7 @@ impl DefaultRuntime {
     ///
     /// Use it to make your own executor the default instead of passing it to every
     /// constructor: a smol app that drives its own `async_executor::Executor` enters a
-    /// [`SmolRuntime::with_executor`](crate::SmolRuntime::with_executor) once, and every wrangle
+    /// [`SmolRuntime::with_executor`](crate::adapter::SmolRuntime::with_executor) once, and every wrangle
     /// type built on this thread spawns onto that executor. For the tasks that executor runs
     /// on other threads, drive it inside [`scoped`](DefaultRuntime::scoped)
     /// (`DefaultRuntime::scoped(rt, ex.run(..))`): everything it polls then sees it too, at no

@@ -12,13 +12,15 @@
 //!   `Result<T, JoinError>` (`Cancelled`, or `Panicked` with the payload); dropping it cancels
 //!   the task; [`detach`](JoinHandle::detach) lets it run; [`cancel`](JoinHandle::cancel) cancels
 //!   and waits until the future is gone.
-//! - Adapters: [`TokioRuntime`], [`SmolRuntime`], [`AsyncStdRuntime`] (legacy), and
+//! - [`adapter`]: [`TokioRuntime`](adapter::TokioRuntime), [`SmolRuntime`](adapter::SmolRuntime),
+//!   [`AsyncStdRuntime`](adapter::AsyncStdRuntime) (legacy), and
 //!   [`VirtualRuntime`]; [`DefaultRuntime`] picks one at run time (virtual inside its
 //!   `block_on`, Tokio inside a Tokio context, smol otherwise).
-//! - [`RuntimeThread`]: a runtime of its own on a dedicated, named thread (Tokio, smol or
+//! - [`thread::RuntimeThread`]: a runtime of its own on a dedicated, named thread (Tokio, smol or
 //!   virtual).
 //! - [`CancellationToken`]: runtime-free, hierarchical cancellation requests.
 //! - [`ErrorReporter`]: where errors nobody retrieves go (stderr, `tracing`, or your handler).
+//! - [`future`]: the named futures of the operations above.
 //! - [`conformance`]: the public conformance suite for any `Runtime`; [`testing`]: run one
 //!   test body on every runtime.
 //!
@@ -57,9 +59,9 @@
 //!
 //! # Features
 //!
-//! - `runtime-tokio`: [`TokioRuntime`].
-//! - `runtime-smol`: [`SmolRuntime`].
-//! - `runtime-async-std`: [`AsyncStdRuntime`] (legacy: async-std is discontinued upstream).
+//! - `runtime-tokio`: [`TokioRuntime`](adapter::TokioRuntime).
+//! - `runtime-smol`: [`SmolRuntime`](adapter::SmolRuntime).
+//! - `runtime-async-std`: [`AsyncStdRuntime`](adapter::AsyncStdRuntime) (legacy: async-std is discontinued upstream).
 //! - `tracing`: the default handler for unhandled errors emits `tracing` events instead of
 //!   writing to stderr.
 //!
@@ -95,48 +97,31 @@
 #![doc(test(attr(deny(warnings))))]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-mod adapter;
+pub mod adapter;
 pub mod conformance;
-mod dedicated;
 mod default;
 mod enter;
+pub mod future;
 mod join;
+mod loom;
 mod output;
 mod runtime;
-mod sync;
 pub mod testing;
+pub mod thread;
 mod time;
 mod token;
 mod unhandled;
-mod virtual_time;
+pub mod virtual_time;
 
-#[cfg(any(feature = "runtime-smol", feature = "runtime-async-std"))]
-pub use adapter::async_io_sleep::AsyncIoSleep;
-#[cfg(feature = "runtime-async-std")]
-pub use adapter::async_std::AsyncStdRuntime;
-#[cfg(feature = "runtime-smol")]
-pub use adapter::smol::SmolRuntime;
-#[cfg(feature = "runtime-tokio")]
-pub use adapter::tokio::{TokioRuntime, TokioSleep};
-pub use dedicated::{RuntimeThread, RuntimeThreadError, ThreadFlavor};
-pub use default::{DefaultRuntime, DefaultSleep, NoRuntime, block_on};
-pub use enter::{EnterGuard, Scoped};
-pub use join::{
-    BlockingCell, Cancel, JoinError, JoinHandle, PanicPayload, TaskCell, blocking_pair, task_pair,
-};
+pub use default::{DefaultRuntime, NoRuntime, block_on};
+pub use enter::EnterGuard;
+pub use join::{JoinError, JoinHandle, PanicPayload};
 pub use output::TaskOutput;
 pub use runtime::{Runtime, Sleep};
-pub use time::{
-    DeadlineOverflow, Elapsed, Timeout, YieldNow, fast_nanos, saturating_deadline, yield_now,
-};
-pub use token::{
-    CancellationToken, DropGuard, RunUntilCancelled, WaitForCancellation, WaitForCancellationOwned,
-};
+pub use time::{DeadlineOverflow, Elapsed, saturating_deadline, yield_now};
+pub use token::{CancellationToken, DropGuard};
 pub use unhandled::{
     BoxError, ErrorHandler, ErrorReporter, Unhandled, report_unhandled, reset_global_error_handler,
     set_global_error_handler,
 };
-pub use virtual_time::{
-    Advance, AdvanceToNext, BlockOnError, HoldGuard, VirtualRuntime, VirtualRuntimeBuilder,
-    VirtualSleep,
-};
+pub use virtual_time::VirtualRuntime;

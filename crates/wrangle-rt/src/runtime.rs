@@ -16,9 +16,9 @@ use crate::time::{DeadlineOverflow, Timeout};
 ///
 /// Implementations are cheap handles (`Clone`), usable from any thread.
 ///
-/// Provided adapters: [`TokioRuntime`](crate::TokioRuntime) (feature `runtime-tokio`),
-/// [`SmolRuntime`](crate::SmolRuntime) (feature `runtime-smol`),
-/// [`AsyncStdRuntime`](crate::AsyncStdRuntime) (feature `runtime-async-std`, legacy),
+/// Provided adapters: [`TokioRuntime`](crate::adapter::TokioRuntime) (feature `runtime-tokio`),
+/// [`SmolRuntime`](crate::adapter::SmolRuntime) (feature `runtime-smol`),
+/// [`AsyncStdRuntime`](crate::adapter::AsyncStdRuntime) (feature `runtime-async-std`, legacy),
 /// [`VirtualRuntime`](crate::VirtualRuntime) (always), and
 /// [`DefaultRuntime`](crate::DefaultRuntime), which picks one of them at run time.
 /// [`conformance`](crate::conformance) checks any implementation.
@@ -104,7 +104,7 @@ pub trait Runtime: Clone + Send + Sync + fmt::Debug + 'static {
     /// within the clocks' rate difference. Turn a wait measured on this clock into a deadline
     /// with `now() + wait`. The default implementation reads `now()` against a fixed origin.
     ///
-    /// [`fast_nanos`]: crate::fast_nanos
+    /// [`fast_nanos`]: crate::adapter::fast_nanos
     ///
     /// # Examples
     ///

@@ -121,7 +121,7 @@ fn seed() -> u64 {
 ///
 /// The body gets the runtime as a [`DefaultRuntime`]; [`DefaultRuntime::current`] inside it
 /// returns the same runtime. For the virtual runtime, tasks still pending at the end are
-/// dropped ([`VirtualRuntime::shutdown`]).
+/// dropped ([`VirtualRuntime::abort`]).
 ///
 /// # Examples
 ///
@@ -153,22 +153,25 @@ where
                 b
             };
             let runtime = builder.enable_all().build().expect("failed to start Tokio");
-            let rt = DefaultRuntime::Tokio(crate::TokioRuntime::new(runtime.handle().clone()));
+            let rt =
+                DefaultRuntime::Tokio(crate::adapter::TokioRuntime::new(runtime.handle().clone()));
             let out = runtime.block_on(body(rt));
             // Do not wait for blocking work a test left behind.
             runtime.shutdown_background();
             out
         }
         #[cfg(feature = "runtime-smol")]
-        RuntimeKind::Smol => smol::block_on(body(DefaultRuntime::Smol(crate::SmolRuntime::new()))),
+        RuntimeKind::Smol => smol::block_on(body(DefaultRuntime::Smol(
+            crate::adapter::SmolRuntime::new(),
+        ))),
         #[cfg(feature = "runtime-async-std")]
         RuntimeKind::AsyncStd => async_std::task::block_on(body(DefaultRuntime::AsyncStd(
-            crate::AsyncStdRuntime::new(),
+            crate::adapter::AsyncStdRuntime::new(),
         ))),
         RuntimeKind::Virtual => {
             let rt = VirtualRuntime::builder().seed(seed()).build();
             let out = rt.block_on(body(DefaultRuntime::Virtual(rt.clone())));
-            rt.shutdown();
+            rt.abort();
             out
         }
         #[allow(unreachable_patterns)] // Reached only for flavours not compiled in.
@@ -234,6 +237,6 @@ where
 {
     let rt = VirtualRuntime::builder().seed(seed()).build();
     let out = rt.block_on(body(rt.clone()));
-    rt.shutdown();
+    rt.abort();
     out
 }

@@ -31,8 +31,8 @@ static FAST_CLOCK: OnceLock<FastClock> = OnceLock::new();
 /// # Examples
 ///
 /// ```
-/// let a = wrangle_rt::fast_nanos();
-/// let b = wrangle_rt::fast_nanos();
+/// let a = wrangle_rt::adapter::fast_nanos();
+/// let b = wrangle_rt::adapter::fast_nanos();
 /// assert!(b >= a);
 /// ```
 #[must_use]
@@ -187,7 +187,7 @@ impl<F, S> Timeout<F, S> {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use wrangle_rt::{Runtime, Timeout, VirtualRuntime};
+    /// use wrangle_rt::{Runtime, VirtualRuntime, future::Timeout};
     ///
     /// let rt = VirtualRuntime::new();
     /// let t = Timeout::new(async { 1 }, rt.sleep(Duration::from_secs(1)));

@@ -9,7 +9,7 @@ use std::task::{Context, Poll};
 
 use event_listener::{Event, EventListener};
 
-use crate::sync::{AtomicBool, AtomicUsize, Mutex, MutexGuard};
+use crate::loom::{AtomicBool, AtomicUsize, Mutex, MutexGuard};
 
 /// A request to stop, shared by everyone who holds a clone, and passed down to child tokens.
 ///
@@ -86,7 +86,7 @@ impl Node {
 
     fn tree(&self) -> MutexGuard<'_, Tree> {
         // The lock is never held across user code.
-        self.tree.lock().unwrap_or_else(|e| e.into_inner())
+        crate::loom::lock(&self.tree)
     }
 }
 

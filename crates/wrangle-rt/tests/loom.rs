@@ -12,7 +12,7 @@ use std::pin::pin;
 use std::task::{Context, Poll};
 
 use loom::thread;
-use wrangle_rt::{CancellationToken, JoinError, task_pair};
+use wrangle_rt::{CancellationToken, JoinError, adapter::task_pair};
 
 #[test]
 fn a_child_made_during_cancel_is_always_cancelled() {

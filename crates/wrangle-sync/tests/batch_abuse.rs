@@ -8,7 +8,10 @@ use std::time::Duration;
 
 use futures_lite::StreamExt;
 use wrangle_rt::testing::each_runtime;
-use wrangle_rt::{ErrorReporter, PanicPayload, Runtime, RuntimeThread, ThreadFlavor, Unhandled};
+use wrangle_rt::{
+    ErrorReporter, PanicPayload, Runtime, Unhandled,
+    thread::{RuntimeThread, ThreadFlavor},
+};
 use wrangle_sync::{Batcher, ChunksTimeout};
 
 const MS: Duration = Duration::from_millis(1);
@@ -149,7 +152,7 @@ fn a_batcher_whose_dispatch_task_died_refuses_puts_and_reports_it() {
         .unwrap()
         .error_reporter(reporter);
         batcher.put(1).unwrap();
-        thread.stop();
+        thread.cancel_blocking();
         assert_eq!(batcher.put(2).map_err(|e| e.0), Err(2), "{flavor:?}");
         assert!(batcher.is_stopped());
         let seen = seen.lock().unwrap();

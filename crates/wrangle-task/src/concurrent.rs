@@ -7,7 +7,7 @@ use std::task::{Context, Poll};
 
 use futures_lite::Stream;
 use pin_project::pin_project;
-use wrangle_rt::{Cancel, DefaultRuntime, JoinError, JoinHandle, Runtime};
+use wrangle_rt::{DefaultRuntime, JoinError, JoinHandle, Runtime, future::Cancel};
 
 use crate::panic::payload;
 use crate::slots::Slots;

@@ -29,7 +29,7 @@ pub fn debouncer_ops(mode: ModelMode, window: u64, takes: u64, ops: &[(u64, Op)]
         takes,
         ops,
     ));
-    rt.shutdown();
+    rt.abort();
     out
 }
 
@@ -184,6 +184,6 @@ pub fn stream(
             out
         }
     });
-    rt.shutdown();
+    rt.abort();
     out
 }

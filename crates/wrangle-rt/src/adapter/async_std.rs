@@ -9,15 +9,15 @@ use crate::{JoinHandle, Runtime};
 /// async-std is discontinued upstream (RUSTSEC-2025-0052); its maintainers recommend smol.
 /// This adapter exists for applications that have not migrated yet, is opt-in (feature
 /// `runtime-async-std`), and will be removed in a future release: see
-/// `docs/adr/0002-async-std.md`. Prefer [`SmolRuntime`](crate::SmolRuntime).
+/// `docs/adr/0002-async-std.md`. Prefer [`SmolRuntime`](crate::adapter::SmolRuntime).
 ///
 /// async-std's own task handles detach on drop and re-raise panics, so this adapter runs every
-/// task inside a [`TaskCell`](crate::TaskCell) to give the usual [`JoinHandle`] semantics.
+/// task inside a [`TaskCell`](crate::adapter::TaskCell) to give the usual [`JoinHandle`] semantics.
 ///
 /// # Examples
 ///
 /// ```
-/// use wrangle_rt::{AsyncStdRuntime, Runtime};
+/// use wrangle_rt::{Runtime, adapter::AsyncStdRuntime};
 ///
 /// let rt = AsyncStdRuntime::new();
 /// let out = async_std::task::block_on(rt.spawn(async { 5 }));
@@ -34,7 +34,7 @@ impl AsyncStdRuntime {
     /// # Examples
     ///
     /// ```
-    /// let rt = wrangle_rt::AsyncStdRuntime::new();
+    /// let rt = wrangle_rt::adapter::AsyncStdRuntime::new();
     /// # drop(rt);
     /// ```
     #[must_use]
@@ -51,7 +51,7 @@ impl Runtime for AsyncStdRuntime {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let (cell, handle) = crate::task_pair(future);
+        let (cell, handle) = crate::adapter::task_pair(future);
         // async-std's handle detaches when dropped; the cell carries the semantics.
         drop(async_std::task::spawn(cell));
         handle
@@ -62,7 +62,7 @@ impl Runtime for AsyncStdRuntime {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let (cell, handle) = crate::blocking_pair(f);
+        let (cell, handle) = crate::adapter::blocking_pair(f);
         drop(async_std::task::spawn_blocking(move || cell.run()));
         handle
     }
@@ -73,7 +73,7 @@ impl Runtime for AsyncStdRuntime {
 
     #[inline]
     fn monotonic_nanos(&self) -> u64 {
-        crate::fast_nanos()
+        crate::adapter::fast_nanos()
     }
 
     fn wall_now(&self) -> jiff::Timestamp {

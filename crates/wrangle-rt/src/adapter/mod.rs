@@ -1,4 +1,6 @@
-//! Adapters for concrete runtimes, each behind its feature.
+//! Adapters for concrete runtimes, each behind its feature, and the pieces for writing your
+//! own: [`task_pair`] and [`blocking_pair`] give any executor wrangle's [`JoinHandle`](crate::JoinHandle)
+//! semantics, and [`fast_nanos`] is a cheap monotonic clock for [`Runtime::now_nanos`](crate::Runtime).
 
 #[cfg(any(feature = "runtime-smol", feature = "runtime-async-std"))]
 pub(crate) mod async_io_sleep;
@@ -6,5 +8,16 @@ pub(crate) mod async_io_sleep;
 pub(crate) mod async_std;
 #[cfg(feature = "runtime-smol")]
 pub(crate) mod smol;
+pub(crate) mod task_cell;
 #[cfg(feature = "runtime-tokio")]
 pub(crate) mod tokio;
+
+#[cfg(feature = "runtime-async-std")]
+pub use async_std::AsyncStdRuntime;
+#[cfg(feature = "runtime-smol")]
+pub use smol::SmolRuntime;
+pub use task_cell::{BlockingCell, TaskCell, blocking_pair, task_pair};
+#[cfg(feature = "runtime-tokio")]
+pub use tokio::TokioRuntime;
+
+pub use crate::time::fast_nanos;

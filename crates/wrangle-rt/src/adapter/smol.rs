@@ -13,7 +13,7 @@ use crate::{JoinHandle, Runtime};
 /// # Examples
 ///
 /// ```
-/// use wrangle_rt::{Runtime, SmolRuntime};
+/// use wrangle_rt::{Runtime, adapter::SmolRuntime};
 ///
 /// let rt = SmolRuntime::new();
 /// let out = smol::block_on(rt.spawn(async { 5 }));
@@ -38,7 +38,7 @@ impl SmolRuntime {
     /// # Examples
     ///
     /// ```
-    /// let rt = wrangle_rt::SmolRuntime::new();
+    /// let rt = wrangle_rt::adapter::SmolRuntime::new();
     /// # drop(rt);
     /// ```
     #[must_use]
@@ -53,7 +53,7 @@ impl SmolRuntime {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use wrangle_rt::{Runtime, SmolRuntime};
+    /// use wrangle_rt::{Runtime, adapter::SmolRuntime};
     ///
     /// let ex = Arc::new(async_executor::Executor::new());
     /// let rt = SmolRuntime::with_executor(ex.clone());
@@ -99,7 +99,7 @@ impl Runtime for SmolRuntime {
 
     #[inline]
     fn monotonic_nanos(&self) -> u64 {
-        crate::fast_nanos()
+        crate::adapter::fast_nanos()
     }
 
     fn wall_now(&self) -> jiff::Timestamp {

@@ -14,7 +14,7 @@ use crate::{JoinHandle, Runtime, Sleep};
 /// # Examples
 ///
 /// ```
-/// use wrangle_rt::{Runtime, TokioRuntime};
+/// use wrangle_rt::{Runtime, adapter::TokioRuntime};
 ///
 /// let tokio_rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
 /// let rt = TokioRuntime::new(tokio_rt.handle().clone());
@@ -41,7 +41,7 @@ impl TokioRuntime {
     ///
     /// ```
     /// let tokio_rt = tokio::runtime::Runtime::new().unwrap();
-    /// let rt = wrangle_rt::TokioRuntime::new(tokio_rt.handle().clone());
+    /// let rt = wrangle_rt::adapter::TokioRuntime::new(tokio_rt.handle().clone());
     /// # drop(rt);
     /// ```
     #[must_use]
@@ -54,7 +54,7 @@ impl TokioRuntime {
     /// # Examples
     ///
     /// ```
-    /// assert!(wrangle_rt::TokioRuntime::try_current().is_none());
+    /// assert!(wrangle_rt::adapter::TokioRuntime::try_current().is_none());
     /// ```
     #[must_use]
     pub fn try_current() -> Option<Self> {
@@ -69,7 +69,7 @@ impl TokioRuntime {
     ///
     /// ```
     /// let tokio_rt = tokio::runtime::Runtime::new().unwrap();
-    /// let rt = wrangle_rt::TokioRuntime::new(tokio_rt.handle().clone());
+    /// let rt = wrangle_rt::adapter::TokioRuntime::new(tokio_rt.handle().clone());
     /// let _handle: &tokio::runtime::Handle = rt.handle();
     /// ```
     #[must_use]
@@ -105,7 +105,7 @@ impl Runtime for TokioRuntime {
 
     #[inline]
     fn monotonic_nanos(&self) -> u64 {
-        crate::fast_nanos()
+        crate::adapter::fast_nanos()
     }
 
     fn wall_now(&self) -> jiff::Timestamp {

@@ -1,7 +1,11 @@
-//! The deterministic virtual-time runtime.
+//! The deterministic virtual-time runtime: [`VirtualRuntime`], its builder and its errors.
+//!
+//! Its futures ([`Advance`], [`AdvanceToNext`], [`VirtualSleep`]) are in [`crate::future`].
 
-mod advance;
-mod sleep;
+pub(crate) mod advance;
+mod builder;
+mod executor;
+pub(crate) mod sleep;
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, VecDeque};
@@ -15,8 +19,9 @@ use std::time::{Duration, Instant};
 use async_task::Runnable;
 use jiff::{SignedDuration, Timestamp};
 
-pub use advance::{Advance, AdvanceToNext};
-pub use sleep::VirtualSleep;
+use advance::{Advance, AdvanceToNext};
+pub use builder::{BlockOnError, VirtualRuntimeBuilder};
+use sleep::VirtualSleep;
 
 use crate::{JoinHandle, Runtime};
 
@@ -106,7 +111,7 @@ struct State {
     running: bool,
     shut_down: bool,
     polls: u64,
-    /// A waker of every spawned task not finished yet, so that `shutdown` (and the runtime's
+    /// A waker of every spawned task not finished yet, so that `abort` (and the runtime's
     /// drop) reaches tasks nothing else refers to: a detached task pending with no waker
     /// stored anywhere would otherwise never be dropped.
     active: BTreeMap<u64, Waker>,
@@ -128,165 +133,6 @@ impl fmt::Debug for VirtualRuntime {
 impl Default for VirtualRuntime {
     fn default() -> Self {
         VirtualRuntime::new()
-    }
-}
-
-/// Why [`VirtualRuntime::try_block_on`] gave up.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum BlockOnError {
-    /// The main future is pending, no task can run, no blocking work is outstanding, and no timer
-    /// is armed (or auto-advance is off and no `advance` is pending): nothing can ever wake it.
-    Stalled,
-    /// `block_on` was already running for this runtime.
-    AlreadyRunning,
-}
-
-impl fmt::Display for BlockOnError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            BlockOnError::Stalled => f.write_str(
-                "virtual runtime stalled: the main future is pending and nothing can wake it \
-                 (no runnable task, no timer, no blocking work; wrap waits on outside threads \
-                 in spawn_blocking or hold a HoldGuard)",
-            ),
-            BlockOnError::AlreadyRunning => {
-                f.write_str("virtual runtime is already running block_on")
-            }
-        }
-    }
-}
-
-impl std::error::Error for BlockOnError {}
-
-/// Configures a [`VirtualRuntime`].
-#[derive(Debug, Clone)]
-pub struct VirtualRuntimeBuilder {
-    seed: Option<u64>,
-    auto_advance: bool,
-    park_when_stalled: bool,
-    stall_grace: Duration,
-    wall_start: Timestamp,
-}
-
-impl VirtualRuntimeBuilder {
-    /// Runs ready tasks in an order shuffled by `seed` instead of FIFO. The same seed gives the
-    /// same interleaving, every run.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let rt = wrangle_rt::VirtualRuntime::builder().seed(42).build();
-    /// # drop(rt);
-    /// ```
-    pub fn seed(mut self, seed: u64) -> Self {
-        self.seed = Some(seed);
-        self
-    }
-
-    /// Whether the clock jumps to the next timer when every task is idle (default `true`).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let rt = wrangle_rt::VirtualRuntime::builder().auto_advance(false).build();
-    /// # drop(rt);
-    /// ```
-    pub fn auto_advance(mut self, on: bool) -> Self {
-        self.auto_advance = on;
-        self
-    }
-
-    /// When nothing can run and no timer is armed, wait for a wake-up from another thread
-    /// instead of reporting [`BlockOnError::Stalled`] (default `false`).
-    ///
-    /// For a runtime that serves work submitted from other threads, such as a
-    /// [`RuntimeThread`](crate::RuntimeThread) of flavour `Virtual`.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let rt = wrangle_rt::VirtualRuntime::builder().park_when_stalled(true).build();
-    /// # drop(rt);
-    /// ```
-    pub fn park_when_stalled(mut self, on: bool) -> Self {
-        self.park_when_stalled = on;
-        self
-    }
-
-    /// How long (real time) to wait for a wake-up from another thread before declaring a stall,
-    /// when nothing can run and no timer is armed (default five seconds, generous for loaded CI
-    /// machines). Virtual time cannot
-    /// move during the wait, so it does not affect determinism; it only lets a task await work
-    /// done on an outside thread. `Duration::ZERO` reports stalls at once.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// let rt = wrangle_rt::VirtualRuntime::builder().stall_grace(Duration::ZERO).build();
-    /// assert!(rt.try_block_on(std::future::pending::<()>()).is_err());
-    /// ```
-    pub fn stall_grace(mut self, grace: Duration) -> Self {
-        self.stall_grace = grace;
-        self
-    }
-
-    /// The wall-clock time at which the runtime starts (default 2000-01-01T00:00:00Z).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use wrangle_rt::{Runtime, VirtualRuntime};
-    ///
-    /// let start: jiff::Timestamp = "2024-03-31T00:30:00Z".parse().unwrap();
-    /// let rt = VirtualRuntime::builder().wall_start(start).build();
-    /// assert_eq!(rt.wall_now(), start);
-    /// ```
-    pub fn wall_start(mut self, at: Timestamp) -> Self {
-        self.wall_start = at;
-        self
-    }
-
-    /// Builds the runtime.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let rt = wrangle_rt::VirtualRuntime::builder().build();
-    /// # drop(rt);
-    /// ```
-    #[must_use]
-    pub fn build(self) -> VirtualRuntime {
-        VirtualRuntime {
-            shared: Arc::new(Shared {
-                base: Instant::now(),
-                state: Mutex::new(State {
-                    queue: VecDeque::new(),
-                    // xorshift must not start at zero.
-                    rng: self.seed.map_or(1, |s| s ^ 0x9E37_79B9_7F4A_7C15) | 1,
-                    seeded: self.seed.is_some(),
-                    auto_advance: self.auto_advance,
-                    park_when_stalled: self.park_when_stalled,
-                    stall_grace: self.stall_grace,
-                    offset: Duration::ZERO,
-                    wall_start: self.wall_start,
-                    wall_adjust: SignedDuration::ZERO,
-                    timers: BTreeMap::new(),
-                    targets: BTreeMap::new(),
-                    next_id: 0,
-                    blocking: 0,
-                    holds: 0,
-                    main_woken: true,
-                    running: false,
-                    shut_down: false,
-                    polls: 0,
-                    active: BTreeMap::new(),
-                    next_task: 0,
-                }),
-                cond: Condvar::new(),
-            }),
-        }
     }
 }
 
@@ -328,23 +174,6 @@ impl State {
             self.queue.swap_remove_back(i)
         } else {
             self.queue.pop_front()
-        }
-    }
-}
-
-struct MainWaker {
-    shared: Weak<Shared>,
-}
-
-impl Wake for MainWaker {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        if let Some(shared) = self.shared.upgrade() {
-            shared.lock().main_woken = true;
-            shared.cond.notify_all();
         }
     }
 }
@@ -611,210 +440,6 @@ impl VirtualRuntime {
             shared: self.shared.clone(),
         }
     }
-
-    /// Runs `future` to completion on this thread, running spawned tasks and advancing virtual
-    /// time as described on [`VirtualRuntime`].
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let rt = wrangle_rt::VirtualRuntime::new();
-    /// assert_eq!(rt.block_on(async { 7 }), 7);
-    /// ```
-    ///
-    /// # Panics
-    ///
-    /// If the runtime stalls (see [`BlockOnError::Stalled`]) or is already running; use
-    /// [`try_block_on`](VirtualRuntime::try_block_on) to get these as errors.
-    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
-        match self.try_block_on(future) {
-            Ok(v) => v,
-            Err(e) => panic!("{e}"),
-        }
-    }
-
-    /// Like [`block_on`](VirtualRuntime::block_on), but reports a stall instead of panicking.
-    ///
-    /// # Errors
-    ///
-    /// [`BlockOnError::Stalled`] when nothing can ever wake the main future;
-    /// [`BlockOnError::AlreadyRunning`] if `block_on` is already running for this runtime.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use wrangle_rt::{BlockOnError, VirtualRuntime};
-    ///
-    /// let rt = VirtualRuntime::builder().stall_grace(Duration::ZERO).build();
-    /// let r = rt.try_block_on(std::future::pending::<()>());
-    /// assert_eq!(r, Err(BlockOnError::Stalled));
-    /// ```
-    pub fn try_block_on<F: Future>(&self, future: F) -> Result<F::Output, BlockOnError> {
-        {
-            let mut st = self.shared.lock();
-            if st.running {
-                return Err(BlockOnError::AlreadyRunning);
-            }
-            st.running = true;
-            st.shut_down = false;
-            st.main_woken = true;
-        }
-        let _running = RunningGuard {
-            shared: &self.shared,
-        };
-        let _current = CurrentGuard::enter(self.clone());
-        let waker = Waker::from(Arc::new(MainWaker {
-            shared: Arc::downgrade(&self.shared),
-        }));
-        let mut cx = Context::from_waker(&waker);
-        let mut future = pin!(future);
-        loop {
-            let poll_main = std::mem::take(&mut self.shared.lock().main_woken);
-            if poll_main && let Poll::Ready(v) = future.as_mut().poll(&mut cx) {
-                return Ok(v);
-            }
-            let next = {
-                let mut st = self.shared.lock();
-                let r = st.pick();
-                if r.is_some() {
-                    st.polls += 1;
-                }
-                r
-            };
-            if let Some(runnable) = next {
-                runnable.run();
-                continue;
-            }
-            self.idle()?;
-        }
-    }
-
-    /// Called when nothing is runnable: wait for outside work, or advance the clock.
-    fn idle(&self) -> Result<(), BlockOnError> {
-        let mut st = self.shared.lock();
-        if st.main_woken || !st.queue.is_empty() {
-            return Ok(());
-        }
-        if st.blocking > 0 || st.holds > 0 {
-            // Outside work is in flight; time stands still until it reports back.
-            let _st = self.shared.cond.wait(st).unwrap_or_else(|e| e.into_inner());
-            return Ok(());
-        }
-        let now = self.shared.now(&st);
-        let mut wake = Vec::new();
-        // An `advance` whose target is reached completes only once everything woken at that
-        // instant has run and gone idle again.
-        while let Some(entry) = st.targets.first_entry() {
-            if entry.key().0 > now {
-                break;
-            }
-            wake.push(entry.remove());
-        }
-        if wake.is_empty() {
-            let next_timer = st.timers.keys().next().map(|k| k.0);
-            let next_target = st.targets.keys().next().map(|k| k.0);
-            let to = match (next_timer, next_target) {
-                (Some(t), Some(g)) => t.min(g),
-                (Some(t), None) if st.auto_advance => t,
-                (None, Some(g)) => g,
-                _ if st.park_when_stalled => {
-                    let _st = self.shared.cond.wait(st).unwrap_or_else(|e| e.into_inner());
-                    return Ok(());
-                }
-                _ => {
-                    // Nothing here can move, but another thread may still wake a task: give it
-                    // the grace period (real time) before declaring a stall. Virtual time cannot
-                    // advance meanwhile, so determinism is unaffected.
-                    let grace = st.stall_grace;
-                    let (st, _) = self
-                        .shared
-                        .cond
-                        .wait_timeout_while(st, grace, |st| !st.can_move())
-                        .unwrap_or_else(|e| e.into_inner());
-                    let moved = st.can_move();
-                    return if moved {
-                        Ok(())
-                    } else {
-                        Err(BlockOnError::Stalled)
-                    };
-                }
-            };
-            if to > now {
-                st.offset = to - self.shared.base;
-            }
-            let now = self.shared.now(&st);
-            while let Some(entry) = st.timers.first_entry() {
-                if entry.key().0 > now {
-                    break;
-                }
-                wake.push(entry.remove());
-            }
-        }
-        drop(st);
-        // Wake outside the lock: waking schedules tasks, which takes the lock.
-        for w in wake {
-            w.wake();
-        }
-        Ok(())
-    }
-
-    /// Drops every task that is queued or waiting on a timer of this runtime, so their futures
-    /// are dropped and their handles resolve to [`JoinError::Cancelled`](crate::JoinError).
-    ///
-    /// Tasks spawned later are dropped at once until the next `block_on`. Call this at the
-    /// end of a test to release tasks that would otherwise wait forever.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use wrangle_rt::{Runtime, VirtualRuntime};
-    ///
-    /// let rt = VirtualRuntime::new();
-    /// let handle = rt.spawn(std::future::pending::<()>());
-    /// handle.detach();
-    /// rt.shutdown();
-    /// ```
-    pub fn shutdown(&self) {
-        let (queue, timers, targets, active) = {
-            let mut st = self.shared.lock();
-            st.shut_down = true;
-            (
-                std::mem::take(&mut st.queue),
-                std::mem::take(&mut st.timers),
-                std::mem::take(&mut st.targets),
-                std::mem::take(&mut st.active),
-            )
-        };
-        // Dropped outside the lock: dropping a task's future may touch the runtime.
-        drop(queue);
-        drop(timers);
-        drop(targets);
-        // Every task not finished yet is woken: being shut down, the runtime drops it (with
-        // its future) instead of queueing it.
-        for waker in active.into_values() {
-            waker.wake();
-        }
-    }
-
-    fn schedule_fn(&self) -> impl Fn(Runnable) + Send + Sync + 'static {
-        let weak = Arc::downgrade(&self.shared);
-        move |runnable: Runnable| {
-            let Some(shared) = weak.upgrade() else {
-                // The runtime is gone; dropping the runnable drops the task's future.
-                return;
-            };
-            let mut st = shared.lock();
-            if st.shut_down {
-                drop(st);
-                drop(runnable);
-                return;
-            }
-            st.queue.push_back(runnable);
-            drop(st);
-            shared.cond.notify_all();
-        }
-    }
 }
 
 fn wall_of(st: &State) -> Timestamp {
@@ -826,35 +451,6 @@ fn wall_of(st: &State) -> Timestamp {
         } else {
             Timestamp::MAX
         })
-}
-
-struct RunningGuard<'a> {
-    shared: &'a Shared,
-}
-
-impl Drop for RunningGuard<'_> {
-    fn drop(&mut self) {
-        self.shared.lock().running = false;
-    }
-}
-
-struct CurrentGuard {
-    previous: Option<VirtualRuntime>,
-}
-
-impl CurrentGuard {
-    fn enter(rt: VirtualRuntime) -> Self {
-        CurrentGuard {
-            previous: CURRENT.with(|c| c.borrow_mut().replace(rt)),
-        }
-    }
-}
-
-impl Drop for CurrentGuard {
-    fn drop(&mut self) {
-        let previous = self.previous.take();
-        CURRENT.with(|c| *c.borrow_mut() = previous);
-    }
 }
 
 struct BlockingGuard {

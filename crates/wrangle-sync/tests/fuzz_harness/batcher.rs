@@ -110,7 +110,7 @@ pub(crate) fn run(data: &[u8]) {
         .stall_grace(Duration::ZERO)
         .build();
     rt.block_on(drive(rt.clone(), input, max, wait_us));
-    rt.shutdown();
+    rt.abort();
 }
 
 async fn drive(rt: VirtualRuntime, mut input: Bytes<'_>, max: usize, wait_us: u64) {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::thread;
 
 use wrangle_rt::testing::each_runtime;
-use wrangle_rt::{DefaultRuntime, Runtime, SmolRuntime, VirtualRuntime};
+use wrangle_rt::{DefaultRuntime, Runtime, VirtualRuntime, adapter::SmolRuntime};
 
 #[test]
 fn entered_runtime_is_the_default_until_the_guard_drops() {

@@ -4,7 +4,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use jiff::SignedDuration;
-use wrangle_rt::{BlockOnError, Runtime, Sleep, VirtualRuntime};
+use wrangle_rt::{Runtime, Sleep, VirtualRuntime, virtual_time::BlockOnError};
 
 const SEC: Duration = Duration::from_secs(1);
 
@@ -341,7 +341,7 @@ fn shutdown_drops_pending_tasks() {
     .detach();
     rt.block_on(wrangle_rt::yield_now());
     assert!(!*dropped.lock().unwrap());
-    rt.shutdown();
+    rt.abort();
     assert!(*dropped.lock().unwrap());
 }
 
@@ -374,7 +374,7 @@ fn a_task_nothing_refers_to_is_dropped_by_shutdown_and_with_the_runtime() {
         assert!(own_handle.lock().unwrap().is_none(), "the task was polled");
         assert!(!*dropped.lock().unwrap());
         if shut_down {
-            rt.shutdown();
+            rt.abort();
         } else {
             drop(rt);
         }

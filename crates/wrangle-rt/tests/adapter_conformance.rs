@@ -23,7 +23,7 @@ fn tokio_runtime_conforms_current_thread_and_multi_thread() {
         .enable_all()
         .build()
         .unwrap();
-    let rt = wrangle_rt::TokioRuntime::new(ct.handle().clone());
+    let rt = wrangle_rt::adapter::TokioRuntime::new(ct.handle().clone());
     ct.block_on(conformance::run_all(&rt));
 
     let mt = tokio::runtime::Builder::new_multi_thread()
@@ -31,7 +31,7 @@ fn tokio_runtime_conforms_current_thread_and_multi_thread() {
         .enable_all()
         .build()
         .unwrap();
-    let rt = wrangle_rt::TokioRuntime::new(mt.handle().clone());
+    let rt = wrangle_rt::adapter::TokioRuntime::new(mt.handle().clone());
     mt.block_on(conformance::run_all(&rt));
 }
 
@@ -44,7 +44,7 @@ fn tokio_runtime_works_from_outside_its_context() {
         .enable_all()
         .build()
         .unwrap();
-    let rt = wrangle_rt::TokioRuntime::new(mt.handle().clone());
+    let rt = wrangle_rt::adapter::TokioRuntime::new(mt.handle().clone());
     let out = futures_lite::future::block_on(async {
         rt.sleep(std::time::Duration::from_millis(1)).await;
         rt.spawn(async { 3 }).await
@@ -55,18 +55,18 @@ fn tokio_runtime_works_from_outside_its_context() {
 #[cfg(feature = "runtime-smol")]
 #[test]
 fn smol_runtime_conforms_global_and_own_executor() {
-    let rt = wrangle_rt::SmolRuntime::new();
+    let rt = wrangle_rt::adapter::SmolRuntime::new();
     smol::block_on(conformance::run_all(&rt));
 
     let ex = std::sync::Arc::new(async_executor::Executor::new());
-    let rt = wrangle_rt::SmolRuntime::with_executor(ex.clone());
+    let rt = wrangle_rt::adapter::SmolRuntime::with_executor(ex.clone());
     futures_lite::future::block_on(ex.run(conformance::run_all(&rt)));
 }
 
 #[cfg(feature = "runtime-async-std")]
 #[test]
 fn async_std_runtime_conforms() {
-    let rt = wrangle_rt::AsyncStdRuntime::new();
+    let rt = wrangle_rt::adapter::AsyncStdRuntime::new();
     async_std::task::block_on(conformance::run_all(&rt));
 }
 

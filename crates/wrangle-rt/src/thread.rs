@@ -23,7 +23,7 @@ impl ThreadFlavor {
     /// # Examples
     ///
     /// ```
-    /// assert!(wrangle_rt::ThreadFlavor::Virtual.is_available());
+    /// assert!(wrangle_rt::thread::ThreadFlavor::Virtual.is_available());
     /// ```
     #[must_use]
     pub fn is_available(self) -> bool {
@@ -84,18 +84,18 @@ impl std::error::Error for RuntimeThreadError {
 /// A runtime of its own, running on a dedicated, named OS thread until stopped.
 ///
 /// Spawn work on it through [`runtime`](RuntimeThread::runtime) from any thread. Dropping it
-/// (or [`stop`](RuntimeThread::stop)) stops the runtime, which drops every task still on it,
+/// (or [`cancel_blocking`](RuntimeThread::cancel_blocking)) stops the runtime, which drops every task still on it,
 /// and joins the thread.
 ///
 /// # Examples
 ///
 /// ```
-/// use wrangle_rt::{Runtime, RuntimeThread, ThreadFlavor};
+/// use wrangle_rt::{Runtime, thread::{RuntimeThread, ThreadFlavor}};
 ///
 /// let thread = RuntimeThread::spawn("worker", ThreadFlavor::Virtual).unwrap();
 /// let name = thread.runtime().spawn(async { std::thread::current().name().map(String::from) });
 /// assert_eq!(futures_lite::future::block_on(name).unwrap().as_deref(), Some("worker"));
-/// thread.stop();
+/// thread.cancel_blocking();
 /// ```
 pub struct RuntimeThread {
     runtime: DefaultRuntime,
@@ -130,7 +130,7 @@ impl RuntimeThread {
     /// # Examples
     ///
     /// ```
-    /// use wrangle_rt::{RuntimeThread, ThreadFlavor};
+    /// use wrangle_rt::thread::{RuntimeThread, ThreadFlavor};
     ///
     /// let t = RuntimeThread::spawn("io", ThreadFlavor::default()).unwrap();
     /// # drop(t);
@@ -174,7 +174,7 @@ impl RuntimeThread {
     /// # Examples
     ///
     /// ```
-    /// use wrangle_rt::{Runtime, RuntimeThread, ThreadFlavor};
+    /// use wrangle_rt::{Runtime, thread::{RuntimeThread, ThreadFlavor}};
     ///
     /// let t = RuntimeThread::spawn("rt", ThreadFlavor::Virtual).unwrap();
     /// assert_eq!(t.runtime().name(), "virtual");
@@ -189,7 +189,7 @@ impl RuntimeThread {
     /// # Examples
     ///
     /// ```
-    /// use wrangle_rt::{RuntimeThread, ThreadFlavor};
+    /// use wrangle_rt::thread::{RuntimeThread, ThreadFlavor};
     ///
     /// let t = RuntimeThread::spawn("rt", ThreadFlavor::Virtual).unwrap();
     /// assert_eq!(t.flavor(), ThreadFlavor::Virtual);
@@ -204,7 +204,7 @@ impl RuntimeThread {
     /// # Examples
     ///
     /// ```
-    /// use wrangle_rt::{RuntimeThread, ThreadFlavor};
+    /// use wrangle_rt::thread::{RuntimeThread, ThreadFlavor};
     ///
     /// let t = RuntimeThread::spawn("rt", ThreadFlavor::Virtual).unwrap();
     /// assert_ne!(t.thread_id(), std::thread::current().id());
@@ -218,7 +218,8 @@ impl RuntimeThread {
             .id()
     }
 
-    /// Stops the runtime (dropping the tasks still on it) and joins the thread.
+    /// Cancels the tasks still on the runtime (the runtime is stopped, which drops them) and
+    /// blocks until the thread is joined: api.md's `cancel`, for a plain thread.
     ///
     /// Called from the runtime thread itself, it only requests the stop (joining there would
     /// deadlock); the thread then exits on its own.
@@ -226,11 +227,11 @@ impl RuntimeThread {
     /// # Examples
     ///
     /// ```
-    /// use wrangle_rt::{RuntimeThread, ThreadFlavor};
+    /// use wrangle_rt::thread::{RuntimeThread, ThreadFlavor};
     ///
-    /// RuntimeThread::spawn("rt", ThreadFlavor::Virtual).unwrap().stop();
+    /// RuntimeThread::spawn("rt", ThreadFlavor::Virtual).unwrap().cancel_blocking();
     /// ```
-    pub fn stop(mut self) {
+    pub fn cancel_blocking(mut self) {
         self.stop_and_join();
     }
 
@@ -269,9 +270,9 @@ fn run_thread(
                     return;
                 }
             };
-            let _ = tx.send(Ok(DefaultRuntime::Tokio(crate::TokioRuntime::new(
-                runtime.handle().clone(),
-            ))));
+            let _ = tx.send(Ok(DefaultRuntime::Tokio(
+                crate::adapter::TokioRuntime::new(runtime.handle().clone()),
+            )));
             runtime.block_on(stop.cancelled());
             // Dropping the runtime drops every task still on it; blocking work is not awaited.
             runtime.shutdown_background();
@@ -279,9 +280,9 @@ fn run_thread(
         #[cfg(feature = "runtime-smol")]
         ThreadFlavor::Smol => {
             let ex = std::sync::Arc::new(async_executor::Executor::new());
-            let _ = tx.send(Ok(DefaultRuntime::Smol(crate::SmolRuntime::with_executor(
-                ex.clone(),
-            ))));
+            let _ = tx.send(Ok(DefaultRuntime::Smol(
+                crate::adapter::SmolRuntime::with_executor(ex.clone()),
+            )));
             async_io::block_on(ex.run(stop.cancelled()));
             // Dropping the executor drops every task still on it.
             drop(ex);
@@ -292,7 +293,7 @@ fn run_thread(
             let rt = VirtualRuntime::builder().park_when_stalled(true).build();
             let _ = tx.send(Ok(DefaultRuntime::Virtual(rt.clone())));
             let _ = rt.try_block_on(stop.cancelled());
-            rt.shutdown();
+            rt.abort();
         }
         #[allow(unreachable_patterns)] // Flavours not compiled in are refused by `spawn`.
         _ => {}

@@ -14,7 +14,7 @@ fn handles_and_errors_cross_threads() {
     assert_send_sync::<JoinError>();
     assert_send_sync::<wrangle_rt::CancellationToken>();
     assert_send_sync::<wrangle_rt::DefaultRuntime>();
-    assert_send_sync::<wrangle_rt::DefaultSleep>();
+    assert_send_sync::<wrangle_rt::future::DefaultSleep>();
 }
 
 #[test]
@@ -62,18 +62,19 @@ fn ten_percent_panics_leave_the_runtime_working_and_are_counted_once() {
 #[test]
 fn raw_task_pair_gives_the_same_semantics_on_any_executor() {
     // Cancel before the cell is polled: the body never runs.
-    let (cell, handle) = wrangle_rt::task_pair(async { unreachable!("cancelled before start") });
+    let (cell, handle) =
+        wrangle_rt::adapter::task_pair(async { unreachable!("cancelled before start") });
     drop(handle);
     futures_lite::future::block_on(cell);
 
     // A panic is captured.
-    let (cell, handle) = wrangle_rt::task_pair(async { panic!("raw boom") });
+    let (cell, handle) = wrangle_rt::adapter::task_pair(async { panic!("raw boom") });
     futures_lite::future::block_on(cell);
     let err = futures_lite::future::block_on(handle).unwrap_err();
     assert_eq!(err.into_panic().unwrap().message(), Some("raw boom"));
 
     // An executor that drops the cell reports cancellation.
-    let (cell, handle) = wrangle_rt::task_pair(std::future::pending::<()>());
+    let (cell, handle) = wrangle_rt::adapter::task_pair(std::future::pending::<()>());
     drop(cell);
     assert!(
         futures_lite::future::block_on(handle)
@@ -82,7 +83,8 @@ fn raw_task_pair_gives_the_same_semantics_on_any_executor() {
     );
 
     // Blocking work whose handle is gone never runs.
-    let (cell, handle) = wrangle_rt::blocking_pair(|| unreachable!("handle dropped first"));
+    let (cell, handle) =
+        wrangle_rt::adapter::blocking_pair(|| unreachable!("handle dropped first"));
     drop(handle);
     cell.run();
 }

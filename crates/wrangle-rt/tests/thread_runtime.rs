@@ -5,7 +5,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures_lite::future::block_on;
-use wrangle_rt::{Runtime, RuntimeThread, RuntimeThreadError, ThreadFlavor};
+use wrangle_rt::{
+    Runtime,
+    thread::{RuntimeThread, RuntimeThreadError, ThreadFlavor},
+};
 
 fn flavours() -> Vec<ThreadFlavor> {
     [
@@ -28,7 +31,7 @@ fn tasks_run_on_the_named_thread_and_sleep_there() {
             std::thread::current().name().map(String::from)
         }));
         assert_eq!(out.unwrap(), Some(format!("pool-{flavor:?}")), "{flavor:?}");
-        t.stop();
+        t.cancel_blocking();
     }
 }
 
@@ -49,7 +52,7 @@ fn stop_drops_pending_tasks_and_joins() {
             std::future::pending::<()>().await;
         });
         handle.detach();
-        t.stop();
+        t.cancel_blocking();
         assert!(
             dropped.load(Ordering::SeqCst),
             "{flavor:?}: task outlived its runtime thread"
