@@ -1,13 +1,15 @@
 //! Workspace automation, run as `cargo xtask <command>` (an alias in `.cargo/config.toml`).
 //!
 //! Every CI step is one of these commands, so a local run and CI do the same thing. It has no
-//! dependencies: it only runs `cargo` and reads criterion's JSON output.
+//! one dependency, serde_json, to read rustdoc's JSON output (`names`); criterion's estimates
+//! are read without it.
 
 // A command-line tool reports on stdout/stderr.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod asan;
 mod bench;
+mod names;
 mod powerset;
 mod stress;
 
@@ -18,13 +20,15 @@ const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
-  ci             fmt --check, lint, test, docs, powerset, loom, deny (if installed)
+  ci             fmt --check, lint, test, docs, names, powerset, loom, deny (if installed)
   test           cargo test --workspace --all-features (doctests included)
   lint           cargo clippy --workspace --all-targets --all-features -D warnings
   fmt [--check]  cargo fmt --all
   docs           cargo doc --workspace --no-deps, all features and default ones, warnings denied
   deny           cargo deny check (needs `cargo install --locked cargo-deny`)
   deny-if-installed  bans, licenses, sources; skipped when cargo-deny is missing (CI)
+  names          each crate's public root names (rustdoc JSON, nightly): no name is a
+                 different item in two crates, and no crate shows more than its limit
   powerset       every crate with features: each alone, all, and none; the library
                  checked, the tests built (wrangle-rt's run)
   bench [--quick] [-- <criterion args>]
@@ -62,6 +66,7 @@ fn main() -> ExitCode {
         "deny" => deny(true),
         "deny-if-installed" => deny(false),
         "powerset" => powerset::powerset(),
+        "names" => names::names(),
         "bench" => bench::bench(rest),
         "bench-table" => bench::table(&root().join("target/criterion")),
         "bench-pair" => bench::pair(rest),
@@ -122,6 +127,7 @@ fn ci() -> Result {
     lint()?;
     test()?;
     docs()?;
+    names::names()?;
     powerset::powerset()?;
     loom(None)?;
     deny(false)

@@ -11,7 +11,7 @@ use wrangle_rt::{DefaultRuntime, Runtime};
 use crate::cache::Cache;
 use crate::counter::StripedCounter;
 use crate::entry::NEVER;
-use crate::error::InvalidConfig;
+use crate::error::InvalidCacheConfig;
 use crate::flight::Flights;
 use crate::inner::{Counters, Inner, WeighFn};
 use crate::store::{Policy, Store};
@@ -29,9 +29,9 @@ pub(crate) fn current<R: Runtime>() -> R {
         .expect("a builder without a runtime is a DefaultRuntime builder")
 }
 
-pub(crate) fn positive(d: Duration, what: &'static str) -> Result<u64, InvalidConfig> {
+pub(crate) fn positive(d: Duration, what: &'static str) -> Result<u64, InvalidCacheConfig> {
     if d.is_zero() {
-        Err(InvalidConfig::ZeroDuration(what))
+        Err(InvalidCacheConfig::ZeroDuration(what))
     } else {
         Ok(nanos(d))
     }
@@ -195,13 +195,13 @@ where
     ///
     /// # Errors
     ///
-    /// [`InvalidConfig::ZeroDuration`] for a zero time to live or time to idle.
-    pub fn build(mut self) -> Result<Cache<K, V, R>, InvalidConfig> {
+    /// [`InvalidCacheConfig::ZeroDuration`] for a zero time to live or time to idle.
+    pub fn build(mut self) -> Result<Cache<K, V, R>, InvalidCacheConfig> {
         let rt = self.take_runtime().unwrap_or_else(current::<R>);
         self.build_on(rt)
     }
 
-    pub(crate) fn build_on(self, rt: R) -> Result<Cache<K, V, R>, InvalidConfig> {
+    pub(crate) fn build_on(self, rt: R) -> Result<Cache<K, V, R>, InvalidCacheConfig> {
         let ttl = self
             .ttl
             .map(|d| positive(d, "time_to_live"))

@@ -76,7 +76,7 @@ impl<E: std::error::Error + 'static> std::error::Error for LoadError<E> {
 /// An invalid cache or memoizer configuration, refused by `build()`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum InvalidConfig {
+pub enum InvalidCacheConfig {
     /// A duration that must be positive was zero.
     ZeroDuration(&'static str),
     /// Refresh-ahead needs a time to live longer than its lead time.
@@ -90,23 +90,25 @@ pub enum InvalidConfig {
     RefreshWithIdle,
 }
 
-impl fmt::Display for InvalidConfig {
+impl fmt::Display for InvalidCacheConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            InvalidConfig::ZeroDuration(what) => write!(f, "{what} must be longer than zero"),
-            InvalidConfig::RefreshAhead {
+            InvalidCacheConfig::ZeroDuration(what) => write!(f, "{what} must be longer than zero"),
+            InvalidCacheConfig::RefreshAhead {
                 refresh_ahead,
                 time_to_live: Some(ttl),
             } => write!(
                 f,
                 "refresh_ahead ({refresh_ahead:?}) must be shorter than time_to_live ({ttl:?})"
             ),
-            InvalidConfig::RefreshAhead { .. } => f.write_str("refresh_ahead needs a time_to_live"),
-            InvalidConfig::RefreshWithIdle => {
+            InvalidCacheConfig::RefreshAhead { .. } => {
+                f.write_str("refresh_ahead needs a time_to_live")
+            }
+            InvalidCacheConfig::RefreshWithIdle => {
                 f.write_str("refresh_ahead cannot be combined with time_to_idle")
             }
         }
     }
 }
 
-impl std::error::Error for InvalidConfig {}
+impl std::error::Error for InvalidCacheConfig {}

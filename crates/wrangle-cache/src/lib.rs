@@ -115,7 +115,7 @@ pub mod future;
 
 pub use builder::CacheBuilder;
 pub use cache::Cache;
-pub use error::{InvalidConfig, LoadError};
+pub use error::{InvalidCacheConfig, LoadError};
 pub use memo::Memoized;
 pub use memo_builder::MemoizedBuilder;
 pub use stats::CacheStats;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use wrangle_rt::{BoxError, CancellationToken, DefaultRuntime, ErrorReporter, Runtime};
 
 use crate::builder::{CacheBuilder, current, nanos, positive};
-use crate::error::InvalidConfig;
+use crate::error::InvalidCacheConfig;
 use crate::memo::{KeyFn, MemoShared, Memoized};
 use crate::memo_finish::LoadFn;
 use crate::store::Policy;
@@ -23,14 +23,14 @@ use crate::store::Policy;
 ///
 /// ```
 /// use std::time::Duration;
-/// use wrangle_cache::{InvalidConfig, Memoized};
+/// use wrangle_cache::{InvalidCacheConfig, Memoized};
 ///
 /// let err = Memoized::builder(|x: u8| async move { Ok::<_, String>(x) })
 ///     .time_to_live(Duration::from_secs(10))
 ///     .refresh_ahead(Duration::from_secs(10))
 ///     .build()
 ///     .unwrap_err();
-/// assert!(matches!(err, InvalidConfig::RefreshAhead { .. }));
+/// assert!(matches!(err, InvalidCacheConfig::RefreshAhead { .. }));
 /// ```
 ///
 /// # Errors
@@ -164,9 +164,9 @@ where
     ///
     /// # Errors
     ///
-    /// [`InvalidConfig`]: a zero duration; a refresh-ahead without a longer time to live,
+    /// [`InvalidCacheConfig`]: a zero duration; a refresh-ahead without a longer time to live,
     /// or with a time to idle.
-    pub fn build(self) -> Result<Memoized<A, K, T, E, R>, InvalidConfig> {
+    pub fn build(self) -> Result<Memoized<A, K, T, E, R>, InvalidCacheConfig> {
         let error_ttl = self
             .error_ttl
             .map(|d| positive(d, "cache_errors_for"))
@@ -176,12 +176,12 @@ where
             Some(lead) => {
                 positive(lead, "refresh_ahead")?;
                 if self.tti.is_some() {
-                    return Err(InvalidConfig::RefreshWithIdle);
+                    return Err(InvalidCacheConfig::RefreshWithIdle);
                 }
                 match self.ttl {
                     Some(ttl) if lead < ttl => nanos(lead),
                     ttl => {
-                        return Err(InvalidConfig::RefreshAhead {
+                        return Err(InvalidCacheConfig::RefreshAhead {
                             refresh_ahead: lead,
                             time_to_live: ttl,
                         });

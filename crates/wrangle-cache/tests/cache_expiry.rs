@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use wrangle_cache::{Cache, InvalidConfig, Policy};
+use wrangle_cache::{Cache, InvalidCacheConfig, Policy};
 use wrangle_rt::Runtime;
 use wrangle_rt::testing::{each_runtime, virtual_time};
 
@@ -127,14 +127,14 @@ fn zero_durations_are_refused_and_huge_ones_mean_never() {
             .runtime(rt.clone())
             .build()
             .unwrap_err();
-        assert_eq!(err, InvalidConfig::ZeroDuration("time_to_live"));
+        assert_eq!(err, InvalidCacheConfig::ZeroDuration("time_to_live"));
         assert_eq!(err.to_string(), "time_to_live must be longer than zero");
         let err = Cache::<u32, u32, _>::builder()
             .time_to_idle(Duration::ZERO)
             .runtime(rt.clone())
             .build()
             .unwrap_err();
-        assert_eq!(err, InvalidConfig::ZeroDuration("time_to_idle"));
+        assert_eq!(err, InvalidCacheConfig::ZeroDuration("time_to_idle"));
         let cache: Cache<u32, u32, _> = Cache::builder()
             .max_entries(usize::MAX)
             .time_to_live(Duration::MAX)

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::{assert_quiescent, eventually};
-use wrangle_cache::{InvalidConfig, LoadError, Memoized};
+use wrangle_cache::{InvalidCacheConfig, LoadError, Memoized};
 use wrangle_rt::testing::{each_runtime, virtual_time};
 use wrangle_rt::{ErrorReporter, Runtime, Unhandled};
 
@@ -442,7 +442,7 @@ fn bad_configurations_are_typed_errors() {
         let e = b().refresh_ahead(MS).build().unwrap_err();
         assert_eq!(
             e,
-            InvalidConfig::RefreshAhead {
+            InvalidCacheConfig::RefreshAhead {
                 refresh_ahead: MS,
                 time_to_live: None
             }
@@ -458,11 +458,11 @@ fn bad_configurations_are_typed_errors() {
             .time_to_idle(MS)
             .build()
             .unwrap_err();
-        assert_eq!(e, InvalidConfig::RefreshWithIdle);
+        assert_eq!(e, InvalidCacheConfig::RefreshWithIdle);
         let e = b().cache_errors_for(Duration::ZERO).build().unwrap_err();
-        assert_eq!(e, InvalidConfig::ZeroDuration("cache_errors_for"));
+        assert_eq!(e, InvalidCacheConfig::ZeroDuration("cache_errors_for"));
         let e = b().refresh_ahead(Duration::ZERO).build().unwrap_err();
-        assert_eq!(e, InvalidConfig::ZeroDuration("refresh_ahead"));
+        assert_eq!(e, InvalidCacheConfig::ZeroDuration("refresh_ahead"));
         assert!(
             b().time_to_live(Duration::MAX)
                 .refresh_ahead(Duration::MAX - NS)

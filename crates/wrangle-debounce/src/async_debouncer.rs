@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use wrangle_rt::{BoxError, DefaultRuntime, ErrorReporter, Runtime};
 
-use crate::DebounceConfigError;
+use crate::InvalidDebounceConfig;
 use crate::debouncer::default_runtime;
 use crate::engine::{BoxFuture, Engine, Func, Mode, Setup};
 use crate::error::check_window;
@@ -241,13 +241,13 @@ impl<R: Runtime> AsyncDebouncerBuilder<R> {
     ///
     /// # Errors
     ///
-    /// [`DebounceConfigError::ZeroWindow`] or [`DebounceConfigError::OutOfRange`].
+    /// [`InvalidDebounceConfig::ZeroWindow`] or [`InvalidDebounceConfig::OutOfRange`].
     ///
     /// # Panics
     ///
     /// Without [`runtime`](Self::runtime), if no runtime is available (see
     /// [`DefaultRuntime::current`]).
-    pub fn build<A, E, F, Fut>(self, f: F) -> Result<AsyncDebouncer<A, R>, DebounceConfigError>
+    pub fn build<A, E, F, Fut>(self, f: F) -> Result<AsyncDebouncer<A, R>, InvalidDebounceConfig>
     where
         A: Send + 'static,
         E: Into<BoxError> + 'static,
@@ -285,12 +285,12 @@ impl<A: Send + 'static> AsyncDebouncer<A> {
     ///
     /// # Errors
     ///
-    /// [`DebounceConfigError::ZeroWindow`] or [`DebounceConfigError::OutOfRange`].
+    /// [`InvalidDebounceConfig::ZeroWindow`] or [`InvalidDebounceConfig::OutOfRange`].
     ///
     /// # Panics
     ///
     /// If no runtime is available (see [`DefaultRuntime::current`]).
-    pub fn new<E, F, Fut>(window: Duration, f: F) -> Result<Self, DebounceConfigError>
+    pub fn new<E, F, Fut>(window: Duration, f: F) -> Result<Self, InvalidDebounceConfig>
     where
         E: Into<BoxError> + 'static,
         F: Fn(A) -> Fut + Send + Sync + 'static,
@@ -309,12 +309,12 @@ impl<A: Send + 'static, R: Runtime> AsyncDebouncer<A, R> {
     ///
     /// # Errors
     ///
-    /// [`DebounceConfigError::ZeroWindow`] or [`DebounceConfigError::OutOfRange`].
+    /// [`InvalidDebounceConfig::ZeroWindow`] or [`InvalidDebounceConfig::OutOfRange`].
     pub fn with_runtime<E, F, Fut>(
         rt: R,
         window: Duration,
         f: F,
-    ) -> Result<Self, DebounceConfigError>
+    ) -> Result<Self, InvalidDebounceConfig>
     where
         E: Into<BoxError> + 'static,
         F: Fn(A) -> Fut + Send + Sync + 'static,

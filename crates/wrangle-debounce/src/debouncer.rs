@@ -12,7 +12,7 @@ use wrangle_rt::{BoxError, DefaultRuntime, ErrorReporter, Runtime};
 use crate::engine::{BoxFuture, Engine, Func, Mode, Setup};
 use crate::future::{Call, Flush, Shutdown};
 use crate::lodash::Edges;
-use crate::{DebounceConfigError, DebounceError, check_max_wait, check_window};
+use crate::{DebounceError, InvalidDebounceConfig, check_max_wait, check_window};
 
 /// Wraps an async function shared by all callers, so that calls close together run it once
 /// and every coalesced caller gets that run's result (or error, or panic).
@@ -348,7 +348,7 @@ impl<R: Runtime> DebouncerBuilder<R> {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use wrangle_debounce::{DebounceConfigError, Debouncer};
+    /// use wrangle_debounce::{InvalidDebounceConfig, Debouncer};
     ///
     /// let rt = wrangle_rt::VirtualRuntime::new();
     /// let err = Debouncer::builder(Duration::from_millis(100))
@@ -357,21 +357,24 @@ impl<R: Runtime> DebouncerBuilder<R> {
     ///     .runtime(rt)
     ///     .build(|x: u8| async move { Ok::<_, std::convert::Infallible>(x) })
     ///     .unwrap_err();
-    /// assert_eq!(err, DebounceConfigError::MaxWaitWithoutTrailing);
+    /// assert_eq!(err, InvalidDebounceConfig::MaxWaitWithoutTrailing);
     /// ```
     ///
     /// # Errors
     ///
-    /// [`DebounceConfigError::ZeroWindow`], [`DebounceConfigError::OutOfRange`] (a window or
-    /// maximum wait over [`MAX_WINDOW`](crate::MAX_WINDOW)), [`DebounceConfigError::NoEdge`],
-    /// [`DebounceConfigError::LazyAndTrailing`], [`DebounceConfigError::MaxWaitBelowWindow`],
-    /// [`DebounceConfigError::MaxWaitWithoutTrailing`].
+    /// [`InvalidDebounceConfig::ZeroWindow`], [`InvalidDebounceConfig::OutOfRange`] (a window or
+    /// maximum wait over [`MAX_WINDOW`](crate::MAX_WINDOW)), [`InvalidDebounceConfig::NoEdge`],
+    /// [`InvalidDebounceConfig::LazyAndTrailing`], [`InvalidDebounceConfig::MaxWaitBelowWindow`],
+    /// [`InvalidDebounceConfig::MaxWaitWithoutTrailing`].
     ///
     /// # Panics
     ///
     /// Without [`runtime`](Self::runtime), if no runtime is available (see
     /// [`DefaultRuntime::current`]).
-    pub fn build<A, T, E, F, Fut>(self, f: F) -> Result<Debouncer<A, T, E, R>, DebounceConfigError>
+    pub fn build<A, T, E, F, Fut>(
+        self,
+        f: F,
+    ) -> Result<Debouncer<A, T, E, R>, InvalidDebounceConfig>
     where
         A: Send + 'static,
         T: Clone + Send + 'static,
@@ -381,14 +384,14 @@ impl<R: Runtime> DebouncerBuilder<R> {
     {
         check_window(self.window)?;
         if self.lazy && self.trailing {
-            return Err(DebounceConfigError::LazyAndTrailing);
+            return Err(InvalidDebounceConfig::LazyAndTrailing);
         }
         if !(self.eager || self.lazy || self.trailing) {
-            return Err(DebounceConfigError::NoEdge);
+            return Err(InvalidDebounceConfig::NoEdge);
         }
         if let Some(max_wait) = self.max_wait {
             if !self.trailing {
-                return Err(DebounceConfigError::MaxWaitWithoutTrailing);
+                return Err(InvalidDebounceConfig::MaxWaitWithoutTrailing);
             }
             check_max_wait(self.window, max_wait)?;
         }

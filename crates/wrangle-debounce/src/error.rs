@@ -1,4 +1,4 @@
-//! [`DebounceConfigError`] (construction) and [`DebounceError`] (a call's result).
+//! [`InvalidDebounceConfig`] (construction) and [`DebounceError`] (a call's result).
 
 use std::fmt;
 use std::sync::Arc;
@@ -16,7 +16,7 @@ pub const MAX_WINDOW: Duration = Duration::from_secs(10 * 365 * 86_400);
 ///
 /// ```
 /// use std::time::Duration;
-/// use wrangle_debounce::{DebounceConfigError, Debouncer};
+/// use wrangle_debounce::{InvalidDebounceConfig, Debouncer};
 ///
 /// let rt = wrangle_rt::VirtualRuntime::new();
 /// // Neither edge chosen: nothing would ever run.
@@ -24,12 +24,12 @@ pub const MAX_WINDOW: Duration = Duration::from_secs(10 * 365 * 86_400);
 ///     .runtime(rt)
 ///     .build(|x: u32| async move { Ok::<_, std::convert::Infallible>(x) })
 ///     .unwrap_err();
-/// assert_eq!(err, DebounceConfigError::NoEdge);
+/// assert_eq!(err, InvalidDebounceConfig::NoEdge);
 /// assert_eq!(err.to_string(), "choose at least one of eager, lazy or trailing");
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum DebounceConfigError {
+pub enum InvalidDebounceConfig {
     /// Neither a leading nor a trailing edge was chosen (`eager`, `lazy` and `trailing` all
     /// off for a [`Debouncer`](crate::Debouncer); `leading` and `trailing` both off for a
     /// stream adaptor).
@@ -48,35 +48,35 @@ pub enum DebounceConfigError {
     MaxWaitWithoutTrailing,
 }
 
-impl fmt::Display for DebounceConfigError {
+impl fmt::Display for InvalidDebounceConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            DebounceConfigError::NoEdge => "choose at least one of eager, lazy or trailing",
-            DebounceConfigError::LazyAndTrailing => {
+            InvalidDebounceConfig::NoEdge => "choose at least one of eager, lazy or trailing",
+            InvalidDebounceConfig::LazyAndTrailing => {
                 "lazy (fixed window) and trailing (restarting window) exclude each other"
             }
-            DebounceConfigError::ZeroWindow => "the window must be greater than zero",
-            DebounceConfigError::OutOfRange => {
+            InvalidDebounceConfig::ZeroWindow => "the window must be greater than zero",
+            InvalidDebounceConfig::OutOfRange => {
                 "the window or maximum wait is longer than ten years"
             }
-            DebounceConfigError::MaxWaitBelowWindow => {
+            InvalidDebounceConfig::MaxWaitBelowWindow => {
                 "the maximum wait must not be shorter than the window"
             }
-            DebounceConfigError::MaxWaitWithoutTrailing => {
+            InvalidDebounceConfig::MaxWaitWithoutTrailing => {
                 "a maximum wait needs the trailing (restarting window) mode"
             }
         })
     }
 }
 
-impl std::error::Error for DebounceConfigError {}
+impl std::error::Error for InvalidDebounceConfig {}
 
 /// Checks a window: non-zero and at most [`MAX_WINDOW`].
-pub(crate) fn check_window(window: Duration) -> Result<(), DebounceConfigError> {
+pub(crate) fn check_window(window: Duration) -> Result<(), InvalidDebounceConfig> {
     if window.is_zero() {
-        Err(DebounceConfigError::ZeroWindow)
+        Err(InvalidDebounceConfig::ZeroWindow)
     } else if window > MAX_WINDOW {
-        Err(DebounceConfigError::OutOfRange)
+        Err(InvalidDebounceConfig::OutOfRange)
     } else {
         Ok(())
     }
@@ -86,11 +86,11 @@ pub(crate) fn check_window(window: Duration) -> Result<(), DebounceConfigError> 
 pub(crate) fn check_max_wait(
     window: Duration,
     max_wait: Duration,
-) -> Result<(), DebounceConfigError> {
+) -> Result<(), InvalidDebounceConfig> {
     if max_wait > MAX_WINDOW {
-        Err(DebounceConfigError::OutOfRange)
+        Err(InvalidDebounceConfig::OutOfRange)
     } else if max_wait < window {
-        Err(DebounceConfigError::MaxWaitBelowWindow)
+        Err(InvalidDebounceConfig::MaxWaitBelowWindow)
     } else {
         Ok(())
     }

@@ -129,7 +129,7 @@ mod stream;
 
 pub use async_debouncer::{AsyncDebouncer, AsyncDebouncerBuilder, AsyncDebouncerStats, Called};
 pub use debouncer::{Debouncer, DebouncerBuilder, DebouncerStats};
-pub use error::{DebounceConfigError, DebounceError, MAX_WINDOW};
+pub use error::{DebounceError, InvalidDebounceConfig, MAX_WINDOW};
 pub(crate) use error::{check_max_wait, check_window};
 pub use stream::{
     Debounce, DebounceBuilder, DebounceStreamExt, StreamDebounceStats, Throttle, ThrottleBuilder,

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
 use common::{Counted, Runs, ms, settle};
-use wrangle_debounce::{AsyncDebouncer, Called, DebounceConfigError};
+use wrangle_debounce::{AsyncDebouncer, Called, InvalidDebounceConfig};
 use wrangle_rt::testing::each_runtime;
 use wrangle_rt::{DefaultRuntime, ErrorReporter, Runtime, Unhandled};
 
@@ -150,7 +150,7 @@ fn flush_runs_the_pending_call_at_once_and_shutdown_leaves_it_reusable() {
         }
         assert_eq!(
             AsyncDebouncer::with_runtime(rt.clone(), ms(0), recorder(&rt, &runs)).unwrap_err(),
-            DebounceConfigError::ZeroWindow
+            InvalidDebounceConfig::ZeroWindow
         );
     });
 }

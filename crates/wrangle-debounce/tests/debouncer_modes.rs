@@ -6,7 +6,7 @@ mod common;
 use std::convert::Infallible;
 
 use common::{Runs, at, identity, ms};
-use wrangle_debounce::{DebounceConfigError, Debouncer, MAX_WINDOW};
+use wrangle_debounce::{Debouncer, InvalidDebounceConfig, MAX_WINDOW};
 use wrangle_rt::testing::each_runtime;
 use wrangle_rt::{Runtime, VirtualRuntime};
 
@@ -174,14 +174,14 @@ fn neither_edge_is_a_typed_error() {
     let rt = VirtualRuntime::new();
     let f = |x: u32| async move { Ok::<_, Infallible>(x) };
     let b = || Debouncer::builder(ms(100)).runtime(rt.clone());
-    assert_eq!(b().build(f).unwrap_err(), DebounceConfigError::NoEdge);
+    assert_eq!(b().build(f).unwrap_err(), InvalidDebounceConfig::NoEdge);
     assert_eq!(
         b().eager(false).lazy(false).build(f).unwrap_err(),
-        DebounceConfigError::NoEdge
+        InvalidDebounceConfig::NoEdge
     );
     assert_eq!(
         b().lazy(true).trailing(true).build(f).unwrap_err(),
-        DebounceConfigError::LazyAndTrailing
+        InvalidDebounceConfig::LazyAndTrailing
     );
     assert_eq!(
         Debouncer::builder(ms(0))
@@ -189,7 +189,7 @@ fn neither_edge_is_a_typed_error() {
             .runtime(rt.clone())
             .build(f)
             .unwrap_err(),
-        DebounceConfigError::ZeroWindow
+        InvalidDebounceConfig::ZeroWindow
     );
     for huge in [std::time::Duration::MAX, MAX_WINDOW + ms(1)] {
         assert_eq!(
@@ -198,20 +198,20 @@ fn neither_edge_is_a_typed_error() {
                 .runtime(rt.clone())
                 .build(f)
                 .unwrap_err(),
-            DebounceConfigError::OutOfRange
+            InvalidDebounceConfig::OutOfRange
         );
         assert_eq!(
             b().trailing(true).max_wait(huge).build(f).unwrap_err(),
-            DebounceConfigError::OutOfRange
+            InvalidDebounceConfig::OutOfRange
         );
     }
     assert_eq!(
         b().trailing(true).max_wait(ms(99)).build(f).unwrap_err(),
-        DebounceConfigError::MaxWaitBelowWindow
+        InvalidDebounceConfig::MaxWaitBelowWindow
     );
     assert_eq!(
         b().eager(true).max_wait(ms(200)).build(f).unwrap_err(),
-        DebounceConfigError::MaxWaitWithoutTrailing
+        InvalidDebounceConfig::MaxWaitWithoutTrailing
     );
     // The largest window works, and waits without overflowing.
     let d = Debouncer::builder(MAX_WINDOW)

@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 
 use common::ms;
 use futures_lite::{StreamExt, stream};
-use wrangle_debounce::{DebounceBuilder, DebounceConfigError, DebounceStreamExt, ThrottleBuilder};
+use wrangle_debounce::{
+    DebounceBuilder, DebounceStreamExt, InvalidDebounceConfig, ThrottleBuilder,
+};
 use wrangle_rt::testing::{each_runtime, virtual_time};
 use wrangle_rt::{DefaultRuntime, JoinHandle, Runtime, Sleep, VirtualRuntime};
 
@@ -152,7 +154,7 @@ fn throttle_lets_one_item_per_window_through() {
 fn bad_configuration_is_a_typed_error() {
     let rt = VirtualRuntime::new();
     let b = || DebounceBuilder::new(ms(10)).runtime(rt.clone());
-    fn err<T>(r: Result<T, DebounceConfigError>) -> DebounceConfigError {
+    fn err<T>(r: Result<T, InvalidDebounceConfig>) -> InvalidDebounceConfig {
         r.map(drop).unwrap_err()
     }
     assert_eq!(
@@ -160,27 +162,27 @@ fn bad_configuration_is_a_typed_error() {
             .leading(false)
             .trailing(false)
             .build(stream::empty::<u8>())),
-        DebounceConfigError::NoEdge
+        InvalidDebounceConfig::NoEdge
     );
     assert_eq!(
         err(b().max_wait(ms(9)).build(stream::empty::<u8>())),
-        DebounceConfigError::MaxWaitBelowWindow
+        InvalidDebounceConfig::MaxWaitBelowWindow
     );
     assert_eq!(
         err(b().max_wait(Duration::MAX).build(stream::empty::<u8>())),
-        DebounceConfigError::OutOfRange
+        InvalidDebounceConfig::OutOfRange
     );
     assert_eq!(
         err(DebounceBuilder::new(Duration::ZERO)
             .runtime(rt.clone())
             .build(stream::empty::<u8>())),
-        DebounceConfigError::ZeroWindow
+        InvalidDebounceConfig::ZeroWindow
     );
     assert_eq!(
         err(ThrottleBuilder::new(Duration::MAX)
             .runtime(rt.clone())
             .build(stream::empty::<u8>())),
-        DebounceConfigError::OutOfRange
+        InvalidDebounceConfig::OutOfRange
     );
     assert_eq!(
         err(ThrottleBuilder::new(ms(1))
@@ -188,7 +190,7 @@ fn bad_configuration_is_a_typed_error() {
             .trailing(false)
             .runtime(rt.clone())
             .build(stream::empty::<u8>())),
-        DebounceConfigError::NoEdge
+        InvalidDebounceConfig::NoEdge
     );
 }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 use wrangle_rt::ErrorReporter;
 
 use crate::backoff::Backoff;
-use crate::error::InvalidConfig;
+use crate::error::InvalidReconnectConfig;
 
 /// Default per-attempt connect timeout.
 pub(crate) const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -41,10 +41,10 @@ impl<R> Config<R> {
         }
     }
 
-    pub(crate) fn validate(&self) -> Result<(), InvalidConfig> {
+    pub(crate) fn validate(&self) -> Result<(), InvalidReconnectConfig> {
         self.backoff.validate()?;
         if self.connect_timeout.is_zero() {
-            return Err(InvalidConfig::ZeroConnectTimeout);
+            return Err(InvalidReconnectConfig::ZeroConnectTimeout);
         }
         Ok(())
     }

@@ -60,7 +60,7 @@ impl std::error::Error for InvalidBackoff {}
 /// [`RobustSink`](crate::RobustSink), reported by its builder's `build()`.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
-pub enum InvalidConfig {
+pub enum InvalidReconnectConfig {
     /// The backoff policy is invalid.
     Backoff(InvalidBackoff),
     /// A zero connect timeout: every attempt would time out.
@@ -70,30 +70,32 @@ pub enum InvalidConfig {
     BufferCapacity(usize),
 }
 
-impl fmt::Display for InvalidConfig {
+impl fmt::Display for InvalidReconnectConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            InvalidConfig::Backoff(_) => f.write_str("invalid backoff policy"),
-            InvalidConfig::ZeroConnectTimeout => f.write_str("connect timeout must not be zero"),
-            InvalidConfig::BufferCapacity(n) => {
+            InvalidReconnectConfig::Backoff(_) => f.write_str("invalid backoff policy"),
+            InvalidReconnectConfig::ZeroConnectTimeout => {
+                f.write_str("connect timeout must not be zero")
+            }
+            InvalidReconnectConfig::BufferCapacity(n) => {
                 write!(f, "read buffer capacity {n} is outside 1..=64 MiB")
             }
         }
     }
 }
 
-impl std::error::Error for InvalidConfig {
+impl std::error::Error for InvalidReconnectConfig {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            InvalidConfig::Backoff(e) => Some(e),
+            InvalidReconnectConfig::Backoff(e) => Some(e),
             _ => None,
         }
     }
 }
 
-impl From<InvalidBackoff> for InvalidConfig {
+impl From<InvalidBackoff> for InvalidReconnectConfig {
     fn from(e: InvalidBackoff) -> Self {
-        InvalidConfig::Backoff(e)
+        InvalidReconnectConfig::Backoff(e)
     }
 }
 

@@ -147,7 +147,7 @@ mod tokio_io;
 
 pub use backoff::{Backoff, BackoffSchedule, Jitter};
 pub use connector::Connector;
-pub use error::{CloseReason, Closed, InvalidBackoff, InvalidConfig};
+pub use error::{CloseReason, Closed, InvalidBackoff, InvalidReconnectConfig};
 pub use event::{AttemptError, DisconnectCause, Event, Events, SharedError};
 pub use handle::ReconnectHandle;
 pub use sink::{RobustSink, RobustSinkBuilder};

@@ -17,7 +17,7 @@ use crate::config::Config;
 use crate::connector::Connector;
 use crate::core::{Core, ready_listener};
 use crate::driver;
-use crate::error::{CloseReason, Closed, InvalidConfig};
+use crate::error::{CloseReason, Closed, InvalidReconnectConfig};
 use crate::event::{DisconnectCause, Events, SharedError};
 use crate::future::Connected;
 use crate::handle::ReconnectHandle;
@@ -496,12 +496,12 @@ where
     ///
     /// # Errors
     ///
-    /// [`InvalidConfig`] for an invalid backoff policy or a zero connect timeout.
+    /// [`InvalidReconnectConfig`] for an invalid backoff policy or a zero connect timeout.
     ///
     /// # Panics
     ///
     /// As [`DefaultRuntime::current`]: only in a build with no runtime at all.
-    pub fn build(self) -> Result<RobustSink<K::Connection>, InvalidConfig> {
+    pub fn build(self) -> Result<RobustSink<K::Connection>, InvalidReconnectConfig> {
         self.build_with_runtime(DefaultRuntime::current())
     }
 
@@ -513,7 +513,7 @@ where
     pub fn build_with_runtime<R: Runtime>(
         self,
         rt: R,
-    ) -> Result<RobustSink<K::Connection>, InvalidConfig> {
+    ) -> Result<RobustSink<K::Connection>, InvalidReconnectConfig> {
         let config = self.config.with_runtime(rt);
         config.validate()?;
         Ok(RobustSink::start(config, self.connector))

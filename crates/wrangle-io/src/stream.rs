@@ -18,7 +18,7 @@ use crate::config::Config;
 use crate::connector::Connector;
 use crate::core::Core;
 use crate::driver;
-use crate::error::{CloseReason, InvalidConfig};
+use crate::error::{CloseReason, InvalidReconnectConfig};
 use crate::event::Events;
 use crate::future::Connected;
 use crate::handle::ReconnectHandle;
@@ -617,13 +617,13 @@ where
     ///
     /// # Errors
     ///
-    /// [`InvalidConfig`] for an invalid backoff policy, a zero connect timeout, or a buffer
+    /// [`InvalidReconnectConfig`] for an invalid backoff policy, a zero connect timeout, or a buffer
     /// capacity of zero or above [`RobustStream::MAX_BUFFER_CAPACITY`].
     ///
     /// # Panics
     ///
     /// As [`DefaultRuntime::current`]: only in a build with no runtime at all.
-    pub fn build(self) -> Result<RobustStream<K::Connection>, InvalidConfig> {
+    pub fn build(self) -> Result<RobustStream<K::Connection>, InvalidReconnectConfig> {
         self.build_with_runtime(DefaultRuntime::current())
     }
 
@@ -635,11 +635,11 @@ where
     pub fn build_with_runtime<R: Runtime>(
         self,
         rt: R,
-    ) -> Result<RobustStream<K::Connection>, InvalidConfig> {
+    ) -> Result<RobustStream<K::Connection>, InvalidReconnectConfig> {
         let config = self.config.with_runtime(rt);
         config.validate()?;
         if self.buffer == 0 || self.buffer > RobustStream::<K::Connection>::MAX_BUFFER_CAPACITY {
-            return Err(InvalidConfig::BufferCapacity(self.buffer));
+            return Err(InvalidReconnectConfig::BufferCapacity(self.buffer));
         }
         Ok(RobustStream::start(config, self.buffer, self.connector))
     }

@@ -14,7 +14,7 @@ use futures_lite::StreamExt;
 use futures_lite::io::{AsyncReadExt, AsyncWriteExt};
 use wrangle_io::{
     AttemptError, Backoff, CloseReason, Closed, DisconnectCause, Event, InvalidBackoff,
-    InvalidConfig, Jitter, ReconnectStats, RobustStream,
+    InvalidReconnectConfig, Jitter, ReconnectStats, RobustStream,
 };
 use wrangle_rt::testing::{each_runtime, virtual_time};
 use wrangle_rt::{ErrorReporter, Runtime, Unhandled};
@@ -387,18 +387,21 @@ fn invalid_configuration_is_a_typed_error_at_build() {
             .backoff(Backoff::constant(Duration::ZERO))
             .build_with_runtime(rt.clone())
             .unwrap_err();
-        assert_eq!(e, InvalidConfig::Backoff(InvalidBackoff::ZeroDelay));
+        assert_eq!(
+            e,
+            InvalidReconnectConfig::Backoff(InvalidBackoff::ZeroDelay)
+        );
         let e = RobustStream::builder(connector)
             .connect_timeout(Duration::ZERO)
             .build_with_runtime(rt.clone())
             .unwrap_err();
-        assert_eq!(e, InvalidConfig::ZeroConnectTimeout);
+        assert_eq!(e, InvalidReconnectConfig::ZeroConnectTimeout);
         for capacity in [0, usize::MAX] {
             let e = RobustStream::builder(connector)
                 .buffer_capacity(capacity)
                 .build_with_runtime(rt.clone())
                 .unwrap_err();
-            assert_eq!(e, InvalidConfig::BufferCapacity(capacity));
+            assert_eq!(e, InvalidReconnectConfig::BufferCapacity(capacity));
         }
         // Extreme but valid values build and work.
         let mut stream = RobustStream::builder(connector)

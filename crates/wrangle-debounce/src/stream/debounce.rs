@@ -12,7 +12,7 @@ use wrangle_rt::{DefaultRuntime, Runtime, Sleep};
 
 use crate::debouncer::default_runtime;
 use crate::lodash::Edges;
-use crate::{DebounceConfigError, check_max_wait, check_window};
+use crate::{InvalidDebounceConfig, check_max_wait, check_window};
 
 /// Items taken from the inner stream in one poll before yielding to the executor: an
 /// always-ready source must not starve the other tasks.
@@ -256,18 +256,18 @@ impl<R: Runtime> DebounceBuilder<R> {
     ///
     /// # Errors
     ///
-    /// [`DebounceConfigError::ZeroWindow`], [`DebounceConfigError::OutOfRange`],
-    /// [`DebounceConfigError::NoEdge`] (neither leading nor trailing),
-    /// [`DebounceConfigError::MaxWaitBelowWindow`].
+    /// [`InvalidDebounceConfig::ZeroWindow`], [`InvalidDebounceConfig::OutOfRange`],
+    /// [`InvalidDebounceConfig::NoEdge`] (neither leading nor trailing),
+    /// [`InvalidDebounceConfig::MaxWaitBelowWindow`].
     ///
     /// # Panics
     ///
     /// Without [`runtime`](Self::runtime), if no runtime is available (see
     /// [`DefaultRuntime::current`]).
-    pub fn build<S: Stream>(self, stream: S) -> Result<Debounce<S, R>, DebounceConfigError> {
+    pub fn build<S: Stream>(self, stream: S) -> Result<Debounce<S, R>, InvalidDebounceConfig> {
         check_window(self.window)?;
         if !(self.leading || self.trailing) {
-            return Err(DebounceConfigError::NoEdge);
+            return Err(InvalidDebounceConfig::NoEdge);
         }
         if let Some(max_wait) = self.max_wait {
             check_max_wait(self.window, max_wait)?;

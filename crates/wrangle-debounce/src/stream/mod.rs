@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use futures_lite::Stream;
 
-use crate::DebounceConfigError;
+use crate::InvalidDebounceConfig;
 
 pub use debounce::{Debounce, DebounceBuilder, StreamDebounceStats};
 pub use throttle::{Throttle, ThrottleBuilder};
@@ -44,12 +44,12 @@ pub trait DebounceStreamExt: Stream + Sized {
     ///
     /// # Errors
     ///
-    /// [`DebounceConfigError::ZeroWindow`] or [`DebounceConfigError::OutOfRange`].
+    /// [`InvalidDebounceConfig::ZeroWindow`] or [`InvalidDebounceConfig::OutOfRange`].
     ///
     /// # Panics
     ///
     /// If no runtime is available (see [`DefaultRuntime::current`](wrangle_rt::DefaultRuntime::current)).
-    fn debounce(self, window: Duration) -> Result<Debounce<Self>, DebounceConfigError> {
+    fn debounce(self, window: Duration) -> Result<Debounce<Self>, InvalidDebounceConfig> {
         DebounceBuilder::new(window).build(self)
     }
 
@@ -62,12 +62,12 @@ pub trait DebounceStreamExt: Stream + Sized {
     ///
     /// # Errors
     ///
-    /// [`DebounceConfigError::ZeroWindow`] or [`DebounceConfigError::OutOfRange`].
+    /// [`InvalidDebounceConfig::ZeroWindow`] or [`InvalidDebounceConfig::OutOfRange`].
     ///
     /// # Panics
     ///
     /// If no runtime is available (see [`DefaultRuntime::current`](wrangle_rt::DefaultRuntime::current)).
-    fn throttle(self, window: Duration) -> Result<Throttle<Self>, DebounceConfigError> {
+    fn throttle(self, window: Duration) -> Result<Throttle<Self>, InvalidDebounceConfig> {
         ThrottleBuilder::new(window).build(self)
     }
 }

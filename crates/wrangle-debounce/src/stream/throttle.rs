@@ -12,7 +12,7 @@ use wrangle_rt::{DefaultRuntime, Runtime};
 use crate::debouncer::default_runtime;
 use crate::lodash::Edges;
 use crate::stream::{Debounce, StreamDebounceStats};
-use crate::{DebounceConfigError, check_window};
+use crate::{InvalidDebounceConfig, check_window};
 
 /// A stream that lets at most one item through per window (lodash's `throttle`: a debounce
 /// whose maximum wait is its window). Made by
@@ -180,17 +180,17 @@ impl<R: Runtime> ThrottleBuilder<R> {
     ///
     /// # Errors
     ///
-    /// [`DebounceConfigError::ZeroWindow`], [`DebounceConfigError::OutOfRange`],
-    /// [`DebounceConfigError::NoEdge`] (neither leading nor trailing).
+    /// [`InvalidDebounceConfig::ZeroWindow`], [`InvalidDebounceConfig::OutOfRange`],
+    /// [`InvalidDebounceConfig::NoEdge`] (neither leading nor trailing).
     ///
     /// # Panics
     ///
     /// Without [`runtime`](Self::runtime), if no runtime is available (see
     /// [`DefaultRuntime::current`]).
-    pub fn build<S: Stream>(self, stream: S) -> Result<Throttle<S, R>, DebounceConfigError> {
+    pub fn build<S: Stream>(self, stream: S) -> Result<Throttle<S, R>, InvalidDebounceConfig> {
         check_window(self.window)?;
         if !(self.leading || self.trailing) {
-            return Err(DebounceConfigError::NoEdge);
+            return Err(InvalidDebounceConfig::NoEdge);
         }
         let rt = self.rt.unwrap_or_else(default_runtime);
         let edges = Edges::new(self.window, Some(self.window), self.leading, self.trailing);
