@@ -236,7 +236,7 @@ where
             counters: Counters {
                 hits: StripedCounter::new(),
                 misses: StripedCounter::new(),
-                loads: AtomicU64::new(0),
+                started: AtomicU64::new(0),
                 completed: AtomicU64::new(0),
                 failed: AtomicU64::new(0),
                 panicked: AtomicU64::new(0),

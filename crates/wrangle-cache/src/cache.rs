@@ -349,7 +349,7 @@ where
     ///     assert_eq!(waiter.await.unwrap().unwrap(), 2);
     /// });
     /// let s = cache.stats();
-    /// assert_eq!((s.loads, s.cancelled, s.completed), (2, 1, 1));
+    /// assert_eq!((s.started, s.cancelled, s.completed), (2, 1, 1));
     /// ```
     ///
     /// # Errors
@@ -402,7 +402,7 @@ where
     ///         .await;
     ///     assert_eq!(ok.unwrap(), "one");
     /// });
-    /// assert_eq!(cache.stats().loads, 2);
+    /// assert_eq!(cache.stats().started, 2);
     /// ```
     ///
     /// # Errors

@@ -241,7 +241,7 @@ where
                         st.leading = true;
                         st.unpark(*slot);
                         drop(st);
-                        this.inner.counters.loads.fetch_add(1, Ordering::Relaxed);
+                        this.inner.counters.started.fetch_add(1, Ordering::Relaxed);
                         let flight = Arc::clone(flight);
                         let lead = Lead::new(this.inner.clone(), this.key.clone(), flight);
                         *this.state = State::Load(lead);

@@ -21,7 +21,7 @@ pub(crate) type WeighFn<K, V> = Arc<dyn Fn(&K, &V) -> u64 + Send + Sync>;
 pub(crate) struct Counters {
     pub(crate) hits: StripedCounter,
     pub(crate) misses: StripedCounter,
-    pub(crate) loads: AtomicU64,
+    pub(crate) started: AtomicU64,
     pub(crate) completed: AtomicU64,
     pub(crate) failed: AtomicU64,
     pub(crate) panicked: AtomicU64,
@@ -97,7 +97,7 @@ where
             }
             Joined::Lead(flight) => {
                 drop(shard);
-                self.counters.loads.fetch_add(1, Ordering::Relaxed);
+                self.counters.started.fetch_add(1, Ordering::Relaxed);
                 Joined2::Lead(flight)
             }
         }
@@ -170,19 +170,19 @@ where
 
     pub(crate) fn stats(&self) -> CacheStats {
         let c = &self.counters;
-        let loads = c.loads.load(Ordering::Relaxed);
+        let started = c.started.load(Ordering::Relaxed);
         let completed = c.completed.load(Ordering::Relaxed);
         let failed = c.failed.load(Ordering::Relaxed);
         let cancelled = c.cancelled.load(Ordering::Relaxed);
         CacheStats {
             hits: c.hits.sum(),
             misses: c.misses.sum(),
-            loads,
+            started,
             completed,
             failed,
             panicked: c.panicked.load(Ordering::Relaxed),
             cancelled,
-            running: usize::try_from(loads.saturating_sub(completed + failed + cancelled))
+            running: usize::try_from(started.saturating_sub(completed + failed + cancelled))
                 .unwrap_or(usize::MAX),
             refreshes: c.refreshes.load(Ordering::Relaxed),
             evictions: c.evictions.load(Ordering::Relaxed),
@@ -322,7 +322,7 @@ where
         }
         match Flights::join(&mut shard, key) {
             Joined::Lead(flight) => {
-                self.counters.loads.fetch_add(1, Ordering::Relaxed);
+                self.counters.started.fetch_add(1, Ordering::Relaxed);
                 Some(flight)
             }
             Joined::Wait(_) => None,
@@ -332,7 +332,7 @@ where
     /// Starts a refresh of `key` unless a load of it runs.
     pub(crate) fn lead_refresh(&self, key: &K) -> Option<Arc<Flight<V>>> {
         let flight = self.flights.try_lead(key)?;
-        self.counters.loads.fetch_add(1, Ordering::Relaxed);
+        self.counters.started.fetch_add(1, Ordering::Relaxed);
         self.counters.refreshes.fetch_add(1, Ordering::Relaxed);
         Some(flight)
     }

@@ -65,7 +65,7 @@
 //!     assert_eq!(config.call("billing").await.unwrap(), "billing config v1");
 //! });
 //! let s = config.stats();
-//! assert_eq!((s.loads, s.refreshes, s.hits, s.misses), (2, 1, 2, 1));
+//! assert_eq!((s.started, s.refreshes, s.hits, s.misses), (2, 1, 2, 1));
 //! ```
 //!
 //! # Features

@@ -234,7 +234,7 @@ impl<A, K, T, E> Memoized<A, K, T, E> {
     ///     let second = get.call(Request { path: "/a".into(), trace_id: 2 }).await.unwrap();
     ///     assert_eq!(second, first); // "/a fetched by trace 1"
     /// });
-    /// assert_eq!(get.stats().loads, 1);
+    /// assert_eq!(get.stats().started, 1);
     /// ```
     pub fn keyed_builder<KF, F, Fut>(key: KF, f: F) -> MemoizedBuilder<A, K, T, E>
     where
@@ -280,10 +280,10 @@ where
     ///     assert_eq!(lookup.call("abc".into()).await.unwrap(), 3);
     ///     assert!(matches!(lookup.call(String::new()).await, Err(LoadError::Failed("empty name"))));
     ///     lookup.call(String::new()).await.unwrap_err(); // the cached error
-    ///     assert_eq!(lookup.stats().loads, 2);
+    ///     assert_eq!(lookup.stats().started, 2);
     ///     rt.sleep(Duration::from_secs(5)).await;
     ///     lookup.call(String::new()).await.unwrap_err(); // expired: runs again
-    ///     assert_eq!(lookup.stats().loads, 3);
+    ///     assert_eq!(lookup.stats().started, 3);
     /// });
     /// ```
     ///
@@ -394,7 +394,7 @@ where
     ///     assert!(m.invalidate(&1));
     ///     m.call(1).await.unwrap();
     /// });
-    /// assert_eq!(m.stats().loads, 2);
+    /// assert_eq!(m.stats().started, 2);
     /// ```
     pub fn invalidate(&self, args: &A) -> bool {
         match self.shared.key_of(args) {

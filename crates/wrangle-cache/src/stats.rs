@@ -5,14 +5,14 @@
 ///
 /// Lookups split into `hits` (served from the cache) and `misses` (everything else: the
 /// caller then loads, waits for a load in progress, or finds a value a load just stored).
-/// Loads follow the api.md vocabulary: `loads` counts loader runs that started (`started` in
-/// other crates), and when no load is running,
+/// Loads follow the vocabulary of every wrangle crate: `started` counts loader runs that
+/// began, and at any quiet moment
 ///
 /// ```text
-/// loads == completed + failed + cancelled + running
+/// started == completed + failed + cancelled + running
 /// ```
 ///
-/// with `panicked` a part of `failed` and `refreshes` a part of `loads`. A load is
+/// with `panicked` a part of `failed` and `refreshes` a part of `started`. A load is
 /// `cancelled` when its leader was dropped before the end (a waiter then starts a new one).
 /// The counters are read one by one, so a snapshot taken while loads run may be off by the
 /// loads that moved meanwhile; `running` is derived from the others.
@@ -32,8 +32,8 @@
 ///     }
 /// });
 /// let s = cache.stats();
-/// assert_eq!((s.hits, s.misses, s.loads, s.completed, s.entries), (2, 1, 1, 1, 1));
-/// assert_eq!(s.loads, s.completed + s.failed + s.cancelled + s.running as u64);
+/// assert_eq!((s.hits, s.misses, s.started, s.completed, s.entries), (2, 1, 1, 1, 1));
+/// assert_eq!(s.started, s.completed + s.failed + s.cancelled + s.running as u64);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
@@ -43,7 +43,7 @@ pub struct CacheStats {
     /// Lookups that found no fresh entry.
     pub misses: u64,
     /// Loader runs started (refreshes included).
-    pub loads: u64,
+    pub started: u64,
     /// Loads that ended with a value.
     pub completed: u64,
     /// Loads that ended with an error or a panic.
@@ -54,7 +54,7 @@ pub struct CacheStats {
     pub cancelled: u64,
     /// Loads running now.
     pub running: usize,
-    /// Refresh-ahead loads started (part of `loads`).
+    /// Refresh-ahead loads started (part of `started`).
     pub refreshes: u64,
     /// Entries the policy removed to make room, or refused because they could never fit.
     pub evictions: u64,

@@ -58,7 +58,7 @@ fn a_thousand_callers_of_one_missing_key_make_one_load() {
         assert!(values.windows(2).all(|w| w[0] == w[1]), "one value for all");
         assert_eq!(loads.load(Ordering::SeqCst), 1);
         let s = cache.stats();
-        assert_eq!((s.loads, s.completed, s.misses, s.entries), (1, 1, 1000, 1));
+        assert_eq!((s.started, s.completed, s.misses, s.entries), (1, 1, 1000, 1));
         assert_quiescent(&s);
         assert_eq!(cache.get(&1), Some(values[0]));
     });
@@ -83,7 +83,7 @@ fn a_leader_dropped_mid_load_hands_the_load_to_a_waiter() {
         }
         assert_eq!(loads.load(Ordering::SeqCst), 2, "one load, one take-over");
         let s = cache.stats();
-        assert_eq!((s.loads, s.cancelled, s.completed), (2, 1, 1));
+        assert_eq!((s.started, s.cancelled, s.completed), (2, 1, 1));
         assert_quiescent(&s);
     });
 }
@@ -101,7 +101,7 @@ fn a_dropped_leader_without_waiters_leaves_nothing_behind() {
         let v = cache.get_or_insert_with(1, || async { 9 }).await.unwrap();
         assert_eq!(v, 9);
         let s = cache.stats();
-        assert_eq!((s.loads, s.cancelled, s.completed), (2, 1, 1));
+        assert_eq!((s.started, s.cancelled, s.completed), (2, 1, 1));
         assert_quiescent(&s);
     });
 }
@@ -144,7 +144,7 @@ fn a_failing_load_fails_every_caller_once_and_is_not_cached() {
             .await;
         assert_eq!(again.unwrap(), 5);
         let s = cache.stats();
-        assert_eq!((s.loads, s.failed, s.completed), (2, 1, 1));
+        assert_eq!((s.started, s.failed, s.completed), (2, 1, 1));
         assert_quiescent(&s);
     });
 }
@@ -175,7 +175,7 @@ fn a_panicking_load_is_an_error_for_every_caller_and_caches_nothing() {
         }
         assert_eq!(cache.len(), 0);
         let s = cache.stats();
-        assert_eq!((s.loads, s.failed, s.panicked), (1, 1, 1));
+        assert_eq!((s.started, s.failed, s.panicked), (1, 1, 1));
         assert_quiescent(&s);
         // The cache keeps working.
         assert_eq!(

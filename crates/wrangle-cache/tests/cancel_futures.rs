@@ -87,7 +87,7 @@ fn try_get_or_insert_with_waiter_dropped_after_k_polls_leaves_nothing() {
             }
             assert_eq!(leader.await.unwrap(), 1);
             let s = cache.stats();
-            assert_eq!((s.loads, s.completed, s.cancelled), (1, 1, 0));
+            assert_eq!((s.started, s.completed, s.cancelled), (1, 1, 0));
             assert_quiescent(&s);
             // Nothing left in flight: a new caller hits.
             let again =
@@ -116,7 +116,7 @@ fn every_waiter_dropped_with_the_leader_leaves_the_key_loadable() {
         }
         assert_eq!(cache.get_or_insert_with(1, || slow(1, 3)).await.unwrap(), 3);
         let s = cache.stats();
-        assert_eq!((s.loads, s.cancelled, s.completed), (2, 1, 1));
+        assert_eq!((s.started, s.cancelled, s.completed), (2, 1, 1));
         assert_quiescent(&s);
     });
 }

@@ -211,7 +211,7 @@ fn concurrent_calls_share_one_run_and_a_dropped_caller_hands_it_over() {
             assert_eq!(o.await.unwrap().unwrap(), 1);
         }
         let s = memo.stats();
-        assert_eq!((s.loads, s.cancelled, s.completed), (2, 1, 1));
+        assert_eq!((s.started, s.cancelled, s.completed), (2, 1, 1));
         assert_quiescent(&s);
     });
 }
@@ -352,7 +352,7 @@ fn refresh_ahead_serves_the_stale_value_while_one_reload_runs() {
         rt.sleep(NS).await;
         assert_eq!(memo.call(()).await.unwrap(), 2);
         let s = memo.stats();
-        assert_eq!((s.loads, s.refreshes, s.completed), (3, 2, 2), "{s:?}");
+        assert_eq!((s.started, s.refreshes, s.completed), (3, 2, 2), "{s:?}");
     });
 }
 
@@ -501,7 +501,7 @@ fn a_panicking_key_function_is_an_error_and_the_memoizer_keeps_working() {
         );
         assert_eq!(memo.call(4).await.unwrap(), 4);
         let s = memo.stats();
-        assert_eq!(s.loads, 1, "nothing ran for the keys that panicked");
+        assert_eq!(s.started, 1, "nothing ran for the keys that panicked");
     });
 }
 

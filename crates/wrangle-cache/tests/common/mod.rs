@@ -21,7 +21,7 @@ pub(crate) async fn eventually<R: Runtime>(rt: &R, mut done: impl FnMut() -> boo
 /// The documented invariant of `CacheStats`, checked when no load runs.
 pub(crate) fn assert_quiescent(s: &CacheStats) {
     assert_eq!(s.running, 0, "{s:?}");
-    assert_eq!(s.loads, s.completed + s.failed + s.cancelled, "{s:?}");
+    assert_eq!(s.started, s.completed + s.failed + s.cancelled, "{s:?}");
     assert!(s.panicked <= s.failed, "{s:?}");
-    assert!(s.refreshes <= s.loads, "{s:?}");
+    assert!(s.refreshes <= s.started, "{s:?}");
 }

@@ -258,7 +258,7 @@ pub(crate) fn run(data: &[u8]) {
             assert_eq!(cache.len(), model_lru.order.len());
         }
         assert_eq!(
-            (s.hits, s.misses, s.loads, s.failed, s.panicked),
+            (s.hits, s.misses, s.started, s.failed, s.panicked),
             (
                 counts.hits,
                 counts.misses,
@@ -269,6 +269,6 @@ pub(crate) fn run(data: &[u8]) {
             "{s:?}"
         );
         assert_eq!(s.running, 0);
-        assert_eq!(s.loads, s.completed + s.failed + s.cancelled);
+        assert_eq!(s.started, s.completed + s.failed + s.cancelled);
     }
 }

@@ -41,7 +41,7 @@ pub(crate) async fn tour(rt: DefaultRuntime) {
     let s = cache.stats();
     println!(
         "50 callers, leader cancelled: {} loads ({} cancelled, {} completed), {} misses",
-        s.loads, s.cancelled, s.completed, s.misses
+        s.started, s.cancelled, s.completed, s.misses
     );
     rt.sleep(ms(50)).await;
     println!("after the 50 ms time to live: {:?}", cache.get(&"user:7"));
