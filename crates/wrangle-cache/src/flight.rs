@@ -11,7 +11,7 @@ use std::task::Waker;
 
 use quick_cache::DefaultHashBuilder;
 
-use crate::sync::{Mutex, MutexGuard, lock};
+use crate::loom::{Mutex, MutexGuard, lock};
 
 /// How a load ended, as every waiter sees it.
 pub(crate) enum Outcome<V> {

@@ -13,7 +13,7 @@ use crate::error::LoadError;
 use crate::finish::{Fallible, Plain};
 use crate::flow::{Flow, FnInit};
 use crate::inner::Inner;
-use crate::memo_finish::{CallFinish, LoadFn, MemoInit};
+use crate::memo::finish::{CallFinish, LoadFn, MemoInit};
 
 type PlainFlow<'a, K, V, R, F> = Flow<&'a Inner<K, V, R>, K, V, R, FnInit<F>, Plain>;
 type FallibleFlow<'a, K, V, R, F, E> = Flow<&'a Inner<K, V, R>, K, V, R, FnInit<F>, Fallible<E>>;

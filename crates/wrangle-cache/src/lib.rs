@@ -102,14 +102,11 @@ mod finish;
 mod flight;
 mod flow;
 mod inner;
+mod loom;
 mod lru;
 mod memo;
-mod memo_builder;
-mod memo_finish;
-mod memo_task;
 mod stats;
 mod store;
-mod sync;
 
 pub mod future;
 
@@ -117,6 +114,6 @@ pub use builder::CacheBuilder;
 pub use cache::Cache;
 pub use error::{InvalidCacheConfig, LoadError};
 pub use memo::Memoized;
-pub use memo_builder::MemoizedBuilder;
+pub use memo::builder::MemoizedBuilder;
 pub use stats::CacheStats;
 pub use store::Policy;

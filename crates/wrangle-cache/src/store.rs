@@ -9,8 +9,8 @@ use quick_cache::sync::Cache as Fifo;
 use quick_cache::{DefaultHashBuilder, Lifecycle, UnitWeighter, Weighter};
 
 use crate::entry::{Entry, NEVER};
+use crate::loom::{Mutex, lock};
 use crate::lru::Lru;
-use crate::sync::{Mutex, lock};
 
 /// The eviction policy of a cache.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

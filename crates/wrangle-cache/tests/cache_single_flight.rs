@@ -58,7 +58,10 @@ fn a_thousand_callers_of_one_missing_key_make_one_load() {
         assert!(values.windows(2).all(|w| w[0] == w[1]), "one value for all");
         assert_eq!(loads.load(Ordering::SeqCst), 1);
         let s = cache.stats();
-        assert_eq!((s.started, s.completed, s.misses, s.entries), (1, 1, 1000, 1));
+        assert_eq!(
+            (s.started, s.completed, s.misses, s.entries),
+            (1, 1, 1000, 1)
+        );
         assert_quiescent(&s);
         assert_eq!(cache.get(&1), Some(values[0]));
     });

@@ -1,6 +1,10 @@
 //! [`Memoized`]: an async function whose results are cached per key, with preemptive loads
 //! and refresh-ahead run as tasks the memoizer owns.
 
+pub(crate) mod builder;
+pub(crate) mod finish;
+pub(crate) mod task;
+
 use std::fmt;
 use std::future::Future;
 use std::hash::Hash;
@@ -15,9 +19,9 @@ use crate::cache::Cache;
 use crate::flow::Flow;
 use crate::future::Call;
 use crate::inner::Lead;
-use crate::memo_builder::MemoizedBuilder;
-use crate::memo_finish::{CallFinish, LoadFn, LoadFuture, MemoInit, TaskFinish, task_flow};
-use crate::memo_task::OwnedLoad;
+use crate::memo::builder::MemoizedBuilder;
+use crate::memo::finish::{CallFinish, LoadFn, LoadFuture, MemoInit, TaskFinish, task_flow};
+use crate::memo::task::OwnedLoad;
 use crate::stats::CacheStats;
 
 pub(crate) type KeyFn<A, K> = dyn Fn(&A) -> K + Send + Sync;

@@ -9,8 +9,8 @@ use wrangle_rt::{BoxError, CancellationToken, DefaultRuntime, ErrorReporter, Run
 
 use crate::builder::{CacheBuilder, current, nanos, positive};
 use crate::error::InvalidCacheConfig;
+use crate::memo::finish::LoadFn;
 use crate::memo::{KeyFn, MemoShared, Memoized};
-use crate::memo_finish::LoadFn;
 use crate::store::Policy;
 
 /// Configures a [`Memoized`]: [`Memoized::builder`], [`Memoized::keyed_builder`].
