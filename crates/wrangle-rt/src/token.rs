@@ -72,6 +72,9 @@ struct Tree {
     index: usize,
     /// Emptied by `cancel` (the children are cancelled with it) and by unlinking.
     children: Vec<Arc<Node>>,
+    /// The tokio-util token cancelled with this node; `to_tokio` hands out its children.
+    #[cfg(feature = "tokio-util")]
+    tokio: Option<tokio_util::sync::CancellationToken>,
 }
 
 impl Node {
@@ -138,6 +141,15 @@ fn cascade(mut stack: Vec<Arc<Node>>) {
         node.event.notify(usize::MAX);
         let mut tree = node.tree();
         cancel_children(&mut tree, &mut stack);
+        #[cfg(feature = "tokio-util")]
+        {
+            let bridged = tree.tokio.take();
+            drop(tree);
+            // Outside the lock: tokio-util runs no user code on cancel, but wakes its waiters.
+            if let Some(tokio) = bridged {
+                tokio.cancel();
+            }
+        }
     }
 }
 
@@ -207,6 +219,9 @@ impl Drop for CancellationToken {
     fn drop(&mut self) {
         if self.node.handles.fetch_sub(1, Ordering::AcqRel) == 1 {
             release(&self.node);
+            // Only a bridge task from `from_tokio` can listen without a handle: it ends now.
+            #[cfg(feature = "tokio-util")]
+            self.node.event.notify(usize::MAX);
         }
     }
 }
@@ -526,5 +541,202 @@ impl<F: Future> Future for RunUntilCancelled<'_, F> {
             return Poll::Ready(None);
         }
         this.future.poll(cx).map(Some)
+    }
+}
+
+#[cfg(feature = "tokio-util")]
+mod tokio_bridge {
+    use std::sync::{Arc, Weak};
+
+    use futures_lite::future;
+    use tokio_util::sync::CancellationToken as TokioToken;
+
+    use super::{CancellationToken, Node, Ordering, cascade};
+    use crate::{DefaultRuntime, Runtime};
+
+    impl CancellationToken {
+        /// A tokio-util token that is cancelled when this token is (feature `tokio-util`).
+        ///
+        /// Hand it to Tokio code that takes tokio-util's token: cancelling this token (or an
+        /// ancestor) cancels it. It is a child: cancelling it, or what Tokio code derives from
+        /// it, does not cancel this token. No task is involved: each token (and each ancestor
+        /// on the way) keeps one bridged tokio-util token, and every call returns a new child
+        /// of it, which tokio-util forgets when it is dropped.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use wrangle_rt::CancellationToken;
+        ///
+        /// let ours = CancellationToken::new();
+        /// // The child is dropped at once; the tokio token still follows `ours`.
+        /// let theirs: tokio_util::sync::CancellationToken = ours.child_token().to_tokio();
+        /// let request = theirs.child_token(); // Tokio code derives its own tokens
+        /// assert!(!request.is_cancelled());
+        /// ours.cancel();
+        /// assert!(theirs.is_cancelled() && request.is_cancelled());
+        /// ```
+        #[must_use]
+        pub fn to_tokio(&self) -> tokio_util::sync::CancellationToken {
+            if let Some(bridged) = bridged(&self.node) {
+                bridged.child_token()
+            } else {
+                let done = tokio_util::sync::CancellationToken::new();
+                done.cancel();
+                done
+            }
+        }
+
+        /// A new root token cancelled when the tokio-util `token` is (feature `tokio-util`).
+        ///
+        /// tokio-util's token has no callback, so a small task on
+        /// [`DefaultRuntime::current`] waits for it; use
+        /// [`from_tokio_with_runtime`](Self::from_tokio_with_runtime) to choose the runtime.
+        /// The task ends as soon as either token is cancelled or every handle of the returned
+        /// token is dropped, so a bridge never outlives what it serves.
+        ///
+        /// # Panics
+        ///
+        /// Outside any runtime, as [`DefaultRuntime::current`] does.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use wrangle_rt::{CancellationToken, VirtualRuntime};
+        ///
+        /// let rt = VirtualRuntime::new();
+        /// rt.block_on(async {
+        ///     let theirs = tokio_util::sync::CancellationToken::new();
+        ///     let ours = CancellationToken::from_tokio(theirs.clone());
+        ///     theirs.cancel();
+        ///     ours.cancelled().await; // wrangle code now sees Tokio's cancellation
+        /// });
+        /// ```
+        #[must_use]
+        pub fn from_tokio(token: tokio_util::sync::CancellationToken) -> CancellationToken {
+            Self::from_tokio_with_runtime(DefaultRuntime::current(), token)
+        }
+
+        /// [`from_tokio`](Self::from_tokio), with its bridge task on `rt`.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use wrangle_rt::{CancellationToken, VirtualRuntime};
+        ///
+        /// let rt = VirtualRuntime::new();
+        /// let theirs = tokio_util::sync::CancellationToken::new();
+        /// let ours = CancellationToken::from_tokio_with_runtime(rt.clone(), theirs.clone());
+        /// rt.block_on(async {
+        ///     theirs.cancel();
+        ///     ours.cancelled().await;
+        /// });
+        /// ```
+        #[must_use]
+        pub fn from_tokio_with_runtime<R: Runtime>(
+            rt: R,
+            token: tokio_util::sync::CancellationToken,
+        ) -> CancellationToken {
+            let ours = CancellationToken::new();
+            if token.is_cancelled() {
+                ours.cancel();
+                return ours;
+            }
+            rt.spawn(bridge(token, Arc::downgrade(&ours.node))).detach();
+            ours
+        }
+    }
+
+    /// The tokio-util token bridged to `node`, made on first use; `None` once `node` is
+    /// cancelled.
+    ///
+    /// Each node's bridged token is a tokio-util child of its parent's, made top-down along
+    /// the path from the nearest ancestor that has one, so the tokio tree mirrors ours: when
+    /// a token is dropped and its children are handed to their grandparent, their bridged
+    /// tokens still hear the grandparent's through the dropped token's (tokio-util keeps it
+    /// while it has children). Iterative, taking one lock at a time.
+    fn bridged(node: &Arc<Node>) -> Option<TokioToken> {
+        // Up: the path to the nearest node with a bridged token, or to the root.
+        let mut path = vec![Arc::clone(node)];
+        let mut current = loop {
+            let top = path.last().expect("the path starts with `node`");
+            let tree = top.tree();
+            if top.cancelled.load(Ordering::SeqCst) {
+                // A cancelled ancestor cancels `node` too (if it has not yet, it is about to).
+                return None;
+            }
+            if let Some(bridged) = &tree.tokio {
+                let bridged = bridged.clone();
+                drop(tree);
+                path.pop();
+                break Some(bridged);
+            }
+            let parent = tree.parent.clone();
+            drop(tree);
+            match parent {
+                Some(parent) => path.push(parent),
+                None => break None,
+            }
+        };
+        // Down: each node's token a child of the one above. Under each node's lock, so a
+        // cancel either finds the token stored or is seen here.
+        for n in path.iter().rev() {
+            let mut tree = n.tree();
+            if n.cancelled.load(Ordering::SeqCst) {
+                return None;
+            }
+            let bridged = tree
+                .tokio
+                .get_or_insert_with(|| match &current {
+                    Some(above) => above.child_token(),
+                    None => TokioToken::new(),
+                })
+                .clone();
+            current = Some(bridged);
+        }
+        current
+    }
+
+    /// Cancels the node behind `weak` when `token` is cancelled; ends early when the node is
+    /// cancelled or has no handle left (its last drop notifies the node's event).
+    async fn bridge(token: tokio_util::sync::CancellationToken, weak: Weak<Node>) {
+        let mut theirs = std::pin::pin!(token.cancelled_owned());
+        loop {
+            let listener = {
+                let Some(node) = weak.upgrade() else { return };
+                let done = |n: &Node| {
+                    n.handles.load(Ordering::Acquire) == 0 || n.cancelled.load(Ordering::SeqCst)
+                };
+                if done(&node) {
+                    return;
+                }
+                let listener = node.event.listen();
+                // Checked again after listening: a notification in between is not lost.
+                if done(&node) {
+                    return;
+                }
+                listener
+            };
+            let fired = future::or(
+                async {
+                    theirs.as_mut().await;
+                    true
+                },
+                async {
+                    listener.await;
+                    false
+                },
+            )
+            .await;
+            if fired {
+                if let Some(node) = weak.upgrade()
+                    && node.handles.load(Ordering::Acquire) > 0
+                    && !node.cancelled.swap(true, Ordering::SeqCst)
+                {
+                    cascade(vec![node]);
+                }
+                return;
+            }
+        }
     }
 }
