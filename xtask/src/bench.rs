@@ -26,7 +26,47 @@ pub(crate) fn bench(args: &[String]) -> Result {
     }
     c.args(passthrough);
     run(c)?;
-    table(&root().join("target/criterion"))
+    println!("{}", stamp());
+    table(&criterion_dir())
+}
+
+/// Where criterion writes its results: `CRITERION_HOME`, else `<target dir>/criterion`.
+pub(crate) fn criterion_dir() -> std::path::PathBuf {
+    if let Some(home) = std::env::var_os("CRITERION_HOME") {
+        return home.into();
+    }
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| root().join("target"), Into::into)
+        .join("criterion")
+}
+
+/// "measured on <UTC date> at <commit>" (with "+ local changes" when the tree is dirty), so a
+/// table pasted into `docs/benchmarks.md` says what it measured.
+fn stamp() -> String {
+    let out = |cmd: &mut std::process::Command| {
+        cmd.output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+            .unwrap_or_else(|| "?".into())
+    };
+    let date = out(std::process::Command::new("date").args(["-u", "+%Y-%m-%d %H:%M UTC"]));
+    let commit = out(std::process::Command::new("git").current_dir(root()).args([
+        "rev-parse",
+        "--short=9",
+        "HEAD",
+    ]));
+    let dirty = out(std::process::Command::new("git").current_dir(root()).args([
+        "status",
+        "--porcelain",
+        "--untracked-files=no",
+    ]));
+    let dirty = if dirty.is_empty() || dirty == "?" {
+        ""
+    } else {
+        " + local changes"
+    };
+    format!("measured on {date} at {commit}{dirty}")
 }
 
 /// `bench-pair <bench> <group> <ours> <peer> [rounds]`: measures `ours` and `peer` back to
@@ -45,7 +85,7 @@ pub(crate) fn pair(args: &[String]) -> Result {
     if rounds == 0 {
         return Err("rounds must be at least 1".into());
     }
-    let dir = root().join("target/criterion").join(group);
+    let dir = criterion_dir().join(group);
     let measure = |func: &str| -> Result<f64> {
         let mut c = cargo();
         c.args([

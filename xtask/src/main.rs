@@ -68,7 +68,7 @@ fn main() -> ExitCode {
         "powerset" => powerset::powerset(),
         "names" => names::names(),
         "bench" => bench::bench(rest),
-        "bench-table" => bench::table(&root().join("target/criterion")),
+        "bench-table" => bench::table(&bench::criterion_dir()),
         "bench-pair" => bench::pair(rest),
         "loom" => loom(rest.first().map(String::as_str)),
         "stress" => stress::stress(rest),
