@@ -90,7 +90,7 @@ pub(crate) fn names() -> Result {
         println!("xtask: names: no clashes across {} crates", crates.len());
         Ok(())
     } else {
-        Err(failures.join("\n").into())
+        Err(failures.join("\n"))
     }
 }
 
@@ -130,9 +130,9 @@ fn root_names(doc: &Value, krate: &str) -> Result<Vec<(String, String)>> {
         let (kind, name, target) = match inner.iter().next() {
             Some((k, v)) if k == "use" => {
                 if v["is_glob"].as_bool() == Some(true) {
-                    return Err(
-                        format!("{krate}: a glob re-export at the root hides its names").into(),
-                    );
+                    return Err(format!(
+                        "{krate}: a glob re-export at the root hides its names"
+                    ));
                 }
                 let name = v["name"].as_str().unwrap_or_default().to_owned();
                 (kind_of(&v["id"]).unwrap_or_default(), name, v["id"].clone())
