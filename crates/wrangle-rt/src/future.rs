@@ -11,6 +11,8 @@ pub use crate::default::DefaultSleep;
 pub use crate::enter::Scoped;
 pub use crate::join::Cancel;
 pub use crate::time::{Timeout, YieldNow};
-pub use crate::token::{RunUntilCancelled, WaitForCancellation, WaitForCancellationOwned};
+pub use crate::token::{
+    RunUntilCancelled, RunUntilCancelledOwned, WaitForCancellation, WaitForCancellationOwned,
+};
 pub use crate::virtual_time::advance::{Advance, AdvanceToNext};
 pub use crate::virtual_time::sleep::VirtualSleep;

@@ -119,7 +119,7 @@ pub use join::{JoinError, JoinHandle, PanicPayload};
 pub use output::TaskOutput;
 pub use runtime::{Runtime, Sleep};
 pub use time::{DeadlineOverflow, Elapsed, saturating_deadline, yield_now};
-pub use token::{CancellationToken, DropGuard};
+pub use token::{CancellationToken, DropGuard, DropGuardRef};
 pub use unhandled::{
     BoxError, ErrorHandler, ErrorReporter, Unhandled, report_unhandled, reset_global_error_handler,
     set_global_error_handler,

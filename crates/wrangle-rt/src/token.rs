@@ -240,6 +240,22 @@ impl fmt::Debug for CancellationToken {
     }
 }
 
+/// Clones are equal: two handles are equal when they are the same token (cancelling one
+/// cancels the other), so tokens can key a map or a set. A child is a different token.
+impl PartialEq for CancellationToken {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.node, &other.node)
+    }
+}
+
+impl Eq for CancellationToken {}
+
+impl std::hash::Hash for CancellationToken {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        std::ptr::hash(Arc::as_ptr(&self.node), state);
+    }
+}
+
 impl CancellationToken {
     /// Creates a new root token.
     ///
@@ -392,6 +408,38 @@ impl CancellationToken {
         }
     }
 
+    /// [`run_until_cancelled`](Self::run_until_cancelled), owning the token: the future is
+    /// `'static` when `future` is, so it can be spawned.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use wrangle_rt::{CancellationToken, Runtime, VirtualRuntime};
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// let token = CancellationToken::new();
+    /// let slow = rt.spawn(token.clone().run_until_cancelled_owned({
+    ///     let rt = rt.clone();
+    ///     async move { rt.sleep(Duration::from_secs(60)).await }
+    /// }));
+    /// rt.block_on(async {
+    ///     rt.sleep(Duration::from_secs(1)).await;
+    ///     token.cancel();
+    ///     assert_eq!(slow.await.unwrap(), None); // the sleep was dropped
+    /// });
+    /// ```
+    ///
+    /// # Cancel safety
+    ///
+    /// As cancel safe as `future`, which is dropped with it.
+    pub fn run_until_cancelled_owned<F: Future>(self, future: F) -> RunUntilCancelledOwned<F> {
+        RunUntilCancelledOwned {
+            cancelled: self.cancelled_owned(),
+            future,
+        }
+    }
+
     /// Returns a guard that cancels the token when dropped, unless disarmed.
     ///
     /// # Examples
@@ -403,6 +451,55 @@ impl CancellationToken {
     /// ```
     pub fn drop_guard(self) -> DropGuard {
         DropGuard { token: Some(self) }
+    }
+
+    /// [`drop_guard`](Self::drop_guard) borrowing the token: a scope that cancels on every
+    /// way out (return, `?`, panic) while the token stays usable in it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wrangle_rt::CancellationToken;
+    ///
+    /// fn step(token: &CancellationToken, fail: bool) -> Result<(), &'static str> {
+    ///     let _guard = token.drop_guard_ref();
+    ///     if fail {
+    ///         return Err("gave up"); // the workers under `token` are cancelled on the way out
+    ///     }
+    ///     _guard.disarm(); // success: keep them running
+    ///     Ok(())
+    /// }
+    ///
+    /// let token = CancellationToken::new();
+    /// assert!(step(&token, false).is_ok() && !token.is_cancelled());
+    /// assert!(step(&token, true).is_err() && token.is_cancelled());
+    /// ```
+    pub fn drop_guard_ref(&self) -> DropGuardRef<'_> {
+        DropGuardRef { token: Some(self) }
+    }
+}
+
+/// Cancels its borrowed token when dropped; made by [`CancellationToken::drop_guard_ref`].
+#[must_use = "dropping the guard cancels the token at once"]
+#[derive(Debug)]
+pub struct DropGuardRef<'a> {
+    token: Option<&'a CancellationToken>,
+}
+
+impl<'a> DropGuardRef<'a> {
+    /// Returns the token without cancelling it.
+    pub fn disarm(mut self) -> &'a CancellationToken {
+        self.token
+            .take()
+            .expect("a guard always holds its token until dropped")
+    }
+}
+
+impl Drop for DropGuardRef<'_> {
+    fn drop(&mut self) {
+        if let Some(token) = self.token.take() {
+            token.cancel();
+        }
     }
 }
 
@@ -533,6 +630,38 @@ impl<F> fmt::Debug for RunUntilCancelled<'_, F> {
 }
 
 impl<F: Future> Future for RunUntilCancelled<'_, F> {
+    type Output = Option<F::Output>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        if Pin::new(this.cancelled).poll(cx).is_ready() {
+            return Poll::Ready(None);
+        }
+        this.future.poll(cx).map(Some)
+    }
+}
+
+/// Future returned by [`CancellationToken::run_until_cancelled_owned`].
+///
+/// # Cancel safety
+///
+/// As cancel safe as the future it runs.
+#[pin_project::pin_project]
+#[must_use = "futures do nothing unless polled"]
+pub struct RunUntilCancelledOwned<F> {
+    cancelled: WaitForCancellationOwned,
+    #[pin]
+    future: F,
+}
+
+impl<F> fmt::Debug for RunUntilCancelledOwned<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RunUntilCancelledOwned")
+            .finish_non_exhaustive()
+    }
+}
+
+impl<F: Future> Future for RunUntilCancelledOwned<F> {
     type Output = Option<F::Output>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {

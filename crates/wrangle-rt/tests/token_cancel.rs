@@ -125,3 +125,69 @@ fn concurrent_cancel_and_child_creation_never_miss() {
         }
     }
 }
+
+#[test]
+// A token is hashed by identity, which cancelling does not change.
+#[allow(clippy::mutable_key_type)]
+fn clones_are_equal_and_hash_alike_children_are_not() {
+    use std::collections::HashSet;
+    let a = CancellationToken::new();
+    let a2 = a.clone();
+    let child = a.child_token();
+    let b = CancellationToken::new();
+    assert_eq!(a, a2);
+    assert_ne!(a, child);
+    assert_ne!(a, b);
+    let set: HashSet<_> = [a.clone(), a2, child.clone(), b.clone(), a]
+        .into_iter()
+        .collect();
+    assert_eq!(set.len(), 3);
+    assert!(set.contains(&child) && set.contains(&b));
+}
+
+#[test]
+fn run_until_cancelled_owned_is_spawnable_and_drops_the_future_on_cancel() {
+    each_runtime(|rt| async move {
+        let token = CancellationToken::new();
+        struct SetOnDrop(std::sync::Arc<std::sync::atomic::AtomicBool>);
+        impl Drop for SetOnDrop {
+            fn drop(&mut self) {
+                self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+        }
+        let dropped = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = SetOnDrop(dropped.clone());
+        let task = rt.spawn(token.clone().run_until_cancelled_owned(async move {
+            let _flag = flag; // dropped with the future
+            std::future::pending::<()>().await
+        }));
+        wrangle_rt::yield_now().await;
+        token.cancel();
+        assert_eq!(task.await.unwrap(), None);
+        assert!(
+            dropped.load(std::sync::atomic::Ordering::SeqCst),
+            "the inner future was dropped"
+        );
+        let done = CancellationToken::new()
+            .run_until_cancelled_owned(async { 7 })
+            .await;
+        assert_eq!(done, Some(7));
+    });
+}
+
+#[test]
+fn drop_guard_ref_cancels_on_every_way_out_unless_disarmed() {
+    let token = CancellationToken::new();
+    {
+        let guard = token.drop_guard_ref();
+        assert!(!token.is_cancelled());
+        let _ = guard.disarm();
+    }
+    assert!(!token.is_cancelled());
+    let caught = std::panic::catch_unwind(|| {
+        let _guard = token.drop_guard_ref();
+        panic!("unwinding");
+    });
+    assert!(caught.is_err());
+    assert!(token.is_cancelled(), "a panic cancels through the guard");
+}
