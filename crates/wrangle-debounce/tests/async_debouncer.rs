@@ -104,7 +104,11 @@ fn a_failing_or_panicking_trailing_call_is_reported_and_the_debouncer_keeps_work
         while runs.args().len() < 5 {
             settle(&rt).await; // 4 has run (two runs started at one instant may go either way)
         }
-        assert_eq!(d.call(5), Called::Deferred);
+        // Within 4's window on virtual time; a loaded real runtime may get here after it.
+        let called = d.call(5);
+        if rt.is_virtual() {
+            assert_eq!(called, Called::Deferred);
+        }
         d.shutdown().await;
         assert_eq!(runs.args(), [1, 2, 1, 3, 4, 5]);
         let s = d.stats();

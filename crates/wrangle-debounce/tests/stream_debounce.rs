@@ -34,34 +34,53 @@ fn feed(
     (rx, producer)
 }
 
+/// What a ready burst of 0..1000 comes out as: exactly `expected` on virtual time. A real
+/// runtime may leave the adaptor unpolled for longer than a window in the middle of the burst
+/// (it takes at most 256 items per poll), which ends a window early; there only the order is
+/// asserted: a subsequence of the input that keeps `expected`'s first and last item.
+fn assert_burst(virtual_time: bool, out: &[u32], expected: &[u32]) {
+    if virtual_time {
+        assert_eq!(out, expected);
+    } else {
+        assert_eq!(out.first(), expected.first(), "{out:?}");
+        assert_eq!(out.last(), expected.last(), "{out:?}");
+        assert!(out.windows(2).all(|w| w[0] < w[1]), "{out:?}");
+    }
+}
+
 #[test]
 fn a_ready_burst_settles_on_its_last_item_on_every_runtime() {
     each_runtime(|rt| async move {
+        let virtual_time = rt.is_virtual();
         let out: Vec<u32> = stream::iter(0..1000)
             .debounce(ms(5))
             .unwrap()
             .collect()
             .await;
-        assert_eq!(out, [999]);
+        assert_burst(virtual_time, &out, &[999]);
         let out: Vec<u32> = stream::iter(0..1000)
             .throttle(ms(5))
             .unwrap()
             .collect()
             .await;
-        assert_eq!(out, [0, 999]);
-        let mut both = DebounceBuilder::new(ms(5))
+        assert_burst(virtual_time, &out, &[0, 999]);
+        let both = DebounceBuilder::new(ms(5))
             .leading(true)
             .runtime(rt.clone())
             .build(stream::iter(0..1000))
             .unwrap();
-        assert_eq!(both.next().await, Some(0));
-        assert_eq!(both.next().await, Some(999));
-        assert_eq!(both.next().await, None);
+        let mut both = pin!(both);
+        let mut out = Vec::new();
+        while let Some(x) = both.next().await {
+            out.push(x);
+        }
+        assert_burst(virtual_time, &out, &[0, 999]);
         assert_eq!(both.next().await, None, "fused after the end");
         let s = both.stats();
+        let emitted = out.len() as u64;
         assert_eq!(
             (s.submitted, s.completed, s.skipped, s.queued),
-            (1000, 2, 998, 0)
+            (1000, emitted, 1000 - emitted, 0)
         );
     });
 }
