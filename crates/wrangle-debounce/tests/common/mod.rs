@@ -86,7 +86,6 @@ impl Drop for Counted {
     }
 }
 
-/// Lets the runtime run other tasks for a while (real runtimes) or a virtual millisecond.
 /// Waits until `done()` holds, checking every millisecond: "eventually" on a loaded real
 /// runtime (no timing margin), at once on virtual time. Panics after a minute, so a lost run
 /// fails the test instead of hanging it.
@@ -101,6 +100,9 @@ pub async fn eventually(rt: &DefaultRuntime, mut done: impl FnMut() -> bool) {
     panic!("the condition did not hold within a minute");
 }
 
+/// Lets the runtime run other tasks for a while (real runtimes) or a virtual millisecond. On a
+/// real runtime nothing is promised to have run by then: a test only loops on it, or asserts
+/// what must hold whether or not another task ran.
 pub async fn settle(rt: &DefaultRuntime) {
     for _ in 0..20 {
         wrangle_rt::yield_now().await;
