@@ -244,7 +244,16 @@ fn capacity_zero_keeps_nothing_and_still_shares_loads() {
         for c in callers {
             c.await.unwrap().unwrap();
         }
-        assert_eq!(loads.load(Ordering::SeqCst), 1);
+        // A miss is counted just before the caller joins the flight; on a multi-thread
+        // runtime a caller can be preempted in between and arrive after the load ended, and
+        // a cache that keeps nothing then loads again. Exact on virtual time only.
+        let loaded = loads.load(Ordering::SeqCst);
+        if rt.is_virtual() {
+            assert_eq!(loaded, 1);
+        } else {
+            assert!((1..=10).contains(&loaded), "{loaded} loads for 10 callers");
+        }
+        assert_eq!(cache.stats().started, u64::from(loaded));
         assert_eq!(cache.len(), 0);
         assert_eq!(cache.get(&1), None);
     });
