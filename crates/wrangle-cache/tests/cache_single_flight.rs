@@ -134,20 +134,30 @@ fn a_failing_load_fails_every_caller_once_and_is_not_cached() {
             .collect();
         eventually(&rt, || cache.stats().misses == 100).await;
         drop(open);
+        let mut failed_with = Vec::new();
         for c in callers {
             match c.await.unwrap() {
-                Err(LoadError::Failed(e)) => assert_eq!(e, Down(0)),
+                Err(LoadError::Failed(Down(n))) => failed_with.push(n),
                 other => panic!("unexpected {other:?}"),
             }
         }
-        assert_eq!(loads.load(Ordering::SeqCst), 1);
+        // Every caller fails with the load it joined. One load on virtual time; on a
+        // multi-thread runtime a caller preempted between its miss and joining the flight may
+        // arrive after the failure, which is not cached, and load again.
+        let loaded = loads.load(Ordering::SeqCst);
+        if rt.is_virtual() {
+            assert_eq!(loaded, 1);
+        }
+        assert!(failed_with.iter().all(|&n| n < loaded), "{failed_with:?}");
+        assert!(failed_with.contains(&0));
         assert_eq!(cache.len(), 0);
         let again = cache
             .try_get_or_insert_with(1, || async { Ok::<_, Down>(5) })
             .await;
         assert_eq!(again.unwrap(), 5);
         let s = cache.stats();
-        assert_eq!((s.started, s.failed, s.completed), (2, 1, 1));
+        let loaded = u64::from(loaded);
+        assert_eq!((s.started, s.failed, s.completed), (loaded + 1, loaded, 1));
         assert_quiescent(&s);
     });
 }
@@ -178,7 +188,14 @@ fn a_panicking_load_is_an_error_for_every_caller_and_caches_nothing() {
         }
         assert_eq!(cache.len(), 0);
         let s = cache.stats();
-        assert_eq!((s.started, s.failed, s.panicked), (1, 1, 1));
+        // One load on virtual time; on a multi-thread runtime a caller preempted between its
+        // miss and joining the flight may load again after the panic (nothing is cached).
+        if rt.is_virtual() {
+            assert_eq!((s.started, s.failed, s.panicked), (1, 1, 1));
+        } else {
+            assert!((1..=20).contains(&s.started), "{s:?}");
+            assert_eq!((s.failed, s.panicked), (s.started, s.started), "{s:?}");
+        }
         assert_quiescent(&s);
         // The cache keeps working.
         assert_eq!(
