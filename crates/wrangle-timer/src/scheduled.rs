@@ -1,7 +1,9 @@
-//! [`ScheduledTask`]: runs a function at the instants of a wall-clock [`Schedule`].
+//! [`ScheduledTask`]: runs a function at the instants of a wall-clock [`Schedule`], and its
+//! policies [`Overlap`] (shared with [`Timer`](crate::Timer)) and [`Misfire`].
 
 use std::borrow::Cow;
 use std::collections::VecDeque;
+use std::error::Error;
 use std::fmt;
 use std::future::{Future, poll_fn};
 use std::num::NonZeroUsize;
@@ -13,23 +15,16 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use wrangle_rt::{
-    CancellationToken, DefaultRuntime, ErrorReporter, JoinError, JoinHandle, Runtime,
+    CancellationToken, DefaultRuntime, ErrorReporter, JoinError, JoinHandle, PanicPayload, Runtime,
+    TaskOutput,
 };
 
-use crate::call::{
-    Call, Counters, Ended, Reporting, build, failed_to_build, panic_message, settle, spawn_tracked,
+use crate::driver::{Cancel, Driver};
+use crate::tracked_call::{
+    Call, Counters, Ended, Reporting, build, failed_to_build, settle, spawn_tracked,
 };
-use crate::stop::Driver;
-use crate::{ConfigError, ErrorPolicy, Misfire, Outcome, Overlap, Schedule, Stop};
-
-/// The longest a [`ScheduledTask`] sleeps on the monotonic clock before it reads the wall clock
-/// again, unless [`ScheduledBuilder::max_sleep`] says otherwise: one second.
-///
-/// The runtimes have no "sleep until a wall-clock time": a task sleeps on the monotonic clock
-/// toward the wall-clock instant and re-reads the wall clock when it wakes. Bounding each sleep
-/// is what lets it notice wall-clock jumps and suspends; a run is at most this late after a
-/// forward jump.
-pub const DEFAULT_MAX_SLEEP: Duration = Duration::from_secs(1);
+use crate::wall_sleep::{DEFAULT_MAX_SLEEP, WallSleep, check_max_sleep};
+use crate::{ConfigError, FailurePolicy, Schedule};
 
 /// How many passed instants one misfire counts, at most, before it jumps to the present.
 const MISFIRE_SCAN_LIMIT: u64 = 1_000_000;
@@ -42,12 +37,12 @@ const MISFIRE_SCAN_LIMIT: u64 = 1_000_000;
 /// - [`Overlap`]: an instant comes due while a run is going (skip, queue, replace, allow up to
 ///   [`max_concurrency`](ScheduledBuilder::max_concurrency));
 /// - [`Misfire`]: instants already passed when the task came to them (skip, run once, run all);
-/// - [`ErrorPolicy`]: after a failed or panicking run (reported to the task's
-///   [`ErrorReporter`]), continue or stop starting new runs. A closure that panics before it
-///   returns its future is a failed run too. A [`Schedule`] that panics is reported and
-///   counted in [`ScheduledStats::schedule_panicked`]; the run of the instant it had already
-///   given still happens, then the task stops (`Stop`) or asks the schedule again
-///   [`max_sleep`](ScheduledBuilder::max_sleep) later (`Continue`).
+/// - [`FailurePolicy`]: after a failed or panicking run (reported to the task's
+///   [`ErrorReporter`], a panic as a [`PanicPayload`]), continue or stop starting new runs. A
+///   closure that panics before it returns its future is a failed run too. A [`Schedule`]
+///   that panics is reported and counted in [`ScheduledStats::schedule_panicked`]; the run of
+///   the instant it had already given still happens, then the task stops (`Stop`) or asks the
+///   schedule again [`max_sleep`](ScheduledBuilder::max_sleep) later (`Continue`).
 ///
 /// The defaults, `Overlap::Skip` and `Misfire::Skip`, are concurrent_tasks'
 /// `OnTimePeriodicTask(..., ignore_overdue=True)`: runs never overlap, and overdue instants are
@@ -59,8 +54,9 @@ const MISFIRE_SCAN_LIMIT: u64 = 1_000_000;
 /// jumps and suspends. A run never starts before its instant on the wall clock; an instant the
 /// task was waiting for runs once even if the clock jumps past it.
 ///
-/// Dropping the task cancels it and its runs; [`stop`](ScheduledTask::stop) waits until they
-/// are gone.
+/// Dropping the task cancels it and its runs without waiting; [`abort`](ScheduledTask::abort)
+/// does the same while keeping the task, and [`cancel`](ScheduledTask::cancel) also waits
+/// until they are gone.
 ///
 /// [`WallSchedule`]: crate::WallSchedule
 ///
@@ -99,12 +95,43 @@ pub struct ScheduledTask {
     counters: Arc<Counters>,
 }
 
-/// Counters of a [`ScheduledTask`].
+/// Counters of a [`ScheduledTask`], from [`ScheduledTask::stats`].
+///
+/// Invariant: `started == completed + failed + cancelled + running`. Under every
+/// [`Overlap`] policy but [`Overlap::Allow`], `running <= 1`; under `Allow`, `running` is at
+/// most the [`max_concurrency`](ScheduledBuilder::max_concurrency). Each instant of the
+/// schedule the task came to is either started or `skipped`, once.
+///
+/// `schedule_panicked` is not a run: it counts the panics of the [`Schedule`] itself, which
+/// start no run and so are outside the invariant.
 ///
 /// # Examples
 ///
+/// An every-minute schedule whose runs take 90 s, under the default [`Overlap::Skip`]: every
+/// other instant is skipped.
+///
 /// ```
-/// assert_eq!(wrangle_timer::ScheduledStats::default().skipped, 0);
+/// use std::time::Duration;
+/// use jiff::{SignedDuration, tz::TimeZone};
+/// use wrangle_rt::{Runtime, VirtualRuntime};
+/// use wrangle_timer::{ScheduledTask, WallSchedule};
+///
+/// let rt = VirtualRuntime::new();
+/// rt.block_on(async {
+///     let anchor = rt.wall_now().to_zoned(TimeZone::UTC);
+///     let schedule = WallSchedule::every(anchor, SignedDuration::from_mins(1)).unwrap();
+///     let sleeper = rt.clone();
+///     let task = ScheduledTask::with_runtime(rt.clone(), schedule, move |_at: jiff::Timestamp| {
+///         let rt = sleeper.clone();
+///         async move { rt.sleep(Duration::from_secs(90)).await }
+///     })
+///     .unwrap();
+///     rt.sleep(Duration::from_secs(5 * 60 + 30)).await;
+///     // Instants at 1..=5 min: runs at 1, 3 and 5 min; 2 and 4 skipped.
+///     let stats = task.cancel().await;
+///     assert_eq!((stats.started, stats.completed, stats.skipped), (3, 2, 2));
+///     assert_eq!((stats.cancelled, stats.running), (1, 0));
+/// });
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -120,9 +147,9 @@ pub struct ScheduledStats {
     /// Instants dropped by [`Overlap::Skip`] or a [`Misfire`] policy.
     pub skipped: u64,
     /// Runs going on now.
-    pub running: u64,
+    pub running: usize,
     /// Times the [`Schedule`] itself panicked when asked for an instant. Each is reported;
-    /// under [`ErrorPolicy::Stop`] the task then ends, under [`ErrorPolicy::Continue`] it
+    /// under [`FailurePolicy::Stop`] the task then ends, under [`FailurePolicy::Continue`] it
     /// asks again [`max_sleep`](ScheduledBuilder::max_sleep) later.
     pub schedule_panicked: u64,
 }
@@ -152,7 +179,7 @@ pub struct ScheduledBuilder<S> {
     misfire: Misfire,
     max_concurrency: NonZeroUsize,
     max_sleep: Duration,
-    on_error: ErrorPolicy,
+    on_failure: FailurePolicy,
     reporter: Option<ErrorReporter>,
     name: Cow<'static, str>,
 }
@@ -164,7 +191,7 @@ impl<S> fmt::Debug for ScheduledBuilder<S> {
             .field("misfire", &self.misfire)
             .field("max_concurrency", &self.max_concurrency)
             .field("max_sleep", &self.max_sleep)
-            .field("on_error", &self.on_error)
+            .field("failure_policy", &self.on_failure)
             .field("name", &self.name)
             .finish_non_exhaustive()
     }
@@ -245,21 +272,10 @@ impl<S: Schedule> ScheduledBuilder<S> {
         self
     }
 
-    /// What to do after a run fails (default [`ErrorPolicy::Continue`]). With
-    /// [`ErrorPolicy::Stop`], no run starts after a failure has been seen.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use jiff::Zoned;
-    /// use wrangle_timer::{ErrorPolicy, ScheduledTask, WallSchedule};
-    ///
-    /// let at: Zoned = "2030-01-01T00:00:00[UTC]".parse().unwrap();
-    /// let b = ScheduledTask::builder(WallSchedule::once(at)).on_error(ErrorPolicy::Stop);
-    /// # drop(b);
-    /// ```
-    pub fn on_error(mut self, policy: ErrorPolicy) -> Self {
-        self.on_error = policy;
+    /// What to do after a run fails (default [`FailurePolicy::Continue`]). With
+    /// [`FailurePolicy::Stop`], no run starts after a failure has been seen.
+    pub fn failure_policy(mut self, policy: FailurePolicy) -> Self {
+        self.on_failure = policy;
         self
     }
 
@@ -312,18 +328,18 @@ impl<S: Schedule> ScheduledBuilder<S> {
     ///     let task = ScheduledTask::builder(WallSchedule::once(at))
     ///         .spawn(|_at: jiff::Timestamp| async {})
     ///         .unwrap();
-    ///     task.stop().await;
+    ///     task.cancel().await;
     /// });
     /// ```
     ///
     /// # Errors
     ///
-    /// [`ConfigError::ZeroPeriod`] for a zero `max_sleep`.
+    /// [`ConfigError::ZeroPeriod`] for a zero [`max_sleep`](ScheduledBuilder::max_sleep).
     pub fn spawn<F, Fut>(self, f: F) -> Result<ScheduledTask, ConfigError>
     where
         F: FnMut(Timestamp) -> Fut + Send + 'static,
         Fut: Future + Send + 'static,
-        Fut::Output: Outcome,
+        Fut::Output: TaskOutput,
     {
         self.spawn_with_runtime(DefaultRuntime::current(), f)
     }
@@ -352,11 +368,9 @@ impl<S: Schedule> ScheduledBuilder<S> {
         R: Runtime,
         F: FnMut(Timestamp) -> Fut + Send + 'static,
         Fut: Future + Send + 'static,
-        Fut::Output: Outcome,
+        Fut::Output: TaskOutput,
     {
-        if self.max_sleep.is_zero() {
-            return Err(ConfigError::ZeroPeriod);
-        }
+        let max_sleep = check_max_sleep(self.max_sleep)?;
         let counters = Arc::new(Counters::default());
         let token = CancellationToken::new();
         let run = Run {
@@ -364,12 +378,11 @@ impl<S: Schedule> ScheduledBuilder<S> {
                 Overlap::Allow => self.max_concurrency.get(),
                 _ => 1,
             },
-            rt: rt.clone(),
+            wall: WallSleep::new(rt.clone(), max_sleep),
             schedule: self.schedule,
             overlap: self.overlap,
             misfire: self.misfire,
-            max_sleep: self.max_sleep,
-            on_error: self.on_error,
+            on_failure: self.on_failure,
             reporting: Reporting::new(self.reporter, self.name),
             counters: counters.clone(),
             token: token.clone(),
@@ -409,7 +422,7 @@ impl ScheduledTask {
         S: Schedule,
         F: FnMut(Timestamp) -> Fut + Send + 'static,
         Fut: Future + Send + 'static,
-        Fut::Output: Outcome,
+        Fut::Output: TaskOutput,
     {
         ScheduledTask::builder(schedule).spawn(f)
     }
@@ -440,7 +453,7 @@ impl ScheduledTask {
         S: Schedule,
         F: FnMut(Timestamp) -> Fut + Send + 'static,
         Fut: Future + Send + 'static,
-        Fut::Output: Outcome,
+        Fut::Output: TaskOutput,
     {
         ScheduledTask::builder(schedule).spawn_with_runtime(rt, f)
     }
@@ -465,28 +478,14 @@ impl ScheduledTask {
             misfire: Misfire::Skip,
             max_concurrency: NonZeroUsize::MAX,
             max_sleep: DEFAULT_MAX_SLEEP,
-            on_error: ErrorPolicy::Continue,
+            on_failure: FailurePolicy::Continue,
             reporter: None,
             name: Cow::Borrowed("wrangle_timer::ScheduledTask"),
         }
     }
 
-    /// Counters: runs started, completed, failed, cancelled, running; instants skipped.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use jiff::Zoned;
-    /// use wrangle_timer::{ScheduledTask, WallSchedule};
-    ///
-    /// let rt = wrangle_rt::VirtualRuntime::new();
-    /// let at: Zoned = "2030-01-01T00:00:00[UTC]".parse().unwrap();
-    /// let task = ScheduledTask::with_runtime(rt, WallSchedule::once(at), |_at: jiff::Timestamp| {
-    ///     async {}
-    /// })
-    /// .unwrap();
-    /// assert_eq!(task.stats().started, 0);
-    /// ```
+    /// Counters: runs started, completed, failed, cancelled, running; instants skipped; panics
+    /// of the schedule (see [`ScheduledStats`] for the invariant and an example).
     #[must_use]
     pub fn stats(&self) -> ScheduledStats {
         ScheduledTask::stats_of(&self.counters)
@@ -529,31 +528,49 @@ impl ScheduledTask {
         self.driver.is_finished()
     }
 
-    /// Cancels the task and its runs, waits until they are gone, and returns the final counters.
+    /// Requests the cancellation of the task and of its runs, without waiting: no run starts
+    /// after this. [`cancel`](ScheduledTask::cancel) also waits.
     ///
     /// # Examples
     ///
+    /// Aborting through a shared reference; the run in progress is gone soon after:
+    ///
     /// ```
-    /// use jiff::Zoned;
+    /// use std::time::Duration;
+    /// use jiff::{SignedDuration, tz::TimeZone};
+    /// use wrangle_rt::{Runtime, VirtualRuntime};
     /// use wrangle_timer::{ScheduledTask, WallSchedule};
     ///
-    /// let rt = wrangle_rt::VirtualRuntime::new();
+    /// let rt = VirtualRuntime::new();
     /// rt.block_on(async {
-    ///     let at: Zoned = "2030-01-01T00:00:00[UTC]".parse().unwrap();
-    ///     let task = ScheduledTask::with_runtime(rt.clone(), WallSchedule::once(at),
-    ///         |_at: jiff::Timestamp| async {}).unwrap();
-    ///     let stats = task.stop().await;
-    ///     assert_eq!(stats.started, 0);
+    ///     let anchor = rt.wall_now().to_zoned(TimeZone::UTC);
+    ///     let every_minute = WallSchedule::every(anchor, SignedDuration::from_mins(1)).unwrap();
+    ///     let task = ScheduledTask::with_runtime(rt.clone(), every_minute,
+    ///         |_at: jiff::Timestamp| std::future::pending::<()>()).unwrap();
+    ///     rt.sleep(Duration::from_secs(61)).await;
+    ///     let shared = &task;
+    ///     shared.abort();
+    ///     rt.sleep(Duration::from_secs(600)).await;
+    ///     assert!(task.is_finished());
+    ///     let stats = task.stats();
+    ///     assert_eq!((stats.started, stats.cancelled, stats.running), (1, 1, 0));
     /// });
     /// ```
+    pub fn abort(&self) {
+        self.driver.abort();
+    }
+
+    /// Cancels the task and its runs, waits until they are gone, and returns the final counters
+    /// (see [`ScheduledStats`] for an example).
     ///
     /// # Cancel safety
     ///
-    /// Stopping is requested when `stop` is called; dropping the returned future only stops
-    /// waiting for the runs to be gone.
-    pub fn stop(self) -> Stop<ScheduledStats> {
+    /// The cancellation is requested when `cancel` is called; dropping the returned future
+    /// only stops waiting for the runs to be gone.
+    pub fn cancel(self) -> Cancel<ScheduledStats> {
         let counters = self.counters.clone();
-        self.driver.stop(move || ScheduledTask::stats_of(&counters))
+        self.driver
+            .cancel(move || ScheduledTask::stats_of(&counters))
     }
 }
 
@@ -569,17 +586,24 @@ impl fmt::Debug for ScheduledTask {
 /// The user's [`Schedule`] panicked (already counted and reported).
 struct SchedulePanicked;
 
-/// A panic of the user's [`Schedule`], as reported.
+/// A panic of the user's [`Schedule`], as reported: the [`PanicPayload`] is its source.
 #[derive(Debug)]
-struct ScheduleError(String);
+struct ScheduleError(PanicPayload);
 
 impl fmt::Display for ScheduleError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "schedule panicked: {}", self.0)
+        match self.0.message() {
+            Some(message) => write!(f, "schedule panicked: {message}"),
+            None => f.write_str("schedule panicked"),
+        }
     }
 }
 
-impl std::error::Error for ScheduleError {}
+impl Error for ScheduleError {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        Some(&self.0)
+    }
+}
 
 /// What the overlap policy decided for one instant.
 enum Admit {
@@ -589,14 +613,13 @@ enum Admit {
 }
 
 /// The driver's state.
-struct Run<R, S> {
-    rt: R,
+struct Run<R: Runtime, S> {
+    wall: WallSleep<R>,
     schedule: S,
     overlap: Overlap,
     misfire: Misfire,
     limit: usize,
-    max_sleep: Duration,
-    on_error: ErrorPolicy,
+    on_failure: FailurePolicy,
     reporting: Arc<Reporting>,
     counters: Arc<Counters>,
     token: CancellationToken,
@@ -609,15 +632,15 @@ impl<R: Runtime, S: Schedule> Run<R, S> {
     where
         F: FnMut(Timestamp) -> Fut + Send + 'static,
         Fut: Future + Send + 'static,
-        Fut::Output: Outcome,
+        Fut::Output: TaskOutput,
     {
-        let now = self.rt.wall_now();
+        let now = self.wall.runtime().wall_now();
         let mut next = match self.ask(|s| s.first_fire(now)) {
             Ok(first) => first,
             Err(SchedulePanicked) => self.recover().await,
         };
         while let Some(point) = next {
-            let now = self.rt.wall_now();
+            let now = self.wall.runtime().wall_now();
             let mut catch_up = false;
             // Whether asking the schedule for the instant after `point` panicked: `point` still
             // runs, then the policy decides (`recover`).
@@ -649,7 +672,8 @@ impl<R: Runtime, S: Schedule> Run<R, S> {
                     }
                 }
             } else {
-                if !self.sleep_until_wall(point).await {
+                let sleep = self.wall.until(point);
+                if self.token.run_until_cancelled(sleep).await.is_none() {
                     break;
                 }
                 next = self.ask(|s| s.next_fire(point)).unwrap_or_else(|_| {
@@ -668,13 +692,16 @@ impl<R: Runtime, S: Schedule> Run<R, S> {
             }
             match build(|| f(fire_at)) {
                 Call::Built(call) => {
-                    let handle = spawn_tracked(&self.rt, call, &self.counters, &self.reporting);
+                    let rt = self.wall.runtime();
+                    let handle = spawn_tracked(rt, call, &self.counters, &self.reporting);
                     self.running.push_back(handle);
                 }
                 // Failed before it started running: counted and reported here, so that the
                 // error policy applies before the next instant, however busy the runtime.
                 Call::Panicked(p) => {
-                    failed_to_build(p, &self.counters, &self.reporting);
+                    if let Some(p) = p {
+                        failed_to_build(p, &self.counters, &self.reporting);
+                    }
                     self.failed_seen = true;
                 }
             }
@@ -691,23 +718,23 @@ impl<R: Runtime, S: Schedule> Run<R, S> {
         catch_unwind(AssertUnwindSafe(|| question(&self.schedule))).map_err(|payload| {
             Counters::bump(&self.counters.schedule_panicked);
             self.reporting
-                .report(ScheduleError(panic_message(&*payload)));
+                .report(ScheduleError(PanicPayload::new(payload)));
             SchedulePanicked
         })
     }
 
-    /// After the schedule panicked, the error policy decides. Under [`ErrorPolicy::Stop`] there
-    /// is no next instant (the task ends once its runs are over). Under
-    /// [`ErrorPolicy::Continue`] the schedule is asked again `max_sleep` later, for the first
+    /// After the schedule panicked, the failure policy decides. Under [`FailurePolicy::Stop`]
+    /// there is no next instant (the task ends once its runs are over). Under
+    /// [`FailurePolicy::Continue`] the schedule is asked again `max_sleep` later, for the first
     /// instant after that time, for as long as it panics; `None` if the task is cancelled.
     async fn recover(&mut self) -> Option<Timestamp> {
         loop {
-            if self.on_error == ErrorPolicy::Stop {
+            if self.on_failure == FailurePolicy::Stop {
                 return None;
             }
-            let nap = self.rt.sleep(self.max_sleep);
+            let nap = self.wall.runtime().sleep(self.wall.max_sleep());
             self.token.run_until_cancelled(nap).await?;
-            let now = self.rt.wall_now();
+            let now = self.wall.runtime().wall_now();
             if let Ok(next) = self.ask(|s| s.next_fire(now)) {
                 return next;
             }
@@ -736,21 +763,6 @@ impl<R: Runtime, S: Schedule> Run<R, S> {
         Ok((count, latest, cursor))
     }
 
-    /// Sleeps until `target` on the wall clock; `false` if the task was cancelled first.
-    async fn sleep_until_wall(&self, target: Timestamp) -> bool {
-        loop {
-            let wall = self.rt.wall_now();
-            if wall >= target {
-                return true;
-            }
-            let left = Duration::try_from(target.duration_since(wall)).unwrap_or(self.max_sleep);
-            let nap = self.rt.sleep(left.min(self.max_sleep));
-            if self.token.run_until_cancelled(nap).await.is_none() {
-                return false;
-            }
-        }
-    }
-
     /// Records runs that have ended.
     async fn reap(&mut self) {
         let mut i = 0;
@@ -772,7 +784,7 @@ impl<R: Runtime, S: Schedule> Run<R, S> {
     }
 
     fn stop_for_failure(&self) -> bool {
-        self.failed_seen && self.on_error == ErrorPolicy::Stop
+        self.failed_seen && self.on_failure == FailurePolicy::Stop
     }
 
     /// Makes room for a run under the overlap policy. A catch-up run (its instant has passed
@@ -821,4 +833,98 @@ impl<R: Runtime, S: Schedule> Run<R, S> {
             self.record(result);
         }
     }
+}
+
+/// What a [`Timer`](crate::Timer) or a [`ScheduledTask`](crate::ScheduledTask) does when a
+/// tick or an instant comes due while an earlier run is still going. The [`Timer`](crate::Timer)
+/// docs have a timing diagram of the four.
+///
+/// # Examples
+///
+/// Ticks of 15 ms every 10 ms: `Skip` drops the ticks due while one runs, `Queue` starts each
+/// one late, as soon as the previous one ends.
+///
+/// ```
+/// use std::time::Duration;
+/// use wrangle_rt::{Runtime, VirtualRuntime};
+/// use wrangle_timer::{Overlap, Timer, TimerTick};
+///
+/// let rt = VirtualRuntime::new();
+/// rt.block_on(async {
+///     for (overlap, started, skipped) in [(Overlap::Skip, 3, 2), (Overlap::Queue, 4, 0)] {
+///         let sleeper = rt.clone();
+///         let timer = Timer::with_runtime(rt.clone(), Duration::from_millis(10), overlap,
+///             move |_: TimerTick| {
+///                 let rt = sleeper.clone();
+///                 async move { rt.sleep(Duration::from_millis(15)).await }
+///             })
+///             .unwrap();
+///         rt.sleep(Duration::from_millis(48)).await;
+///         let stats = timer.cancel().await;
+///         // Skip: ticks at 0, 20 and 40 ms. Queue: at 0, 15, 30 and 45 ms.
+///         assert_eq!((stats.started, stats.skipped), (started, skipped), "{overlap:?}");
+///     }
+/// });
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Overlap {
+    /// Do not run for this tick or instant (counted in `skipped`). Runs never overlap.
+    Skip,
+    /// Wait for the running run to end, then run for this tick or instant, late. Runs never
+    /// overlap. For a [`ScheduledTask`], instants that pass while waiting are then misfires,
+    /// handled by the [`Misfire`] policy; for a [`Timer`](crate::Timer), grid points that pass
+    /// are skipped.
+    Queue,
+    /// Cancel the running run (and wait until it is gone), then run for this tick or instant.
+    /// Runs never overlap.
+    Replace,
+    /// Run concurrently: without a bound for a [`Timer`](crate::Timer), up to
+    /// [`max_concurrency`](ScheduledBuilder::max_concurrency) for a [`ScheduledTask`], which at
+    /// that bound waits for a run to end as [`Queue`](Overlap::Queue) does.
+    Allow,
+}
+
+/// What a [`ScheduledTask`] does about instants that had already passed when it came to them:
+/// a wall-clock jump forward, a suspended machine, a one-shot instant in the past, or a run
+/// that was queued for long.
+///
+/// An instant the task was sleeping toward is never a misfire: if the wall clock jumps past it,
+/// it runs once, late. Catch-up runs are never dropped for overlapping: under [`Overlap::Skip`]
+/// they wait for the running run, as under [`Overlap::Queue`].
+///
+/// # Examples
+///
+/// A one-shot instant an hour in the past is a misfire: skipped by default, run at once with
+/// [`Misfire::RunOnce`].
+///
+/// ```
+/// use std::time::Duration;
+/// use jiff::{SignedDuration, tz::TimeZone};
+/// use wrangle_rt::{Runtime, VirtualRuntime};
+/// use wrangle_timer::{Misfire, ScheduledTask, WallSchedule};
+///
+/// let rt = VirtualRuntime::new();
+/// rt.block_on(async {
+///     let an_hour_ago = (rt.wall_now() - SignedDuration::from_hours(1)).to_zoned(TimeZone::UTC);
+///     for (misfire, started, skipped) in [(Misfire::Skip, 0, 1), (Misfire::RunOnce, 1, 0)] {
+///         let task = ScheduledTask::builder(WallSchedule::once(an_hour_ago.clone()))
+///             .misfire(misfire)
+///             .spawn_with_runtime(rt.clone(), |_at: jiff::Timestamp| async {})
+///             .unwrap();
+///         rt.sleep(Duration::from_secs(1)).await;
+///         let stats = task.stats();
+///         assert_eq!((stats.started, stats.skipped), (started, skipped), "{misfire:?}");
+///     }
+/// });
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Misfire {
+    /// Drop every passed instant (counted in `skipped`) and wait for the next future one.
+    Skip,
+    /// Run once now for the latest passed instant, dropping the others.
+    RunOnce,
+    /// Run for every passed instant, back to back.
+    RunAll,
 }

@@ -311,7 +311,7 @@ fn after_a_suspend_run_all_catches_up_with_bounded_concurrency() {
         rt.sleep(Duration::from_secs(10)).await;
         rt.suspend(Duration::from_secs(10 * 60));
         rt.sleep(Duration::from_secs(60)).await;
-        let stats = task.stop().await;
+        let stats = task.cancel().await;
         // 10:01 (awaited, late), 10:02..10:10 caught up, two at a time, then 10:11.
         assert_eq!(stats.started, 11);
         assert_eq!(stats.skipped, 0);

@@ -1,21 +1,21 @@
 //! Timer behaviour: grid from t = 0, delay policies, failures, stop and drop.
 
-mod support;
+mod common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use support::{Collected, DropCounter, MS, eventually};
+use common::{Collected, DropCounter, MS, eventually};
 use wrangle_rt::testing::each_runtime;
 use wrangle_rt::{DefaultRuntime, Runtime};
-use wrangle_timer::{ConfigError, DelayPolicy, Timer, TimerStats, TimerTick};
+use wrangle_timer::{ConfigError, Overlap, Timer, TimerStats, TimerTick};
 
 /// A timer whose ticks each sleep `work`, observed for `window`, then stopped.
 async fn run(
     rt: &DefaultRuntime,
     period: Duration,
-    policy: DelayPolicy,
+    policy: Overlap,
     work: Duration,
     window: Duration,
 ) -> (TimerStats, TimerStats) {
@@ -31,13 +31,13 @@ async fn run(
         eventually(rt, "the first tick", || timer.stats().started >= 1).await;
     }
     let before = timer.stats();
-    (before, timer.stop().await)
+    (before, timer.cancel().await)
 }
 
 #[test]
 fn ticks_start_at_zero_on_both_policies() {
     each_runtime(|rt| async move {
-        for policy in [DelayPolicy::Accumulate, DelayPolicy::Cancel] {
+        for policy in [Overlap::Allow, Overlap::Replace] {
             let (stats, last) = run(&rt, 100 * MS, policy, Duration::ZERO, 220 * MS).await;
             assert_eq!(last.running, 0);
             if rt.is_virtual() {
@@ -57,22 +57,17 @@ fn ticks_fall_on_the_grid_without_drift() {
         let start = rt.now();
         let timer = {
             let (rt2, seen) = (rt.clone(), seen.clone());
-            Timer::with_runtime(
-                rt.clone(),
-                7 * MS,
-                DelayPolicy::Accumulate,
-                move |t: TimerTick| {
-                    seen.lock().unwrap().push((t.index, t.due, rt2.now()));
-                    async {}
-                },
-            )
+            Timer::with_runtime(rt.clone(), 7 * MS, Overlap::Allow, move |t: TimerTick| {
+                seen.lock().unwrap().push((t.index, t.due, rt2.now()));
+                async {}
+            })
             .unwrap()
         };
         rt.sleep(100 * MS).await;
         if !rt.is_virtual() {
             eventually(&rt, "three ticks", || seen.lock().unwrap().len() >= 3).await;
         }
-        timer.stop().await;
+        timer.cancel().await;
         let seen = seen.lock().unwrap().clone();
         assert!(!seen.is_empty());
         let origin = seen[0].1;
@@ -95,7 +90,7 @@ fn a_failing_tick_does_not_stop_the_timer() {
     each_runtime(|rt| async move {
         let errors = Collected::default();
         let sleeper = rt.clone();
-        let timer = Timer::builder(10 * MS, DelayPolicy::Accumulate)
+        let timer = Timer::builder(10 * MS, Overlap::Allow)
             .error_reporter(errors.reporter())
             .name("ticker")
             .spawn_with_runtime(rt.clone(), move |t: TimerTick| {
@@ -103,7 +98,7 @@ fn a_failing_tick_does_not_stop_the_timer() {
                 async move {
                     rt.sleep(MS).await;
                     if t.index.is_multiple_of(2) {
-                        Err(format!("tick {} failed", t.index))
+                        Err::<(), _>(format!("tick {} failed", t.index))
                     } else {
                         panic!("tick {} panicked", t.index)
                     }
@@ -120,7 +115,7 @@ fn a_failing_tick_does_not_stop_the_timer() {
         let stats = timer.stats();
         assert!(stats.started > 1, "{stats:?}");
         assert!(stats.failed >= 1, "{stats:?}");
-        timer.stop().await;
+        timer.cancel().await;
         let messages = errors.messages();
         assert_eq!(messages[0], "unhandled error in ticker: tick 0 failed");
         if rt.is_virtual() {
@@ -128,7 +123,7 @@ fn a_failing_tick_does_not_stop_the_timer() {
             assert_eq!(stats.failed, 5);
             assert_eq!(
                 messages[1],
-                "unhandled error in ticker: call panicked: tick 1 panicked"
+                "unhandled error in ticker: task panicked: tick 1 panicked"
             );
         }
     });
@@ -138,19 +133,15 @@ fn a_failing_tick_does_not_stop_the_timer() {
 fn accumulate_lets_ticks_overlap_and_stop_cancels_the_rest() {
     each_runtime(|rt| async move {
         let sleeper = rt.clone();
-        let timer = Timer::with_runtime(
-            rt.clone(),
-            10 * MS,
-            DelayPolicy::Accumulate,
-            move |_: TimerTick| {
+        let timer =
+            Timer::with_runtime(rt.clone(), 10 * MS, Overlap::Allow, move |_: TimerTick| {
                 let rt = sleeper.clone();
                 async move { rt.sleep(50 * MS).await }
-            },
-        )
-        .unwrap();
+            })
+            .unwrap();
         rt.sleep(99 * MS).await;
         let before = timer.stats();
-        let counters = timer.stop().await;
+        let counters = timer.cancel().await;
         if rt.is_virtual() {
             assert_eq!(
                 (before.started, before.completed, before.running),
@@ -176,7 +167,7 @@ fn cancel_policy_cancels_the_unfinished_previous_tick() {
         let timer = Timer::with_runtime(
             rt.clone(),
             10 * MS,
-            DelayPolicy::Cancel,
+            Overlap::Replace,
             move |_: TimerTick| {
                 let rt = sleeper.clone();
                 // Never ends by itself, however late a starved timer is.
@@ -187,7 +178,7 @@ fn cancel_policy_cancels_the_unfinished_previous_tick() {
         rt.sleep(100 * MS).await;
         let before = timer.stats();
         assert!(before.running <= 1, "{before:?}");
-        let after = timer.stop().await;
+        let after = timer.cancel().await;
         assert_eq!(after.completed, 0);
         assert_eq!(after.cancelled, after.started);
         if rt.is_virtual() {
@@ -202,12 +193,12 @@ fn cancel_policy_with_instant_ticks_cancels_nothing() {
         let timer = Timer::with_runtime(
             rt.clone(),
             10 * MS,
-            DelayPolicy::Cancel,
+            Overlap::Replace,
             |_: TimerTick| async {},
         )
         .unwrap();
         rt.sleep(96 * MS).await;
-        let after = timer.stop().await;
+        let after = timer.cancel().await;
         assert_eq!(after.completed + after.cancelled, after.started);
         // On a real runtime a loaded machine may leave a spawned tick unpolled until the next
         // one is due, which cancels it: only the accounting above is guaranteed there.
@@ -226,19 +217,14 @@ fn dropping_the_timer_cancels_every_running_tick() {
         let made = Arc::new(AtomicUsize::new(0));
         let timer = {
             let (sleeper, drops, made) = (rt.clone(), drops.clone(), made.clone());
-            Timer::with_runtime(
-                rt.clone(),
-                2 * MS,
-                DelayPolicy::Accumulate,
-                move |_: TimerTick| {
-                    made.fetch_add(1, Ordering::SeqCst);
-                    let (rt, guard) = (sleeper.clone(), drops.guard());
-                    async move {
-                        let _guard = guard;
-                        rt.sleep(Duration::from_secs(3600)).await;
-                    }
-                },
-            )
+            Timer::with_runtime(rt.clone(), 2 * MS, Overlap::Allow, move |_: TimerTick| {
+                made.fetch_add(1, Ordering::SeqCst);
+                let (rt, guard) = (sleeper.clone(), drops.guard());
+                async move {
+                    let _guard = guard;
+                    rt.sleep(Duration::from_secs(3600)).await;
+                }
+            })
             .unwrap()
         };
         rt.sleep(9 * MS).await;
@@ -260,7 +246,7 @@ fn zero_period_is_a_typed_error() {
         let err = Timer::with_runtime(
             rt.clone(),
             Duration::ZERO,
-            DelayPolicy::Cancel,
+            Overlap::Replace,
             |_: TimerTick| async {},
         )
         .unwrap_err();

@@ -1,20 +1,20 @@
 //! ScheduledTask on wall-clock schedules: seed cases, DST on virtual time, jumps and suspend,
 //! overlap, misfire and error policies, cancel on drop.
 
-mod support;
+mod common;
 
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use common::{Collected, DropCounter, MS, eventually};
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp, Zoned};
-use support::{Collected, DropCounter, MS, eventually};
 use wrangle_rt::testing::{each_runtime, virtual_time};
 use wrangle_rt::{DefaultRuntime, Runtime, VirtualRuntime};
 use wrangle_timer::{
-    ConfigError, ErrorPolicy, Misfire, Overlap, ScheduledStats, ScheduledTask, WallSchedule,
+    ConfigError, FailurePolicy, Misfire, Overlap, ScheduledStats, ScheduledTask, WallSchedule,
 };
 
 fn paris() -> TimeZone {
@@ -58,7 +58,7 @@ async fn seed_run(
     if !rt.is_virtual() {
         eventually(rt, "the awaited runs", || until(&task.stats())).await;
     }
-    let stats = task.stop().await;
+    let stats = task.cancel().await;
     let total = *total.lock().unwrap();
     (total, stats)
 }
@@ -328,7 +328,7 @@ fn suspend_past_several_points_fires_the_awaited_one_once_and_applies_the_misfir
                 })
                 .collect();
             assert_eq!(minutes, expected, "{misfire:?}");
-            assert_eq!(task.stop().await.skipped, skipped, "{misfire:?}");
+            assert_eq!(task.cancel().await.skipped, skipped, "{misfire:?}");
         });
     }
 }
@@ -372,7 +372,7 @@ async fn overlapping(
     if !rt.is_virtual() {
         eventually(rt, "the awaited runs", || until(&task.stats())).await;
     }
-    let stats = task.stop().await;
+    let stats = task.cancel().await;
     (stats, high.load(Ordering::SeqCst))
 }
 
@@ -440,7 +440,7 @@ fn a_failing_run_is_reported_and_stops_the_task_under_the_stop_policy() {
         let anchor = rt.wall_now().to_zoned(TimeZone::UTC);
         let schedule = WallSchedule::every(anchor, ms(5)).unwrap();
         let task = ScheduledTask::builder(schedule)
-            .on_error(ErrorPolicy::Stop)
+            .failure_policy(FailurePolicy::Stop)
             .error_reporter(errors.reporter())
             .name("job")
             .spawn_with_runtime(rt.clone(), |_at: Timestamp| async { Err::<(), _>("nope") })
@@ -448,7 +448,7 @@ fn a_failing_run_is_reported_and_stops_the_task_under_the_stop_policy() {
         while !task.is_finished() {
             rt.sleep(5 * MS).await;
         }
-        let stats = task.stop().await;
+        let stats = task.cancel().await;
         assert_eq!((stats.started, stats.failed), (1, 1));
         assert_eq!(errors.messages(), ["unhandled error in job: nope"]);
     });

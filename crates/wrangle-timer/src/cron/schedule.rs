@@ -6,7 +6,7 @@ use jiff::civil::{Date, DateTime, Time};
 use jiff::tz::{AmbiguousOffset, TimeZone};
 use jiff::{SignedDuration, Timestamp, Zoned};
 
-use crate::cron_field::{self, Field};
+use super::field::{self as cron_field, Field};
 use crate::{CronError, Schedule};
 
 /// How many years ahead a search for the next match goes before giving up (a pattern such as
