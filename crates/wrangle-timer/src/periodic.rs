@@ -395,12 +395,13 @@ impl PeriodicTask {
     }
 
     fn stats_of(c: &Counters) -> PeriodicStats {
+        let s = c.snapshot();
         PeriodicStats {
-            started: Counters::get(&c.started),
-            completed: Counters::get(&c.completed),
-            failed: Counters::get(&c.failed),
-            cancelled: Counters::get(&c.cancelled),
-            running: c.running(),
+            started: s.started,
+            completed: s.completed,
+            failed: s.failed,
+            cancelled: s.cancelled,
+            running: s.running,
         }
     }
 

@@ -492,14 +492,15 @@ impl ScheduledTask {
     }
 
     fn stats_of(c: &Counters) -> ScheduledStats {
+        let s = c.snapshot();
         ScheduledStats {
-            started: Counters::get(&c.started),
-            completed: Counters::get(&c.completed),
-            failed: Counters::get(&c.failed),
-            cancelled: Counters::get(&c.cancelled),
-            skipped: Counters::get(&c.skipped),
-            running: c.running(),
-            schedule_panicked: Counters::get(&c.schedule_panicked),
+            started: s.started,
+            completed: s.completed,
+            failed: s.failed,
+            cancelled: s.cancelled,
+            skipped: s.skipped,
+            running: s.running,
+            schedule_panicked: s.schedule_panicked,
         }
     }
 

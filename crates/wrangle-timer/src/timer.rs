@@ -84,7 +84,7 @@ pub struct TimerStats {
 ///
 /// # Examples
 ///
-/// Ticks of 2.5 s every second, allowed to overlap: at 3.5 s, four ticks have started and the
+/// Ticks of 2.5 s every second, allowed to overlap: at 3.2 s, four ticks have started and the
 /// first has ended.
 ///
 /// ```
@@ -102,7 +102,7 @@ pub struct TimerStats {
 ///             async move { rt.sleep(Duration::from_millis(2500)).await }
 ///         })
 ///         .unwrap();
-///     rt.sleep(Duration::from_millis(3500)).await;
+///     rt.sleep(Duration::from_millis(3200)).await;
 ///     let stats = timer.stats();
 ///     assert_eq!((stats.started, stats.completed, stats.running), (4, 1, 3));
 ///     let last = timer.cancel().await;
@@ -326,13 +326,14 @@ impl Timer {
     }
 
     fn stats_of(c: &Counters) -> TimerStats {
+        let s = c.snapshot();
         TimerStats {
-            started: Counters::get(&c.started),
-            completed: Counters::get(&c.completed),
-            failed: Counters::get(&c.failed),
-            cancelled: Counters::get(&c.cancelled),
-            skipped: Counters::get(&c.skipped),
-            running: c.running(),
+            started: s.started,
+            completed: s.completed,
+            failed: s.failed,
+            cancelled: s.cancelled,
+            skipped: s.skipped,
+            running: s.running,
         }
     }
 

@@ -47,27 +47,52 @@ pub(crate) struct Counters {
     pub(crate) schedule_panicked: AtomicU64,
 }
 
+/// One reading of [`Counters`], consistent: `started == completed + failed + cancelled +
+/// running` holds in every snapshot, even while calls start and end on other threads.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Snapshot {
+    pub(crate) started: u64,
+    pub(crate) completed: u64,
+    pub(crate) failed: u64,
+    pub(crate) cancelled: u64,
+    pub(crate) skipped: u64,
+    pub(crate) running: usize,
+    pub(crate) schedule_panicked: u64,
+}
+
 impl Counters {
+    // Sequentially consistent, so that a reader that sees a call's end also sees its start
+    // (the start is counted before the call is spawned, its end inside the call).
     pub(crate) fn bump(counter: &AtomicU64) {
-        counter.fetch_add(1, Ordering::Relaxed);
+        counter.fetch_add(1, Ordering::SeqCst);
     }
 
     pub(crate) fn add(counter: &AtomicU64, n: u64) {
-        counter.fetch_add(n, Ordering::Relaxed);
+        counter.fetch_add(n, Ordering::SeqCst);
     }
 
-    pub(crate) fn get(counter: &AtomicU64) -> u64 {
-        counter.load(Ordering::Relaxed)
+    fn get(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::SeqCst)
     }
 
-    /// Calls started and not yet ended. The counters are read one by one, so a call ending
-    /// between two reads is seen as ended: never negative, at worst one low.
-    pub(crate) fn running(&self) -> usize {
-        let ended = Counters::get(&self.completed)
-            + Counters::get(&self.failed)
-            + Counters::get(&self.cancelled);
-        let running = Counters::get(&self.started).saturating_sub(ended);
-        usize::try_from(running).unwrap_or(usize::MAX)
+    /// Reads the counters. The ends are read before the starts: every call counted as ended
+    /// is then counted as started too, so `running` (the difference) is exact for the
+    /// snapshot, and the invariant holds by construction.
+    pub(crate) fn snapshot(&self) -> Snapshot {
+        let completed = Counters::get(&self.completed);
+        let failed = Counters::get(&self.failed);
+        let cancelled = Counters::get(&self.cancelled);
+        let started = Counters::get(&self.started);
+        let running = started.saturating_sub(completed + failed + cancelled);
+        Snapshot {
+            started,
+            completed,
+            failed,
+            cancelled,
+            skipped: Counters::get(&self.skipped),
+            running: usize::try_from(running).unwrap_or(usize::MAX),
+            schedule_panicked: Counters::get(&self.schedule_panicked),
+        }
     }
 }
 
