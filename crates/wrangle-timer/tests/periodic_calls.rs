@@ -179,7 +179,7 @@ fn dropping_the_task_cancels_the_call_in_progress() {
 }
 
 #[test]
-fn stop_waits_until_the_call_in_progress_is_dropped() {
+fn cancel_waits_until_the_call_in_progress_is_dropped() {
     each_runtime(|rt| async move {
         let drops = DropCounter::default();
         let started = Arc::new(AtomicU32::new(0));

@@ -10,7 +10,7 @@ use futures_lite::StreamExt;
 use jiff::{SignedDuration, Timestamp};
 use wrangle_rt::testing::{each_runtime, virtual_time};
 use wrangle_rt::{Runtime, VirtualRuntime};
-use wrangle_timer::{Scheduler, SchedulerClosed};
+use wrangle_timer::{ConfigError, Scheduler, SchedulerClosed};
 
 fn ms(n: i64) -> SignedDuration {
     SignedDuration::from_millis(n)
@@ -250,6 +250,26 @@ fn dropping_a_waiting_next_due_loses_no_payload() {
             }
         }
         assert_eq!(scheduler.next_due().await, Some("kept"));
+        assert!(rt.wall_now() >= at);
+    });
+}
+
+#[test]
+fn zero_max_sleep_is_a_typed_error_at_build() {
+    each_runtime(|rt| async move {
+        let err = Scheduler::<u8, _>::builder()
+            .max_sleep(Duration::ZERO)
+            .build_with_runtime(rt.clone())
+            .unwrap_err();
+        assert_eq!(err, ConfigError::ZeroPeriod);
+        // The largest bound is fine: a sleep is clamped to the instant it waits for.
+        let mut scheduler = Scheduler::builder()
+            .max_sleep(Duration::MAX)
+            .build_with_runtime(rt.clone())
+            .unwrap();
+        let at = rt.wall_now() + SignedDuration::from_millis(3);
+        scheduler.schedule(at, 1).unwrap();
+        assert_eq!(scheduler.next().await, Some(1));
         assert!(rt.wall_now() >= at);
     });
 }
