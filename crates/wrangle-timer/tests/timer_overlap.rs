@@ -302,7 +302,7 @@ fn skip_drops_the_ticks_due_while_one_runs() {
         assert_eq!(last.started, starts.len() as u64);
         if rt.is_virtual() {
             // Period 10 ms, ticks of 15 ms: the ticks due at 10 and 30 ms are skipped.
-            assert_eq!(starts, [(0, 0 * MS), (2, 20 * MS), (4, 40 * MS)]);
+            assert_eq!(starts, [(0, Duration::ZERO), (2, 20 * MS), (4, 40 * MS)]);
             assert_eq!((last.started, last.skipped, last.completed), (3, 2, 2));
             assert_eq!((last.cancelled, last.running), (1, 0));
         }
@@ -319,7 +319,12 @@ fn queue_starts_each_tick_late_once_the_previous_ends() {
         }
         if rt.is_virtual() {
             // Each tick waits for the previous one: back to back from 0 ms.
-            let expected = [(0, 0 * MS), (1, 15 * MS), (2, 30 * MS), (3, 45 * MS)];
+            let expected = [
+                (0, Duration::ZERO),
+                (1, 15 * MS),
+                (2, 30 * MS),
+                (3, 45 * MS),
+            ];
             assert_eq!(starts, expected);
             assert_eq!((last.started, last.completed, last.skipped), (4, 3, 0));
             assert_eq!((last.cancelled, last.running), (1, 0));
@@ -338,7 +343,7 @@ fn queue_skips_the_grid_points_that_passed_while_it_waited() {
         assert_eq!(
             starts,
             [
-                (0, 0 * MS),
+                (0, Duration::ZERO),
                 (1, 25 * MS),
                 (2, 50 * MS),
                 (3, 75 * MS),
