@@ -95,18 +95,6 @@ impl Interval<DefaultRuntime> {
     /// An interval on the [current runtime](DefaultRuntime::current) whose first tick is due
     /// now.
     ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use wrangle_timer::{Interval, MissedTick};
-    ///
-    /// wrangle_rt::VirtualRuntime::new().block_on(async {
-    ///     let mut iv = Interval::new(Duration::from_secs(1), MissedTick::Delay).unwrap();
-    ///     iv.tick().await;
-    /// });
-    /// ```
-    ///
     /// # Errors
     ///
     /// [`ConfigError::ZeroPeriod`] for a zero period, [`ConfigError::OutOfRange`] for a period
@@ -143,17 +131,6 @@ impl Interval<DefaultRuntime> {
 impl<R: Runtime> Interval<R> {
     /// An interval on `rt` whose first tick is due now.
     ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use wrangle_timer::{Interval, MissedTick};
-    ///
-    /// let rt = wrangle_rt::VirtualRuntime::new();
-    /// let iv = Interval::with_runtime(rt, Duration::from_millis(1), MissedTick::Burst).unwrap();
-    /// assert_eq!(iv.period(), Duration::from_millis(1));
-    /// ```
-    ///
     /// # Errors
     ///
     /// [`ConfigError::ZeroPeriod`] for a zero period, [`ConfigError::OutOfRange`] for a period
@@ -165,19 +142,6 @@ impl<R: Runtime> Interval<R> {
 
     /// An interval on `rt` whose first tick is due at `start` (which may be in the past: the
     /// missed-tick policy then applies as usual).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use wrangle_rt::{Runtime, VirtualRuntime};
-    /// use wrangle_timer::{Interval, MissedTick};
-    ///
-    /// let rt = VirtualRuntime::new();
-    /// let start = rt.now() + Duration::from_secs(2);
-    /// let iv = Interval::at_with_runtime(rt, start, Duration::from_secs(1), MissedTick::Skip);
-    /// assert!(iv.is_ok());
-    /// ```
     ///
     /// # Errors
     ///
@@ -343,71 +307,24 @@ impl<R: Runtime> Interval<R> {
     }
 
     /// The instant the next tick is due at.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use wrangle_rt::{Runtime, VirtualRuntime};
-    /// use wrangle_timer::{Interval, MissedTick};
-    ///
-    /// let rt = VirtualRuntime::new();
-    /// let iv = Interval::with_runtime(rt.clone(), Duration::from_secs(1), MissedTick::Skip)
-    ///     .unwrap();
-    /// assert_eq!(iv.next_due(), rt.now());
-    /// ```
     #[must_use]
     pub fn next_due(&self) -> Instant {
         self.next
     }
 
     /// The period.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use wrangle_timer::{Interval, MissedTick};
-    ///
-    /// let rt = wrangle_rt::VirtualRuntime::new();
-    /// let iv = Interval::with_runtime(rt, Duration::from_secs(3), MissedTick::Skip).unwrap();
-    /// assert_eq!(iv.period(), Duration::from_secs(3));
-    /// ```
     #[must_use]
     pub fn period(&self) -> Duration {
         self.period
     }
 
     /// The missed-tick policy.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use wrangle_timer::{Interval, MissedTick};
-    ///
-    /// let rt = wrangle_rt::VirtualRuntime::new();
-    /// let iv = Interval::with_runtime(rt, Duration::from_secs(3), MissedTick::Delay).unwrap();
-    /// assert_eq!(iv.missed_tick(), MissedTick::Delay);
-    /// ```
     #[must_use]
     pub fn missed_tick(&self) -> MissedTick {
         self.policy
     }
 
     /// Changes the missed-tick policy from the next tick on.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use wrangle_timer::{Interval, MissedTick};
-    ///
-    /// let rt = wrangle_rt::VirtualRuntime::new();
-    /// let mut iv = Interval::with_runtime(rt, Duration::from_secs(3), MissedTick::Delay).unwrap();
-    /// iv.set_missed_tick(MissedTick::Burst);
-    /// assert_eq!(iv.missed_tick(), MissedTick::Burst);
-    /// ```
     pub fn set_missed_tick(&mut self, policy: MissedTick) {
         self.policy = policy;
     }

@@ -57,13 +57,15 @@ pub enum FailurePolicy {
 /// ends, if it took longer than a period).
 ///
 /// So the spacing is `max(period, duration of the call)`, corrected at each call; unlike
-/// [`Interval`](crate::Interval) there is no fixed grid to catch up with.
+/// [`Interval`](crate::Interval) there is no fixed grid to catch up with. Period 10 ms, call
+/// B takes 14 ms, the others 3 ms:
 ///
 /// ```text
-/// period 10 ms:  call A takes 3 ms, call B takes 14 ms
-/// time (ms)      0    10   20   30   40
-/// calls          A--  B--------------C--  D--
-///                                   ^ B overran: C starts as soon as B ends, at 24
+/// time (ms)  0    5    10   15   20   25   30   35   40   45
+/// period     |         |         |         |         |
+/// calls      A--       B-------------C--       D--       E--
+///                                    ^ B overran: C starts as B ends,
+///                                      D and E each one period after the previous start
 /// ```
 ///
 /// Its overlap behaviour is fixed, and is neither of the [`Overlap`](crate::Overlap) policies
@@ -225,19 +227,6 @@ impl PeriodicBuilder {
 
     /// Starts the task on `rt`.
     ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use wrangle_timer::PeriodicTask;
-    ///
-    /// let rt = wrangle_rt::VirtualRuntime::new();
-    /// let task = PeriodicTask::builder(Duration::from_secs(1))
-    ///     .spawn_with_runtime(rt, || async {})
-    ///     .unwrap();
-    /// # drop(task);
-    /// ```
-    ///
     /// # Errors
     ///
     /// As for [`spawn`](PeriodicBuilder::spawn).
@@ -321,17 +310,6 @@ impl PeriodicTask {
     }
 
     /// Starts calling `f` every `period` on `rt`, continuing after failures.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use wrangle_timer::PeriodicTask;
-    ///
-    /// let rt = wrangle_rt::VirtualRuntime::new();
-    /// let task = PeriodicTask::with_runtime(rt, Duration::from_secs(1), || async {}).unwrap();
-    /// # drop(task);
-    /// ```
     ///
     /// # Errors
     ///

@@ -199,34 +199,12 @@ impl<S> fmt::Debug for ScheduledBuilder<S> {
 
 impl<S: Schedule> ScheduledBuilder<S> {
     /// The overlap policy (default [`Overlap::Skip`]).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use jiff::Zoned;
-    /// use wrangle_timer::{Overlap, ScheduledTask, WallSchedule};
-    ///
-    /// let at: Zoned = "2030-01-01T00:00:00[UTC]".parse().unwrap();
-    /// let b = ScheduledTask::builder(WallSchedule::once(at)).overlap(Overlap::Queue);
-    /// # drop(b);
-    /// ```
     pub fn overlap(mut self, overlap: Overlap) -> Self {
         self.overlap = overlap;
         self
     }
 
     /// The misfire policy (default [`Misfire::Skip`]).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use jiff::Zoned;
-    /// use wrangle_timer::{Misfire, ScheduledTask, WallSchedule};
-    ///
-    /// let at: Zoned = "2030-01-01T00:00:00[UTC]".parse().unwrap();
-    /// let b = ScheduledTask::builder(WallSchedule::once(at)).misfire(Misfire::RunAll);
-    /// # drop(b);
-    /// ```
     pub fn misfire(mut self, misfire: Misfire) -> Self {
         self.misfire = misfire;
         self
@@ -234,20 +212,6 @@ impl<S: Schedule> ScheduledBuilder<S> {
 
     /// How many runs may go on at once under [`Overlap::Allow`] (default: no limit). The other
     /// overlap policies run one at a time.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::num::NonZeroUsize;
-    /// use jiff::Zoned;
-    /// use wrangle_timer::{Overlap, ScheduledTask, WallSchedule};
-    ///
-    /// let at: Zoned = "2030-01-01T00:00:00[UTC]".parse().unwrap();
-    /// let b = ScheduledTask::builder(WallSchedule::once(at))
-    ///     .overlap(Overlap::Allow)
-    ///     .max_concurrency(NonZeroUsize::new(4).unwrap());
-    /// # drop(b);
-    /// ```
     pub fn max_concurrency(mut self, limit: NonZeroUsize) -> Self {
         self.max_concurrency = limit;
         self
@@ -255,18 +219,6 @@ impl<S: Schedule> ScheduledBuilder<S> {
 
     /// The longest monotonic sleep between two readings of the wall clock (default
     /// [`DEFAULT_MAX_SLEEP`]): the bound on how late a run is after a wall-clock jump forward.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use jiff::Zoned;
-    /// use wrangle_timer::{ScheduledTask, WallSchedule};
-    ///
-    /// let at: Zoned = "2030-01-01T00:00:00[UTC]".parse().unwrap();
-    /// let b = ScheduledTask::builder(WallSchedule::once(at)).max_sleep(Duration::from_secs(60));
-    /// # drop(b);
-    /// ```
     pub fn max_sleep(mut self, max_sleep: Duration) -> Self {
         self.max_sleep = max_sleep;
         self
@@ -280,36 +232,12 @@ impl<S: Schedule> ScheduledBuilder<S> {
     }
 
     /// Where failed runs are reported (default: the process-wide handler).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use jiff::Zoned;
-    /// use wrangle_rt::ErrorReporter;
-    /// use wrangle_timer::{ScheduledTask, WallSchedule};
-    ///
-    /// let at: Zoned = "2030-01-01T00:00:00[UTC]".parse().unwrap();
-    /// let b = ScheduledTask::builder(WallSchedule::once(at))
-    ///     .error_reporter(ErrorReporter::new(|u: wrangle_rt::Unhandled| eprintln!("{u}")));
-    /// # drop(b);
-    /// ```
     pub fn error_reporter(mut self, reporter: ErrorReporter) -> Self {
         self.reporter = Some(reporter);
         self
     }
 
     /// The name failed runs are reported under (default `"wrangle_timer::ScheduledTask"`).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use jiff::Zoned;
-    /// use wrangle_timer::{ScheduledTask, WallSchedule};
-    ///
-    /// let at: Zoned = "2030-01-01T00:00:00[UTC]".parse().unwrap();
-    /// let b = ScheduledTask::builder(WallSchedule::once(at)).name("nightly-report");
-    /// # drop(b);
-    /// ```
     pub fn name(mut self, name: impl Into<Cow<'static, str>>) -> Self {
         self.name = name.into();
         self
@@ -345,20 +273,6 @@ impl<S: Schedule> ScheduledBuilder<S> {
     }
 
     /// Starts the task on `rt`.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use jiff::Zoned;
-    /// use wrangle_timer::{ScheduledTask, WallSchedule};
-    ///
-    /// let rt = wrangle_rt::VirtualRuntime::new();
-    /// let at: Zoned = "2030-01-01T00:00:00[UTC]".parse().unwrap();
-    /// let task = ScheduledTask::builder(WallSchedule::once(at))
-    ///     .spawn_with_runtime(rt, |_at: jiff::Timestamp| async {})
-    ///     .unwrap();
-    /// # drop(task);
-    /// ```
     ///
     /// # Errors
     ///
@@ -400,20 +314,6 @@ impl ScheduledTask {
     /// Starts running `f` at the instants of `schedule` on the
     /// [current runtime](DefaultRuntime::current), with the default policies.
     ///
-    /// # Examples
-    ///
-    /// ```
-    /// use jiff::Zoned;
-    /// use wrangle_timer::{ScheduledTask, WallSchedule};
-    ///
-    /// wrangle_rt::VirtualRuntime::new().block_on(async {
-    ///     let at: Zoned = "2030-01-01T00:00:00[UTC]".parse().unwrap();
-    ///     let task = ScheduledTask::new(WallSchedule::once(at), |_at: jiff::Timestamp| async {})
-    ///         .unwrap();
-    ///     # drop(task);
-    /// });
-    /// ```
-    ///
     /// # Errors
     ///
     /// As for [`ScheduledBuilder::spawn`].
@@ -428,21 +328,6 @@ impl ScheduledTask {
     }
 
     /// Starts running `f` at the instants of `schedule` on `rt`, with the default policies.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use jiff::Zoned;
-    /// use wrangle_timer::{ScheduledTask, WallSchedule};
-    ///
-    /// let rt = wrangle_rt::VirtualRuntime::new();
-    /// let at: Zoned = "2030-01-01T00:00:00[UTC]".parse().unwrap();
-    /// let task = ScheduledTask::with_runtime(rt, WallSchedule::once(at), |_at: jiff::Timestamp| {
-    ///     async {}
-    /// })
-    /// .unwrap();
-    /// # drop(task);
-    /// ```
     ///
     /// # Errors
     ///
@@ -460,17 +345,6 @@ impl ScheduledTask {
 
     /// A builder, to choose the policies, the wall-clock polling bound, the error reporter and
     /// the name.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use jiff::Zoned;
-    /// use wrangle_timer::{ScheduledTask, WallSchedule};
-    ///
-    /// let at: Zoned = "2030-01-01T00:00:00[UTC]".parse().unwrap();
-    /// let b = ScheduledTask::builder(WallSchedule::once(at));
-    /// # drop(b);
-    /// ```
     pub fn builder<S: Schedule>(schedule: S) -> ScheduledBuilder<S> {
         ScheduledBuilder {
             schedule,

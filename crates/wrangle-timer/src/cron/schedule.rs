@@ -120,30 +120,12 @@ impl CronSchedule {
     }
 
     /// The expression, as given (trimmed).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use wrangle_timer::CronSchedule;
-    /// let cron = CronSchedule::parse(" @hourly ", jiff::tz::TimeZone::UTC).unwrap();
-    /// assert_eq!(cron.expression(), "@hourly");
-    /// ```
     #[must_use]
     pub fn expression(&self) -> &str {
         &self.expression
     }
 
     /// The time zone the expression is evaluated in.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use jiff::tz::TimeZone;
-    /// use wrangle_timer::CronSchedule;
-    ///
-    /// let cron = CronSchedule::parse("@daily", TimeZone::UTC).unwrap();
-    /// assert_eq!(cron.time_zone(), &TimeZone::UTC);
-    /// ```
     #[must_use]
     pub fn time_zone(&self) -> &TimeZone {
         &self.tz
