@@ -1,12 +1,26 @@
 //! The driver task of a task-owning timer, and [`Cancel`]: the future of cancelling it and
 //! waiting until it is gone.
 
+use std::any::Any;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use wrangle_rt::{CancellationToken, JoinHandle};
+use wrangle_rt::{CancellationToken, DefaultRuntime, JoinHandle, Runtime};
+
+/// The runtime a builder was given with `runtime(rt)`, else the
+/// [current runtime](DefaultRuntime::current). Only a builder of the default runtime type can
+/// be without one: `runtime(rt)` is what changes the type.
+pub(crate) fn runtime_or_current<R: Runtime>(rt: Option<R>) -> R {
+    rt.unwrap_or_else(|| {
+        let current: Box<dyn Any> = Box::new(DefaultRuntime::current());
+        match current.downcast::<R>() {
+            Ok(rt) => *rt,
+            Err(_) => unreachable!("only a builder of the default runtime has no runtime"),
+        }
+    })
+}
 
 /// The future returned by the `cancel` methods of [`PeriodicTask`](crate::PeriodicTask),
 /// [`Timer`](crate::Timer) and [`ScheduledTask`](crate::ScheduledTask): completes once the

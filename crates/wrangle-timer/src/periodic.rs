@@ -11,7 +11,7 @@ use std::time::Duration;
 use wrangle_rt::{CancellationToken, DefaultRuntime, ErrorReporter, Runtime, TaskOutput};
 
 use crate::ConfigError;
-use crate::driver::{Cancel, Driver};
+use crate::driver::{Cancel, Driver, runtime_or_current};
 use crate::tracked_call::{Counters, Ended, Reporting, build, run_call};
 
 /// What a [`PeriodicTask`] or a [`ScheduledTask`](crate::ScheduledTask) does after a call
@@ -35,7 +35,7 @@ use crate::tracked_call::{Counters, Ended, Reporting, build, run_call};
 ///     let task = PeriodicTask::builder(Duration::from_secs(1))
 ///         .failure_policy(FailurePolicy::Stop)
 ///         .error_reporter(ErrorReporter::new(|_| {}))
-///         .spawn_with_runtime(rt.clone(), || async { Err::<(), _>("credentials revoked") })
+///         .runtime(rt.clone()).spawn(|| async { Err::<(), _>("credentials revoked") })
 ///         .unwrap();
 ///     rt.sleep(Duration::from_secs(5)).await;
 ///     assert!(task.is_finished());
@@ -158,7 +158,7 @@ pub struct PeriodicStats {
 ///             sink.lock().unwrap().push(u.to_string())
 ///         }))
 ///         .name("heartbeat")
-///         .spawn_with_runtime(rt.clone(), || async { Err::<(), _>("no route to host") })
+///         .runtime(rt.clone()).spawn(|| async { Err::<(), _>("no route to host") })
 ///         .unwrap();
 ///     rt.sleep(Duration::from_millis(1500)).await;
 ///     task.cancel().await;
@@ -170,14 +170,15 @@ pub struct PeriodicStats {
 /// ```
 #[derive(Debug, Clone)]
 #[must_use = "a builder does nothing until you call `spawn`"]
-pub struct PeriodicBuilder {
+pub struct PeriodicBuilder<R = DefaultRuntime> {
     period: Duration,
     policy: FailurePolicy,
     reporter: Option<ErrorReporter>,
     name: Cow<'static, str>,
+    rt: Option<R>,
 }
 
-impl PeriodicBuilder {
+impl<R: Runtime> PeriodicBuilder<R> {
     /// What to do after a call fails: [`FailurePolicy::Continue`] (the default) or
     /// [`FailurePolicy::Stop`] (see [`FailurePolicy`] for an example).
     pub fn failure_policy(mut self, policy: FailurePolicy) -> Self {
@@ -198,7 +199,19 @@ impl PeriodicBuilder {
         self
     }
 
-    /// Starts the task on the [current runtime](DefaultRuntime::current).
+    /// The runtime the task runs on (default: the [current runtime](DefaultRuntime::current)
+    /// when [`spawn`](PeriodicBuilder::spawn) is called).
+    pub fn runtime<R2: Runtime>(self, rt: R2) -> PeriodicBuilder<R2> {
+        PeriodicBuilder {
+            period: self.period,
+            policy: self.policy,
+            reporter: self.reporter,
+            name: self.name,
+            rt: Some(rt),
+        }
+    }
+
+    /// Starts the task on its [`runtime`](PeriodicBuilder::runtime).
     ///
     /// # Examples
     ///
@@ -216,23 +229,23 @@ impl PeriodicBuilder {
     ///
     /// [`ConfigError::ZeroPeriod`] for a zero period, [`ConfigError::OutOfRange`] for a period
     /// too large for the clock.
-    pub fn spawn<F, Fut>(self, f: F) -> Result<PeriodicTask, ConfigError>
+    ///
+    /// # Panics
+    ///
+    /// Without [`runtime`](PeriodicBuilder::runtime), if no runtime is available (see
+    /// [`DefaultRuntime::current`]).
+    pub fn spawn<F, Fut>(mut self, f: F) -> Result<PeriodicTask, ConfigError>
     where
         F: FnMut() -> Fut + Send + 'static,
         Fut: Future + Send + 'static,
         Fut::Output: TaskOutput,
     {
-        self.spawn_with_runtime(DefaultRuntime::current(), f)
+        let rt = runtime_or_current(self.rt.take());
+        self.spawn_on(rt, f)
     }
 
-    /// Starts the task on `rt`.
-    ///
-    /// # Errors
-    ///
-    /// As for [`spawn`](PeriodicBuilder::spawn).
-    pub fn spawn_with_runtime<R, F, Fut>(self, rt: R, mut f: F) -> Result<PeriodicTask, ConfigError>
+    fn spawn_on<F, Fut>(self, rt: R, mut f: F) -> Result<PeriodicTask, ConfigError>
     where
-        R: Runtime,
         F: FnMut() -> Fut + Send + 'static,
         Fut: Future + Send + 'static,
         Fut::Output: TaskOutput,
@@ -321,7 +334,7 @@ impl PeriodicTask {
         Fut: Future + Send + 'static,
         Fut::Output: TaskOutput,
     {
-        PeriodicTask::builder(period).spawn_with_runtime(rt, f)
+        PeriodicTask::builder(period).runtime(rt).spawn(f)
     }
 
     /// A builder, to choose the failure policy, the error reporter and the name (see
@@ -332,6 +345,7 @@ impl PeriodicTask {
             policy: FailurePolicy::Continue,
             reporter: None,
             name: Cow::Borrowed("wrangle_timer::PeriodicTask"),
+            rt: None,
         }
     }
 

@@ -19,7 +19,7 @@ use wrangle_rt::{
     TaskOutput,
 };
 
-use crate::driver::{Cancel, Driver};
+use crate::driver::{Cancel, Driver, runtime_or_current};
 use crate::tracked_call::{
     Call, Counters, Ended, Reporting, build, failed_to_build, settle, spawn_tracked,
 };
@@ -168,12 +168,12 @@ pub struct ScheduledStats {
 ///     .overlap(Overlap::Allow)
 ///     .max_concurrency(NonZeroUsize::new(2).unwrap())
 ///     .misfire(Misfire::RunOnce)
-///     .spawn_with_runtime(rt, |_at: jiff::Timestamp| async {})
+///     .runtime(rt).spawn(|_at: jiff::Timestamp| async {})
 ///     .unwrap();
 /// # drop(task);
 /// ```
 #[must_use = "a builder does nothing until you call `spawn`"]
-pub struct ScheduledBuilder<S> {
+pub struct ScheduledBuilder<S, R = DefaultRuntime> {
     schedule: S,
     overlap: Overlap,
     misfire: Misfire,
@@ -182,9 +182,10 @@ pub struct ScheduledBuilder<S> {
     on_failure: FailurePolicy,
     reporter: Option<ErrorReporter>,
     name: Cow<'static, str>,
+    rt: Option<R>,
 }
 
-impl<S> fmt::Debug for ScheduledBuilder<S> {
+impl<S, R> fmt::Debug for ScheduledBuilder<S, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ScheduledBuilder")
             .field("overlap", &self.overlap)
@@ -197,7 +198,7 @@ impl<S> fmt::Debug for ScheduledBuilder<S> {
     }
 }
 
-impl<S: Schedule> ScheduledBuilder<S> {
+impl<S: Schedule, R: Runtime> ScheduledBuilder<S, R> {
     /// The overlap policy (default [`Overlap::Skip`]).
     pub fn overlap(mut self, overlap: Overlap) -> Self {
         self.overlap = overlap;
@@ -243,7 +244,23 @@ impl<S: Schedule> ScheduledBuilder<S> {
         self
     }
 
-    /// Starts the task on the [current runtime](DefaultRuntime::current).
+    /// The runtime the task runs on (default: the [current runtime](DefaultRuntime::current)
+    /// when [`spawn`](ScheduledBuilder::spawn) is called).
+    pub fn runtime<R2: Runtime>(self, rt: R2) -> ScheduledBuilder<S, R2> {
+        ScheduledBuilder {
+            schedule: self.schedule,
+            overlap: self.overlap,
+            misfire: self.misfire,
+            max_concurrency: self.max_concurrency,
+            max_sleep: self.max_sleep,
+            on_failure: self.on_failure,
+            reporter: self.reporter,
+            name: self.name,
+            rt: Some(rt),
+        }
+    }
+
+    /// Starts the task on its [`runtime`](ScheduledBuilder::runtime).
     ///
     /// # Examples
     ///
@@ -263,23 +280,23 @@ impl<S: Schedule> ScheduledBuilder<S> {
     /// # Errors
     ///
     /// [`ConfigError::ZeroPeriod`] for a zero [`max_sleep`](ScheduledBuilder::max_sleep).
-    pub fn spawn<F, Fut>(self, f: F) -> Result<ScheduledTask, ConfigError>
+    ///
+    /// # Panics
+    ///
+    /// Without [`runtime`](ScheduledBuilder::runtime), if no runtime is available (see
+    /// [`DefaultRuntime::current`]).
+    pub fn spawn<F, Fut>(mut self, f: F) -> Result<ScheduledTask, ConfigError>
     where
         F: FnMut(Timestamp) -> Fut + Send + 'static,
         Fut: Future + Send + 'static,
         Fut::Output: TaskOutput,
     {
-        self.spawn_with_runtime(DefaultRuntime::current(), f)
+        let rt = runtime_or_current(self.rt.take());
+        self.spawn_on(rt, f)
     }
 
-    /// Starts the task on `rt`.
-    ///
-    /// # Errors
-    ///
-    /// As for [`spawn`](ScheduledBuilder::spawn).
-    pub fn spawn_with_runtime<R, F, Fut>(self, rt: R, f: F) -> Result<ScheduledTask, ConfigError>
+    fn spawn_on<F, Fut>(self, rt: R, f: F) -> Result<ScheduledTask, ConfigError>
     where
-        R: Runtime,
         F: FnMut(Timestamp) -> Fut + Send + 'static,
         Fut: Future + Send + 'static,
         Fut::Output: TaskOutput,
@@ -340,7 +357,7 @@ impl ScheduledTask {
         Fut: Future + Send + 'static,
         Fut::Output: TaskOutput,
     {
-        ScheduledTask::builder(schedule).spawn_with_runtime(rt, f)
+        ScheduledTask::builder(schedule).runtime(rt).spawn(f)
     }
 
     /// A builder, to choose the policies, the wall-clock polling bound, the error reporter and
@@ -355,6 +372,7 @@ impl ScheduledTask {
             on_failure: FailurePolicy::Continue,
             reporter: None,
             name: Cow::Borrowed("wrangle_timer::ScheduledTask"),
+            rt: None,
         }
     }
 
@@ -785,7 +803,7 @@ pub enum Overlap {
 ///     for (misfire, started, skipped) in [(Misfire::Skip, 0, 1), (Misfire::RunOnce, 1, 0)] {
 ///         let task = ScheduledTask::builder(WallSchedule::once(an_hour_ago.clone()))
 ///             .misfire(misfire)
-///             .spawn_with_runtime(rt.clone(), |_at: jiff::Timestamp| async {})
+///             .runtime(rt.clone()).spawn(|_at: jiff::Timestamp| async {})
 ///             .unwrap();
 ///         rt.sleep(Duration::from_secs(1)).await;
 ///         let stats = task.stats();

@@ -16,6 +16,7 @@ use jiff::Timestamp;
 use wrangle_rt::{DefaultRuntime, Runtime};
 
 use crate::ConfigError;
+use crate::driver::runtime_or_current;
 use crate::wall_sleep::{DEFAULT_MAX_SLEEP, WallSleep, check_max_sleep};
 
 /// Identifies a scheduled payload, to [`remove`](Scheduler::remove) it before it is due.
@@ -244,20 +245,21 @@ pub struct Scheduler<T, R: Runtime = DefaultRuntime> {
 /// let rt = VirtualRuntime::new();
 /// let scheduler = Scheduler::<String, _>::builder()
 ///     .max_sleep(Duration::from_millis(100))
-///     .build_with_runtime(rt.clone())
+///     .runtime(rt.clone()).build()
 ///     .unwrap();
 /// assert!(scheduler.is_empty());
 ///
-/// let zero = Scheduler::<String, _>::builder().max_sleep(Duration::ZERO).build_with_runtime(rt);
+/// let zero = Scheduler::<String, _>::builder().max_sleep(Duration::ZERO).runtime(rt).build();
 /// assert_eq!(zero.unwrap_err(), ConfigError::ZeroPeriod);
 /// ```
 #[must_use = "a builder does nothing until you call `build`"]
-pub struct SchedulerBuilder<T> {
+pub struct SchedulerBuilder<T, R = DefaultRuntime> {
     max_sleep: Duration,
+    rt: Option<R>,
     payload: PhantomData<fn() -> T>,
 }
 
-impl<T> fmt::Debug for SchedulerBuilder<T> {
+impl<T, R> fmt::Debug for SchedulerBuilder<T, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SchedulerBuilder")
             .field("max_sleep", &self.max_sleep)
@@ -265,7 +267,7 @@ impl<T> fmt::Debug for SchedulerBuilder<T> {
     }
 }
 
-impl<T> SchedulerBuilder<T> {
+impl<T, R: Runtime> SchedulerBuilder<T, R> {
     /// The longest monotonic sleep between two readings of the wall clock (default
     /// [`DEFAULT_MAX_SLEEP`]): the bound on how late a payload is delivered after a wall-clock
     /// jump forward.
@@ -274,22 +276,33 @@ impl<T> SchedulerBuilder<T> {
         self
     }
 
-    /// Builds the scheduler on the [current runtime](DefaultRuntime::current).
+    /// The runtime the scheduler sleeps on (default: the
+    /// [current runtime](DefaultRuntime::current) when [`build`](SchedulerBuilder::build) is
+    /// called).
+    pub fn runtime<R2: Runtime>(self, rt: R2) -> SchedulerBuilder<T, R2> {
+        SchedulerBuilder {
+            max_sleep: self.max_sleep,
+            rt: Some(rt),
+            payload: PhantomData,
+        }
+    }
+
+    /// Builds the scheduler on its [`runtime`](SchedulerBuilder::runtime).
     ///
     /// # Errors
     ///
     /// [`ConfigError::ZeroPeriod`] for a zero [`max_sleep`](SchedulerBuilder::max_sleep).
-    pub fn build(self) -> Result<Scheduler<T>, ConfigError> {
-        self.build_with_runtime(DefaultRuntime::current())
-    }
-
-    /// Builds the scheduler on `rt`.
     ///
-    /// # Errors
+    /// # Panics
     ///
-    /// As for [`build`](SchedulerBuilder::build).
-    pub fn build_with_runtime<R: Runtime>(self, rt: R) -> Result<Scheduler<T, R>, ConfigError> {
-        Ok(Scheduler::from_parts(rt, check_max_sleep(self.max_sleep)?))
+    /// Without [`runtime`](SchedulerBuilder::runtime), if no runtime is available (see
+    /// [`DefaultRuntime::current`]).
+    pub fn build(self) -> Result<Scheduler<T, R>, ConfigError> {
+        let max_sleep = check_max_sleep(self.max_sleep)?;
+        Ok(Scheduler::from_parts(
+            runtime_or_current(self.rt),
+            max_sleep,
+        ))
     }
 }
 
@@ -385,6 +398,7 @@ impl<T> Scheduler<T, DefaultRuntime> {
     pub fn builder() -> SchedulerBuilder<T> {
         SchedulerBuilder {
             max_sleep: DEFAULT_MAX_SLEEP,
+            rt: None,
             payload: PhantomData,
         }
     }

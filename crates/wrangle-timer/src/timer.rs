@@ -10,7 +10,7 @@ use wrangle_rt::{
     CancellationToken, DefaultRuntime, ErrorReporter, JoinHandle, Runtime, TaskOutput,
 };
 
-use crate::driver::{Cancel, Driver};
+use crate::driver::{Cancel, Driver, runtime_or_current};
 use crate::tracked_call::{Counters, Ended, Reporting, build, settle, spawn_tracked};
 use crate::{ConfigError, Interval, MissedTick, Overlap};
 
@@ -138,7 +138,7 @@ pub struct Timer {
 ///             sink.lock().unwrap().push(u.to_string())
 ///         }))
 ///         .name("poller")
-///         .spawn_with_runtime(rt.clone(), |tick: TimerTick| async move {
+///         .runtime(rt.clone()).spawn(|tick: TimerTick| async move {
 ///             if tick.index == 1 { Err("upstream down") } else { Ok(()) }
 ///         })
 ///         .unwrap();
@@ -149,14 +149,15 @@ pub struct Timer {
 /// ```
 #[derive(Debug, Clone)]
 #[must_use = "a builder does nothing until you call `spawn`"]
-pub struct TimerBuilder {
+pub struct TimerBuilder<R = DefaultRuntime> {
     period: Duration,
     overlap: Overlap,
     reporter: Option<ErrorReporter>,
     name: Cow<'static, str>,
+    rt: Option<R>,
 }
 
-impl TimerBuilder {
+impl<R: Runtime> TimerBuilder<R> {
     /// Where failed ticks are reported (default: the process-wide handler).
     pub fn error_reporter(mut self, reporter: ErrorReporter) -> Self {
         self.reporter = Some(reporter);
@@ -169,29 +170,41 @@ impl TimerBuilder {
         self
     }
 
-    /// Starts the timer on the [current runtime](DefaultRuntime::current).
+    /// The runtime the timer runs on (default: the [current runtime](DefaultRuntime::current)
+    /// when [`spawn`](TimerBuilder::spawn) is called).
+    pub fn runtime<R2: Runtime>(self, rt: R2) -> TimerBuilder<R2> {
+        TimerBuilder {
+            period: self.period,
+            overlap: self.overlap,
+            reporter: self.reporter,
+            name: self.name,
+            rt: Some(rt),
+        }
+    }
+
+    /// Starts the timer on its [`runtime`](TimerBuilder::runtime).
     ///
     /// # Errors
     ///
     /// [`ConfigError::ZeroPeriod`] for a zero period, [`ConfigError::OutOfRange`] for a period
     /// too large for the clock.
-    pub fn spawn<F, Fut>(self, f: F) -> Result<Timer, ConfigError>
+    ///
+    /// # Panics
+    ///
+    /// Without [`runtime`](TimerBuilder::runtime), if no runtime is available (see
+    /// [`DefaultRuntime::current`]).
+    pub fn spawn<F, Fut>(mut self, f: F) -> Result<Timer, ConfigError>
     where
         F: FnMut(TimerTick) -> Fut + Send + 'static,
         Fut: Future + Send + 'static,
         Fut::Output: TaskOutput,
     {
-        self.spawn_with_runtime(DefaultRuntime::current(), f)
+        let rt = runtime_or_current(self.rt.take());
+        self.spawn_on(rt, f)
     }
 
-    /// Starts the timer on `rt`.
-    ///
-    /// # Errors
-    ///
-    /// As for [`spawn`](TimerBuilder::spawn).
-    pub fn spawn_with_runtime<R, F, Fut>(self, rt: R, mut f: F) -> Result<Timer, ConfigError>
+    fn spawn_on<F, Fut>(self, rt: R, mut f: F) -> Result<Timer, ConfigError>
     where
-        R: Runtime,
         F: FnMut(TimerTick) -> Fut + Send + 'static,
         Fut: Future + Send + 'static,
         Fut::Output: TaskOutput,
@@ -293,7 +306,7 @@ impl Timer {
         Fut: Future + Send + 'static,
         Fut::Output: TaskOutput,
     {
-        Timer::builder(period, overlap).spawn_with_runtime(rt, f)
+        Timer::builder(period, overlap).runtime(rt).spawn(f)
     }
 
     /// A builder, to choose the error reporter and the name (see [`TimerBuilder`]).
@@ -303,6 +316,7 @@ impl Timer {
             overlap,
             reporter: None,
             name: Cow::Borrowed("wrangle_timer::Timer"),
+            rt: None,
         }
     }
 

@@ -93,7 +93,8 @@ impl Owner for ScheduledTask {
         let every = WallSchedule::every(anchor, SignedDuration::from_millis(2)).unwrap();
         ScheduledTask::builder(every)
             .overlap(Overlap::Allow)
-            .spawn_with_runtime(rt.clone(), move |_: Timestamp| endless(&rt2, &made, &drops))
+            .runtime(rt.clone())
+            .spawn(move |_: Timestamp| endless(&rt2, &made, &drops))
             .unwrap()
     }
     fn started(&self) -> u64 {

@@ -39,7 +39,8 @@ fn periodic_task_reports_a_synchronous_panic_and_continues() {
         let task = PeriodicTask::builder(10 * MS)
             .error_reporter(errors.reporter())
             .name("beat")
-            .spawn_with_runtime(rt.clone(), second_call_panics(&calls))
+            .runtime(rt.clone())
+            .spawn(second_call_panics(&calls))
             .unwrap();
         if rt.is_virtual() {
             rt.sleep(35 * MS).await;
@@ -72,7 +73,8 @@ fn periodic_task_stops_after_a_synchronous_panic_under_the_stop_policy() {
         let task = PeriodicTask::builder(10 * MS)
             .failure_policy(FailurePolicy::Stop)
             .error_reporter(errors.reporter())
-            .spawn_with_runtime(rt.clone(), second_call_panics(&calls))
+            .runtime(rt.clone())
+            .spawn(second_call_panics(&calls))
             .unwrap();
         eventually(&rt, "the stop", || task.is_finished()).await;
         let stats = task.cancel().await;
@@ -90,7 +92,8 @@ fn timer_reports_a_synchronous_panic_and_keeps_ticking() {
         let timer = Timer::builder(10 * MS, Overlap::Allow)
             .error_reporter(errors.reporter())
             .name("ticker")
-            .spawn_with_runtime(rt.clone(), move |_: TimerTick| f())
+            .runtime(rt.clone())
+            .spawn(move |_: TimerTick| f())
             .unwrap();
         if rt.is_virtual() {
             rt.sleep(35 * MS).await;
@@ -123,7 +126,8 @@ fn scheduled_task_reports_a_synchronous_panic_and_continues() {
         let task = ScheduledTask::builder(WallSchedule::every(anchor, ms(10)).unwrap())
             .error_reporter(errors.reporter())
             .name("job")
-            .spawn_with_runtime(rt.clone(), move |_: Timestamp| f())
+            .runtime(rt.clone())
+            .spawn(move |_: Timestamp| f())
             .unwrap();
         if rt.is_virtual() {
             rt.sleep(35 * MS).await;
@@ -154,7 +158,8 @@ fn scheduled_task_stops_after_a_synchronous_panic_under_the_stop_policy() {
         let task = ScheduledTask::builder(WallSchedule::every(anchor, ms(10)).unwrap())
             .failure_policy(FailurePolicy::Stop)
             .error_reporter(Collected::default().reporter())
-            .spawn_with_runtime(rt.clone(), move |_: Timestamp| f())
+            .runtime(rt.clone())
+            .spawn(move |_: Timestamp| f())
             .unwrap();
         eventually(&rt, "the stop", || task.is_finished()).await;
         let stats = task.cancel().await;
@@ -204,7 +209,8 @@ fn a_panicking_schedule_is_reported_counted_and_asked_again_under_continue() {
             .max_sleep(50 * MS)
             .error_reporter(errors.reporter())
             .name("flaky")
-            .spawn_with_runtime(rt.clone(), move |_: Timestamp| {
+            .runtime(rt.clone())
+            .spawn(move |_: Timestamp| {
                 c.fetch_add(1, Ordering::SeqCst);
                 async {}
             })
@@ -243,7 +249,8 @@ fn a_panicking_schedule_ends_the_task_under_stop() {
             .failure_policy(FailurePolicy::Stop)
             .error_reporter(errors.reporter())
             .name("flaky")
-            .spawn_with_runtime(rt.clone(), |_: Timestamp| async {})
+            .runtime(rt.clone())
+            .spawn(|_: Timestamp| async {})
             .unwrap();
         eventually(&rt, "the end", || task.is_finished()).await;
         let stats = task.cancel().await;

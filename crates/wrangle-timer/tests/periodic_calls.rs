@@ -91,7 +91,8 @@ fn failing_calls_are_reported_and_the_task_continues_by_default() {
             PeriodicTask::builder(5 * MS)
                 .error_reporter(errors.reporter())
                 .name("flaky")
-                .spawn_with_runtime(rt.clone(), move || {
+                .runtime(rt.clone())
+                .spawn(move || {
                     let n = calls.fetch_add(1, Ordering::SeqCst);
                     async move {
                         match n % 3 {
@@ -125,7 +126,8 @@ fn stop_policy_ends_the_task_after_the_first_failure() {
             PeriodicTask::builder(2 * MS)
                 .failure_policy(FailurePolicy::Stop)
                 .error_reporter(errors.reporter())
-                .spawn_with_runtime(rt.clone(), move || {
+                .runtime(rt.clone())
+                .spawn(move || {
                     let n = calls.fetch_add(1, Ordering::SeqCst);
                     async move {
                         if n == 2 {

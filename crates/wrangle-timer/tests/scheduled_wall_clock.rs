@@ -45,7 +45,8 @@ async fn seed_run(
     let task = {
         let (rt2, total) = (rt.clone(), total.clone());
         builder
-            .spawn_with_runtime(rt.clone(), move |_at: Timestamp| {
+            .runtime(rt.clone())
+            .spawn(move |_at: Timestamp| {
                 let (rt, total) = (rt2.clone(), total.clone());
                 async move {
                     rt.sleep(work).await;
@@ -170,7 +171,8 @@ impl Log {
     ) -> ScheduledTask {
         let (log, rt2) = (self.0.clone(), rt.clone());
         builder
-            .spawn_with_runtime(rt.clone(), move |at: Timestamp| {
+            .runtime(rt.clone())
+            .spawn(move |at: Timestamp| {
                 log.lock()
                     .unwrap()
                     .push((at, rt2.wall_now(), rt2.elapsed()));
@@ -351,7 +353,8 @@ async fn overlapping(
         ScheduledTask::builder(schedule)
             .overlap(overlap)
             .max_concurrency(NonZeroUsize::new(limit).unwrap())
-            .spawn_with_runtime(rt.clone(), move |_at: Timestamp| {
+            .runtime(rt.clone())
+            .spawn(move |_at: Timestamp| {
                 let (rt, active, high) = (rt2.clone(), active.clone(), high.clone());
                 async move {
                     struct Leave(Arc<AtomicUsize>);
@@ -443,7 +446,8 @@ fn a_failing_run_is_reported_and_stops_the_task_under_the_stop_policy() {
             .failure_policy(FailurePolicy::Stop)
             .error_reporter(errors.reporter())
             .name("job")
-            .spawn_with_runtime(rt.clone(), |_at: Timestamp| async { Err::<(), _>("nope") })
+            .runtime(rt.clone())
+            .spawn(|_at: Timestamp| async { Err::<(), _>("nope") })
             .unwrap();
         while !task.is_finished() {
             rt.sleep(5 * MS).await;
@@ -491,7 +495,8 @@ fn zero_max_sleep_is_a_typed_error() {
         let at = rt.wall_now().to_zoned(TimeZone::UTC);
         let err = ScheduledTask::builder(WallSchedule::once(at))
             .max_sleep(Duration::ZERO)
-            .spawn_with_runtime(rt.clone(), |_at: Timestamp| async {})
+            .runtime(rt.clone())
+            .spawn(|_at: Timestamp| async {})
             .unwrap_err();
         assert_eq!(err, ConfigError::ZeroPeriod);
     });

@@ -122,7 +122,8 @@ fn waiting_wakes_only_at_the_deadline_or_the_polling_bound() {
     virtual_time(|rt: VirtualRuntime| async move {
         let mut scheduler = Scheduler::builder()
             .max_sleep(Duration::from_secs(60))
-            .build_with_runtime(rt.clone())
+            .runtime(rt.clone())
+            .build()
             .unwrap();
         scheduler
             .schedule(rt.wall_now() + SignedDuration::from_mins(10), 1)
@@ -259,13 +260,15 @@ fn zero_max_sleep_is_a_typed_error_at_build() {
     each_runtime(|rt| async move {
         let err = Scheduler::<u8, _>::builder()
             .max_sleep(Duration::ZERO)
-            .build_with_runtime(rt.clone())
+            .runtime(rt.clone())
+            .build()
             .unwrap_err();
         assert_eq!(err, ConfigError::ZeroPeriod);
         // The largest bound is fine: a sleep is clamped to the instant it waits for.
         let mut scheduler = Scheduler::builder()
             .max_sleep(Duration::MAX)
-            .build_with_runtime(rt.clone())
+            .runtime(rt.clone())
+            .build()
             .unwrap();
         let at = rt.wall_now() + SignedDuration::from_millis(3);
         scheduler.schedule(at, 1).unwrap();

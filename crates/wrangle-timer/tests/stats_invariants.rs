@@ -92,9 +92,8 @@ fn periodic_stats_hold_while_calls_start_end_and_fail() {
             let (rt2, next) = (rt.clone(), next.clone());
             PeriodicTask::builder(10 * MS)
                 .error_reporter(quiet())
-                .spawn_with_runtime(rt.clone(), move || {
-                    mixed_call(&rt2, next.fetch_add(1, Ordering::SeqCst))
-                })
+                .runtime(rt.clone())
+                .spawn(move || mixed_call(&rt2, next.fetch_add(1, Ordering::SeqCst)))
                 .unwrap()
         };
         for _ in 0..95 {
@@ -124,7 +123,8 @@ fn timer_stats_hold_under_every_overlap_policy() {
                 let (rt2, next) = (rt.clone(), next.clone());
                 Timer::builder(2 * MS, overlap)
                     .error_reporter(quiet())
-                    .spawn_with_runtime(rt.clone(), move |_: TimerTick| {
+                    .runtime(rt.clone())
+                    .spawn(move |_: TimerTick| {
                         // Calls of 0 to 5 ms, every 2 ms: some overlap, some do not.
                         let k = next.fetch_add(1, Ordering::SeqCst);
                         let rt = rt2.clone();
@@ -179,7 +179,8 @@ fn scheduled_stats_hold_with_bounded_concurrency_and_skips() {
                     .overlap(overlap)
                     .max_concurrency(NonZeroUsize::new(limit).unwrap())
                     .error_reporter(quiet())
-                    .spawn_with_runtime(rt.clone(), move |_at: Timestamp| {
+                    .runtime(rt.clone())
+                    .spawn(move |_at: Timestamp| {
                         // Runs of 0 to 14 ms every 5 ms.
                         let k = next.fetch_add(1, Ordering::SeqCst);
                         let rt = rt2.clone();

@@ -99,7 +99,8 @@ fn a_failing_tick_does_not_stop_the_timer() {
         let timer = Timer::builder(10 * MS, Overlap::Allow)
             .error_reporter(errors.reporter())
             .name("ticker")
-            .spawn_with_runtime(rt.clone(), move |t: TimerTick| {
+            .runtime(rt.clone())
+            .spawn(move |t: TimerTick| {
                 let rt = sleeper.clone();
                 async move {
                     rt.sleep(MS).await;
