@@ -427,13 +427,32 @@ impl<R: Runtime> Future for Tick<'_, R> {
 ///
 /// # Examples
 ///
+/// The table above, run: the instants (in ms) at which the four ticks after the stall are
+/// taken.
+///
 /// ```
 /// use std::time::Duration;
+/// use wrangle_rt::{Runtime, VirtualRuntime};
 /// use wrangle_timer::{Interval, MissedTick};
 ///
-/// let rt = wrangle_rt::VirtualRuntime::new();
-/// let iv = Interval::with_runtime(rt, Duration::from_millis(10), MissedTick::Skip).unwrap();
-/// assert_eq!(iv.missed_tick(), MissedTick::Skip);
+/// let rt = VirtualRuntime::new();
+/// rt.block_on(async {
+///     let ms = Duration::from_millis;
+///     for (policy, taken_at) in [
+///         (MissedTick::Burst, [35, 35, 35, 40]),
+///         (MissedTick::Delay, [35, 45, 55, 65]),
+///         (MissedTick::Skip, [35, 40, 50, 60]),
+///     ] {
+///         let start = rt.now();
+///         let mut iv = Interval::with_runtime(rt.clone(), ms(10), policy).unwrap();
+///         iv.tick().await; // due at 0
+///         rt.sleep(ms(35)).await; // the consumer stalls
+///         for expected in taken_at {
+///             iv.tick().await;
+///             assert_eq!(rt.now() - start, ms(expected), "{policy:?}");
+///         }
+///     }
+/// });
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
