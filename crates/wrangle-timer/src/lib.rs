@@ -96,7 +96,8 @@
 //! # Runtime support
 //!
 //! Everything is generic over [`wrangle_rt::Runtime`]: each type has a `new` (or `builder`)
-//! that uses [`wrangle_rt::DefaultRuntime::current`] and a `with_runtime` variant. Tested on
+//! that uses [`wrangle_rt::DefaultRuntime::current`], a `with_runtime(rt, ..)` variant (the
+//! runtime by value, first), and its builder a `.runtime(rt)` setter. Tested on
 //! Tokio (current-thread and multi-thread), smol, async-std and the virtual-time runtime.
 //! Wall-clock waits sleep on the monotonic clock for at most [`DEFAULT_MAX_SLEEP`] at a time
 //! (set with the builders' `max_sleep`) and re-read the wall clock, because no runtime offers

@@ -29,11 +29,12 @@ use run::Run;
 ///   [`max_concurrency`](ScheduledBuilder::max_concurrency));
 /// - [`Misfire`]: instants already passed when the task came to them (skip, run once, run all);
 /// - [`FailurePolicy`]: after a failed or panicking run (reported to the task's
-///   [`ErrorReporter`], a panic as a [`PanicPayload`]), continue or stop starting new runs. A
-///   closure that panics before it returns its future is a failed run too. A [`Schedule`]
-///   that panics is reported and counted in [`ScheduledStats::schedule_panicked`]; the run of
-///   the instant it had already given still happens, then the task stops (`Stop`) or asks the
-///   schedule again [`max_sleep`](ScheduledBuilder::max_sleep) later (`Continue`).
+///   [`ErrorReporter`], a panic as a [`PanicPayload`](wrangle_rt::PanicPayload)), continue or
+///   stop starting new runs. A closure that panics before it returns its future is a failed
+///   run too. A [`Schedule`] that panics is reported and counted in
+///   [`ScheduledStats::schedule_panicked`]; the run of the instant it had already given still
+///   happens, then the task stops (`Stop`) or asks the schedule again
+///   [`max_sleep`](ScheduledBuilder::max_sleep) later (`Continue`).
 ///
 /// The defaults, `Overlap::Skip` and `Misfire::Skip`, are concurrent_tasks'
 /// `OnTimePeriodicTask(..., ignore_overdue=True)`: runs never overlap, and overdue instants are
