@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use futures_lite::Stream;
 use wrangle_rt::{DefaultRuntime, Runtime, Sleep};
 
-use crate::{ConfigError, MissedTick};
+use crate::ConfigError;
 
 /// A stream of ticks on a fixed grid `start, start + period, start + 2·period, ...` of the
 /// runtime's monotonic clock.
@@ -51,23 +51,39 @@ pub struct Interval<R: Runtime = DefaultRuntime> {
     stats: IntervalStats,
 }
 
-/// Counters of an [`Interval`].
+/// Counters of an [`Interval`], from [`Interval::stats`].
+///
+/// Invariants: `late <= started`; and as long as the period and the policy are not changed,
+/// each grid point up to the last tick's is either yielded once (`started`) or `skipped`:
+/// under [`MissedTick::Burst`] and [`MissedTick::Skip`], `started + skipped` is the number of
+/// those grid points (`Delay` moves the grid, and skips nothing).
 ///
 /// # Examples
 ///
+/// A consumer that stalls for 3.5 periods, under [`MissedTick::Skip`]:
+///
 /// ```
 /// use std::time::Duration;
+/// use wrangle_rt::{Runtime, VirtualRuntime};
 /// use wrangle_timer::{Interval, MissedTick};
 ///
-/// let rt = wrangle_rt::VirtualRuntime::new();
-/// let iv = Interval::with_runtime(rt, Duration::from_secs(1), MissedTick::Burst).unwrap();
-/// assert_eq!(iv.stats().ticks, 0);
+/// let rt = VirtualRuntime::new();
+/// rt.block_on(async {
+///     let second = Duration::from_secs(1);
+///     let mut iv = Interval::with_runtime(rt.clone(), second, MissedTick::Skip).unwrap();
+///     iv.tick().await; // t = 0
+///     rt.sleep(second * 7 / 2).await; // stalls until 3.5 s
+///     iv.tick().await; // the tick due at 1 s, taken late at 3.5 s
+///     iv.tick().await; // then 4 s: the grid points 2 s and 3 s are dropped
+///     let stats = iv.stats();
+///     assert_eq!((stats.started, stats.late, stats.skipped), (3, 1, 2));
+/// });
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct IntervalStats {
-    /// Ticks yielded.
-    pub ticks: u64,
+    /// Ticks yielded (each starts the consumer's work for one grid point).
+    pub started: u64,
     /// Ticks taken when the next grid point had already passed (the consumer was at least one
     /// period behind).
     pub late: u64,
@@ -78,18 +94,6 @@ pub struct IntervalStats {
 impl Interval<DefaultRuntime> {
     /// An interval on the [current runtime](DefaultRuntime::current) whose first tick is due
     /// now.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use wrangle_timer::{Interval, MissedTick};
-    ///
-    /// wrangle_rt::VirtualRuntime::new().block_on(async {
-    ///     let mut iv = Interval::new(Duration::from_secs(1), MissedTick::Delay).unwrap();
-    ///     iv.tick().await;
-    /// });
-    /// ```
     ///
     /// # Errors
     ///
@@ -127,17 +131,6 @@ impl Interval<DefaultRuntime> {
 impl<R: Runtime> Interval<R> {
     /// An interval on `rt` whose first tick is due now.
     ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use wrangle_timer::{Interval, MissedTick};
-    ///
-    /// let rt = wrangle_rt::VirtualRuntime::new();
-    /// let iv = Interval::with_runtime(rt, Duration::from_millis(1), MissedTick::Burst).unwrap();
-    /// assert_eq!(iv.period(), Duration::from_millis(1));
-    /// ```
-    ///
     /// # Errors
     ///
     /// [`ConfigError::ZeroPeriod`] for a zero period, [`ConfigError::OutOfRange`] for a period
@@ -149,19 +142,6 @@ impl<R: Runtime> Interval<R> {
 
     /// An interval on `rt` whose first tick is due at `start` (which may be in the past: the
     /// missed-tick policy then applies as usual).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use wrangle_rt::{Runtime, VirtualRuntime};
-    /// use wrangle_timer::{Interval, MissedTick};
-    ///
-    /// let rt = VirtualRuntime::new();
-    /// let start = rt.now() + Duration::from_secs(2);
-    /// let iv = Interval::at_with_runtime(rt, start, Duration::from_secs(1), MissedTick::Skip);
-    /// assert!(iv.is_ok());
-    /// ```
     ///
     /// # Errors
     ///
@@ -257,7 +237,7 @@ impl<R: Runtime> Interval<R> {
             }
         };
         self.set_next(next);
-        self.stats.ticks += 1;
+        self.stats.started += 1;
         Poll::Ready(due)
     }
 
@@ -327,89 +307,30 @@ impl<R: Runtime> Interval<R> {
     }
 
     /// The instant the next tick is due at.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use wrangle_rt::{Runtime, VirtualRuntime};
-    /// use wrangle_timer::{Interval, MissedTick};
-    ///
-    /// let rt = VirtualRuntime::new();
-    /// let iv = Interval::with_runtime(rt.clone(), Duration::from_secs(1), MissedTick::Skip)
-    ///     .unwrap();
-    /// assert_eq!(iv.next_due(), rt.now());
-    /// ```
     #[must_use]
     pub fn next_due(&self) -> Instant {
         self.next
     }
 
     /// The period.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use wrangle_timer::{Interval, MissedTick};
-    ///
-    /// let rt = wrangle_rt::VirtualRuntime::new();
-    /// let iv = Interval::with_runtime(rt, Duration::from_secs(3), MissedTick::Skip).unwrap();
-    /// assert_eq!(iv.period(), Duration::from_secs(3));
-    /// ```
     #[must_use]
     pub fn period(&self) -> Duration {
         self.period
     }
 
     /// The missed-tick policy.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use wrangle_timer::{Interval, MissedTick};
-    ///
-    /// let rt = wrangle_rt::VirtualRuntime::new();
-    /// let iv = Interval::with_runtime(rt, Duration::from_secs(3), MissedTick::Delay).unwrap();
-    /// assert_eq!(iv.missed_tick(), MissedTick::Delay);
-    /// ```
     #[must_use]
     pub fn missed_tick(&self) -> MissedTick {
         self.policy
     }
 
     /// Changes the missed-tick policy from the next tick on.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use wrangle_timer::{Interval, MissedTick};
-    ///
-    /// let rt = wrangle_rt::VirtualRuntime::new();
-    /// let mut iv = Interval::with_runtime(rt, Duration::from_secs(3), MissedTick::Delay).unwrap();
-    /// iv.set_missed_tick(MissedTick::Burst);
-    /// assert_eq!(iv.missed_tick(), MissedTick::Burst);
-    /// ```
     pub fn set_missed_tick(&mut self, policy: MissedTick) {
         self.policy = policy;
     }
 
-    /// Counters: ticks yielded, late ticks, skipped grid points.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use wrangle_timer::{Interval, MissedTick};
-    ///
-    /// let rt = wrangle_rt::VirtualRuntime::new();
-    /// let mut iv = Interval::with_runtime(rt.clone(), Duration::from_secs(1), MissedTick::Skip)
-    ///     .unwrap();
-    /// rt.block_on(iv.tick());
-    /// assert_eq!(iv.stats().ticks, 1);
-    /// ```
+    /// Counters: ticks yielded, late ticks, skipped grid points (see [`IntervalStats`] for the
+    /// invariants and an example).
     #[must_use]
     pub fn stats(&self) -> IntervalStats {
         self.stats
@@ -438,7 +359,34 @@ impl<R: Runtime> Stream for Interval<R> {
     }
 }
 
-/// The future of [`Interval::tick`].
+/// The future of [`Interval::tick`]: the instant the next tick was due at.
+///
+/// # Examples
+///
+/// Racing a tick against a shutdown signal: the losing tick is not lost, the next `tick`
+/// yields it.
+///
+/// ```
+/// use std::time::Duration;
+/// use futures_lite::FutureExt;
+/// use wrangle_rt::{Runtime, VirtualRuntime};
+/// use wrangle_timer::{Interval, MissedTick};
+///
+/// let rt = VirtualRuntime::new();
+/// let start = rt.now();
+/// rt.block_on(async {
+///     let mut iv = Interval::with_runtime(rt.clone(), Duration::from_secs(10), MissedTick::Delay)
+///         .unwrap();
+///     iv.tick().await;
+///     let tick: wrangle_timer::future::Tick<'_, _> = iv.tick();
+///     let shutdown = async {
+///         rt.sleep(Duration::from_secs(1)).await;
+///         start
+///     };
+///     assert_eq!(tick.or(shutdown).await, start); // the shutdown won at 1 s
+///     assert_eq!(iv.tick().await, start + Duration::from_secs(10));
+/// });
+/// ```
 ///
 /// # Cancel safety
 ///
@@ -460,4 +408,62 @@ impl<R: Runtime> Future for Tick<'_, R> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Instant> {
         self.get_mut().interval.poll_tick(cx)
     }
+}
+
+/// What an [`Interval`](crate::Interval) does when a tick is taken so late that the next grid
+/// point has already passed (the consumer stalled for at least one period).
+///
+/// There is deliberately no default: the right choice depends on the job, and a silent
+/// "burst" default surprises people.
+///
+/// With a period of 10 ms, ticks due at 0, 10, 20, 30... and a consumer that stalls from 5 ms
+/// to 35 ms, the ticks taken after the stall are:
+///
+/// | policy | instants the ticks are taken at |
+/// |---|---|
+/// | `Burst` | 35 (due 10), 35 (due 20), 35 (due 30), 40, 50... |
+/// | `Delay` | 35 (due 10), 45, 55... |
+/// | `Skip`  | 35 (due 10), 40, 50... |
+///
+/// # Examples
+///
+/// The table above, run: the instants (in ms) at which the four ticks after the stall are
+/// taken.
+///
+/// ```
+/// use std::time::Duration;
+/// use wrangle_rt::{Runtime, VirtualRuntime};
+/// use wrangle_timer::{Interval, MissedTick};
+///
+/// let rt = VirtualRuntime::new();
+/// rt.block_on(async {
+///     let ms = Duration::from_millis;
+///     for (policy, taken_at) in [
+///         (MissedTick::Burst, [35, 35, 35, 40]),
+///         (MissedTick::Delay, [35, 45, 55, 65]),
+///         (MissedTick::Skip, [35, 40, 50, 60]),
+///     ] {
+///         let start = rt.now();
+///         let mut iv = Interval::with_runtime(rt.clone(), ms(10), policy).unwrap();
+///         iv.tick().await; // due at 0
+///         rt.sleep(ms(35)).await; // the consumer stalls
+///         for expected in taken_at {
+///             iv.tick().await;
+///             assert_eq!(rt.now() - start, ms(expected), "{policy:?}");
+///         }
+///     }
+/// });
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum MissedTick {
+    /// Catch up: every missed grid point is yielded at once, back to back, until the interval is
+    /// back on its grid.
+    Burst,
+    /// Yield one late tick, then restart the grid one period after the instant it was taken.
+    /// Later ticks are shifted by the stall.
+    Delay,
+    /// Yield one late tick, then continue with the next grid point after now; the grid points
+    /// in between are dropped (and counted in [`IntervalStats::skipped`](crate::IntervalStats)).
+    Skip,
 }

@@ -8,9 +8,9 @@
 //! - [`Interval`]: ticks on a fixed monotonic grid with no cumulative drift, a [`MissedTick`]
 //!   policy you must choose (burst, delay, skip), resettable; a `Stream`.
 //! - [`PeriodicTask`]: calls that never overlap, one period apart from start to start, the
-//!   first at once; failures reported, then continue or stop ([`ErrorPolicy`]).
-//! - [`Timer`]: a tick task on a fixed grid from t = 0, each tick its own task, with a
-//!   [`DelayPolicy`] (accumulate overlapping ticks, or cancel the unfinished one).
+//!   first at once; failures reported, then continue or stop ([`FailurePolicy`]).
+//! - [`Timer`]: a tick task on a fixed grid from t = 0, each tick its own task, with an
+//!   [`Overlap`] policy (allow overlapping ticks, replace the unfinished one, skip, queue).
 //! - [`WallSchedule`]: one wall-clock instant or a grid anchored on a `jiff::Zoned` (intervals
 //!   of a day or more keep the civil time across DST, shorter ones are elapsed time);
 //!   [`CronSchedule`]: cron expressions in a time zone, with gap and overlap rules.
@@ -20,8 +20,20 @@
 //! - [`Scheduler`]: payloads due at wall-clock instants, delivered as a stream in time order.
 //!
 //! Types that own tasks ([`PeriodicTask`], [`Timer`], [`ScheduledTask`]) cancel them when
-//! dropped; their `stop()` cancels, waits until every task is gone, and returns the final
-//! counters. Failures nobody awaits go to a [`wrangle_rt::ErrorReporter`].
+//! dropped, without waiting; their `abort()` requests the same, and their `cancel()` also
+//! waits until every task is gone and returns the final stats ([`future::Cancel`]). Every
+//! stateful type has `stats()`, with the field names of the whole workspace (`started`,
+//! `completed`, `failed`, `cancelled`, `skipped`, `running`...). Failures nobody awaits go to
+//! the owner's [`wrangle_rt::ErrorReporter`]; a panic of user code is reported as a
+//! [`wrangle_rt::PanicPayload`]. Named futures live in [`future`].
+//!
+//! | type | verbs | stats fields |
+//! |---|---|---|
+//! | [`Interval`] | `tick`, `reset*` | `started`, `late`, `skipped` |
+//! | [`PeriodicTask`] | `abort`, `cancel` | `started`, `completed`, `failed`, `cancelled`, `running` |
+//! | [`Timer`] | `abort`, `cancel` | `started`, `completed`, `failed`, `cancelled`, `skipped`, `running` |
+//! | [`ScheduledTask`] | `abort`, `cancel` | as `Timer`, plus `schedule_panicked` |
+//! | [`Scheduler`] | `schedule`, `remove`, `close`, `next_due` | `submitted`, `completed`, `cancelled`, `queued` |
 //!
 //! # Examples
 //!
@@ -67,8 +79,8 @@
 //!     scheduler.schedule(rt.wall_now() + SignedDuration::from_secs(45), "reminder").unwrap();
 //!     assert_eq!(scheduler.next_due().await, Some("reminder"));
 //!
-//!     heartbeat.stop().await;
-//!     job.stop().await;
+//!     heartbeat.cancel().await;
+//!     job.cancel().await;
 //! });
 //! // Virtual time started at 00:00:00 and the interval used one second: heartbeats at
 //! // 1 s, 21 s, 41 s; the cron job at 30 s.
@@ -84,10 +96,12 @@
 //! # Runtime support
 //!
 //! Everything is generic over [`wrangle_rt::Runtime`]: each type has a `new` (or `builder`)
-//! that uses [`wrangle_rt::DefaultRuntime::current`] and a `with_runtime` variant. Tested on
+//! that uses [`wrangle_rt::DefaultRuntime::current`], a `with_runtime(rt, ..)` variant (the
+//! runtime by value, first), and its builder a `.runtime(rt)` setter. Tested on
 //! Tokio (current-thread and multi-thread), smol, async-std and the virtual-time runtime.
 //! Wall-clock waits sleep on the monotonic clock for at most [`DEFAULT_MAX_SLEEP`] at a time
-//! and re-read the wall clock, because no runtime offers a wall-clock sleep.
+//! (set with the builders' `max_sleep`) and re-read the wall clock, because no runtime offers
+//! a wall-clock sleep.
 //!
 //! # When not to use this
 //!
@@ -105,36 +119,39 @@
 /// [`SignedDuration`](jiff::SignedDuration)) come from it.
 pub use jiff;
 
-mod call;
 mod cron;
-mod cron_error;
-mod cron_field;
+mod driver;
 mod error;
 mod interval;
-mod missed_tick;
-mod outcome;
 mod periodic;
-mod policy;
 mod schedule;
 mod scheduled;
 mod scheduler;
-mod stop;
 mod timer;
+mod tracked_call;
 mod wall;
+mod wall_sleep;
 
-pub use cron::CronSchedule;
-pub use cron_error::CronError;
+pub mod future {
+    //! The named futures of this crate's async operations.
+    //!
+    //! Each is `#[must_use]`, implements `Debug`, and documents its cancel safety on the
+    //! method that returns it.
+
+    pub use crate::driver::Cancel;
+    pub use crate::interval::Tick;
+    pub use crate::scheduler::NextDue;
+}
+
+pub use cron::{CronError, CronSchedule};
 pub use error::ConfigError;
-pub use interval::{Interval, IntervalStats, Tick};
-pub use missed_tick::MissedTick;
-pub use outcome::{ErrorPolicy, Outcome};
-pub use periodic::{PeriodicBuilder, PeriodicStats, PeriodicTask};
-pub use policy::{Misfire, Overlap};
+pub use interval::{Interval, IntervalStats, MissedTick};
+pub use periodic::{FailurePolicy, PeriodicBuilder, PeriodicStats, PeriodicTask};
 pub use schedule::Schedule;
-pub use scheduled::{DEFAULT_MAX_SLEEP, ScheduledBuilder, ScheduledStats, ScheduledTask};
+pub use scheduled::{Misfire, Overlap, ScheduledBuilder, ScheduledStats, ScheduledTask};
 pub use scheduler::{
-    NextDue, ScheduleToken, Scheduler, SchedulerClosed, SchedulerHandle, SchedulerStats,
+    ScheduleKey, Scheduler, SchedulerBuilder, SchedulerClosed, SchedulerHandle, SchedulerStats,
 };
-pub use stop::Stop;
-pub use timer::{DelayPolicy, Timer, TimerBuilder, TimerStats, TimerTick};
+pub use timer::{Timer, TimerBuilder, TimerStats, TimerTick};
 pub use wall::WallSchedule;
+pub use wall_sleep::DEFAULT_MAX_SLEEP;

@@ -8,7 +8,7 @@ use jiff::Timestamp;
 /// [`CronSchedule`](crate::CronSchedule); implement it for your own calendars.
 ///
 /// A `ScheduledTask` calls its schedule under `catch_unwind`: a panic is reported, counted in
-/// `ScheduledStats::schedule_panicked` and handled by the task's `ErrorPolicy` (see
+/// `ScheduledStats::schedule_panicked` and handled by the task's `FailurePolicy` (see
 /// [`ScheduledTask`](crate::ScheduledTask)); it never takes the task down silently.
 ///
 /// # Examples

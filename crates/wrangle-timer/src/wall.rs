@@ -111,32 +111,12 @@ impl WallSchedule {
     }
 
     /// The anchor.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use jiff::Zoned;
-    /// use wrangle_timer::WallSchedule;
-    ///
-    /// let at: Zoned = "2030-01-01T09:00:00[Asia/Tokyo]".parse().unwrap();
-    /// assert_eq!(WallSchedule::once(at.clone()).anchor(), &at);
-    /// ```
     #[must_use]
     pub fn anchor(&self) -> &Zoned {
         &self.anchor
     }
 
     /// The interval, if the schedule repeats.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use jiff::Zoned;
-    /// use wrangle_timer::WallSchedule;
-    ///
-    /// let at: Zoned = "2030-01-01T09:00:00[Asia/Tokyo]".parse().unwrap();
-    /// assert_eq!(WallSchedule::once(at).interval(), None);
-    /// ```
     #[must_use]
     pub fn interval(&self) -> Option<SignedDuration> {
         self.every

@@ -265,7 +265,8 @@ fn a_daily_cron_job_fires_once_after_the_spring_gap_on_virtual_time() {
             let seen = seen.clone();
             ScheduledTask::builder(cron)
                 .max_sleep(Duration::from_secs(3600))
-                .spawn_with_runtime(rt.clone(), move |at: Timestamp| {
+                .runtime(rt.clone())
+                .spawn(move |at: Timestamp| {
                     seen.lock()
                         .unwrap()
                         .push(at.to_zoned(ny.clone()).datetime().to_string());
@@ -294,7 +295,8 @@ fn after_a_suspend_run_all_catches_up_with_bounded_concurrency() {
                 .overlap(Overlap::Allow)
                 .max_concurrency(NonZeroUsize::new(2).unwrap())
                 .misfire(Misfire::RunAll)
-                .spawn_with_runtime(rt.clone(), move |_at: Timestamp| {
+                .runtime(rt.clone())
+                .spawn(move |_at: Timestamp| {
                     let (active, rt) = (active.clone(), rt2.clone());
                     async move {
                         {
@@ -311,7 +313,7 @@ fn after_a_suspend_run_all_catches_up_with_bounded_concurrency() {
         rt.sleep(Duration::from_secs(10)).await;
         rt.suspend(Duration::from_secs(10 * 60));
         rt.sleep(Duration::from_secs(60)).await;
-        let stats = task.stop().await;
+        let stats = task.cancel().await;
         // 10:01 (awaited, late), 10:02..10:10 caught up, two at a time, then 10:11.
         assert_eq!(stats.started, 11);
         assert_eq!(stats.skipped, 0);

@@ -9,7 +9,7 @@
 //! | [`rt`] | `wrangle-rt` | always | the [`Runtime`] trait, normalised [`JoinHandle`], adapters, virtual time, [`CancellationToken`] |
 //! | `task` | `wrangle-task` | `task` | bounded concurrent runner, task scopes, cancel-and-wait and shield, race/gather/as-completed, background and restartable tasks, exit stack, supervisor with signals |
 //! | `pool` | `wrangle-pool` | `pool` | task pools: size limit, per-task timeout from start, cross-thread submission, dedicated-thread pools |
-//! | `timer` | `wrangle-timer` | `timer` | drift-free intervals with missed-tick policies, periodic tasks, delay-policy timers, wall-clock and cron schedules with DST, scheduler |
+//! | `timer` | `wrangle-timer` | `timer` | drift-free intervals with missed-tick policies, periodic tasks, timers with overlap policies, wall-clock and cron schedules with DST, scheduler |
 //! | `sync` | `wrangle-sync` | `sync` | priority semaphore, rate limiters, lockouts, dual sync/async queues, batching, blocking-iterator bridge |
 //! | `cache` | `wrangle-cache` | `cache` | cache with TTL and time to idle on the runtime's clock, S3-FIFO or exact LRU, per-key single-flight loads, memoized functions with preemptive loads and refresh-ahead |
 //! | `io` | `wrangle-io` | `io` | reconnecting byte streams and message streams, backoff with jitter, TCP and Unix connectors |

@@ -18,13 +18,14 @@ pub(crate) async fn tour(rt: DefaultRuntime) {
         next - first
     );
 
-    // PeriodicTask: never overlaps, one period from start to start; stop() returns counters.
+    // PeriodicTask: never overlaps, one period from start to start; cancel() waits and
+    // returns the final stats.
     let task = PeriodicTask::with_runtime(rt.clone(), ms(3), || async {}).unwrap();
     rt.sleep(ms(10)).await;
-    let stats = task.stop().await;
+    let stats = task.cancel().await;
     println!(
-        "periodic task every 3 ms for 10 ms: {} calls, {} completed",
-        stats.calls, stats.completed
+        "periodic task every 3 ms for 10 ms: {} started, {} completed",
+        stats.started, stats.completed
     );
 
     // Cron in a time zone: a time inside the spring-forward gap fires once, right after it.
@@ -35,13 +36,13 @@ pub(crate) async fn tour(rt: DefaultRuntime) {
         .unwrap();
     println!("cron `30 2 * * *` on the New York spring change fires at {next}");
 
-    // Scheduler: payloads at wall-clock instants, in time order; cancelled ones never come out.
+    // Scheduler: payloads at wall-clock instants, in time order; removed ones never come out.
     let mut scheduler = Scheduler::with_runtime(rt.clone());
     let at = |n| rt.wall_now() + SignedDuration::from_millis(n);
     scheduler.schedule(at(4), "second").unwrap();
-    let cancelled = scheduler.schedule(at(2), "cancelled").unwrap();
+    let removed = scheduler.schedule(at(2), "removed").unwrap();
     scheduler.schedule(at(1), "first").unwrap();
-    scheduler.cancel(cancelled);
+    scheduler.remove(removed);
     let (a, b) = (scheduler.next_due().await, scheduler.next_due().await);
     println!("scheduler delivered {a:?} then {b:?}");
 }

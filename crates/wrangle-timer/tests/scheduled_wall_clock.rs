@@ -1,20 +1,20 @@
 //! ScheduledTask on wall-clock schedules: seed cases, DST on virtual time, jumps and suspend,
 //! overlap, misfire and error policies, cancel on drop.
 
-mod support;
+mod common;
 
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use common::{Collected, DropCounter, MS, eventually};
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp, Zoned};
-use support::{Collected, DropCounter, MS, eventually};
 use wrangle_rt::testing::{each_runtime, virtual_time};
 use wrangle_rt::{DefaultRuntime, Runtime, VirtualRuntime};
 use wrangle_timer::{
-    ConfigError, ErrorPolicy, Misfire, Overlap, ScheduledStats, ScheduledTask, WallSchedule,
+    ConfigError, FailurePolicy, Misfire, Overlap, ScheduledStats, ScheduledTask, WallSchedule,
 };
 
 fn paris() -> TimeZone {
@@ -45,7 +45,8 @@ async fn seed_run(
     let task = {
         let (rt2, total) = (rt.clone(), total.clone());
         builder
-            .spawn_with_runtime(rt.clone(), move |_at: Timestamp| {
+            .runtime(rt.clone())
+            .spawn(move |_at: Timestamp| {
                 let (rt, total) = (rt2.clone(), total.clone());
                 async move {
                     rt.sleep(work).await;
@@ -58,7 +59,7 @@ async fn seed_run(
     if !rt.is_virtual() {
         eventually(rt, "the awaited runs", || until(&task.stats())).await;
     }
-    let stats = task.stop().await;
+    let stats = task.cancel().await;
     let total = *total.lock().unwrap();
     (total, stats)
 }
@@ -170,7 +171,8 @@ impl Log {
     ) -> ScheduledTask {
         let (log, rt2) = (self.0.clone(), rt.clone());
         builder
-            .spawn_with_runtime(rt.clone(), move |at: Timestamp| {
+            .runtime(rt.clone())
+            .spawn(move |at: Timestamp| {
                 log.lock()
                     .unwrap()
                     .push((at, rt2.wall_now(), rt2.elapsed()));
@@ -328,7 +330,7 @@ fn suspend_past_several_points_fires_the_awaited_one_once_and_applies_the_misfir
                 })
                 .collect();
             assert_eq!(minutes, expected, "{misfire:?}");
-            assert_eq!(task.stop().await.skipped, skipped, "{misfire:?}");
+            assert_eq!(task.cancel().await.skipped, skipped, "{misfire:?}");
         });
     }
 }
@@ -351,7 +353,8 @@ async fn overlapping(
         ScheduledTask::builder(schedule)
             .overlap(overlap)
             .max_concurrency(NonZeroUsize::new(limit).unwrap())
-            .spawn_with_runtime(rt.clone(), move |_at: Timestamp| {
+            .runtime(rt.clone())
+            .spawn(move |_at: Timestamp| {
                 let (rt, active, high) = (rt2.clone(), active.clone(), high.clone());
                 async move {
                     struct Leave(Arc<AtomicUsize>);
@@ -372,7 +375,7 @@ async fn overlapping(
     if !rt.is_virtual() {
         eventually(rt, "the awaited runs", || until(&task.stats())).await;
     }
-    let stats = task.stop().await;
+    let stats = task.cancel().await;
     (stats, high.load(Ordering::SeqCst))
 }
 
@@ -440,15 +443,16 @@ fn a_failing_run_is_reported_and_stops_the_task_under_the_stop_policy() {
         let anchor = rt.wall_now().to_zoned(TimeZone::UTC);
         let schedule = WallSchedule::every(anchor, ms(5)).unwrap();
         let task = ScheduledTask::builder(schedule)
-            .on_error(ErrorPolicy::Stop)
+            .failure_policy(FailurePolicy::Stop)
             .error_reporter(errors.reporter())
             .name("job")
-            .spawn_with_runtime(rt.clone(), |_at: Timestamp| async { Err::<(), _>("nope") })
+            .runtime(rt.clone())
+            .spawn(|_at: Timestamp| async { Err::<(), _>("nope") })
             .unwrap();
         while !task.is_finished() {
             rt.sleep(5 * MS).await;
         }
-        let stats = task.stop().await;
+        let stats = task.cancel().await;
         assert_eq!((stats.started, stats.failed), (1, 1));
         assert_eq!(errors.messages(), ["unhandled error in job: nope"]);
     });
@@ -491,7 +495,8 @@ fn zero_max_sleep_is_a_typed_error() {
         let at = rt.wall_now().to_zoned(TimeZone::UTC);
         let err = ScheduledTask::builder(WallSchedule::once(at))
             .max_sleep(Duration::ZERO)
-            .spawn_with_runtime(rt.clone(), |_at: Timestamp| async {})
+            .runtime(rt.clone())
+            .spawn(|_at: Timestamp| async {})
             .unwrap_err();
         assert_eq!(err, ConfigError::ZeroPeriod);
     });

@@ -1,19 +1,19 @@
 //! R16: user code that panics synchronously, while building its future (before it returns
 //! one), or a user `Schedule` that panics: the panic is reported and counted, and the task
-//! goes on as its `ErrorPolicy` says. Exact counts on virtual time.
+//! goes on as its `FailurePolicy` says. Exact counts on virtual time.
 
-mod support;
+mod common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use common::{Collected, MS, eventually};
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
-use support::{Collected, MS, eventually};
 use wrangle_rt::testing::each_runtime;
 use wrangle_rt::{DefaultRuntime, Runtime};
 use wrangle_timer::{
-    DelayPolicy, ErrorPolicy, PeriodicTask, Schedule, ScheduledTask, Timer, TimerTick, WallSchedule,
+    FailurePolicy, Overlap, PeriodicTask, Schedule, ScheduledTask, Timer, TimerTick, WallSchedule,
 };
 
 /// Counts calls; the second one (index 1) panics before returning its future.
@@ -39,7 +39,8 @@ fn periodic_task_reports_a_synchronous_panic_and_continues() {
         let task = PeriodicTask::builder(10 * MS)
             .error_reporter(errors.reporter())
             .name("beat")
-            .spawn_with_runtime(rt.clone(), second_call_panics(&calls))
+            .runtime(rt.clone())
+            .spawn(second_call_panics(&calls))
             .unwrap();
         if rt.is_virtual() {
             rt.sleep(35 * MS).await;
@@ -47,19 +48,19 @@ fn periodic_task_reports_a_synchronous_panic_and_continues() {
             wait_calls(&rt, &calls, 4).await;
         }
         assert!(!task.is_finished(), "the task survived the panic");
-        let stats = task.stop().await;
+        let stats = task.cancel().await;
         if rt.is_virtual() {
             // Calls at 0, 10, 20 and 30 ms; the one at 10 ms panicked.
-            assert_eq!((stats.calls, stats.completed, stats.failed), (4, 3, 1));
+            assert_eq!((stats.started, stats.completed, stats.failed), (4, 3, 1));
         }
         assert_eq!(stats.failed, 1);
         assert_eq!(
-            stats.calls,
+            stats.started,
             stats.completed + stats.failed + stats.cancelled
         );
         assert_eq!(
             errors.messages(),
-            ["unhandled error in beat: call panicked: sync boom"]
+            ["unhandled error in beat: task panicked: sync boom"]
         );
     });
 }
@@ -70,13 +71,14 @@ fn periodic_task_stops_after_a_synchronous_panic_under_the_stop_policy() {
         let errors = Collected::default();
         let calls = Arc::new(AtomicU32::new(0));
         let task = PeriodicTask::builder(10 * MS)
-            .on_error(ErrorPolicy::Stop)
+            .failure_policy(FailurePolicy::Stop)
             .error_reporter(errors.reporter())
-            .spawn_with_runtime(rt.clone(), second_call_panics(&calls))
+            .runtime(rt.clone())
+            .spawn(second_call_panics(&calls))
             .unwrap();
         eventually(&rt, "the stop", || task.is_finished()).await;
-        let stats = task.stop().await;
-        assert_eq!((stats.calls, stats.completed, stats.failed), (2, 1, 1));
+        let stats = task.cancel().await;
+        assert_eq!((stats.started, stats.completed, stats.failed), (2, 1, 1));
         assert_eq!(errors.messages().len(), 1);
     });
 }
@@ -87,17 +89,18 @@ fn timer_reports_a_synchronous_panic_and_keeps_ticking() {
         let errors = Collected::default();
         let calls = Arc::new(AtomicU32::new(0));
         let mut f = second_call_panics(&calls);
-        let timer = Timer::builder(10 * MS, DelayPolicy::Accumulate)
+        let timer = Timer::builder(10 * MS, Overlap::Allow)
             .error_reporter(errors.reporter())
             .name("ticker")
-            .spawn_with_runtime(rt.clone(), move |_: TimerTick| f())
+            .runtime(rt.clone())
+            .spawn(move |_: TimerTick| f())
             .unwrap();
         if rt.is_virtual() {
             rt.sleep(35 * MS).await;
         } else {
             wait_calls(&rt, &calls, 4).await;
         }
-        let stats = timer.stop().await;
+        let stats = timer.cancel().await;
         if rt.is_virtual() {
             assert_eq!((stats.started, stats.completed, stats.failed), (4, 3, 1));
         }
@@ -108,7 +111,7 @@ fn timer_reports_a_synchronous_panic_and_keeps_ticking() {
         );
         assert_eq!(
             errors.messages(),
-            ["unhandled error in ticker: call panicked: sync boom"]
+            ["unhandled error in ticker: task panicked: sync boom"]
         );
     });
 }
@@ -123,7 +126,8 @@ fn scheduled_task_reports_a_synchronous_panic_and_continues() {
         let task = ScheduledTask::builder(WallSchedule::every(anchor, ms(10)).unwrap())
             .error_reporter(errors.reporter())
             .name("job")
-            .spawn_with_runtime(rt.clone(), move |_: Timestamp| f())
+            .runtime(rt.clone())
+            .spawn(move |_: Timestamp| f())
             .unwrap();
         if rt.is_virtual() {
             rt.sleep(35 * MS).await;
@@ -131,7 +135,7 @@ fn scheduled_task_reports_a_synchronous_panic_and_continues() {
             wait_calls(&rt, &calls, 4).await;
         }
         assert!(!task.is_finished(), "the task survived the panic");
-        let stats = task.stop().await;
+        let stats = task.cancel().await;
         if rt.is_virtual() {
             // Runs at 10, 20 and 30 ms (the grid's first point after now); the one at 20 ms
             // panicked.
@@ -140,7 +144,7 @@ fn scheduled_task_reports_a_synchronous_panic_and_continues() {
         assert_eq!(stats.failed, 1);
         assert_eq!(
             errors.messages(),
-            ["unhandled error in job: call panicked: sync boom"]
+            ["unhandled error in job: task panicked: sync boom"]
         );
     });
 }
@@ -152,12 +156,13 @@ fn scheduled_task_stops_after_a_synchronous_panic_under_the_stop_policy() {
         let mut f = second_call_panics(&calls);
         let anchor = rt.wall_now().to_zoned(TimeZone::UTC);
         let task = ScheduledTask::builder(WallSchedule::every(anchor, ms(10)).unwrap())
-            .on_error(ErrorPolicy::Stop)
+            .failure_policy(FailurePolicy::Stop)
             .error_reporter(Collected::default().reporter())
-            .spawn_with_runtime(rt.clone(), move |_: Timestamp| f())
+            .runtime(rt.clone())
+            .spawn(move |_: Timestamp| f())
             .unwrap();
         eventually(&rt, "the stop", || task.is_finished()).await;
-        let stats = task.stop().await;
+        let stats = task.cancel().await;
         assert_eq!((stats.started, stats.completed, stats.failed), (2, 1, 1));
     });
 }
@@ -204,7 +209,8 @@ fn a_panicking_schedule_is_reported_counted_and_asked_again_under_continue() {
             .max_sleep(50 * MS)
             .error_reporter(errors.reporter())
             .name("flaky")
-            .spawn_with_runtime(rt.clone(), move |_: Timestamp| {
+            .runtime(rt.clone())
+            .spawn(move |_: Timestamp| {
                 c.fetch_add(1, Ordering::SeqCst);
                 async {}
             })
@@ -215,7 +221,7 @@ fn a_panicking_schedule_is_reported_counted_and_asked_again_under_continue() {
             wait_calls(&rt, &calls, 3).await;
         }
         assert!(!task.is_finished(), "the task survived the panic");
-        let stats = task.stop().await;
+        let stats = task.cancel().await;
         if rt.is_virtual() {
             // Runs at 0 and 10 ms; asking for the instant after 10 ms panicked, so it asks
             // again `max_sleep` later (at 60 ms): 70 ms.
@@ -240,13 +246,14 @@ fn a_panicking_schedule_ends_the_task_under_stop() {
             panics: vec![0],
         };
         let task = ScheduledTask::builder(schedule)
-            .on_error(ErrorPolicy::Stop)
+            .failure_policy(FailurePolicy::Stop)
             .error_reporter(errors.reporter())
             .name("flaky")
-            .spawn_with_runtime(rt.clone(), |_: Timestamp| async {})
+            .runtime(rt.clone())
+            .spawn(|_: Timestamp| async {})
             .unwrap();
         eventually(&rt, "the end", || task.is_finished()).await;
-        let stats = task.stop().await;
+        let stats = task.cancel().await;
         if rt.is_virtual() {
             // The first instant was known (first_fire): it ran; the next could not be known.
             assert_eq!(

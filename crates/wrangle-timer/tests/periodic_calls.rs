@@ -1,15 +1,15 @@
 //! PeriodicTask behaviour: seed cases, no overlap, error policies, cancel on drop.
 
-mod support;
+mod common;
 
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use support::{Collected, DropCounter, MS, eventually};
+use common::{Collected, DropCounter, MS, eventually};
 use wrangle_rt::Runtime;
 use wrangle_rt::testing::each_runtime;
-use wrangle_timer::{ConfigError, ErrorPolicy, PeriodicTask};
+use wrangle_timer::{ConfigError, FailurePolicy, PeriodicTask};
 
 #[test]
 fn interval_50ms_call_40ms_over_100ms_completes_two_calls() {
@@ -28,7 +28,7 @@ fn interval_50ms_call_40ms_over_100ms_completes_two_calls() {
         };
         rt.sleep(100 * MS).await;
         let stats = task.stats();
-        let last = task.stop().await;
+        let last = task.cancel().await;
         if rt.is_virtual() {
             assert_eq!(*total.lock().unwrap(), 80 * MS);
             // The third call, due at exactly 100 ms, may or may not have started.
@@ -67,7 +67,7 @@ fn calls_never_overlap_and_start_one_period_apart_or_later() {
         if !rt.is_virtual() {
             eventually(&rt, "three calls", || starts.lock().unwrap().len() >= 3).await;
         }
-        task.stop().await;
+        task.cancel().await;
         let starts = starts.lock().unwrap().clone();
         assert!(starts.len() >= 2);
         for (i, w) in starts.windows(2).enumerate() {
@@ -91,7 +91,8 @@ fn failing_calls_are_reported_and_the_task_continues_by_default() {
             PeriodicTask::builder(5 * MS)
                 .error_reporter(errors.reporter())
                 .name("flaky")
-                .spawn_with_runtime(rt.clone(), move || {
+                .runtime(rt.clone())
+                .spawn(move || {
                     let n = calls.fetch_add(1, Ordering::SeqCst);
                     async move {
                         match n % 3 {
@@ -107,7 +108,7 @@ fn failing_calls_are_reported_and_the_task_continues_by_default() {
             rt.sleep(5 * MS).await;
         }
         assert!(!task.is_finished());
-        task.stop().await;
+        task.cancel().await;
         let messages = errors.messages();
         assert!(messages.len() >= 4, "{messages:?}");
         assert_eq!(messages[0], "unhandled error in flaky: call 0 failed");
@@ -123,9 +124,10 @@ fn stop_policy_ends_the_task_after_the_first_failure() {
         let task = {
             let calls = calls.clone();
             PeriodicTask::builder(2 * MS)
-                .on_error(ErrorPolicy::Stop)
+                .failure_policy(FailurePolicy::Stop)
                 .error_reporter(errors.reporter())
-                .spawn_with_runtime(rt.clone(), move || {
+                .runtime(rt.clone())
+                .spawn(move || {
                     let n = calls.fetch_add(1, Ordering::SeqCst);
                     async move {
                         if n == 2 {
@@ -143,7 +145,7 @@ fn stop_policy_ends_the_task_after_the_first_failure() {
         rt.sleep(10 * MS).await;
         assert_eq!(calls.load(Ordering::SeqCst), 3);
         let stats = task.stats();
-        assert_eq!((stats.calls, stats.completed, stats.failed), (3, 2, 1));
+        assert_eq!((stats.started, stats.completed, stats.failed), (3, 2, 1));
         assert_eq!(errors.messages().len(), 1);
     });
 }
@@ -179,7 +181,7 @@ fn dropping_the_task_cancels_the_call_in_progress() {
 }
 
 #[test]
-fn stop_waits_until_the_call_in_progress_is_dropped() {
+fn cancel_waits_until_the_call_in_progress_is_dropped() {
     each_runtime(|rt| async move {
         let drops = DropCounter::default();
         let started = Arc::new(AtomicU32::new(0));
@@ -200,7 +202,7 @@ fn stop_waits_until_the_call_in_progress_is_dropped() {
             started.load(Ordering::SeqCst) == 1
         })
         .await;
-        task.stop().await;
+        task.cancel().await;
         assert_eq!(drops.dropped(), 1);
     });
 }
@@ -230,10 +232,10 @@ fn ten_thousand_periods_have_exact_count_and_last_start() {
         };
         // Calls at 0, 250 ms, ..., 10,000 × 250 ms; stop just after the last one.
         rt.sleep(Duration::from_millis(250) * 10_000 + MS).await;
-        let stats = task.stop().await;
+        let stats = task.cancel().await;
         let starts = starts.lock().unwrap();
         assert_eq!(starts.len(), 10_001);
-        assert_eq!((stats.calls, stats.completed), (10_001, 10_001));
+        assert_eq!((stats.started, stats.completed), (10_001, 10_001));
         assert_eq!(
             *starts.last().unwrap() - start,
             Duration::from_millis(250) * 10_000

@@ -1,16 +1,16 @@
 //! Scheduler behaviour: time order, FIFO ties, never early, re-armed on insert, close wakes
 //! the consumer, cancellation frees payloads, wall-clock jumps.
 
-mod support;
+mod common;
 
 use std::time::Duration;
 
+use common::{DropCounter, MS};
 use futures_lite::StreamExt;
 use jiff::{SignedDuration, Timestamp};
-use support::{DropCounter, MS};
 use wrangle_rt::testing::{each_runtime, virtual_time};
 use wrangle_rt::{Runtime, VirtualRuntime};
-use wrangle_timer::{Scheduler, SchedulerClosed};
+use wrangle_timer::{ConfigError, Scheduler, SchedulerClosed};
 
 fn ms(n: i64) -> SignedDuration {
     SignedDuration::from_millis(n)
@@ -24,8 +24,8 @@ fn seed_case_delivers_in_time_order_and_never_early() {
         scheduler.schedule(now + ms(100), "b").unwrap();
         let x = scheduler.schedule(now + ms(50), "x").unwrap();
         scheduler.schedule(now + ms(30), "a").unwrap();
-        assert!(scheduler.cancel(x));
-        assert!(!scheduler.cancel(x), "cancelling twice is fine");
+        assert!(scheduler.remove(x));
+        assert!(!scheduler.remove(x), "removing twice is fine");
         for (name, offset) in [("a", 30), ("b", 100)] {
             let got = scheduler.next().await;
             assert_eq!(got, Some(name));
@@ -37,10 +37,10 @@ fn seed_case_delivers_in_time_order_and_never_early() {
         let stats = scheduler.stats();
         assert_eq!(
             (
-                stats.scheduled,
+                stats.submitted,
                 stats.cancelled,
-                stats.delivered,
-                stats.pending
+                stats.completed,
+                stats.queued
             ),
             (3, 1, 2, 0)
         );
@@ -120,8 +120,11 @@ fn an_earlier_insert_rearms_the_waiting_consumer() {
 #[test]
 fn waiting_wakes_only_at_the_deadline_or_the_polling_bound() {
     virtual_time(|rt: VirtualRuntime| async move {
-        let mut scheduler = Scheduler::with_runtime(rt.clone());
-        scheduler.set_max_sleep(Duration::from_secs(60)).unwrap();
+        let mut scheduler = Scheduler::builder()
+            .max_sleep(Duration::from_secs(60))
+            .runtime(rt.clone())
+            .build()
+            .unwrap();
         scheduler
             .schedule(rt.wall_now() + SignedDuration::from_mins(10), 1)
             .unwrap();
@@ -168,22 +171,24 @@ fn close_wakes_a_consumer_waiting_on_an_empty_scheduler() {
 }
 
 #[test]
-fn cancelled_and_closed_payloads_are_dropped_at_once() {
+fn removed_and_closed_payloads_are_dropped_at_once() {
     each_runtime(|rt| async move {
         let drops = DropCounter::default();
         let scheduler = Scheduler::with_runtime(rt.clone());
         let far = rt.wall_now() + SignedDuration::from_hours(24);
-        let tokens: Vec<_> = (0..1_000)
+        let keys: Vec<_> = (0..1_000)
             .map(|_| scheduler.schedule(far, drops.guard()).unwrap())
             .collect();
-        for t in &tokens[..999] {
-            assert!(scheduler.cancel(*t));
+        for k in &keys[..999] {
+            assert!(scheduler.remove(*k));
         }
         assert_eq!(drops.dropped(), 999);
         assert_eq!(scheduler.len(), 1);
-        scheduler.close();
+        assert!(scheduler.close(), "this call closed it");
+        assert!(!scheduler.close(), "closing twice is fine, and says so");
         assert_eq!(drops.dropped(), 1_000);
-        assert_eq!(scheduler.stats().pending, 0);
+        let stats = scheduler.stats();
+        assert_eq!((stats.queued, stats.cancelled), (0, 1_000));
     });
 }
 
@@ -246,6 +251,28 @@ fn dropping_a_waiting_next_due_loses_no_payload() {
             }
         }
         assert_eq!(scheduler.next_due().await, Some("kept"));
+        assert!(rt.wall_now() >= at);
+    });
+}
+
+#[test]
+fn zero_max_sleep_is_a_typed_error_at_build() {
+    each_runtime(|rt| async move {
+        let err = Scheduler::<u8, _>::builder()
+            .max_sleep(Duration::ZERO)
+            .runtime(rt.clone())
+            .build()
+            .unwrap_err();
+        assert_eq!(err, ConfigError::ZeroPeriod);
+        // The largest bound is fine: a sleep is clamped to the instant it waits for.
+        let mut scheduler = Scheduler::builder()
+            .max_sleep(Duration::MAX)
+            .runtime(rt.clone())
+            .build()
+            .unwrap();
+        let at = rt.wall_now() + SignedDuration::from_millis(3);
+        scheduler.schedule(at, 1).unwrap();
+        assert_eq!(scheduler.next().await, Some(1));
         assert!(rt.wall_now() >= at);
     });
 }

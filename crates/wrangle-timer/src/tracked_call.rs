@@ -2,7 +2,6 @@
 
 use std::any::Any;
 use std::borrow::Cow;
-use std::fmt;
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
@@ -11,9 +10,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
 use futures_lite::FutureExt;
-use wrangle_rt::{CancellationToken, ErrorReporter, JoinError, JoinHandle, Runtime, Unhandled};
-
-use crate::Outcome;
+use wrangle_rt::{
+    CancellationToken, ErrorReporter, JoinError, JoinHandle, PanicPayload, Runtime, TaskOutput,
+    Unhandled,
+};
 
 /// Where a component's failures go, and under which name.
 #[derive(Debug)]
@@ -47,41 +47,55 @@ pub(crate) struct Counters {
     pub(crate) schedule_panicked: AtomicU64,
 }
 
+/// One reading of [`Counters`], consistent: `started == completed + failed + cancelled +
+/// running` holds in every snapshot, even while calls start and end on other threads.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Snapshot {
+    pub(crate) started: u64,
+    pub(crate) completed: u64,
+    pub(crate) failed: u64,
+    pub(crate) cancelled: u64,
+    pub(crate) skipped: u64,
+    pub(crate) running: usize,
+    pub(crate) schedule_panicked: u64,
+}
+
 impl Counters {
+    // Sequentially consistent, so that a reader that sees a call's end also sees its start
+    // (the start is counted before the call is spawned, its end inside the call).
     pub(crate) fn bump(counter: &AtomicU64) {
-        counter.fetch_add(1, Ordering::Relaxed);
+        counter.fetch_add(1, Ordering::SeqCst);
     }
 
     pub(crate) fn add(counter: &AtomicU64, n: u64) {
-        counter.fetch_add(n, Ordering::Relaxed);
+        counter.fetch_add(n, Ordering::SeqCst);
     }
 
-    pub(crate) fn get(counter: &AtomicU64) -> u64 {
-        counter.load(Ordering::Relaxed)
+    fn get(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::SeqCst)
     }
 
-    /// Calls started and not yet ended.
-    pub(crate) fn running(&self) -> u64 {
-        let ended = Counters::get(&self.completed)
-            + Counters::get(&self.failed)
-            + Counters::get(&self.cancelled);
-        Counters::get(&self.started).saturating_sub(ended)
+    /// Reads the counters. The ends are read before the starts: every call counted as ended
+    /// is then counted as started too, so `running` (the difference) is exact for the
+    /// snapshot, and the invariant holds by construction.
+    pub(crate) fn snapshot(&self) -> Snapshot {
+        let completed = Counters::get(&self.completed);
+        let failed = Counters::get(&self.failed);
+        let cancelled = Counters::get(&self.cancelled);
+        let started = Counters::get(&self.started);
+        let running = started.saturating_sub(completed + failed + cancelled);
+        Snapshot {
+            started,
+            completed,
+            failed,
+            cancelled,
+            skipped: Counters::get(&self.skipped),
+            running: usize::try_from(running).unwrap_or(usize::MAX),
+            schedule_panicked: Counters::get(&self.schedule_panicked),
+        }
     }
 }
 
-/// A call that panicked, as reported to the error handler.
-#[derive(Debug)]
-struct CallPanicked(String);
-
-impl fmt::Display for CallPanicked {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "call panicked: {}", self.0)
-    }
-}
-
-impl std::error::Error for CallPanicked {}
-
-/// What became of one call.
 /// A user's future, or the panic its closure raised while building it.
 ///
 /// Every call of user code that makes a future goes through [`build`], so that a closure that
@@ -119,23 +133,13 @@ pub(crate) fn build<F: Future>(make: impl FnOnce() -> F) -> Call<F> {
 /// A call whose closure panicked before it returned its future, handled where it was made:
 /// counted as started and failed, and reported.
 pub(crate) fn failed_to_build(
-    payload: Option<Box<dyn Any + Send>>,
+    payload: Box<dyn Any + Send>,
     counters: &Counters,
     reporting: &Reporting,
 ) {
     Counters::bump(&counters.started);
     Counters::bump(&counters.failed);
-    let message = payload.map_or_else(String::new, |p| panic_message(&*p));
-    reporting.report(CallPanicked(message));
-}
-
-/// The message of a panic payload, as the reports show it.
-pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
-    payload
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "opaque panic payload".to_owned())
+    reporting.report(PanicPayload::new(payload));
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -156,12 +160,12 @@ pub(crate) fn spawn_tracked<R, F>(
 where
     R: Runtime,
     F: Future + Send + 'static,
-    F::Output: Outcome,
+    F::Output: TaskOutput,
 {
     Counters::bump(&counters.started);
     let (counters, reporting) = (counters.clone(), reporting.clone());
     rt.spawn(async move {
-        // `into_result` is user code too (an `Outcome` impl, an error's `Into<BoxError>`).
+        // `into_result` is user code too (a `TaskOutput` impl, an error's `Into<BoxError>`).
         let ended = AssertUnwindSafe(async move { future.await.into_result() });
         let error: wrangle_rt::BoxError = match ended.catch_unwind().await {
             Ok(out) => match out {
@@ -171,7 +175,7 @@ where
                 }
                 Err(e) => e,
             },
-            Err(payload) => Box::new(CallPanicked(panic_message(&*payload))),
+            Err(payload) => Box::new(PanicPayload::new(payload)),
         };
         Counters::bump(&counters.failed);
         reporting.report(error);
@@ -202,7 +206,7 @@ pub(crate) async fn run_call<R, F>(
 where
     R: Runtime,
     F: Future + Send + 'static,
-    F::Output: Outcome,
+    F::Output: TaskOutput,
 {
     let mut handle = spawn_tracked(rt, future, counters, reporting);
     match token.run_until_cancelled(&mut handle).await {

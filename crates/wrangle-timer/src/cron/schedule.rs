@@ -6,7 +6,7 @@ use jiff::civil::{Date, DateTime, Time};
 use jiff::tz::{AmbiguousOffset, TimeZone};
 use jiff::{SignedDuration, Timestamp, Zoned};
 
-use crate::cron_field::{self, Field};
+use super::field::{self as cron_field, Field};
 use crate::{CronError, Schedule};
 
 /// How many years ahead a search for the next match goes before giving up (a pattern such as
@@ -120,30 +120,12 @@ impl CronSchedule {
     }
 
     /// The expression, as given (trimmed).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use wrangle_timer::CronSchedule;
-    /// let cron = CronSchedule::parse(" @hourly ", jiff::tz::TimeZone::UTC).unwrap();
-    /// assert_eq!(cron.expression(), "@hourly");
-    /// ```
     #[must_use]
     pub fn expression(&self) -> &str {
         &self.expression
     }
 
     /// The time zone the expression is evaluated in.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use jiff::tz::TimeZone;
-    /// use wrangle_timer::CronSchedule;
-    ///
-    /// let cron = CronSchedule::parse("@daily", TimeZone::UTC).unwrap();
-    /// assert_eq!(cron.time_zone(), &TimeZone::UTC);
-    /// ```
     #[must_use]
     pub fn time_zone(&self) -> &TimeZone {
         &self.tz
