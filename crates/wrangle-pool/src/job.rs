@@ -16,7 +16,7 @@ pub(crate) enum Outcome<T> {
 }
 
 /// A timeout or a panic. If nobody takes it (the handle was detached), it is reported to the
-/// pool's error handler when dropped, so it is never lost silently.
+/// pool's error reporter when dropped, so it is never lost silently.
 pub(crate) struct Failure {
     kind: Option<FailureKind>,
     reporter: ErrorReporter,
