@@ -8,7 +8,7 @@ use std::task::{Context, Poll};
 use wrangle_rt::{JoinError, JoinHandle, PanicPayload};
 
 use crate::TaskError;
-use crate::job::{FailureKind, Outcome};
+use crate::job::{FailureKind, JobOutcome};
 use crate::worker::{WorkerCtx, with_current};
 
 /// An owned permission to await a pooled task's output.
@@ -60,9 +60,9 @@ pub struct PoolJoinHandle<T> {
 }
 
 enum Inner<T> {
-    Live(JoinHandle<Outcome<T>>),
+    Live(JoinHandle<JobOutcome<T>>),
     /// [`PoolJoinHandle::abort`] requested the cancellation; this resolves once it took effect.
-    Aborted(wrangle_rt::Cancel<Outcome<T>>),
+    Aborted(wrangle_rt::Cancel<JobOutcome<T>>),
     /// Only for the moment `abort` moves the handle out.
     Moved,
 }
@@ -76,10 +76,10 @@ impl<T> fmt::Debug for PoolJoinHandle<T> {
     }
 }
 
-fn map<T>(r: Result<Outcome<T>, JoinError>) -> Result<T, TaskError> {
+fn map<T>(r: Result<JobOutcome<T>, JoinError>) -> Result<T, TaskError> {
     match r {
-        Ok(Outcome::Done(v)) => Ok(v),
-        Ok(Outcome::Failed(f)) => Err(match f.take() {
+        Ok(JobOutcome::Done(v)) => Ok(v),
+        Ok(JobOutcome::Failed(f)) => Err(match f.take() {
             FailureKind::TimedOut => TaskError::TimedOut,
             FailureKind::Panicked(p) => TaskError::Panicked(PanicPayload::new(p)),
         }),
@@ -89,7 +89,7 @@ fn map<T>(r: Result<Outcome<T>, JoinError>) -> Result<T, TaskError> {
 }
 
 impl<T> PoolJoinHandle<T> {
-    pub(crate) fn new(inner: JoinHandle<Outcome<T>>, sole_worker: Option<usize>) -> Self {
+    pub(crate) fn new(inner: JoinHandle<JobOutcome<T>>, sole_worker: Option<usize>) -> Self {
         PoolJoinHandle {
             inner: Inner::Live(inner),
             sole_worker,
@@ -249,7 +249,7 @@ impl<T> Future for PoolJoinHandle<T> {
 /// waiting, the task is cancelled all the same.
 #[must_use = "the task is cancelled already; `.await` this to wait until it is gone"]
 pub struct Cancel<T> {
-    inner: wrangle_rt::Cancel<Outcome<T>>,
+    inner: wrangle_rt::Cancel<JobOutcome<T>>,
 }
 
 impl<T> fmt::Debug for Cancel<T> {

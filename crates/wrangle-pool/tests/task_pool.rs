@@ -12,6 +12,9 @@ use wrangle_pool::{TaskError, TaskPool};
 use wrangle_rt::testing::{each_runtime, virtual_time};
 use wrangle_rt::{ErrorReporter, Runtime, Unhandled};
 
+mod common;
+use common::stuck_task;
+
 const MS: Duration = Duration::from_millis(1);
 
 fn size(n: usize) -> NonZeroUsize {
@@ -608,22 +611,6 @@ struct DropFlag(Arc<AtomicBool>);
 impl Drop for DropFlag {
     fn drop(&mut self) {
         self.0.store(true, Ordering::SeqCst);
-    }
-}
-
-/// A task that never ends and counts its drop.
-fn stuck_task(dropped: &Arc<AtomicUsize>) -> impl Future<Output = ()> + Send + 'static {
-    let flag = DropCount(dropped.clone());
-    async move {
-        let _f = flag;
-        std::future::pending::<()>().await
-    }
-}
-
-struct DropCount(Arc<AtomicUsize>);
-impl Drop for DropCount {
-    fn drop(&mut self) {
-        self.0.fetch_add(1, Ordering::SeqCst);
     }
 }
 
