@@ -18,8 +18,6 @@ const MS: Duration = Duration::from_millis(1);
 #[test]
 fn every_task_is_counted_once_whatever_its_end() {
     each_runtime(|rt| async move {
-        let hook = std::panic::take_hook();
-        std::panic::set_hook(Box::new(|_| {}));
         let pool = TaskPool::builder()
             .size(NonZeroUsize::new(2).unwrap())
             .timeout(50 * MS)
@@ -47,7 +45,11 @@ fn every_task_is_counted_once_whatever_its_end() {
             .unwrap();
         let running = pool.spawn(stuck_task(&dropped)).unwrap();
         let queued = pool.spawn(stuck_task(&dropped)).unwrap();
-        assert_accounted(&pool.stats());
+        if rt.is_virtual() {
+            // One thread: no worker is between a pop and a first poll while this runs. On a
+            // multi-threaded runtime workers run meanwhile, and the invariant holds at rest.
+            assert_accounted(&pool.stats());
+        }
         let queued = queued.cancel();
         for h in handles {
             h.await.unwrap();
@@ -68,7 +70,6 @@ fn every_task_is_counted_once_whatever_its_end() {
         // Queued behind the two, it is cancelled before it could start.
         assert!(queued.await.unwrap_err().is_cancelled());
         pool.shutdown().await;
-        std::panic::set_hook(hook);
         let s = pool.stats();
         let ran_out = u64::from(running.is_timeout());
         assert_eq!(
