@@ -151,7 +151,33 @@ impl<R: Runtime> fmt::Debug for TaskPool<R> {
     }
 }
 
-/// Configures a [`TaskPool`]; made by [`TaskPool::builder`].
+/// Configures a [`TaskPool`]; made by [`TaskPool::builder`]: size (default unbounded),
+/// per-task timeout (default none), error reporter (default the process-wide handler) and
+/// runtime (default [`DefaultRuntime::current`] at [`build`](Self::build)).
+///
+/// # Examples
+///
+/// Failures nobody awaits (detached tasks) go to the error reporter:
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+/// use std::time::Duration;
+/// use wrangle_rt::{ErrorReporter, Runtime, Unhandled, VirtualRuntime};
+///
+/// let rt = VirtualRuntime::new();
+/// let seen = Arc::new(Mutex::new(Vec::new()));
+/// let sink = seen.clone();
+/// let pool = wrangle_pool::TaskPool::builder()
+///     .timeout(Duration::from_millis(10))
+///     .error_reporter(ErrorReporter::new(move |u: Unhandled| sink.lock().unwrap().push(u.to_string())))
+///     .runtime(rt.clone())
+///     .build();
+/// let slow = { let rt = rt.clone(); async move { rt.sleep(Duration::from_secs(1)).await } };
+/// pool.spawn_detached(slow).unwrap();
+/// rt.block_on(pool.shutdown());
+/// assert_eq!(pool.stats().timed_out, 1);
+/// assert!(seen.lock().unwrap()[0].contains("timed out"));
+/// ```
 #[derive(Debug, Clone)]
 pub struct TaskPoolBuilder<R: Runtime = DefaultRuntime> {
     size: Option<NonZeroUsize>,

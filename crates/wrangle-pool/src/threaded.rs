@@ -147,8 +147,9 @@ impl Default for ThreadedPoolBuilder {
 impl ThreadedPoolBuilder {
     /// The init hook: runs on the pool's thread, on its runtime, before any task, and builds
     /// the context tasks get through [`ThreadedPool::spawn_with_context`]. [`build`](Self::build)
-    /// blocks until it has finished. Called under `catch_unwind`: a panic, while it builds its
-    /// future or while that runs, is [`ThreadedPoolError::InitPanicked`].
+    /// blocks until it has finished. It is called inside a task on that runtime, so a panic,
+    /// while it builds its future or while that runs, is caught and returned as
+    /// [`ThreadedPoolError::InitPanicked`].
     ///
     /// Once per builder (it sets the context type). A teardown set before `init` is kept, and
     /// gets `()` as its context; set it after `init` to receive the new context.
