@@ -22,7 +22,9 @@ pub struct DeadlineSlot {
     waker: Mutex<Option<Waker>>,
 }
 
+/// The word while no task with a deadline runs.
 pub const NONE: u64 = 0;
+/// The word once the reaper found the deadline passed.
 pub const FIRED: u64 = u64::MAX;
 
 impl Default for DeadlineSlot {

@@ -50,6 +50,7 @@ pub struct Crew {
 }
 
 impl Crew {
+    /// The counts of a pool of at most `size` workers (`None`: unbounded), with none yet.
     pub fn new(size: Option<NonZeroUsize>) -> Self {
         Crew {
             size,
