@@ -8,6 +8,8 @@ use wrangle_pool::{TaskError, ThreadedPool, ThreadedPoolError};
 use wrangle_rt::testing::each_runtime;
 use wrangle_rt::{BoxError, ErrorReporter, Runtime, ThreadFlavor, Unhandled};
 
+mod common;
+
 fn flavours() -> Vec<ThreadFlavor> {
     [
         ThreadFlavor::TokioCurrentThread,
@@ -241,4 +243,47 @@ fn panicking_user_closures_are_caught_reported_and_counted() {
     assert!(matches!(err, ThreadedPoolError::Teardown(_)), "{err}");
     let seen = seen.lock().unwrap().clone();
     assert!(seen.iter().any(|s| s.contains("teardown boom")), "{seen:?}");
+}
+
+#[test]
+fn stats_count_every_task_once_on_every_flavour() {
+    for flavor in flavours() {
+        let pool = ThreadedPool::builder()
+            .flavor(flavor)
+            .error_reporter(ErrorReporter::new(|_: Unhandled| {}))
+            .build()
+            .unwrap();
+        assert_eq!(pool.run_blocking(async { 1 }).unwrap(), 1);
+        let panicked = pool
+            .run_blocking(async {
+                if true {
+                    panic!("on purpose");
+                }
+            })
+            .unwrap_err();
+        assert!(panicked.is_panic(), "{flavor:?}");
+        let dropped = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let stuck = pool.spawn(common::stuck_task(&dropped)).unwrap();
+        let cancelled = futures_lite::future::block_on(stuck.cancel()).unwrap_err();
+        assert!(cancelled.is_cancelled(), "{flavor:?}");
+        let s = pool.stats();
+        assert_eq!(
+            (
+                s.submitted,
+                s.completed,
+                s.failed,
+                s.cancelled,
+                s.running,
+                s.queued
+            ),
+            (3, 1, 1, 1, 0, 0),
+            "{flavor:?}"
+        );
+        common::assert_accounted(&s);
+        assert!(pool.close());
+        assert!(pool.is_closed());
+        assert!(pool.spawn(async {}).is_err());
+        pool.shutdown_blocking().unwrap();
+        assert_eq!(dropped.load(Ordering::SeqCst), 1, "{flavor:?}");
+    }
 }
