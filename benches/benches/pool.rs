@@ -32,7 +32,8 @@ fn pool_spawn_join(c: &mut Criterion) {
     let pool = TaskPool::builder()
         .size(NonZeroUsize::new(SIZE).unwrap())
         .timeout(TIMEOUT)
-        .build_with_runtime(TokioRuntime::new(rt.handle().clone()));
+        .runtime(TokioRuntime::new(rt.handle().clone()))
+        .build();
     group.bench_function("wrangle", |b| {
         b.iter(|| {
             rt.block_on(async {
@@ -122,7 +123,8 @@ fn pool_submit_foreign(c: &mut Criterion) {
 
     let pool = TaskPool::builder()
         .size(NonZeroUsize::new(SIZE).unwrap())
-        .build_with_runtime(TokioRuntime::new(rt.handle().clone()));
+        .runtime(TokioRuntime::new(rt.handle().clone()))
+        .build();
     // Fire-and-forget, as the peers: no handle is made.
     group.bench_function("wrangle", |b| {
         b.iter(|| {

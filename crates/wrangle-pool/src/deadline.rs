@@ -1,6 +1,6 @@
 //! Per-task timeouts without a timer per task.
 //!
-//! A worker runs one task at a time, so each worker has one [`Slot`] holding the deadline of
+//! A worker runs one task at a time, so each worker has one [`DeadlineSlot`] holding the deadline of
 //! the task it runs; one reaper task per pool sleeps until the earliest deadline and fires the
 //! slots it passed. This replaces a runtime timer per task, which cost more than the rest of a
 //! pooled task together. The worker arms its slot when it starts a task; the running task
@@ -14,8 +14,8 @@ use std::time::Duration;
 use event_listener::Event;
 use wrangle_rt::{Runtime, Sleep};
 
+use crate::deadline_slot::DeadlineSlot;
 use crate::pool::Shared;
-use crate::slot::Slot;
 
 /// The reaper's state and wake-up (the slots are the workers', in the pool's registry).
 #[derive(Debug, Default)]
@@ -32,7 +32,7 @@ impl Deadlines {
     ///
     /// Every task has the same timeout, so a new deadline is never earlier than one the reaper
     /// already sleeps for: it needs a wake-up only when it sleeps for none.
-    pub(crate) fn arm(&self, slot: &Slot, deadline: u64) -> bool {
+    pub(crate) fn arm(&self, slot: &DeadlineSlot, deadline: u64) -> bool {
         slot.arm(deadline);
         // SeqCst pairs with the reaper's: it either sees this slot armed when it re-checks
         // after going idle, or this sees it idle and wakes it.

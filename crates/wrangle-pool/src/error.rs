@@ -26,36 +26,18 @@ pub enum TaskError {
 
 impl TaskError {
     /// Returns `true` for [`TaskError::TimedOut`].
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// assert!(wrangle_pool::TaskError::TimedOut.is_timeout());
-    /// ```
     #[must_use]
     pub fn is_timeout(&self) -> bool {
         matches!(self, TaskError::TimedOut)
     }
 
     /// Returns `true` for [`TaskError::Cancelled`].
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// assert!(wrangle_pool::TaskError::Cancelled.is_cancelled());
-    /// ```
     #[must_use]
     pub fn is_cancelled(&self) -> bool {
         matches!(self, TaskError::Cancelled)
     }
 
     /// Returns `true` for [`TaskError::Panicked`].
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// assert!(!wrangle_pool::TaskError::Closed.is_panic());
-    /// ```
     #[must_use]
     pub fn is_panic(&self) -> bool {
         matches!(self, TaskError::Panicked(_))
@@ -88,7 +70,7 @@ impl<F> SpawnError<F> {
     /// # Examples
     ///
     /// ```
-    /// let pool = wrangle_pool::TaskPool::with_runtime(wrangle_rt::VirtualRuntime::new(), None);
+    /// let pool = wrangle_pool::TaskPool::unbounded_with_runtime(wrangle_rt::VirtualRuntime::new());
     /// pool.close();
     /// let refused = pool.spawn(async { 1 }).unwrap_err().into_inner();
     /// # drop(refused);
@@ -129,7 +111,7 @@ impl ShutdownTimedOut {
     /// use wrangle_rt::VirtualRuntime;
     ///
     /// let rt = VirtualRuntime::new();
-    /// let pool = wrangle_pool::TaskPool::with_runtime(rt.clone(), None);
+    /// let pool = wrangle_pool::TaskPool::unbounded_with_runtime(rt.clone());
     /// pool.spawn(std::future::pending::<()>()).unwrap().detach();
     /// let err = rt.block_on(pool.shutdown_timeout(Duration::from_secs(1))).unwrap_err();
     /// assert_eq!(err.cancelled(), 1);

@@ -10,13 +10,13 @@ use wrangle_rt::{ErrorReporter, JoinError, PanicPayload, Unhandled};
 use crate::worker::{End, WorkerCtx, with_current};
 
 /// How a job ended, as delivered to its handle.
-pub(crate) enum Outcome<T> {
+pub(crate) enum JobOutcome<T> {
     Done(T),
     Failed(Failure),
 }
 
 /// A timeout or a panic. If nobody takes it (the handle was detached), it is reported to the
-/// pool's error handler when dropped, so it is never lost silently.
+/// pool's error reporter when dropped, so it is never lost silently.
 pub(crate) struct Failure {
     kind: Option<FailureKind>,
     reporter: ErrorReporter,
@@ -110,7 +110,7 @@ pub(crate) fn drop_caught<T>(job: T, reporter: &ErrorReporter) {
 }
 
 impl<F: Future> Future for Job<F> {
-    type Output = Outcome<F::Output>;
+    type Output = JobOutcome<F::Output>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
@@ -122,7 +122,7 @@ impl<F: Future> Future for Job<F> {
             Ok(Poll::Ready(v)) => {
                 *this.state = ENDED;
                 with_current(|w| w.record(End::Completed));
-                return Poll::Ready(Outcome::Done(v));
+                return Poll::Ready(JobOutcome::Done(v));
             }
             Err(p) => (End::Panicked, FailureKind::Panicked(p)),
             // The worker armed the deadline at the task's start, so it counts from there,
@@ -137,7 +137,7 @@ impl<F: Future> Future for Job<F> {
             w.record(end);
             w.reporter.clone()
         });
-        Poll::Ready(Outcome::Failed(Failure {
+        Poll::Ready(JobOutcome::Failed(Failure {
             kind: Some(kind),
             reporter: reporter.unwrap_or_default(),
         }))

@@ -1,23 +1,26 @@
 //! Task pools for any async runtime: a size limit, a per-task timeout counted from each task's
 //! start, submission from any thread, and pools on dedicated threads.
 //!
-//! - [`TaskPool`]: at most `size` tasks at once, FIFO queue, per-task timeout, `spawn` from
-//!   any thread (async or not), `spawn_detached` for fire-and-forget work without a handle,
-//!   `close`, `shutdown` (drains even if its future is dropped),
-//!   `shutdown_timeout`, cancel on drop, panics isolated, [`PoolStats`].
-//! - [`PoolHandle`]: the task's handle: drop cancels (a queued task never runs), `detach`,
-//!   `cancel().await`, `join_blocking()` for sync callers.
+//! - [`TaskPool`]: at most `size` tasks at once ([`TaskPool::new`], or
+//!   [`TaskPool::unbounded`]), FIFO queue, per-task timeout, `spawn` from any thread (async or
+//!   not), `spawn_detached` for fire-and-forget work without a handle, `close`, `shutdown`
+//!   (drains even if its future is dropped), `shutdown_timeout`, cancel on drop, panics
+//!   isolated, [`TaskPoolStats`].
+//! - [`PoolJoinHandle`]: the task's handle: drop cancels (a queued task never runs), `detach`,
+//!   `abort()` (request, never waits), `cancel().await` (cancel and wait), `join_blocking()`
+//!   for sync callers.
 //! - [`ThreadedPool`]: a `TaskPool` on a named OS thread with its own runtime (Tokio
 //!   current-thread, smol or virtual), async init and teardown hooks run on that thread, a
 //!   blocking API for sync code and an async API for any other runtime.
-//! - [`Server`]: N worker threads, each with its own runtime, running one worker function
-//!   given its index and a shutdown signal; a graceful stop of all on the first worker error,
-//!   stop request or (feature `signal`) SIGINT/SIGTERM, forced on the second signal.
+//! - [`future`]: the named futures of the async operations.
 //!
 //! **Dropping a handle cancels its task**, as everywhere in wrangle (Tokio's handles detach
 //! instead). `let _ = pool.spawn(job)` therefore cancels `job` at once: keep the
-//! [`PoolHandle`], call [`detach`](PoolHandle::detach), or use `spawn_detached` for
+//! [`PoolJoinHandle`], call [`detach`](PoolJoinHandle::detach), or use `spawn_detached` for
 //! fire-and-forget work (it is also cheaper: no handle is allocated).
+//!
+//! A process of N worker threads supervised together (`Server`) is in `wrangle-task`, beside
+//! `Supervisor`.
 //!
 //! # Examples
 //!
@@ -34,7 +37,8 @@
 //! let pool = TaskPool::builder()
 //!     .size(NonZeroUsize::MIN)
 //!     .timeout(Duration::from_millis(15))
-//!     .build_with_runtime(rt.clone());
+//!     .runtime(rt.clone())
+//!     .build();
 //! let job = |rt: VirtualRuntime| async move { rt.sleep(Duration::from_millis(10)).await };
 //! let a = pool.spawn(job(rt.clone())).unwrap();
 //! let b = pool.spawn(job(rt.clone())).unwrap();
@@ -47,9 +51,8 @@
 //!
 //! # Features
 //!
-//! - `signal`: `Server::signals`, a graceful stop on SIGINT and SIGTERM (`async-signal`).
-//!
-//! Runtimes are chosen through `wrangle-rt` (or the `wrangle` facade).
+//! Runtimes are chosen through `wrangle-rt` (or the `wrangle` facade): `runtime-tokio`,
+//! `runtime-smol`, `runtime-async-std` (legacy) are forwarded to it.
 //!
 //! # Runtime support
 //!
@@ -66,22 +69,35 @@
 #![doc(test(attr(deny(warnings))))]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-mod crew;
 mod deadline;
+mod deadline_slot;
+mod dispatch;
 mod error;
-mod handle;
 mod job;
+mod join_handle;
+mod loom;
 mod pool;
-mod server;
-mod slot;
-mod stats;
-mod sync;
 mod threaded;
 mod worker;
 
+pub mod future {
+    //! The named futures of the pools' async operations. Each is `#[must_use]` and documents
+    //! its cancel safety.
+
+    pub use crate::join_handle::Cancel;
+    pub use crate::pool::{Run, Shutdown, ShutdownTimeout};
+}
+
 pub use error::{ShutdownTimedOut, SpawnError, TaskError};
-pub use handle::PoolHandle;
-pub use pool::{TaskPool, TaskPoolBuilder};
-pub use server::{Server, ServerStop, WorkerContext};
-pub use stats::PoolStats;
+pub use join_handle::PoolJoinHandle;
+pub use pool::{TaskPool, TaskPoolBuilder, TaskPoolStats};
 pub use threaded::{ThreadedPool, ThreadedPoolBuilder, ThreadedPoolError};
+
+/// The hand-written synchronisation, public only under `--cfg loom` for `tests/loom.rs`: the
+/// deadline slot the worker and the reaper share, and the workers' dispatch counters.
+#[cfg(loom)]
+#[doc(hidden)]
+pub mod loom_model {
+    pub use crate::deadline_slot::{DeadlineSlot, FIRED, NONE};
+    pub use crate::dispatch::{Crew, Dispatch, Roster};
+}

@@ -1,22 +1,26 @@
-//! [`TaskPool`]: a bounded pool of tasks with a per-task timeout.
+//! [`TaskPool`]: a bounded pool of tasks with a per-task timeout, its counters
+//! ([`TaskPoolStats`]) and its named futures ([`Run`], [`Shutdown`], [`ShutdownTimeout`]).
+//! The workers' loop is in `worker.rs`.
 
 use std::fmt;
-use std::future::{Future, poll_fn};
+use std::future::Future;
 use std::num::NonZeroUsize;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use concurrent_queue::ConcurrentQueue;
-use event_listener::{Event, IntoNotification};
+use event_listener::{Event, EventListener, IntoNotification};
 use wrangle_rt::{DefaultRuntime, ErrorReporter, JoinHandle, Runtime};
 
-use crate::crew::{Crew, Dispatch, Roster};
 use crate::deadline::{Deadlines, reaper};
+use crate::deadline_slot::DeadlineSlot;
+use crate::dispatch::{Crew, Dispatch, Roster};
 use crate::job::{Detached, Job, drop_caught};
-use crate::slot::Slot;
-use crate::worker::{InCtx, Registry, WorkerCtx, with_current};
-use crate::{PoolHandle, PoolStats, ShutdownTimedOut, SpawnError, TaskError};
+use crate::loom::{Mutex, MutexGuard, lock};
+use crate::worker::{InCtx, Registry, WorkerCtx, with_current, worker};
+use crate::{PoolJoinHandle, ShutdownTimedOut, SpawnError, TaskError};
 
 type BoxJob = Pin<Box<dyn Future<Output = ()> + Send>>;
 
@@ -24,8 +28,8 @@ type BoxJob = Pin<Box<dyn Future<Output = ()> + Send>>;
 /// from its start.
 ///
 /// - [`spawn`](TaskPool::spawn) submits a task from **any thread, async or not**, and returns a
-///   [`PoolHandle`]; [`run`](TaskPool::run) submits and awaits. The pool is a cheap `Clone`,
-///   `Send + Sync` handle, so it is also the thread-safe pool.
+///   [`PoolJoinHandle`]; [`run`](TaskPool::run) submits and awaits. The pool is a cheap
+///   `Clone`, `Send + Sync` handle, so it is also the thread-safe pool.
 /// - Tasks beyond `size` wait in a FIFO queue. A task cancelled while queued never runs.
 /// - The timeout counts from the task's start, never from its time in the queue.
 /// - A panicking task is isolated: its handle reports it, the pool keeps working.
@@ -34,9 +38,14 @@ type BoxJob = Pin<Box<dyn Future<Output = ()> + Send>>;
 ///   what is left at a deadline. The pool drains even if the shutdown future is dropped.
 /// - Dropping the last clone of the pool cancels everything still queued or running.
 /// - Outputs nobody awaits are dropped at once, never retained.
+/// - [`stats`](TaskPool::stats) counts every task once, see [`TaskPoolStats`].
 ///
 /// Tasks run inside at most `size` worker tasks spawned on the runtime, so pooled work runs in
 /// parallel on multi-threaded runtimes without a runtime task per submission.
+///
+/// The pool has no `abort()`: dropping the last clone of it cancels everything at once, and
+/// [`shutdown_timeout`](TaskPool::shutdown_timeout) with a zero timeout cancels everything and
+/// waits until it is gone.
 ///
 /// # Deadlocks: do not wait inside a pool for work queued in the same pool
 ///
@@ -48,12 +57,14 @@ type BoxJob = Pin<Box<dyn Future<Output = ()> + Send>>;
 ///
 /// Where the deadlock is certain, the pool says so instead of hanging: a task running on the
 /// only worker of a pool of size 1 that waits for a task it submitted to that pool (its
-/// [`PoolHandle`], or [`run`](TaskPool::run)) gets [`TaskError::WouldDeadlock`] at once, and
-/// the submitted task is cancelled with its handle. Larger pools cannot tell a deadlock from
-/// a long wait and are not checked (like `ThreadedPool`, which returns `WouldDeadlock` for a
-/// blocking wait on its own thread).
+/// [`PoolJoinHandle`], or [`run`](TaskPool::run)) gets [`TaskError::WouldDeadlock`] at once,
+/// and the submitted task is cancelled with its handle. Larger pools cannot tell a deadlock
+/// from a long wait and are not checked (like `ThreadedPool`, which returns `WouldDeadlock`
+/// for a blocking wait on its own thread).
 ///
 /// # Examples
+///
+/// Two slots and a 15 ms timeout: the slow task times out while the fast one runs beside it.
 ///
 /// ```
 /// use std::num::NonZeroUsize;
@@ -65,7 +76,8 @@ type BoxJob = Pin<Box<dyn Future<Output = ()> + Send>>;
 /// let pool = TaskPool::builder()
 ///     .size(NonZeroUsize::new(2).unwrap())
 ///     .timeout(Duration::from_millis(15))
-///     .build_with_runtime(rt.clone());
+///     .runtime(rt.clone())
+///     .build();
 /// rt.block_on(async {
 ///     let slow = pool.spawn({ let rt = rt.clone(); async move { rt.sleep(Duration::from_secs(1)).await } });
 ///     let fast = pool.run(async { "done" }).await;
@@ -105,24 +117,24 @@ pub(crate) struct Shared<R: Runtime> {
     /// Tasks not started yet, FIFO. Pushed only under the `state` lock (so a push and the
     /// decision to wake a worker are one step, and nothing is pushed after `close`); popped
     /// without it by workers, which take the lock only to find it empty and wait.
-    queue: ConcurrentQueue<BoxJob>,
+    pub(crate) queue: ConcurrentQueue<BoxJob>,
     state: Mutex<State>,
-    /// Which worker goes to the queue, and when (`crew.rs`).
-    crew: Crew,
+    /// Which worker goes to the queue, and when (`dispatch.rs`).
+    pub(crate) crew: Crew,
     /// Idle workers wait here for work.
-    work: Event,
+    pub(crate) work: Event,
     /// Shutdown waits here for the last worker to leave.
-    drained: Event,
+    pub(crate) drained: Event,
     /// Deadlines of running tasks, when the pool has a timeout.
     pub(crate) deadlines: Deadlines,
 }
 
-struct State {
+pub(crate) struct State {
     /// Tasks submitted so far (kept here, under the lock the submission takes anyway).
     submitted: u64,
-    roster: Roster,
+    pub(crate) roster: Roster,
     handles: Vec<JoinHandle<()>>,
-    closed: bool,
+    pub(crate) closed: bool,
     /// Everything was cancelled (the pool was dropped, or a shutdown deadline passed).
     aborted: bool,
 }
@@ -139,24 +151,43 @@ impl<R: Runtime> fmt::Debug for TaskPool<R> {
     }
 }
 
-/// Configures a [`TaskPool`]; made by [`TaskPool::builder`].
-#[derive(Debug, Clone, Default)]
-pub struct TaskPoolBuilder {
+/// Configures a [`TaskPool`]; made by [`TaskPool::builder`]: size (default unbounded),
+/// per-task timeout (default none), error reporter (default the process-wide handler) and
+/// runtime (default [`DefaultRuntime::current`] at [`build`](Self::build)).
+///
+/// # Examples
+///
+/// Failures nobody awaits (detached tasks) go to the error reporter:
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+/// use std::time::Duration;
+/// use wrangle_rt::{ErrorReporter, Runtime, Unhandled, VirtualRuntime};
+///
+/// let rt = VirtualRuntime::new();
+/// let seen = Arc::new(Mutex::new(Vec::new()));
+/// let sink = seen.clone();
+/// let pool = wrangle_pool::TaskPool::builder()
+///     .timeout(Duration::from_millis(10))
+///     .error_reporter(ErrorReporter::new(move |u: Unhandled| sink.lock().unwrap().push(u.to_string())))
+///     .runtime(rt.clone())
+///     .build();
+/// let slow = { let rt = rt.clone(); async move { rt.sleep(Duration::from_secs(1)).await } };
+/// pool.spawn_detached(slow).unwrap();
+/// rt.block_on(pool.shutdown());
+/// assert_eq!(pool.stats().timed_out, 1);
+/// assert!(seen.lock().unwrap()[0].contains("timed out"));
+/// ```
+#[derive(Debug, Clone)]
+pub struct TaskPoolBuilder<R: Runtime = DefaultRuntime> {
     size: Option<NonZeroUsize>,
     timeout: Option<Duration>,
     reporter: ErrorReporter,
+    rt: Option<R>,
 }
 
-impl TaskPoolBuilder {
+impl<R: Runtime> TaskPoolBuilder<R> {
     /// At most `size` tasks run at once (default: unbounded).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::num::NonZeroUsize;
-    /// let b = wrangle_pool::TaskPool::builder().size(NonZeroUsize::new(8).unwrap());
-    /// # drop(b);
-    /// ```
     pub fn size(mut self, size: NonZeroUsize) -> Self {
         self.size = Some(size);
         self
@@ -164,69 +195,45 @@ impl TaskPoolBuilder {
 
     /// Each task may run for at most `timeout`, counted from its start (default: no limit).
     /// A timeout too long for the clock (`Duration::MAX`) means no limit.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let b = wrangle_pool::TaskPool::builder().timeout(std::time::Duration::from_secs(5));
-    /// # drop(b);
-    /// ```
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self
     }
 
     /// Where failures of detached tasks go (default: the process-wide handler).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let b = wrangle_pool::TaskPool::builder()
-    ///     .error_reporter(wrangle_rt::ErrorReporter::new(|u: wrangle_rt::Unhandled| eprintln!("{u}")));
-    /// # drop(b);
-    /// ```
     pub fn error_reporter(mut self, reporter: ErrorReporter) -> Self {
         self.reporter = reporter;
         self
     }
 
-    /// Builds the pool on the runtime of the current context ([`DefaultRuntime::current`]).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// wrangle_rt::VirtualRuntime::new().block_on(async {
-    ///     let pool = wrangle_pool::TaskPool::builder().build();
-    ///     assert_eq!(pool.run(async { 1 }).await.unwrap(), 1);
-    /// });
-    /// ```
+    /// The runtime the pool's workers run on (default: [`DefaultRuntime::current`] when
+    /// [`build`](Self::build) is called).
+    pub fn runtime<R2: Runtime>(self, rt: R2) -> TaskPoolBuilder<R2> {
+        TaskPoolBuilder {
+            size: self.size,
+            timeout: self.timeout,
+            reporter: self.reporter,
+            rt: Some(rt),
+        }
+    }
+
+    /// Builds the pool, on the runtime given to [`runtime`](Self::runtime) or else on the
+    /// runtime of the current context.
     ///
     /// # Panics
     ///
-    /// As [`DefaultRuntime::current`]: only in a build without any runtime feature, outside a
-    /// virtual runtime.
+    /// Without a [`runtime`](Self::runtime), as [`DefaultRuntime::current`]: only in a build
+    /// without any runtime feature, outside a virtual runtime.
     #[must_use]
-    pub fn build(self) -> TaskPool {
-        self.build_with_runtime(DefaultRuntime::current())
-    }
-
-    /// Builds the pool on `rt`.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let pool = wrangle_pool::TaskPool::builder().build_with_runtime(wrangle_rt::VirtualRuntime::new());
-    /// # drop(pool);
-    /// ```
-    #[must_use]
-    pub fn build_with_runtime<R: Runtime>(self, rt: R) -> TaskPool<R> {
+    pub fn build(self) -> TaskPool<R> {
+        let rt = self.rt.unwrap_or_else(default_runtime);
         TaskPool {
             owner: Arc::new(Owner {
                 shared: Arc::new(Shared {
                     rt,
                     timeout: self.timeout,
                     reporter: self.reporter,
-                    registry: Registry::default(),
+                    registry: Registry::new(),
                     queue: ConcurrentQueue::unbounded(),
                     state: Mutex::new(State {
                         submitted: 0,
@@ -245,18 +252,39 @@ impl TaskPoolBuilder {
     }
 }
 
+/// The runtime of a builder given none: only a `TaskPoolBuilder<DefaultRuntime>` can be
+/// without one (every other `R` comes from [`TaskPoolBuilder::runtime`]).
+fn default_runtime<R: Runtime>() -> R {
+    let rt: Box<dyn std::any::Any> = Box::new(DefaultRuntime::current());
+    match rt.downcast::<R>() {
+        Ok(rt) => *rt,
+        Err(_) => unreachable!("only a DefaultRuntime builder can be without a runtime"),
+    }
+}
+
 impl TaskPool {
-    /// A pool of at most `size` concurrent tasks (`None`: unbounded), on the runtime of the
-    /// current context.
+    /// A pool of at most `size` concurrent tasks, on the runtime of the current context.
     ///
     /// # Examples
     ///
+    /// A pool of 2: the third task waits for a free slot, however many are submitted.
+    ///
     /// ```
     /// use std::num::NonZeroUsize;
+    /// use std::time::Duration;
+    /// use wrangle_rt::{Runtime, VirtualRuntime};
     ///
-    /// wrangle_rt::VirtualRuntime::new().block_on(async {
-    ///     let pool = wrangle_pool::TaskPool::new(NonZeroUsize::new(4));
-    ///     assert_eq!(pool.run(async { 2 }).await.unwrap(), 2);
+    /// let rt = VirtualRuntime::new();
+    /// rt.block_on(async {
+    ///     let pool = wrangle_pool::TaskPool::new(NonZeroUsize::new(2).unwrap());
+    ///     let start = rt.now();
+    ///     let tick = |rt: VirtualRuntime| async move { rt.sleep(Duration::from_millis(10)).await };
+    ///     let handles: Vec<_> = (0..3).map(|_| pool.spawn(tick(rt.clone())).unwrap()).collect();
+    ///     for h in handles {
+    ///         h.await.unwrap();
+    ///     }
+    ///     // Two ran at once, the third after them.
+    ///     assert_eq!(rt.now() - start, Duration::from_millis(20));
     /// });
     /// ```
     ///
@@ -264,38 +292,104 @@ impl TaskPool {
     ///
     /// As [`DefaultRuntime::current`].
     #[must_use]
-    pub fn new(size: Option<NonZeroUsize>) -> Self {
+    pub fn new(size: NonZeroUsize) -> Self {
         TaskPool::with_runtime(DefaultRuntime::current(), size)
     }
 
-    /// A builder for size, timeout and error handler.
+    /// A pool without a size limit, on the runtime of the current context: every task starts
+    /// at once (still under the pool's timeout, counters and cancel-on-drop).
     ///
     /// # Examples
     ///
     /// ```
-    /// let builder = wrangle_pool::TaskPool::builder();
-    /// # drop(builder);
+    /// use std::time::Duration;
+    /// use wrangle_rt::{Runtime, VirtualRuntime};
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// rt.block_on(async {
+    ///     let pool = wrangle_pool::TaskPool::unbounded();
+    ///     let start = rt.now();
+    ///     let tick = |rt: VirtualRuntime| async move { rt.sleep(Duration::from_millis(10)).await };
+    ///     let handles: Vec<_> = (0..100).map(|_| pool.spawn(tick(rt.clone())).unwrap()).collect();
+    ///     for h in handles {
+    ///         h.await.unwrap();
+    ///     }
+    ///     // All hundred ran at once.
+    ///     assert_eq!(rt.now() - start, Duration::from_millis(10));
+    /// });
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// As [`DefaultRuntime::current`].
+    #[must_use]
+    pub fn unbounded() -> Self {
+        TaskPool::unbounded_with_runtime(DefaultRuntime::current())
+    }
+
+    /// A builder for size, timeout, error reporter and runtime.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::num::NonZeroUsize;
+    /// use std::time::Duration;
+    /// use wrangle_rt::{ErrorReporter, Unhandled, VirtualRuntime};
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// let pool = wrangle_pool::TaskPool::builder()
+    ///     .size(NonZeroUsize::new(8).unwrap())
+    ///     .timeout(Duration::from_secs(5))
+    ///     .error_reporter(ErrorReporter::new(|u: Unhandled| eprintln!("{u}")))
+    ///     .runtime(rt.clone())
+    ///     .build();
+    /// assert_eq!(rt.block_on(pool.run(async { 1 })).unwrap(), 1);
     /// ```
     #[must_use]
     pub fn builder() -> TaskPoolBuilder {
-        TaskPoolBuilder::default()
+        TaskPoolBuilder {
+            size: None,
+            timeout: None,
+            reporter: ErrorReporter::default(),
+            rt: None,
+        }
     }
 }
 
 impl<R: Runtime> TaskPool<R> {
-    /// A pool of at most `size` concurrent tasks (`None`: unbounded) on `rt`.
+    /// A pool of at most `size` concurrent tasks on `rt`.
     ///
     /// # Examples
     ///
     /// ```
-    /// let pool = wrangle_pool::TaskPool::with_runtime(wrangle_rt::VirtualRuntime::new(), None);
-    /// # drop(pool);
+    /// use std::num::NonZeroUsize;
+    /// use wrangle_rt::VirtualRuntime;
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// let pool = wrangle_pool::TaskPool::with_runtime(rt.clone(), NonZeroUsize::MIN);
+    /// // Submitted from outside the runtime, run when it runs.
+    /// let h = pool.spawn(async { 6 * 7 }).unwrap();
+    /// assert_eq!(rt.block_on(h).unwrap(), 42);
     /// ```
     #[must_use]
-    pub fn with_runtime(rt: R, size: Option<NonZeroUsize>) -> Self {
-        let mut b = TaskPool::builder();
-        b.size = size;
-        b.build_with_runtime(rt)
+    pub fn with_runtime(rt: R, size: NonZeroUsize) -> Self {
+        TaskPool::builder().size(size).runtime(rt).build()
+    }
+
+    /// A pool without a size limit on `rt`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wrangle_rt::VirtualRuntime;
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// let pool = wrangle_pool::TaskPool::unbounded_with_runtime(rt.clone());
+    /// assert_eq!(rt.block_on(pool.run(async { 3 })).unwrap(), 3);
+    /// ```
+    #[must_use]
+    pub fn unbounded_with_runtime(rt: R) -> Self {
+        TaskPool::builder().runtime(rt).build()
     }
 
     /// Submits `future`; callable from any thread, async or not.
@@ -310,12 +404,12 @@ impl<R: Runtime> TaskPool<R> {
     /// use wrangle_rt::VirtualRuntime;
     ///
     /// let rt = VirtualRuntime::new();
-    /// let pool = wrangle_pool::TaskPool::with_runtime(rt.clone(), None);
+    /// let pool = wrangle_pool::TaskPool::unbounded_with_runtime(rt.clone());
     /// // From a plain thread:
     /// let h = std::thread::scope(|s| s.spawn(|| pool.spawn(async { 5 })).join().unwrap()).unwrap();
     /// assert_eq!(rt.block_on(h).unwrap(), 5);
     /// ```
-    pub fn spawn<F>(&self, future: F) -> Result<PoolHandle<F::Output>, SpawnError<F>>
+    pub fn spawn<F>(&self, future: F) -> Result<PoolJoinHandle<F::Output>, SpawnError<F>>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
@@ -336,12 +430,13 @@ impl<R: Runtime> TaskPool<R> {
         } else {
             None
         };
-        Ok(PoolHandle::new(handle, waiter))
+        Ok(PoolJoinHandle::new(handle, waiter))
     }
 
     /// Submits `future` to run detached: what `spawn(future)` followed by
-    /// [`PoolHandle::detach`] does, without making the handle (one allocation per task instead
-    /// of two). The cheapest way to hand fire-and-forget work to the pool, from any thread.
+    /// [`PoolJoinHandle::detach`] does, without making the handle (one allocation per task
+    /// instead of two). The cheapest way to hand fire-and-forget work to the pool, from any
+    /// thread.
     ///
     /// The task's output is dropped; a timeout or a panic goes to the pool's error reporter
     /// (see [`TaskPoolBuilder::error_reporter`]), as for any detached task. Like every queued or
@@ -360,7 +455,7 @@ impl<R: Runtime> TaskPool<R> {
     /// use wrangle_rt::VirtualRuntime;
     ///
     /// let rt = VirtualRuntime::new();
-    /// let pool = wrangle_pool::TaskPool::with_runtime(rt.clone(), None);
+    /// let pool = wrangle_pool::TaskPool::unbounded_with_runtime(rt.clone());
     /// let done = Arc::new(AtomicUsize::new(0));
     /// std::thread::scope(|s| {
     ///     s.spawn(|| {
@@ -390,47 +485,68 @@ impl<R: Runtime> TaskPool<R> {
         Ok(())
     }
 
-    /// Submits `future` and waits for its output.
+    /// Submits `future` at once and returns a future of its output.
+    ///
+    /// The task is submitted when `run` is called, not when the returned future is first
+    /// polled; dropping the returned future cancels the task, as dropping its handle does.
     ///
     /// # Errors
     ///
-    /// [`TaskError::Closed`] if the pool is closed; otherwise as the task's [`PoolHandle`].
+    /// [`TaskError::Closed`] if the pool is closed; otherwise as the task's
+    /// [`PoolJoinHandle`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use wrangle_rt::{Runtime, VirtualRuntime};
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// let pool = wrangle_pool::TaskPool::unbounded_with_runtime(rt.clone());
+    /// rt.block_on(async {
+    ///     // Both tasks are submitted before either is awaited: they run at the same time.
+    ///     let start = rt.now();
+    ///     let sleep = |rt: VirtualRuntime| async move { rt.sleep(Duration::from_millis(10)).await };
+    ///     let (a, b) = (pool.run(sleep(rt.clone())), pool.run(sleep(rt.clone())));
+    ///     a.await.unwrap();
+    ///     b.await.unwrap();
+    ///     assert_eq!(rt.now() - start, Duration::from_millis(10));
+    ///     pool.close();
+    ///     assert!(matches!(pool.run(async {}).await, Err(wrangle_pool::TaskError::Closed)));
+    /// });
+    /// ```
+    pub fn run<F>(&self, future: F) -> Run<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        Run {
+            handle: self.spawn(future).ok(),
+        }
+    }
+
+    /// Refuses new tasks from now on; queued and running tasks go on. Returns `true` if this
+    /// call closed the pool, `false` if it was closed already.
     ///
     /// # Examples
     ///
     /// ```
     /// let rt = wrangle_rt::VirtualRuntime::new();
-    /// let pool = wrangle_pool::TaskPool::with_runtime(rt.clone(), None);
-    /// assert_eq!(rt.block_on(pool.run(async { 3 })).unwrap(), 3);
+    /// let pool = wrangle_pool::TaskPool::unbounded_with_runtime(rt.clone());
+    /// let queued = pool.spawn(async { "still runs" }).unwrap();
+    /// assert!(pool.close());
+    /// assert!(!pool.close());
+    /// // The refused task is handed back.
+    /// let refused = pool.spawn(async { "refused" }).unwrap_err().into_inner();
+    /// assert_eq!(rt.block_on(refused), "refused");
+    /// assert_eq!(rt.block_on(queued).unwrap(), "still runs");
     /// ```
-    ///
-    /// # Cancel safety
-    ///
-    /// Dropping the future cancels the task (a queued task never runs).
-    pub async fn run<F>(&self, future: F) -> Result<F::Output, TaskError>
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        match self.spawn(future) {
-            Ok(h) => h.await,
-            Err(_) => Err(TaskError::Closed),
-        }
-    }
-
-    /// Refuses new tasks from now on; queued and running tasks go on.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let pool = wrangle_pool::TaskPool::with_runtime(wrangle_rt::VirtualRuntime::new(), None);
-    /// pool.close();
-    /// assert!(pool.is_closed());
-    /// assert!(pool.spawn(async {}).is_err());
-    /// ```
-    pub fn close(&self) {
+    pub fn close(&self) -> bool {
         let shared = &self.owner.shared;
         let mut st = shared.lock();
+        if st.closed {
+            return false;
+        }
         st.closed = true;
         // The woken workers search once more, see the closed queue and leave.
         let idle = shared.crew.wake_idle(&mut st.roster);
@@ -441,45 +557,51 @@ impl<R: Runtime> TaskPool<R> {
         if none_left {
             shared.drained.notify(usize::MAX);
         }
+        true
     }
 
     /// Returns `true` once [`close`](TaskPool::close) (or a shutdown) was called.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let pool = wrangle_pool::TaskPool::with_runtime(wrangle_rt::VirtualRuntime::new(), None);
-    /// assert!(!pool.is_closed());
-    /// ```
     #[must_use]
     pub fn is_closed(&self) -> bool {
         self.owner.shared.lock().closed
     }
 
-    /// Closes the pool and waits until every queued and running task has ended.
+    /// Closes the pool at once and returns a future that waits until every queued and running
+    /// task has ended.
     ///
-    /// Every handle resolves. The pool drains even if this future is dropped.
+    /// Every handle resolves. The pool drains even if the returned future is dropped.
     ///
     /// # Examples
     ///
     /// ```
-    /// let rt = wrangle_rt::VirtualRuntime::new();
-    /// let pool = wrangle_pool::TaskPool::with_runtime(rt.clone(), None);
-    /// let h = pool.spawn(async { 1 }).unwrap();
+    /// use std::time::Duration;
+    /// use wrangle_rt::{Runtime, VirtualRuntime};
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// let pool = wrangle_pool::TaskPool::unbounded_with_runtime(rt.clone());
+    /// let h = pool.spawn({
+    ///     let rt = rt.clone();
+    ///     async move { rt.sleep(Duration::from_secs(1)).await }
+    /// })
+    /// .unwrap();
+    /// let start = rt.now();
     /// rt.block_on(pool.shutdown());
+    /// // The running task finished: shutdown waited for it, and cancelled nothing.
+    /// assert_eq!(rt.now() - start, Duration::from_secs(1));
     /// assert!(h.is_finished());
+    /// assert_eq!(pool.stats().completed, 1);
     /// ```
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel safe: dropping it stops the waiting, not the draining.
-    pub async fn shutdown(&self) {
+    pub fn shutdown(&self) -> Shutdown<'_, R> {
         self.close();
-        self.drained().await;
+        Shutdown {
+            drained: self.drained(),
+        }
     }
 
     /// Like [`shutdown`](TaskPool::shutdown), but cancels whatever has not ended within
-    /// `timeout`, and waits until it is gone.
+    /// `timeout` (counted from the first poll), and waits until it is gone.
+    ///
+    /// The pool is closed at once, when this is called.
     ///
     /// # Errors
     ///
@@ -491,92 +613,247 @@ impl<R: Runtime> TaskPool<R> {
     /// use std::time::Duration;
     ///
     /// let rt = wrangle_rt::VirtualRuntime::new();
-    /// let pool = wrangle_pool::TaskPool::with_runtime(rt.clone(), None);
+    /// let pool = wrangle_pool::TaskPool::unbounded_with_runtime(rt.clone());
     /// let h = pool.spawn(std::future::pending::<()>()).unwrap();
-    /// assert!(rt.block_on(pool.shutdown_timeout(Duration::from_secs(5))).is_err());
+    /// let err = rt.block_on(pool.shutdown_timeout(Duration::from_secs(5))).unwrap_err();
+    /// assert_eq!(err.cancelled(), 1);
     /// assert!(rt.block_on(h).unwrap_err().is_cancelled());
     /// ```
-    ///
-    /// # Cancel safety
-    ///
-    /// Dropping it before the deadline stops the waiting; the pool still drains, and nothing
-    /// is cancelled.
-    pub async fn shutdown_timeout(&self, timeout: Duration) -> Result<(), ShutdownTimedOut> {
+    pub fn shutdown_timeout(&self, timeout: Duration) -> ShutdownTimeout<'_> {
         self.close();
-        let shared = &self.owner.shared;
-        if shared.rt.timeout(timeout, self.drained()).await.is_ok() {
-            return Ok(());
-        }
-        let active = shared.registry.totals().active;
-        let (queued, handles) = shared.take_all();
-        let cancelled = queued.len() + active;
-        for job in queued {
-            drop_caught(job, &shared.reporter);
-        }
-        for h in handles {
-            // Cancel-and-wait: when this returns, the running tasks' futures are gone.
-            let _ = h.cancel().await;
-        }
-        Err(ShutdownTimedOut { cancelled })
-    }
-
-    async fn drained(&self) {
-        let shared = &self.owner.shared;
-        loop {
-            let listener = shared.drained.listen();
-            if shared.lock().roster.workers == 0 {
-                return;
-            }
-            listener.await;
+        let shared = &*self.owner.shared;
+        let drained = self.drained();
+        ShutdownTimeout {
+            inner: Box::pin(async move {
+                if shared.rt.timeout(timeout, drained).await.is_ok() {
+                    return Ok(());
+                }
+                let running = shared.registry.totals().running;
+                let (queued, handles) = shared.take_all();
+                let cancelled = queued.len() + running;
+                for job in queued {
+                    drop_caught(job, &shared.reporter);
+                }
+                for h in handles {
+                    // Cancel-and-wait: when this returns, the running tasks' futures are gone.
+                    let _ = h.cancel().await;
+                }
+                Err(ShutdownTimedOut { cancelled })
+            }),
         }
     }
 
-    /// A snapshot of the counters.
+    fn drained(&self) -> Drained<'_, R> {
+        Drained {
+            shared: &self.owner.shared,
+            listener: None,
+        }
+    }
+
+    /// A snapshot of the counters; see [`TaskPoolStats`] for what they count and the
+    /// invariant they keep.
     ///
     /// A task's end is counted before its handle resolves: read right after a handle (or
-    /// [`PoolHandle::cancel`](crate::PoolHandle::cancel)) returned, the snapshot includes it.
-    /// `active` counts tasks whose body has started and not ended.
+    /// [`PoolJoinHandle::cancel`]) returned, the snapshot includes it.
     ///
     /// # Examples
     ///
+    /// One slot: the first task runs, the second waits; each end is counted once.
+    ///
     /// ```
-    /// let rt = wrangle_rt::VirtualRuntime::new();
-    /// let pool = wrangle_pool::TaskPool::with_runtime(rt.clone(), None);
-    /// rt.block_on(pool.run(async {})).unwrap();
-    /// let stats = pool.stats();
-    /// assert_eq!((stats.submitted, stats.completed, stats.active), (1, 1, 0));
+    /// use std::num::NonZeroUsize;
+    /// use wrangle_rt::VirtualRuntime;
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// let pool = wrangle_pool::TaskPool::with_runtime(rt.clone(), NonZeroUsize::MIN);
+    /// rt.block_on(async {
+    ///     let stuck = pool.spawn(std::future::pending::<()>()).unwrap();
+    ///     let queued = pool.spawn(async {}).unwrap();
+    ///     wrangle_rt::yield_now().await;
+    ///     let s = pool.stats();
+    ///     assert_eq!((s.submitted, s.running, s.queued), (2, 1, 1));
+    ///     assert!(stuck.cancel().await.unwrap_err().is_cancelled());
+    ///     queued.await.unwrap();
+    ///     let s = pool.stats();
+    ///     assert_eq!((s.completed, s.cancelled, s.running, s.queued), (1, 1, 0, 0));
+    ///     assert_eq!(s.finished(), s.submitted);
+    /// });
     /// ```
     #[must_use]
-    pub fn stats(&self) -> PoolStats {
+    pub fn stats(&self) -> TaskPoolStats {
         let shared = &self.owner.shared;
         let (submitted, queued) = {
             let st = shared.lock();
             (st.submitted, shared.queue.len())
         };
         let t = shared.registry.totals();
-        PoolStats {
+        TaskPoolStats {
             submitted,
             queued,
-            active: t.active,
+            running: t.running,
             completed: t.completed,
+            failed: t.failed,
             timed_out: t.timed_out,
-            panicked: t.panicked,
             cancelled: t.cancelled,
         }
     }
 
     /// The runtime the pool runs on.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use wrangle_rt::Runtime;
-    /// let pool = wrangle_pool::TaskPool::with_runtime(wrangle_rt::VirtualRuntime::new(), None);
-    /// assert_eq!(pool.runtime().name(), "virtual");
-    /// ```
     #[must_use]
     pub fn runtime(&self) -> &R {
         &self.owner.shared.rt
+    }
+}
+
+/// A snapshot of a [`TaskPool`]'s counters (also what a `ThreadedPool` reports).
+///
+/// Every submitted task ends exactly once, as completed, failed (panicked), timed out or
+/// cancelled, and is counted there before its handle resolves. The invariant:
+///
+/// ```text
+/// submitted == queued + running + completed + failed + timed_out + cancelled
+/// ```
+///
+/// holds whenever no task is between the queue and its first poll: always once the pool is
+/// idle, shut down or dropped, and after every handle resolved with nothing queued. A snapshot
+/// taken while tasks come and go reads each counter at a slightly different moment, so it
+/// may be off by the tasks in motion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct TaskPoolStats {
+    /// Tasks accepted by `spawn`, `spawn_detached` or `run`.
+    pub submitted: u64,
+    /// Tasks waiting for a free slot.
+    pub queued: usize,
+    /// Tasks whose body has started and not ended.
+    pub running: usize,
+    /// Tasks that produced their output.
+    pub completed: u64,
+    /// Tasks that panicked. The pool does not look into a task's output, so a panic is the
+    /// only way a task fails (a timeout is counted in `timed_out`).
+    pub failed: u64,
+    /// Tasks stopped by the per-task timeout.
+    pub timed_out: u64,
+    /// Tasks cancelled before they finished (including those that never started).
+    pub cancelled: u64,
+}
+
+impl TaskPoolStats {
+    /// Tasks that have ended, one way or another:
+    /// `completed + failed + timed_out + cancelled`.
+    #[must_use]
+    pub fn finished(&self) -> u64 {
+        self.completed + self.failed + self.timed_out + self.cancelled
+    }
+}
+
+/// Future returned by [`TaskPool::run`] and
+/// [`ThreadedPool::run`](crate::ThreadedPool::run): the output of a task submitted when
+/// `run` was called.
+///
+/// # Cancel safety
+///
+/// Dropping it cancels the task, as dropping its [`PoolJoinHandle`] does: a queued task never
+/// runs, a running one is dropped on its worker.
+#[must_use = "dropping this future cancels the task; `.await` it"]
+pub struct Run<T> {
+    /// `None`: the pool was closed and refused the task.
+    handle: Option<PoolJoinHandle<T>>,
+}
+
+impl<T> fmt::Debug for Run<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Run").field("handle", &self.handle).finish()
+    }
+}
+
+impl<T> Future for Run<T> {
+    type Output = Result<T, TaskError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match &mut self.handle {
+            Some(h) => Pin::new(h).poll(cx),
+            None => Poll::Ready(Err(TaskError::Closed)),
+        }
+    }
+}
+
+/// Waits until the last worker of the pool has left.
+struct Drained<'a, R: Runtime> {
+    shared: &'a Shared<R>,
+    listener: Option<EventListener>,
+}
+
+impl<R: Runtime> Future for Drained<'_, R> {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        loop {
+            if let Some(listener) = &mut self.listener {
+                ready!(Pin::new(listener).poll(cx));
+                self.listener = None;
+            }
+            let listener = self.shared.drained.listen();
+            if self.shared.lock().roster.workers == 0 {
+                return Poll::Ready(());
+            }
+            self.listener = Some(listener);
+        }
+    }
+}
+
+/// Future returned by [`TaskPool::shutdown`]: resolves once every queued and running task of
+/// the (closed) pool has ended.
+///
+/// # Cancel safety
+///
+/// Cancel safe: the pool was closed when `shutdown` was called, and dropping this future
+/// stops the waiting, not the draining; nothing is cancelled.
+#[must_use = "the pool is closed already; `.await` this to wait until it drained"]
+pub struct Shutdown<'a, R: Runtime = DefaultRuntime> {
+    drained: Drained<'a, R>,
+}
+
+impl<R: Runtime> fmt::Debug for Shutdown<'_, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Shutdown")
+            .field("waiting", &self.drained.listener.is_some())
+            .finish()
+    }
+}
+
+impl<R: Runtime> Future for Shutdown<'_, R> {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        Pin::new(&mut self.drained).poll(cx)
+    }
+}
+
+/// Future returned by [`TaskPool::shutdown_timeout`].
+///
+/// # Cancel safety
+///
+/// Dropping it before the deadline stops the waiting; the pool (closed when
+/// `shutdown_timeout` was called) still drains, and nothing is cancelled. Dropped after the
+/// deadline, while it waits for the cancelled tasks to be gone, the cancellation goes on
+/// without the waiting.
+#[must_use = "the pool is closed already; `.await` this to wait for the drain or the deadline"]
+pub struct ShutdownTimeout<'a> {
+    inner: Pin<Box<dyn Future<Output = Result<(), ShutdownTimedOut>> + Send + 'a>>,
+}
+
+impl fmt::Debug for ShutdownTimeout<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ShutdownTimeout").finish_non_exhaustive()
+    }
+}
+
+impl Future for ShutdownTimeout<'_> {
+    type Output = Result<(), ShutdownTimedOut>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.inner.as_mut().poll(cx)
     }
 }
 
@@ -584,7 +861,7 @@ impl<R: Runtime> Shared<R> {
     /// Arms `slot` with the deadline of a task starting now. A deadline that cannot be
     /// represented is not armed: the task runs without a limit, as a timeout that far away
     /// never fires.
-    fn arm(self: &Arc<Self>, slot: &Slot, timeout: Duration) {
+    pub(crate) fn arm(self: &Arc<Self>, slot: &DeadlineSlot, timeout: Duration) {
         let Ok(timeout) = u64::try_from(timeout.as_nanos()) else {
             return;
         };
@@ -606,7 +883,7 @@ impl<R: Runtime> Shared<R> {
     /// With work queued and no worker on its way to the queue, sends one: an idle worker, or a
     /// new one while the pool is below its size. Takes the guard so that the wake-up happens
     /// after the lock is released.
-    fn find_searcher(self: &Arc<Self>, mut st: MutexGuard<'_, State>) {
+    pub(crate) fn find_searcher(self: &Arc<Self>, mut st: MutexGuard<'_, State>) {
         match self.crew.dispatch(&mut st.roster, || self.queue.is_empty()) {
             Dispatch::Nobody => {}
             Dispatch::Idle => {
@@ -634,9 +911,8 @@ impl<R: Runtime> Shared<R> {
         std::ptr::from_ref(self).addr()
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
-        // The lock is never held while user code runs.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        lock(&self.state)
     }
 
     /// Takes every queued job and worker handle out of the pool and closes it.
@@ -663,116 +939,9 @@ impl<R: Runtime> Shared<R> {
     }
 }
 
-/// A worker: runs queued tasks one at a time until the pool closes or drops it. Counted out
-/// when it leaves, however it leaves (returned, or dropped, even before its first poll).
-fn worker<R: Runtime>(
-    shared: Arc<Shared<R>>,
-    ctx: Arc<WorkerCtx>,
-) -> impl Future<Output = ()> + Send + 'static {
-    let exit = WorkerExit { shared, ctx };
-    async move {
-        // A local, declared before the work's future: dropped after it, so a task the worker
-        // was running is gone when the worker is counted out.
-        let exit = exit;
-        work(&exit.shared, &exit.ctx).await;
-    }
-}
-
-async fn work<R: Runtime>(shared: &Arc<Shared<R>>, ctx: &WorkerCtx) {
-    // The waker last registered in the deadline slot.
-    let mut registered = None;
-    // Spawned (or woken) searching, see `crew.rs`. A worker stays counted while it
-    // runs a task's first poll: a task that finishes there brings it straight back to the
-    // queue, so a flood of short tasks keeps one worker busy instead of waking more.
-    loop {
-        let next = match shared.queue.pop() {
-            Ok(job) => Ok(job),
-            Err(_) => {
-                // Empty: look again under the lock, which every push takes, so a task pushed
-                // now is either seen here or finds this worker idle.
-                let mut st = shared.lock();
-                match shared.queue.pop() {
-                    Ok(job) => Ok(job),
-                    Err(_) => {
-                        if st.closed {
-                            shared.crew.stop_searching();
-                            return;
-                        }
-                        shared.crew.go_idle(&mut st.roster);
-                        Err(shared.work.listen())
-                    }
-                }
-            }
-        };
-        match next {
-            Ok(mut job) => {
-                ctx.take();
-                // The timeout counts from the task's start, never from its time in the queue.
-                if let (Some(slot), Some(timeout)) = (&ctx.slot, shared.timeout) {
-                    shared.arm(slot, timeout);
-                }
-                let mut counted = true;
-                poll_fn(|cx| {
-                    if let Some(slot) = &ctx.slot {
-                        // The reaper wakes this worker when the task's deadline passes.
-                        slot.register(cx.waker(), &mut registered);
-                    }
-                    let polled = job.as_mut().poll(cx);
-                    if polled.is_pending() && counted {
-                        // The task waits: this worker is not coming back soon. Stop counting
-                        // it, and send another worker to whatever is queued.
-                        counted = false;
-                        // With no worker to spare there is nobody to send: no lock.
-                        if shared.crew.task_waits() {
-                            shared.find_searcher(shared.lock());
-                        }
-                    }
-                    polled
-                })
-                .await;
-                drop_caught(job, &ctx.reporter);
-                if let Some(slot) = &ctx.slot {
-                    // The task is done with: its deadline, if any, no longer applies.
-                    slot.clear();
-                }
-                ctx.finish();
-                if !counted {
-                    shared.crew.task_done();
-                }
-            }
-            // Whoever claimed this idle worker counted it as searching.
-            Err(listener) => listener.await,
-        }
-    }
-}
-
 /// Pushes onto the unbounded queue, which refuses only when closed; the pool never closes it.
 fn push(queue: &ConcurrentQueue<BoxJob>, job: BoxJob) {
     if queue.push(job).is_err() {
         unreachable!("the pool's queue is unbounded and never closed");
-    }
-}
-
-/// Counts a worker out when it leaves, however it leaves (returned, or cancelled).
-struct WorkerExit<R: Runtime> {
-    shared: Arc<Shared<R>>,
-    ctx: Arc<WorkerCtx>,
-}
-
-impl<R: Runtime> Drop for WorkerExit<R> {
-    fn drop(&mut self) {
-        // A task it was running when it was dropped was dropped with it: cancelled.
-        self.ctx.finish();
-        if let Some(slot) = &self.ctx.slot {
-            slot.clear();
-        }
-        self.shared.registry.remove(&self.ctx);
-        let mut st = self.shared.lock();
-        self.shared.crew.leave(&mut st.roster);
-        let last = st.roster.workers == 0;
-        drop(st);
-        if last {
-            self.shared.drained.notify(usize::MAX);
-        }
     }
 }

@@ -13,25 +13,34 @@ use wrangle_rt::{
     thread::{RuntimeThread, RuntimeThreadError, ThreadFlavor},
 };
 
-use crate::{PoolHandle, PoolStats, SpawnError, TaskError, TaskPool};
+use crate::future::Run;
+use crate::loom::{Mutex, lock};
+use crate::{PoolJoinHandle, SpawnError, TaskError, TaskPool, TaskPoolStats};
 
-type Teardown<C> =
-    Box<dyn FnOnce(Arc<C>) -> Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send>> + Send>;
+type HookFuture<T> = Pin<Box<dyn Future<Output = Result<T, BoxError>> + Send>>;
+type Init<C> = Box<dyn FnOnce() -> HookFuture<C> + Send>;
+type Teardown<C> = Box<dyn FnOnce(Arc<C>) -> HookFuture<()> + Send>;
 
 /// A [`TaskPool`] on a dedicated, named OS thread that runs its own runtime (Tokio
 /// current-thread, smol, or virtual time: [`ThreadFlavor`]).
 ///
-/// - An async **init hook** runs on that thread before any task and builds a context `C`
-///   (objects that must be created on the pool's own runtime, such as clients bound to its
-///   reactor); tasks get it through [`spawn_with`](ThreadedPool::spawn_with). An async
-///   **teardown hook** runs on the thread after the pool drained.
+/// - An async **init hook** ([`ThreadedPoolBuilder::init`]) runs on that thread before any
+///   task and builds a context `C` (objects that must be created on the pool's own runtime,
+///   such as clients bound to its reactor); tasks get it through
+///   [`spawn_with_context`](ThreadedPool::spawn_with_context). An async **teardown hook**
+///   ([`ThreadedPoolBuilder::teardown`]) runs on the thread after the pool drained.
 /// - A **blocking API** for sync code ([`run_blocking`](ThreadedPool::run_blocking),
-///   [`spawn`](ThreadedPool::spawn) + [`PoolHandle::join_blocking`]) and an **async API**
+///   [`spawn`](ThreadedPool::spawn) + [`PoolJoinHandle::join_blocking`]) and an **async API**
 ///   usable from any other runtime ([`run`](ThreadedPool::run), awaiting a handle).
-/// - Size and per-task timeout as for [`TaskPool`].
-/// - [`stop`](ThreadedPool::stop) drains every task (or [`stop_now`](ThreadedPool::stop_now)
-///   cancels pending work), runs the teardown, and joins the thread. Hook errors are returned
-///   and reported, never lost.
+/// - Size and per-task timeout as for [`TaskPool`]; [`stats`](ThreadedPool::stats) are the
+///   inner pool's [`TaskPoolStats`] (the thread adds no counter of its own, so no
+///   `ThreadedPoolStats`).
+/// - [`shutdown_blocking`](ThreadedPool::shutdown_blocking) drains every task (or
+///   [`cancel_blocking`](ThreadedPool::cancel_blocking) cancels the pending work and waits
+///   until it is gone), runs the teardown, and joins the thread. Hook errors are returned and
+///   reported, never lost. Both block the calling thread (the pool's own runtime is on
+///   another thread, and they consume the pool): the `*_blocking` forms of api.md's
+///   `shutdown` and `cancel`, with no async form.
 /// - Dropping the pool cancels all work, skips the teardown hook and joins the thread.
 ///
 /// # Examples
@@ -42,13 +51,13 @@ type Teardown<C> =
 /// let pool = ThreadedPool::builder().name("db").build().unwrap();
 /// let thread = pool.run_blocking(async { std::thread::current().name().map(String::from) });
 /// assert_eq!(thread.unwrap().as_deref(), Some("db"));
-/// pool.stop().unwrap();
+/// pool.shutdown_blocking().unwrap();
 /// ```
 pub struct ThreadedPool<C = ()> {
     pool: Option<TaskPool<DefaultRuntime>>,
     context: Arc<C>,
     // A `Mutex` keeps the pool `Sync` although the hook is only `Send`.
-    teardown: std::sync::Mutex<Option<Teardown<C>>>,
+    teardown: Mutex<Option<Teardown<C>>>,
     reporter: ErrorReporter,
     thread: Option<RuntimeThread>,
 }
@@ -62,14 +71,28 @@ impl<C> fmt::Debug for ThreadedPool<C> {
     }
 }
 
-/// Configures a [`ThreadedPool`]; made by [`ThreadedPool::builder`].
-#[derive(Debug, Clone)]
-pub struct ThreadedPoolBuilder {
+/// Configures a [`ThreadedPool`]; made by [`ThreadedPool::builder`]. `C` is the context the
+/// [`init`](Self::init) hook builds (`()` without one).
+pub struct ThreadedPoolBuilder<C = ()> {
     name: String,
     size: Option<NonZeroUsize>,
     timeout: Option<Duration>,
     flavor: ThreadFlavor,
     reporter: ErrorReporter,
+    init: Init<C>,
+    teardown: Option<Teardown<C>>,
+}
+
+impl<C> fmt::Debug for ThreadedPoolBuilder<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ThreadedPoolBuilder")
+            .field("name", &self.name)
+            .field("size", &self.size)
+            .field("timeout", &self.timeout)
+            .field("flavor", &self.flavor)
+            .field("teardown", &self.teardown.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 /// Why a [`ThreadedPool`] could not start or stop cleanly.
@@ -115,139 +138,160 @@ impl Default for ThreadedPoolBuilder {
             timeout: None,
             flavor: ThreadFlavor::default(),
             reporter: ErrorReporter::global(),
+            init: Box::new(|| Box::pin(async { Ok(()) })),
+            teardown: None,
         }
     }
 }
 
 impl ThreadedPoolBuilder {
-    /// The thread's name (default `wrangle-pool`).
+    /// The init hook: runs on the pool's thread, on its runtime, before any task, and builds
+    /// the context tasks get through [`ThreadedPool::spawn_with_context`]. [`build`](Self::build)
+    /// blocks until it has finished. It is called inside a task on that runtime, so a panic,
+    /// while it builds its future or while that runs, is caught and returned as
+    /// [`ThreadedPoolError::InitPanicked`].
+    ///
+    /// Once per builder (it sets the context type). A teardown set before `init` is kept, and
+    /// gets `()` as its context; set it after `init` to receive the new context.
     ///
     /// # Examples
     ///
+    /// A client that must be made on the pool's own runtime, shared by every task and closed
+    /// at the end:
+    ///
     /// ```
-    /// let b = wrangle_pool::ThreadedPool::builder().name("io");
-    /// # drop(b);
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicBool, Ordering};
+    /// use wrangle_pool::ThreadedPool;
+    ///
+    /// struct Client { thread: String, closed: Arc<AtomicBool> }
+    ///
+    /// let closed = Arc::new(AtomicBool::new(false));
+    /// let pool = ThreadedPool::builder()
+    ///     .name("client")
+    ///     .init({
+    ///         let closed = closed.clone();
+    ///         move || async move {
+    ///             let thread = std::thread::current().name().unwrap_or_default().to_owned();
+    ///             Ok::<_, std::io::Error>(Client { thread, closed })
+    ///         }
+    ///     })
+    ///     .teardown(|client: Arc<Client>| async move {
+    ///         client.closed.store(true, Ordering::SeqCst);
+    ///         Ok::<_, std::io::Error>(())
+    ///     })
+    ///     .build()
+    ///     .unwrap();
+    /// let made_on = pool
+    ///     .run_blocking_with_context(|client| async move { client.thread.clone() })
+    ///     .unwrap();
+    /// assert_eq!(made_on, "client");
+    /// pool.shutdown_blocking().unwrap();
+    /// assert!(closed.load(Ordering::SeqCst));
     /// ```
+    pub fn init<C2, I, IF, IE>(self, init: I) -> ThreadedPoolBuilder<C2>
+    where
+        C2: Send + Sync + 'static,
+        I: FnOnce() -> IF + Send + 'static,
+        IF: Future<Output = Result<C2, IE>> + Send + 'static,
+        IE: Into<BoxError> + 'static,
+    {
+        let teardown = self
+            .teardown
+            .map(|old| -> Teardown<C2> { Box::new(move |_: Arc<C2>| old(Arc::new(()))) });
+        ThreadedPoolBuilder {
+            name: self.name,
+            size: self.size,
+            timeout: self.timeout,
+            flavor: self.flavor,
+            reporter: self.reporter,
+            // Called inside the future, on the pool's runtime: a panic while `init` builds
+            // its future is the task's, caught there.
+            init: Box::new(move || Box::pin(async move { init().await.map_err(Into::into) })),
+            teardown,
+        }
+    }
+}
+
+impl<C: Send + Sync + 'static> ThreadedPoolBuilder<C> {
+    /// The thread's name (default `wrangle-pool`).
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = name.into();
         self
     }
 
     /// At most `size` tasks run at once (default: unbounded).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let b = wrangle_pool::ThreadedPool::builder().size(std::num::NonZeroUsize::new(2).unwrap());
-    /// # drop(b);
-    /// ```
     pub fn size(mut self, size: NonZeroUsize) -> Self {
         self.size = Some(size);
         self
     }
 
     /// Per-task timeout, counted from each task's start.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let b = wrangle_pool::ThreadedPool::builder().timeout(std::time::Duration::from_secs(1));
-    /// # drop(b);
-    /// ```
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self
     }
 
     /// The runtime the thread runs (default: Tokio if enabled, else smol, else virtual).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let b = wrangle_pool::ThreadedPool::builder().flavor(wrangle_rt::thread::ThreadFlavor::Virtual);
-    /// # drop(b);
-    /// ```
     pub fn flavor(mut self, flavor: ThreadFlavor) -> Self {
         self.flavor = flavor;
         self
     }
 
     /// Where failures of detached tasks and hook errors go.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let b = wrangle_pool::ThreadedPool::builder().error_reporter(wrangle_rt::ErrorReporter::global());
-    /// # drop(b);
-    /// ```
     pub fn error_reporter(mut self, reporter: ErrorReporter) -> Self {
         self.reporter = reporter;
         self
     }
 
-    /// Starts the thread and the pool, with no hooks.
-    ///
-    /// # Errors
-    ///
-    /// [`ThreadedPoolError::Thread`] if the thread or its runtime cannot start.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let pool = wrangle_pool::ThreadedPool::builder().build().unwrap();
-    /// pool.stop().unwrap();
-    /// ```
-    pub fn build(self) -> Result<ThreadedPool<()>, ThreadedPoolError> {
-        self.build_with(
-            || async { Ok::<(), BoxError>(()) },
-            |_| async { Ok::<(), BoxError>(()) },
-        )
-    }
-
-    /// Starts the thread, runs `init` on it to build the context, and keeps `teardown` to run
-    /// on it at [`stop`](ThreadedPool::stop). Blocks until `init` has finished.
-    ///
-    /// # Errors
-    ///
-    /// [`ThreadedPoolError::Thread`] if the thread cannot start; [`ThreadedPoolError::Init`] or
-    /// [`ThreadedPoolError::InitPanicked`] if `init` fails (the thread is then stopped).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::sync::Arc;
-    /// use wrangle_pool::ThreadedPool;
-    ///
-    /// let pool = ThreadedPool::builder()
-    ///     .build_with(
-    ///         || async { Ok::<_, std::io::Error>(String::from("connection")) },
-    ///         |conn: Arc<String>| async move { drop(conn); Ok::<_, std::io::Error>(()) },
-    ///     )
-    ///     .unwrap();
-    /// let len = pool.run_blocking_with(|conn| async move { conn.len() }).unwrap();
-    /// assert_eq!(len, 10);
-    /// pool.stop().unwrap();
-    /// ```
-    pub fn build_with<C, I, IF, IE, T, TF, TE>(
-        self,
-        init: I,
-        teardown: T,
-    ) -> Result<ThreadedPool<C>, ThreadedPoolError>
+    /// The teardown hook: runs on the pool's thread with the context after the pool drained,
+    /// at [`ThreadedPool::shutdown_blocking`] or [`ThreadedPool::cancel_blocking`] (not when
+    /// the pool is dropped). Its error, or a panic, is returned as
+    /// [`ThreadedPoolError::Teardown`] and reported. See [`init`](Self::init) for an example.
+    pub fn teardown<T, TF, TE>(mut self, teardown: T) -> Self
     where
-        C: Send + Sync + 'static,
-        I: FnOnce() -> IF + Send + 'static,
-        IF: Future<Output = Result<C, IE>> + Send + 'static,
-        IE: Into<BoxError> + Send + 'static,
         T: FnOnce(Arc<C>) -> TF + Send + 'static,
         TF: Future<Output = Result<(), TE>> + Send + 'static,
         TE: Into<BoxError> + 'static,
     {
+        self.teardown = Some(Box::new(move |c| {
+            Box::pin(async move { teardown(c).await.map_err(Into::into) })
+        }));
+        self
+    }
+
+    /// Starts the thread, runs the init hook on it, and starts the pool. Blocks until the init
+    /// hook has finished.
+    ///
+    /// # Errors
+    ///
+    /// [`ThreadedPoolError::Thread`] if the thread cannot start; [`ThreadedPoolError::Init`] or
+    /// [`ThreadedPoolError::InitPanicked`] if the init hook fails (the thread is then
+    /// stopped).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::num::NonZeroUsize;
+    /// use std::time::Duration;
+    /// use wrangle_pool::ThreadedPool;
+    ///
+    /// let pool = ThreadedPool::builder()
+    ///     .name("workers")
+    ///     .size(NonZeroUsize::new(4).unwrap())
+    ///     .timeout(Duration::from_secs(30))
+    ///     .flavor(wrangle_rt::thread::ThreadFlavor::Virtual)
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(pool.run_blocking(async { 1 + 1 }).unwrap(), 2);
+    /// pool.shutdown_blocking().unwrap();
+    /// ```
+    pub fn build(self) -> Result<ThreadedPool<C>, ThreadedPoolError> {
         let thread =
             RuntimeThread::spawn(self.name, self.flavor).map_err(ThreadedPoolError::Thread)?;
         let rt = thread.runtime().clone();
-        let context = match futures_lite::future::block_on(
-            rt.spawn(async move { init().await.map_err(Into::into) }),
-        ) {
+        let init = self.init;
+        let context = match futures_lite::future::block_on(rt.spawn(async move { init().await })) {
             Ok(Ok(c)) => Arc::new(c),
             Ok(Err(e)) => return Err(ThreadedPoolError::Init(e)),
             Err(wrangle_rt::JoinError::Panicked(p)) => {
@@ -262,12 +306,10 @@ impl ThreadedPoolBuilder {
         if let Some(timeout) = self.timeout {
             b = b.timeout(timeout);
         }
-        let teardown: Teardown<C> =
-            Box::new(move |c| Box::pin(async move { teardown(c).await.map_err(Into::into) }));
         Ok(ThreadedPool {
-            pool: Some(b.build_with_runtime(rt)),
+            pool: Some(b.runtime(rt).build()),
             context,
-            teardown: std::sync::Mutex::new(Some(teardown)),
+            teardown: Mutex::new(self.teardown),
             reporter: self.reporter,
             thread: Some(thread),
         })
@@ -275,13 +317,13 @@ impl ThreadedPoolBuilder {
 }
 
 impl ThreadedPool<()> {
-    /// A builder: name, size, timeout, flavour, hooks.
+    /// A builder: name, size, timeout, flavour, error reporter, init and teardown hooks.
     ///
     /// # Examples
     ///
     /// ```
     /// let pool = wrangle_pool::ThreadedPool::builder().name("x").build().unwrap();
-    /// # drop(pool);
+    /// assert_eq!(pool.run_blocking(async { "on x" }).unwrap(), "on x");
     /// ```
     #[must_use]
     pub fn builder() -> ThreadedPoolBuilder {
@@ -293,23 +335,23 @@ impl<C: Send + Sync + 'static> ThreadedPool<C> {
     fn pool(&self) -> &TaskPool<DefaultRuntime> {
         self.pool
             .as_ref()
-            .expect("the pool lives until stop or drop")
+            .expect("the pool lives until shutdown, cancel or drop")
     }
 
     /// Submits `future` to run on the pool's thread; callable from any thread.
     ///
     /// # Errors
     ///
-    /// [`SpawnError`] with the future if the pool is stopping.
+    /// [`SpawnError`] with the future if the pool is closed.
     ///
     /// # Examples
     ///
     /// ```
-    /// let pool = wrangle_pool::ThreadedPool::builder().build().unwrap();
-    /// let h = pool.spawn(async { 1 + 1 }).unwrap();
-    /// assert_eq!(h.join_blocking().unwrap(), 2);
+    /// let pool = wrangle_pool::ThreadedPool::builder().name("adder").build().unwrap();
+    /// let h = pool.spawn(async { std::thread::current().name() == Some("adder") }).unwrap();
+    /// assert!(h.join_blocking().unwrap());
     /// ```
-    pub fn spawn<F>(&self, future: F) -> Result<PoolHandle<F::Output>, SpawnError<F>>
+    pub fn spawn<F>(&self, future: F) -> Result<PoolJoinHandle<F::Output>, SpawnError<F>>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
@@ -318,22 +360,23 @@ impl<C: Send + Sync + 'static> ThreadedPool<C> {
     }
 
     /// Submits a task built from the pool's context. If `f` panics while it builds the task,
-    /// the handle reports that panic (counted in `panicked`), as for a panic of the task.
+    /// the handle reports that panic (counted in `failed`), as for a panic of the task.
     ///
     /// # Errors
     ///
-    /// [`TaskError::Closed`] if the pool is stopping (the closure is dropped unused).
+    /// [`TaskError::Closed`] if the pool is closed (the task `f` built is dropped unrun).
     ///
     /// # Examples
     ///
     /// ```
     /// let pool = wrangle_pool::ThreadedPool::builder()
-    ///     .build_with(|| async { Ok::<_, std::io::Error>(40) }, |_| async { Ok::<_, std::io::Error>(()) })
+    ///     .init(|| async { Ok::<_, std::io::Error>(40) })
+    ///     .build()
     ///     .unwrap();
-    /// let h = pool.spawn_with(|ctx| async move { *ctx + 2 }).unwrap();
+    /// let h = pool.spawn_with_context(|ctx| async move { *ctx + 2 }).unwrap();
     /// assert_eq!(h.join_blocking().unwrap(), 42);
     /// ```
-    pub fn spawn_with<F, Fut>(&self, f: F) -> Result<PoolHandle<Fut::Output>, TaskError>
+    pub fn spawn_with_context<F, Fut>(&self, f: F) -> Result<PoolJoinHandle<Fut::Output>, TaskError>
     where
         F: FnOnce(Arc<C>) -> Fut,
         Fut: Future + Send + 'static,
@@ -350,7 +393,8 @@ impl<C: Send + Sync + 'static> ThreadedPool<C> {
         }
     }
 
-    /// Submits `future` and waits for it asynchronously, from any runtime.
+    /// Submits `future` at once and returns a future of its output, to await from any
+    /// runtime (or none: `futures_lite::future::block_on`).
     ///
     /// # Errors
     ///
@@ -359,20 +403,19 @@ impl<C: Send + Sync + 'static> ThreadedPool<C> {
     /// # Examples
     ///
     /// ```
-    /// let pool = wrangle_pool::ThreadedPool::builder().build().unwrap();
-    /// let out = futures_lite::future::block_on(pool.run(async { 9 }));
-    /// assert_eq!(out.unwrap(), 9);
+    /// let pool = wrangle_pool::ThreadedPool::builder().name("other").build().unwrap();
+    /// // Awaited on this thread's executor, run on the pool's thread.
+    /// let out = futures_lite::future::block_on(pool.run(async {
+    ///     std::thread::current().name().map(String::from)
+    /// }));
+    /// assert_eq!(out.unwrap().as_deref(), Some("other"));
     /// ```
-    ///
-    /// # Cancel safety
-    ///
-    /// Dropping the future cancels the task.
-    pub async fn run<F>(&self, future: F) -> Result<F::Output, TaskError>
+    pub fn run<F>(&self, future: F) -> Run<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.pool().run(future).await
+        self.pool().run(future)
     }
 
     /// Submits `future` and blocks the calling (non-async) thread until it ends.
@@ -386,7 +429,8 @@ impl<C: Send + Sync + 'static> ThreadedPool<C> {
     ///
     /// ```
     /// let pool = wrangle_pool::ThreadedPool::builder().build().unwrap();
-    /// assert_eq!(pool.run_blocking(async { 3 }).unwrap(), 3);
+    /// let sum = pool.run_blocking(async { (1..=10).sum::<u32>() });
+    /// assert_eq!(sum.unwrap(), 55);
     /// ```
     pub fn run_blocking<F>(&self, future: F) -> Result<F::Output, TaskError>
     where
@@ -412,11 +456,12 @@ impl<C: Send + Sync + 'static> ThreadedPool<C> {
     ///
     /// ```
     /// let pool = wrangle_pool::ThreadedPool::builder()
-    ///     .build_with(|| async { Ok::<_, std::io::Error>(2) }, |_| async { Ok::<_, std::io::Error>(()) })
+    ///     .init(|| async { Ok::<_, std::io::Error>(2) })
+    ///     .build()
     ///     .unwrap();
-    /// assert_eq!(pool.run_blocking_with(|n| async move { *n * 5 }).unwrap(), 10);
+    /// assert_eq!(pool.run_blocking_with_context(|n| async move { *n * 5 }).unwrap(), 10);
     /// ```
-    pub fn run_blocking_with<F, Fut>(&self, f: F) -> Result<Fut::Output, TaskError>
+    pub fn run_blocking_with_context<F, Fut>(&self, f: F) -> Result<Fut::Output, TaskError>
     where
         F: FnOnce(Arc<C>) -> Fut,
         Fut: Future + Send + 'static,
@@ -425,7 +470,7 @@ impl<C: Send + Sync + 'static> ThreadedPool<C> {
         if self.is_pool_thread() {
             return Err(TaskError::WouldDeadlock);
         }
-        self.spawn_with(f)?.join_blocking()
+        self.spawn_with_context(f)?.join_blocking()
     }
 
     fn is_pool_thread(&self) -> bool {
@@ -434,73 +479,98 @@ impl<C: Send + Sync + 'static> ThreadedPool<C> {
             .is_some_and(|t| t.thread_id() == std::thread::current().id())
     }
 
-    /// The counters of the pool.
+    /// Refuses new tasks from now on; queued and running tasks go on. Returns `true` if this
+    /// call closed the pool. The thread keeps running until
+    /// [`shutdown_blocking`](Self::shutdown_blocking), [`cancel_blocking`](Self::cancel_blocking)
+    /// or drop.
+    pub fn close(&self) -> bool {
+        self.pool().close()
+    }
+
+    /// Returns `true` once [`close`](Self::close) was called.
+    #[must_use]
+    pub fn is_closed(&self) -> bool {
+        self.pool().is_closed()
+    }
+
+    /// The counters of the pool (see [`TaskPoolStats`] for their invariant).
     ///
     /// # Examples
     ///
     /// ```
     /// let pool = wrangle_pool::ThreadedPool::builder().build().unwrap();
     /// pool.run_blocking(async {}).unwrap();
-    /// assert_eq!(pool.stats().completed, 1);
+    /// let h = pool.spawn(std::future::pending::<()>()).unwrap();
+    /// assert!(futures_lite::future::block_on(h.cancel()).unwrap_err().is_cancelled());
+    /// let s = pool.stats();
+    /// assert_eq!((s.submitted, s.completed, s.cancelled, s.running), (2, 1, 1, 0));
+    /// assert_eq!(s.finished(), s.submitted);
     /// ```
     #[must_use]
-    pub fn stats(&self) -> PoolStats {
+    pub fn stats(&self) -> TaskPoolStats {
         self.pool().stats()
     }
 
     /// The runtime of the pool's thread.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use wrangle_rt::Runtime;
-    /// let pool = wrangle_pool::ThreadedPool::builder().flavor(wrangle_rt::thread::ThreadFlavor::Virtual).build().unwrap();
-    /// assert_eq!(pool.runtime().name(), "virtual");
-    /// ```
     #[must_use]
     pub fn runtime(&self) -> &DefaultRuntime {
         self.pool().runtime()
     }
 
-    /// Drains every task, runs the teardown hook on the pool's thread, and joins the thread.
-    /// Blocks the calling thread.
+    /// Closes the pool, waits until every task has ended, runs the teardown hook on the
+    /// pool's thread, and joins the thread. Blocks the calling thread: the `*_blocking` form
+    /// of [`TaskPool::shutdown`].
     ///
     /// # Errors
     ///
     /// [`ThreadedPoolError::Teardown`] if the teardown hook failed or panicked (also reported
-    /// to the error handler); the thread is stopped either way.
+    /// to the error reporter); the thread is stopped either way.
     ///
     /// # Examples
     ///
     /// ```
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    ///
     /// let pool = wrangle_pool::ThreadedPool::builder().build().unwrap();
-    /// pool.spawn(async {}).unwrap().detach();
-    /// pool.stop().unwrap();
+    /// let done = Arc::new(AtomicUsize::new(0));
+    /// for _ in 0..3 {
+    ///     let done = done.clone();
+    ///     pool.spawn(async move { done.fetch_add(1, Ordering::SeqCst); }).unwrap().detach();
+    /// }
+    /// pool.shutdown_blocking().unwrap();
+    /// // Every detached task ran before the thread was joined.
+    /// assert_eq!(done.load(Ordering::SeqCst), 3);
     /// ```
-    pub fn stop(self) -> Result<(), ThreadedPoolError> {
+    pub fn shutdown_blocking(self) -> Result<(), ThreadedPoolError> {
         self.finish(false)
     }
 
-    /// Cancels every queued and running task, runs the teardown hook, and joins the thread.
+    /// Cancels every queued and running task and waits until they are gone, then runs the
+    /// teardown hook and joins the thread. Blocks the calling thread: the `*_blocking` form
+    /// of api.md's `cancel` (cancel, and wait).
     ///
     /// # Errors
     ///
-    /// As [`stop`](ThreadedPool::stop).
+    /// As [`shutdown_blocking`](ThreadedPool::shutdown_blocking).
     ///
     /// # Examples
     ///
     /// ```
     /// let pool = wrangle_pool::ThreadedPool::builder().build().unwrap();
     /// let h = pool.spawn(std::future::pending::<()>()).unwrap();
-    /// pool.stop_now().unwrap();
+    /// pool.cancel_blocking().unwrap();
     /// assert!(h.join_blocking().unwrap_err().is_cancelled());
     /// ```
-    pub fn stop_now(self) -> Result<(), ThreadedPoolError> {
+    pub fn cancel_blocking(self) -> Result<(), ThreadedPoolError> {
         self.finish(true)
     }
 
     fn finish(mut self, cancel: bool) -> Result<(), ThreadedPoolError> {
-        let pool = self.pool.take().expect("the pool lives until stop or drop");
+        let pool = self
+            .pool
+            .take()
+            .expect("the pool lives until shutdown, cancel or drop");
         let rt = pool.runtime().clone();
         if cancel {
             let _ = futures_lite::future::block_on(pool.shutdown_timeout(Duration::ZERO));
@@ -509,11 +579,7 @@ impl<C: Send + Sync + 'static> ThreadedPool<C> {
         }
         drop(pool);
         let mut result = Ok(());
-        let teardown = self
-            .teardown
-            .get_mut()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
+        let teardown = lock(&self.teardown).take();
         if let Some(teardown) = teardown {
             let context = self.context.clone();
             // Called inside the task: a panic of the hook, while it builds its future or while

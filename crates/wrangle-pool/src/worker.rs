@@ -1,19 +1,23 @@
-//! A worker's own state: the deadline slot of the task it runs, its share of the pool's
-//! counters, and the pool's error reporter. The task a worker polls reaches it through a
-//! thread-local set while the worker is polled, so a pooled task holds no reference to the
-//! pool: submitting and finishing a task touch no shared reference count, and the counters a
-//! task bumps are written by one thread only.
+//! A worker: its loop ([`worker`]: take a queued task, run it, come back) and its own state
+//! (the deadline slot of the task it runs, its share of the pool's counters, and the pool's
+//! error reporter). The task a worker polls reaches that state through a thread-local set
+//! while the worker is polled, so a pooled task holds no reference to the pool: submitting
+//! and finishing a task touch no shared reference count, and the counters a task bumps are
+//! written by one thread only.
 
 use std::cell::Cell;
-use std::future::Future;
+use std::future::{Future, poll_fn};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 
-use wrangle_rt::ErrorReporter;
+use wrangle_rt::{ErrorReporter, Runtime};
 
-use crate::slot::Slot;
+use crate::deadline_slot::DeadlineSlot;
+use crate::job::drop_caught;
+use crate::loom::{Mutex, MutexGuard, lock};
+use crate::pool::Shared;
 
 thread_local! {
     static CURRENT: Cell<Option<Arc<WorkerCtx>>> = const { Cell::new(None) };
@@ -50,7 +54,7 @@ pub(crate) struct WorkerCtx {
     pool: usize,
     sole: bool,
     /// The deadline of the task this worker runs (pools with a timeout only).
-    pub(crate) slot: Option<Slot>,
+    pub(crate) slot: Option<DeadlineSlot>,
     /// Written by this worker's thread only (plain load and store, no read-modify-write);
     /// read by `stats`. `busy` is 1 from a task's first poll until its end is recorded.
     busy: AtomicUsize,
@@ -73,7 +77,7 @@ impl WorkerCtx {
             reporter,
             pool,
             sole,
-            slot: with_slot.then(Slot::default),
+            slot: with_slot.then(DeadlineSlot::default),
             busy: AtomicUsize::new(0),
             pending: AtomicBool::new(false),
             completed: AtomicU64::new(0),
@@ -137,7 +141,7 @@ impl WorkerCtx {
 
     /// Whether the deadline of the running task has passed.
     pub(crate) fn fired(&self) -> bool {
-        self.slot.as_ref().is_some_and(Slot::fired)
+        self.slot.as_ref().is_some_and(DeadlineSlot::fired)
     }
 }
 
@@ -191,25 +195,26 @@ impl Drop for MoveBack<'_> {
 /// The counts of workers that have left, and of queued tasks dropped by an abort.
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct Totals {
-    pub(crate) active: usize,
+    pub(crate) running: usize,
     pub(crate) completed: u64,
     pub(crate) timed_out: u64,
-    pub(crate) panicked: u64,
+    /// Panicked tasks: `TaskPoolStats::failed`.
+    pub(crate) failed: u64,
     pub(crate) cancelled: u64,
 }
 
 impl Totals {
     fn add(&mut self, w: &WorkerCtx) {
-        self.active += w.busy.load(Ordering::Relaxed);
+        self.running += w.busy.load(Ordering::Relaxed);
         self.completed += w.completed.load(Ordering::Relaxed);
         self.timed_out += w.timed_out.load(Ordering::Relaxed);
-        self.panicked += w.panicked.load(Ordering::Relaxed);
+        self.failed += w.panicked.load(Ordering::Relaxed);
         self.cancelled += w.cancelled.load(Ordering::Relaxed);
     }
 }
 
 /// The pool's live workers, for the counters and the reaper.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Registry {
     inner: Mutex<RegistryInner>,
 }
@@ -221,9 +226,14 @@ struct RegistryInner {
 }
 
 impl Registry {
+    pub(crate) fn new() -> Self {
+        Registry {
+            inner: Mutex::new(RegistryInner::default()),
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, RegistryInner> {
-        // No lock here is held across user code.
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.inner)
     }
 
     pub(crate) fn add(&self, ctx: Arc<WorkerCtx>) {
@@ -270,6 +280,113 @@ impl Registry {
         self.lock()
             .workers
             .iter()
-            .any(|w| w.slot.as_ref().is_some_and(Slot::is_armed))
+            .any(|w| w.slot.as_ref().is_some_and(DeadlineSlot::is_armed))
+    }
+}
+
+/// A worker: runs queued tasks one at a time until the pool closes or drops it. Counted out
+/// when it leaves, however it leaves (returned, or dropped, even before its first poll).
+pub(crate) fn worker<R: Runtime>(
+    shared: Arc<Shared<R>>,
+    ctx: Arc<WorkerCtx>,
+) -> impl Future<Output = ()> + Send + 'static {
+    let exit = WorkerExit { shared, ctx };
+    async move {
+        // A local, declared before the work's future: dropped after it, so a task the worker
+        // was running is gone when the worker is counted out.
+        let exit = exit;
+        work(&exit.shared, &exit.ctx).await;
+    }
+}
+
+async fn work<R: Runtime>(shared: &Arc<Shared<R>>, ctx: &WorkerCtx) {
+    // The waker last registered in the deadline slot.
+    let mut registered = None;
+    // Spawned (or woken) searching, see `dispatch.rs`. A worker stays counted while it
+    // runs a task's first poll: a task that finishes there brings it straight back to the
+    // queue, so a flood of short tasks keeps one worker busy instead of waking more.
+    loop {
+        let next = match shared.queue.pop() {
+            Ok(job) => Ok(job),
+            Err(_) => {
+                // Empty: look again under the lock, which every push takes, so a task pushed
+                // now is either seen here or finds this worker idle.
+                let mut st = shared.lock();
+                match shared.queue.pop() {
+                    Ok(job) => Ok(job),
+                    Err(_) => {
+                        if st.closed {
+                            shared.crew.stop_searching();
+                            return;
+                        }
+                        shared.crew.go_idle(&mut st.roster);
+                        Err(shared.work.listen())
+                    }
+                }
+            }
+        };
+        match next {
+            Ok(mut job) => {
+                ctx.take();
+                // The timeout counts from the task's start, never from its time in the queue.
+                if let (Some(slot), Some(timeout)) = (&ctx.slot, shared.timeout) {
+                    shared.arm(slot, timeout);
+                }
+                let mut counted = true;
+                poll_fn(|cx| {
+                    if let Some(slot) = &ctx.slot {
+                        // The reaper wakes this worker when the task's deadline passes.
+                        slot.register(cx.waker(), &mut registered);
+                    }
+                    let polled = job.as_mut().poll(cx);
+                    if polled.is_pending() && counted {
+                        // The task waits: this worker is not coming back soon. Stop counting
+                        // it, and send another worker to whatever is queued.
+                        counted = false;
+                        // With no worker to spare there is nobody to send: no lock.
+                        if shared.crew.task_waits() {
+                            shared.find_searcher(shared.lock());
+                        }
+                    }
+                    polled
+                })
+                .await;
+                drop_caught(job, &ctx.reporter);
+                if let Some(slot) = &ctx.slot {
+                    // The task is done with: its deadline, if any, no longer applies.
+                    slot.clear();
+                }
+                ctx.finish();
+                if !counted {
+                    shared.crew.task_done();
+                }
+            }
+            // Whoever claimed this idle worker counted it as searching.
+            Err(listener) => listener.await,
+        }
+    }
+}
+
+/// Counts a worker out when it leaves, however it leaves (returned, or cancelled).
+struct WorkerExit<R: Runtime> {
+    shared: Arc<Shared<R>>,
+    ctx: Arc<WorkerCtx>,
+}
+
+impl<R: Runtime> Drop for WorkerExit<R> {
+    fn drop(&mut self) {
+        // A task it was running when it was dropped was dropped with it: cancelled.
+        self.ctx.finish();
+        if let Some(slot) = &self.ctx.slot {
+            slot.clear();
+        }
+        self.shared.registry.remove(&self.ctx);
+        let mut st = self.shared.lock();
+        self.shared.crew.leave(&mut st.roster);
+        let last = st.roster.workers == 0;
+        drop(st);
+        if last {
+            self.shared.drained.notify(usize::MAX);
+        }
     }
 }

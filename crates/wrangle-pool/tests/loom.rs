@@ -1,12 +1,16 @@
 //! Loom models of wrangle-pool's hand-written synchronisation: the deadline slot of a worker,
 //! which the worker arms and clears while the reaper fires it, and the workers' searching
-//! protocol (`crew.rs`), whose one step without the pool's lock must not strand queued work.
+//! protocol (`dispatch.rs`), whose one step without the pool's lock must not strand queued
+//! work.
 //!
 //! Run with `cargo xtask loom wrangle-pool` (`RUSTFLAGS="--cfg loom"`, `LOOM_MAX_PREEMPTIONS=2`).
-//! The sources are compiled here against loom's primitives (this `sync` module). Final
-//! states are read with `Slot::settled` and `Crew::settled` (read-modify-writes): loom can let
-//! a plain load after `join` pick a value that contradicts the modification order the run
-//! observed (tokio-rs/loom#282, #389), which a read-modify-write cannot.
+//! Under `--cfg loom` the crate builds on loom's primitives (its `src/loom.rs`) and makes the
+//! two pieces public as `wrangle_pool::loom_model`: a whole `TaskPool` needs a runtime, which
+//! does not build under loom, and would bury these two protocols in the state space of the
+//! queue and the runtime. Final states are read with `DeadlineSlot::settled` and
+//! `Crew::settled` (read-modify-writes): loom can let a plain load after `join` pick a value
+//! that contradicts the modification order the run observed (tokio-rs/loom#282, #389), which a
+//! read-modify-write cannot.
 
 #![cfg(loom)]
 
@@ -16,21 +20,7 @@ use std::task::{Wake, Waker};
 use loom::sync::atomic::AtomicBool;
 use loom::thread;
 
-mod sync {
-    pub(crate) use loom::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-    pub(crate) use loom::sync::{Mutex, MutexGuard};
-}
-
-#[allow(dead_code, unreachable_pub)]
-#[path = "../src/slot.rs"]
-mod slot;
-
-#[allow(dead_code, unreachable_pub)]
-#[path = "../src/crew.rs"]
-mod crew;
-
-use crew::{Crew, Dispatch, Roster};
-use slot::Slot;
+use wrangle_pool::loom_model::{Crew, DeadlineSlot, Dispatch, FIRED, NONE, Roster};
 
 /// A waker that records that it was woken.
 struct Flag(AtomicBool);
@@ -49,7 +39,7 @@ impl Wake for Flag {
 #[test]
 fn a_passed_deadline_never_fires_the_next_task() {
     loom::model(|| {
-        let slot = Arc::new(Slot::default());
+        let slot = Arc::new(DeadlineSlot::default());
         slot.arm(10);
         let reaper = thread::spawn({
             let slot = slot.clone();
@@ -69,7 +59,7 @@ fn a_passed_deadline_never_fires_the_next_task() {
 #[test]
 fn a_fired_deadline_is_seen_or_wakes_the_worker() {
     loom::model(|| {
-        let slot = Arc::new(Slot::default());
+        let slot = Arc::new(DeadlineSlot::default());
         let flag = Arc::new(Flag(AtomicBool::new(false)));
         let waker = Waker::from(flag.clone());
         let mut registered = None;
@@ -86,7 +76,7 @@ fn a_fired_deadline_is_seen_or_wakes_the_worker() {
             seen || woken,
             "the timeout was lost: not seen and not woken"
         );
-        assert_eq!(slot.settled(), u64::MAX, "a passed deadline was not fired");
+        assert_eq!(slot.settled(), FIRED, "a passed deadline was not fired");
     });
 }
 
@@ -94,7 +84,7 @@ fn a_fired_deadline_is_seen_or_wakes_the_worker() {
 #[test]
 fn a_cleared_slot_is_never_fired() {
     loom::model(|| {
-        let slot = Arc::new(Slot::default());
+        let slot = Arc::new(DeadlineSlot::default());
         slot.arm(5);
         let reaper = thread::spawn({
             let slot = slot.clone();
@@ -103,7 +93,7 @@ fn a_cleared_slot_is_never_fired() {
         slot.clear();
         reaper.join().unwrap();
         // Fired before the clear, or found clear: either way the slot ends clear.
-        assert_eq!(slot.settled(), 0, "a finished task's slot was fired");
+        assert_eq!(slot.settled(), NONE, "a finished task's slot was fired");
     });
 }
 

@@ -46,7 +46,7 @@
 //!   elsewhere they panic with a message that names the feature to enable.
 //! - `full` (default): every crate of the suite.
 //! - `task`, `pool`, `timer`, `sync`, `cache`, `io`, `debounce`: one feature per crate.
-//! - `signal`: graceful stop on SIGINT/SIGTERM in `task::Supervisor` and `pool::Server`.
+//! - `signal`: graceful stop on SIGINT/SIGTERM in `task::Supervisor` and `task::Server`.
 //! - `tracing`: unhandled errors become `tracing` events.
 //!
 //! # Runtime support

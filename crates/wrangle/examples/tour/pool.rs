@@ -9,7 +9,8 @@ pub(crate) async fn tour(rt: DefaultRuntime) {
     let pool = TaskPool::builder()
         .size(NonZeroUsize::new(2).unwrap())
         .timeout(Duration::from_millis(15))
-        .build_with_runtime(rt.clone());
+        .runtime(rt.clone())
+        .build();
     let jobs: Vec<_> = [5u64, 5, 5, 40]
         .into_iter()
         .map(|ms| {
@@ -49,5 +50,5 @@ pub(crate) async fn tour(rt: DefaultRuntime) {
         "threaded pool task ran on thread {:?}",
         name.await.unwrap().unwrap_or_default()
     );
-    threaded.stop().unwrap();
+    threaded.shutdown_blocking().unwrap();
 }

@@ -76,7 +76,7 @@ fn dropping_a_handle_unused_warns_with_what_to_do_instead() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(
-        stderr.contains("dropping a PoolHandle cancels the task at once")
+        stderr.contains("dropping a PoolJoinHandle cancels the task at once")
             && stderr.contains("spawn_detached"),
         "{stderr}"
     );

@@ -1,28 +1,31 @@
 //! Which worker goes to the queue, and when: the pool's roster of workers (kept under the
 //! pool's lock) and the two counters read without it. Its own file, so that `tests/loom.rs`
-//! can model it with loom's atomics (through `crate::sync`).
+//! can model it with loom's atomics (through `crate::loom`).
 //!
 //! A worker is *searching* while it is on its way to the queue: woken or spawned for work, back
 //! from a task, or running a task's first poll (it comes back at once unless the task waits).
 //! While one is searching, a submission sends nobody: that worker will find the new task. So a
 //! flood of short tasks keeps one worker busy instead of waking all of them.
 
+// Public only for the loom model (`crate::loom_model`); crate-private otherwise.
+#![cfg_attr(not(loom), allow(unreachable_pub))]
+
 use std::num::NonZeroUsize;
 
-use crate::sync::{AtomicUsize, Ordering};
+use crate::loom::{AtomicUsize, Ordering};
 
 /// The counts kept under the pool's lock.
 #[derive(Debug, Default)]
-pub(crate) struct Roster {
+pub struct Roster {
     /// Workers alive (busy, searching or idle).
-    pub(crate) workers: usize,
+    pub workers: usize,
     /// Workers waiting for work that no submission has claimed yet.
-    pub(crate) idle: usize,
+    pub idle: usize,
 }
 
 /// Whom to send to queued work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Dispatch {
+pub enum Dispatch {
     /// A worker is already searching, the queue is empty, or the pool is at its size.
     Nobody,
     /// Wake an idle worker (already counted as searching).
@@ -33,7 +36,7 @@ pub(crate) enum Dispatch {
 
 /// The searching count and the spare count, read without the pool's lock.
 #[derive(Debug)]
-pub(crate) struct Crew {
+pub struct Crew {
     size: Option<NonZeroUsize>,
     /// Workers on their way to the queue. Lowered under the lock (a worker that finds the queue
     /// empty) or without it (a worker whose task waits, see [`Crew::task_waits`]); raised
@@ -47,7 +50,8 @@ pub(crate) struct Crew {
 }
 
 impl Crew {
-    pub(crate) fn new(size: Option<NonZeroUsize>) -> Self {
+    /// The counts of a pool of at most `size` workers (`None`: unbounded), with none yet.
+    pub fn new(size: Option<NonZeroUsize>) -> Self {
         Crew {
             size,
             searching: AtomicUsize::new(0),
@@ -56,18 +60,14 @@ impl Crew {
     }
 
     /// The pool's size (`None`: unbounded).
-    pub(crate) fn size(&self) -> Option<NonZeroUsize> {
+    pub fn size(&self) -> Option<NonZeroUsize> {
         self.size
     }
 
     /// Under the lock: whom to send to queued work (`queue_is_empty` is asked only when
     /// nobody is searching). [`Dispatch::Idle`] and [`Dispatch::New`] are already counted as
     /// searching; the caller wakes or spawns the worker.
-    pub(crate) fn dispatch(
-        &self,
-        roster: &mut Roster,
-        queue_is_empty: impl FnOnce() -> bool,
-    ) -> Dispatch {
+    pub fn dispatch(&self, roster: &mut Roster, queue_is_empty: impl FnOnce() -> bool) -> Dispatch {
         if self.searching.load(Ordering::Acquire) > 0 || queue_is_empty() {
             return Dispatch::Nobody;
         }
@@ -87,14 +87,14 @@ impl Crew {
 
     /// Under the lock: a searching worker found the queue empty (looked at under the lock)
     /// and leaves, the pool being closed.
-    pub(crate) fn stop_searching(&self) {
+    pub fn stop_searching(&self) {
         self.searching.fetch_sub(1, Ordering::AcqRel);
     }
 
     /// Under the lock: a searching worker found the queue empty (looked at under the lock)
     /// and waits for work. It is published as spare *before* it stops searching, which is
     /// what [`Crew::task_waits`] relies on.
-    pub(crate) fn go_idle(&self, roster: &mut Roster) {
+    pub fn go_idle(&self, roster: &mut Roster) {
         roster.idle += 1;
         self.publish(roster);
         self.searching.fetch_sub(1, Ordering::AcqRel);
@@ -113,19 +113,19 @@ impl Crew {
     /// chain of read-modify-writes that starts at X's, acquires it, and the load below sees X
     /// as spare. A worker that goes idle after the submission looked at the queue under the
     /// lock first and took the task itself. Modelled in `tests/loom.rs`.
-    pub(crate) fn task_waits(&self) -> bool {
+    pub fn task_waits(&self) -> bool {
         self.searching.fetch_sub(1, Ordering::AcqRel);
         self.spare.load(Ordering::Acquire) > 0
     }
 
     /// Without the lock: a worker whose task waited is back, searching.
-    pub(crate) fn task_done(&self) {
+    pub fn task_done(&self) {
         self.searching.fetch_add(1, Ordering::AcqRel);
     }
 
     /// Under the lock, at close: every idle worker is woken to search once more, find the
     /// closed, empty queue and leave. Returns how many to wake.
-    pub(crate) fn wake_idle(&self, roster: &mut Roster) -> usize {
+    pub fn wake_idle(&self, roster: &mut Roster) -> usize {
         let idle = std::mem::take(&mut roster.idle);
         self.searching.fetch_add(idle, Ordering::AcqRel);
         self.publish(roster);
@@ -133,7 +133,7 @@ impl Crew {
     }
 
     /// Under the lock: a worker left.
-    pub(crate) fn leave(&self, roster: &mut Roster) {
+    pub fn leave(&self, roster: &mut Roster) {
         roster.workers -= 1;
         self.publish(roster);
     }
@@ -147,13 +147,9 @@ impl Crew {
     }
 
     /// The counts, read by read-modify-writes so that they are the latest values: for the
-    /// loom model's final checks only (see `tests/loom.rs` and `Slot::settled`).
+    /// loom model's final checks only (see `tests/loom.rs` and `DeadlineSlot::settled`).
     #[cfg(loom)]
-    #[allow(
-        dead_code,
-        reason = "used by tests/loom.rs, which compiles this file itself"
-    )]
-    pub(crate) fn settled(&self) -> (usize, usize) {
+    pub fn settled(&self) -> (usize, usize) {
         (
             self.searching.fetch_add(0, Ordering::SeqCst),
             self.spare.fetch_add(0, Ordering::SeqCst),

@@ -1,15 +1,12 @@
 //! A worker's deadline slot: the one piece of the per-task timeouts that two threads touch
 //! (the worker arms and clears it, the reaper fires it). Its own file, so that
-//! `tests/loom.rs` can model it with loom's atomics (through `crate::sync`).
+//! `tests/loom.rs` can model it with loom's atomics (through `crate::loom`).
+// Public only for the loom model (`crate::loom_model`); crate-private otherwise.
+#![cfg_attr(not(loom), allow(unreachable_pub))]
 
 use std::task::Waker;
 
-use crate::sync::{AtomicU64, Mutex, MutexGuard, Ordering};
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // No lock here is held across user code.
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
+use crate::loom::{AtomicU64, Mutex, Ordering, lock};
 
 /// The deadline of the task a worker is running.
 ///
@@ -20,27 +17,29 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// equal deadline of a later task has passed too). The waker is the worker's: registered by
 /// the worker before it polls a task whenever it changed, and kept between tasks.
 #[derive(Debug)]
-pub(crate) struct Slot {
+pub struct DeadlineSlot {
     deadline: AtomicU64,
     waker: Mutex<Option<Waker>>,
 }
 
-pub(crate) const NONE: u64 = 0;
-pub(crate) const FIRED: u64 = u64::MAX;
+/// The word while no task with a deadline runs.
+pub const NONE: u64 = 0;
+/// The word once the reaper found the deadline passed.
+pub const FIRED: u64 = u64::MAX;
 
-impl Default for Slot {
+impl Default for DeadlineSlot {
     fn default() -> Self {
-        Slot {
+        DeadlineSlot {
             deadline: AtomicU64::new(NONE),
             waker: Mutex::new(None),
         }
     }
 }
 
-impl Slot {
+impl DeadlineSlot {
     /// Makes sure `waker` is the one the reaper wakes; `last` is the worker's own copy of what
     /// it registered, so an unchanged waker costs no lock.
-    pub(crate) fn register(&self, waker: &Waker, last: &mut Option<Waker>) {
+    pub fn register(&self, waker: &Waker, last: &mut Option<Waker>) {
         if !last.as_ref().is_some_and(|w| w.will_wake(waker)) {
             *lock(&self.waker) = Some(waker.clone());
             *last = Some(waker.clone());
@@ -48,12 +47,12 @@ impl Slot {
     }
 
     /// Whether the running task's deadline has passed.
-    pub(crate) fn fired(&self) -> bool {
+    pub fn fired(&self) -> bool {
         self.deadline.load(Ordering::Acquire) == FIRED
     }
 
     /// The task ended: the slot is free for the worker's next task.
-    pub(crate) fn clear(&self) {
+    pub fn clear(&self) {
         // A swap, not a store: every write to the word is a read-modify-write, so the
         // reaper's compare-and-swap is ordered against it in every model (loom included,
         // which mis-orders plain stores against read-modify-writes: tokio-rs/loom#282).
@@ -61,14 +60,14 @@ impl Slot {
     }
 
     /// Arms the slot for a task whose deadline is `deadline` (see `Deadlines::arm`).
-    pub(crate) fn arm(&self, deadline: u64) {
+    pub fn arm(&self, deadline: u64) {
         self.deadline
             .swap(deadline.saturating_add(1).min(FIRED - 1), Ordering::SeqCst);
     }
 
     /// Fires the slot if its deadline is at or before `now`; otherwise returns its deadline.
     /// The reaper wakes the worker through the registered waker when this fires.
-    pub(crate) fn fire_if_passed(&self, now: u64) -> Option<u64> {
+    pub fn fire_if_passed(&self, now: u64) -> Option<u64> {
         let armed = self.deadline.load(Ordering::Acquire);
         if armed == NONE || armed == FIRED {
             return None;
@@ -90,16 +89,12 @@ impl Slot {
     /// The raw word, read by a read-modify-write so that it is the latest value: for the loom
     /// model's final checks only (see `tests/loom.rs`).
     #[cfg(loom)]
-    #[allow(
-        dead_code,
-        reason = "used by tests/loom.rs, which compiles this file itself"
-    )]
-    pub(crate) fn settled(&self) -> u64 {
+    pub fn settled(&self) -> u64 {
         self.deadline.fetch_add(0, Ordering::SeqCst)
     }
 
     /// Whether a deadline is armed and has not fired.
-    pub(crate) fn is_armed(&self) -> bool {
+    pub fn is_armed(&self) -> bool {
         let armed = self.deadline.load(Ordering::SeqCst);
         armed != NONE && armed != FIRED
     }

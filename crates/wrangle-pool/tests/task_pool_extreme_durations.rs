@@ -15,7 +15,8 @@ fn duration_max_timeouts_are_no_limit() {
         let pool = TaskPool::builder()
             .size(NonZeroUsize::new(2).unwrap())
             .timeout(Duration::MAX)
-            .build_with_runtime(rt.clone());
+            .runtime(rt.clone())
+            .build();
         let r2 = rt.clone();
         let h = pool
             .spawn(async move {

@@ -15,7 +15,7 @@ fn pool_built_under_an_entered_executor_runs_jobs_on_it() {
     let _guard = DefaultRuntime::enter(SmolRuntime::with_executor(ex.clone()));
     let main = thread::current().id();
     let ran_on = futures_lite::future::block_on(ex.run(async {
-        let pool = TaskPool::new(NonZeroUsize::new(2));
+        let pool = TaskPool::new(NonZeroUsize::new(2).unwrap());
         let jobs: Vec<_> = (0..4)
             .map(|_| pool.spawn(async { thread::current().id() }).unwrap())
             .collect();

@@ -19,7 +19,7 @@ fn one() -> NonZeroUsize {
 #[test]
 fn waiting_on_its_own_size_one_pool_is_an_error_not_a_hang() {
     each_runtime(|rt| async move {
-        let pool = TaskPool::with_runtime(rt.clone(), Some(one()));
+        let pool = TaskPool::with_runtime(rt.clone(), one());
         let inner_ran = Arc::new(AtomicBool::new(false));
         let outer = {
             let (p, ran) = (pool.clone(), inner_ran.clone());
@@ -49,7 +49,7 @@ fn waiting_on_its_own_size_one_pool_is_an_error_not_a_hang() {
 #[test]
 fn run_from_inside_its_own_size_one_pool_is_an_error_too() {
     each_runtime(|rt| async move {
-        let pool = TaskPool::with_runtime(rt.clone(), Some(one()));
+        let pool = TaskPool::with_runtime(rt.clone(), one());
         let p = pool.clone();
         let r = rt
             .timeout(
@@ -66,8 +66,8 @@ fn run_from_inside_its_own_size_one_pool_is_an_error_too() {
 fn waiting_on_another_pool_or_on_a_larger_pool_is_fine() {
     each_runtime(|rt| async move {
         let (a, b) = (
-            TaskPool::with_runtime(rt.clone(), Some(one())),
-            TaskPool::with_runtime(rt.clone(), Some(NonZeroUsize::new(2).unwrap())),
+            TaskPool::with_runtime(rt.clone(), one()),
+            TaskPool::with_runtime(rt.clone(), NonZeroUsize::new(2).unwrap()),
         );
         let b2 = b.clone();
         assert_eq!(

@@ -8,6 +8,8 @@ use wrangle_pool::{TaskError, ThreadedPool, ThreadedPoolError};
 use wrangle_rt::testing::each_runtime;
 use wrangle_rt::{BoxError, ErrorReporter, Runtime, Unhandled, thread::ThreadFlavor};
 
+mod common;
+
 fn flavours() -> Vec<ThreadFlavor> {
     [
         ThreadFlavor::TokioCurrentThread,
@@ -31,26 +33,25 @@ fn hooks_and_tasks_run_on_the_pool_thread() {
         let pool = ThreadedPool::builder()
             .name("hooked")
             .flavor(flavor)
-            .build_with(
-                move || async move {
-                    l1.lock()
-                        .unwrap()
-                        .push(format!("init on {:?}", thread_name()));
-                    Ok::<_, BoxError>(String::from("ctx"))
-                },
-                move |ctx: Arc<String>| async move {
-                    l2.lock()
-                        .unwrap()
-                        .push(format!("teardown {ctx} on {:?}", thread_name()));
-                    Ok::<_, BoxError>(())
-                },
-            )
+            .init(move || async move {
+                l1.lock()
+                    .unwrap()
+                    .push(format!("init on {:?}", thread_name()));
+                Ok::<_, BoxError>(String::from("ctx"))
+            })
+            .teardown(move |ctx: Arc<String>| async move {
+                l2.lock()
+                    .unwrap()
+                    .push(format!("teardown {ctx} on {:?}", thread_name()));
+                Ok::<_, BoxError>(())
+            })
+            .build()
             .unwrap();
         let seen = pool
-            .run_blocking_with(|ctx| async move { format!("{ctx} on {:?}", thread_name()) })
+            .run_blocking_with_context(|ctx| async move { format!("{ctx} on {:?}", thread_name()) })
             .unwrap();
         assert_eq!(seen, "ctx on Some(\"hooked\")", "{flavor:?}");
-        pool.stop().unwrap();
+        pool.shutdown_blocking().unwrap();
         assert_eq!(
             *log.lock().unwrap(),
             [
@@ -75,11 +76,11 @@ fn the_async_api_works_from_every_other_runtime() {
             let _ = rt;
         }
     });
-    Arc::try_unwrap(pool).unwrap().stop().unwrap();
+    Arc::try_unwrap(pool).unwrap().shutdown_blocking().unwrap();
 }
 
 #[test]
-fn stop_drains_every_task_and_stop_now_cancels_pending_work() {
+fn shutdown_blocking_drains_every_task_and_cancel_blocking_cancels_pending_work() {
     for flavor in flavours() {
         let pool = ThreadedPool::builder()
             .flavor(flavor)
@@ -97,14 +98,14 @@ fn stop_drains_every_task_and_stop_now_cancels_pending_work() {
                 .unwrap()
             })
             .collect();
-        pool.stop().unwrap();
+        pool.shutdown_blocking().unwrap();
         for (i, h) in handles.into_iter().enumerate() {
             assert_eq!(h.join_blocking().unwrap(), i as u32, "{flavor:?}");
         }
 
         let pool = ThreadedPool::builder().flavor(flavor).build().unwrap();
         let stuck = pool.spawn(std::future::pending::<()>()).unwrap();
-        pool.stop_now().unwrap();
+        pool.cancel_blocking().unwrap();
         assert!(
             stuck.join_blocking().unwrap_err().is_cancelled(),
             "{flavor:?}"
@@ -125,31 +126,29 @@ fn run_blocking_on_the_pool_thread_is_refused_not_deadlocked() {
     assert!(h.join_blocking().unwrap());
     Arc::try_unwrap(pool)
         .expect("the task released its clone")
-        .stop()
+        .shutdown_blocking()
         .unwrap();
 }
 
 #[test]
 fn hook_errors_are_returned_and_reported() {
     let err = ThreadedPool::builder()
-        .build_with(
-            || async { Err::<(), _>(std::io::Error::other("no database")) },
-            |_| async { Ok::<_, BoxError>(()) },
-        )
+        .init(|| async { Err::<(), _>(std::io::Error::other("no database")) })
+        .teardown(|_| async { Ok::<_, BoxError>(()) })
+        .build()
         .unwrap_err();
     assert!(matches!(err, ThreadedPoolError::Init(_)));
     assert_eq!(err.to_string(), "pool init hook failed: no database");
 
     let err = ThreadedPool::builder()
-        .build_with(
-            || async {
-                if true {
-                    panic!("init blew up");
-                }
-                Ok::<(), BoxError>(())
-            },
-            |_: Arc<()>| async { Ok::<_, BoxError>(()) },
-        )
+        .init(|| async {
+            if true {
+                panic!("init blew up");
+            }
+            Ok::<(), BoxError>(())
+        })
+        .teardown(|_: Arc<()>| async { Ok::<_, BoxError>(()) })
+        .build()
         .unwrap_err();
     assert!(matches!(err, ThreadedPoolError::InitPanicked(_)), "{err}");
 
@@ -159,12 +158,10 @@ fn hook_errors_are_returned_and_reported() {
         .error_reporter(ErrorReporter::new(move |u: Unhandled| {
             sink.lock().unwrap().push(u.to_string())
         }))
-        .build_with(
-            || async { Ok::<_, BoxError>(()) },
-            |_| async { Err::<(), _>(std::io::Error::other("flush failed")) },
-        )
+        .teardown(|_| async { Err::<(), _>(std::io::Error::other("flush failed")) })
+        .build()
         .unwrap();
-    let err = pool.stop().unwrap_err();
+    let err = pool.shutdown_blocking().unwrap_err();
     assert!(matches!(err, ThreadedPoolError::Teardown(_)));
     assert_eq!(seen.lock().unwrap().len(), 1);
     assert!(seen.lock().unwrap()[0].contains("flush failed"));
@@ -188,7 +185,7 @@ fn timeout_applies_on_the_pool_thread() {
     assert_eq!(ok.unwrap(), Duration::from_millis(10));
     let late = pool.run_blocking(async move { r2.sleep(Duration::from_millis(20)).await });
     assert!(late.unwrap_err().is_timeout());
-    pool.stop().unwrap();
+    pool.shutdown_blocking().unwrap();
 }
 
 #[test]
@@ -221,25 +218,72 @@ fn panicking_user_closures_are_caught_reported_and_counted() {
         .error_reporter(ErrorReporter::new(move |u: Unhandled| {
             sink.lock().unwrap().push(u.to_string());
         }))
-        .build_with(
-            || async { Ok::<_, std::io::Error>(1u32) },
+        .init(|| async { Ok::<_, std::io::Error>(1u32) })
+        .teardown(
             |_: Arc<u32>| -> std::future::Ready<Result<(), std::io::Error>> {
                 panic!("teardown boom")
             },
         )
+        .build()
         .unwrap();
     // A closure panicking before it returns its future: the handle reports the panic.
     let h = pool
-        .spawn_with(|_: Arc<u32>| -> std::future::Ready<u32> { panic!("spawn_with boom") })
+        .spawn_with_context(|_: Arc<u32>| -> std::future::Ready<u32> {
+            panic!("spawn_with_context boom")
+        })
         .unwrap();
     assert!(h.join_blocking().unwrap_err().is_panic());
     assert_eq!(
-        pool.run_blocking_with(|n| async move { *n + 1 }).unwrap(),
+        pool.run_blocking_with_context(|n| async move { *n + 1 })
+            .unwrap(),
         2
     );
-    assert_eq!(pool.stats().panicked, 1);
-    let err = pool.stop().unwrap_err();
+    assert_eq!(pool.stats().failed, 1);
+    let err = pool.shutdown_blocking().unwrap_err();
     assert!(matches!(err, ThreadedPoolError::Teardown(_)), "{err}");
     let seen = seen.lock().unwrap().clone();
     assert!(seen.iter().any(|s| s.contains("teardown boom")), "{seen:?}");
+}
+
+#[test]
+fn stats_count_every_task_once_on_every_flavour() {
+    for flavor in flavours() {
+        let pool = ThreadedPool::builder()
+            .flavor(flavor)
+            .error_reporter(ErrorReporter::new(|_: Unhandled| {}))
+            .build()
+            .unwrap();
+        assert_eq!(pool.run_blocking(async { 1 }).unwrap(), 1);
+        let panicked = pool
+            .run_blocking(async {
+                if true {
+                    panic!("on purpose");
+                }
+            })
+            .unwrap_err();
+        assert!(panicked.is_panic(), "{flavor:?}");
+        let dropped = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let stuck = pool.spawn(common::stuck_task(&dropped)).unwrap();
+        let cancelled = futures_lite::future::block_on(stuck.cancel()).unwrap_err();
+        assert!(cancelled.is_cancelled(), "{flavor:?}");
+        let s = pool.stats();
+        assert_eq!(
+            (
+                s.submitted,
+                s.completed,
+                s.failed,
+                s.cancelled,
+                s.running,
+                s.queued
+            ),
+            (3, 1, 1, 1, 0, 0),
+            "{flavor:?}"
+        );
+        common::assert_accounted(&s);
+        assert!(pool.close());
+        assert!(pool.is_closed());
+        assert!(pool.spawn(async {}).is_err());
+        pool.shutdown_blocking().unwrap();
+        assert_eq!(dropped.load(Ordering::SeqCst), 1, "{flavor:?}");
+    }
 }

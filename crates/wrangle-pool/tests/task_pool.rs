@@ -12,6 +12,9 @@ use wrangle_pool::{TaskError, TaskPool};
 use wrangle_rt::testing::{each_runtime, virtual_time};
 use wrangle_rt::{ErrorReporter, Runtime, Unhandled};
 
+mod common;
+use common::stuck_task;
+
 const MS: Duration = Duration::from_millis(1);
 
 fn size(n: usize) -> NonZeroUsize {
@@ -26,7 +29,8 @@ fn timeout_counts_from_the_start_not_from_the_queue() {
         let pool = TaskPool::builder()
             .size(size(1))
             .timeout(15 * MS)
-            .build_with_runtime(rt.clone());
+            .runtime(rt.clone())
+            .build();
         let job = |rt: wrangle_rt::VirtualRuntime| async move {
             rt.sleep(10 * MS).await;
             rt.now()
@@ -47,7 +51,8 @@ fn a_task_over_its_timeout_times_out_exactly_and_the_pool_goes_on() {
         let pool = TaskPool::builder()
             .size(size(2))
             .timeout(15 * MS)
-            .build_with_runtime(rt.clone());
+            .runtime(rt.clone())
+            .build();
         let slow = pool.spawn({
             let rt = rt.clone();
             async move { rt.sleep(40 * MS).await }
@@ -67,7 +72,8 @@ fn staggered_tasks_time_out_each_at_its_own_deadline() {
         let pool = TaskPool::builder()
             .size(size(2))
             .timeout(10 * MS)
-            .build_with_runtime(rt.clone());
+            .runtime(rt.clone())
+            .build();
         let job = |ms: u32| {
             let rt = rt.clone();
             async move {
@@ -80,7 +86,7 @@ fn staggered_tasks_time_out_each_at_its_own_deadline() {
         let b = pool.spawn(job(5)).unwrap();
         let c = pool.spawn(job(50)).unwrap();
         let d = pool.spawn(job(3)).unwrap();
-        let ended = |h: wrangle_pool::PoolHandle<Duration>| {
+        let ended = |h: wrangle_pool::PoolJoinHandle<Duration>| {
             let rt = rt.clone();
             async move {
                 let r = h.await;
@@ -99,7 +105,7 @@ fn staggered_tasks_time_out_each_at_its_own_deadline() {
 #[test]
 fn cancel_before_start_never_runs_the_body() {
     each_runtime(|rt| async move {
-        let pool = TaskPool::with_runtime(rt.clone(), Some(size(1)));
+        let pool = TaskPool::with_runtime(rt.clone(), size(1));
         let ran = Arc::new(AtomicBool::new(false));
         let (gate_tx, gate_rx) = async_oneshot();
         let first = pool.spawn(gate_rx).unwrap();
@@ -125,7 +131,7 @@ fn cancel_before_start_never_runs_the_body() {
 #[test]
 fn cancel_after_start_cancels_and_the_pool_keeps_working() {
     each_runtime(|rt| async move {
-        let pool = TaskPool::with_runtime(rt.clone(), Some(size(1)));
+        let pool = TaskPool::with_runtime(rt.clone(), size(1));
         let dropped = Arc::new(AtomicBool::new(false));
         let started = Arc::new(AtomicBool::new(false));
         let h = pool
@@ -151,14 +157,14 @@ fn cancel_after_start_cancels_and_the_pool_keeps_working() {
             "still works"
         );
         let s = pool.stats();
-        assert_eq!((s.cancelled, s.completed, s.active), (1, 1, 0));
+        assert_eq!((s.cancelled, s.completed, s.running), (1, 1, 0));
     });
 }
 
 #[test]
 fn close_refuses_new_work_with_a_typed_error_and_hands_the_task_back() {
     each_runtime(|rt| async move {
-        let pool = TaskPool::with_runtime(rt.clone(), None);
+        let pool = TaskPool::unbounded_with_runtime(rt.clone());
         pool.close();
         let err = pool.spawn(async { 5 }).unwrap_err();
         assert_eq!(err.to_string(), "pool is closed");
@@ -170,7 +176,7 @@ fn close_refuses_new_work_with_a_typed_error_and_hands_the_task_back() {
 #[test]
 fn shutdown_drains_every_task_and_keeps_failures_in_their_handles() {
     each_runtime(|rt| async move {
-        let pool = TaskPool::with_runtime(rt.clone(), Some(size(3)));
+        let pool = TaskPool::with_runtime(rt.clone(), size(3));
         let handles: Vec<_> = (0..20u32)
             .map(|i| {
                 pool.spawn(async move {
@@ -201,7 +207,7 @@ fn shutdown_drains_every_task_and_keeps_failures_in_their_handles() {
 #[test]
 fn dropping_the_shutdown_future_still_drains_the_pool() {
     each_runtime(|rt| async move {
-        let pool = TaskPool::with_runtime(rt.clone(), Some(size(2)));
+        let pool = TaskPool::with_runtime(rt.clone(), size(2));
         let handles: Vec<_> = (0..6)
             .map(|i| {
                 let rt = rt.clone();
@@ -225,7 +231,7 @@ fn dropping_the_shutdown_future_still_drains_the_pool() {
 fn shutdown_timeout_cancels_what_is_left_at_the_deadline() {
     virtual_time(|rt| async move {
         let start = rt.now();
-        let pool = TaskPool::with_runtime(rt.clone(), Some(size(1)));
+        let pool = TaskPool::with_runtime(rt.clone(), size(1));
         let dropped = Arc::new(AtomicUsize::new(0));
         let quick = pool.spawn({
             let rt = rt.clone();
@@ -248,14 +254,14 @@ fn shutdown_timeout_cancels_what_is_left_at_the_deadline() {
         }
         let s = pool.stats();
         assert_eq!(s.finished(), s.submitted);
-        assert_eq!((s.active, s.queued), (0, 0));
+        assert_eq!((s.running, s.queued), (0, 0));
     });
 }
 
 #[test]
 fn dropping_the_pool_cancels_everything_queued_and_running() {
     each_runtime(|rt| async move {
-        let pool = TaskPool::with_runtime(rt.clone(), Some(size(2)));
+        let pool = TaskPool::with_runtime(rt.clone(), size(2));
         let dropped = Arc::new(AtomicUsize::new(0));
         let handles: Vec<_> = (0..5)
             .map(|_| pool.spawn(stuck_task(&dropped)).unwrap())
@@ -272,7 +278,7 @@ fn dropping_the_pool_cancels_everything_queued_and_running() {
 #[test]
 fn panics_are_isolated_reported_in_handles_and_counted_once() {
     each_runtime(|rt| async move {
-        let pool = TaskPool::with_runtime(rt.clone(), Some(size(4)));
+        let pool = TaskPool::with_runtime(rt.clone(), size(4));
         let handles: Vec<_> = (0..100u32)
             .map(|i| {
                 pool.spawn(async move {
@@ -298,14 +304,14 @@ fn panics_are_isolated_reported_in_handles_and_counted_once() {
         }
         assert_eq!(panicked, 10);
         let s = pool.stats();
-        assert_eq!((s.completed, s.panicked, s.finished()), (90, 10, 100));
+        assert_eq!((s.completed, s.failed, s.finished()), (90, 10, 100));
     });
 }
 
 #[test]
 fn concurrency_never_exceeds_the_size() {
     each_runtime(|rt| async move {
-        let pool = TaskPool::with_runtime(rt.clone(), Some(size(3)));
+        let pool = TaskPool::with_runtime(rt.clone(), size(3));
         let (now, high) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
         let handles: Vec<_> = (0..50)
             .map(|_| {
@@ -333,7 +339,7 @@ fn concurrency_never_exceeds_the_size() {
 #[test]
 fn waiting_tasks_fill_the_pool_to_its_size() {
     each_runtime(|rt| async move {
-        let pool = TaskPool::with_runtime(rt.clone(), Some(size(8)));
+        let pool = TaskPool::with_runtime(rt.clone(), size(8));
         let release = wrangle_rt::CancellationToken::new();
         let started = Arc::new(AtomicUsize::new(0));
         let (eight, eight_started) = async_oneshot();
@@ -368,7 +374,7 @@ fn waiting_tasks_fill_the_pool_to_its_size() {
         handles.extend(from_thread.join().unwrap());
         let stats = pool.stats();
         assert_eq!(started.load(Ordering::SeqCst), 8);
-        assert_eq!((stats.active, stats.queued, stats.submitted), (8, 12, 20));
+        assert_eq!((stats.running, stats.queued, stats.submitted), (8, 12, 20));
         release.cancel();
         for h in handles {
             h.await.unwrap();
@@ -395,7 +401,8 @@ fn spawn_detached_runs_reports_failures_and_is_cancelled_with_the_pool() {
                 let at = clock.now() - start;
                 sink.lock().unwrap().push((at, u.to_string()));
             }))
-            .build_with_runtime(rt.clone());
+            .runtime(rt.clone())
+            .build();
         let ran = Arc::new(AtomicUsize::new(0));
         for i in 0..6_u32 {
             let (ran, rt) = (ran.clone(), rt.clone());
@@ -429,20 +436,20 @@ fn spawn_detached_runs_reports_failures_and_is_cancelled_with_the_pool() {
             (
                 stats.submitted,
                 stats.completed,
-                stats.panicked,
+                stats.failed,
                 stats.timed_out
             ),
             (6, 4, 1, 1)
         );
         assert!(pool.spawn_detached(async {}).is_err());
 
-        let pool = TaskPool::with_runtime(rt.clone(), Some(size(1)));
+        let pool = TaskPool::with_runtime(rt.clone(), size(1));
         let dropped = Arc::new(AtomicUsize::new(0));
         for _ in 0..3 {
             pool.spawn_detached(stuck_task(&dropped)).unwrap();
         }
         wrangle_rt::yield_now().await;
-        assert_eq!((pool.stats().active, pool.stats().queued), (1, 2));
+        assert_eq!((pool.stats().running, pool.stats().queued), (1, 2));
         drop(pool);
         // The queued tasks go with the pool; the running one when its cancelled worker task is
         // next run by the runtime.
@@ -455,7 +462,7 @@ fn spawn_detached_runs_reports_failures_and_is_cancelled_with_the_pool() {
 #[test]
 fn spawn_detached_works_from_plain_threads_on_every_runtime() {
     each_runtime(|rt| async move {
-        let pool = TaskPool::with_runtime(rt.clone(), Some(size(4)));
+        let pool = TaskPool::with_runtime(rt.clone(), size(4));
         let done = Arc::new(AtomicUsize::new(0));
         std::thread::scope(|s| {
             for _ in 0..4 {
@@ -482,7 +489,7 @@ fn spawn_detached_works_from_plain_threads_on_every_runtime() {
 #[test]
 fn spawn_works_from_plain_threads() {
     each_runtime(|rt| async move {
-        let pool = TaskPool::with_runtime(rt.clone(), Some(size(4)));
+        let pool = TaskPool::with_runtime(rt.clone(), size(4));
         let submitters: Vec<_> = (0..4u64)
             .map(|t| {
                 let pool = pool.clone();
@@ -512,7 +519,7 @@ fn spawn_works_from_plain_threads() {
 fn cross_thread_submission_while_shutting_down_runs_once_or_errs() {
     // R11: every submission either runs exactly once or returns an error to its submitter.
     each_runtime(|rt| async move {
-        let pool = TaskPool::with_runtime(rt.clone(), Some(size(2)));
+        let pool = TaskPool::with_runtime(rt.clone(), size(2));
         let ran = Arc::new(AtomicUsize::new(0));
         let submitters: Vec<_> = (0..3)
             .map(|_| {
@@ -563,7 +570,8 @@ fn failures_of_detached_tasks_go_to_the_error_handler() {
             .error_reporter(ErrorReporter::new(move |u: Unhandled| {
                 sink.lock().unwrap().push(u.to_string())
             }))
-            .build_with_runtime(rt.clone());
+            .runtime(rt.clone())
+            .build();
         pool.spawn(async { panic!("detached boom") })
             .unwrap()
             .detach();
@@ -591,7 +599,7 @@ fn failures_of_detached_tasks_go_to_the_error_handler() {
 #[test]
 fn a_pool_made_with_new_uses_the_current_runtime() {
     each_runtime(|rt| async move {
-        let pool = TaskPool::new(None);
+        let pool = TaskPool::unbounded();
         assert_eq!(pool.runtime().name(), rt.name());
         assert_eq!(pool.run(async { 1 }).await.unwrap(), 1);
     });
@@ -603,22 +611,6 @@ struct DropFlag(Arc<AtomicBool>);
 impl Drop for DropFlag {
     fn drop(&mut self) {
         self.0.store(true, Ordering::SeqCst);
-    }
-}
-
-/// A task that never ends and counts its drop.
-fn stuck_task(dropped: &Arc<AtomicUsize>) -> impl Future<Output = ()> + Send + 'static {
-    let flag = DropCount(dropped.clone());
-    async move {
-        let _f = flag;
-        std::future::pending::<()>().await
-    }
-}
-
-struct DropCount(Arc<AtomicUsize>);
-impl Drop for DropCount {
-    fn drop(&mut self) {
-        self.0.fetch_add(1, Ordering::SeqCst);
     }
 }
 
@@ -677,7 +669,8 @@ fn a_future_panicking_in_its_destructor_is_isolated() {
             .error_reporter(ErrorReporter::new(move |u: Unhandled| {
                 sink.lock().unwrap().push(u.to_string());
             }))
-            .build_with_runtime(rt.clone());
+            .runtime(rt.clone())
+            .build();
         for _ in 0..3 {
             pool.spawn_detached(PanicsOnDrop).unwrap();
         }
@@ -703,14 +696,15 @@ fn a_future_panicking_in_its_destructor_is_isolated() {
             .error_reporter(ErrorReporter::new(move |u: Unhandled| {
                 sink.lock().unwrap().push(u.to_string());
             }))
-            .build_with_runtime(rt.clone());
+            .runtime(rt.clone())
+            .build();
         let (_gate, wait) = async_oneshot();
         pool.spawn_detached(wait).unwrap();
         pool.spawn_detached(PanicsOnDrop).unwrap();
         // Until the single worker has started the first task, the second may still be taken
         // by it: a worker starting just as the pool is dropped pops concurrently with the
         // drop and runs what it popped, reporting later, on its own thread.
-        while pool.stats().active == 0 {
+        while pool.stats().running == 0 {
             rt.sleep(MS).await;
         }
         drop(pool);
@@ -733,7 +727,8 @@ fn a_panicking_error_reporter_does_not_stop_the_pool() {
                 counted.fetch_add(1, Ordering::SeqCst);
                 panic!("reporter boom");
             }))
-            .build_with_runtime(rt.clone());
+            .runtime(rt.clone())
+            .build();
         for i in 0..4 {
             pool.spawn_detached(async move {
                 if i < 3 {
@@ -746,7 +741,7 @@ fn a_panicking_error_reporter_does_not_stop_the_pool() {
         pool.shutdown().await;
         assert_eq!(reports.load(Ordering::SeqCst), 3);
         let stats = pool.stats();
-        assert_eq!((stats.panicked, stats.completed), (3, 2));
+        assert_eq!((stats.failed, stats.completed), (3, 2));
     });
 }
 
@@ -756,7 +751,7 @@ fn a_panicking_error_reporter_does_not_stop_the_pool() {
 fn stats_count_a_task_before_its_handle_resolves() {
     each_runtime(|rt| async move {
         for _ in 0..20 {
-            let pool = TaskPool::with_runtime(rt.clone(), Some(size(1)));
+            let pool = TaskPool::with_runtime(rt.clone(), size(1));
             let (gate_tx, gate_rx) = async_oneshot();
             let blocker = pool.spawn(gate_rx).unwrap();
             let queued = pool.spawn(async { 1 }).unwrap();
@@ -768,18 +763,18 @@ fn stats_count_a_task_before_its_handle_resolves() {
             blocker.await.unwrap();
             assert!(queued_cancel.cancel().await.unwrap_err().is_cancelled());
             let s = pool.stats();
-            assert_eq!((s.cancelled, s.active), (1, 0), "{s:?}");
+            assert_eq!((s.cancelled, s.running), (1, 0), "{s:?}");
             assert_eq!(queued.await.unwrap(), 1);
             let s = pool.stats();
-            assert_eq!((s.completed, s.cancelled, s.active), (2, 1, 0), "{s:?}");
+            assert_eq!((s.completed, s.cancelled, s.running), (2, 1, 0), "{s:?}");
             // Cancelled while running.
             let running = pool.spawn(std::future::pending::<()>()).unwrap();
-            while pool.stats().active == 0 {
+            while pool.stats().running == 0 {
                 wrangle_rt::yield_now().await;
             }
             assert!(running.cancel().await.unwrap_err().is_cancelled());
             let s = pool.stats();
-            assert_eq!((s.cancelled, s.active), (2, 0), "{s:?}");
+            assert_eq!((s.cancelled, s.running), (2, 0), "{s:?}");
             assert_eq!(s.finished(), s.submitted);
         }
     });
