@@ -5,7 +5,7 @@
 //!   their outputs in completion order as a stream, with a [`Limit`] and an [`ErrorPolicy`];
 //!   [`ConcurrentInline`] / [`concurrent_inline`] does the same inside the current task, fairly
 //!   (it yields to the executor after a budget), for futures that are not `Send`.
-//! - [`TaskScope`]: structured children; a child's error goes to an error handler, a body error
+//! - [`TaskScope`]: structured children; a child's error goes to an error reporter, a body error
 //!   cancels the children, leaving waits for every child; exit timeout, grace period, intrinsic
 //!   timeout; no stored outputs.
 //! - [`spawn_cancellable`] / [`CancellableTask`], [`cancel_and_wait`], [`cancel_all_and_wait`]:
@@ -13,7 +13,7 @@
 //! - [`shield`]: a future that runs to completion even if its caller is cancelled.
 //! - [`race`], [`gather`], [`as_completed`]: first success (losers cancelled and gone before it
 //!   returns), all outputs in input order, outputs in completion order.
-//! - [`BackgroundTask`]: at most one live run, restartable, errors to a handler;
+//! - [`BackgroundTask`]: at most one live run, restartable, errors to a reporter;
 //!   [`RestartableTask`]: retriable attempts resolved by their own output or
 //!   [`set_result`](RestartableTask::set_result), with a per-attempt timeout.
 //! - [`ExitStack`] / [`defer`]: async cleanups run last-in first-out on exit, on error and on
@@ -88,56 +88,40 @@
 #![doc(test(attr(deny(warnings))))]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-mod as_completed;
-mod background;
 mod cancel;
 mod concurrent;
-mod error;
-mod exit_stack;
-mod gather;
-mod inline;
-mod limit;
-mod output;
-mod panic;
-mod policy;
-mod race;
-mod restartable;
+mod lifecycle;
+mod loom;
 mod scope;
-mod scope_error;
-mod scope_handle;
-mod shield;
-mod slots;
-mod source;
 mod supervisor;
-mod supervisor_handle;
-mod supervisor_types;
-mod sync;
-mod task_error;
 
-pub use as_completed::{AsCompleted, CloseAll, as_completed, as_completed_with_runtime};
-pub use background::{BackgroundStats, BackgroundTask, BackgroundWait, RunError};
-pub use cancel::{
-    CancelAllAndWait, CancelAndWait, CancelOutcome, CancellableTask, cancel_all_and_wait,
-    cancel_and_wait, spawn_cancellable,
-};
-pub use concurrent::{Concurrent, concurrent};
-pub use error::ConcurrentError;
-pub use exit_stack::{
-    CleanupErrors, Close, Defer, DeferError, ExitStack, defer, defer_with_runtime,
-};
-pub use gather::{Gather, gather, gather_with_runtime};
-pub use inline::{ConcurrentInline, concurrent_inline};
-pub use limit::{Limit, LimitError};
-pub use output::TaskOutput;
-pub use policy::{ConcurrentStats, ErrorPolicy};
-pub use race::{Race, RaceError, race, race_with_runtime};
-pub use restartable::{NoAttempt, RestartError, RestartStats, RestartWait, RestartableTask};
-pub use scope::{ScopeRun, TaskScope};
-pub use scope_error::{ScopeError, SpawnError};
-pub use scope_handle::{ChildHandle, Scope, ScopeStats};
-pub use shield::{Shield, shield, shield_with_runtime};
-pub use source::{IterSource, Source, StreamSource, TryStreamSource};
-pub use supervisor::{Supervisor, SupervisorRun};
-pub use supervisor_handle::{ShutdownHandle, SupervisorHandle};
-pub use supervisor_types::{ForceExit, ShutdownReason, SupervisorError};
-pub use task_error::TaskPanicked;
+pub mod future;
+pub mod source;
+
+pub use cancel::as_completed::{AsCompleted, as_completed, as_completed_with_runtime};
+pub use cancel::gather::{gather, gather_with_runtime};
+pub use cancel::race::{RaceError, race, race_with_runtime};
+pub use cancel::shield::{shield, shield_with_runtime};
+pub use cancel::{CancelOutcome, CancellableTask, cancel_all, spawn_cancellable};
+pub use concurrent::concurrent_inline::ConcurrentInline;
+pub use concurrent::error::ConcurrentError;
+pub use concurrent::limit::Limit;
+pub use concurrent::stats::ConcurrentStats;
+pub use concurrent::{Concurrent, ErrorPolicy};
+pub use lifecycle::background::{BackgroundStats, BackgroundTask, RunError};
+pub use lifecycle::exit_stack::{CleanupErrors, ExitStack, defer, defer_with_runtime};
+pub use lifecycle::restartable::{NoAttempt, RestartError, RestartStats, RestartableTask};
+pub use scope::TaskScope;
+pub use scope::error::{ScopeClosed, ScopeError};
+pub use scope::handle::{ChildHandle, Scope, ScopeStats};
+pub use supervisor::Supervisor;
+pub use supervisor::handle::{ShutdownHandle, SupervisorHandle};
+pub use supervisor::server::{Server, WorkerContext};
+pub use supervisor::types::{ForceExit, ShutdownReason, SupervisorError};
+
+/// A future that resumes a caught panic when polled: what a user factory that panicked while
+/// building its future becomes, so that the panic is handled where a panic of the future
+/// itself would be (caught, reported, counted), without running the panic hook twice.
+pub(crate) async fn resume_panic<T>(p: Box<dyn std::any::Any + Send>) -> T {
+    std::panic::resume_unwind(p)
+}

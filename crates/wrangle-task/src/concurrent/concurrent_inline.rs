@@ -8,10 +8,10 @@ use std::task::{Context, Poll};
 use futures_lite::Stream;
 use pin_project::pin_project;
 
-use crate::panic::payload;
-use crate::slots::Slots;
-use crate::source::{IterSource, Source, StreamSource, TryStreamSource};
+use crate::concurrent::future_set::FutureSet;
+use crate::concurrent::source::{IterSource, Source, StreamSource, TryStreamSource};
 use crate::{ConcurrentError, ConcurrentStats, ErrorPolicy, Limit};
+use wrangle_rt::PanicPayload;
 
 /// Runs futures from a [`Source`] concurrently inside the task that polls it (no spawning), at
 /// most a [`Limit`] at a time, and yields their outputs in completion order as a [`Stream`].
@@ -30,12 +30,12 @@ use crate::{ConcurrentError, ConcurrentStats, ErrorPolicy, Limit};
 /// ```
 /// use std::cell::Cell;
 /// use futures_lite::StreamExt;
-/// use wrangle_task::concurrent_inline;
+/// use wrangle_task::ConcurrentInline;
 ///
 /// // The futures borrow a `!Send` counter.
 /// let hits = Cell::new(0);
 /// let jobs = (0..5).map(|_| async { hits.set(hits.get() + 1); Ok::<_, ()>(()) });
-/// let n = futures_lite::future::block_on(concurrent_inline(jobs).count());
+/// let n = futures_lite::future::block_on(ConcurrentInline::new(jobs).count());
 /// assert_eq!((n, hits.get()), (5, 5));
 /// ```
 ///
@@ -55,29 +55,8 @@ pub struct ConcurrentInline<S: Source> {
     stopping: Stopping<S>,
     limit: Option<usize>,
     policy: ErrorPolicy,
-    slots: Slots<S::Future>,
+    slots: FutureSet<S::Future>,
     stats: ConcurrentStats,
-}
-
-/// Runs the futures of `futures` concurrently in the current task; see [`ConcurrentInline`].
-///
-/// # Examples
-///
-/// ```
-/// use futures_lite::StreamExt;
-///
-/// let jobs = (1..=3).map(|i| async move { Ok::<_, ()>(i) });
-/// let sum = futures_lite::future::block_on(
-///     wrangle_task::concurrent_inline(jobs).map(Result::unwrap).fold(0, |a, b| a + b),
-/// );
-/// assert_eq!(sum, 6);
-/// ```
-pub fn concurrent_inline<I>(futures: I) -> ConcurrentInline<IterSource<I::IntoIter>>
-where
-    I: IntoIterator,
-    IterSource<I::IntoIter>: Source,
-{
-    ConcurrentInline::new(futures)
 }
 
 impl<I> ConcurrentInline<IterSource<I>>
@@ -153,7 +132,7 @@ impl<S: Source> ConcurrentInline<S> {
             stopping: None,
             limit: Limit::Default.get(),
             policy: ErrorPolicy::Stop,
-            slots: Slots::default(),
+            slots: FutureSet::default(),
             stats: ConcurrentStats::default(),
         }
     }
@@ -206,7 +185,7 @@ impl<S: Source> ConcurrentInline<S> {
     /// ```
     pub fn stats(&self) -> ConcurrentStats {
         ConcurrentStats {
-            in_flight: self.slots.len(),
+            running: self.slots.pending(),
             ..self.stats
         }
     }
@@ -249,11 +228,11 @@ impl<S: Source> Stream for ConcurrentInline<S> {
             }
             Poll::Ready(None) => return Poll::Pending,
             Poll::Ready(Some(Ok(Ok(v)))) => {
-                this.stats.succeeded += 1;
+                this.stats.completed += 1;
                 return Poll::Ready(Some(Ok(v)));
             }
             Poll::Ready(Some(Ok(Err(e)))) => ConcurrentError::Failed(e),
-            Poll::Ready(Some(Err(p))) => ConcurrentError::Panicked(payload(p)),
+            Poll::Ready(Some(Err(p))) => ConcurrentError::Panicked(PanicPayload::new(p)),
         };
         this.stats.failed += 1;
         if this.policy == &ErrorPolicy::Stop {
@@ -288,14 +267,14 @@ fn self_stopping<S: Source>(stopping: &mut Stopping<S>) -> Poll<Option<Item<S>>>
 /// Outputs of futures that completed in a poll pass and were not yielded yet: complete
 /// results, taken (and counted) before the rest is dropped, never thrown away.
 fn take_completed<S: Source>(
-    slots: &mut Slots<S::Future>,
+    slots: &mut FutureSet<S::Future>,
     stats: &mut ConcurrentStats,
 ) -> VecDeque<S::Ok> {
     let mut ready = VecDeque::new();
     for out in slots.take_outputs() {
         match out {
             Ok(Ok(v)) => {
-                stats.succeeded += 1;
+                stats.completed += 1;
                 ready.push_back(v);
             }
             _ => stats.failed += 1,

@@ -11,31 +11,31 @@ use wrangle_rt::{
     CancellationToken, DefaultRuntime, ErrorReporter, JoinError, JoinHandle, Runtime, Unhandled,
 };
 
-use crate::sync::{Mutex, lock};
-use crate::{SpawnError, TaskOutput, TaskPanicked};
+use crate::loom::{Mutex, lock};
+use wrangle_rt::TaskOutput;
+
+use crate::ScopeClosed;
 
 const ORIGIN: &str = "wrangle_task::TaskScope";
 
 /// Counters of a [`Scope`], from [`Scope::stats`].
 ///
-/// # Examples
-///
-/// ```
-/// assert_eq!(wrangle_task::ScopeStats::default().active, 0);
-/// ```
+/// Every child is counted once when it ends, so at any time
+/// `started == completed + failed + cancelled + running`; once the scope has finished,
+/// `running == 0`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct ScopeStats {
-    /// Children spawned.
-    pub spawned: u64,
+    /// Children spawned (counted when accepted by the scope).
+    pub started: u64,
     /// Children that finished without error.
     pub completed: u64,
-    /// Children that returned an error or panicked (each reported to the handler).
+    /// Children that returned an error or panicked (each reported to the error reporter).
     pub failed: u64,
     /// Children cancelled (stopped by the token or dropped).
     pub cancelled: u64,
     /// Children running now.
-    pub active: u64,
+    pub running: usize,
 }
 
 /// The handle a [`TaskScope`](crate::TaskScope) body uses to spawn children; cheap to clone, `Send` and `Sync`,
@@ -55,7 +55,7 @@ pub struct ScopeStats {
 /// }))
 /// .unwrap()
 /// .stats();
-/// assert_eq!(stats.spawned, 2);
+/// assert_eq!(stats.started, 2);
 /// ```
 pub struct Scope<R: Runtime = DefaultRuntime> {
     pub(crate) shared: Arc<Shared<R>>,
@@ -98,7 +98,7 @@ pub(crate) struct ChildCtx {
 
 impl<R: Runtime> Scope<R> {
     /// Spawns a child. It is dropped as soon as the scope's token is cancelled; its error (or
-    /// panic) goes to the scope's error handler.
+    /// panic) goes to the scope's error reporter.
     ///
     /// # Examples
     ///
@@ -116,8 +116,8 @@ impl<R: Runtime> Scope<R> {
     ///
     /// # Errors
     ///
-    /// [`SpawnError`], with the future, if the scope has finished.
-    pub fn spawn<F>(&self, future: F) -> Result<(), SpawnError<F>>
+    /// [`ScopeClosed`], with the future, if the scope has finished.
+    pub fn spawn<F>(&self, future: F) -> Result<(), ScopeClosed<F>>
     where
         F: Future + Send + 'static,
         F::Output: TaskOutput,
@@ -132,7 +132,7 @@ impl<R: Runtime> Scope<R> {
 
     /// Spawns a child like [`spawn`](Scope::spawn), and asks for its output: the returned
     /// [`ChildHandle`] resolves to it. The output (an error included) goes to the handle, not to
-    /// the error handler, unless the handle was dropped by then.
+    /// the error reporter, unless the handle was dropped by then.
     ///
     /// # Examples
     ///
@@ -150,8 +150,8 @@ impl<R: Runtime> Scope<R> {
     ///
     /// # Errors
     ///
-    /// [`SpawnError`], with the future, if the scope has finished.
-    pub fn spawn_with_handle<F>(&self, future: F) -> Result<ChildHandle<F::Output>, SpawnError<F>>
+    /// [`ScopeClosed`], with the future, if the scope has finished.
+    pub fn spawn_with_handle<F>(&self, future: F) -> Result<ChildHandle<F::Output>, ScopeClosed<F>>
     where
         F: Future + Send + 'static,
         F::Output: TaskOutput,
@@ -196,8 +196,8 @@ impl<R: Runtime> Scope<R> {
     ///
     /// # Errors
     ///
-    /// [`SpawnError`], with the closure, if the scope has finished.
-    pub fn spawn_with_token<C, F>(&self, child: C) -> Result<(), SpawnError<C>>
+    /// [`ScopeClosed`], with the closure, if the scope has finished.
+    pub fn spawn_with_token<C, F>(&self, child: C) -> Result<(), ScopeClosed<C>>
     where
         C: FnOnce(CancellationToken) -> F,
         F: Future + Send + 'static,
@@ -219,7 +219,7 @@ impl<R: Runtime> Scope<R> {
         child: C,
         wrap: W,
         sink: Option<Sink<O>>,
-    ) -> Result<(), SpawnError<C>>
+    ) -> Result<(), ScopeClosed<C>>
     where
         W: FnOnce(C) -> F,
         F: Future<Output = Option<O>> + Send + 'static,
@@ -228,13 +228,13 @@ impl<R: Runtime> Scope<R> {
         let waker = {
             let mut st = lock(&self.shared.state);
             if st.closed {
-                return Err(SpawnError(child));
+                return Err(ScopeClosed(child));
             }
             let handle = self.shared.rt.spawn(wrap(child));
             {
                 let mut stats = lock(&self.shared.ctx.stats);
-                stats.spawned += 1;
-                stats.active += 1;
+                stats.started += 1;
+                stats.running += 1;
             }
             st.pending.push(Box::new(ChildWrap {
                 handle: Some(handle),
@@ -300,7 +300,7 @@ impl<R: Runtime> Scope<R> {
     /// let rt = VirtualRuntime::new();
     /// rt.block_on(TaskScope::with_runtime(rt.clone()).run(|scope| async move {
     ///     scope.spawn(async {}).unwrap();
-    ///     assert_eq!(scope.stats().active, 1);
+    ///     assert_eq!(scope.stats().running, 1);
     ///     Ok::<_, std::io::Error>(())
     /// }))
     /// .unwrap();
@@ -366,7 +366,7 @@ impl ChildCtx {
         match tx.try_send(value) {
             Ok(()) => {
                 let mut stats = lock(&self.stats);
-                stats.active -= 1;
+                stats.running -= 1;
                 match counter {
                     0 => stats.completed += 1,
                     1 => stats.failed += 1,
@@ -384,19 +384,19 @@ impl ChildCtx {
 
     fn finish<O: TaskOutput>(&self, result: Result<Option<O>, JoinError>) {
         let error = match result {
-            Ok(Some(out)) => out.into_error(),
+            Ok(Some(out)) => out.into_result().err(),
             Ok(None) | Err(JoinError::Cancelled) => {
                 let mut stats = lock(&self.stats);
                 stats.cancelled += 1;
-                stats.active -= 1;
+                stats.running -= 1;
                 return;
             }
-            Err(JoinError::Panicked(p)) => Some(Box::new(TaskPanicked::new(p)) as _),
+            Err(JoinError::Panicked(p)) => Some(Box::new(p) as _),
             Err(_) => None,
         };
         {
             let mut stats = lock(&self.stats);
-            stats.active -= 1;
+            stats.running -= 1;
             if error.is_some() {
                 stats.failed += 1;
             } else {
@@ -444,7 +444,7 @@ impl<O> Drop for ChildWrap<O> {
             // handle's drop cancels the task.
             let mut stats = lock(&self.ctx.stats);
             stats.cancelled += 1;
-            stats.active -= 1;
+            stats.running -= 1;
         }
     }
 }

@@ -11,21 +11,21 @@ use std::task::{Context, Poll};
 use futures_lite::FutureExt;
 use wrangle_rt::{BoxError, DefaultRuntime, ErrorReporter, Runtime, Unhandled};
 
-use crate::sync::{Mutex, lock};
-use crate::{TaskOutput, TaskPanicked};
+use crate::loom::{Mutex, lock};
+use wrangle_rt::TaskOutput;
 
 const ORIGIN: &str = "wrangle_task::ExitStack";
 
 type Cleanup = Pin<Box<dyn Future<Output = Option<BoxError>> + Send>>;
 
 /// An async cleanup stack: Rust has no async drop, so register async cleanups here and they run
-/// in **reverse order** when the stack is [closed](ExitStack::close), every one of them, with
+/// in **reverse order** when the stack is [unwound](ExitStack::unwind), every one of them, with
 /// every error reported.
 ///
 /// The stack is a cheap handle (`Clone`, `Send`, `Sync`). If the last handle is dropped with
 /// cleanups still registered (the task owning it was cancelled), they are spawned on the
 /// stack's runtime, still in reverse order, and their errors go to its error reporter.
-/// [`defer`] wraps a body in a stack that is closed on every exit path.
+/// [`defer`] wraps a body in a stack that is unwound on every exit path.
 ///
 /// # Examples
 ///
@@ -42,7 +42,7 @@ type Cleanup = Pin<Box<dyn Future<Output = Option<BoxError>> + Send>>;
 ///         let log = log.clone();
 ///         stack.push(async move { log.lock().unwrap().push(i) });
 ///     }
-///     stack.close().await.unwrap();
+///     stack.unwind().await.unwrap();
 /// });
 /// assert_eq!(*log.lock().unwrap(), [3, 2, 1]);
 /// ```
@@ -153,7 +153,7 @@ impl<R: Runtime> ExitStack<R> {
     /// let rt = VirtualRuntime::new();
     /// let stack = ExitStack::with_runtime(rt.clone());
     /// stack.push(async { Err::<(), _>("close failed") });
-    /// let errors = rt.block_on(stack.close()).unwrap_err();
+    /// let errors = rt.block_on(stack.unwind()).unwrap_err();
     /// assert_eq!(errors.errors()[0].to_string(), "close failed");
     /// ```
     pub fn push<F>(&self, cleanup: F)
@@ -161,7 +161,7 @@ impl<R: Runtime> ExitStack<R> {
         F: Future + Send + 'static,
         F::Output: TaskOutput,
     {
-        lock(&self.inner.cleanups).push(Box::pin(async move { cleanup.await.into_error() }));
+        lock(&self.inner.cleanups).push(Box::pin(async move { cleanup.await.into_result().err() }));
     }
 
     /// The number of cleanups registered and not yet run.
@@ -189,8 +189,12 @@ impl<R: Runtime> ExitStack<R> {
         self.len() == 0
     }
 
-    /// Runs every registered cleanup, last registered first, one at a time; a failing or
-    /// panicking cleanup does not stop the others. Cleanups registered while closing run too.
+    /// Runs every registered cleanup now, last registered first, one at a time; a failing or
+    /// panicking cleanup does not stop the others. Cleanups registered while unwinding run too.
+    ///
+    /// The stack stays usable afterwards (new cleanups may be pushed and unwound later), so
+    /// this is not a lifecycle `close`/`shutdown`: it is the stack's own operation, Python's
+    /// `AsyncExitStack.aclose`.
     ///
     /// # Examples
     ///
@@ -201,7 +205,7 @@ impl<R: Runtime> ExitStack<R> {
     /// let rt = VirtualRuntime::new();
     /// let stack = ExitStack::with_runtime(rt.clone());
     /// stack.push(async {});
-    /// assert!(rt.block_on(stack.close()).is_ok());
+    /// assert!(rt.block_on(stack.unwind()).is_ok());
     /// ```
     ///
     /// # Errors
@@ -212,9 +216,9 @@ impl<R: Runtime> ExitStack<R> {
     ///
     /// Dropping the future drops the cleanup running at that moment; the ones not yet run stay
     /// registered (and run on the runtime when the last handle is dropped).
-    pub fn close(&self) -> Close {
+    pub fn unwind(&self) -> Unwind {
         let inner = self.inner.clone();
-        Close {
+        Unwind {
             inner: Box::pin(async move {
                 let mut errors = Vec::new();
                 loop {
@@ -227,7 +231,7 @@ impl<R: Runtime> ExitStack<R> {
                 if errors.is_empty() {
                     Ok(())
                 } else {
-                    Err(CleanupErrors { errors })
+                    Err(CleanupErrors { errors, output: () })
                 }
             }),
         }
@@ -237,7 +241,7 @@ impl<R: Runtime> ExitStack<R> {
 async fn run_one(cleanup: Cleanup) -> Option<BoxError> {
     match AssertUnwindSafe(cleanup).catch_unwind().await {
         Ok(e) => e,
-        Err(p) => Some(Box::new(TaskPanicked::new(crate::panic::payload(p)))),
+        Err(p) => Some(Box::new(wrangle_rt::PanicPayload::new(p))),
     }
 }
 
@@ -260,23 +264,23 @@ impl<R: Runtime> Drop for Inner<R> {
     }
 }
 
-/// The future of [`ExitStack::close`].
+/// The future of [`ExitStack::unwind`].
 ///
 /// # Cancel safety
 ///
 /// Dropping it drops the cleanup running at that moment; the others stay registered.
 #[must_use = "futures do nothing unless you `.await` or poll them"]
-pub struct Close {
+pub struct Unwind {
     inner: Pin<Box<dyn Future<Output = Result<(), CleanupErrors>> + Send>>,
 }
 
-impl fmt::Debug for Close {
+impl fmt::Debug for Unwind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Close").finish_non_exhaustive()
+        f.debug_struct("Unwind").finish_non_exhaustive()
     }
 }
 
-impl Future for Close {
+impl Future for Unwind {
     type Output = Result<(), CleanupErrors>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
@@ -284,7 +288,9 @@ impl Future for Close {
     }
 }
 
-/// Every error of the cleanups of an [`ExitStack`], in the order they happened.
+/// Every error of the cleanups of an [`ExitStack`], in the order they happened, with what
+/// was not delivered because of them: nothing (`T = ()`) for [`ExitStack::unwind`], the body's
+/// output for [`defer`].
 ///
 /// # Examples
 ///
@@ -296,15 +302,15 @@ impl Future for Close {
 /// let stack = ExitStack::with_runtime(rt.clone());
 /// stack.push(async { Err::<(), _>("first registered") });
 /// stack.push(async { Err::<(), _>("last registered") });
-/// let e = rt.block_on(stack.close()).unwrap_err();
+/// let e = rt.block_on(stack.unwind()).unwrap_err();
 /// assert_eq!(e.to_string(), "2 cleanups failed, the first: last registered");
 /// ```
-#[derive(Debug)]
-pub struct CleanupErrors {
+pub struct CleanupErrors<T = ()> {
     errors: Vec<BoxError>,
+    output: T,
 }
 
-impl CleanupErrors {
+impl<T> CleanupErrors<T> {
     /// The errors, in the order the cleanups ran.
     ///
     /// # Examples
@@ -316,7 +322,7 @@ impl CleanupErrors {
     /// let rt = VirtualRuntime::new();
     /// let stack = ExitStack::with_runtime(rt.clone());
     /// stack.push(async { Err::<(), _>("x") });
-    /// assert_eq!(rt.block_on(stack.close()).unwrap_err().errors().len(), 1);
+    /// assert_eq!(rt.block_on(stack.unwind()).unwrap_err().errors().len(), 1);
     /// ```
     pub fn errors(&self) -> &[BoxError] {
         &self.errors
@@ -333,15 +339,50 @@ impl CleanupErrors {
     /// let rt = VirtualRuntime::new();
     /// let stack = ExitStack::with_runtime(rt.clone());
     /// stack.push(async { Err::<(), _>("y") });
-    /// let errors = rt.block_on(stack.close()).unwrap_err().into_errors();
+    /// let errors = rt.block_on(stack.unwind()).unwrap_err().into_errors();
     /// assert_eq!(errors[0].to_string(), "y");
     /// ```
     pub fn into_errors(self) -> Vec<BoxError> {
         self.errors
     }
+
+    /// What was handed back: the body's output for [`defer`], `()` for
+    /// [`ExitStack::unwind`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wrangle_rt::VirtualRuntime;
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// let e = rt
+    ///     .block_on(wrangle_task::defer_with_runtime(rt.clone(), |stack| async move {
+    ///         stack.push(async { Err::<(), _>("cleanup") });
+    ///         "output"
+    ///     }))
+    ///     .unwrap_err();
+    /// assert_eq!(e.errors().len(), 1);
+    /// assert_eq!(e.into_output(), "output");
+    /// ```
+    pub fn into_output(self) -> T {
+        self.output
+    }
+
+    /// Splits into the output and the errors.
+    pub fn into_parts(self) -> (T, Vec<BoxError>) {
+        (self.output, self.errors)
+    }
 }
 
-impl fmt::Display for CleanupErrors {
+impl<T> fmt::Debug for CleanupErrors<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CleanupErrors")
+            .field("errors", &self.errors)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T> fmt::Display for CleanupErrors<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.errors.as_slice() {
             [one] => write!(f, "a cleanup failed: {one}"),
@@ -355,17 +396,17 @@ impl fmt::Display for CleanupErrors {
     }
 }
 
-impl std::error::Error for CleanupErrors {
+impl<T> std::error::Error for CleanupErrors<T> {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         self.errors.first().map(|e| &**e as _)
     }
 }
 
-/// Runs `body` with a fresh [`ExitStack`] on [`DefaultRuntime::current`], then closes the
+/// Runs `body` with a fresh [`ExitStack`] on [`DefaultRuntime::current`], then unwinds the
 /// stack, whether the body returned normally or with an error; if the `defer` future is dropped
 /// (cancelled), the cleanups run on the runtime instead.
 ///
-/// Resolves to the body's output, or to a [`DeferError`] carrying both the output and every
+/// Resolves to the body's output, or to [`CleanupErrors`] carrying both the output and every
 /// cleanup error.
 ///
 /// # Examples
@@ -435,11 +476,11 @@ where
     Defer {
         inner: Box::pin(async move {
             let out = fut.await;
-            match stack.close().await {
+            match stack.unwind().await {
                 Ok(()) => Ok(out),
-                Err(errors) => Err(DeferError {
-                    output: out,
+                Err(CleanupErrors { errors, .. }) => Err(CleanupErrors {
                     errors,
+                    output: out,
                 }),
             }
         }),
@@ -453,7 +494,7 @@ where
 /// Dropping it drops the body; the cleanups then run on the runtime.
 #[must_use = "futures do nothing unless you `.await` or poll them"]
 pub struct Defer<T> {
-    inner: Pin<Box<dyn Future<Output = Result<T, DeferError<T>>> + Send>>,
+    inner: Pin<Box<dyn Future<Output = Result<T, CleanupErrors<T>>> + Send>>,
 }
 
 impl<T> fmt::Debug for Defer<T> {
@@ -463,47 +504,9 @@ impl<T> fmt::Debug for Defer<T> {
 }
 
 impl<T> Future for Defer<T> {
-    type Output = Result<T, DeferError<T>>;
+    type Output = Result<T, CleanupErrors<T>>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         self.inner.as_mut().poll(cx)
-    }
-}
-
-/// Cleanups of a [`defer`] failed; the body's output is handed back with the errors.
-///
-/// # Examples
-///
-/// ```
-/// use wrangle_rt::VirtualRuntime;
-///
-/// let rt = VirtualRuntime::new();
-/// let e = rt
-///     .block_on(wrangle_task::defer_with_runtime(rt.clone(), |stack| async move {
-///         stack.push(async { Err::<(), _>("cleanup") });
-///         "output"
-///     }))
-///     .unwrap_err();
-/// assert_eq!(e.output, "output");
-/// assert_eq!(e.errors.errors().len(), 1);
-/// ```
-#[derive(Debug)]
-#[non_exhaustive]
-pub struct DeferError<T> {
-    /// What the body returned.
-    pub output: T,
-    /// Every cleanup error.
-    pub errors: CleanupErrors,
-}
-
-impl<T> fmt::Display for DeferError<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.errors, f)
-    }
-}
-
-impl<T: fmt::Debug> std::error::Error for DeferError<T> {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.errors)
     }
 }

@@ -1,4 +1,7 @@
-//! [`TaskScope`]: structured spawning with an error handler, exit and intrinsic timeouts.
+//! [`TaskScope`]: structured spawning with an error reporter, exit and intrinsic timeouts.
+
+pub(crate) mod error;
+pub(crate) mod handle;
 
 use std::fmt;
 use std::future::{Future, poll_fn};
@@ -7,19 +10,19 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use wrangle_rt::{CancellationToken, DefaultRuntime, ErrorHandler, ErrorReporter, Runtime};
+use wrangle_rt::{CancellationToken, DefaultRuntime, ErrorReporter, Runtime};
 
 use crate::ScopeError;
-use crate::scope_handle::{Child, ChildCtx, ChildTask, Scope, ScopeStats, Shared, State};
-use crate::slots::Slots;
-use crate::sync::{Mutex, lock};
+use crate::concurrent::future_set::FutureSet;
+use crate::loom::{Mutex, lock};
+use crate::scope::handle::{Child, ChildCtx, ChildTask, Scope, ScopeStats, Shared, State};
 
 /// A scope for child tasks: the body spawns children through a [`Scope`] handle, and the scope
 /// ends only when every child has ended.
 ///
-/// - A child's error (an `Err` output or a panic) goes to the scope's error handler (the
-///   process-wide one unless [`error_handler`](TaskScope::error_handler) sets one); it does not
-///   cancel the siblings or the body.
+/// - A child's error (an `Err` output, or a panic as a [`PanicPayload`](wrangle_rt::PanicPayload))
+///   goes to the scope's [`error_reporter`](TaskScope::error_reporter) (the process-wide handler
+///   unless one is set); it does not cancel the siblings or the body.
 /// - An error of the body cancels the children: the scope's [`CancellationToken`] is
 ///   cancelled, which drops the children spawned with [`Scope::spawn`] at once and asks those
 ///   spawned with [`Scope::spawn_with_token`] to stop, and the scope waits for them.
@@ -201,43 +204,29 @@ impl<R: Runtime> TaskScope<R> {
         self
     }
 
-    /// Sends child errors to `handler` instead of the process-wide handler.
+    /// Sends child errors and panics to `reporter` instead of the process-wide handler.
     ///
     /// # Examples
     ///
     /// ```
     /// use std::sync::{Arc, Mutex};
-    /// use wrangle_rt::{Unhandled, VirtualRuntime};
+    /// use wrangle_rt::{ErrorReporter, Unhandled, VirtualRuntime};
     /// use wrangle_task::TaskScope;
     ///
     /// let rt = VirtualRuntime::new();
     /// let seen = Arc::new(Mutex::new(Vec::new()));
     /// let sink = seen.clone();
-    /// let scope = TaskScope::with_runtime(rt.clone())
-    ///     .error_handler(move |u: Unhandled| sink.lock().unwrap().push(u.error().to_string()));
+    /// let reporter =
+    ///     ErrorReporter::new(move |u: Unhandled| sink.lock().unwrap().push(u.error().to_string()));
+    /// let scope = TaskScope::with_runtime(rt.clone()).error_reporter(reporter);
     /// rt.block_on(scope.run(|scope| async move {
     ///     scope.spawn(async { Err::<(), _>("child failed") }).unwrap();
+    ///     scope.spawn(async { panic!("child panicked") }).unwrap();
     ///     Ok::<_, std::io::Error>(())
     /// }))
     /// .unwrap();
-    /// assert_eq!(*seen.lock().unwrap(), ["child failed"]);
-    /// ```
-    pub fn error_handler(mut self, handler: impl ErrorHandler) -> Self {
-        self.reporter = ErrorReporter::new(handler);
-        self
-    }
-
-    /// Sends child errors to `reporter`.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use wrangle_rt::{ErrorReporter, VirtualRuntime};
-    /// use wrangle_task::TaskScope;
-    ///
-    /// let rt = VirtualRuntime::new();
-    /// let scope = TaskScope::with_runtime(rt.clone()).error_reporter(ErrorReporter::global());
-    /// assert!(rt.block_on(scope.run(|_| async { Ok::<_, std::io::Error>(()) })).is_ok());
+    /// // Neither failure cancelled the body or the sibling; both were reported.
+    /// assert_eq!(*seen.lock().unwrap(), ["child failed", "child panicked"]);
     /// ```
     pub fn error_reporter(mut self, reporter: ErrorReporter) -> Self {
         self.reporter = reporter;
@@ -366,7 +355,7 @@ impl<R> Drop for CloseGuard<'_, R> {
 
 impl<R> Shared<R> {
     /// Moves newly spawned children into `children` and registers the driver's waker.
-    fn absorb(&self, children: &mut Slots<Child>, cx: &mut Context<'_>) {
+    fn absorb(&self, children: &mut FutureSet<Child>, cx: &mut Context<'_>) {
         let mut st = lock(&self.state);
         if !st.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
             st.waker = Some(cx.waker().clone());
@@ -377,7 +366,7 @@ impl<R> Shared<R> {
     }
 
     /// Closes the scope if no child is left; a spawn racing with this lands before the close.
-    fn try_close(&self, children: &Slots<Child>) -> bool {
+    fn try_close(&self, children: &FutureSet<Child>) -> bool {
         let mut st = lock(&self.state);
         if children.len() == 0 && st.pending.is_empty() {
             st.closed = true;
@@ -389,7 +378,7 @@ impl<R> Shared<R> {
 }
 
 /// Polls children until none is ready; returns `true` if the set is empty.
-fn drain(children: &mut Slots<Child>, cx: &mut Context<'_>) -> bool {
+fn drain(children: &mut FutureSet<Child>, cx: &mut Context<'_>) -> bool {
     loop {
         match children.poll_next(cx) {
             Poll::Ready(Some(_)) => {}
@@ -415,7 +404,7 @@ where
 {
     let _close = CloseGuard(&shared);
     let rt = &shared.rt;
-    let mut children: Slots<Child> = Slots::default();
+    let mut children: FutureSet<Child> = FutureSet::default();
     let mut deadline = cfg.timeout.map(|d| Box::pin(rt.sleep(d)));
     let mut body = Box::pin(body);
 

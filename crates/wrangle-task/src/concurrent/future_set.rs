@@ -16,15 +16,15 @@ use pin_project::pin_project;
 
 use std::sync::Arc;
 
-use crate::sync::{AtomicBool, Mutex, Ordering, lock};
+use crate::loom::{AtomicBool, Mutex, Ordering, lock};
 
 /// A future's output, or the payload of its panic.
 pub(crate) type Caught<T> = Result<T, Box<dyn Any + Send>>;
 
-/// How many futures one call to [`Slots::poll_next`] polls before yielding.
+/// How many futures one call to [`FutureSet::poll_next`] polls before yielding.
 pub(crate) const BUDGET: usize = 128;
 
-pub(crate) struct Slots<F: Future> {
+pub(crate) struct FutureSet<F: Future> {
     entries: Vec<Entry<F>>,
     free: Vec<usize>,
     len: usize,
@@ -97,9 +97,9 @@ impl Wake for SlotWake {
     }
 }
 
-impl<F: Future> Default for Slots<F> {
+impl<F: Future> Default for FutureSet<F> {
     fn default() -> Self {
-        Slots {
+        FutureSet {
             entries: Vec::new(),
             free: Vec::new(),
             len: 0,
@@ -117,10 +117,16 @@ impl<F: Future> Default for Slots<F> {
     }
 }
 
-impl<F: Future> Slots<F> {
+impl<F: Future> FutureSet<F> {
     /// The number of futures in the set.
     pub(crate) fn len(&self) -> usize {
         self.len
+    }
+
+    /// The futures not handed out yet: those still running plus the outputs buffered by a poll
+    /// pass (what a runner counts as running).
+    pub(crate) fn pending(&self) -> usize {
+        self.len + self.outputs.len()
     }
 
     /// Adds a future; it is polled on the next call to [`poll_next`](Self::poll_next).
@@ -256,7 +262,7 @@ impl<F: Future> Slots<F> {
     }
 }
 
-impl<F: Future + Unpin> Slots<F> {
+impl<F: Future + Unpin> FutureSet<F> {
     /// Takes every future out of the set.
     pub(crate) fn take_all(&mut self) -> Vec<F> {
         self.outputs.clear();

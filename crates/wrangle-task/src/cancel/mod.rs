@@ -1,5 +1,10 @@
 //! [`CancellableTask`] and cancel-and-wait.
 
+pub(crate) mod as_completed;
+pub(crate) mod gather;
+pub(crate) mod race;
+pub(crate) mod shield;
+
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -14,7 +19,7 @@ use wrangle_rt::{CancellationToken, JoinError, JoinHandle, PanicPayload, Runtime
 /// awaited while it cleans up asynchronously: the Rust form of a Python task's cancel.
 ///
 /// Made by [`spawn_cancellable`]. Awaiting it gives the task's output; dropping it cancels the
-/// task (drops its future); [`cancel_and_wait`](CancellableTask::cancel_and_wait) asks it to
+/// task (drops its future); [`cancel`](CancellableTask::cancel) asks it to
 /// stop through the token and waits for it to finish.
 ///
 /// # Examples
@@ -27,13 +32,13 @@ use wrangle_rt::{CancellationToken, JoinError, JoinHandle, PanicPayload, Runtime
 /// let rt = VirtualRuntime::new();
 /// rt.block_on(async {
 ///     let rt2 = rt.clone();
-///     let task = spawn_cancellable(&rt, move |token| async move {
+///     let task = spawn_cancellable(rt.clone(), move |token| async move {
 ///         token.cancelled().await;
 ///         rt2.sleep(Duration::from_millis(5)).await; // async cleanup
 ///         "cleaned up"
 ///     });
 ///     rt.sleep(Duration::from_millis(1)).await;
-///     assert!(matches!(task.cancel_and_wait().await, CancelOutcome::Stopped("cleaned up")));
+///     assert!(matches!(task.cancel().await, CancelOutcome::Stopped("cleaned up")));
 /// });
 /// ```
 ///
@@ -59,7 +64,7 @@ impl<T> fmt::Debug for CancellableTask<T> {
 }
 
 /// Spawns `task(token)` on `rt`; the token is the task's own, cancelled by
-/// [`CancellableTask::cancel_and_wait`].
+/// [`CancellableTask::cancel`].
 ///
 /// # Examples
 ///
@@ -68,10 +73,10 @@ impl<T> fmt::Debug for CancellableTask<T> {
 /// use wrangle_task::spawn_cancellable;
 ///
 /// let rt = VirtualRuntime::new();
-/// let task = spawn_cancellable(&rt, |_token| async { 2 + 2 });
+/// let task = spawn_cancellable(rt.clone(), |_token| async { 2 + 2 });
 /// assert_eq!(rt.block_on(task).unwrap(), 4);
 /// ```
-pub fn spawn_cancellable<R, F, Fut>(rt: &R, task: F) -> CancellableTask<Fut::Output>
+pub fn spawn_cancellable<R, F, Fut>(rt: R, task: F) -> CancellableTask<Fut::Output>
 where
     R: Runtime,
     F: FnOnce(CancellationToken) -> Fut,
@@ -93,7 +98,7 @@ where
     }
 }
 
-/// How a task ended after [`cancel_and_wait`](CancellableTask::cancel_and_wait).
+/// How a task ended after [`cancel`](CancellableTask::cancel).
 ///
 /// # Examples
 ///
@@ -158,7 +163,7 @@ impl<T: Send + 'static> CancellableTask<T> {
     /// use wrangle_task::spawn_cancellable;
     ///
     /// let rt = VirtualRuntime::new();
-    /// let task = spawn_cancellable(&rt, |t| async move { t.cancelled().await });
+    /// let task = spawn_cancellable(rt.clone(), |t| async move { t.cancelled().await });
     /// task.token().cancel();
     /// assert!(rt.block_on(task).is_ok());
     /// ```
@@ -175,7 +180,7 @@ impl<T: Send + 'static> CancellableTask<T> {
     /// use wrangle_task::spawn_cancellable;
     ///
     /// let rt = VirtualRuntime::new();
-    /// let task = spawn_cancellable(&rt, |_| async {});
+    /// let task = spawn_cancellable(rt.clone(), |_| async {});
     /// assert!(!task.is_finished());
     /// ```
     pub fn is_finished(&self) -> bool {
@@ -191,14 +196,15 @@ impl<T: Send + 'static> CancellableTask<T> {
     /// use wrangle_task::spawn_cancellable;
     ///
     /// let rt = VirtualRuntime::new();
-    /// spawn_cancellable(&rt, |_| async {}).detach();
+    /// spawn_cancellable(rt.clone(), |_| async {}).detach();
     /// ```
     pub fn detach(self) {
         self.handle.detach();
     }
 
-    /// Asks the task to stop (its token) and waits until it has finished, however long its
-    /// cleanup takes. A task that has not started yet is cancelled without ever running.
+    /// Cancels the task and waits until it is gone: asks it to stop (its token) and waits until
+    /// it has finished, however long its cleanup takes. A task that has not started yet is
+    /// cancelled without ever running.
     ///
     /// # Examples
     ///
@@ -208,8 +214,8 @@ impl<T: Send + 'static> CancellableTask<T> {
     ///
     /// let rt = VirtualRuntime::new();
     /// rt.block_on(async {
-    ///     let task = spawn_cancellable(&rt, |_| async { "never runs" });
-    ///     assert!(matches!(task.cancel_and_wait().await, CancelOutcome::NotStarted));
+    ///     let task = spawn_cancellable(rt.clone(), |_| async { "never runs" });
+    ///     assert!(matches!(task.cancel().await, CancelOutcome::NotStarted));
     /// });
     /// ```
     ///
@@ -218,14 +224,14 @@ impl<T: Send + 'static> CancellableTask<T> {
     /// The request is made when this future is first polled. Dropping the future drops the task
     /// (cutting its cleanup short); wrap it in [`shield`](crate::shield) to let the cleanup
     /// finish whatever happens to the caller.
-    pub fn cancel_and_wait(self) -> CancelAndWait<T> {
-        CancelAndWait {
+    pub fn cancel(self) -> CancelTask<T> {
+        CancelTask {
             inner: Box::pin(cancel_inner(self, None::<(NoSleep, Duration)>)),
         }
     }
 
-    /// Like [`cancel_and_wait`](CancellableTask::cancel_and_wait), but drops the task if it is
-    /// still running `grace` after the request.
+    /// Like [`cancel`](CancellableTask::cancel), but drops the task if it is still running
+    /// `grace` after the request (measured on `rt`).
     ///
     /// # Examples
     ///
@@ -236,19 +242,18 @@ impl<T: Send + 'static> CancellableTask<T> {
     ///
     /// let rt = VirtualRuntime::new();
     /// rt.block_on(async {
-    ///     let task = spawn_cancellable(&rt, |_ignores_token| std::future::pending::<()>());
+    ///     let task = spawn_cancellable(rt.clone(), |_ignores_token| std::future::pending::<()>());
     ///     rt.sleep(Duration::from_millis(1)).await;
-    ///     let outcome = task.cancel_and_wait_within(&rt, Duration::from_millis(10)).await;
+    ///     let outcome = task.cancel_within(rt.clone(), Duration::from_millis(10)).await;
     ///     assert!(matches!(outcome, CancelOutcome::Aborted));
     /// });
     /// ```
     ///
     /// # Cancel safety
     ///
-    /// As for [`cancel_and_wait`](CancellableTask::cancel_and_wait).
-    pub fn cancel_and_wait_within<R: Runtime>(self, rt: &R, grace: Duration) -> CancelAndWait<T> {
-        let rt = rt.clone();
-        CancelAndWait {
+    /// As for [`cancel`](CancellableTask::cancel).
+    pub fn cancel_within<R: Runtime>(self, rt: R, grace: Duration) -> CancelTask<T> {
+        CancelTask {
             inner: Box::pin(cancel_inner(self, Some((RtSleep(rt), grace)))),
         }
     }
@@ -335,52 +340,28 @@ fn from_error<T>(e: JoinError, started: bool) -> CancelOutcome<T> {
     }
 }
 
-/// The future of [`CancellableTask::cancel_and_wait`] and [`cancel_and_wait`].
+/// The future of [`CancellableTask::cancel`] and [`CancellableTask::cancel_within`].
 ///
 /// # Cancel safety
 ///
 /// Dropping it drops the task without waiting for its cleanup.
 #[must_use = "futures do nothing unless you `.await` or poll them"]
-pub struct CancelAndWait<T> {
+pub struct CancelTask<T> {
     inner: Pin<Box<dyn Future<Output = CancelOutcome<T>> + Send>>,
 }
 
-impl<T> fmt::Debug for CancelAndWait<T> {
+impl<T> fmt::Debug for CancelTask<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CancelAndWait").finish_non_exhaustive()
+        f.debug_struct("CancelTask").finish_non_exhaustive()
     }
 }
 
-impl<T> Future for CancelAndWait<T> {
+impl<T> Future for CancelTask<T> {
     type Output = CancelOutcome<T>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         self.inner.as_mut().poll(cx)
     }
-}
-
-/// Asks `task` to stop and waits until it has finished; see
-/// [`CancellableTask::cancel_and_wait`].
-///
-/// # Examples
-///
-/// ```
-/// use wrangle_rt::VirtualRuntime;
-/// use wrangle_task::{CancelOutcome, cancel_and_wait, spawn_cancellable};
-///
-/// let rt = VirtualRuntime::new();
-/// rt.block_on(async {
-///     let task = spawn_cancellable(&rt, |_| async { 1 });
-///     wrangle_rt::yield_now().await;
-///     assert!(matches!(cancel_and_wait(task).await, CancelOutcome::Finished(1)));
-/// });
-/// ```
-///
-/// # Cancel safety
-///
-/// As for [`CancellableTask::cancel_and_wait`].
-pub fn cancel_and_wait<T: Send + 'static>(task: CancellableTask<T>) -> CancelAndWait<T> {
-    task.cancel_and_wait()
 }
 
 /// Asks every task to stop, all at once, and waits until all have finished; outcomes in input
@@ -391,15 +372,15 @@ pub fn cancel_and_wait<T: Send + 'static>(task: CancellableTask<T>) -> CancelAnd
 /// ```
 /// use std::time::Duration;
 /// use wrangle_rt::{Runtime, VirtualRuntime};
-/// use wrangle_task::{CancelOutcome, cancel_all_and_wait, spawn_cancellable};
+/// use wrangle_task::{CancelOutcome, cancel_all, spawn_cancellable};
 ///
 /// let rt = VirtualRuntime::new();
 /// rt.block_on(async {
 ///     let tasks: Vec<_> = (0..3)
-///         .map(|_| spawn_cancellable(&rt, |t| async move { t.cancelled().await }))
+///         .map(|_| spawn_cancellable(rt.clone(), |t| async move { t.cancelled().await }))
 ///         .collect();
 ///     rt.sleep(Duration::from_millis(1)).await; // let them start
-///     let outcomes = cancel_all_and_wait(tasks).await;
+///     let outcomes = cancel_all(tasks).await;
 ///     assert!(outcomes.iter().all(|o| matches!(o, CancelOutcome::Stopped(()))));
 /// });
 /// ```
@@ -408,16 +389,13 @@ pub fn cancel_and_wait<T: Send + 'static>(task: CancellableTask<T>) -> CancelAnd
 ///
 /// Every task is asked to stop when the future is first polled; dropping it drops the tasks
 /// still running without waiting for them.
-pub fn cancel_all_and_wait<T, I>(tasks: I) -> CancelAllAndWait<T>
+pub fn cancel_all<T, I>(tasks: I) -> CancelAll<T>
 where
     T: Send + 'static,
     I: IntoIterator<Item = CancellableTask<T>>,
 {
-    let waits: Vec<_> = tasks
-        .into_iter()
-        .map(CancellableTask::cancel_and_wait)
-        .collect();
-    CancelAllAndWait {
+    let waits: Vec<_> = tasks.into_iter().map(CancellableTask::cancel).collect();
+    CancelAll {
         inner: Box::pin(async move {
             let mut slots: Vec<Option<CancelOutcome<T>>> = waits.iter().map(|_| None).collect();
             let mut waits: Vec<_> = waits.into_iter().map(Some).collect();
@@ -449,23 +427,23 @@ where
     }
 }
 
-/// The future of [`cancel_all_and_wait`].
+/// The future of [`cancel_all`].
 ///
 /// # Cancel safety
 ///
 /// Dropping it drops the tasks still running without waiting for them.
 #[must_use = "futures do nothing unless you `.await` or poll them"]
-pub struct CancelAllAndWait<T> {
+pub struct CancelAll<T> {
     inner: Pin<Box<dyn Future<Output = Vec<CancelOutcome<T>>> + Send>>,
 }
 
-impl<T> fmt::Debug for CancelAllAndWait<T> {
+impl<T> fmt::Debug for CancelAll<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CancelAllAndWait").finish_non_exhaustive()
+        f.debug_struct("CancelAll").finish_non_exhaustive()
     }
 }
 
-impl<T> Future for CancelAllAndWait<T> {
+impl<T> Future for CancelAll<T> {
     type Output = Vec<CancelOutcome<T>>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {

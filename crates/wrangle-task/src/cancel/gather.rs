@@ -52,7 +52,7 @@ where
     I::Item: Future + Send + 'static,
     <I::Item as Future>::Output: Send + 'static,
 {
-    gather_with_runtime(&DefaultRuntime::current(), futures)
+    gather_with_runtime(DefaultRuntime::current(), futures)
 }
 
 /// [`gather`] on a given runtime.
@@ -64,14 +64,14 @@ where
 ///
 /// let rt = VirtualRuntime::new();
 /// let jobs = (1..=2).map(|i| async move { i * 10 });
-/// let out = rt.block_on(wrangle_task::gather_with_runtime(&rt, jobs));
+/// let out = rt.block_on(wrangle_task::gather_with_runtime(rt.clone(), jobs));
 /// assert_eq!(out.len(), 2);
 /// ```
 ///
 /// # Cancel safety
 ///
 /// Dropping the future cancels every task still running, without waiting.
-pub fn gather_with_runtime<R, I>(rt: &R, futures: I) -> Gather<<I::Item as Future>::Output>
+pub fn gather_with_runtime<R, I>(rt: R, futures: I) -> Gather<<I::Item as Future>::Output>
 where
     R: Runtime,
     I: IntoIterator,
@@ -79,7 +79,6 @@ where
     I::Item: Future + Send + 'static,
     <I::Item as Future>::Output: Send + 'static,
 {
-    let rt = rt.clone();
     let futures = futures.into_iter();
     Gather {
         inner: Box::pin(async move {

@@ -11,8 +11,10 @@ use wrangle_rt::{
     report_unhandled,
 };
 
-use crate::sync::{Mutex, lock};
-use crate::{Scope, ShutdownReason, SpawnError, TaskOutput};
+use wrangle_rt::TaskOutput;
+
+use crate::loom::{Mutex, lock};
+use crate::{Scope, ScopeClosed, ShutdownReason};
 
 const ORIGIN: &str = "wrangle_task::Supervisor";
 
@@ -30,14 +32,25 @@ pub(crate) struct State {
 }
 
 impl Shared {
-    pub(crate) fn trigger(&self, reason: ShutdownReason) {
-        let mut st = lock(&self.state);
-        if st.reason.is_none() {
-            st.reason = Some(reason);
-            drop(st);
-            self.token.cancel();
-            self.event.notify(usize::MAX);
+    pub(crate) fn new() -> Self {
+        Shared {
+            state: Mutex::new(State::default()),
+            event: Event::new(),
+            token: CancellationToken::new(),
         }
+    }
+
+    /// Starts the graceful stop for `reason`; returns whether this call started it.
+    pub(crate) fn trigger(&self, reason: ShutdownReason) -> bool {
+        let mut st = lock(&self.state);
+        if st.reason.is_some() {
+            return false;
+        }
+        st.reason = Some(reason);
+        drop(st);
+        self.token.cancel();
+        self.event.notify(usize::MAX);
+        true
     }
 
     pub(crate) fn report(&self, error: BoxError) {
@@ -67,8 +80,15 @@ impl Shared {
     }
 }
 
-/// A `Send + Sync` handle that starts the graceful stop of a [`Supervisor`](crate::Supervisor) from anywhere: any
-/// thread, async or not.
+/// A `Send + Sync` handle that starts the graceful stop of a [`Supervisor`](crate::Supervisor)
+/// or a [`Server`](crate::Server) from anywhere: any thread, async or not, before or during the
+/// run.
+///
+/// Its verb is [`close`](ShutdownHandle::close), the request half of a graceful shutdown: the
+/// supervised work is told to stop taking new work (its token is cancelled) and to finish what
+/// it has; `close` never waits. The waiting half is the future of
+/// [`Supervisor::run`](crate::Supervisor::run) or [`Server::serve`](crate::Server::serve),
+/// which resolves when everything has finished.
 ///
 /// # Examples
 ///
@@ -79,7 +99,9 @@ impl Shared {
 /// let rt = VirtualRuntime::new();
 /// let r = rt.block_on(Supervisor::with_runtime(rt.clone()).run(|sup| async move {
 ///     let handle = sup.shutdown_handle();
-///     std::thread::spawn(move || handle.shutdown()).join().unwrap();
+///     // A plain thread (say, an admin command) asks for the stop.
+///     let started = std::thread::spawn(move || handle.close()).join().unwrap();
+///     assert!(started);
 ///     sup.token().cancelled().await;
 ///     Ok::<_, std::io::Error>(())
 /// }));
@@ -93,13 +115,15 @@ pub struct ShutdownHandle {
 impl fmt::Debug for ShutdownHandle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ShutdownHandle")
-            .field("stopping", &self.is_stopping())
+            .field("closed", &self.is_closed())
             .finish()
     }
 }
 
 impl ShutdownHandle {
-    /// Starts the graceful stop (no effect if it has started already).
+    /// Starts the graceful stop, with [`ShutdownReason::Requested`]; never waits. Returns
+    /// `true` if this call started it, `false` if it had started already (by a call, an error or
+    /// a signal).
     ///
     /// # Examples
     ///
@@ -109,14 +133,14 @@ impl ShutdownHandle {
     ///
     /// let rt = VirtualRuntime::new();
     /// let r = rt.block_on(Supervisor::with_runtime(rt.clone()).run(|sup| async move {
-    ///     sup.shutdown_handle().shutdown();
-    ///     sup.shutdown_handle().shutdown();
-    ///     Ok::<_, std::io::Error>(sup.shutdown_handle().is_stopping())
+    ///     assert!(sup.shutdown_handle().close());
+    ///     assert!(!sup.shutdown_handle().close()); // once only
+    ///     Ok::<_, std::io::Error>(sup.shutdown_handle().is_closed())
     /// }));
     /// assert!(r.unwrap());
     /// ```
-    pub fn shutdown(&self) {
-        self.shared.trigger(ShutdownReason::Requested);
+    pub fn close(&self) -> bool {
+        self.shared.trigger(ShutdownReason::Requested)
     }
 
     /// Reports an unhandled error: the first one starts the graceful stop and becomes the
@@ -139,21 +163,9 @@ impl ShutdownHandle {
         self.shared.report(error.into());
     }
 
-    /// Returns `true` once the graceful stop has started.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use wrangle_rt::VirtualRuntime;
-    /// use wrangle_task::Supervisor;
-    ///
-    /// let rt = VirtualRuntime::new();
-    /// let r = rt.block_on(Supervisor::with_runtime(rt.clone()).run(|sup| async move {
-    ///     Ok::<_, std::io::Error>(sup.shutdown_handle().is_stopping())
-    /// }));
-    /// assert!(!r.unwrap());
-    /// ```
-    pub fn is_stopping(&self) -> bool {
+    /// Returns `true` once the graceful stop has started, whatever started it (see
+    /// [`reason`](ShutdownHandle::reason)).
+    pub fn is_closed(&self) -> bool {
         lock(&self.shared.state).reason.is_some()
     }
 
@@ -167,7 +179,7 @@ impl ShutdownHandle {
     ///
     /// let rt = VirtualRuntime::new();
     /// let r = rt.block_on(Supervisor::with_runtime(rt.clone()).run(|sup| async move {
-    ///     sup.shutdown_handle().shutdown();
+    ///     sup.shutdown_handle().close();
     ///     Ok::<_, std::io::Error>(sup.shutdown_handle().reason())
     /// }));
     /// assert_eq!(r.unwrap(), Some(ShutdownReason::Requested));
@@ -210,7 +222,7 @@ impl<R: Runtime> Clone for SupervisorHandle<R> {
 impl<R: Runtime> fmt::Debug for SupervisorHandle<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SupervisorHandle")
-            .field("stopping", &self.shutdown.is_stopping())
+            .field("closed", &self.shutdown.is_closed())
             .finish_non_exhaustive()
     }
 }
@@ -230,7 +242,7 @@ impl<R: Runtime> SupervisorHandle<R> {
     /// let r = rt.block_on(Supervisor::with_runtime(rt.clone()).run(|sup| async move {
     ///     let token = sup.token().clone();
     ///     sup.spawn(async move { token.cancelled().await }).unwrap();
-    ///     sup.shutdown_handle().shutdown();
+    ///     sup.shutdown_handle().close();
     ///     Ok::<_, std::io::Error>(())
     /// }));
     /// assert!(r.is_ok());
@@ -238,15 +250,15 @@ impl<R: Runtime> SupervisorHandle<R> {
     ///
     /// # Errors
     ///
-    /// [`SpawnError`] with the future once the supervisor has finished.
-    pub fn spawn<F>(&self, future: F) -> Result<(), SpawnError<F>>
+    /// [`ScopeClosed`] with the future once the supervisor has finished.
+    pub fn spawn<F>(&self, future: F) -> Result<(), ScopeClosed<F>>
     where
         F: Future + Send + 'static,
         F::Output: TaskOutput,
     {
         self.scope
             .spawn_with_token(move |_| future)
-            .map_err(|SpawnError(c)| SpawnError(c(CancellationToken::new())))
+            .map_err(|ScopeClosed(c)| ScopeClosed(c(CancellationToken::new())))
     }
 
     /// The token cancelled when the graceful stop starts.
@@ -278,7 +290,7 @@ impl<R: Runtime> SupervisorHandle<R> {
     ///
     /// let rt = VirtualRuntime::new();
     /// let r = rt.block_on(Supervisor::with_runtime(rt.clone()).run(|sup| async move {
-    ///     sup.shutdown_handle().shutdown();
+    ///     sup.shutdown_handle().close();
     ///     Ok::<_, std::io::Error>(())
     /// }));
     /// assert!(r.is_ok());

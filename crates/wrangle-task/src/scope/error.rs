@@ -65,35 +65,35 @@ impl<E: fmt::Debug + fmt::Display> std::error::Error for ScopeError<E> {}
 /// # Examples
 ///
 /// ```
-/// let e = wrangle_task::SpawnError(42);
+/// let e = wrangle_task::ScopeClosed(42);
 /// assert_eq!(e.to_string(), "the scope is closed");
 /// assert_eq!(e.into_inner(), 42);
 /// ```
-pub struct SpawnError<T>(pub T);
+pub struct ScopeClosed<T>(pub T);
 
-impl<T> SpawnError<T> {
+impl<T> ScopeClosed<T> {
     /// The value that was not spawned.
     ///
     /// # Examples
     ///
     /// ```
-    /// assert_eq!(wrangle_task::SpawnError("x").into_inner(), "x");
+    /// assert_eq!(wrangle_task::ScopeClosed("x").into_inner(), "x");
     /// ```
     pub fn into_inner(self) -> T {
         self.0
     }
 }
 
-impl<T> fmt::Debug for SpawnError<T> {
+impl<T> fmt::Debug for ScopeClosed<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("SpawnError").finish_non_exhaustive()
+        f.debug_tuple("ScopeClosed").finish_non_exhaustive()
     }
 }
 
-impl<T> fmt::Display for SpawnError<T> {
+impl<T> fmt::Display for ScopeClosed<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("the scope is closed")
     }
 }
 
-impl<T> std::error::Error for SpawnError<T> {}
+impl<T> std::error::Error for ScopeClosed<T> {}

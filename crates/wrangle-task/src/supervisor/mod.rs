@@ -1,5 +1,9 @@
 //! [`Supervisor`]: graceful shutdown on the first unhandled error, a request or a signal.
 
+pub(crate) mod handle;
+pub(crate) mod server;
+pub(crate) mod types;
+
 use std::fmt;
 use std::future::{Future, poll_fn};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -8,14 +12,12 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use event_listener::{Event, EventListener};
+use event_listener::EventListener;
 use futures_lite::FutureExt;
-use wrangle_rt::{
-    BoxError, CancellationToken, DefaultRuntime, Runtime, Unhandled, report_unhandled,
-};
+use wrangle_rt::{BoxError, DefaultRuntime, ErrorReporter, Runtime, Unhandled, report_unhandled};
 
-use crate::supervisor_handle::{Shared, State};
-use crate::sync::{Mutex, lock};
+use crate::loom::lock;
+use crate::supervisor::handle::Shared;
 use crate::{
     ForceExit, ScopeError, ShutdownHandle, ShutdownReason, SupervisorError, SupervisorHandle,
     TaskScope,
@@ -31,7 +33,7 @@ type StopFn = Box<dyn FnOnce(ShutdownReason) -> BoxFut + Send>;
 ///
 /// - The first unhandled error of a task spawned through the [`SupervisorHandle`] (or reported
 ///   to its [`reporter`](SupervisorHandle::reporter)), a
-///   [`shutdown`](ShutdownHandle::shutdown) request from any thread, or (feature `signal`, with
+///   [`close`](ShutdownHandle::close) request from any thread, or (feature `signal`, with
 ///   `Supervisor::signals`) SIGINT or SIGTERM starts the graceful stop **once**: the
 ///   [`token`](SupervisorHandle::token) is cancelled and the [`on_stop`](Supervisor::on_stop)
 ///   future runs. The body and the other tasks go on until they finish.
@@ -70,6 +72,7 @@ type StopFn = Box<dyn FnOnce(ShutdownReason) -> BoxFut + Send>;
 /// ```
 pub struct Supervisor<R: Runtime = DefaultRuntime> {
     rt: R,
+    pub(crate) shared: Arc<Shared>,
     stop: Option<StopFn>,
     drain: Option<Duration>,
     force: ForceExit,
@@ -133,12 +136,39 @@ impl<R: Runtime> Supervisor<R> {
     pub fn with_runtime(rt: R) -> Self {
         Supervisor {
             rt,
+            shared: Arc::new(Shared::new()),
             stop: None,
             drain: None,
             force: ForceExit::default(),
             startup: Vec::new(),
             join: Vec::new(),
             signals: false,
+        }
+    }
+
+    /// A handle that starts the graceful stop from anywhere, before or during
+    /// [`run`](Supervisor::run); the same as [`SupervisorHandle::shutdown_handle`] inside the
+    /// body.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wrangle_rt::VirtualRuntime;
+    /// use wrangle_task::{ShutdownReason, Supervisor};
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// let sup = Supervisor::with_runtime(rt.clone());
+    /// let handle = sup.shutdown_handle();
+    /// handle.close(); // before the run: the body starts with its token cancelled
+    /// let r = rt.block_on(sup.run(|sup| async move {
+    ///     sup.token().cancelled().await;
+    ///     Ok::<_, std::io::Error>(sup.shutdown_handle().reason())
+    /// }));
+    /// assert_eq!(r.unwrap(), Some(ShutdownReason::Requested));
+    /// ```
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        ShutdownHandle {
+            shared: self.shared.clone(),
         }
     }
 
@@ -159,7 +189,7 @@ impl<R: Runtime> Supervisor<R> {
     ///     Supervisor::with_runtime(rt.clone())
     ///         .on_stop(move |_reason| async move { stop.cancel() })
     ///         .run(|sup| async move {
-    ///             sup.shutdown_handle().shutdown();
+    ///             sup.shutdown_handle().close();
     ///             server.cancelled().await; // the stop future ended the "server"
     ///             Ok::<_, std::io::Error>(())
     ///         }),
@@ -191,7 +221,7 @@ impl<R: Runtime> Supervisor<R> {
     ///     Supervisor::with_runtime(rt.clone())
     ///         .drain(Duration::from_secs(5))
     ///         .run(|sup| async move {
-    ///             sup.shutdown_handle().shutdown();
+    ///             sup.shutdown_handle().close();
     ///             std::future::pending::<()>().await; // never stops
     ///             Ok::<_, std::io::Error>(())
     ///         }),
@@ -394,7 +424,7 @@ fn poll_signal(_signals: &mut Option<NoSignals>, _cx: &mut Context<'_>) -> Poll<
 /// supervisor's error like a task's, or reported if the stop is already under way.
 async fn guarded(shared: &Shared, hook: impl Future<Output = ()>) {
     if let Err(p) = AssertUnwindSafe(hook).catch_unwind().await {
-        shared.report(Box::new(crate::panic::payload(p)));
+        shared.report(Box::new(wrangle_rt::PanicPayload::new(p)));
     }
 }
 
@@ -408,6 +438,7 @@ where
 {
     let Supervisor {
         rt,
+        shared,
         stop,
         drain,
         force,
@@ -416,11 +447,6 @@ where
         signals,
     } = sup;
     let mut signals = install_signals(signals).map_err(SupervisorError::Signals)?;
-    let shared = Arc::new(Shared {
-        state: Mutex::new(State::default()),
-        event: Event::new(),
-        token: CancellationToken::new(),
-    });
     for hook in startup {
         guarded(&shared, hook).await;
     }
@@ -432,7 +458,9 @@ where
     let handle_shutdown = shutdown.clone();
     let mut work = Box::pin(
         TaskScope::with_runtime(rt.clone())
-            .error_handler(move |u: Unhandled| reporter_shared.report(u.into_error()))
+            .error_reporter(ErrorReporter::new(move |u: Unhandled| {
+                reporter_shared.report(u.into_error())
+            }))
             .run(move |scope| {
                 body(SupervisorHandle {
                     shutdown: handle_shutdown,
@@ -481,7 +509,7 @@ where
                         // User code: a panic while it builds its future is that future's.
                         let fut = match catch_unwind(AssertUnwindSafe(|| f(reason))) {
                             Ok(fut) => fut,
-                            Err(p) => Box::pin(crate::panic::resume(p)),
+                            Err(p) => Box::pin(crate::resume_panic(p)),
                         };
                         let sh = shared.clone();
                         stopping = Some(Box::pin(async move { guarded(&sh, fut).await }));

@@ -10,10 +10,9 @@ use std::time::Duration;
 
 use event_listener::Event;
 use futures_lite::FutureExt;
-use wrangle_rt::{BoxError, DefaultRuntime, JoinHandle, Runtime};
+use wrangle_rt::{BoxError, DefaultRuntime, JoinHandle, PanicPayload, Runtime};
 
-use crate::TaskPanicked;
-use crate::sync::{Mutex, lock};
+use crate::loom::{Mutex, lock};
 
 type Factory<T> = Box<dyn Fn() -> Pin<Box<dyn Future<Output = Option<T>> + Send>> + Send + Sync>;
 
@@ -35,7 +34,7 @@ pub enum RestartError {
     /// [`set_error`](RestartableTask::set_error) was called for the attempt.
     Failed(Arc<dyn std::error::Error + Send + Sync>),
     /// The attempt's future panicked.
-    Panicked(Arc<TaskPanicked>),
+    Panicked(Arc<PanicPayload>),
 }
 
 impl fmt::Display for RestartError {
@@ -83,29 +82,26 @@ impl<T> fmt::Display for NoAttempt<T> {
 
 impl<T> std::error::Error for NoAttempt<T> {}
 
-/// Counters of a [`RestartableTask`].
+/// Counters of a [`RestartableTask`], from [`RestartableTask::stats`].
 ///
-/// Every attempt is counted once when it ends: `attempts == succeeded + failed + timed_out +
-/// cancelled`, plus one while an attempt is live. A factory that panics is a failed attempt.
-///
-/// # Examples
-///
-/// ```
-/// assert_eq!(wrangle_task::RestartStats::default().attempts, 0);
-/// ```
+/// Every attempt is counted once when it ends, so at any time
+/// `started == completed + failed + timed_out + cancelled + running` (`running` is 0 or 1). A
+/// factory that panics is a failed attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct RestartStats {
     /// Attempts started.
-    pub attempts: u64,
-    /// Attempts cancelled.
+    pub started: u64,
+    /// Attempts resolved with a value.
+    pub completed: u64,
+    /// Attempts resolved with an error or a panic.
+    pub failed: u64,
+    /// Attempts cancelled (by `abort`, `cancel` or the drop of the task).
     pub cancelled: u64,
     /// Attempts that timed out.
     pub timed_out: u64,
-    /// Attempts resolved with a value.
-    pub succeeded: u64,
-    /// Attempts resolved with an error or a panic.
-    pub failed: u64,
+    /// Attempts live now (started, not cancelled, not resolved): 0 or 1.
+    pub running: usize,
 }
 
 /// A retriable attempt (concurrent_tasks' `RestartableTask`): each
@@ -116,13 +112,18 @@ pub struct RestartStats {
 /// number of times.
 ///
 /// [`wait`](RestartableTask::wait) follows the task across restarts by generation: a
-/// synchronous `cancel(); start()` does not disturb waiters, who get the new attempt's outcome.
+/// synchronous `abort(); start()` does not disturb waiters, who get the new attempt's outcome.
 /// Dropping the `RestartableTask` cancels the live attempt.
 ///
 /// The factory's future runs once per `start`, to its end, even when the reply comes before
 /// the attempt's task was first polled: `start(); set_result(v)` still sends. A factory that
 /// panics (while building its future, or the future while it runs) resolves the attempt with
 /// [`RestartError::Panicked`]; the task keeps working.
+///
+/// Why this is not a [`BackgroundTask`](crate::BackgroundTask) with options: there the run is
+/// the work and its own end is the outcome, its errors reported as they happen; here an attempt
+/// is a request whose outcome may come from outside, within a timeout, and its errors belong to
+/// the waiters (nothing is reported).
 ///
 /// # Examples
 ///
@@ -137,11 +138,11 @@ pub struct RestartStats {
 ///     .timeout(Duration::from_secs(1));
 /// rt.block_on(async {
 ///     task.start();
-///     task.cancel();
+///     task.abort();
 ///     task.start();
 ///     task.set_result(7).unwrap();
 ///     assert_eq!(task.wait().await.unwrap(), 7);
-///     assert_eq!(task.stats().attempts, 2);
+///     assert_eq!(task.stats().started, 2);
 /// });
 /// ```
 pub struct RestartableTask<T, R: Runtime = DefaultRuntime> {
@@ -179,7 +180,7 @@ impl<T> Shared<T> {
             return Err(NoAttempt(outcome));
         }
         match &outcome {
-            Ok(_) => st.stats.succeeded += 1,
+            Ok(_) => st.stats.completed += 1,
             Err(RestartError::TimedOut) => st.stats.timed_out += 1,
             Err(_) => st.stats.failed += 1,
         }
@@ -251,7 +252,7 @@ impl<T: Clone + Send + 'static, R: Runtime> RestartableTask<T, R> {
     ///
     /// let rt = VirtualRuntime::new();
     /// let task = RestartableTask::with_runtime(rt.clone(), || async { None::<()> });
-    /// assert!(!task.is_live());
+    /// assert!(!task.is_running());
     /// ```
     pub fn with_runtime<F, Fut>(rt: R, factory: F) -> Self
     where
@@ -314,7 +315,7 @@ impl<T: Clone + Send + 'static, R: Runtime> RestartableTask<T, R> {
     /// let task = RestartableTask::with_runtime(rt.clone(), || async { None::<()> });
     /// task.start();
     /// task.start(); // no-op: an attempt is live
-    /// assert_eq!(task.stats().attempts, 1);
+    /// assert_eq!(task.stats().started, 1);
     /// ```
     pub fn start(&self) {
         let mut st = lock(&self.shared.state);
@@ -324,7 +325,7 @@ impl<T: Clone + Send + 'static, R: Runtime> RestartableTask<T, R> {
         st.generation += 1;
         st.started_ever = true;
         st.outcome = None;
-        st.stats.attempts += 1;
+        st.stats.started += 1;
         let generation = st.generation;
         // The factory is user code: a panic while it builds the future is this attempt's
         // outcome, so that every counted attempt is resolved.
@@ -332,9 +333,7 @@ impl<T: Clone + Send + 'static, R: Runtime> RestartableTask<T, R> {
             Ok(fut) => fut,
             Err(p) => {
                 st.stats.failed += 1;
-                st.outcome = Some(Err(RestartError::Panicked(Arc::new(TaskPanicked::new(
-                    crate::panic::payload(p),
-                )))));
+                st.outcome = Some(Err(RestartError::Panicked(Arc::new(PanicPayload::new(p)))));
                 drop(st);
                 self.shared.changed.notify(usize::MAX);
                 return;
@@ -347,9 +346,7 @@ impl<T: Clone + Send + 'static, R: Runtime> RestartableTask<T, R> {
                 match AssertUnwindSafe(fut).catch_unwind().await {
                     Ok(Some(v)) => Some(Ok(v)),
                     Ok(None) => None,
-                    Err(p) => Some(Err(RestartError::Panicked(Arc::new(TaskPanicked::new(
-                        crate::panic::payload(p),
-                    ))))),
+                    Err(p) => Some(Err(RestartError::Panicked(Arc::new(PanicPayload::new(p))))),
                 }
             };
             if let Some(outcome) = work.await {
@@ -378,8 +375,9 @@ impl<T: Clone + Send + 'static, R: Runtime> RestartableTask<T, R> {
         self.shared.changed.notify(usize::MAX);
     }
 
-    /// Cancels the live attempt, if any; waiters keep waiting for the next
-    /// [`start`](RestartableTask::start).
+    /// Requests the cancellation of the live attempt, if any, and never waits; waiters keep
+    /// waiting for the next [`start`](RestartableTask::start). To wait until the attempt's
+    /// future is gone, use [`cancel`](RestartableTask::cancel).
     ///
     /// # Examples
     ///
@@ -390,16 +388,71 @@ impl<T: Clone + Send + 'static, R: Runtime> RestartableTask<T, R> {
     /// let rt = VirtualRuntime::new();
     /// let task = RestartableTask::with_runtime(rt.clone(), || async { None::<()> });
     /// task.start();
-    /// task.cancel();
-    /// task.cancel(); // no-op
+    /// task.abort();
+    /// task.abort(); // no-op
     /// assert_eq!(task.stats().cancelled, 1);
     /// ```
-    pub fn cancel(&self) {
+    pub fn abort(&self) {
         let mut st = lock(&self.shared.state);
         if let Some(h) = st.live.take() {
             st.stats.cancelled += 1;
             drop(st);
             drop(h);
+        }
+    }
+
+    /// Cancels the live attempt, if any, and waits until its future is gone (its drop-time
+    /// cleanup has run). Resolves to `true` if an attempt was live. Waiters keep waiting for
+    /// the next [`start`](RestartableTask::start).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use wrangle_rt::{Runtime, VirtualRuntime};
+    /// use wrangle_task::RestartableTask;
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// let rt2 = rt.clone();
+    /// // Each attempt sends, then waits for the reply through `set_result`.
+    /// let task = RestartableTask::with_runtime(rt.clone(), move || {
+    ///     let rt = rt2.clone();
+    ///     async move {
+    ///         rt.sleep(Duration::from_millis(5)).await; // sending
+    ///         None::<u32>
+    ///     }
+    /// });
+    /// rt.block_on(async {
+    ///     task.start();
+    ///     assert!(task.cancel().await); // the attempt was live, and is gone now
+    ///     assert!(!task.cancel().await); // nothing left to cancel
+    ///     let stats = task.stats();
+    ///     assert_eq!((stats.started, stats.cancelled, stats.running), (1, 1, 0));
+    /// });
+    /// ```
+    ///
+    /// # Cancel safety
+    ///
+    /// The attempt is cancelled when `cancel` is called, not when the future is first polled.
+    /// Dropping the future only stops waiting: the attempt is dropped by its runtime soon
+    /// after, as with [`abort`](RestartableTask::abort).
+    pub fn cancel(&self) -> RestartCancel {
+        let mut st = lock(&self.shared.state);
+        let live = st.live.take();
+        if live.is_some() {
+            st.stats.cancelled += 1;
+        }
+        drop(st);
+        RestartCancel {
+            inner: Box::pin(async move {
+                match live {
+                    Some(h) => {
+                        let _ = h.cancel().await;
+                        true
+                    }
+                    None => false,
+                }
+            }),
         }
     }
 
@@ -471,26 +524,18 @@ impl<T: Clone + Send + 'static, R: Runtime> RestartableTask<T, R> {
     /// let rt = VirtualRuntime::new();
     /// let task = RestartableTask::with_runtime(rt.clone(), || async { None::<()> });
     /// task.start();
-    /// assert!(task.is_live());
+    /// assert!(task.is_running());
     /// ```
-    pub fn is_live(&self) -> bool {
+    pub fn is_running(&self) -> bool {
         lock(&self.shared.state).live.is_some()
     }
 
-    /// The counters so far.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use wrangle_rt::VirtualRuntime;
-    /// use wrangle_task::RestartableTask;
-    ///
-    /// let rt = VirtualRuntime::new();
-    /// let task = RestartableTask::with_runtime(rt.clone(), || async { None::<()> });
-    /// assert_eq!(task.stats().attempts, 0);
-    /// ```
+    /// The counters so far; see [`RestartStats`] for their invariant.
     pub fn stats(&self) -> RestartStats {
-        lock(&self.shared.state).stats
+        let st = lock(&self.shared.state);
+        let mut stats = st.stats;
+        stats.running = usize::from(st.live.is_some());
+        stats
     }
 
     /// Waits for the outcome of the current attempt, following restarts: a cancelled attempt
@@ -591,6 +636,30 @@ impl<T> Future for RestartWait<T> {
     type Output = Result<T, RestartError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.inner.as_mut().poll(cx)
+    }
+}
+
+/// The future of [`RestartableTask::cancel`]: `true` if an attempt was live.
+///
+/// # Cancel safety
+///
+/// Dropping it only stops waiting; the attempt was already cancelled.
+#[must_use = "futures do nothing unless you `.await` or poll them"]
+pub struct RestartCancel {
+    inner: Pin<Box<dyn Future<Output = bool> + Send>>,
+}
+
+impl fmt::Debug for RestartCancel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RestartCancel").finish_non_exhaustive()
+    }
+}
+
+impl Future for RestartCancel {
+    type Output = bool;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<bool> {
         self.inner.as_mut().poll(cx)
     }
 }

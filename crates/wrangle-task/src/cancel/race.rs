@@ -7,7 +7,7 @@ use std::task::{Context, Poll};
 
 use wrangle_rt::{DefaultRuntime, JoinError, JoinHandle, PanicPayload, Runtime};
 
-use crate::slots::Slots;
+use crate::concurrent::future_set::FutureSet;
 
 type Inner<T, E> = Pin<Box<dyn Future<Output = Result<(T, Vec<E>), RaceError<E>>> + Send>>;
 type Start<T, E> = Box<dyn FnOnce(bool) -> Inner<T, E> + Send>;
@@ -60,7 +60,7 @@ where
     T: Send + 'static,
     E: Send + 'static,
 {
-    race_with_runtime(&DefaultRuntime::current(), futures)
+    race_with_runtime(DefaultRuntime::current(), futures)
 }
 
 /// [`race`] on a given runtime.
@@ -71,7 +71,7 @@ where
 /// use wrangle_rt::VirtualRuntime;
 ///
 /// let rt = VirtualRuntime::new();
-/// let r = rt.block_on(wrangle_task::race_with_runtime(&rt, [async { Ok::<_, ()>(1) }]));
+/// let r = rt.block_on(wrangle_task::race_with_runtime(rt.clone(), [async { Ok::<_, ()>(1) }]));
 /// assert_eq!(r.unwrap().0, 1);
 /// ```
 ///
@@ -82,7 +82,7 @@ where
 /// # Cancel safety
 ///
 /// Dropping the future cancels every task still running, without waiting.
-pub fn race_with_runtime<R, I, T, E>(rt: &R, futures: I) -> Race<T, E>
+pub fn race_with_runtime<R, I, T, E>(rt: R, futures: I) -> Race<T, E>
 where
     R: Runtime,
     I: IntoIterator,
@@ -91,7 +91,6 @@ where
     T: Send + 'static,
     E: Send + 'static,
 {
-    let rt = rt.clone();
     let futures = futures.into_iter();
     Race {
         start: Some(Box::new(move |continue_on_error| {
@@ -183,7 +182,7 @@ where
     T: Send + 'static,
     E: Send + 'static,
 {
-    let mut slots: Slots<JoinHandle<Result<T, E>>> = Slots::default();
+    let mut slots: FutureSet<JoinHandle<Result<T, E>>> = FutureSet::default();
     for f in futures {
         slots.insert(rt.spawn(f));
     }
@@ -203,7 +202,7 @@ where
             Some(Ok(Err(JoinError::Panicked(p)))) => Err(RaceError::Panicked(p)),
             // Cancelled by its runtime: it neither won nor failed.
             Some(Ok(Err(_))) => continue,
-            Some(Err(p)) => Err(RaceError::Panicked(crate::panic::payload(p))),
+            Some(Err(p)) => Err(RaceError::Panicked(PanicPayload::new(p))),
         };
         for c in slots.take_all().into_iter().map(JoinHandle::cancel) {
             let _ = c.await;

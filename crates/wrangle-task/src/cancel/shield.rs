@@ -51,7 +51,7 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    shield_with_runtime(&DefaultRuntime::current(), future)
+    shield_with_runtime(DefaultRuntime::current(), future)
 }
 
 /// [`shield`] on a given runtime.
@@ -62,14 +62,14 @@ where
 /// use wrangle_rt::VirtualRuntime;
 ///
 /// let rt = VirtualRuntime::new();
-/// let v = rt.block_on(wrangle_task::shield_with_runtime(&rt, async { 5 }));
+/// let v = rt.block_on(wrangle_task::shield_with_runtime(rt.clone(), async { 5 }));
 /// assert_eq!(v.unwrap(), 5);
 /// ```
 ///
 /// # Cancel safety
 ///
 /// Dropping the returned future does not stop the work.
-pub fn shield_with_runtime<R, F>(rt: &R, future: F) -> Shield<F::Output>
+pub fn shield_with_runtime<R, F>(rt: R, future: F) -> Shield<F::Output>
 where
     R: Runtime,
     F: Future + Send + 'static,

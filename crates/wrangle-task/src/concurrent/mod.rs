@@ -1,5 +1,12 @@
 //! [`Concurrent`]: run futures on the runtime, a bounded number at a time.
 
+pub(crate) mod concurrent_inline;
+pub(crate) mod error;
+pub(crate) mod future_set;
+pub(crate) mod limit;
+pub(crate) mod source;
+pub(crate) mod stats;
+
 use std::collections::VecDeque;
 use std::fmt;
 use std::pin::Pin;
@@ -9,10 +16,10 @@ use futures_lite::Stream;
 use pin_project::pin_project;
 use wrangle_rt::{Cancel, DefaultRuntime, JoinError, JoinHandle, Runtime};
 
-use crate::panic::payload;
-use crate::slots::Slots;
-use crate::source::{IterSource, Source, StreamSource, TryStreamSource};
-use crate::{ConcurrentError, ConcurrentStats, ErrorPolicy, Limit};
+use crate::concurrent::future_set::FutureSet;
+use crate::concurrent::source::{IterSource, Source, StreamSource, TryStreamSource};
+use crate::{ConcurrentError, ConcurrentStats, Limit};
+use wrangle_rt::PanicPayload;
 
 type Output<S> = Result<<S as Source>::Ok, <S as Source>::Error>;
 
@@ -76,7 +83,7 @@ pub struct Concurrent<S: Source, R: Runtime = DefaultRuntime> {
     source_done: bool,
     limit: Option<usize>,
     policy: ErrorPolicy,
-    slots: Slots<JoinHandle<Output<S>>>,
+    slots: FutureSet<JoinHandle<Output<S>>>,
     state: State<S>,
     stats: ConcurrentStats,
 }
@@ -91,36 +98,6 @@ enum State<S: Source> {
         ready: VecDeque<S::Ok>,
     },
     Done,
-}
-
-/// Runs the futures of `futures` concurrently on the current runtime; see [`Concurrent`].
-///
-/// Shorthand for [`Concurrent::new`].
-///
-/// # Examples
-///
-/// ```
-/// use futures_lite::StreamExt;
-/// use wrangle_rt::VirtualRuntime;
-///
-/// let rt = VirtualRuntime::new();
-/// let sum: u32 = rt.block_on(async {
-///     let jobs = (1..=4).map(|i| async move { Ok::<u32, ()>(i * i) });
-///     wrangle_task::concurrent(jobs).map(|r| r.unwrap()).fold(0, |a, b| a + b).await
-/// });
-/// assert_eq!(sum, 30);
-/// ```
-///
-/// # Panics
-///
-/// Like [`DefaultRuntime::current`], in a build with no runtime feature outside a virtual
-/// runtime.
-pub fn concurrent<I>(futures: I) -> Concurrent<IterSource<I::IntoIter>>
-where
-    I: IntoIterator,
-    IterSource<I::IntoIter>: Source,
-{
-    Concurrent::new(futures)
 }
 
 impl<I> Concurrent<IterSource<I>>
@@ -289,7 +266,7 @@ impl<S: Source, R: Runtime> Concurrent<S, R> {
             source_done: false,
             limit: Limit::Default.get(),
             policy: ErrorPolicy::Stop,
-            slots: Slots::default(),
+            slots: FutureSet::default(),
             state: State::Running,
             stats: ConcurrentStats::default(),
         }
@@ -350,12 +327,16 @@ impl<S: Source, R: Runtime> Concurrent<S, R> {
     /// rt.block_on(async {
     ///     let mut s = Concurrent::with_runtime(rt.clone(), [async { Ok::<_, ()>(1) }]);
     ///     while s.next().await.is_some() {}
-    ///     assert_eq!(s.stats().succeeded, 1);
+    ///     assert_eq!(s.stats().completed, 1);
     /// });
     /// ```
     pub fn stats(&self) -> ConcurrentStats {
+        let stopping = match &self.state {
+            State::Stopping { cancels, .. } => cancels.len(),
+            _ => 0,
+        };
         ConcurrentStats {
-            in_flight: self.slots.len(),
+            running: self.slots.pending() + stopping,
             ..self.stats
         }
     }
@@ -386,7 +367,7 @@ where
                         Poll::Pending => true,
                         // It had ended before the cancellation took effect.
                         Poll::Ready(Ok(Ok(v))) => {
-                            stats.succeeded += 1;
+                            stats.completed += 1;
                             ready.push_back(v);
                             false
                         }
@@ -442,13 +423,13 @@ where
                 // Nothing in flight; the source will wake us.
                 Poll::Ready(None) => return Poll::Pending,
                 Poll::Ready(Some(Ok(Ok(Ok(v))))) => {
-                    this.stats.succeeded += 1;
+                    this.stats.completed += 1;
                     return Poll::Ready(Some(Ok(v)));
                 }
                 Poll::Ready(Some(Ok(Ok(Err(e))))) => ConcurrentError::Failed(e),
                 Poll::Ready(Some(Ok(Err(JoinError::Panicked(p))))) => ConcurrentError::Panicked(p),
                 Poll::Ready(Some(Ok(Err(_)))) => ConcurrentError::Cancelled,
-                Poll::Ready(Some(Err(p))) => ConcurrentError::Panicked(payload(p)),
+                Poll::Ready(Some(Err(p))) => ConcurrentError::Panicked(PanicPayload::new(p)),
             };
             this.stats.failed += 1;
             match this.policy {
@@ -464,7 +445,7 @@ where
 
 fn begin_stop<S: Source>(
     state: &mut State<S>,
-    slots: &mut Slots<JoinHandle<Output<S>>>,
+    slots: &mut FutureSet<JoinHandle<Output<S>>>,
     stats: &mut ConcurrentStats,
     error: ConcurrentError<S::Error>,
 ) where
@@ -476,7 +457,7 @@ fn begin_stop<S: Source>(
     for out in slots.take_outputs() {
         match out {
             Ok(Ok(Ok(v))) => {
-                stats.succeeded += 1;
+                stats.completed += 1;
                 ready.push_back(v);
             }
             Ok(Err(JoinError::Cancelled)) => stats.cancelled += 1,
@@ -506,4 +487,24 @@ impl<S: Source, R: Runtime> fmt::Debug for Concurrent<S, R> {
             .field("stats", &self.stats())
             .finish_non_exhaustive()
     }
+}
+
+/// What a concurrent runner does when a future fails or panics.
+///
+/// An error of the input stream itself always ends the run, whatever the policy.
+///
+/// # Examples
+///
+/// ```
+/// use wrangle_task::ErrorPolicy;
+/// assert_eq!(ErrorPolicy::default(), ErrorPolicy::Stop);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum ErrorPolicy {
+    /// Cancel the futures still in flight, wait until they are gone, yield the error and end.
+    #[default]
+    Stop,
+    /// Yield errors as items, in completion order, and keep going.
+    Yield,
 }

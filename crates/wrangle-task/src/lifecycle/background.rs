@@ -1,4 +1,4 @@
-//! [`BackgroundTask`]: at most one live task, restartable, its errors sent to a handler.
+//! [`BackgroundTask`]: at most one live task, restartable, its errors sent to a reporter.
 
 use std::fmt;
 use std::future::Future;
@@ -10,11 +10,10 @@ use std::task::{Context, Poll};
 use event_listener::Event;
 use futures_lite::FutureExt;
 use wrangle_rt::{
-    BoxError, DefaultRuntime, ErrorHandler, ErrorReporter, JoinHandle, Runtime, Unhandled,
+    BoxError, DefaultRuntime, ErrorReporter, JoinHandle, PanicPayload, Runtime, Unhandled,
 };
 
-use crate::TaskPanicked;
-use crate::sync::{Mutex, lock};
+use crate::loom::{Mutex, lock};
 
 const ORIGIN: &str = "wrangle_task::BackgroundTask";
 
@@ -24,7 +23,8 @@ type Factory<T> =
     Box<dyn Fn() -> Pin<Box<dyn Future<Output = Result<T, BoxError>> + Send>> + Send + Sync>;
 
 /// How a run of a [`BackgroundTask`] ended without a value, as seen by
-/// [`wait`](BackgroundTask::wait). The error itself went to the error handler.
+/// [`wait`](BackgroundTask::wait) and [`cancel`](BackgroundTask::cancel). The error itself went
+/// to the [`error_reporter`](BackgroundTask::error_reporter).
 ///
 /// # Examples
 ///
@@ -34,12 +34,12 @@ type Factory<T> =
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum RunError {
-    /// It returned an error (sent to the error handler).
+    /// It returned an error (sent to the error reporter).
     Failed,
-    /// It panicked (reported to the error handler).
+    /// It panicked (the [`PanicPayload`] went to the error reporter).
     Panicked,
-    /// It was cancelled (by [`cancel`](BackgroundTask::cancel) or a new
-    /// [`start`](BackgroundTask::start)).
+    /// It was cancelled (by [`abort`](BackgroundTask::abort), [`cancel`](BackgroundTask::cancel)
+    /// or a new [`start`](BackgroundTask::start)).
     Cancelled,
 }
 
@@ -55,13 +55,12 @@ impl fmt::Display for RunError {
 
 impl std::error::Error for RunError {}
 
-/// Counters of a [`BackgroundTask`].
+/// Counters of a [`BackgroundTask`], from [`BackgroundTask::stats`].
 ///
-/// # Examples
-///
-/// ```
-/// assert_eq!(wrangle_task::BackgroundStats::default().started, 0);
-/// ```
+/// Every run is counted once when it ends, so at any time
+/// `started == completed + failed + cancelled + running` (`running` is 0 or 1). A factory that
+/// panics while building its future is a failed run (`panicked` counts the panics among
+/// `failed`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct BackgroundStats {
@@ -69,19 +68,33 @@ pub struct BackgroundStats {
     pub started: u64,
     /// Runs that returned `Ok`.
     pub completed: u64,
-    /// Runs that failed or panicked.
+    /// Runs that returned `Err` or panicked.
     pub failed: u64,
-    /// Runs cancelled.
+    /// Runs among `failed` that panicked.
+    pub panicked: u64,
+    /// Runs cancelled (by `abort`, `cancel`, a new `start` or the drop of the task).
     pub cancelled: u64,
+    /// Runs running now: 0 or 1.
+    pub running: usize,
 }
 
 /// A factory of futures with at most one live run at a time (concurrent_tasks'
 /// `BackgroundTask`).
 ///
 /// [`start`](BackgroundTask::start) cancels the current run, if any, and starts a new one;
-/// [`cancel`](BackgroundTask::cancel) cancels it and forgets it; [`wait`](BackgroundTask::wait)
-/// waits for the latest run's result. A run's error (or panic) goes to the error handler whether or not
-/// anyone waits; waiters see [`RunError`]. Dropping the `BackgroundTask` cancels the live run.
+/// [`abort`](BackgroundTask::abort) cancels it and forgets it without waiting,
+/// [`cancel`](BackgroundTask::cancel) does the same and waits until the run is gone;
+/// [`wait`](BackgroundTask::wait) waits for the latest run's result. A run's error (or panic)
+/// goes to the [`error_reporter`](BackgroundTask::error_reporter) whether or not anyone waits;
+/// waiters see [`RunError`]. Dropping the `BackgroundTask` cancels the live run.
+///
+/// **`BackgroundTask` or [`RestartableTask`](crate::RestartableTask)?** Both keep at most one
+/// run alive and restart on `start`, but they answer different questions, so they stay two
+/// types: a `BackgroundTask` run *is* the work, and its end (its own `Result`) is the outcome,
+/// with errors reported as they happen; a `RestartableTask` attempt is a *request* whose outcome
+/// may arrive from outside ([`set_result`](crate::RestartableTask::set_result), a reply) within
+/// a per-attempt timeout, and its errors are the waiters' to handle, not reported. One type with
+/// both modes would make `set_result` and `timeout` meaningless for half its uses.
 ///
 /// # Examples
 ///
@@ -102,9 +115,9 @@ pub struct BackgroundStats {
 /// rt.block_on(async {
 ///     bg.start();
 ///     assert_eq!(bg.wait().await, Some(Ok(10)));
-///     // The result stays until the next start; cancel forgets the run.
+///     // The result stays until the next start; abort forgets the run.
 ///     assert_eq!(bg.wait().await, Some(Ok(10)));
-///     bg.cancel();
+///     bg.abort();
 ///     assert_eq!(bg.wait().await, None);
 /// });
 /// ```
@@ -203,28 +216,30 @@ impl<T: Send + 'static, R: Runtime> BackgroundTask<T, R> {
         }
     }
 
-    /// Sends run errors to `handler` instead of the process-wide handler.
+    /// Sends run errors and panics to `reporter` instead of the process-wide handler.
     ///
     /// # Examples
     ///
     /// ```
     /// use std::sync::{Arc, Mutex};
-    /// use wrangle_rt::{Unhandled, VirtualRuntime};
+    /// use wrangle_rt::{ErrorReporter, Unhandled, VirtualRuntime};
     /// use wrangle_task::{BackgroundTask, RunError};
     ///
     /// let rt = VirtualRuntime::new();
     /// let seen = Arc::new(Mutex::new(Vec::new()));
     /// let sink = seen.clone();
+    /// let reporter =
+    ///     ErrorReporter::new(move |u: Unhandled| sink.lock().unwrap().push(u.error().to_string()));
     /// let bg = BackgroundTask::with_runtime(rt.clone(), || async { Err::<(), _>("broken") })
-    ///     .error_handler(move |u: Unhandled| sink.lock().unwrap().push(u.error().to_string()));
+    ///     .error_reporter(reporter);
     /// rt.block_on(async {
     ///     bg.start();
     ///     assert_eq!(bg.wait().await, Some(Err(RunError::Failed)));
     /// });
     /// assert_eq!(*seen.lock().unwrap(), ["broken"]);
     /// ```
-    pub fn error_handler(mut self, handler: impl ErrorHandler) -> Self {
-        self.reporter = ErrorReporter::new(handler);
+    pub fn error_reporter(mut self, reporter: ErrorReporter) -> Self {
+        self.reporter = reporter;
         self
     }
 
@@ -246,7 +261,7 @@ impl<T: Send + 'static, R: Runtime> BackgroundTask<T, R> {
         // The factory is user code: a panic while it builds the future is this run's panic.
         let fut = match catch_unwind(AssertUnwindSafe(|| (self.factory)())) {
             Ok(fut) => fut,
-            Err(p) => Box::pin(crate::panic::resume(p)),
+            Err(p) => Box::pin(crate::resume_panic(p)),
         };
         let mut st = lock(&self.state);
         let old = st.current.take();
@@ -265,18 +280,18 @@ impl<T: Send + 'static, R: Runtime> BackgroundTask<T, R> {
                     Err(RunError::Failed)
                 }
                 Err(p) => {
-                    let p = TaskPanicked::new(crate::panic::payload(p));
-                    reporter.report(Unhandled::new(ORIGIN, p));
+                    reporter.report(Unhandled::new(ORIGIN, PanicPayload::new(p)));
                     Err(RunError::Panicked)
                 }
             };
-            let ok = result.is_ok();
+            let (ok, panicked) = (result.is_ok(), matches!(result, Err(RunError::Panicked)));
             let mut st = lock(&state);
             if run2.finish(result) {
                 if ok {
                     st.stats.completed += 1;
                 } else {
                     st.stats.failed += 1;
+                    st.stats.panicked += u64::from(panicked);
                 }
             }
         });
@@ -289,7 +304,9 @@ impl<T: Send + 'static, R: Runtime> BackgroundTask<T, R> {
         }
     }
 
-    /// Cancels the current run, if any, and forgets it; does not wait.
+    /// Requests the cancellation of the current run, if any, and forgets it; never waits (the
+    /// run's future is dropped by its runtime soon after). To wait until it is gone, use
+    /// [`cancel`](BackgroundTask::cancel).
     ///
     /// # Examples
     ///
@@ -300,10 +317,11 @@ impl<T: Send + 'static, R: Runtime> BackgroundTask<T, R> {
     /// let rt = VirtualRuntime::new();
     /// let bg = BackgroundTask::with_runtime(rt.clone(), || async { Ok::<_, std::io::Error>(1) });
     /// bg.start();
-    /// bg.cancel();
+    /// bg.abort();
     /// assert!(!bg.is_running());
+    /// assert_eq!(bg.stats().cancelled, 1);
     /// ```
-    pub fn cancel(&self) {
+    pub fn abort(&self) {
         let mut st = lock(&self.state);
         if let Some(run) = st.current.take()
             && cancel_run(&run)
@@ -332,28 +350,24 @@ impl<T: Send + 'static, R: Runtime> BackgroundTask<T, R> {
             .is_some_and(|run| lock(&run.result).is_none())
     }
 
-    /// The counters so far.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use wrangle_rt::VirtualRuntime;
-    /// use wrangle_task::BackgroundTask;
-    ///
-    /// let rt = VirtualRuntime::new();
-    /// let bg = BackgroundTask::with_runtime(rt.clone(), || async { Ok::<_, std::io::Error>(1) });
-    /// bg.start();
-    /// assert_eq!(bg.stats().started, 1);
-    /// ```
+    /// The counters so far; see [`BackgroundStats`] for their invariant.
     pub fn stats(&self) -> BackgroundStats {
-        lock(&self.state).stats
+        let st = lock(&self.state);
+        let mut stats = st.stats;
+        stats.running = usize::from(
+            st.current
+                .as_ref()
+                .is_some_and(|run| lock(&run.result).is_none()),
+        );
+        stats
     }
 }
 
 impl<T: Clone + Send + 'static, R: Runtime> BackgroundTask<T, R> {
     /// Waits for the latest run and gives its result: `Some(Ok(value))`, or `Some(Err(_))` if
     /// it failed, panicked or was cancelled meanwhile; `None` if there is no run to wait for
-    /// (never started, or forgotten by [`cancel`](BackgroundTask::cancel)).
+    /// (never started, or forgotten by [`abort`](BackgroundTask::abort) or
+    /// [`cancel`](BackgroundTask::cancel)).
     ///
     /// Unlike upstream, a run that finished before the call still gives its result (until the
     /// next start), so `start(); wait()` cannot lose the result to a fast run on another
@@ -385,6 +399,72 @@ impl<T: Clone + Send + 'static, R: Runtime> BackgroundTask<T, R> {
                     }
                     listener.await;
                 }
+            }),
+        }
+    }
+    /// Cancels the current run, if any, forgets it, and waits until its future is gone (its
+    /// drop-time cleanup has run). Resolves to the run's outcome: `Some(Err(RunError::Cancelled))`
+    /// if it was still running, its result if it had already ended, `None` if there was no run.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicBool, Ordering};
+    /// use wrangle_rt::VirtualRuntime;
+    /// use wrangle_task::{BackgroundTask, RunError};
+    ///
+    /// /// Sets its flag when dropped: the run's cleanup.
+    /// struct Cleanup(Arc<AtomicBool>);
+    /// impl Drop for Cleanup {
+    ///     fn drop(&mut self) { self.0.store(true, Ordering::SeqCst); }
+    /// }
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// let cleaned = Arc::new(AtomicBool::new(false));
+    /// let flag = cleaned.clone();
+    /// let bg = BackgroundTask::with_runtime(rt.clone(), move || {
+    ///     let guard = Cleanup(flag.clone());
+    ///     async move {
+    ///         let _guard = guard;
+    ///         std::future::pending::<Result<(), std::io::Error>>().await
+    ///     }
+    /// });
+    /// rt.block_on(async {
+    ///     bg.start();
+    ///     wrangle_rt::yield_now().await; // the run starts
+    ///     assert_eq!(bg.cancel().await, Some(Err(RunError::Cancelled)));
+    ///     // Awaiting `cancel` returned only once the run's future was dropped.
+    ///     assert!(cleaned.load(Ordering::SeqCst));
+    /// });
+    /// ```
+    ///
+    /// # Cancel safety
+    ///
+    /// The run is cancelled when `cancel` is called, not when the future is first polled.
+    /// Dropping the future only stops waiting: the run is dropped by its runtime soon after, as
+    /// with [`abort`](BackgroundTask::abort).
+    pub fn cancel(&self) -> BackgroundCancel<T> {
+        let (run, handle) = {
+            let mut st = lock(&self.state);
+            match st.current.take() {
+                None => (None, None),
+                Some(run) => {
+                    let handle = lock(&run.handle).take();
+                    if run.finish(Err(RunError::Cancelled)) {
+                        st.stats.cancelled += 1;
+                    }
+                    (Some(run), handle)
+                }
+            }
+        };
+        BackgroundCancel {
+            inner: Box::pin(async move {
+                if let Some(handle) = handle {
+                    let _ = handle.cancel().await;
+                }
+                let run = run?;
+                lock(&run.result).clone()
             }),
         }
     }
@@ -432,6 +512,30 @@ impl<T> fmt::Debug for BackgroundWait<T> {
 }
 
 impl<T> Future for BackgroundWait<T> {
+    type Output = Option<Result<T, RunError>>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.inner.as_mut().poll(cx)
+    }
+}
+
+/// The future of [`BackgroundTask::cancel`].
+///
+/// # Cancel safety
+///
+/// Dropping it only stops waiting; the run was already cancelled.
+#[must_use = "futures do nothing unless you `.await` or poll them"]
+pub struct BackgroundCancel<T> {
+    inner: Pin<Box<dyn Future<Output = RunOutcome<T>> + Send>>,
+}
+
+impl<T> fmt::Debug for BackgroundCancel<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BackgroundCancel").finish_non_exhaustive()
+    }
+}
+
+impl<T> Future for BackgroundCancel<T> {
     type Output = Option<Result<T, RunError>>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {

@@ -6,9 +6,9 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use futures_lite::Stream;
-use wrangle_rt::{DefaultRuntime, JoinError, JoinHandle, Runtime};
+use wrangle_rt::{DefaultRuntime, JoinError, JoinHandle, PanicPayload, Runtime};
 
-use crate::slots::Slots;
+use crate::concurrent::future_set::FutureSet;
 
 type Starter<T> = Box<dyn FnOnce() -> Vec<JoinHandle<T>> + Send>;
 
@@ -46,7 +46,7 @@ type Starter<T> = Box<dyn FnOnce() -> Vec<JoinHandle<T>> + Send>;
 /// # Cancel safety
 ///
 /// Dropping a pending `next()` loses nothing. Dropping the stream cancels the tasks still
-/// running without waiting; [`close`](AsCompleted::close) cancels and waits.
+/// running without waiting; [`cancel`](AsCompleted::cancel) cancels and waits.
 pub fn as_completed<I>(futures: I) -> AsCompleted<<I::Item as Future>::Output>
 where
     I: IntoIterator,
@@ -54,7 +54,7 @@ where
     I::Item: Future + Send + 'static,
     <I::Item as Future>::Output: Send + 'static,
 {
-    as_completed_with_runtime(&DefaultRuntime::current(), futures)
+    as_completed_with_runtime(DefaultRuntime::current(), futures)
 }
 
 /// [`as_completed`] on a given runtime.
@@ -66,7 +66,7 @@ where
 /// use wrangle_rt::VirtualRuntime;
 ///
 /// let rt = VirtualRuntime::new();
-/// let s = wrangle_task::as_completed_with_runtime(&rt, (1..=2).map(|i| async move { i }));
+/// let s = wrangle_task::as_completed_with_runtime(rt.clone(), (1..=2).map(|i| async move { i }));
 /// assert_eq!(rt.block_on(s.count()), 2);
 /// ```
 ///
@@ -74,7 +74,7 @@ where
 ///
 /// As for [`as_completed`].
 pub fn as_completed_with_runtime<R, I>(
-    rt: &R,
+    rt: R,
     futures: I,
 ) -> AsCompleted<<I::Item as Future>::Output>
 where
@@ -84,11 +84,10 @@ where
     I::Item: Future + Send + 'static,
     <I::Item as Future>::Output: Send + 'static,
 {
-    let rt = rt.clone();
     let futures = futures.into_iter();
     AsCompleted {
         start: Some(Box::new(move || futures.map(|f| rt.spawn(f)).collect())),
-        slots: Slots::default(),
+        slots: FutureSet::default(),
     }
 }
 
@@ -97,11 +96,11 @@ where
 /// # Cancel safety
 ///
 /// Dropping a pending `next()` loses nothing. Dropping the stream cancels the tasks still
-/// running without waiting; [`close`](AsCompleted::close) cancels and waits.
+/// running without waiting; [`cancel`](AsCompleted::cancel) cancels and waits.
 #[must_use = "streams do nothing unless polled"]
 pub struct AsCompleted<T> {
     start: Option<Starter<T>>,
-    slots: Slots<JoinHandle<T>>,
+    slots: FutureSet<JoinHandle<T>>,
 }
 
 impl<T> fmt::Debug for AsCompleted<T> {
@@ -139,9 +138,9 @@ impl<T: Send + 'static> AsCompleted<T> {
     ///         let c = Count(dropped.clone());
     ///         async move { let _c = c; std::future::pending::<()>().await }
     ///     }).collect();
-    ///     let mut s = wrangle_task::as_completed_with_runtime(&rt, slow);
+    ///     let mut s = wrangle_task::as_completed_with_runtime(rt.clone(), slow);
     ///     let _ = futures_lite::future::poll_once(s.next()).await;
-    ///     s.close().await;
+    ///     s.cancel().await;
     /// });
     /// assert_eq!(dropped.load(Ordering::SeqCst), 3);
     /// ```
@@ -149,7 +148,7 @@ impl<T: Send + 'static> AsCompleted<T> {
     /// # Cancel safety
     ///
     /// Dropping the returned future still cancels the tasks, without waiting.
-    pub fn close(mut self) -> CloseAll {
+    pub fn cancel(mut self) -> CancelRemaining {
         self.start = None;
         let cancels: Vec<_> = self
             .slots
@@ -157,7 +156,7 @@ impl<T: Send + 'static> AsCompleted<T> {
             .into_iter()
             .map(JoinHandle::cancel)
             .collect();
-        CloseAll {
+        CancelRemaining {
             inner: Box::pin(async move {
                 for c in cancels {
                     let _ = c.await;
@@ -181,29 +180,29 @@ impl<T> Stream for AsCompleted<T> {
             Poll::Ready(None) => Poll::Ready(None),
             Poll::Ready(Some(Ok(out))) => Poll::Ready(Some(out)),
             Poll::Ready(Some(Err(p))) => {
-                Poll::Ready(Some(Err(JoinError::Panicked(crate::panic::payload(p)))))
+                Poll::Ready(Some(Err(JoinError::Panicked(PanicPayload::new(p)))))
             }
         }
     }
 }
 
-/// The future of [`AsCompleted::close`].
+/// The future of [`AsCompleted::cancel`].
 ///
 /// # Cancel safety
 ///
 /// Dropping it still cancels the tasks, without waiting.
 #[must_use = "futures do nothing unless you `.await` or poll them"]
-pub struct CloseAll {
+pub struct CancelRemaining {
     inner: Pin<Box<dyn Future<Output = ()> + Send>>,
 }
 
-impl fmt::Debug for CloseAll {
+impl fmt::Debug for CancelRemaining {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CloseAll").finish_non_exhaustive()
+        f.debug_struct("CancelRemaining").finish_non_exhaustive()
     }
 }
 
-impl Future for CloseAll {
+impl Future for CancelRemaining {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
