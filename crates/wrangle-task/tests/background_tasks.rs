@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use common::{Drops, ms};
 use wrangle_rt::testing::{each_runtime, virtual_time};
-use wrangle_rt::{Runtime, Unhandled};
+use wrangle_rt::{ErrorReporter, Runtime, Unhandled};
 use wrangle_task::{BackgroundTask, RestartError, RestartableTask, RunError};
 
 #[test]
@@ -27,7 +27,7 @@ fn background_result_is_kept_until_cancel_or_next_start() {
         assert_eq!(rt.now() - start, ms(10));
         assert!(!bg.is_running());
         assert_eq!(bg.wait().await, Some(Ok(10)));
-        bg.cancel();
+        bg.abort();
         assert_eq!(bg.wait().await, None);
         assert_eq!(bg.stats().cancelled, 0);
     });
@@ -71,7 +71,7 @@ fn restart_cancels_the_previous_run() {
         });
         bg.start();
         let first = bg.wait();
-        bg.cancel();
+        bg.abort();
         bg.start();
         assert_eq!(first.await, Some(Err(RunError::Cancelled)));
         assert_eq!(bg.wait().await, Some(Ok(1)));
@@ -97,7 +97,7 @@ fn background_errors_and_panics_go_to_the_handler() {
                 Err::<(), _>("bg failed")
             }
         })
-        .error_handler(move |u: Unhandled| sink.lock().unwrap().push(u.error().to_string()));
+        .error_reporter(ErrorReporter::new(move |u: Unhandled| sink.lock().unwrap().push(u.error().to_string())));
         bg.start();
         assert_eq!(bg.wait().await, Some(Err(RunError::Failed)));
         bg.start();
@@ -137,9 +137,9 @@ fn restartable_never_started_is_an_error_and_cancels_are_harmless() {
         assert!(matches!(task.wait().await, Err(RestartError::NotStarted)));
         task.start();
         task.start();
-        task.cancel();
-        task.cancel();
-        assert_eq!(task.stats().attempts, 1);
+        task.abort();
+        task.abort();
+        assert_eq!(task.stats().started, 1);
     });
 }
 
@@ -151,7 +151,7 @@ fn restartable_times_out_per_attempt() {
         let start = rt.now();
         task.start();
         rt.sleep(ms(4)).await;
-        task.cancel();
+        task.abort();
         task.start(); // the timeout restarts with the attempt
         assert!(matches!(task.wait().await, Err(RestartError::TimedOut)));
         assert_eq!(rt.now() - start, ms(14));
@@ -171,7 +171,7 @@ fn restartable_restart_then_set_result_calls_the_factory_twice() {
         .timeout(ms(1000));
         task.start();
         rt.sleep(ms(1)).await;
-        task.cancel();
+        task.abort();
         rt.sleep(ms(1)).await;
         task.start();
         task.set_result(1).unwrap();
@@ -209,7 +209,7 @@ fn synchronous_cancel_then_start_does_not_disturb_waiters() {
         });
         rt.sleep(ms(1)).await;
         // No await between the two: the waiter must simply see the new attempt's outcome.
-        task.cancel();
+        task.abort();
         task.start();
         rt.sleep(ms(1)).await;
         task.set_result(9).unwrap();
@@ -224,14 +224,14 @@ fn many_restarts_on_every_runtime() {
             RestartableTask::with_runtime(rt.clone(), || async { None::<u32> }).timeout(ms(500));
         for _ in 0..100 {
             task.start();
-            task.cancel();
+            task.abort();
         }
         task.start();
         task.set_result(100).unwrap();
         assert_eq!(task.wait().await.unwrap(), 100);
         let stats = task.stats();
         assert_eq!(
-            (stats.attempts, stats.cancelled, stats.succeeded),
+            (stats.started, stats.cancelled, stats.completed),
             (101, 100, 1)
         );
         // Resolving twice hands the value back.

@@ -1,4 +1,4 @@
-//! Behaviour of `CancellableTask`, `cancel_and_wait` and `cancel_all_and_wait` (seed 3.1).
+//! Behaviour of `CancellableTask::cancel`, `cancel_within` and `cancel_all` (seed 3.1).
 
 mod common;
 
@@ -9,19 +9,19 @@ use common::{Drops, Log, eventually, ms};
 use wrangle_rt::Runtime;
 use wrangle_rt::testing::{each_runtime, virtual_time};
 use wrangle_task::{
-    CancelOutcome, cancel_all_and_wait, cancel_and_wait, shield_with_runtime, spawn_cancellable,
+    CancelOutcome, cancel_all, shield_with_runtime, spawn_cancellable,
 };
 
 #[test]
 fn already_finished_task_gives_its_result_and_is_not_cancelled() {
     virtual_time(|rt| async move {
         let rt2 = rt.clone();
-        let task = spawn_cancellable(&rt, move |token| async move {
+        let task = spawn_cancellable(rt.clone(), move |token| async move {
             rt2.sleep(ms(100)).await;
             token
         });
         rt.sleep(ms(150)).await;
-        match cancel_and_wait(task).await {
+        match task.cancel().await {
             CancelOutcome::Finished(token) => assert!(!token.is_cancelled()),
             other => panic!("unexpected {other:?}"),
         }
@@ -33,9 +33,9 @@ fn not_started_task_is_cancelled_without_running() {
     virtual_time(|rt| async move {
         let log = Log::default();
         let l = log.clone();
-        let task = spawn_cancellable(&rt, move |_| async move { l.push("ran") });
+        let task = spawn_cancellable(rt.clone(), move |_| async move { l.push("ran") });
         assert!(matches!(
-            task.cancel_and_wait().await,
+            task.cancel().await,
             CancelOutcome::NotStarted
         ));
         rt.sleep(ms(2)).await;
@@ -51,8 +51,8 @@ fn not_started_is_reported_only_when_the_task_never_ran() {
         for _ in 0..20 {
             let log = Log::default();
             let l = log.clone();
-            let task = spawn_cancellable(&rt, move |_| async move { l.push("ran") });
-            match task.cancel_and_wait().await {
+            let task = spawn_cancellable(rt.clone(), move |_| async move { l.push("ran") });
+            match task.cancel().await {
                 CancelOutcome::NotStarted => {
                     rt.sleep(ms(1)).await;
                     assert!(log.get().is_empty());
@@ -79,7 +79,7 @@ where
 {
     let started = Arc::new(AtomicBool::new(false));
     let flag = started.clone();
-    let task = spawn_cancellable(rt, move |token| async move {
+    let task = spawn_cancellable(rt.clone(), move |token| async move {
         flag.store(true, Ordering::SeqCst);
         token.cancelled().await;
         after().await
@@ -93,7 +93,7 @@ fn waits_for_the_tasks_own_async_cleanup() {
     virtual_time(|rt| async move {
         let log = Log::default();
         let (rt2, l) = (rt.clone(), log.clone());
-        let task = spawn_cancellable(&rt, move |token| async move {
+        let task = spawn_cancellable(rt.clone(), move |token| async move {
             l.push("start");
             token.cancelled().await;
             l.push("cancelling");
@@ -104,7 +104,7 @@ fn waits_for_the_tasks_own_async_cleanup() {
         rt.sleep(ms(10)).await;
         let start = rt.now();
         assert!(matches!(
-            task.cancel_and_wait().await,
+            task.cancel().await,
             CancelOutcome::Stopped(7)
         ));
         assert_eq!(rt.now() - start, ms(100));
@@ -116,7 +116,7 @@ fn waits_for_the_tasks_own_async_cleanup() {
 fn cleanup_error_is_returned_to_the_caller() {
     each_runtime(|rt| async move {
         let task = started_task(&rt, || async { Err::<(), _>("cleanup failed") }).await;
-        match task.cancel_and_wait().await {
+        match task.cancel().await {
             CancelOutcome::Stopped(Err(e)) => assert_eq!(e, "cleanup failed"),
             other => panic!("unexpected {other:?}"),
         }
@@ -127,7 +127,7 @@ fn cleanup_error_is_returned_to_the_caller() {
 fn panic_during_cleanup_is_reported_with_its_payload() {
     each_runtime(|rt| async move {
         let task = started_task(&rt, || async { panic!("cleanup exploded") }).await;
-        match task.cancel_and_wait().await {
+        match task.cancel().await {
             CancelOutcome::Panicked(p) => assert_eq!(p.message(), Some("cleanup exploded")),
             other => panic!("unexpected {other:?}"),
         }
@@ -139,14 +139,14 @@ fn grace_period_drops_a_task_that_ignores_the_request() {
     virtual_time(|rt| async move {
         let drops = Drops::default();
         let guard = drops.guard();
-        let task = spawn_cancellable(&rt, move |_| async move {
+        let task = spawn_cancellable(rt.clone(), move |_| async move {
             let _guard = guard;
             std::future::pending::<()>().await;
         });
         rt.sleep(ms(1)).await;
         let start = rt.now();
         assert!(matches!(
-            task.cancel_and_wait_within(&rt, ms(30)).await,
+            task.cancel_within(rt.clone(), ms(30)).await,
             CancelOutcome::Aborted
         ));
         assert_eq!(rt.now() - start, ms(30));
@@ -159,14 +159,14 @@ fn cancelling_the_canceller_cuts_the_cleanup_short() {
     virtual_time(|rt| async move {
         let log = Log::default();
         let (rt2, l) = (rt.clone(), log.clone());
-        let t1 = spawn_cancellable(&rt, move |token| async move {
+        let t1 = spawn_cancellable(rt.clone(), move |token| async move {
             token.cancelled().await;
             l.push("cancelling");
             rt2.sleep(ms(100)).await;
             l.push("cancelled");
         });
         rt.sleep(ms(1)).await;
-        let t2 = rt.spawn(t1.cancel_and_wait());
+        let t2 = rt.spawn(t1.cancel());
         rt.sleep(ms(50)).await;
         drop(t2);
         rt.sleep(ms(200)).await;
@@ -179,7 +179,7 @@ fn shielded_canceller_lets_the_cleanup_complete() {
     virtual_time(|rt| async move {
         let log = Log::default();
         let (rt2, l) = (rt.clone(), log.clone());
-        let t1 = spawn_cancellable(&rt, move |token| async move {
+        let t1 = spawn_cancellable(rt.clone(), move |token| async move {
             token.cancelled().await;
             l.push("cancelling");
             rt2.sleep(ms(100)).await;
@@ -187,7 +187,7 @@ fn shielded_canceller_lets_the_cleanup_complete() {
         });
         rt.sleep(ms(1)).await;
         let rt3 = rt.clone();
-        let t2 = rt.spawn(async move { shield_with_runtime(&rt3, t1.cancel_and_wait()).await });
+        let t2 = rt.spawn(async move { shield_with_runtime(rt3.clone(), t1.cancel()).await });
         rt.sleep(ms(50)).await;
         drop(t2);
         rt.sleep(ms(200)).await;
@@ -203,7 +203,7 @@ fn group_cancel_keeps_finished_results_and_stops_the_rest() {
             .into_iter()
             .map(|d| {
                 let rt = rt.clone();
-                spawn_cancellable(&rt.clone(), move |token| async move {
+                spawn_cancellable(rt.clone(), move |token| async move {
                     let worked = token.run_until_cancelled(rt.sleep(ms(d))).await;
                     if worked.is_some() {
                         return format!("done {d}");
@@ -215,7 +215,7 @@ fn group_cancel_keeps_finished_results_and_stops_the_rest() {
             .collect();
         rt.sleep(ms(100)).await;
         let start = rt.now();
-        let outcomes: Vec<String> = cancel_all_and_wait(tasks)
+        let outcomes: Vec<String> = cancel_all(tasks)
             .await
             .into_iter()
             .map(|o| match o {
@@ -245,14 +245,14 @@ fn group_cancel_on_every_runtime() {
         let tasks: Vec<_> = (0..50)
             .map(|_| {
                 let guard = drops.guard();
-                spawn_cancellable(&rt, move |token| async move {
+                spawn_cancellable(rt.clone(), move |token| async move {
                     let _guard = guard;
                     token.cancelled().await;
                 })
             })
             .collect();
         rt.sleep(ms(1)).await;
-        let outcomes = cancel_all_and_wait(tasks).await;
+        let outcomes = cancel_all(tasks).await;
         assert_eq!(outcomes.len(), 50);
         assert!(
             outcomes

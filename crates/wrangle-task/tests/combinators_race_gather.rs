@@ -48,7 +48,7 @@ fn race_returns_the_first_success_and_cancels_the_losers_before_returning() {
         let start = rt.now();
         let jobs =
             [(100, Ok(1)), (300, Err(Zde)), (500, Ok(5))].map(|(d, r)| job(&rt, &cancelled, d, r));
-        let (v, errors) = race_with_runtime(&rt, jobs).await.unwrap();
+        let (v, errors) = race_with_runtime(rt.clone(), jobs).await.unwrap();
         assert_eq!((v, errors), (1, vec![]));
         // Both losers are gone when race returns.
         assert_eq!(cancelled.load(Ordering::SeqCst), 2);
@@ -68,7 +68,7 @@ fn race_continue_on_error_collects_errors_until_a_success() {
             (500, Ok(5)),
         ]
         .map(|(d, r)| job(&rt, &cancelled, d, r));
-        let (v, errors) = race_with_runtime(&rt, jobs)
+        let (v, errors) = race_with_runtime(rt.clone(), jobs)
             .continue_on_error()
             .await
             .unwrap();
@@ -82,7 +82,7 @@ fn race_all_failing_gives_every_error() {
     virtual_time(|rt| async move {
         let cancelled = Arc::new(AtomicUsize::new(0));
         let jobs = [10, 20, 30].map(|d| job(&rt, &cancelled, d, Err(Zde)));
-        match race_with_runtime(&rt, jobs).continue_on_error().await {
+        match race_with_runtime(rt.clone(), jobs).continue_on_error().await {
             Err(RaceError::AllFailed(errors)) => assert_eq!(errors.len(), 3),
             other => panic!("unexpected {other:?}"),
         }
@@ -98,7 +98,7 @@ fn race_without_continue_stops_at_the_first_error() {
         let jobs =
             [(30, Ok(3)), (10, Err(Zde)), (20, Ok(2))].map(|(d, r)| job(&rt, &cancelled, d, r));
         assert!(matches!(
-            race_with_runtime(&rt, jobs).await,
+            race_with_runtime(rt.clone(), jobs).await,
             Err(RaceError::Failed(Zde))
         ));
         assert_eq!(cancelled.load(Ordering::SeqCst), 2);
@@ -111,7 +111,7 @@ fn race_over_nothing_is_a_typed_error() {
     each_runtime(|rt| async move {
         let none: Vec<std::future::Ready<Result<(), ()>>> = Vec::new();
         assert!(matches!(
-            race_with_runtime(&rt, none).await,
+            race_with_runtime(rt.clone(), none).await,
             Err(RaceError::Empty)
         ));
     });
@@ -169,7 +169,7 @@ fn gather_keeps_input_order_with_errors_inline() {
         let jobs =
             [(300, Ok(3)), (200, Err(Zde)), (100, Ok(1))].map(|(d, r)| job(&rt, &cancelled, d, r));
         let start = rt.now();
-        let out: Vec<_> = gather_with_runtime(&rt, jobs)
+        let out: Vec<_> = gather_with_runtime(rt.clone(), jobs)
             .await
             .into_iter()
             .map(Result::unwrap)
@@ -187,7 +187,7 @@ fn gather_under_an_outer_timeout_cancels_the_unfinished() {
         let jobs: Vec<_> = (0..7)
             .map(|i| job(&rt, &cancelled, 100 * i, Ok(i)))
             .collect();
-        let r = rt.timeout(ms(350), gather_with_runtime(&rt, jobs)).await;
+        let r = rt.timeout(ms(350), gather_with_runtime(rt.clone(), jobs)).await;
         assert!(r.is_err());
         rt.sleep(ms(1)).await;
         // The 400, 500 and 600 ms jobs were cancelled.
@@ -220,7 +220,7 @@ fn as_completed_yields_in_completion_order() {
         let cancelled = Arc::new(AtomicUsize::new(0));
         let jobs = [(100, Ok(1)), (200, Err(Zde)), (300, Ok(3)), (400, Err(Zde))]
             .map(|(d, r)| job(&rt, &cancelled, d, r));
-        let out: Vec<_> = as_completed_with_runtime(&rt, jobs)
+        let out: Vec<_> = as_completed_with_runtime(rt.clone(), jobs)
             .map(Result::unwrap)
             .collect()
             .await;
@@ -234,9 +234,9 @@ fn as_completed_closed_early_cancels_and_awaits_the_rest() {
         let cancelled = Arc::new(AtomicUsize::new(0));
         let jobs =
             [(100, Ok(1)), (200, Ok(2)), (300, Ok(3))].map(|(d, r)| job(&rt, &cancelled, d, r));
-        let mut s = as_completed_with_runtime(&rt, jobs);
+        let mut s = as_completed_with_runtime(rt.clone(), jobs);
         assert_eq!(s.next().await.unwrap().unwrap(), Ok(1));
-        s.close().await;
+        s.cancel().await;
         assert_eq!(cancelled.load(Ordering::SeqCst), 2);
     });
 }
@@ -254,7 +254,7 @@ fn as_completed_dropped_early_cancels_the_rest() {
                 }
             })
             .collect();
-        let mut s = as_completed_with_runtime(&rt, jobs);
+        let mut s = as_completed_with_runtime(rt.clone(), jobs);
         assert!(poll_once(s.next()).await.is_none());
         drop(s);
         common::eventually(&rt, || drops.count() == 4).await;
@@ -272,7 +272,7 @@ fn as_completed_under_a_timeout_in_the_loop_body() {
         let mut seen = Vec::new();
         let r = rt2
             .timeout(ms(150), async {
-                let mut s = as_completed_with_runtime(&rt2, jobs);
+                let mut s = as_completed_with_runtime(rt2.clone(), jobs);
                 while let Some(v) = s.next().await {
                     seen.push(v.unwrap().unwrap());
                 }

@@ -396,9 +396,9 @@ fn panic_isolation_each_outcome_counted_once() {
         assert_eq!((ok, failed, panicked), (800, 100, 100));
         let stats = s.stats();
         assert_eq!(
-            (stats.started, stats.succeeded, stats.failed),
+            (stats.started, stats.completed, stats.failed),
             (1000, 800, 200)
         );
-        assert_eq!(stats.in_flight, 0);
+        assert_eq!(stats.running, 0);
     });
 }

@@ -76,8 +76,8 @@ fn every_cleanup_runs_and_every_error_is_reported() {
         })
         .await
         .unwrap_err();
-        assert_eq!(err.output, 42);
-        let errors: Vec<String> = err.errors.errors().iter().map(|e| e.to_string()).collect();
+        let errors: Vec<String> = err.errors().iter().map(|e| e.to_string()).collect();
+        assert_eq!(err.into_output(), 42);
         assert_eq!(errors, ["task panicked: b", "a"]);
         assert_eq!(log.get(), ["last registered", "first registered"]);
     });
@@ -92,7 +92,7 @@ fn async_cleanups_run_one_after_another() {
             stack.push(async move { rt.sleep(ms(10)).await });
         }
         let start = rt.now();
-        stack.close().await.unwrap();
+        stack.unwind().await.unwrap();
         assert_eq!(rt.now() - start, ms(30));
         assert!(stack.is_empty());
     });
@@ -109,7 +109,7 @@ fn cleanups_registered_while_closing_run_too() {
             let l2 = l.clone();
             s.push(async move { l2.push("pushed during close") });
         });
-        stack.close().await.unwrap();
+        stack.unwind().await.unwrap();
         assert_eq!(log.get(), ["outer", "pushed during close"]);
     });
 }

@@ -96,11 +96,11 @@ fn cancel_and_wait_dropped_early_still_stops_the_task() {
         for k in 0..3 {
             let drops = Drops::default();
             let guard = drops.guard();
-            let task = spawn_cancellable(&rt, move |_ignores| async move {
+            let task = spawn_cancellable(rt.clone(), move |_ignores| async move {
                 let _guard = guard;
                 std::future::pending::<()>().await;
             });
-            poll_k_then_drop(&rt, task.cancel_and_wait(), k).await;
+            poll_k_then_drop(&rt, task.cancel(), k).await;
             eventually(&rt, || drops.count() == 1).await;
         }
     });
@@ -112,7 +112,7 @@ fn shield_dropped_after_k_polls_lets_the_work_finish() {
         for k in 0..3 {
             let log = Log::default();
             let (l, rt2) = (log.clone(), rt.clone());
-            let s = shield_with_runtime(&rt, async move {
+            let s = shield_with_runtime(rt.clone(), async move {
                 rt2.sleep(ms(3)).await;
                 l.push("done");
             });
@@ -136,9 +136,9 @@ fn race_and_gather_dropped_after_k_polls_drop_every_future_once() {
                     }
                 })
                 .collect();
-            poll_k_then_drop(&rt, race_with_runtime(&rt, racers), k).await;
+            poll_k_then_drop(&rt, race_with_runtime(rt.clone(), racers), k).await;
             let gathered: Vec<_> = (0..4).map(|_| pending_guarded(&drops)).collect();
-            poll_k_then_drop(&rt, gather_with_runtime(&rt, gathered), k).await;
+            poll_k_then_drop(&rt, gather_with_runtime(rt.clone(), gathered), k).await;
             eventually(&rt, || drops.count() == 8).await;
             rt.sleep(ms(2)).await;
             assert_eq!(drops.count(), 8);
@@ -165,7 +165,7 @@ fn waits_dropped_early_do_not_disturb_the_work() {
             let task = RestartableTask::with_runtime(rt.clone(), || async { None::<u8> });
             task.start();
             poll_k_then_drop(&rt, task.wait(), k).await;
-            assert!(task.is_live());
+            assert!(task.is_running());
             task.set_result(1).unwrap();
             assert_eq!(task.wait().await.unwrap(), 1);
         }
@@ -182,7 +182,7 @@ fn exit_stack_close_dropped_midway_keeps_the_rest_for_later() {
         let rt2 = rt.clone();
         stack.push(async move { rt2.sleep(ms(100)).await });
         // Drop `close` while the slow cleanup runs: that one is lost, the other stays.
-        poll_k_then_drop(&rt, stack.close(), 2).await;
+        poll_k_then_drop(&rt, stack.unwind(), 2).await;
         assert_eq!(stack.len(), 1);
         drop(stack);
         eventually(&rt, || log.get() == ["first registered"]).await;

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use common::{eventually, ms};
 use wrangle_rt::testing::each_runtime;
-use wrangle_rt::{Runtime, Unhandled};
+use wrangle_rt::{ErrorReporter, Runtime, Unhandled};
 use wrangle_task::{BackgroundTask, RestartError, RestartableTask, RunError};
 
 #[test]
@@ -39,8 +39,8 @@ fn a_result_set_right_after_start_still_runs_the_attempt_once() {
         let stats = task.stats();
         assert_eq!(
             (
-                stats.attempts,
-                stats.succeeded,
+                stats.started,
+                stats.completed,
                 stats.failed,
                 stats.timed_out
             ),
@@ -65,17 +65,17 @@ fn a_panicking_factory_is_a_failed_attempt_and_the_task_goes_on() {
             Err(RestartError::Panicked(p)) => assert!(p.to_string().contains("factory boom")),
             other => panic!("unexpected {other:?}"),
         }
-        assert!(!task.is_live());
+        assert!(!task.is_running());
         let stats = task.stats();
-        assert_eq!((stats.attempts, stats.failed), (1, 1));
+        assert_eq!((stats.started, stats.failed), (1, 1));
         task.start();
         assert_eq!(task.wait().await.unwrap(), 3);
         let stats = task.stats();
         assert_eq!(
-            stats.attempts,
-            stats.succeeded + stats.failed + stats.timed_out + stats.cancelled
+            stats.started,
+            stats.completed + stats.failed + stats.timed_out + stats.cancelled
         );
-        assert_eq!((stats.attempts, stats.succeeded), (2, 1));
+        assert_eq!((stats.started, stats.completed), (2, 1));
     });
 }
 
@@ -92,7 +92,7 @@ fn a_panicking_background_factory_is_a_failed_run_and_reported() {
             }
             async { Ok::<_, std::io::Error>(4u32) }
         })
-        .error_handler(move |u: Unhandled| sink.lock().unwrap().push(u.to_string()));
+        .error_reporter(ErrorReporter::new(move |u: Unhandled| sink.lock().unwrap().push(u.to_string())));
         bg.start();
         assert!(matches!(bg.wait().await, Some(Err(RunError::Panicked))));
         assert_eq!((bg.stats().started, bg.stats().failed), (1, 1));

@@ -1,13 +1,14 @@
-//! `Server`: N worker threads with their own runtimes, stopped together.
+//! `Server`: N worker threads with their own runtimes, stopped together (moved here from
+//! wrangle-pool with the type).
 
 use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use wrangle_pool::Server;
+use wrangle_task::{Server, SupervisorError};
 use wrangle_rt::testing::each_runtime;
 use wrangle_rt::{Runtime, ThreadFlavor};
-use wrangle_task::SupervisorError;
+
 
 fn flavours() -> Vec<ThreadFlavor> {
     [
@@ -27,21 +28,21 @@ fn every_worker_runs_on_its_own_named_thread_and_stops_on_request() {
             let server = Server::new(NonZeroUsize::new(3).unwrap())
                 .flavor(flavor)
                 .name("w");
-            let stop = server.stop_handle();
+            let shutdown = server.shutdown_handle();
             let started = Arc::new(AtomicUsize::new(0));
             let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
             let (s2, seen2) = (started.clone(), seen.clone());
             let r = server
                 .serve(move |ctx| {
-                    let (started, seen, stop) = (s2.clone(), seen2.clone(), stop.clone());
+                    let (started, seen, shutdown) = (s2.clone(), seen2.clone(), shutdown.clone());
                     async move {
                         let name = std::thread::current().name().map(String::from);
                         seen.lock().unwrap().push((ctx.index(), name));
                         if started.fetch_add(1, Ordering::SeqCst) + 1 == 3 {
                             // The last worker up asks for the stop, from its own thread.
-                            std::thread::spawn(move || stop.stop()).join().unwrap();
+                            std::thread::spawn(move || shutdown.close()).join().unwrap();
                         }
-                        ctx.shutdown().cancelled().await;
+                        ctx.token().cancelled().await;
                         Ok::<_, std::io::Error>(())
                     }
                 })
@@ -73,7 +74,7 @@ fn a_worker_error_stops_the_others_gracefully_and_is_returned() {
                     if ctx.index() == 1 {
                         return Err(std::io::Error::other("worker 1 failed"));
                     }
-                    ctx.shutdown().cancelled().await;
+                    ctx.token().cancelled().await;
                     stopped.fetch_add(1, Ordering::SeqCst);
                     Ok(())
                 }
