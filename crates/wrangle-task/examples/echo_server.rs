@@ -20,8 +20,8 @@ use std::sync::{Arc, Mutex};
 
 use async_io::Async;
 use futures_lite::{AsyncBufReadExt, AsyncWriteExt, future, io::BufReader};
-use wrangle_task::{Server, WorkerContext};
 use wrangle_rt::Runtime;
+use wrangle_task::{Server, WorkerContext};
 
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);

@@ -36,7 +36,10 @@ fn shielded_work_completes_when_the_caller_is_dropped() {
 #[test]
 fn shield_gives_the_output_and_reports_a_panic() {
     each_runtime(|rt| async move {
-        assert_eq!(shield_with_runtime(rt.clone(), async { 3 }).await.unwrap(), 3);
+        assert_eq!(
+            shield_with_runtime(rt.clone(), async { 3 }).await.unwrap(),
+            3
+        );
         let err = shield_with_runtime(rt.clone(), async { panic!("inside shield") })
             .await
             .unwrap_err();

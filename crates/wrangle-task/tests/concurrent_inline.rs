@@ -26,7 +26,10 @@ fn runs_borrowing_non_send_futures_in_completion_order() {
                 Ok::<_, ()>(d)
             }
         });
-        let out: Vec<_> = ConcurrentInline::new(jobs).map(Result::unwrap).collect().await;
+        let out: Vec<_> = ConcurrentInline::new(jobs)
+            .map(Result::unwrap)
+            .collect()
+            .await;
         assert_eq!(out, [10, 20, 30]);
         assert_eq!(*log.borrow(), [10, 20, 30]);
     });

@@ -85,9 +85,10 @@ fn stop_runs_exactly_once_whatever_triggers_it() {
             })
             .run(move |sup| async move {
                 let h = sup.shutdown_handle();
-                h.close();
+                assert!(h.close(), "the first close starts the stop");
                 h.report("late error");
-                h.close();
+                assert!(!h.close(), "a later close reports that it did not");
+                assert!(h.is_closed());
                 sup.spawn(async { Err::<(), _>("task error while stopping") })
                     .unwrap();
                 sup.token().cancelled().await;

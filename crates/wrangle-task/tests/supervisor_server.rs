@@ -5,10 +5,9 @@ use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use wrangle_task::{Server, SupervisorError};
 use wrangle_rt::testing::each_runtime;
 use wrangle_rt::{Runtime, ThreadFlavor};
-
+use wrangle_task::{Server, SupervisorError};
 
 fn flavours() -> Vec<ThreadFlavor> {
     [

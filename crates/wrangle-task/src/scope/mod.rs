@@ -221,7 +221,8 @@ impl<R: Runtime> TaskScope<R> {
     /// let scope = TaskScope::with_runtime(rt.clone()).error_reporter(reporter);
     /// rt.block_on(scope.run(|scope| async move {
     ///     scope.spawn(async { Err::<(), _>("child failed") }).unwrap();
-    ///     scope.spawn(async { panic!("child panicked") }).unwrap();
+    ///     let fail = true;
+    ///     scope.spawn(async move { if fail { panic!("child panicked") } }).unwrap();
     ///     Ok::<_, std::io::Error>(())
     /// }))
     /// .unwrap();

@@ -97,7 +97,9 @@ fn background_errors_and_panics_go_to_the_handler() {
                 Err::<(), _>("bg failed")
             }
         })
-        .error_reporter(ErrorReporter::new(move |u: Unhandled| sink.lock().unwrap().push(u.error().to_string())));
+        .error_reporter(ErrorReporter::new(move |u: Unhandled| {
+            sink.lock().unwrap().push(u.error().to_string())
+        }));
         bg.start();
         assert_eq!(bg.wait().await, Some(Err(RunError::Failed)));
         bg.start();

@@ -8,9 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use common::{Drops, Log, eventually, ms};
 use wrangle_rt::Runtime;
 use wrangle_rt::testing::{each_runtime, virtual_time};
-use wrangle_task::{
-    CancelOutcome, cancel_all, shield_with_runtime, spawn_cancellable,
-};
+use wrangle_task::{CancelOutcome, cancel_all, shield_with_runtime, spawn_cancellable};
 
 #[test]
 fn already_finished_task_gives_its_result_and_is_not_cancelled() {
@@ -34,10 +32,7 @@ fn not_started_task_is_cancelled_without_running() {
         let log = Log::default();
         let l = log.clone();
         let task = spawn_cancellable(rt.clone(), move |_| async move { l.push("ran") });
-        assert!(matches!(
-            task.cancel().await,
-            CancelOutcome::NotStarted
-        ));
+        assert!(matches!(task.cancel().await, CancelOutcome::NotStarted));
         rt.sleep(ms(2)).await;
         assert!(log.get().is_empty());
     });
@@ -103,10 +98,7 @@ fn waits_for_the_tasks_own_async_cleanup() {
         });
         rt.sleep(ms(10)).await;
         let start = rt.now();
-        assert!(matches!(
-            task.cancel().await,
-            CancelOutcome::Stopped(7)
-        ));
+        assert!(matches!(task.cancel().await, CancelOutcome::Stopped(7)));
         assert_eq!(rt.now() - start, ms(100));
         assert_eq!(log.get(), ["start", "cancelling", "cancelled"]);
     });

@@ -92,7 +92,9 @@ fn a_panicking_background_factory_is_a_failed_run_and_reported() {
             }
             async { Ok::<_, std::io::Error>(4u32) }
         })
-        .error_reporter(ErrorReporter::new(move |u: Unhandled| sink.lock().unwrap().push(u.to_string())));
+        .error_reporter(ErrorReporter::new(move |u: Unhandled| {
+            sink.lock().unwrap().push(u.to_string())
+        }));
         bg.start();
         assert!(matches!(bg.wait().await, Some(Err(RunError::Panicked))));
         assert_eq!((bg.stats().started, bg.stats().failed), (1, 1));

@@ -82,7 +82,10 @@ fn race_all_failing_gives_every_error() {
     virtual_time(|rt| async move {
         let cancelled = Arc::new(AtomicUsize::new(0));
         let jobs = [10, 20, 30].map(|d| job(&rt, &cancelled, d, Err(Zde)));
-        match race_with_runtime(rt.clone(), jobs).continue_on_error().await {
+        match race_with_runtime(rt.clone(), jobs)
+            .continue_on_error()
+            .await
+        {
             Err(RaceError::AllFailed(errors)) => assert_eq!(errors.len(), 3),
             other => panic!("unexpected {other:?}"),
         }
@@ -187,7 +190,9 @@ fn gather_under_an_outer_timeout_cancels_the_unfinished() {
         let jobs: Vec<_> = (0..7)
             .map(|i| job(&rt, &cancelled, 100 * i, Ok(i)))
             .collect();
-        let r = rt.timeout(ms(350), gather_with_runtime(rt.clone(), jobs)).await;
+        let r = rt
+            .timeout(ms(350), gather_with_runtime(rt.clone(), jobs))
+            .await;
         assert!(r.is_err());
         rt.sleep(ms(1)).await;
         // The 400, 500 and 600 ms jobs were cancelled.
