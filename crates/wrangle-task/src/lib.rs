@@ -1,26 +1,36 @@
 //! Core async scheduling for wrangle, on any runtime: run many futures with a limit, structure
-//! tasks in scopes, cancel and wait, shield, race and gather, and clean up asynchronously.
+//! tasks in scopes, cancel and wait, shield, race and gather, clean up asynchronously, and
+//! supervise a service until its graceful stop.
 //!
-//! - [`Concurrent`] / [`concurrent`]: a bounded runner that spawns futures (parallel) and yields
-//!   their outputs in completion order as a stream, with a [`Limit`] and an [`ErrorPolicy`];
-//!   [`ConcurrentInline`] / [`concurrent_inline`] does the same inside the current task, fairly
-//!   (it yields to the executor after a budget), for futures that are not `Send`.
-//! - [`TaskScope`]: structured children; a child's error goes to an error reporter, a body error
-//!   cancels the children, leaving waits for every child; exit timeout, grace period, intrinsic
-//!   timeout; no stored outputs.
-//! - [`spawn_cancellable`] / [`CancellableTask`], [`cancel_and_wait`], [`cancel_all_and_wait`]:
+//! The crate is organised by family; each family's named futures are in [`future`].
+//!
+//! - **Concurrent runners.** [`Concurrent`]: a bounded runner that spawns futures (parallel)
+//!   and yields their outputs in completion order as a stream, with a [`Limit`] and an
+//!   [`ErrorPolicy`]; [`ConcurrentInline`] does the same inside the current task, fairly (it
+//!   yields to the executor after a budget), for futures that are not `Send`. Where the
+//!   futures come from is a [`source`].
+//! - **Scopes.** [`TaskScope`]: structured children; a child's error goes to the
+//!   [`error_reporter`](TaskScope::error_reporter), a body error cancels the children, leaving
+//!   waits for every child; exit timeout, grace period, intrinsic timeout; no stored outputs.
+//! - **Cancellation.** [`spawn_cancellable`] / [`CancellableTask::cancel`], [`cancel_all`]:
 //!   ask a task to stop through its token and wait for its async cleanup ([`CancelOutcome`]).
-//! - [`shield`]: a future that runs to completion even if its caller is cancelled.
-//! - [`race`], [`gather`], [`as_completed`]: first success (losers cancelled and gone before it
-//!   returns), all outputs in input order, outputs in completion order.
-//! - [`BackgroundTask`]: at most one live run, restartable, errors to a reporter;
-//!   [`RestartableTask`]: retriable attempts resolved by their own output or
-//!   [`set_result`](RestartableTask::set_result), with a per-attempt timeout.
-//! - [`ExitStack`] / [`defer`]: async cleanups run last-in first-out on exit, on error and on
-//!   cancellation, every error reported.
-//! - [`Supervisor`]: the first unhandled error, a [`ShutdownHandle::shutdown`] from any thread,
-//!   or SIGINT/SIGTERM (feature `signal`) starts the graceful stop once; drain deadline,
-//!   startup and join hooks, a second signal forces the exit.
+//!   [`shield`]: a future that runs to completion even if its caller is cancelled. [`race`],
+//!   [`gather`], [`as_completed`]: first success (losers cancelled and gone before it returns),
+//!   all outputs in input order, outputs in completion order.
+//! - **Lifecycles.** [`BackgroundTask`]: at most one live run, restartable, errors to a
+//!   reporter; [`RestartableTask`]: retriable attempts resolved by their own output or
+//!   [`set_result`](RestartableTask::set_result), with a per-attempt timeout. [`ExitStack`] /
+//!   [`defer`]: async cleanups run last-in first-out on exit, on error and on cancellation,
+//!   every error reported.
+//! - **Supervision.** [`Supervisor`]: the first unhandled error, a [`ShutdownHandle::close`]
+//!   from any thread, or SIGINT/SIGTERM (feature `signal`) starts the graceful stop once; drain
+//!   deadline, startup and join hooks, a second signal forces the exit. [`Server`]: a
+//!   supervisor over N worker threads, each with its own runtime.
+//!
+//! The verbs mean the same on every type: `close()` asks for a stop and never waits (it
+//! returns whether this call did it), `abort()` cancels without waiting, `cancel()` cancels
+//! *and* waits until the work is gone, and `stats()` returns a `Copy` struct whose invariant
+//! is documented on it (`started == completed + failed + cancelled + running`, and so on).
 //!
 //! # Examples
 //!
@@ -53,7 +63,7 @@
 //!         runner.map(|r| r.unwrap()).fold(0, |a, b| a + b).await
 //!     });
 //!     let total = out.await.unwrap();
-//!     sup.shutdown_handle().shutdown();
+//!     sup.shutdown_handle().close();
 //!     Ok::<_, std::io::Error>(total)
 //! }));
 //! assert_eq!(total.unwrap(), 36);
@@ -62,8 +72,8 @@
 //!
 //! # Features
 //!
-//! - `signal`: `Supervisor::signals` reacts to SIGINT and SIGTERM (through `async-signal`;
-//!   Unix, and Ctrl-C only on Windows).
+//! - `signal`: `Supervisor::signals` and `Server::signals` react to SIGINT and SIGTERM
+//!   (through `async-signal`; Unix, and Ctrl-C only on Windows).
 //!
 //! # Runtime support
 //!
@@ -80,9 +90,9 @@
 //! tasks: to borrow from the caller's stack, use [`ConcurrentInline`] (no parallelism).
 //!
 //! Rust has no async drop: wherever a Python library would await cleanup on cancellation, this
-//! crate either waits when asked ([`cancel_and_wait`], [`AsCompleted::close`],
-//! [`ExitStack::close`]) or, when a future is simply dropped, cancels without waiting (and
-//! [`ExitStack`] hands its cleanups to the runtime).
+//! crate either waits when asked ([`CancellableTask::cancel`], [`AsCompleted::cancel`],
+//! [`BackgroundTask::cancel`], [`ExitStack::unwind`]) or, when a future is simply dropped,
+//! cancels without waiting (and [`ExitStack`] hands its cleanups to the runtime).
 
 #![forbid(unsafe_code)]
 #![doc(test(attr(deny(warnings))))]

@@ -234,7 +234,7 @@ fn as_completed_yields_in_completion_order() {
 }
 
 #[test]
-fn as_completed_closed_early_cancels_and_awaits_the_rest() {
+fn as_completed_cancel_cancels_and_awaits_the_rest() {
     virtual_time(|rt| async move {
         let cancelled = Arc::new(AtomicUsize::new(0));
         let jobs =

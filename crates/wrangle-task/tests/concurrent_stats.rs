@@ -9,6 +9,8 @@ use wrangle_rt::Runtime;
 use wrangle_rt::testing::each_runtime;
 use wrangle_task::{Concurrent, ConcurrentInline, ConcurrentStats, ErrorPolicy, Limit};
 
+type Job = std::pin::Pin<Box<dyn Future<Output = Result<u8, u8>> + Send>>;
+
 fn holds(s: ConcurrentStats) -> bool {
     s.started == s.completed + s.failed + s.cancelled + s.running as u64
 }
@@ -50,7 +52,7 @@ fn yield_policy_counts_every_future_once() {
 fn stop_policy_counts_the_cancelled_futures() {
     each_runtime(|rt| async move {
         let rt2 = rt.clone();
-        let jobs: Vec<std::pin::Pin<Box<dyn Future<Output = Result<u8, u8>> + Send>>> = vec![
+        let jobs: Vec<Job> = vec![
             Box::pin(async { Ok(1) }),
             Box::pin(async move {
                 rt2.sleep(ms(2)).await;

@@ -16,7 +16,7 @@ type Starter<T> = Box<dyn FnOnce() -> Vec<JoinHandle<T>> + Send>;
 /// **completion order**, each `Ok(output)` or a [`JoinError`] (a panic).
 ///
 /// The tasks start when the stream is first polled. To leave early and wait until the rest are
-/// gone, call [`close`](AsCompleted::close); dropping the stream cancels them without waiting.
+/// gone, call [`cancel`](AsCompleted::cancel); dropping the stream cancels them without waiting.
 ///
 /// # Examples
 ///

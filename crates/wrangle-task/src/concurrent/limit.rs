@@ -1,13 +1,13 @@
 //! [`Limit`]: how many futures a runner keeps in flight.
 
-use std::fmt;
-use std::num::NonZeroUsize;
+use std::num::{NonZeroUsize, TryFromIntError};
 
 /// How many futures [`Concurrent`](crate::Concurrent) and
 /// [`ConcurrentInline`](crate::ConcurrentInline) keep in flight at once.
 ///
-/// A limit of zero cannot be expressed: [`Limit::try_from`] turns it into a [`LimitError`]
-/// at construction, instead of a runner that never starts anything.
+/// A limit of zero cannot be expressed: [`Limit::try_from`] turns it into std's
+/// [`TryFromIntError`] (as `NonZeroUsize::try_from` does) at construction, instead of a runner
+/// that never starts anything.
 ///
 /// # Examples
 ///
@@ -61,33 +61,11 @@ impl From<NonZeroUsize> for Limit {
 }
 
 impl TryFrom<usize> for Limit {
-    type Error = LimitError;
+    type Error = TryFromIntError;
 
-    /// A positive number becomes [`Limit::Max`]; zero is an error.
-    fn try_from(n: usize) -> Result<Self, LimitError> {
-        NonZeroUsize::new(n)
-            .map(Limit::Max)
-            .ok_or(LimitError { _priv: () })
+    /// A positive number becomes [`Limit::Max`]; zero is the error of
+    /// `NonZeroUsize::try_from(0)`.
+    fn try_from(n: usize) -> Result<Self, TryFromIntError> {
+        NonZeroUsize::try_from(n).map(Limit::Max)
     }
 }
-
-/// The error of [`Limit::try_from`] for a limit of zero.
-///
-/// # Examples
-///
-/// ```
-/// let err = wrangle_task::Limit::try_from(0).unwrap_err();
-/// assert_eq!(err.to_string(), "a concurrency limit must be at least 1");
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LimitError {
-    _priv: (),
-}
-
-impl fmt::Display for LimitError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a concurrency limit must be at least 1")
-    }
-}
-
-impl std::error::Error for LimitError {}

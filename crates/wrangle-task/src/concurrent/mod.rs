@@ -39,7 +39,7 @@ type Output<S> = Result<<S as Source>::Ok, <S as Source>::Error>;
 /// limit give backpressure all the way to the source. Dropping the stream cancels everything
 /// still in flight.
 ///
-/// Made by [`concurrent`], [`Concurrent::new`], [`Concurrent::from_stream`] and
+/// Made by [`Concurrent::new`], [`Concurrent::from_stream`] and
 /// [`Concurrent::from_try_stream`] (and their `_with_runtime` forms). For futures that are not
 /// `Send`, or to stay within the current task, use [`ConcurrentInline`](crate::ConcurrentInline).
 ///

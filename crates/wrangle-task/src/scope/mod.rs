@@ -227,7 +227,7 @@ impl<R: Runtime> TaskScope<R> {
     /// }))
     /// .unwrap();
     /// // Neither failure cancelled the body or the sibling; both were reported.
-    /// assert_eq!(*seen.lock().unwrap(), ["child failed", "child panicked"]);
+    /// assert_eq!(*seen.lock().unwrap(), ["child failed", "task panicked: child panicked"]);
     /// ```
     pub fn error_reporter(mut self, reporter: ErrorReporter) -> Self {
         self.reporter = reporter;

@@ -206,8 +206,9 @@ impl Server {
     /// let server = Server::new(NonZeroUsize::new(2).unwrap()).flavor(ThreadFlavor::Virtual);
     /// let r = VirtualRuntime::new().block_on(server.serve(|ctx| async move {
     ///     // Each worker spawns on its own thread's runtime.
-    ///     let job = ctx.runtime().spawn(async move { ctx.index() });
-    ///     if job.await.unwrap() == 1 {
+    ///     let index = ctx.index();
+    ///     let job = ctx.runtime().spawn(async move { index * 10 });
+    ///     if job.await.unwrap() == 10 {
     ///         return Err(std::io::Error::other("worker 1 failed"));
     ///     }
     ///     ctx.token().cancelled().await; // worker 0 stops when worker 1 fails

@@ -15,7 +15,7 @@ use wrangle_rt::BoxError;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ShutdownReason {
-    /// [`ShutdownHandle::shutdown`](crate::ShutdownHandle::shutdown) was called.
+    /// [`ShutdownHandle::close`](crate::ShutdownHandle::close) was called.
     Requested,
     /// A task reported an unhandled error.
     Error,
