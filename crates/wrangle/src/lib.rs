@@ -7,7 +7,7 @@
 //! | module | crate | feature | what |
 //! |---|---|---|---|
 //! | [`rt`] | `wrangle-rt` | always | the [`Runtime`] trait, normalised [`JoinHandle`], adapters, virtual time, [`CancellationToken`] |
-//! | `task` | `wrangle-task` | `task` | bounded concurrent runner, task scopes, cancel-and-wait and shield, race/gather/as-completed, background and restartable tasks, exit stack, supervisor with signals |
+//! | `task` | `wrangle-task` | `task` | bounded concurrent runner, task scopes, cancel-and-wait and shield, race/gather/as-completed, background and restartable tasks, exit stack, supervisor and multi-threaded server with signals |
 //! | `pool` | `wrangle-pool` | `pool` | task pools: size limit, per-task timeout from start, cross-thread submission, dedicated-thread pools |
 //! | `timer` | `wrangle-timer` | `timer` | drift-free intervals with missed-tick policies, periodic tasks, delay-policy timers, wall-clock and cron schedules with DST, scheduler |
 //! | `sync` | `wrangle-sync` | `sync` | priority semaphore, rate limiters, lockouts, dual sync/async queues, batching, blocking-iterator bridge |
@@ -46,7 +46,7 @@
 //!   elsewhere they panic with a message that names the feature to enable.
 //! - `full` (default): every crate of the suite.
 //! - `task`, `pool`, `timer`, `sync`, `cache`, `io`, `debounce`: one feature per crate.
-//! - `signal`: graceful stop on SIGINT/SIGTERM in `task::Supervisor` and `pool::Server`.
+//! - `signal`: graceful stop on SIGINT/SIGTERM in `task::Supervisor` and `task::Server`.
 //! - `tracing`: unhandled errors become `tracing` events.
 //!
 //! # Runtime support
