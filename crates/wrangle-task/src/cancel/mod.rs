@@ -126,13 +126,6 @@ pub enum CancelOutcome<T> {
 
 impl<T> CancelOutcome<T> {
     /// The task's output, if it returned one.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use wrangle_task::CancelOutcome;
-    /// assert_eq!(CancelOutcome::<u8>::NotStarted.into_output(), None);
-    /// ```
     pub fn into_output(self) -> Option<T> {
         match self {
             CancelOutcome::Finished(v) | CancelOutcome::Stopped(v) => Some(v),
@@ -172,32 +165,11 @@ impl<T: Send + 'static> CancellableTask<T> {
     }
 
     /// Returns `true` once the task has finished.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use wrangle_rt::VirtualRuntime;
-    /// use wrangle_task::spawn_cancellable;
-    ///
-    /// let rt = VirtualRuntime::new();
-    /// let task = spawn_cancellable(rt.clone(), |_| async {});
-    /// assert!(!task.is_finished());
-    /// ```
     pub fn is_finished(&self) -> bool {
         self.handle.is_finished()
     }
 
     /// Lets the task run on without a handle.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use wrangle_rt::VirtualRuntime;
-    /// use wrangle_task::spawn_cancellable;
-    ///
-    /// let rt = VirtualRuntime::new();
-    /// spawn_cancellable(rt.clone(), |_| async {}).detach();
-    /// ```
     pub fn detach(self) {
         self.handle.detach();
     }

@@ -138,51 +138,18 @@ impl<S: Source> ConcurrentInline<S> {
     }
 
     /// Sets how many futures run at once (default: [`Limit::Default`]).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use futures_lite::StreamExt;
-    /// use wrangle_task::{ConcurrentInline, Limit};
-    ///
-    /// let jobs = (0..100).map(|i| async move { Ok::<_, ()>(i) });
-    /// let s = ConcurrentInline::new(jobs).limit(Limit::try_from(64).unwrap());
-    /// assert_eq!(futures_lite::future::block_on(s.count()), 100);
-    /// ```
     pub fn limit(mut self, limit: Limit) -> Self {
         self.limit = limit.get();
         self
     }
 
     /// Sets what happens on a future's error or panic (default: [`ErrorPolicy::Stop`]).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use futures_lite::StreamExt;
-    /// use wrangle_task::{ConcurrentInline, ErrorPolicy};
-    ///
-    /// let jobs = [Ok(1), Err("x"), Ok(3)].map(|r| async move { r });
-    /// let s = ConcurrentInline::new(jobs).error_policy(ErrorPolicy::Yield);
-    /// assert_eq!(futures_lite::future::block_on(s.count()), 3);
-    /// ```
     pub fn error_policy(mut self, policy: ErrorPolicy) -> Self {
         self.policy = policy;
         self
     }
 
     /// The runner's counters so far.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use futures_lite::StreamExt;
-    /// use wrangle_task::ConcurrentInline;
-    ///
-    /// let mut s = ConcurrentInline::new([async { Err::<(), _>("bad") }]);
-    /// futures_lite::future::block_on(async { while s.next().await.is_some() {} });
-    /// assert_eq!(s.stats().failed, 1);
-    /// ```
     pub fn stats(&self) -> ConcurrentStats {
         ConcurrentStats {
             running: self.slots.pending(),

@@ -30,13 +30,6 @@ pub enum ConcurrentError<E> {
 
 impl<E> ConcurrentError<E> {
     /// The error a future returned, if that is what this is.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use wrangle_task::ConcurrentError;
-    /// assert_eq!(ConcurrentError::Input(1).into_failed(), None);
-    /// ```
     pub fn into_failed(self) -> Option<E> {
         match self {
             ConcurrentError::Failed(e) => Some(e),
@@ -45,13 +38,6 @@ impl<E> ConcurrentError<E> {
     }
 
     /// Returns `true` if a future panicked.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use wrangle_task::ConcurrentError;
-    /// assert!(!ConcurrentError::Failed(()).is_panic());
-    /// ```
     pub fn is_panic(&self) -> bool {
         matches!(self, ConcurrentError::Panicked(_))
     }

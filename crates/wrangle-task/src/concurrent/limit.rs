@@ -34,13 +34,6 @@ pub enum Limit {
 
 impl Limit {
     /// The number of futures allowed in flight, or `None` when unlimited.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use wrangle_task::Limit;
-    /// assert_eq!(Limit::try_from(3).unwrap().get(), Some(3));
-    /// ```
     #[must_use]
     pub fn get(self) -> Option<usize> {
         match self {

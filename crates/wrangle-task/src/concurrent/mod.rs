@@ -495,9 +495,25 @@ impl<S: Source, R: Runtime> fmt::Debug for Concurrent<S, R> {
 ///
 /// # Examples
 ///
+/// The same three jobs, the second failing, under each policy (the default is `Stop`):
+///
 /// ```
-/// use wrangle_task::ErrorPolicy;
-/// assert_eq!(ErrorPolicy::default(), ErrorPolicy::Stop);
+/// use futures_lite::StreamExt;
+/// use wrangle_rt::VirtualRuntime;
+/// use wrangle_task::{ConcurrentInline, ErrorPolicy, Limit};
+///
+/// let jobs = || (1..=3).map(|i| async move { if i == 2 { Err(i) } else { Ok(i) } });
+/// let one_at_a_time = Limit::try_from(1).unwrap();
+/// let rt = VirtualRuntime::new();
+/// let stopped: Vec<_> = rt.block_on(ConcurrentInline::new(jobs()).limit(one_at_a_time).collect());
+/// assert_eq!(stopped.len(), 2); // Ok(1), then the error; job 3 never starts
+/// let yielded: Vec<_> = rt.block_on(
+///     ConcurrentInline::new(jobs())
+///         .limit(one_at_a_time)
+///         .error_policy(ErrorPolicy::Yield)
+///         .collect(),
+/// );
+/// assert_eq!(yielded.len(), 3); // Ok(1), the error, Ok(3)
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]

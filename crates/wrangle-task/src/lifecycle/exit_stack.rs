@@ -75,15 +75,6 @@ impl<R: Runtime> fmt::Debug for ExitStack<R> {
 impl ExitStack {
     /// An empty stack on [`DefaultRuntime::current`].
     ///
-    /// # Examples
-    ///
-    /// ```
-    /// use wrangle_rt::VirtualRuntime;
-    ///
-    /// let rt = VirtualRuntime::new();
-    /// rt.block_on(async { assert!(wrangle_task::ExitStack::new().is_empty()) });
-    /// ```
-    ///
     /// # Panics
     ///
     /// Like [`DefaultRuntime::current`].
@@ -101,13 +92,6 @@ impl Default for ExitStack {
 
 impl<R: Runtime> ExitStack<R> {
     /// An empty stack; cleanups left when the last handle is dropped run on `rt`.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let rt = wrangle_rt::VirtualRuntime::new();
-    /// assert_eq!(wrangle_task::ExitStack::with_runtime(rt).len(), 0);
-    /// ```
     pub fn with_runtime(rt: R) -> Self {
         ExitStack {
             inner: Arc::new(Inner {
@@ -120,17 +104,6 @@ impl<R: Runtime> ExitStack<R> {
 
     /// Sends errors of cleanups that run after the last handle was dropped to `reporter`
     /// (default: the process-wide handler). Call it before cloning the stack.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use wrangle_rt::{ErrorReporter, VirtualRuntime};
-    /// use wrangle_task::ExitStack;
-    ///
-    /// let stack = ExitStack::with_runtime(VirtualRuntime::new())
-    ///     .error_reporter(ErrorReporter::new(|_u: wrangle_rt::Unhandled| {}));
-    /// assert!(stack.is_empty());
-    /// ```
     pub fn error_reporter(self, reporter: ErrorReporter) -> Self {
         let cleanups = std::mem::take(&mut *lock(&self.inner.cleanups));
         ExitStack {
@@ -165,26 +138,11 @@ impl<R: Runtime> ExitStack<R> {
     }
 
     /// The number of cleanups registered and not yet run.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let stack = wrangle_task::ExitStack::with_runtime(wrangle_rt::VirtualRuntime::new());
-    /// stack.push(async {});
-    /// assert_eq!(stack.len(), 1);
-    /// ```
     pub fn len(&self) -> usize {
         lock(&self.inner.cleanups).len()
     }
 
     /// Returns `true` if no cleanup is registered.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let stack = wrangle_task::ExitStack::with_runtime(wrangle_rt::VirtualRuntime::new());
-    /// assert!(stack.is_empty());
-    /// ```
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

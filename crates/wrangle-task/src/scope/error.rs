@@ -22,13 +22,6 @@ pub enum ScopeError<E> {
 
 impl<E> ScopeError<E> {
     /// The body's error, if that is what this is.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use wrangle_task::ScopeError;
-    /// assert_eq!(ScopeError::Body(3).into_body(), Some(3));
-    /// ```
     pub fn into_body(self) -> Option<E> {
         match self {
             ScopeError::Body(e) => Some(e),
@@ -73,12 +66,6 @@ pub struct ScopeClosed<T>(pub T);
 
 impl<T> ScopeClosed<T> {
     /// The value that was not spawned.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// assert_eq!(wrangle_task::ScopeClosed("x").into_inner(), "x");
-    /// ```
     pub fn into_inner(self) -> T {
         self.0
     }

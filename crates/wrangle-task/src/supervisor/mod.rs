@@ -126,13 +126,6 @@ impl Default for Supervisor {
 
 impl<R: Runtime> Supervisor<R> {
     /// A supervisor on `rt`.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let sup = wrangle_task::Supervisor::with_runtime(wrangle_rt::VirtualRuntime::new());
-    /// # let _ = sup;
-    /// ```
     pub fn with_runtime(rt: R) -> Self {
         Supervisor {
             rt,
@@ -234,15 +227,6 @@ impl<R: Runtime> Supervisor<R> {
     }
 
     /// What a second signal during the stop does (default: [`ForceExit::Exit`]`(130)`).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use wrangle_task::{ForceExit, Supervisor};
-    /// let sup = Supervisor::with_runtime(wrangle_rt::VirtualRuntime::new())
-    ///     .force_exit(ForceExit::Return);
-    /// # let _ = sup;
-    /// ```
     pub fn force_exit(mut self, force: ForceExit) -> Self {
         self.force = force;
         self
@@ -295,14 +279,6 @@ impl<R: Runtime> Supervisor<R> {
     /// Reacts to SIGINT and SIGTERM: the first starts the graceful stop, a second one while
     /// stopping forces the exit. Needs the `signal` feature; the handlers are installed by
     /// [`run`](Supervisor::run) and removed when it ends.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let sup = wrangle_task::Supervisor::with_runtime(wrangle_rt::VirtualRuntime::new())
-    ///     .signals();
-    /// # let _ = sup;
-    /// ```
     #[cfg(feature = "signal")]
     #[cfg_attr(docsrs, doc(cfg(feature = "signal")))]
     pub fn signals(mut self) -> Self {
