@@ -17,6 +17,46 @@ use crate::{ForceExit, ShutdownHandle, Supervisor, SupervisorError};
 
 /// What a server worker gets: its index, the token of the graceful stop, and its thread's
 /// runtime.
+///
+/// # Examples
+///
+/// A worker that handles "requests" on its own runtime until the stop, then drains them:
+///
+/// ```
+/// use std::num::NonZeroUsize;
+/// use std::time::Duration;
+/// use wrangle_rt::{Runtime, ThreadFlavor, VirtualRuntime};
+/// use wrangle_task::{Server, WorkerContext};
+///
+/// async fn worker(ctx: WorkerContext) -> std::io::Result<()> {
+///     let rt = ctx.runtime().clone();
+///     let mut in_flight = Vec::new();
+///     // Take work until the graceful stop begins (here: three requests, then worker 0 asks).
+///     for request in 0..3 {
+///         let rt2 = rt.clone();
+///         in_flight.push(rt.spawn(async move {
+///             rt2.sleep(Duration::from_millis(5)).await;
+///             request
+///         }));
+///     }
+///     ctx.token().cancelled().await;
+///     // Finish what was accepted before returning.
+///     for r in in_flight {
+///         r.await.map_err(std::io::Error::other)?;
+///     }
+///     Ok(())
+/// }
+///
+/// let server = Server::new(NonZeroUsize::new(2).unwrap()).flavor(ThreadFlavor::Virtual);
+/// let shutdown = server.shutdown_handle();
+/// let r = VirtualRuntime::new().block_on(server.serve(move |ctx| {
+///     if ctx.index() == 0 {
+///         shutdown.close();
+///     }
+///     worker(ctx)
+/// }));
+/// assert!(r.is_ok());
+/// ```
 #[derive(Debug, Clone)]
 pub struct WorkerContext {
     index: usize,
