@@ -67,18 +67,20 @@ fn stop_policy_counts_the_cancelled_futures() {
             assert!(holds(s.stats()), "{:?}", s.stats());
             items.push(item.map_err(|e| e.into_failed()));
         }
-        assert_eq!(items, [Ok(1), Err(Some(2))]);
         let stats = s.stats();
-        assert_eq!(
-            (
-                stats.started,
-                stats.completed,
-                stats.failed,
-                stats.cancelled,
-                stats.running
-            ),
-            (4, 1, 1, 2, 0)
-        );
+        assert!(holds(stats), "{stats:?}");
+        assert_eq!((stats.started, stats.failed, stats.running), (4, 1, 0));
+        assert_eq!(items.last(), Some(&Err(Some(2))));
+        if rt.is_virtual() {
+            // Exact on virtual time: the first job ended before the error 2 ms later.
+            assert_eq!(items, [Ok(1), Err(Some(2))]);
+            assert_eq!((stats.completed, stats.cancelled), (1, 2));
+        } else {
+            // A loaded real runtime may not have run the first job before the error: it is
+            // then cancelled, never lost from the counts.
+            assert_eq!(stats.completed + stats.cancelled, 3);
+            assert_eq!(items.len() as u64, stats.completed + 1);
+        }
     });
 }
 
