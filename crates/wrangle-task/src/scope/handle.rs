@@ -469,7 +469,7 @@ impl<O> Drop for ChildWrap<O> {
 ///
 /// # Cancel safety
 ///
-/// Dropping it does not stop the child; its outcome then goes to the scope's error handler.
+/// Dropping it does not stop the child; its outcome then goes to the scope's error reporter.
 #[must_use = "futures do nothing unless you `.await` or poll them"]
 pub struct ChildHandle<T> {
     inner: Pin<Box<dyn Future<Output = Result<T, JoinError>> + Send>>,
