@@ -2,6 +2,7 @@
 
 pub(crate) mod error;
 pub(crate) mod handle;
+pub(crate) mod state;
 
 use std::fmt;
 use std::future::{Future, poll_fn};
@@ -15,7 +16,8 @@ use wrangle_rt::{CancellationToken, DefaultRuntime, ErrorReporter, Runtime};
 use crate::ScopeError;
 use crate::concurrent::future_set::FutureSet;
 use crate::loom::{Mutex, lock};
-use crate::scope::handle::{Child, ChildCtx, ChildTask, Scope, ScopeStats, Shared, State};
+use crate::scope::handle::{Scope, ScopeStats};
+use crate::scope::state::{Child, ChildCtx, ChildTask, Shared, State};
 
 /// A scope for child tasks: the body spawns children through a [`Scope`] handle, and the scope
 /// ends only when every child has ended.
