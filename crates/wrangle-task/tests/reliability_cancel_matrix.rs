@@ -286,3 +286,20 @@ fn serve_dropped_after_k_polls_drops_every_worker_and_joins_the_threads() {
         }
     });
 }
+
+#[test]
+fn as_completed_cancel_dropped_after_k_polls_still_drops_every_task_once() {
+    each_runtime(|rt| async move {
+        for k in 0..3 {
+            let drops = Drops::default();
+            let jobs: Vec<_> = (0..3).map(|_| pending_guarded(&drops)).collect();
+            let mut s = wrangle_task::as_completed_with_runtime(rt.clone(), jobs);
+            // Start the tasks, then cancel them all; the wait is dropped after k polls.
+            let _ = poll_once(s.next()).await;
+            poll_k_then_drop(&rt, s.cancel(), k).await;
+            eventually(&rt, || drops.count() == 3).await;
+            rt.sleep(ms(2)).await;
+            assert_eq!(drops.count(), 3, "k = {k}");
+        }
+    });
+}
