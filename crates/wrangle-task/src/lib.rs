@@ -1,26 +1,36 @@
 //! Core async scheduling for wrangle, on any runtime: run many futures with a limit, structure
-//! tasks in scopes, cancel and wait, shield, race and gather, and clean up asynchronously.
+//! tasks in scopes, cancel and wait, shield, race and gather, clean up asynchronously, and
+//! supervise a service until its graceful stop.
 //!
-//! - [`Concurrent`] / [`concurrent`]: a bounded runner that spawns futures (parallel) and yields
-//!   their outputs in completion order as a stream, with a [`Limit`] and an [`ErrorPolicy`];
-//!   [`ConcurrentInline`] / [`concurrent_inline`] does the same inside the current task, fairly
-//!   (it yields to the executor after a budget), for futures that are not `Send`.
-//! - [`TaskScope`]: structured children; a child's error goes to an error handler, a body error
-//!   cancels the children, leaving waits for every child; exit timeout, grace period, intrinsic
-//!   timeout; no stored outputs.
-//! - [`spawn_cancellable`] / [`CancellableTask`], [`cancel_and_wait`], [`cancel_all_and_wait`]:
+//! The crate is organised by family; each family's named futures are in [`future`].
+//!
+//! - **Concurrent runners.** [`Concurrent`]: a bounded runner that spawns futures (parallel)
+//!   and yields their outputs in completion order as a stream, with a [`Limit`] and an
+//!   [`ErrorPolicy`]; [`ConcurrentInline`] does the same inside the current task, fairly (it
+//!   yields to the executor after a budget), for futures that are not `Send`. Where the
+//!   futures come from is a [`source`].
+//! - **Scopes.** [`TaskScope`]: structured children; a child's error goes to the
+//!   [`error_reporter`](TaskScope::error_reporter), a body error cancels the children, leaving
+//!   waits for every child; exit timeout, grace period, intrinsic timeout; no stored outputs.
+//! - **Cancellation.** [`spawn_cancellable`] / [`CancellableTask::cancel`], [`cancel_all`]:
 //!   ask a task to stop through its token and wait for its async cleanup ([`CancelOutcome`]).
-//! - [`shield`]: a future that runs to completion even if its caller is cancelled.
-//! - [`race`], [`gather`], [`as_completed`]: first success (losers cancelled and gone before it
-//!   returns), all outputs in input order, outputs in completion order.
-//! - [`BackgroundTask`]: at most one live run, restartable, errors to a handler;
-//!   [`RestartableTask`]: retriable attempts resolved by their own output or
-//!   [`set_result`](RestartableTask::set_result), with a per-attempt timeout.
-//! - [`ExitStack`] / [`defer`]: async cleanups run last-in first-out on exit, on error and on
-//!   cancellation, every error reported.
-//! - [`Supervisor`]: the first unhandled error, a [`ShutdownHandle::shutdown`] from any thread,
-//!   or SIGINT/SIGTERM (feature `signal`) starts the graceful stop once; drain deadline,
-//!   startup and join hooks, a second signal forces the exit.
+//!   [`shield`]: a future that runs to completion even if its caller is cancelled. [`race`],
+//!   [`gather`], [`as_completed`]: first success (losers cancelled and gone before it returns),
+//!   all outputs in input order, outputs in completion order.
+//! - **Lifecycles.** [`BackgroundTask`]: at most one live run, restartable, errors to a
+//!   reporter; [`RestartableTask`]: retriable attempts resolved by their own output or
+//!   [`set_result`](RestartableTask::set_result), with a per-attempt timeout. [`ExitStack`] /
+//!   [`defer`]: async cleanups run last-in first-out on exit, on error and on cancellation,
+//!   every error reported.
+//! - **Supervision.** [`Supervisor`]: the first unhandled error, a [`ShutdownHandle::close`]
+//!   from any thread, or SIGINT/SIGTERM (feature `signal`) starts the graceful stop once; drain
+//!   deadline, startup and join hooks, a second signal forces the exit. [`Server`]: a
+//!   supervisor over N worker threads, each with its own runtime.
+//!
+//! The verbs mean the same on every type: `close()` asks for a stop and never waits (it
+//! returns whether this call did it), `abort()` cancels without waiting, `cancel()` cancels
+//! *and* waits until the work is gone, and `stats()` returns a `Copy` struct whose invariant
+//! is documented on it (`started == completed + failed + cancelled + running`, and so on).
 //!
 //! # Examples
 //!
@@ -53,7 +63,7 @@
 //!         runner.map(|r| r.unwrap()).fold(0, |a, b| a + b).await
 //!     });
 //!     let total = out.await.unwrap();
-//!     sup.shutdown_handle().shutdown();
+//!     sup.shutdown_handle().close();
 //!     Ok::<_, std::io::Error>(total)
 //! }));
 //! assert_eq!(total.unwrap(), 36);
@@ -62,8 +72,8 @@
 //!
 //! # Features
 //!
-//! - `signal`: `Supervisor::signals` reacts to SIGINT and SIGTERM (through `async-signal`;
-//!   Unix, and Ctrl-C only on Windows).
+//! - `signal`: `Supervisor::signals` and `Server::signals` react to SIGINT and SIGTERM
+//!   (through `async-signal`; Unix, and Ctrl-C only on Windows).
 //!
 //! # Runtime support
 //!
@@ -80,64 +90,48 @@
 //! tasks: to borrow from the caller's stack, use [`ConcurrentInline`] (no parallelism).
 //!
 //! Rust has no async drop: wherever a Python library would await cleanup on cancellation, this
-//! crate either waits when asked ([`cancel_and_wait`], [`AsCompleted::close`],
-//! [`ExitStack::close`]) or, when a future is simply dropped, cancels without waiting (and
-//! [`ExitStack`] hands its cleanups to the runtime).
+//! crate either waits when asked ([`CancellableTask::cancel`], [`AsCompleted::cancel`],
+//! [`BackgroundTask::cancel`], [`ExitStack::unwind`]) or, when a future is simply dropped,
+//! cancels without waiting (and [`ExitStack`] hands its cleanups to the runtime).
 
 #![forbid(unsafe_code)]
 #![doc(test(attr(deny(warnings))))]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-mod as_completed;
-mod background;
 mod cancel;
 mod concurrent;
-mod error;
-mod exit_stack;
-mod gather;
-mod inline;
-mod limit;
-mod output;
-mod panic;
-mod policy;
-mod race;
-mod restartable;
+mod lifecycle;
+mod loom;
 mod scope;
-mod scope_error;
-mod scope_handle;
-mod shield;
-mod slots;
-mod source;
 mod supervisor;
-mod supervisor_handle;
-mod supervisor_types;
-mod sync;
-mod task_error;
 
-pub use as_completed::{AsCompleted, CloseAll, as_completed, as_completed_with_runtime};
-pub use background::{BackgroundStats, BackgroundTask, BackgroundWait, RunError};
-pub use cancel::{
-    CancelAllAndWait, CancelAndWait, CancelOutcome, CancellableTask, cancel_all_and_wait,
-    cancel_and_wait, spawn_cancellable,
-};
-pub use concurrent::{Concurrent, concurrent};
-pub use error::ConcurrentError;
-pub use exit_stack::{
-    CleanupErrors, Close, Defer, DeferError, ExitStack, defer, defer_with_runtime,
-};
-pub use gather::{Gather, gather, gather_with_runtime};
-pub use inline::{ConcurrentInline, concurrent_inline};
-pub use limit::{Limit, LimitError};
-pub use output::TaskOutput;
-pub use policy::{ConcurrentStats, ErrorPolicy};
-pub use race::{Race, RaceError, race, race_with_runtime};
-pub use restartable::{NoAttempt, RestartError, RestartStats, RestartWait, RestartableTask};
-pub use scope::{ScopeRun, TaskScope};
-pub use scope_error::{ScopeError, SpawnError};
-pub use scope_handle::{ChildHandle, Scope, ScopeStats};
-pub use shield::{Shield, shield, shield_with_runtime};
-pub use source::{IterSource, Source, StreamSource, TryStreamSource};
-pub use supervisor::{Supervisor, SupervisorRun};
-pub use supervisor_handle::{ShutdownHandle, SupervisorHandle};
-pub use supervisor_types::{ForceExit, ShutdownReason, SupervisorError};
-pub use task_error::TaskPanicked;
+pub mod future;
+pub mod source;
+
+pub use cancel::as_completed::{AsCompleted, as_completed, as_completed_with_runtime};
+pub use cancel::gather::{gather, gather_with_runtime};
+pub use cancel::race::{RaceError, race, race_with_runtime};
+pub use cancel::shield::{shield, shield_with_runtime};
+pub use cancel::{CancelOutcome, CancellableTask, cancel_all, spawn_cancellable};
+pub use concurrent::concurrent_inline::ConcurrentInline;
+pub use concurrent::error::ConcurrentError;
+pub use concurrent::limit::Limit;
+pub use concurrent::stats::ConcurrentStats;
+pub use concurrent::{Concurrent, ErrorPolicy};
+pub use lifecycle::background::{BackgroundStats, BackgroundTask, RunError};
+pub use lifecycle::exit_stack::{CleanupErrors, ExitStack, defer, defer_with_runtime};
+pub use lifecycle::restartable::{NoAttempt, RestartError, RestartStats, RestartableTask};
+pub use scope::TaskScope;
+pub use scope::error::{ScopeClosed, ScopeError};
+pub use scope::handle::{ChildHandle, Scope, ScopeStats};
+pub use supervisor::Supervisor;
+pub use supervisor::handle::{ShutdownHandle, SupervisorHandle};
+pub use supervisor::server::{Server, WorkerContext};
+pub use supervisor::types::{ForceExit, ShutdownReason, SupervisorError};
+
+/// A future that resumes a caught panic when polled: what a user factory that panicked while
+/// building its future becomes, so that the panic is handled where a panic of the future
+/// itself would be (caught, reported, counted), without running the panic hook twice.
+pub(crate) async fn resume_panic<T>(p: Box<dyn std::any::Any + Send>) -> T {
+    std::panic::resume_unwind(p)
+}

@@ -36,8 +36,11 @@ fn shielded_work_completes_when_the_caller_is_dropped() {
 #[test]
 fn shield_gives_the_output_and_reports_a_panic() {
     each_runtime(|rt| async move {
-        assert_eq!(shield_with_runtime(&rt, async { 3 }).await.unwrap(), 3);
-        let err = shield_with_runtime(&rt, async { panic!("inside shield") })
+        assert_eq!(
+            shield_with_runtime(rt.clone(), async { 3 }).await.unwrap(),
+            3
+        );
+        let err = shield_with_runtime(rt.clone(), async { panic!("inside shield") })
             .await
             .unwrap_err();
         assert_eq!(err.into_panic().unwrap().message(), Some("inside shield"));
@@ -49,9 +52,9 @@ fn nested_shields_defer_to_the_outermost() {
     virtual_time(|rt| async move {
         let log = Log::default();
         let (rt2, l) = (rt.clone(), log.clone());
-        let mut outer = Box::pin(shield_with_runtime(&rt, async move {
+        let mut outer = Box::pin(shield_with_runtime(rt.clone(), async move {
             let (rt3, l2) = (rt2.clone(), l.clone());
-            shield_with_runtime(&rt2, async move {
+            shield_with_runtime(rt2.clone(), async move {
                 rt3.sleep(ms(20)).await;
                 l2.push("inner end");
             })
@@ -73,12 +76,12 @@ fn a_shielded_cleanup_block_survives_a_hard_cancel() {
     virtual_time(|rt| async move {
         let log = Log::default();
         let (rt2, l) = (rt.clone(), log.clone());
-        let task = spawn_cancellable(&rt, move |token| async move {
+        let task = spawn_cancellable(rt.clone(), move |token| async move {
             l.push("work begin");
             token.cancelled().await;
             l.push("cleanup begin");
             let (rt3, l2) = (rt2.clone(), l.clone());
-            shield_with_runtime(&rt2, async move {
+            shield_with_runtime(rt2.clone(), async move {
                 rt3.sleep(ms(20)).await;
                 l2.push("cleanup done");
             })
@@ -88,7 +91,7 @@ fn a_shielded_cleanup_block_survives_a_hard_cancel() {
         rt.sleep(ms(1)).await;
         // The grace period (5 ms) is shorter than the cleanup (20 ms): the task is dropped...
         assert!(matches!(
-            task.cancel_and_wait_within(&rt, ms(5)).await,
+            task.cancel_within(rt.clone(), ms(5)).await,
             CancelOutcome::Aborted
         ));
         // ...but its shielded cleanup runs to the end.

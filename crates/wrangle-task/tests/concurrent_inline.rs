@@ -12,7 +12,7 @@ use futures_lite::future::poll_once;
 use futures_lite::{StreamExt, stream};
 use wrangle_rt::Runtime;
 use wrangle_rt::testing::{each_runtime, virtual_time};
-use wrangle_task::{ConcurrentError, ConcurrentInline, ErrorPolicy, Limit, concurrent_inline};
+use wrangle_task::{ConcurrentError, ConcurrentInline, ErrorPolicy, Limit};
 
 #[test]
 fn runs_borrowing_non_send_futures_in_completion_order() {
@@ -26,7 +26,10 @@ fn runs_borrowing_non_send_futures_in_completion_order() {
                 Ok::<_, ()>(d)
             }
         });
-        let out: Vec<_> = concurrent_inline(jobs).map(Result::unwrap).collect().await;
+        let out: Vec<_> = ConcurrentInline::new(jobs)
+            .map(Result::unwrap)
+            .collect()
+            .await;
         assert_eq!(out, [10, 20, 30]);
         assert_eq!(*log.borrow(), [10, 20, 30]);
     });

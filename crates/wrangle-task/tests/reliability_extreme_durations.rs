@@ -19,7 +19,7 @@ fn duration_max_is_no_limit_everywhere() {
         task.start();
         rt.sleep(ms(2)).await;
         assert!(
-            task.is_live(),
+            task.is_running(),
             "an attempt with no limit waits for its reply"
         );
         task.set_result(1).unwrap();
@@ -45,15 +45,15 @@ fn duration_max_is_no_limit_everywhere() {
         let out = Supervisor::with_runtime(rt.clone())
             .drain(Duration::MAX)
             .run(|sup| async move {
-                sup.shutdown_handle().shutdown();
+                sup.shutdown_handle().close();
                 Ok::<_, std::io::Error>(6)
             })
             .await
             .unwrap();
         assert_eq!(out, 6);
 
-        let t = spawn_cancellable(&rt, |token| async move { token.cancelled().await });
+        let t = spawn_cancellable(rt.clone(), |token| async move { token.cancelled().await });
         rt.sleep(ms(1)).await;
-        let _ = t.cancel_and_wait_within(&rt, Duration::MAX).await;
+        let _ = t.cancel_within(rt.clone(), Duration::MAX).await;
     });
 }

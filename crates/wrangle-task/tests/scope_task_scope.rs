@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use common::{Drops, Log, eventually, ms};
 use futures_lite::future::poll_once;
 use wrangle_rt::testing::{each_runtime, virtual_time};
-use wrangle_rt::{CancellationToken, Runtime, Unhandled};
+use wrangle_rt::{CancellationToken, ErrorReporter, Runtime, Unhandled};
 use wrangle_task::{ScopeError, TaskScope};
 
 type Errors = Arc<Mutex<Vec<String>>>;
@@ -26,7 +26,7 @@ fn child_error_goes_to_the_handler_and_siblings_and_body_keep_running() {
         let (errors, handler) = collecting();
         let log = Log::default();
         let start = rt.now();
-        let scope = TaskScope::with_runtime(rt.clone()).error_handler(handler);
+        let scope = TaskScope::with_runtime(rt.clone()).error_reporter(ErrorReporter::new(handler));
         let stats = scope
             .run(|scope| {
                 let (rt, log) = (rt.clone(), log.clone());
@@ -259,7 +259,7 @@ fn panicking_child_is_reported_and_siblings_finish() {
     each_runtime(|rt| async move {
         let (errors, handler) = collecting();
         let stats = TaskScope::with_runtime(rt.clone())
-            .error_handler(handler)
+            .error_reporter(ErrorReporter::new(handler))
             .run(|scope| {
                 let rt = rt.clone();
                 async move {
@@ -281,7 +281,7 @@ fn panicking_child_is_reported_and_siblings_finish() {
             .unwrap()
             .stats();
         assert_eq!(*errors.lock().unwrap(), ["task panicked: child three"]);
-        assert_eq!((stats.completed, stats.failed, stats.active), (9, 1, 0));
+        assert_eq!((stats.completed, stats.failed, stats.running), (9, 1, 0));
     });
 }
 
@@ -352,7 +352,7 @@ fn many_children_on_every_runtime() {
     each_runtime(|rt| async move {
         let (errors, handler) = collecting();
         let stats = TaskScope::with_runtime(rt.clone())
-            .error_handler(handler)
+            .error_reporter(ErrorReporter::new(handler))
             .run(|scope| async move {
                 for i in 0..500u32 {
                     scope
@@ -371,7 +371,7 @@ fn many_children_on_every_runtime() {
             .unwrap()
             .stats();
         assert_eq!(
-            (stats.spawned, stats.completed, stats.failed),
+            (stats.started, stats.completed, stats.failed),
             (500, 495, 5)
         );
         assert_eq!(errors.lock().unwrap().len(), 5);
@@ -384,7 +384,7 @@ fn outputs_are_kept_only_when_asked_with_a_handle() {
         let (errors, handler) = collecting();
         let rt2 = rt.clone();
         TaskScope::with_runtime(rt.clone())
-            .error_handler(handler)
+            .error_reporter(ErrorReporter::new(handler))
             .run(|scope| async move {
                 // Asked: the output, error included, goes to the handle.
                 let ok = scope

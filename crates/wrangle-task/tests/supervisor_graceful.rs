@@ -85,9 +85,10 @@ fn stop_runs_exactly_once_whatever_triggers_it() {
             })
             .run(move |sup| async move {
                 let h = sup.shutdown_handle();
-                h.shutdown();
+                assert!(h.close(), "the first close starts the stop");
                 h.report("late error");
-                h.shutdown();
+                assert!(!h.close(), "a later close reports that it did not");
+                assert!(h.is_closed());
                 sup.spawn(async { Err::<(), _>("task error while stopping") })
                     .unwrap();
                 sup.token().cancelled().await;
@@ -105,7 +106,7 @@ fn shutdown_from_a_plain_thread() {
         let r = Supervisor::with_runtime(rt.clone())
             .run(move |sup| async move {
                 let handle = sup.shutdown_handle();
-                let thread = std::thread::spawn(move || handle.shutdown());
+                let thread = std::thread::spawn(move || handle.close());
                 sup.token().cancelled().await;
                 thread.join().unwrap();
                 Ok::<_, std::io::Error>("stopped")
@@ -125,7 +126,7 @@ fn drain_deadline_drops_what_is_left() {
             .on_stop(|_| std::future::pending())
             .run(move |sup| async move {
                 rt2.sleep(ms(10)).await;
-                sup.shutdown_handle().shutdown();
+                sup.shutdown_handle().close();
                 std::future::pending::<()>().await;
                 Ok::<_, std::io::Error>(())
             })
@@ -152,7 +153,7 @@ fn the_stop_future_can_end_the_body() {
                 let rt4 = rt2.clone();
                 rt2.spawn(async move {
                     rt4.sleep(ms(20)).await;
-                    h.shutdown();
+                    h.close();
                 })
                 .detach();
                 server.cancelled().await;

@@ -14,7 +14,7 @@ fn a_stop_hook_panicking_before_its_future_does_not_escape_run() {
         let out = Supervisor::with_runtime(rt.clone())
             .on_stop(|_| -> std::future::Ready<()> { panic!("stop boom") })
             .run(|sup| async move {
-                sup.shutdown_handle().shutdown();
+                sup.shutdown_handle().close();
                 Ok::<_, std::io::Error>(1)
             })
             .await;
@@ -28,7 +28,7 @@ fn a_stop_hook_panicking_while_it_runs_does_not_escape_run() {
         let out = Supervisor::with_runtime(rt.clone())
             .on_stop(|_| async { panic!("stop boom") })
             .run(|sup| async move {
-                sup.shutdown_handle().shutdown();
+                sup.shutdown_handle().close();
                 Ok::<_, std::io::Error>(2)
             })
             .await;

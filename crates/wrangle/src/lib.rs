@@ -7,7 +7,7 @@
 //! | module | crate | feature | what |
 //! |---|---|---|---|
 //! | [`rt`] | `wrangle-rt` | always | the [`Runtime`] trait, normalised [`JoinHandle`], adapters, virtual time, [`CancellationToken`] |
-//! | `task` | `wrangle-task` | `task` | bounded concurrent runner, task scopes, cancel-and-wait and shield, race/gather/as-completed, background and restartable tasks, exit stack, supervisor with signals |
+//! | `task` | `wrangle-task` | `task` | bounded concurrent runner, task scopes, cancel-and-wait and shield, race/gather/as-completed, background and restartable tasks, exit stack, supervisor and multi-threaded server with signals |
 //! | `pool` | `wrangle-pool` | `pool` | task pools: size limit, per-task timeout from start, cross-thread submission, dedicated-thread pools |
 //! | `timer` | `wrangle-timer` | `timer` | drift-free intervals with missed-tick policies, periodic tasks, timers with overlap policies, wall-clock and cron schedules with DST, scheduler |
 //! | `sync` | `wrangle-sync` | `sync` | priority semaphore, rate limiters, lockouts, dual sync/async queues, batching, blocking-iterator bridge |

@@ -33,7 +33,7 @@ fn main() {
         rt::tour(rt.clone()).await;
         #[cfg(feature = "task")]
         {
-            section("wrangle-task: runners, scopes, race, exit stack, supervisor");
+            section("wrangle-task: runners, scopes, race, exit stack, supervisor, server");
             task::tour(rt.clone()).await;
         }
         #[cfg(feature = "timer")]

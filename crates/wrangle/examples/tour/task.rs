@@ -1,11 +1,12 @@
-//! Tour: wrangle-task (bounded runner, scope, race, exit stack, supervisor).
+//! Tour: wrangle-task (bounded runner, scope, race, exit stack, supervisor, server).
 
 use std::time::Duration;
 
 use futures_lite::StreamExt;
 use wrangle::rt::Runtime;
+use wrangle::rt::{ErrorReporter, Unhandled, thread::ThreadFlavor};
 use wrangle::task::{
-    Concurrent, Limit, Supervisor, TaskScope, defer_with_runtime, race_with_runtime,
+    Concurrent, Limit, Server, Supervisor, TaskScope, defer_with_runtime, race_with_runtime,
 };
 
 pub(crate) async fn tour(rt: wrangle::rt::DefaultRuntime) {
@@ -26,8 +27,10 @@ pub(crate) async fn tour(rt: wrangle::rt::DefaultRuntime) {
         .await;
     println!("concurrent (limit 2), completion order: {done:?}");
     // A scope: a failing child is reported, its sibling and the body go on; the scope waits.
-    let scope = TaskScope::with_runtime(rt.clone())
-        .error_handler(|u: wrangle::rt::Unhandled| println!("scope handler got: {}", u.error()));
+    let scope =
+        TaskScope::with_runtime(rt.clone()).error_reporter(ErrorReporter::new(|u: Unhandled| {
+            println!("scope reporter got: {}", u.error())
+        }));
     let r = scope
         .run(|s| async move {
             s.spawn(async { Err::<(), _>("child failed") }).unwrap();
@@ -45,7 +48,7 @@ pub(crate) async fn tour(rt: wrangle::rt::DefaultRuntime) {
     });
     println!(
         "race winner: {}",
-        race_with_runtime(&rt, racers).await.unwrap().0
+        race_with_runtime(rt.clone(), racers).await.unwrap().0
     );
     // Async cleanups run in reverse order, even when the body fails.
     let out = defer_with_runtime(rt.clone(), |stack| async move {
@@ -56,14 +59,31 @@ pub(crate) async fn tour(rt: wrangle::rt::DefaultRuntime) {
     })
     .await;
     println!("defer kept the body's result: {:?}", out.unwrap());
-    // A supervisor: a shutdown request starts the graceful stop once; the body finishes.
+    // A supervisor: `close` on its shutdown handle starts the graceful stop once (it never
+    // waits); the body finishes, and `run` resolves when everything has.
     let r = Supervisor::with_runtime(rt.clone())
         .on_stop(|why| async move { println!("graceful stop: {why}") })
         .run(|sup| async move {
-            sup.shutdown_handle().shutdown();
+            sup.shutdown_handle().close();
             sup.token().cancelled().await;
             Ok::<_, std::io::Error>("stopped cleanly")
         })
         .await;
     println!("supervisor: {}", r.unwrap());
+    // A server: a supervisor over worker threads, each with its own runtime. The first worker
+    // to fail starts the graceful stop of all of them.
+    let server = Server::new(std::num::NonZeroUsize::new(2).unwrap())
+        .flavor(ThreadFlavor::Virtual)
+        .name("tour-worker");
+    let r = server
+        .serve(|ctx| async move {
+            if ctx.index() == 1 {
+                return Err(std::io::Error::other("worker 1 failed"));
+            }
+            ctx.token().cancelled().await;
+            println!("worker {} stopped gracefully", ctx.index());
+            Ok(())
+        })
+        .await;
+    println!("server: {}", r.unwrap_err());
 }

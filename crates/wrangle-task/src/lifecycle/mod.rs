@@ -1,0 +1,6 @@
+//! Tasks with a lifecycle of their own: [`BackgroundTask`](crate::BackgroundTask),
+//! [`RestartableTask`](crate::RestartableTask) and the async [`ExitStack`](crate::ExitStack).
+
+pub(crate) mod background;
+pub(crate) mod exit_stack;
+pub(crate) mod restartable;
