@@ -6,7 +6,7 @@ use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex as StdMutex};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 
 use futures_lite::FutureExt;
 
@@ -231,6 +231,8 @@ pub struct JoinHandle<T> {
     inner: Inner<T>,
 }
 
+type CancelFuture<T> = Pin<Box<dyn Future<Output = Result<T, JoinError>> + Send>>;
+
 enum Inner<T> {
     // Tokio catches panics itself and reports them in its `JoinError`.
     #[cfg(feature = "runtime-tokio")]
@@ -239,6 +241,10 @@ enum Inner<T> {
     // polled, where it is caught again.
     Task(Option<async_task::FallibleTask<T>>),
     Raw(Option<Arc<RawShared<T>>>),
+    /// After `abort`: the cancellation was requested; this resolves when it took effect. In a
+    /// `Mutex` only so the handle stays `Sync`: it is reached through `&mut` (`get_mut`), never
+    /// locked.
+    Aborted(Option<StdMutex<CancelFuture<T>>>),
 }
 
 impl<T> JoinHandle<T> {
@@ -295,6 +301,8 @@ impl<T> JoinHandle<T> {
             Inner::Tokio(h) => h.as_ref().is_none_or(|h| h.is_finished()),
             Inner::Task(t) => t.as_ref().is_none_or(|t| t.is_finished()),
             Inner::Raw(s) => s.as_ref().is_none_or(|s| s.lock().phase.is_done()),
+            // Not known until the handle is polled; `false` keeps "finished" a promise.
+            Inner::Aborted(f) => f.is_none(),
         }
     }
 
@@ -331,7 +339,50 @@ impl<T> JoinHandle<T> {
                     s.release(false);
                 }
             }
+            // Already cancelled: nothing is left to run on.
+            Inner::Aborted(f) => drop(f.take()),
         }
+    }
+
+    /// Requests the task's cancellation and returns at once; the handle stays awaitable.
+    ///
+    /// Awaiting the handle afterwards resolves as [`cancel`](Self::cancel)'s future does:
+    /// `Err(JoinError::Cancelled)` once the future has been dropped, or the task's own result
+    /// if it finished first. Aborting twice is harmless. Tokio's `JoinHandle::abort`, on every
+    /// runtime.
+    ///
+    /// # Examples
+    ///
+    /// A supervisor that stops a worker now and collects its result later:
+    ///
+    /// ```
+    /// use wrangle_rt::{Runtime, VirtualRuntime};
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// rt.block_on(async {
+    ///     let mut worker = rt.spawn(std::future::pending::<u32>());
+    ///     worker.abort(); // never waits
+    ///     // ... other shutdown work ...
+    ///     assert!(worker.await.unwrap_err().is_cancelled());
+    /// });
+    /// ```
+    pub fn abort(&mut self)
+    where
+        T: Send + 'static,
+    {
+        if matches!(self.inner, Inner::Aborted(_)) {
+            return;
+        }
+        let mut cancel = self.take_cancel();
+        // One poll makes the request for every kind of task (async-task's `cancel` is lazy);
+        // it cannot be ready unless the task already finished.
+        let mut cx = Context::from_waker(Waker::noop());
+        self.inner = match cancel.as_mut().poll(&mut cx) {
+            Poll::Ready(out) => {
+                Inner::Aborted(Some(StdMutex::new(Box::pin(std::future::ready(out)))))
+            }
+            Poll::Pending => Inner::Aborted(Some(StdMutex::new(cancel))),
+        };
     }
 
     /// Cancels the task and waits until its future has been dropped.
@@ -360,8 +411,18 @@ impl<T> JoinHandle<T> {
     where
         T: Send + 'static,
     {
-        let fut: Pin<Box<dyn Future<Output = Result<T, JoinError>> + Send>> = match &mut self.inner
-        {
+        Cancel {
+            fut: self.take_cancel(),
+        }
+    }
+
+    /// Requests the cancellation and returns the future that waits for it, leaving the handle
+    /// empty.
+    fn take_cancel(&mut self) -> CancelFuture<T>
+    where
+        T: Send + 'static,
+    {
+        match &mut self.inner {
             #[cfg(feature = "runtime-tokio")]
             Inner::Tokio(h) => {
                 let h = h.take().expect("JoinHandle polled after completion");
@@ -383,8 +444,12 @@ impl<T> JoinHandle<T> {
                 s.request_cancel();
                 Box::pin(RawJoin { shared: Some(s) })
             }
-        };
-        Cancel { fut }
+            Inner::Aborted(f) => f
+                .take()
+                .expect("JoinHandle polled after completion")
+                .into_inner()
+                .unwrap_or_else(|e| e.into_inner()),
+        }
     }
 }
 
@@ -415,6 +480,8 @@ impl<T> Drop for JoinHandle<T> {
                     s.release(true);
                 }
             }
+            // Dropping the cancel future of an aborted task waits for nothing.
+            Inner::Aborted(_) => {}
         }
     }
 }
@@ -446,6 +513,13 @@ impl<T> Future for JoinHandle<T> {
             Inner::Raw(slot) => {
                 let s = slot.as_ref().expect("JoinHandle polled after completion");
                 let out = std::task::ready!(s.poll_join(cx));
+                *slot = None;
+                Poll::Ready(out)
+            }
+            Inner::Aborted(slot) => {
+                let f = slot.as_mut().expect("JoinHandle polled after completion");
+                let f = f.get_mut().unwrap_or_else(|e| e.into_inner());
+                let out = std::task::ready!(f.as_mut().poll(cx));
                 *slot = None;
                 Poll::Ready(out)
             }

@@ -1,7 +1,7 @@
 //! `JoinHandle` semantics beyond the conformance suite, on every runtime.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use wrangle_rt::testing::each_runtime;
 use wrangle_rt::{JoinError, Runtime};
@@ -87,4 +87,46 @@ fn raw_task_pair_gives_the_same_semantics_on_any_executor() {
         wrangle_rt::adapter::blocking_pair(|| unreachable!("handle dropped first"));
     drop(handle);
     cell.run();
+}
+
+#[test]
+fn abort_requests_the_cancel_without_waiting_and_the_handle_still_resolves() {
+    struct SetOnDrop(Arc<AtomicBool>);
+    impl Drop for SetOnDrop {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+    each_runtime(|rt| async move {
+        let dropped = Arc::new(AtomicBool::new(false));
+        let flag = SetOnDrop(dropped.clone());
+        let mut pending = rt.spawn(async move {
+            let _flag = flag;
+            std::future::pending::<u32>().await
+        });
+        wrangle_rt::yield_now().await;
+        pending.abort();
+        pending.abort(); // harmless
+        assert!(pending.await.unwrap_err().is_cancelled());
+        assert!(
+            dropped.load(Ordering::SeqCst),
+            "resolved only once the future was dropped"
+        );
+
+        // Finished before the abort: the output is kept.
+        let mut done = rt.spawn(async { 7 });
+        while !done.is_finished() {
+            wrangle_rt::yield_now().await;
+        }
+        done.abort();
+        assert_eq!(done.await.unwrap(), 7);
+
+        // Aborted, then dropped or detached: nothing panics, nothing runs on.
+        let mut a = rt.spawn(std::future::pending::<()>());
+        a.abort();
+        drop(a);
+        let mut b = rt.spawn(std::future::pending::<()>());
+        b.abort();
+        b.detach();
+    });
 }
