@@ -100,50 +100,45 @@
 #![doc(test(attr(deny(warnings))))]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-mod acquire;
-mod batch_stream;
-mod batcher;
-mod chunks_timeout;
+mod batch;
 mod contain;
-mod deadline_wait;
-mod error;
-mod fifo_lockout;
-mod gcra;
 mod iter_stream;
-mod keyed_limiter;
-mod keyed_lockout;
+mod limiter;
 mod lockout;
-mod permit;
+mod loom;
 mod queue;
-mod queue_future;
-mod queue_store;
-mod queue_waiters;
-mod rate_limiter;
-mod reserve_wait;
 mod semaphore;
 mod sweep;
-mod sync;
 
-pub use acquire::{Acquire, AcquireOwned};
-pub use batch_stream::{BatchSender, Batches, batch_channel};
-pub use batcher::{Batcher, BatcherStats, Stop};
-pub use chunks_timeout::ChunksTimeout;
-pub use error::{
-    AcquireError, GetError, InvalidBatchConfig, InvalidQuota, MAX_QUOTA_PERIOD, PutError,
-    PutTimeoutError, QueueClosed, RateLimited, TaskDoneError, TooManyPermits, TryAcquireError,
+pub mod future {
+    //! The named futures of this crate's primitives: each is what an async method returns
+    //! (`sem.acquire()` is an [`Acquire`]), documents its cancel safety, and is rarely named
+    //! in user code except to store or return it.
+
+    pub use crate::batch::Shutdown;
+    pub use crate::limiter::{GcraAcquire, KeyedAcquire, RateAcquire};
+    pub use crate::lockout::{Enter, KeyedEnter, KeyedLockoutWait, LockoutWait};
+    pub use crate::queue::{Get, Join, Put, Reserve};
+    pub use crate::semaphore::{Acquire, AcquireOwned};
+}
+
+pub use batch::{
+    BatchSender, Batcher, BatcherClosed, BatcherStats, Batches, ChunksTimeout, InvalidBatchConfig,
+    batch_channel, batch_channel_with_runtime,
+};
+pub use iter_stream::IterStream;
+pub use limiter::{
+    GcraLimiter, InvalidQuota, KeyedLimiter, LimiterStats, RateLimited, RateLimiter,
+};
+pub use lockout::{
+    FifoLockout, FifoLockoutGuard, KeyedFifoLockout, KeyedFifoLockoutGuard, KeyedLockout, Lockout,
+    LockoutStats,
+};
+pub use queue::{
+    DualQueue, GetError, Order, PutError, PutPermit, QueueClosed, QueueStats, TaskDoneError,
     TryPutError,
 };
-pub use fifo_lockout::{Enter, FifoLockout, FifoLockoutGuard};
-pub use gcra::{GcraAcquire, GcraLimiter, GcraStats};
-pub use iter_stream::IterStream;
-pub use keyed_limiter::{KeyedAcquire, KeyedLimiter};
-pub use keyed_lockout::{
-    KeyedEnter, KeyedFifoLockout, KeyedFifoLockoutGuard, KeyedLockout, KeyedLockoutWait,
+pub use semaphore::{
+    AcquireError, OwnedSemaphorePermit, Priority, PrioritySemaphore, SemaphorePermit,
+    SemaphoreStats, TooManyPermits, TryAcquireError,
 };
-pub use lockout::{Lockout, LockoutStats, LockoutWait};
-pub use permit::{OwnedSemaphorePermit, SemaphorePermit};
-pub use queue::{DualQueue, QueueStats};
-pub use queue_future::{Get, Join, Put, PutPermit, Reserve};
-pub use queue_store::Order;
-pub use rate_limiter::{RateAcquire, RateLimiter, RateLimiterStats};
-pub use semaphore::{Priority, PrioritySemaphore, SemaphoreStats};

@@ -6,10 +6,16 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::{AcqRel, Acquire as AcquireOrd, Relaxed, Release};
 use std::task::Waker;
 
-use crate::TooManyPermits;
-use crate::error::AcquireFailure;
-use crate::sync::{AtomicU64, AtomicUsize, Mutex, lock};
-use crate::{Acquire, AcquireOwned, OwnedSemaphorePermit, SemaphorePermit, TryAcquireError};
+mod error;
+mod future;
+mod permit;
+
+pub use error::{AcquireError, TooManyPermits, TryAcquireError};
+pub use future::{Acquire, AcquireOwned};
+pub use permit::{OwnedSemaphorePermit, SemaphorePermit};
+
+use crate::loom::{AtomicU64, AtomicUsize, Mutex, lock};
+use error::AcquireFailure;
 
 /// A priority: waiters with a **lower** value are served first; equal values are served in
 /// arrival order.
@@ -130,13 +136,18 @@ struct Slot {
 }
 
 /// A snapshot of a [`PrioritySemaphore`]'s counters.
+///
+/// Invariant: once no permit is held and nobody waits (`queued == 0`), `available` is the
+/// number of permits the semaphore was created with, plus those added with
+/// [`add_permits`](PrioritySemaphore::add_permits), minus those
+/// [`forget`](SemaphorePermit::forget)-ed: no waiter, cancelled or served, strands a permit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct SemaphoreStats {
-    /// Permits free now.
+    /// Permits free now (gauge).
     pub available: usize,
-    /// Callers queued now.
-    pub waiting: usize,
+    /// Callers queued now (gauge).
+    pub queued: usize,
     /// Successful acquisitions so far (immediate or after waiting). A waiter that was granted
     /// permits but dropped before it saw them is not counted (it is counted in `returned`).
     pub acquired: u64,
@@ -241,7 +252,7 @@ impl PrioritySemaphore {
     ///
     /// # Errors
     ///
-    /// [`AcquireError`](crate::AcquireError) if the semaphore is closed before permits are
+    /// [`AcquireError`] if the semaphore is closed before permits are
     /// handed over.
     ///
     /// # Cancel safety
@@ -273,7 +284,7 @@ impl PrioritySemaphore {
     ///
     /// # Errors
     ///
-    /// [`AcquireError`](crate::AcquireError) if the semaphore is closed before permits are
+    /// [`AcquireError`] if the semaphore is closed before permits are
     /// handed over, or at once if `n` is above
     /// [`MAX_PERMITS`](Self::MAX_PERMITS) (a wait that could never end).
     ///
@@ -303,7 +314,7 @@ impl PrioritySemaphore {
     ///
     /// # Errors
     ///
-    /// [`AcquireError`](crate::AcquireError) if the semaphore is closed before permits are
+    /// [`AcquireError`] if the semaphore is closed before permits are
     /// handed over.
     ///
     /// # Cancel safety
@@ -330,7 +341,7 @@ impl PrioritySemaphore {
     ///
     /// # Errors
     ///
-    /// [`AcquireError`](crate::AcquireError) if the semaphore is closed before permits are
+    /// [`AcquireError`] if the semaphore is closed before permits are
     /// handed over, or at once if `n` is above
     /// [`MAX_PERMITS`](Self::MAX_PERMITS) (a wait that could never end).
     ///
@@ -442,20 +453,23 @@ impl PrioritySemaphore {
     }
 
     /// Closes the semaphore: every queued waiter and every later acquire fails with
-    /// [`AcquireError`](crate::AcquireError). Permits already handed out stay valid and are
-    /// returned as usual.
+    /// [`AcquireError`]. Permits already handed out stay valid and are returned as usual.
+    /// Never waits; returns whether this call closed it (`false` if it was closed already).
     ///
     /// # Examples
     ///
     /// ```
     /// let sem = wrangle_sync::PrioritySemaphore::new(1);
-    /// sem.close();
-    /// assert!(sem.is_closed());
+    /// assert!(sem.close());
+    /// assert!(!sem.close());
     /// assert!(sem.try_acquire().is_err());
     /// ```
-    pub fn close(&self) {
+    pub fn close(&self) -> bool {
         let wakers: Vec<Waker> = {
             let mut st = lock(&self.state);
+            if st.closed {
+                return false;
+            }
             self.own(&mut st);
             st.closed = true;
             let wakers = st.close_all();
@@ -463,6 +477,7 @@ impl PrioritySemaphore {
             wakers
         };
         wakers.into_iter().for_each(Waker::wake);
+        true
     }
 
     /// Whether [`close`](Self::close) was called.
@@ -531,7 +546,7 @@ impl PrioritySemaphore {
         let st = lock(&self.state);
         SemaphoreStats {
             available: self.word.load(AcquireOrd) >> SHIFT,
-            waiting: st.waiting,
+            queued: st.waiting,
             acquired: st.acquired + self.fast_acquired.load(Relaxed),
             cancelled: st.cancelled,
             returned: st.returned,
@@ -648,18 +663,18 @@ impl PrioritySemaphore {
         n: usize,
         priority: Option<Priority>,
         waker: &Waker,
-    ) -> Result<Option<Ticket>, crate::AcquireError> {
+    ) -> Result<Option<Ticket>, AcquireError> {
         // With nobody queued, the priority does not matter: first in line either way.
         if self.take_fast(n).is_ok() {
             return Ok(None);
         }
         let mut st = lock(&self.state);
         if st.closed {
-            return Err(crate::AcquireError(AcquireFailure::Closed));
+            return Err(AcquireError(AcquireFailure::Closed));
         }
         if n > PrioritySemaphore::MAX_PERMITS {
             // Could never be served, and, strictly fair, would hold back every later waiter.
-            return Err(crate::AcquireError(AcquireFailure::TooManyPermits));
+            return Err(AcquireError(AcquireFailure::TooManyPermits));
         }
         self.own(&mut st);
         let priority = priority.unwrap_or(st.default_priority);

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::PrioritySemaphore;
+use super::PrioritySemaphore;
 
 /// Permits borrowed from a [`PrioritySemaphore`], returned when dropped.
 #[must_use = "the permits are returned as soon as this is dropped"]

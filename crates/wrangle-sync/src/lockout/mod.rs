@@ -1,4 +1,6 @@
-//! [`Lockout`]: wait until every lockout has expired.
+//! The lockout family: gates closed by stacking lockouts. [`Lockout`] (here),
+//! [`FifoLockout`] (one holder at a time, in arrival order), and their keyed forms
+//! [`KeyedLockout`] and [`KeyedFifoLockout`]; all four report [`LockoutStats`].
 
 use std::fmt;
 use std::future::Future;
@@ -9,15 +11,24 @@ use std::time::{Duration, Instant};
 use pin_project::pin_project;
 use wrangle_rt::{DefaultRuntime, Runtime, saturating_deadline};
 
-use crate::deadline_wait::DeadlineWait;
-use crate::sync::{Mutex, lock};
+mod deadline_wait;
+mod fifo;
+mod keyed;
+mod keyed_fifo;
+
+pub use fifo::{Enter, FifoLockout, FifoLockoutGuard};
+pub use keyed::{KeyedLockout, KeyedLockoutWait};
+pub use keyed_fifo::{KeyedEnter, KeyedFifoLockout, KeyedFifoLockoutGuard};
+
+use crate::loom::{Mutex, lock};
+use deadline_wait::DeadlineWait;
 
 /// A gate closed by lockouts: [`wait`](Lockout::wait) passes once every lockout added with
 /// [`lockout_for`](Lockout::lockout_for) has expired.
 ///
 /// Lockouts stack (the gate opens at the latest expiry). Waiting holds nothing: tasks already
 /// past the gate are unaffected by later lockouts. There is no ordering among waiters; use
-/// [`FifoLockout`](crate::FifoLockout) for arrival order. Typical use: after an HTTP 429,
+/// [`FifoLockout`] for arrival order. Typical use: after an HTTP 429,
 /// `lockout.lockout_for(retry_after)`, and every request first does `lockout.wait().await`.
 ///
 /// # Examples
@@ -45,14 +56,24 @@ struct State {
     added: u64,
 }
 
-/// A snapshot of a lockout's counters.
+/// A snapshot of the counters of a lockout gate: [`Lockout`], [`FifoLockout`],
+/// [`KeyedLockout`] or [`KeyedFifoLockout`].
+///
+/// Invariants: `locked <= 1` for the unkeyed gates, `locked <= keys` for the keyed ones;
+/// `keys == 0` for the unkeyed gates; `queued == 0` for [`Lockout`] and [`KeyedLockout`]
+/// (their waiters hold no place in a queue); `added` never falls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct LockoutStats {
-    /// Whether a lockout is in force now.
-    pub locked: bool,
-    /// Lockouts added so far.
+    /// Lockouts added so far (`lockout_for` and `lockout_until` calls, of every key).
     pub added: u64,
+    /// Gates with a lockout in force now (gauge): 0 or 1 for an unkeyed gate, the keys locked
+    /// out now for a keyed one.
+    pub locked: usize,
+    /// Entries in a keyed gate's table now (gauge; see its `len`); 0 for an unkeyed gate.
+    pub keys: usize,
+    /// Callers waiting for their turn to enter now (gauge; FIFO gates only, every key).
+    pub queued: usize,
 }
 
 impl Lockout {
@@ -206,8 +227,10 @@ impl<R: Runtime> Lockout<R> {
     #[must_use]
     pub fn stats(&self) -> LockoutStats {
         LockoutStats {
-            locked: self.is_locked(),
             added: lock(&self.state).added,
+            locked: usize::from(self.is_locked()),
+            keys: 0,
+            queued: 0,
         }
     }
 

@@ -13,8 +13,8 @@ use std::time::Duration;
 use futures_lite::{FutureExt, StreamExt};
 use wrangle_rt::{DefaultRuntime, ErrorReporter, JoinHandle, PanicPayload, Runtime, Unhandled};
 
-use crate::sync::{Mutex, lock};
-use crate::{ChunksTimeout, InvalidBatchConfig, PutError};
+use super::{BatcherClosed, ChunksTimeout, InvalidBatchConfig};
+use crate::loom::{Mutex, lock};
 
 /// Collects items and calls an async callback with batches of at most `max_quantity` items,
 /// each sent at the latest `max_wait` after its first item arrived.
@@ -28,9 +28,23 @@ use crate::{ChunksTimeout, InvalidBatchConfig, PutError};
 /// [`put`](Batcher::put) is refused with its item handed back: nothing is accepted that
 /// cannot be delivered. `max_quantity` reserves no memory; it may be `usize::MAX` (batches
 /// then close on time only).
-/// [`stop`](Batcher::stop) refuses new items, sends what is left at once in batches of at most
-/// `max_quantity`, and waits for every callback, optionally only until a deadline after which
-/// the rest is cancelled. Dropping the batcher cancels the dispatch task and every callback.
+///
+/// Lifecycle (the workspace's verbs): [`close`](Batcher::close) refuses new items and sends
+/// what is buffered at once (in batches of at most `max_quantity`), never waiting;
+/// [`shutdown`](Batcher::shutdown) closes and then waits for every callback, and
+/// [`shutdown_timeout`](Batcher::shutdown_timeout) cancels the callbacks still running at its
+/// deadline. Dropping the batcher cancels the dispatch task and every callback. There is no
+/// `flush` that keeps the batcher open: a batch leaves when it is full or `max_wait` after its
+/// first item, and `close` sends the rest.
+///
+/// Timing, with `max_quantity = 3` and `max_wait = 100 ms`:
+///
+/// ```text
+/// put:       0 1 2   3       4
+/// at (ms):   0 0 0   10      50
+/// callback:  [0 1 2] at 0 ms (full)
+///                    [3 4] at 110 ms (max_wait after its first item, 3)
+/// ```
 ///
 /// # Examples
 ///
@@ -58,7 +72,7 @@ use crate::{ChunksTimeout, InvalidBatchConfig, PutError};
 ///         batcher.put(i).unwrap();
 ///     }
 ///     rt.sleep(Duration::from_millis(150)).await;
-///     batcher.stop().await;
+///     batcher.shutdown().await;
 /// });
 /// assert_eq!(*seen.lock().unwrap(), [vec![0, 1, 2], vec![3, 4, 5], vec![6]]);
 /// ```
@@ -74,8 +88,8 @@ struct Shared {
     /// Set when the batcher is dropped: a callback spawned after that is cancelled at once
     /// (the callbacks hold this shared state, so a handle left here would never be dropped).
     dropped: AtomicBool,
-    put: AtomicU64,
-    batches: AtomicU64,
+    submitted: AtomicU64,
+    started: AtomicU64,
     completed: AtomicU64,
     failed: AtomicU64,
     cancelled: AtomicU64,
@@ -83,20 +97,29 @@ struct Shared {
     reporter: Mutex<ErrorReporter>,
 }
 
-/// A snapshot of a batcher's counters.
+/// A snapshot of a [`Batcher`]'s counters.
+///
+/// Invariant: `started == completed + failed + cancelled + running`, where `running` is the
+/// callbacks not yet ended (derived from the four counters, so it holds in every snapshot);
+/// after [`shutdown`](Batcher::shutdown) returns, `running == 0`, and every item accepted
+/// (`submitted`) was in exactly one batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct BatcherStats {
     /// Items accepted by `put`.
-    pub put: u64,
-    /// Batches formed (callbacks started).
-    pub batches: u64,
+    pub submitted: u64,
+    /// Batches formed: callbacks started.
+    pub started: u64,
     /// Callbacks that finished.
     pub completed: u64,
-    /// Callbacks that panicked (while building their future, or while it ran).
+    /// Callbacks that panicked (while building their future, or while it ran); each panic
+    /// was reported to the batcher's error reporter.
     pub failed: u64,
-    /// Callbacks cancelled by a finalize deadline or by dropping the batcher.
+    /// Callbacks cancelled by a [`shutdown_timeout`](Batcher::shutdown_timeout) deadline or by
+    /// dropping the batcher.
     pub cancelled: u64,
+    /// Callbacks started and not yet ended (gauge).
+    pub running: usize,
 }
 
 impl<T: Send + 'static> Batcher<T> {
@@ -116,7 +139,7 @@ impl<T: Send + 'static> Batcher<T> {
     ///     )
     ///     .unwrap();
     ///     batcher.put("hello".to_owned()).unwrap();
-    ///     batcher.stop().await;
+    ///     batcher.shutdown().await;
     /// });
     /// ```
     ///
@@ -176,8 +199,8 @@ impl<T: Send + 'static, R: Runtime> Batcher<T, R> {
         let shared = Arc::new(Shared {
             callbacks: Mutex::new(Vec::new()),
             dropped: AtomicBool::new(false),
-            put: AtomicU64::new(0),
-            batches: AtomicU64::new(0),
+            submitted: AtomicU64::new(0),
+            started: AtomicU64::new(0),
             completed: AtomicU64::new(0),
             failed: AtomicU64::new(0),
             cancelled: AtomicU64::new(0),
@@ -196,10 +219,14 @@ impl<T: Send + 'static, R: Runtime> Batcher<T, R> {
             async move {
                 // Moves the whole watch in (a field assignment alone would capture the field).
                 let mut watch = watch;
-                let mut batches =
-                    std::pin::pin!(ChunksTimeout::new(rx, max_quantity, max_wait, rt.clone()));
+                let mut batches = std::pin::pin!(ChunksTimeout::with_runtime(
+                    rt.clone(),
+                    rx,
+                    max_quantity,
+                    max_wait
+                ));
                 while let Some(batch) = batches.next().await {
-                    shared.batches.fetch_add(1, Ordering::Relaxed);
+                    shared.started.fetch_add(1, Ordering::Relaxed);
                     // The callback may panic before it returns its future, too.
                     let run = match catch_unwind(AssertUnwindSafe(|| callback(batch))) {
                         Ok(fut) => AssertUnwindSafe(fut).catch_unwind(),
@@ -272,7 +299,7 @@ impl<T: Send + 'static, R: Runtime> Batcher<T, R> {
     ///     .error_reporter(reporter);
     ///     batcher.put(42).unwrap();
     ///     batcher.put(1).unwrap();
-    ///     let stats = batcher.stop().await;
+    ///     let stats = batcher.shutdown().await;
     ///     assert_eq!((stats.completed, stats.failed), (1, 1));
     ///     assert_eq!(*panics.lock().unwrap(), [Some("out of range".to_owned())]);
     /// });
@@ -285,6 +312,26 @@ impl<T: Send + 'static, R: Runtime> Batcher<T, R> {
 
     /// Adds an item to the current batch; never waits.
     ///
+    /// # Errors
+    ///
+    /// [`BatcherClosed`] with the item, once [`close`](Self::close) (or a shutdown) was
+    /// called, or once the dispatch task has died (its runtime shut down; reported to the
+    /// [`error_reporter`](Self::error_reporter)).
+    pub fn put(&self, item: T) -> Result<(), BatcherClosed<T>> {
+        match self.tx.try_send(item) {
+            Ok(()) => {
+                self.shared.submitted.fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            }
+            Err(e) => Err(BatcherClosed(e.into_inner())),
+        }
+    }
+
+    /// Stops accepting items: later [`put`](Self::put)s are refused with their item, and what
+    /// is buffered is sent at once (in batches of at most `max_quantity`). Never waits (the
+    /// callbacks run on; [`shutdown`](Self::shutdown) waits for them). Returns whether this
+    /// call closed the batcher.
+    ///
     /// # Examples
     ///
     /// ```
@@ -293,58 +340,33 @@ impl<T: Send + 'static, R: Runtime> Batcher<T, R> {
     ///
     /// wrangle_rt::VirtualRuntime::new().block_on(async {
     ///     let batcher = wrangle_sync::Batcher::new(
-    ///         NonZeroUsize::MIN,
-    ///         Duration::from_millis(1),
+    ///         NonZeroUsize::new(10).unwrap(),
+    ///         Duration::from_secs(60),
     ///         |_: Vec<u8>| async {},
     ///     )
     ///     .unwrap();
     ///     batcher.put(1).unwrap();
-    ///     batcher.stop().await;
+    ///     assert!(batcher.close()); // item 1 leaves now, not in 60 s
+    ///     assert!(!batcher.close());
     ///     assert_eq!(batcher.put(2).unwrap_err().0, 2);
+    ///     let stats = batcher.shutdown().await; // waits for the callback
+    ///     assert_eq!((stats.submitted, stats.started, stats.completed), (1, 1, 1));
     /// });
     /// ```
-    ///
-    /// # Errors
-    ///
-    /// [`PutError`] with the item, once [`stop`](Self::stop) was called, or once the dispatch
-    /// task has died (its runtime shut down; reported to the
-    /// [`error_reporter`](Self::error_reporter)).
-    pub fn put(&self, item: T) -> Result<(), PutError<T>> {
-        match self.tx.try_send(item) {
-            Ok(()) => {
-                self.shared.put.fetch_add(1, Ordering::Relaxed);
-                Ok(())
-            }
-            Err(e) => Err(PutError(e.into_inner())),
-        }
+    pub fn close(&self) -> bool {
+        self.tx.close()
     }
 
-    /// Whether [`stop`](Self::stop) was called, or the dispatch task died: `put` refuses
-    /// items.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::num::NonZeroUsize;
-    /// use std::time::Duration;
-    ///
-    /// wrangle_rt::VirtualRuntime::new().block_on(async {
-    ///     let batcher = wrangle_sync::Batcher::new(
-    ///         NonZeroUsize::MIN,
-    ///         Duration::from_millis(1),
-    ///         |_: Vec<u8>| async {},
-    ///     )
-    ///     .unwrap();
-    ///     assert!(!batcher.is_stopped());
-    /// });
-    /// ```
+    /// Whether [`close`](Self::close) (or a shutdown) was called, or the dispatch task died:
+    /// `put` refuses items.
     #[must_use]
-    pub fn is_stopped(&self) -> bool {
+    pub fn is_closed(&self) -> bool {
         self.tx.is_closed()
     }
 
-    /// Stops accepting items, sends what is buffered at once (in batches of at most
-    /// `max_quantity`), and waits until every callback has finished. Returns the counters.
+    /// Closes the batcher (see [`close`](Self::close): what is buffered is sent at once, in
+    /// batches of at most `max_quantity`) and waits until every callback has finished.
+    /// Returns the final counters.
     ///
     /// # Examples
     ///
@@ -362,21 +384,22 @@ impl<T: Send + 'static, R: Runtime> Batcher<T, R> {
     ///     for i in 0..5 {
     ///         batcher.put(i).unwrap();
     ///     }
-    ///     let stats = batcher.stop().await;
-    ///     assert_eq!((stats.batches, stats.completed), (3, 3));
+    ///     let stats = batcher.shutdown().await;
+    ///     assert_eq!((stats.started, stats.completed, stats.running), (3, 3, 0));
     /// });
     /// ```
     ///
     /// # Cancel safety
     ///
-    /// Once polled, the batcher is stopped whether or not the future completes; dropping it
+    /// Once polled, the batcher is closed whether or not the future completes; dropping it
     /// early only stops the waiting, and the callbacks go on (until the batcher is dropped).
-    pub fn stop(&self) -> Stop<'_> {
-        self.stop_inner(None)
+    pub fn shutdown(&self) -> Shutdown<'_> {
+        self.shutdown_inner(None)
     }
 
-    /// [`stop`](Self::stop), but waits at most `finalize` for the callbacks; the ones still
-    /// running then are cancelled (counted in [`BatcherStats::cancelled`]).
+    /// [`shutdown`](Self::shutdown), but waits at most `timeout` for the callbacks; the ones
+    /// still running then are cancelled (counted in [`BatcherStats::cancelled`]), and waited
+    /// for until they are gone.
     ///
     /// # Examples
     ///
@@ -396,19 +419,19 @@ impl<T: Send + 'static, R: Runtime> Batcher<T, R> {
     ///     })
     ///     .unwrap();
     ///     batcher.put(1).unwrap();
-    ///     let stats = batcher.stop_with_deadline(Duration::from_secs(1)).await;
-    ///     assert_eq!(stats.cancelled, 1);
+    ///     let stats = batcher.shutdown_timeout(Duration::from_secs(1)).await;
+    ///     assert_eq!((stats.cancelled, stats.running), (1, 0));
     /// });
     /// ```
     ///
     /// # Cancel safety
     ///
-    /// As [`stop`](Self::stop).
-    pub fn stop_with_deadline(&self, finalize: Duration) -> Stop<'_> {
-        self.stop_inner(Some(finalize))
+    /// As [`shutdown`](Self::shutdown).
+    pub fn shutdown_timeout(&self, timeout: Duration) -> Shutdown<'_> {
+        self.shutdown_inner(Some(timeout))
     }
 
-    fn stop_inner(&self, finalize: Option<Duration>) -> Stop<'_> {
+    fn shutdown_inner(&self, finalize: Option<Duration>) -> Shutdown<'_> {
         let fut = async move {
             self.tx.close();
             // The callback being waited for lives here, so a timeout can still cancel it.
@@ -444,39 +467,30 @@ impl<T: Send + 'static, R: Runtime> Batcher<T, R> {
             }
             self.stats()
         };
-        Stop {
+        Shutdown {
             inner: Box::pin(fut),
         }
     }
 
-    /// A snapshot of the counters.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::num::NonZeroUsize;
-    /// use std::time::Duration;
-    ///
-    /// wrangle_rt::VirtualRuntime::new().block_on(async {
-    ///     let batcher = wrangle_sync::Batcher::new(
-    ///         NonZeroUsize::MIN,
-    ///         Duration::from_millis(1),
-    ///         |_: Vec<u8>| async {},
-    ///     )
-    ///     .unwrap();
-    ///     batcher.put(1).unwrap();
-    ///     assert_eq!(batcher.stats().put, 1);
-    /// });
-    /// ```
+    /// A snapshot of the counters (see [`BatcherStats`] for the invariant).
     #[must_use]
     pub fn stats(&self) -> BatcherStats {
         let s = &self.shared;
+        // The ends are read before the starts: a callback ending between the two reads is
+        // then counted as running, never as ended and not started.
+        let cancelled = s.cancelled.load(Ordering::Acquire);
+        let failed = s.failed.load(Ordering::Acquire);
+        let completed = s.completed.load(Ordering::Acquire);
+        let started = s.started.load(Ordering::Acquire);
+        let ended = completed + failed + cancelled;
+        let running = usize::try_from(started.saturating_sub(ended)).unwrap_or(usize::MAX);
         BatcherStats {
-            put: s.put.load(Ordering::Relaxed),
-            batches: s.batches.load(Ordering::Relaxed),
-            completed: s.completed.load(Ordering::Relaxed),
-            failed: s.failed.load(Ordering::Relaxed),
-            cancelled: s.cancelled.load(Ordering::Relaxed),
+            submitted: s.submitted.load(Ordering::Relaxed),
+            started: started.max(ended),
+            completed,
+            failed,
+            cancelled,
+            running,
         }
     }
 }
@@ -516,7 +530,7 @@ impl<T> Drop for DispatchWatch<T> {
         reporter.report(Unhandled::new(
             "wrangle_sync::Batcher",
             format!(
-                "the batcher's dispatch task ended before the batcher was stopped (its \
+                "the batcher's dispatch task ended before the batcher was closed (its \
                  runtime shut down); {} queued item(s) are dropped and every later put is \
                  refused",
                 self.rx.len()
@@ -545,24 +559,25 @@ impl<T, R: Runtime> Drop for Batcher<T, R> {
 impl<T, R: Runtime> fmt::Debug for Batcher<T, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Batcher")
-            .field("stopped", &self.tx.is_closed())
+            .field("closed", &self.tx.is_closed())
             .field("queued", &self.tx.len())
             .field("runtime", &self.rt.name())
             .finish()
     }
 }
 
-/// The future of [`Batcher::stop`] and [`Batcher::stop_with_deadline`].
+/// The future of [`Batcher::shutdown`] and [`Batcher::shutdown_timeout`]: the final
+/// [`BatcherStats`].
 ///
 /// # Cancel safety
 ///
-/// The batcher is stopped on the first poll; dropping this future only stops waiting.
+/// The batcher is closed on the first poll; dropping this future only stops waiting.
 #[must_use = "futures do nothing unless you `.await` or poll them"]
-pub struct Stop<'a> {
+pub struct Shutdown<'a> {
     inner: Pin<Box<dyn Future<Output = BatcherStats> + Send + 'a>>,
 }
 
-impl Future for Stop<'_> {
+impl Future for Shutdown<'_> {
     type Output = BatcherStats;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<BatcherStats> {
@@ -570,8 +585,8 @@ impl Future for Stop<'_> {
     }
 }
 
-impl fmt::Debug for Stop<'_> {
+impl fmt::Debug for Shutdown<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Stop").finish_non_exhaustive()
+        f.debug_struct("Shutdown").finish_non_exhaustive()
     }
 }

@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 use pin_project::pin_project;
 use wrangle_rt::{DefaultRuntime, Runtime};
 
-use crate::{Acquire, Lockout, LockoutStats, LockoutWait, PrioritySemaphore, SemaphorePermit};
+use super::{Lockout, LockoutStats, LockoutWait};
+use crate::semaphore::{Acquire, PrioritySemaphore, SemaphorePermit};
 
 /// A lockout gate that admits callers in arrival order, one at a time.
 ///
@@ -145,7 +146,7 @@ impl<R: Runtime> FifoLockout<R> {
     /// ```
     #[must_use]
     pub fn waiting(&self) -> usize {
-        self.gate.stats().waiting
+        self.gate.stats().queued
     }
 
     /// Waits for its turn (every earlier caller has entered and left) and for every lockout
@@ -173,17 +174,14 @@ impl<R: Runtime> FifoLockout<R> {
         }
     }
 
-    /// A snapshot of the lockout counters.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let gate = wrangle_sync::FifoLockout::with_runtime(wrangle_rt::VirtualRuntime::new());
-    /// assert_eq!(gate.stats().added, 0);
-    /// ```
+    /// A snapshot of the counters: lockouts added, whether one is in force, and the callers
+    /// waiting for their turn (`queued`, as [`waiting`](Self::waiting)).
     #[must_use]
     pub fn stats(&self) -> LockoutStats {
-        self.lockout.stats()
+        LockoutStats {
+            queued: self.waiting(),
+            ..self.lockout.stats()
+        }
     }
 }
 

@@ -7,11 +7,19 @@ use std::panic::resume_unwind;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::queue_future::{Side, Waiter};
-use crate::queue_store::{Order, Panic, Store};
-use crate::queue_waiters::{Reg, WaitList, WakeBy, Wakers, park, wake_all};
-use crate::sync::{Mutex, MutexGuard, lock};
-use crate::{Get, GetError, Join, Put, PutTimeoutError, Reserve, TaskDoneError, TryPutError};
+mod error;
+mod future;
+mod store;
+mod waiters;
+
+pub use error::{GetError, PutError, QueueClosed, TaskDoneError, TryPutError};
+pub use future::{Get, Join, Put, PutPermit, Reserve};
+pub use store::Order;
+
+use crate::loom::{Mutex, MutexGuard, lock};
+use future::{Side, Waiter};
+use store::{Panic, Store};
+use waiters::{Reg, WaitList, WakeBy, Wakers, park, wake_all};
 
 /// A thread-safe queue usable at the same time from threads (blocking calls, with timeouts)
 /// and from async tasks, in FIFO, LIFO or priority order, bounded or not.
@@ -92,22 +100,27 @@ struct State<T> {
 }
 
 /// A snapshot of a [`DualQueue`]'s counters.
+///
+/// Invariants, in every snapshot (it is read under the queue's one lock):
+/// `submitted == taken + queued as u64`, `queued + reserved <= capacity` for a bounded queue,
+/// and `unfinished <= submitted` (`unfinished` falls only through
+/// [`task_done`](DualQueue::task_done)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct QueueStats {
-    /// Items in the queue now.
-    pub len: usize,
-    /// Slots reserved and not yet filled.
+    /// Items put so far (by any put form, or through a [`PutPermit`]).
+    pub submitted: u64,
+    /// Items taken so far (by any get form).
+    pub taken: u64,
+    /// Items in the queue now (gauge).
+    pub queued: usize,
+    /// Slots reserved and not yet filled (gauge).
     pub reserved: usize,
-    /// Items put so far.
-    pub put: u64,
-    /// Items taken so far.
-    pub got: u64,
-    /// Items put and not yet marked done with `task_done`.
+    /// Items put and not yet marked done with `task_done` (gauge).
     pub unfinished: usize,
-    /// Getters (tasks or threads) waiting for an item now.
+    /// Getters (tasks or threads) waiting for an item now (gauge).
     pub getters_waiting: usize,
-    /// Putters and reservers (tasks or threads) waiting for room now.
+    /// Putters and reservers (tasks or threads) waiting for room now (gauge).
     pub putters_waiting: usize,
 }
 
@@ -457,7 +470,7 @@ impl<T> DualQueue<T> {
     ///
     /// # Errors
     ///
-    /// [`TryPutError::Closed`] with the item if the queue is closed before there is room.
+    /// [`PutError`] with the item if the queue is closed before there is room.
     ///
     /// # Cancel safety
     ///
@@ -516,7 +529,7 @@ impl<T> DualQueue<T> {
     ///
     /// # Errors
     ///
-    /// [`GetError::Closed`] once the queue is closed and drained.
+    /// [`QueueClosed`] once the queue is closed and drained.
     ///
     /// # Cancel safety
     ///
@@ -538,11 +551,10 @@ impl<T> DualQueue<T> {
     ///
     /// # Errors
     ///
-    /// [`TryPutError::Closed`] with the item if the queue is closed first.
-    pub fn put_blocking(&self, item: T) -> Result<(), TryPutError<T>> {
-        self.put_blocking_until(item, None).map_err(|e| match e {
-            PutTimeoutError::Closed(t) | PutTimeoutError::Timeout(t) => TryPutError::Closed(t),
-        })
+    /// [`PutError`] with the item if the queue is closed first.
+    pub fn put_blocking(&self, item: T) -> Result<(), PutError<T>> {
+        self.put_blocking_until(item, None)
+            .map_err(|e| PutError(e.into_inner()))
     }
 
     /// Blocks the thread until there is room or `timeout` passes (real time).
@@ -551,22 +563,19 @@ impl<T> DualQueue<T> {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use wrangle_sync::PutTimeoutError;
+    /// use wrangle_sync::TryPutError;
     ///
     /// let q = wrangle_sync::DualQueue::bounded(std::num::NonZeroUsize::MIN);
     /// q.put_blocking_timeout(1, Duration::from_millis(1)).unwrap();
     /// let err = q.put_blocking_timeout(2, Duration::from_millis(1)).unwrap_err();
-    /// assert!(matches!(err, PutTimeoutError::Timeout(2)));
+    /// assert!(matches!(err, TryPutError::Full(2)));
     /// ```
     ///
     /// # Errors
     ///
-    /// [`PutTimeoutError::Timeout`] or [`PutTimeoutError::Closed`], with the item.
-    pub fn put_blocking_timeout(
-        &self,
-        item: T,
-        timeout: Duration,
-    ) -> Result<(), PutTimeoutError<T>> {
+    /// [`TryPutError::Full`] if the queue is still full when `timeout` passes,
+    /// [`TryPutError::Closed`] if it is closed first; both with the item.
+    pub fn put_blocking_timeout(&self, item: T, timeout: Duration) -> Result<(), TryPutError<T>> {
         let deadline = Instant::now().checked_add(timeout);
         self.put_blocking_until(item, Some(deadline))
     }
@@ -575,22 +584,18 @@ impl<T> DualQueue<T> {
         &self,
         mut item: T,
         deadline: Option<Option<Instant>>,
-    ) -> Result<(), PutTimeoutError<T>> {
+    ) -> Result<(), TryPutError<T>> {
         // `Some(None)`: the timeout overflows `Instant`, so it never passes.
         let deadline = deadline.flatten();
         let mut waiter = Waiter::new(self, Side::Put);
         loop {
             match self.put_inner(item, Reg::Wait(&mut waiter.key, WakeBy::Thread)) {
                 Ok(()) => return Ok(()),
-                Err(TryPutError::Closed(t)) => return Err(PutTimeoutError::Closed(t)),
                 Err(TryPutError::Full(t)) => item = t,
+                Err(closed) => return Err(closed),
             }
             if deadline.is_some_and(|at| Instant::now() >= at) {
-                return match self.put_inner(item, Reg::Leave(&mut waiter.key)) {
-                    Ok(()) => Ok(()),
-                    Err(TryPutError::Closed(t)) => Err(PutTimeoutError::Closed(t)),
-                    Err(TryPutError::Full(t)) => Err(PutTimeoutError::Timeout(t)),
-                };
+                return self.put_inner(item, Reg::Leave(&mut waiter.key));
             }
             park(deadline);
         }
@@ -612,9 +617,9 @@ impl<T> DualQueue<T> {
     ///
     /// # Errors
     ///
-    /// [`GetError::Closed`] once the queue is closed and drained.
-    pub fn get_blocking(&self) -> Result<T, GetError> {
-        self.get_blocking_until(None)
+    /// [`QueueClosed`] once the queue is closed and drained.
+    pub fn get_blocking(&self) -> Result<T, QueueClosed> {
+        self.get_blocking_until(None).map_err(|_| QueueClosed(()))
     }
 
     /// Blocks the thread until an item comes or `timeout` passes (real time).
@@ -652,7 +657,8 @@ impl<T> DualQueue<T> {
     }
 
     /// Closes the queue: later puts and reservations fail, gets drain what is left and then
-    /// fail, and every waiter of either kind wakes.
+    /// fail, and every waiter of either kind wakes. Never waits; returns whether this call
+    /// closed it (`false` if it was closed already).
     ///
     /// # Examples
     ///
@@ -661,19 +667,24 @@ impl<T> DualQueue<T> {
     ///
     /// let q = wrangle_sync::DualQueue::unbounded();
     /// q.try_put(1).unwrap();
-    /// q.close();
+    /// assert!(q.close());
+    /// assert!(!q.close());
     /// assert!(q.try_put(2).is_err());
     /// assert_eq!(q.try_get(), Ok(1));
     /// assert_eq!(q.try_get(), Err(GetError::Closed));
     /// ```
-    pub fn close(&self) {
+    pub fn close(&self) -> bool {
         let mut wakers = Vec::new();
         let mut st = self.state();
+        if st.closed {
+            return false;
+        }
         st.closed = true;
         st.getters.notify_all(&mut wakers);
         st.putters.notify_all(&mut wakers);
         drop(st);
         wake_all(wakers);
+        true
     }
 
     /// Whether [`close`](Self::close) was called.
@@ -810,16 +821,16 @@ impl<T> DualQueue<T> {
     /// ```
     /// let q = wrangle_sync::DualQueue::unbounded();
     /// q.try_put(1).unwrap();
-    /// assert_eq!(q.stats().put, 1);
+    /// assert_eq!(q.stats().submitted, 1);
     /// ```
     #[must_use]
     pub fn stats(&self) -> QueueStats {
         let st = self.state();
         QueueStats {
-            len: st.store.len(),
+            queued: st.store.len(),
             reserved: st.reserved,
-            put: st.put,
-            got: st.got,
+            submitted: st.put,
+            taken: st.got,
             unfinished: st.unfinished,
             getters_waiting: st.getters.registered(),
             putters_waiting: st.putters.registered(),
