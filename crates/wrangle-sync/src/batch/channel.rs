@@ -29,7 +29,7 @@ use super::{BatcherClosed, ChunksTimeout, InvalidBatchConfig};
 ///
 /// VirtualRuntime::new().block_on(async {
 ///     let (tx, batches) =
-///         wrangle_sync::batch_channel(NonZeroUsize::new(3).unwrap(), Duration::from_millis(100))
+///         wrangle_sync::stream::batch_channel(NonZeroUsize::new(3).unwrap(), Duration::from_millis(100))
 ///             .unwrap();
 ///     for i in 0..7 {
 ///         tx.put(i).unwrap();
@@ -92,7 +92,7 @@ impl<T> BatchSender<T> {
     ///
     /// let rt = wrangle_rt::VirtualRuntime::new();
     /// let (tx, _batches) =
-    ///     wrangle_sync::batch_channel_with_runtime(rt, NonZeroUsize::MIN, Duration::from_millis(1))
+    ///     wrangle_sync::stream::batch_channel_with_runtime(rt, NonZeroUsize::MIN, Duration::from_millis(1))
     ///         .unwrap();
     /// tx.put("a").unwrap();
     /// tx.close();

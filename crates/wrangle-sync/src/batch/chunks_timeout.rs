@@ -32,7 +32,7 @@ use wrangle_rt::{DefaultRuntime, Runtime, Sleep, saturating_deadline};
 /// use std::time::Duration;
 /// use futures_lite::{StreamExt, stream};
 /// use wrangle_rt::VirtualRuntime;
-/// use wrangle_sync::ChunksTimeout;
+/// use wrangle_sync::stream::ChunksTimeout;
 ///
 /// let rt = VirtualRuntime::new();
 /// let three = NonZeroUsize::new(3).unwrap();

@@ -1,8 +1,8 @@
-//! The errors of [`Batcher`](crate::Batcher) and [`batch_channel`](crate::batch_channel).
+//! The errors of [`Batcher`](crate::Batcher) and [`batch_channel`](crate::stream::batch_channel).
 
 use std::fmt;
 
-/// A [`Batcher`](crate::Batcher) or [`BatchSender`](crate::BatchSender) refused an item because
+/// A [`Batcher`](crate::Batcher) or [`BatchSender`](crate::stream::BatchSender) refused an item because
 /// it is closed (or its dispatch task died): the item is handed back.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct BatcherClosed<T>(pub T);

@@ -84,7 +84,7 @@ impl<K: Hash + Eq> KeyedLimiter<K> {
     ///
     /// [`InvalidQuota`] if `per` is zero, `per / rate` is below one nanosecond, or `per` or
     /// the burst window (`burst * per / rate`) is longer than
-    /// [`MAX_QUOTA_PERIOD`](crate::MAX_QUOTA_PERIOD).
+    /// [`InvalidQuota::MAX_PERIOD`].
     ///
     /// # Panics
     ///
@@ -118,7 +118,7 @@ impl<K: Hash + Eq, R: Runtime> KeyedLimiter<K, R> {
     ///
     /// [`InvalidQuota`] if `per` is zero, `per / rate` is below one nanosecond, or `per` or
     /// the burst window (`burst * per / rate`) is longer than
-    /// [`MAX_QUOTA_PERIOD`](crate::MAX_QUOTA_PERIOD).
+    /// [`InvalidQuota::MAX_PERIOD`].
     pub fn with_runtime(
         rt: R,
         rate: NonZeroU32,

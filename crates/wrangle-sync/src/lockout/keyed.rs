@@ -21,7 +21,7 @@ use crate::sweep::Sweep;
 ///
 /// Like [`Lockout`](crate::Lockout), waiting holds nothing and waiters of one key are not
 /// ordered: when a lockout is extended, a later waiter may pass before an earlier one. For
-/// arrival order per key (one holder at a time), use [`KeyedFifoLockout`].
+/// arrival order per key (one holder at a time), use [`KeyedFifoLockout`](crate::KeyedFifoLockout).
 ///
 /// Memory stays bounded by the keys locked out recently: expired entries are swept whenever
 /// the table has doubled since the last sweep, and by [`retain_recent`](Self::retain_recent);

@@ -226,9 +226,11 @@ impl<R: Runtime> Lockout<R> {
     /// ```
     #[must_use]
     pub fn stats(&self) -> LockoutStats {
+        // `is_locked` takes the lock too: read it first, not inside the same expression.
+        let locked = usize::from(self.is_locked());
         LockoutStats {
             added: lock(&self.state).added,
-            locked: usize::from(self.is_locked()),
+            locked,
             keys: 0,
             queued: 0,
         }

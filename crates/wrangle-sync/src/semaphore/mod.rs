@@ -48,7 +48,7 @@ pub type Priority = i32;
 ///     let held = sem.try_acquire().unwrap();
 ///     let low = rt.spawn(Arc::clone(&sem).acquire_owned().priority(5));
 ///     let high = rt.spawn(Arc::clone(&sem).acquire_owned().priority(0));
-///     while sem.stats().waiting < 2 {
+///     while sem.stats().queued < 2 {
 ///         wrangle_rt::yield_now().await;
 ///     }
 ///     drop(held);
