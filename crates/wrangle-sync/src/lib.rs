@@ -152,8 +152,8 @@ pub use lockout::{
     LockoutStats,
 };
 pub use queue::{
-    DualQueue, GetError, Order, PutError, PutPermit, QueueClosed, QueueStats, TaskDoneError,
-    TryPutError,
+    DualQueue, DualQueueBuilder, GetError, PutError, PutPermit, QueueClosed, QueueStats,
+    TaskDoneError, TryPutError,
 };
 pub use semaphore::{
     AcquireError, OwnedSemaphorePermit, Priority, PrioritySemaphore, SemaphorePermit,

@@ -10,7 +10,7 @@ use futures_lite::future::poll_once;
 use proptest::prelude::*;
 use wrangle_rt::testing::each_runtime;
 use wrangle_rt::{Runtime, yield_now};
-use wrangle_sync::{DualQueue, GetError, Order, PutError, TryPutError};
+use wrangle_sync::{DualQueue, GetError, PutError, TryPutError};
 
 fn nz(n: usize) -> NonZeroUsize {
     NonZeroUsize::new(n).unwrap()
@@ -18,9 +18,9 @@ fn nz(n: usize) -> NonZeroUsize {
 
 #[test]
 fn fifo_lifo_and_priority_orders() {
-    let fifo = DualQueue::new(Order::Fifo, None);
-    let lifo = DualQueue::new(Order::Lifo, None);
-    let prio = DualQueue::priority(None);
+    let fifo = DualQueue::unbounded();
+    let lifo = DualQueue::builder().lifo().build();
+    let prio = DualQueue::builder().priority().build();
     for i in [3, 1, 2, 1] {
         fifo.try_put(i).unwrap();
         lifo.try_put(i).unwrap();
@@ -34,7 +34,9 @@ fn fifo_lifo_and_priority_orders() {
 
 #[test]
 fn priority_ties_come_out_in_arrival_order() {
-    let q = DualQueue::priority_by(None, |a: &(u8, u32), b| a.0.cmp(&b.0));
+    let q = DualQueue::builder()
+        .priority_by(|a: &(u8, u32), b| a.0.cmp(&b.0))
+        .build();
     for (i, p) in [2, 1, 2, 1, 2].into_iter().enumerate() {
         q.try_put((p, i as u32)).unwrap();
     }
@@ -453,8 +455,11 @@ proptest! {
         cap in 1usize..8,
         lifo in any::<bool>(),
     ) {
-        let order = if lifo { Order::Lifo } else { Order::Fifo };
-        let q = DualQueue::new(order, Some(nz(cap)));
+        let q = if lifo {
+            DualQueue::builder().lifo().bounded(nz(cap)).build()
+        } else {
+            DualQueue::bounded(nz(cap))
+        };
         let mut model: VecDeque<u8> = VecDeque::new();
         let mut closed = false;
         for op in ops {

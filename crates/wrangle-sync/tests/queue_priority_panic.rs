@@ -45,7 +45,7 @@ fn a_panicking_ord_leaves_the_queue_consistent_and_reaches_only_the_caller() {
         // A get whose sift compares the poisoned item: put last, it is the one moved to the
         // top when the smallest is taken.
         ARMED.store(false, AtomicOrdering::SeqCst);
-        let q = Arc::new(DualQueue::priority(None));
+        let q = Arc::new(DualQueue::builder().priority().build());
         for p in [5, 1, 8, 3, 9, 2, POISON] {
             q.try_put(Job(p)).unwrap();
         }
@@ -72,7 +72,7 @@ fn a_panicking_ord_leaves_the_queue_consistent_and_reaches_only_the_caller() {
         // A put whose sift-up compares the poisoned item: refused by the panic, nothing
         // counted, nothing half-inserted.
         ARMED.store(false, AtomicOrdering::SeqCst);
-        let q2 = DualQueue::priority(None);
+        let q2 = DualQueue::builder().priority().build();
         for p in [4, 6, 7] {
             q2.try_put(Job(p)).unwrap();
         }

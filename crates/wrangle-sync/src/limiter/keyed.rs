@@ -260,44 +260,12 @@ impl<K: Hash + Eq, R: Runtime> KeyedLimiter<K, R> {
     }
 
     /// Entries in the table.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::num::NonZeroU32;
-    /// use std::time::Duration;
-    ///
-    /// let rt = wrangle_rt::VirtualRuntime::new();
-    /// let one = NonZeroU32::MIN;
-    /// let limiter =
-    ///     wrangle_sync::KeyedLimiter::with_runtime(rt, one, Duration::from_secs(1), one).unwrap();
-    /// limiter.check(&1).unwrap();
-    /// assert_eq!(limiter.len(), 1);
-    /// ```
     #[must_use]
     pub fn len(&self) -> usize {
         lock(&self.state).tat.len()
     }
 
     /// Whether the table is empty.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::num::NonZeroU32;
-    /// use std::time::Duration;
-    ///
-    /// let rt = wrangle_rt::VirtualRuntime::new();
-    /// let one = NonZeroU32::MIN;
-    /// let limiter = wrangle_sync::KeyedLimiter::<u8, _>::with_runtime(
-    ///     rt,
-    ///     one,
-    ///     Duration::from_secs(1),
-    ///     one,
-    /// )
-    /// .unwrap();
-    /// assert!(limiter.is_empty());
-    /// ```
     #[must_use]
     pub fn is_empty(&self) -> bool {
         lock(&self.state).tat.is_empty()

@@ -204,37 +204,12 @@ impl<R: Runtime> RateLimiter<R> {
     }
 
     /// The limit per period.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::num::NonZeroU32;
-    /// use std::time::Duration;
-    /// let rt = wrangle_rt::VirtualRuntime::new();
-    /// let limiter =
-    ///     wrangle_sync::RateLimiter::with_runtime(rt, NonZeroU32::MIN, Duration::from_secs(1))
-    ///         .unwrap();
-    /// assert_eq!(limiter.limit(), 1);
-    /// assert_eq!(limiter.period(), Duration::from_secs(1));
-    /// ```
     #[must_use]
     pub fn limit(&self) -> usize {
         self.limit
     }
 
     /// The window length.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::num::NonZeroU32;
-    /// use std::time::Duration;
-    /// let rt = wrangle_rt::VirtualRuntime::new();
-    /// let limiter =
-    ///     wrangle_sync::RateLimiter::with_runtime(rt, NonZeroU32::MIN, Duration::from_secs(2))
-    ///         .unwrap();
-    /// assert_eq!(limiter.period(), Duration::from_secs(2));
-    /// ```
     #[must_use]
     pub fn period(&self) -> Duration {
         self.period

@@ -74,13 +74,6 @@ impl Default for FifoLockout {
 
 impl<R: Runtime> FifoLockout<R> {
     /// A FIFO lockout gate on `rt`.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let gate = wrangle_sync::FifoLockout::with_runtime(wrangle_rt::VirtualRuntime::new());
-    /// assert!(!gate.is_locked());
-    /// ```
     #[must_use]
     pub fn with_runtime(rt: R) -> Self {
         FifoLockout {
@@ -124,26 +117,12 @@ impl<R: Runtime> FifoLockout<R> {
     }
 
     /// Whether a lockout is in force now.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let gate = wrangle_sync::FifoLockout::with_runtime(wrangle_rt::VirtualRuntime::new());
-    /// assert!(!gate.is_locked());
-    /// ```
     #[must_use]
     pub fn is_locked(&self) -> bool {
         self.lockout.is_locked()
     }
 
     /// Callers waiting to enter now.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let gate = wrangle_sync::FifoLockout::with_runtime(wrangle_rt::VirtualRuntime::new());
-    /// assert_eq!(gate.waiting(), 0);
-    /// ```
     #[must_use]
     pub fn waiting(&self) -> usize {
         self.gate.stats().queued

@@ -175,30 +175,12 @@ impl<K: Eq + Hash, R: Runtime> KeyedLockout<K, R> {
     }
 
     /// Entries in the table (some may have expired and not been swept yet).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// let lockouts = wrangle_sync::KeyedLockout::with_runtime(wrangle_rt::VirtualRuntime::new());
-    /// lockouts.lockout_for("a", Duration::from_secs(1));
-    /// assert_eq!(lockouts.len(), 1);
-    /// ```
     #[must_use]
     pub fn len(&self) -> usize {
         lock(&self.state).until.len()
     }
 
     /// Whether the table is empty.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let lockouts = wrangle_sync::KeyedLockout::<u8, _>::with_runtime(
-    ///     wrangle_rt::VirtualRuntime::new(),
-    /// );
-    /// assert!(lockouts.is_empty());
-    /// ```
     #[must_use]
     pub fn is_empty(&self) -> bool {
         lock(&self.state).until.is_empty()

@@ -189,15 +189,6 @@ impl<K: Eq + Hash, R: Runtime> KeyedFifoLockout<K, R> {
     }
 
     /// When `key`'s gate opens, if a lockout of it is in force now.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let gates = wrangle_sync::KeyedFifoLockout::<u8, _>::with_runtime(
-    ///     wrangle_rt::VirtualRuntime::new(),
-    /// );
-    /// assert_eq!(gates.locked_until(&0), None);
-    /// ```
     #[must_use]
     pub fn locked_until<Q>(&self, key: &Q) -> Option<Instant>
     where
@@ -209,15 +200,6 @@ impl<K: Eq + Hash, R: Runtime> KeyedFifoLockout<K, R> {
     }
 
     /// Whether a lockout of `key` is in force now.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let gates = wrangle_sync::KeyedFifoLockout::<u8, _>::with_runtime(
-    ///     wrangle_rt::VirtualRuntime::new(),
-    /// );
-    /// assert!(!gates.is_locked(&0));
-    /// ```
     #[must_use]
     pub fn is_locked<Q>(&self, key: &Q) -> bool
     where
@@ -229,15 +211,6 @@ impl<K: Eq + Hash, R: Runtime> KeyedFifoLockout<K, R> {
 
     /// Callers of `key` waiting for their turn now (the holder and a caller waiting only on
     /// the lockout are not counted).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let gates = wrangle_sync::KeyedFifoLockout::<u8, _>::with_runtime(
-    ///     wrangle_rt::VirtualRuntime::new(),
-    /// );
-    /// assert_eq!(gates.waiting(&0), 0);
-    /// ```
     #[must_use]
     pub fn waiting<Q>(&self, key: &Q) -> usize
     where
@@ -252,30 +225,12 @@ impl<K: Eq + Hash, R: Runtime> KeyedFifoLockout<K, R> {
 
     /// Entries in the table: keys with a waiter, a holder or a lockout (some lockouts may have
     /// expired and not been swept yet).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// let gates = wrangle_sync::KeyedFifoLockout::with_runtime(wrangle_rt::VirtualRuntime::new());
-    /// gates.lockout_for("a", Duration::from_secs(1));
-    /// assert_eq!(gates.len(), 1);
-    /// ```
     #[must_use]
     pub fn len(&self) -> usize {
         lock(&self.state).keys.len()
     }
 
     /// Whether the table is empty.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let gates = wrangle_sync::KeyedFifoLockout::<u8, _>::with_runtime(
-    ///     wrangle_rt::VirtualRuntime::new(),
-    /// );
-    /// assert!(gates.is_empty());
-    /// ```
     #[must_use]
     pub fn is_empty(&self) -> bool {
         lock(&self.state).keys.is_empty()

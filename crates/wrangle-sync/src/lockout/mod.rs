@@ -105,13 +105,6 @@ impl Default for Lockout {
 
 impl<R: Runtime> Lockout<R> {
     /// A lockout gate on `rt`.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let lockout = wrangle_sync::Lockout::with_runtime(wrangle_rt::VirtualRuntime::new());
-    /// assert!(!lockout.is_locked());
-    /// ```
     #[must_use]
     pub fn with_runtime(rt: R) -> Self {
         Lockout {
@@ -163,13 +156,6 @@ impl<R: Runtime> Lockout<R> {
     }
 
     /// When the gate opens, if a lockout is in force now.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let lockout = wrangle_sync::Lockout::with_runtime(wrangle_rt::VirtualRuntime::new());
-    /// assert_eq!(lockout.locked_until(), None);
-    /// ```
     #[must_use]
     pub fn locked_until(&self) -> Option<Instant> {
         let until = lock(&self.state).until?;
@@ -177,13 +163,6 @@ impl<R: Runtime> Lockout<R> {
     }
 
     /// Whether a lockout is in force now.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let lockout = wrangle_sync::Lockout::with_runtime(wrangle_rt::VirtualRuntime::new());
-    /// assert!(!lockout.is_locked());
-    /// ```
     #[must_use]
     pub fn is_locked(&self) -> bool {
         self.locked_until().is_some()
@@ -215,15 +194,6 @@ impl<R: Runtime> Lockout<R> {
     }
 
     /// A snapshot of the counters.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// let lockout = wrangle_sync::Lockout::with_runtime(wrangle_rt::VirtualRuntime::new());
-    /// lockout.lockout_for(Duration::from_secs(1));
-    /// assert_eq!(lockout.stats().added, 1);
-    /// ```
     #[must_use]
     pub fn stats(&self) -> LockoutStats {
         // `is_locked` takes the lock too: read it first, not inside the same expression.

@@ -1,24 +1,24 @@
 //! [`DualQueue`]: one queue with blocking (thread) and async (task) ends at the same time.
 
-use std::cmp::Ordering;
 use std::fmt;
 use std::num::NonZeroUsize;
 use std::panic::resume_unwind;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod builder;
 mod error;
 mod future;
 mod store;
 mod waiters;
 
+pub use builder::DualQueueBuilder;
 pub use error::{GetError, PutError, QueueClosed, TaskDoneError, TryPutError};
 pub use future::{Get, Join, Put, PutPermit, Reserve};
-pub use store::Order;
 
 use crate::loom::{Mutex, MutexGuard, lock};
 use future::{Side, Waiter};
-use store::{Panic, Store};
+use store::{Order, Panic, Store};
 use waiters::{Reg, WaitList, WakeBy, Wakers, park, wake_all};
 
 /// A thread-safe queue usable at the same time from threads (blocking calls, with timeouts)
@@ -133,7 +133,7 @@ impl<T> Clone for DualQueue<T> {
 }
 
 impl<T> DualQueue<T> {
-    fn with_store(store: Store<T>, capacity: Option<NonZeroUsize>) -> Self {
+    pub(super) fn with_store(store: Store<T>, capacity: Option<NonZeroUsize>) -> Self {
         DualQueue {
             inner: Arc::new(Inner {
                 state: Mutex::new(State {
@@ -163,7 +163,7 @@ impl<T> DualQueue<T> {
     /// ```
     #[must_use]
     pub fn unbounded() -> Self {
-        DualQueue::new(Order::Fifo, None)
+        DualQueue::with_store(Store::new(Order::Fifo), None)
     }
 
     /// A FIFO queue of at most `capacity` items.
@@ -177,64 +177,21 @@ impl<T> DualQueue<T> {
     /// ```
     #[must_use]
     pub fn bounded(capacity: NonZeroUsize) -> Self {
-        DualQueue::new(Order::Fifo, Some(capacity))
+        DualQueue::with_store(Store::new(Order::Fifo), Some(capacity))
     }
 
-    /// A FIFO or LIFO queue, bounded by `capacity` if given.
+    /// A builder for the other orders (LIFO, priority) and capacities.
     ///
     /// # Examples
     ///
     /// ```
-    /// use wrangle_sync::{DualQueue, Order};
-    ///
-    /// let q = DualQueue::new(Order::Lifo, None);
-    /// q.try_put(1).unwrap();
-    /// q.try_put(2).unwrap();
-    /// assert_eq!(q.try_get(), Ok(2));
+    /// let stack = wrangle_sync::DualQueue::builder().lifo().build();
+    /// stack.try_put(1).unwrap();
+    /// stack.try_put(2).unwrap();
+    /// assert_eq!(stack.try_get(), Ok(2));
     /// ```
-    #[must_use]
-    pub fn new(order: Order, capacity: Option<NonZeroUsize>) -> Self {
-        DualQueue::with_store(Store::new(order), capacity)
-    }
-
-    /// A priority queue: the smallest item (by `Ord`) comes out first, equal items in
-    /// arrival order. Bounded by `capacity` if given.
-    ///
-    /// If `Ord` panics, the put or get that called it panics, and only that call: the queue
-    /// is left as it was (an item being taken stays, the counters and the order hold).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let q = wrangle_sync::DualQueue::priority(None);
-    /// for p in [5, 1, 3] {
-    ///     q.try_put(p).unwrap();
-    /// }
-    /// assert_eq!(q.try_get(), Ok(1));
-    /// ```
-    #[must_use]
-    pub fn priority(capacity: Option<NonZeroUsize>) -> Self
-    where
-        T: Ord,
-    {
-        DualQueue::with_store(Store::heap(T::cmp), capacity)
-    }
-
-    /// A priority queue under `cmp`: the item that compares smallest comes out first, equal
-    /// items in arrival order. A panic of `cmp` reaches only the caller, as in
-    /// [`priority`](Self::priority).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let q = wrangle_sync::DualQueue::priority_by(None, |a: &(u8, &str), b| a.0.cmp(&b.0));
-    /// q.try_put((2, "later")).unwrap();
-    /// q.try_put((1, "first")).unwrap();
-    /// assert_eq!(q.try_get().unwrap().1, "first");
-    /// ```
-    #[must_use]
-    pub fn priority_by(capacity: Option<NonZeroUsize>, cmp: fn(&T, &T) -> Ordering) -> Self {
-        DualQueue::with_store(Store::heap(cmp), capacity)
+    pub fn builder() -> DualQueueBuilder<T> {
+        DualQueueBuilder::new()
     }
 
     fn state(&self) -> MutexGuard<'_, State<T>> {
@@ -688,51 +645,24 @@ impl<T> DualQueue<T> {
     }
 
     /// Whether [`close`](Self::close) was called.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// assert!(!wrangle_sync::DualQueue::<u8>::unbounded().is_closed());
-    /// ```
     #[must_use]
     pub fn is_closed(&self) -> bool {
         self.state().closed
     }
 
     /// Items in the queue now.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let q = wrangle_sync::DualQueue::unbounded();
-    /// q.try_put(()).unwrap();
-    /// assert_eq!(q.len(), 1);
-    /// ```
     #[must_use]
     pub fn len(&self) -> usize {
         self.state().store.len()
     }
 
     /// Whether the queue holds no item now.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// assert!(wrangle_sync::DualQueue::<u8>::unbounded().is_empty());
-    /// ```
     #[must_use]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// The capacity, if bounded.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let q = wrangle_sync::DualQueue::<u8>::bounded(std::num::NonZeroUsize::new(4).unwrap());
-    /// assert_eq!(q.capacity(), Some(4));
-    /// ```
     #[must_use]
     pub fn capacity(&self) -> Option<usize> {
         self.inner.capacity
@@ -800,13 +730,6 @@ impl<T> DualQueue<T> {
     }
 
     /// Blocks the thread until every item put so far has been marked done.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let q = wrangle_sync::DualQueue::<u8>::unbounded();
-    /// q.join_blocking(); // nothing put: returns at once
-    /// ```
     pub fn join_blocking(&self) {
         let mut waiter = Waiter::new(self, Side::Join);
         while !self.join_inner(Reg::Wait(&mut waiter.key, WakeBy::Thread)) {
@@ -815,14 +738,6 @@ impl<T> DualQueue<T> {
     }
 
     /// A snapshot of the counters.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let q = wrangle_sync::DualQueue::unbounded();
-    /// q.try_put(1).unwrap();
-    /// assert_eq!(q.stats().submitted, 1);
-    /// ```
     #[must_use]
     pub fn stats(&self) -> QueueStats {
         let st = self.state();

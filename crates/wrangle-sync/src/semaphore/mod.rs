@@ -173,13 +173,6 @@ impl PrioritySemaphore {
 
     /// A semaphore with `permits` permits and a default priority of 0.
     ///
-    /// # Examples
-    ///
-    /// ```
-    /// let sem = wrangle_sync::PrioritySemaphore::new(3);
-    /// assert_eq!(sem.available_permits(), 3);
-    /// ```
-    ///
     /// # Panics
     ///
     /// If `permits` is above [`MAX_PERMITS`](Self::MAX_PERMITS); [`try_new`](Self::try_new)
@@ -481,24 +474,12 @@ impl PrioritySemaphore {
     }
 
     /// Whether [`close`](Self::close) was called.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// assert!(!wrangle_sync::PrioritySemaphore::new(1).is_closed());
-    /// ```
     #[must_use]
     pub fn is_closed(&self) -> bool {
         self.word.load(AcquireOrd) & CLOSED != 0
     }
 
     /// Permits free now.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// assert_eq!(wrangle_sync::PrioritySemaphore::new(2).available_permits(), 2);
-    /// ```
     #[must_use]
     pub fn available_permits(&self) -> usize {
         // A slow path in progress publishes its count before unlocking; until then the word
@@ -507,12 +488,6 @@ impl PrioritySemaphore {
     }
 
     /// The priority of calls that do not choose one.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// assert_eq!(wrangle_sync::PrioritySemaphore::new(1).default_priority(), 0);
-    /// ```
     #[must_use]
     pub fn default_priority(&self) -> Priority {
         lock(&self.state).default_priority
@@ -520,27 +495,11 @@ impl PrioritySemaphore {
 
     /// Sets the priority of later calls that do not choose one. Waiters already queued keep
     /// theirs.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let sem = wrangle_sync::PrioritySemaphore::new(1);
-    /// sem.set_default_priority(10);
-    /// assert_eq!(sem.default_priority(), 10);
-    /// ```
     pub fn set_default_priority(&self, priority: Priority) {
         lock(&self.state).default_priority = priority;
     }
 
     /// A snapshot of the counters.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let sem = wrangle_sync::PrioritySemaphore::new(1);
-    /// drop(sem.try_acquire().unwrap());
-    /// assert_eq!(sem.stats().acquired, 1);
-    /// ```
     #[must_use]
     pub fn stats(&self) -> SemaphoreStats {
         let st = lock(&self.state);
