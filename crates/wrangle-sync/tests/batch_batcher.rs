@@ -415,3 +415,38 @@ fn stats_invariant_holds_while_running_and_after_shutdown() {
         assert_eq!(reported.load(Ordering::SeqCst), 1);
     });
 }
+
+/// R5 for `Shutdown`: polled k times then dropped, the batcher stays closed (puts refused),
+/// the rest is still delivered, and a later shutdown waits for the callbacks as usual.
+#[test]
+fn shutdown_polled_then_dropped_leaves_the_batcher_closed_and_delivering() {
+    for k in 1..=3 {
+        each_runtime(move |rt| async move {
+            let seen = Arc::new(Mutex::new(Vec::new()));
+            let batcher = Batcher::with_runtime(rt.clone(), nz(10), Duration::from_secs(3600), {
+                let (seen, rt) = (Arc::clone(&seen), rt.clone());
+                move |batch: Vec<u32>| {
+                    let (seen, rt) = (Arc::clone(&seen), rt.clone());
+                    async move {
+                        rt.sleep(MS).await;
+                        seen.lock().unwrap().push(batch);
+                    }
+                }
+            })
+            .unwrap();
+            batcher.put(1).unwrap();
+            batcher.put(2).unwrap();
+            {
+                let mut shutdown = Box::pin(batcher.shutdown());
+                for _ in 0..k {
+                    let _ = futures_lite::future::poll_once(&mut shutdown).await;
+                }
+            }
+            assert!(batcher.is_closed());
+            assert_eq!(batcher.put(3).unwrap_err().0, 3);
+            let stats = batcher.shutdown().await;
+            assert_eq!((stats.submitted, stats.started, stats.completed), (2, 1, 1));
+            assert_eq!(*seen.lock().unwrap(), [vec![1, 2]]);
+        });
+    }
+}

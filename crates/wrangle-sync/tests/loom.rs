@@ -260,7 +260,7 @@ fn queue_blocking_get_races_put() {
 
 #[test]
 fn queue_blocking_put_races_get_and_close() {
-    use wrangle_sync::{DualQueue, QueueClosed};
+    use wrangle_sync::{DualQueue, GetError};
     loom::model(|| {
         let q = DualQueue::bounded(std::num::NonZeroUsize::MIN);
         q.try_put(0u8).unwrap();

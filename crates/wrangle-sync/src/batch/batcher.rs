@@ -434,16 +434,18 @@ impl<T: Send + 'static, R: Runtime> Batcher<T, R> {
     fn shutdown_inner(&self, finalize: Option<Duration>) -> Shutdown<'_> {
         let fut = async move {
             self.tx.close();
-            // The callback being waited for lives here, so a timeout can still cancel it.
-            let mut current: Option<JoinHandle<()>> = None;
+            // The callback being waited for lives here, so a timeout can still cancel it; if
+            // this future is dropped first, it goes back to the list and runs on.
+            let mut current = Held::new(|h| lock(&self.shared.callbacks).push(h));
             let work = async {
-                let dispatcher = lock(&self.dispatcher).take();
-                if let Some(d) = dispatcher {
+                let mut dispatcher = Held::new(|h| *lock(&self.dispatcher) = Some(h));
+                dispatcher.handle = lock(&self.dispatcher).take();
+                if let Some(d) = dispatcher.handle.as_mut() {
                     let _ = d.await;
                 }
                 loop {
-                    current = lock(&self.shared.callbacks).pop();
-                    match current.as_mut() {
+                    current.handle = lock(&self.shared.callbacks).pop();
+                    match current.handle.as_mut() {
                         Some(h) => {
                             let _ = h.await;
                         }
@@ -455,8 +457,14 @@ impl<T: Send + 'static, R: Runtime> Batcher<T, R> {
                 None => work.await,
                 Some(d) => {
                     if self.rt.timeout(d, work).await.is_err() {
+                        // The rest is cancelled: batches not yet formed with the dispatch task,
+                        // then every callback still running.
+                        let dispatcher = lock(&self.dispatcher).take();
+                        if let Some(h) = dispatcher {
+                            let _ = h.cancel().await;
+                        }
                         let mut left = std::mem::take(&mut *lock(&self.shared.callbacks));
-                        left.extend(current.take());
+                        left.extend(current.handle.take());
                         for h in left {
                             if h.cancel().await.is_err() {
                                 self.shared.cancelled.fetch_add(1, Ordering::Relaxed);
@@ -505,6 +513,33 @@ impl Shared {
             "wrangle_sync::Batcher callback",
             PanicPayload::new(payload),
         ));
+    }
+}
+
+/// A task handle taken out of the batcher to be awaited by a shutdown. Dropped unfinished (the
+/// shutdown future dropped while waiting), it is handed back to `put_back` instead of being
+/// dropped, which would cancel the task.
+struct Held<F: FnMut(JoinHandle<()>)> {
+    handle: Option<JoinHandle<()>>,
+    put_back: F,
+}
+
+impl<F: FnMut(JoinHandle<()>)> Held<F> {
+    fn new(put_back: F) -> Self {
+        Held {
+            handle: None,
+            put_back,
+        }
+    }
+}
+
+impl<F: FnMut(JoinHandle<()>)> Drop for Held<F> {
+    fn drop(&mut self) {
+        if let Some(h) = self.handle.take()
+            && !h.is_finished()
+        {
+            (self.put_back)(h);
+        }
     }
 }
 
