@@ -40,10 +40,9 @@ use crate::loom::{Mutex, lock};
 /// Timing, with `max_quantity = 3` and `max_wait = 100 ms`:
 ///
 /// ```text
-/// put:       0 1 2   3       4
-/// at (ms):   0 0 0   10      50
-/// callback:  [0 1 2] at 0 ms (full)
-///                    [3 4] at 110 ms (max_wait after its first item, 3)
+/// put (ms):       0:0  1:0  2:0  3:10  4:50            5:200     close():230
+/// callback (ms):  [0 1 2]:0                [3 4]:110             [5]:230
+///                 full                     3 + 100               sent at once by close
 /// ```
 ///
 /// # Examples

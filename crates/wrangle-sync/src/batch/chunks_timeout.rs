@@ -45,11 +45,9 @@ use wrangle_rt::{DefaultRuntime, Runtime, Sleep, saturating_deadline};
 /// Timing, with `max_items = 3` and `max_wait = 100 ms`:
 ///
 /// ```text
-/// items:   a b c   d            e       f g h i
-/// time:    0 0 0   10 ms        30 ms   200 ms
-/// groups:  [a b c] at 0 (full)
-///                  [d e] at 110 ms (100 ms after d)
-///                                       [f g h] at 200 ms (full), [i] at 300 ms
+/// item arrives (ms):  a:0  b:0  c:0  d:10  e:30            f,g,h,i:200
+/// group emitted (ms): [a b c]:0                [d e]:110   [f g h]:200   [i]:300
+///                     full                     d + 100     full          i + 100
 /// ```
 #[pin_project]
 #[must_use = "streams do nothing unless polled"]
