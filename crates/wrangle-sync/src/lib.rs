@@ -124,7 +124,7 @@ pub mod future {
     //! (`sem.acquire()` is an [`Acquire`]), documents its cancel safety, and is rarely named
     //! in user code except to store or return it.
 
-    pub use crate::batch::Shutdown;
+    pub use crate::batch::{Flush, Shutdown};
     pub use crate::limiter::{GcraAcquire, KeyedAcquire, RateAcquire};
     pub use crate::lockout::{Enter, KeyedEnter, KeyedLockoutWait, LockoutWait};
     pub use crate::queue::{Get, Join, Put, Reserve};

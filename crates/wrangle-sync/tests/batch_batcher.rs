@@ -450,3 +450,42 @@ fn shutdown_polled_then_dropped_leaves_the_batcher_closed_and_delivering() {
         });
     }
 }
+
+/// `flush` sends the group being formed at once (in batches of at most `max_quantity`), the
+/// batcher stays open, and it resolves at once when there is nothing to send or when closed.
+#[test]
+fn flush_sends_the_buffered_items_now_and_keeps_the_batcher_open() {
+    each_runtime(|rt| async move {
+        let start = rt.now();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let batcher = Batcher::with_runtime(rt.clone(), nz(2), Duration::from_secs(3600), {
+            let seen = Arc::clone(&seen);
+            move |batch: Vec<u32>| {
+                seen.lock().unwrap().push(batch);
+                async {}
+            }
+        })
+        .unwrap();
+        batcher.flush().await; // nothing buffered: resolves at once
+        for i in 1..=5 {
+            batcher.put(i).unwrap();
+        }
+        batcher.flush().await;
+        // [1, 2] and [3, 4] were full; [5] left with the flush, not an hour later.
+        assert_eq!(batcher.stats().started, 3);
+        let mut got = seen.lock().unwrap().clone();
+        got.sort();
+        assert_eq!(got, [vec![1, 2], vec![3, 4], vec![5]]);
+        assert!(!batcher.is_closed());
+        batcher.put(6).unwrap();
+        batcher.flush().await;
+        assert_eq!(seen.lock().unwrap().last(), Some(&vec![6]));
+        if rt.is_virtual() {
+            assert_eq!(rt.now(), start);
+        }
+        assert!(batcher.close());
+        batcher.flush().await; // closed: resolves at once
+        let stats = batcher.shutdown().await;
+        assert_eq!((stats.submitted, stats.started, stats.completed), (6, 4, 4));
+    });
+}

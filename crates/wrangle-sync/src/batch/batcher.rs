@@ -33,9 +33,8 @@ use crate::loom::{Mutex, lock};
 /// what is buffered at once (in batches of at most `max_quantity`), never waiting;
 /// [`shutdown`](Batcher::shutdown) closes and then waits for every callback, and
 /// [`shutdown_timeout`](Batcher::shutdown_timeout) cancels the callbacks still running at its
-/// deadline. Dropping the batcher cancels the dispatch task and every callback. There is no
-/// `flush` that keeps the batcher open: a batch leaves when it is full or `max_wait` after its
-/// first item, and `close` sends the rest.
+/// deadline. [`flush`](Batcher::flush) sends what is buffered now and keeps the batcher
+/// open. Dropping the batcher cancels the dispatch task and every callback.
 ///
 /// Timing, with `max_quantity = 3` and `max_wait = 100 ms`:
 ///
@@ -77,9 +76,17 @@ use crate::loom::{Mutex, lock};
 /// ```
 pub struct Batcher<T, R: Runtime = DefaultRuntime> {
     tx: async_channel::Sender<T>,
+    /// Flush requests to the dispatch task, each with where to say it is done.
+    flush_tx: async_channel::Sender<async_channel::Sender<()>>,
     rt: R,
     shared: Arc<Shared>,
     dispatcher: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// What the dispatch task does next.
+enum Next<T> {
+    Batch(Option<Vec<T>>),
+    Flush(async_channel::Sender<()>),
 }
 
 struct Shared {
@@ -208,9 +215,11 @@ impl<T: Send + 'static, R: Runtime> Batcher<T, R> {
         // Moved into the task before its first poll: if the task is dropped before its loop
         // ends (its runtime shut down, even before it ever ran), the watch closes the channel,
         // so no later `put` is accepted by a batcher that cannot deliver, and reports it.
+        let (flush_tx, flush_rx) = async_channel::unbounded::<async_channel::Sender<()>>();
         let watch = DispatchWatch {
             shared: Arc::clone(&shared),
             rx: rx.clone(),
+            flush_rx: flush_rx.clone(),
             finished: false,
         };
         let dispatcher = rt.spawn({
@@ -224,14 +233,14 @@ impl<T: Send + 'static, R: Runtime> Batcher<T, R> {
                     max_quantity,
                     max_wait
                 ));
-                while let Some(batch) = batches.next().await {
+                let mut dispatch = |batch: Vec<T>| {
                     shared.started.fetch_add(1, Ordering::Relaxed);
                     // The callback may panic before it returns its future, too.
                     let run = match catch_unwind(AssertUnwindSafe(|| callback(batch))) {
                         Ok(fut) => AssertUnwindSafe(fut).catch_unwind(),
                         Err(payload) => {
                             shared.callback_panicked(payload);
-                            continue;
+                            return;
                         }
                     };
                     let handle = rt.spawn({
@@ -251,16 +260,57 @@ impl<T: Send + 'static, R: Runtime> Batcher<T, R> {
                         // Dropping the handle cancels the callback.
                         drop(handle);
                         shared.cancelled.fetch_add(1, Ordering::Relaxed);
-                        continue;
+                        return;
                     }
                     callbacks.retain(|h| !h.is_finished());
                     callbacks.push(handle);
+                };
+                loop {
+                    // Batches first: a flush request waits for the batch that is ready.
+                    let next = futures_lite::future::or(
+                        async { Next::Batch(batches.next().await) },
+                        async {
+                            match flush_rx.recv().await {
+                                Ok(reply) => Next::Flush(reply),
+                                // The batcher is gone; the batch stream ends too.
+                                Err(_) => std::future::pending().await,
+                            }
+                        },
+                    )
+                    .await;
+                    match next {
+                        Next::Batch(Some(batch)) => dispatch(batch),
+                        Next::Batch(None) => break,
+                        Next::Flush(reply) => {
+                            // What was put before the flush: the group being formed, then
+                            // the items still in the channel (no more than were there, so a
+                            // busy producer cannot keep the flush going).
+                            let mut items = batches.as_mut().take_buffered();
+                            let rx = ChunksTimeout::get_ref(&batches);
+                            for _ in 0..rx.len() {
+                                match rx.try_recv() {
+                                    Ok(item) => items.push(item),
+                                    Err(_) => break,
+                                }
+                            }
+                            while !items.is_empty() {
+                                let rest = if items.len() > max_quantity.get() {
+                                    items.split_off(max_quantity.get())
+                                } else {
+                                    Vec::new()
+                                };
+                                dispatch(std::mem::replace(&mut items, rest));
+                            }
+                            let _ = reply.try_send(());
+                        }
+                    }
                 }
                 watch.finished = true;
             }
         });
         Ok(Batcher {
             tx,
+            flush_tx,
             rt,
             shared,
             dispatcher: Mutex::new(Some(dispatcher)),
@@ -323,6 +373,65 @@ impl<T: Send + 'static, R: Runtime> Batcher<T, R> {
                 Ok(())
             }
             Err(e) => Err(BatcherClosed(e.into_inner())),
+        }
+    }
+
+    /// Sends what is buffered now, without waiting for `max_wait` (in batches of at most
+    /// `max_quantity`), and resolves once those batches have been handed to their callbacks
+    /// (not when the callbacks finish). The batcher stays open; items put after the call go
+    /// into the next batch as usual.
+    ///
+    /// ```text
+    /// put (ms):       1:0  2:0               flush():40    3:50
+    /// callback (ms):                          [1 2]:40                  [3]:150
+    ///                                         flushed                   3 + max_wait
+    /// ```
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::num::NonZeroUsize;
+    /// use std::sync::{Arc, Mutex};
+    /// use std::time::Duration;
+    /// use wrangle_rt::{Runtime, VirtualRuntime};
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// let start = rt.now();
+    /// let seen = Arc::new(Mutex::new(Vec::new()));
+    /// rt.block_on(async {
+    ///     let batcher = wrangle_sync::Batcher::new(NonZeroUsize::new(100).unwrap(), Duration::from_secs(60), {
+    ///         let (seen, rt) = (Arc::clone(&seen), rt.clone());
+    ///         move |batch: Vec<&str>| {
+    ///             seen.lock().unwrap().push((rt.now() - start, batch));
+    ///             async {}
+    ///         }
+    ///     })
+    ///     .unwrap();
+    ///     batcher.put("a").unwrap();
+    ///     batcher.put("b").unwrap();
+    ///     batcher.flush().await; // a checkpoint: do not wait a minute for "a" and "b"
+    ///     batcher.put("c").unwrap();
+    ///     batcher.shutdown().await;
+    /// });
+    /// let seen = seen.lock().unwrap();
+    /// assert_eq!(*seen, [(Duration::ZERO, vec!["a", "b"]), (Duration::ZERO, vec!["c"])]);
+    /// ```
+    ///
+    /// # Cancel safety
+    ///
+    /// The flush is requested on the first poll and happens whether or not the future is
+    /// awaited to the end; dropping it only stops the waiting. On a closed batcher it
+    /// resolves at once (what was buffered is already on its way).
+    pub fn flush(&self) -> Flush<'_> {
+        let fut = async move {
+            let (reply_tx, reply_rx) = async_channel::bounded(1);
+            if self.flush_tx.try_send(reply_tx).is_ok() {
+                // An error: the dispatch task ended (closed and drained) or died.
+                let _ = reply_rx.recv().await;
+            }
+        };
+        Flush {
+            inner: Box::pin(fut),
         }
     }
 
@@ -546,11 +655,16 @@ impl<F: FnMut(JoinHandle<()>)> Drop for Held<F> {
 struct DispatchWatch<T> {
     shared: Arc<Shared>,
     rx: async_channel::Receiver<T>,
+    /// Flush requests left when the task ends are answered (their reply senders dropped), and
+    /// later ones refused, so no `flush` waits for a task that is gone.
+    flush_rx: async_channel::Receiver<async_channel::Sender<()>>,
     finished: bool,
 }
 
 impl<T> Drop for DispatchWatch<T> {
     fn drop(&mut self) {
+        self.flush_rx.close();
+        while self.flush_rx.try_recv().is_ok() {}
         if self.finished {
             return;
         }
@@ -622,5 +736,29 @@ impl Future for Shutdown<'_> {
 impl fmt::Debug for Shutdown<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Shutdown").finish_non_exhaustive()
+    }
+}
+
+/// The future of [`Batcher::flush`].
+///
+/// # Cancel safety
+///
+/// The flush is requested on the first poll; dropping this future only stops waiting.
+#[must_use = "futures do nothing unless you `.await` or poll them"]
+pub struct Flush<'a> {
+    inner: Pin<Box<dyn Future<Output = ()> + Send + 'a>>,
+}
+
+impl Future for Flush<'_> {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        self.inner.as_mut().poll(cx)
+    }
+}
+
+impl fmt::Debug for Flush<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Flush").finish_non_exhaustive()
     }
 }

@@ -103,6 +103,16 @@ impl<S: Stream, R: Runtime> ChunksTimeout<S, R> {
     pub fn get_ref(&self) -> &S {
         &self.stream
     }
+
+    /// Takes the group being formed now (empty if none), for a flush. The timer needs no
+    /// disarming: the next item starts a new group and re-arms it.
+    pub(crate) fn take_buffered(self: Pin<&mut Self>) -> Vec<S::Item> {
+        let this = self.project();
+        if this.buf.is_empty() {
+            return Vec::new();
+        }
+        take_group(this.buf, this.last_len)
+    }
 }
 
 impl<S: Stream, R: Runtime> Stream for ChunksTimeout<S, R> {

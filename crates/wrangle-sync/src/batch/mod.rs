@@ -7,7 +7,7 @@ mod channel;
 mod chunks_timeout;
 mod error;
 
-pub use batcher::{Batcher, BatcherStats, Shutdown};
+pub use batcher::{Batcher, BatcherStats, Flush, Shutdown};
 pub use channel::{BatchSender, Batches, batch_channel, batch_channel_with_runtime};
 pub use chunks_timeout::ChunksTimeout;
 pub use error::{BatcherClosed, InvalidBatchConfig};
