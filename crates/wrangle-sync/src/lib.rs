@@ -8,8 +8,8 @@
 //!   `check`) and [`KeyedLimiter`] (GCRA per key, bounded memory): `check()` never waits,
 //!   `acquire().await` waits its turn (FIFO) on the runtime's timer.
 //! - [`Batcher`]: batches by `max_quantity` or `max_wait` (a deadline from the batch's first
-//!   item) for an async callback, with `close` (sends the rest at once) and `shutdown` (also
-//!   waits for the callbacks); [`stream::batch_channel`]: the same with the batches read as a
+//!   item) for an async callback, with `flush` (sends what is buffered now), `close` (sends
+//!   the rest at once and refuses new items) and `shutdown` (also waits for the callbacks); [`stream::batch_channel`]: the same with the batches read as a
 //!   `Stream`; [`stream::ChunksTimeout`]: the rules as a stream adaptor.
 //! - [`stream::IterStream`]: a blocking `Iterator` on a blocking thread, streamed
 //!   asynchronously with bounded read-ahead; panics arrive after the items before them; early

@@ -439,7 +439,13 @@ fn shutdown_polled_then_dropped_leaves_the_batcher_closed_and_delivering() {
             {
                 let mut shutdown = Box::pin(batcher.shutdown());
                 for _ in 0..k {
-                    let _ = futures_lite::future::poll_once(&mut shutdown).await;
+                    // A completed future must not be polled again.
+                    if futures_lite::future::poll_once(&mut shutdown)
+                        .await
+                        .is_some()
+                    {
+                        break;
+                    }
                 }
             }
             assert!(batcher.is_closed());
@@ -488,4 +494,45 @@ fn flush_sends_the_buffered_items_now_and_keeps_the_batcher_open() {
         let stats = batcher.shutdown().await;
         assert_eq!((stats.submitted, stats.started, stats.completed), (6, 4, 4));
     });
+}
+
+/// R5 for `Flush`: polled k times then dropped, the flush still happens (it is requested on
+/// the first poll) and the batcher keeps working.
+#[test]
+fn flush_polled_then_dropped_still_flushes() {
+    for k in 1..=3 {
+        each_runtime(move |rt| async move {
+            let start = rt.now();
+            let seen = Arc::new(Mutex::new(Vec::new()));
+            let batcher = Batcher::with_runtime(rt.clone(), nz(10), Duration::from_secs(3600), {
+                let seen = Arc::clone(&seen);
+                move |batch: Vec<u32>| {
+                    seen.lock().unwrap().push(batch);
+                    async {}
+                }
+            })
+            .unwrap();
+            batcher.put(1).unwrap();
+            {
+                let mut flush = Box::pin(batcher.flush());
+                for _ in 0..k {
+                    // A completed future must not be polled again.
+                    if futures_lite::future::poll_once(&mut flush).await.is_some() {
+                        break;
+                    }
+                }
+            }
+            // `started` is counted just before the callback runs: wait for the callback.
+            while seen.lock().unwrap().is_empty() {
+                wrangle_rt::yield_now().await;
+            }
+            if rt.is_virtual() {
+                assert_eq!(rt.now(), start, "flushed at once, not after max_wait");
+            }
+            assert_eq!(*seen.lock().unwrap(), [vec![1]]);
+            batcher.put(2).unwrap();
+            let stats = batcher.shutdown().await;
+            assert_eq!((stats.submitted, stats.started, stats.completed), (2, 2, 2));
+        });
+    }
 }
