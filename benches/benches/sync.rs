@@ -350,11 +350,11 @@ fn sync_batch(c: &mut Criterion) {
         b.iter(|| {
             rt.block_on(async {
                 let items = futures_lite::stream::iter(0..ITEMS);
-                let chunks = wrangle_sync::ChunksTimeout::new(
+                let chunks = wrangle_sync::stream::ChunksTimeout::with_runtime(
+                    ours_rt.clone(),
                     items,
                     NonZeroUsize::new(BATCH).unwrap(),
                     wait,
-                    ours_rt.clone(),
                 );
                 black_box(chunks.fold(0usize, |n, c| n + c.len()).await)
             })

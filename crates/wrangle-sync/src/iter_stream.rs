@@ -11,7 +11,7 @@ use std::task::{Context, Poll, Waker};
 use futures_lite::Stream;
 use wrangle_rt::{DefaultRuntime, Runtime};
 
-use crate::sync::{Mutex, lock};
+use crate::loom::{Mutex, lock};
 
 type Payload = Box<dyn std::any::Any + Send + 'static>;
 
@@ -34,7 +34,7 @@ type Payload = Box<dyn std::any::Any + Send + 'static>;
 /// ```
 /// use futures_lite::StreamExt;
 /// use wrangle_rt::VirtualRuntime;
-/// use wrangle_sync::IterStream;
+/// use wrangle_sync::stream::IterStream;
 ///
 /// let rt = VirtualRuntime::new();
 /// rt.block_on(async {
@@ -83,7 +83,7 @@ impl<T: Send + 'static> IterStream<T> {
     /// use futures_lite::StreamExt;
     ///
     /// wrangle_rt::VirtualRuntime::new().block_on(async {
-    ///     let mut s = wrangle_sync::IterStream::new(0..3);
+    ///     let mut s = wrangle_sync::stream::IterStream::new(0..3);
     ///     assert_eq!(s.next().await, Some(0));
     /// });
     /// ```
@@ -96,7 +96,7 @@ impl<T: Send + 'static> IterStream<T> {
         I: IntoIterator<Item = T>,
         I::IntoIter: Send + 'static,
     {
-        IterStream::with_runtime(&DefaultRuntime::current(), iter, NonZeroUsize::MIN)
+        IterStream::with_runtime(DefaultRuntime::current(), iter, NonZeroUsize::MIN)
     }
 
     /// Streams `iter` on blocking threads of `rt`, at most `ahead` items ahead.
@@ -109,16 +109,15 @@ impl<T: Send + 'static> IterStream<T> {
     /// use wrangle_rt::VirtualRuntime;
     ///
     /// let rt = VirtualRuntime::new();
-    /// let s = wrangle_sync::IterStream::with_runtime(&rt, 0..100, NonZeroUsize::new(8).unwrap());
+    /// let s = wrangle_sync::stream::IterStream::with_runtime(rt.clone(), 0..100, NonZeroUsize::new(8).unwrap());
     /// assert_eq!(rt.block_on(s.count()), 100);
     /// ```
-    pub fn with_runtime<R, I>(rt: &R, iter: I, ahead: NonZeroUsize) -> Self
+    pub fn with_runtime<R, I>(rt: R, iter: I, ahead: NonZeroUsize) -> Self
     where
         R: Runtime,
         I: IntoIterator<Item = T>,
         I::IntoIter: Send + 'static,
     {
-        let rt = rt.clone();
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
                 buf: VecDeque::with_capacity(ahead.get().min(1024)),

@@ -8,16 +8,24 @@
 //!   `check`) and [`KeyedLimiter`] (GCRA per key, bounded memory): `check()` never waits,
 //!   `acquire().await` waits its turn (FIFO) on the runtime's timer.
 //! - [`Batcher`]: batches by `max_quantity` or `max_wait` (a deadline from the batch's first
-//!   item) for an async callback, with a flushing `stop`; [`batch_channel`]: the same with the
-//!   batches read as a `Stream`; [`ChunksTimeout`]: the rules as a stream adaptor.
-//! - [`IterStream`]: a blocking `Iterator` on a blocking thread, streamed asynchronously with
-//!   bounded read-ahead; panics arrive after the items before them; early drop stops it.
+//!   item) for an async callback, with `flush` (sends what is buffered now), `close` (sends
+//!   the rest at once and refuses new items) and `shutdown` (also waits for the callbacks); [`stream::batch_channel`]: the same with the batches read as a
+//!   `Stream`; [`stream::ChunksTimeout`]: the rules as a stream adaptor.
+//! - [`stream::IterStream`]: a blocking `Iterator` on a blocking thread, streamed
+//!   asynchronously with bounded read-ahead; panics arrive after the items before them; early
+//!   drop stops it.
 //! - [`DualQueue`]: FIFO, LIFO or priority queue, bounded or not, with blocking (thread) and
 //!   async (task) puts and gets usable at the same time, `try_` forms, `close`,
 //!   `task_done`/`join`, and a `reserve` send that loses nothing when cancelled.
 //! - [`Lockout`], [`FifoLockout`], [`KeyedLockout`], [`KeyedFifoLockout`]: gates closed by
 //!   stacking lockouts ("back off for 30 s after a 429"); the FIFO ones admit one holder at a
 //!   time (per key) in arrival order.
+//!
+//! The crate root holds the primitives, their guards, errors and stats; the futures their
+//! async methods return are in [`future`], and the stream types in [`stream`]. Every stateful
+//! type has `stats()`, returning a `Copy` snapshot whose invariant its docs state:
+//! [`SemaphoreStats`], [`LimiterStats`] (all three limiters), [`LockoutStats`] (all four
+//! lockouts), [`QueueStats`], [`BatcherStats`].
 //!
 //! Everything here is runtime-free where the logic allows (wakers only); what needs time
 //! reads it and sleeps only through a [`wrangle_rt::Runtime`], so it runs on Tokio, smol,
@@ -77,6 +85,7 @@
 //! // Five in the first second, a 2 s back-off after request 3, then the rest.
 //! assert!(rt.now() - start >= Duration::from_secs(2));
 //! assert_eq!(client.in_flight.stats().acquired, 8);
+//! assert_eq!(client.rate.stats().admitted, 8);
 //! ```
 //!
 //! # Features
@@ -100,50 +109,53 @@
 #![doc(test(attr(deny(warnings))))]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-mod acquire;
-mod batch_stream;
-mod batcher;
-mod chunks_timeout;
+mod batch;
 mod contain;
-mod deadline_wait;
-mod error;
-mod fifo_lockout;
-mod gcra;
 mod iter_stream;
-mod keyed_limiter;
-mod keyed_lockout;
+mod limiter;
 mod lockout;
-mod permit;
+mod loom;
 mod queue;
-mod queue_future;
-mod queue_store;
-mod queue_waiters;
-mod rate_limiter;
-mod reserve_wait;
 mod semaphore;
 mod sweep;
-mod sync;
 
-pub use acquire::{Acquire, AcquireOwned};
-pub use batch_stream::{BatchSender, Batches, batch_channel};
-pub use batcher::{Batcher, BatcherStats, Stop};
-pub use chunks_timeout::ChunksTimeout;
-pub use error::{
-    AcquireError, GetError, InvalidBatchConfig, InvalidQuota, MAX_QUOTA_PERIOD, PutError,
-    PutTimeoutError, QueueClosed, RateLimited, TaskDoneError, TooManyPermits, TryAcquireError,
-    TryPutError,
+pub mod future {
+    //! The named futures of this crate's primitives: each is what an async method returns
+    //! (`sem.acquire()` is an [`Acquire`]), documents its cancel safety, and is rarely named
+    //! in user code except to store or return it.
+
+    pub use crate::batch::{Flush, Shutdown};
+    pub use crate::limiter::{GcraAcquire, KeyedAcquire, RateAcquire};
+    pub use crate::lockout::{Enter, KeyedEnter, KeyedLockoutWait, LockoutWait};
+    pub use crate::queue::{Get, Join, Put, Reserve};
+    pub use crate::semaphore::{Acquire, AcquireOwned};
+}
+
+pub mod stream {
+    //! The stream types: [`IterStream`] (a blocking iterator streamed asynchronously),
+    //! [`ChunksTimeout`] (the batching rules as a stream adaptor) and [`batch_channel`] (a
+    //! batcher whose batches are read as a stream: [`BatchSender`] in, [`Batches`] out). The
+    //! callback form of batching, [`Batcher`](crate::Batcher), is at the crate root.
+
+    pub use crate::batch::{
+        BatchSender, Batches, ChunksTimeout, batch_channel, batch_channel_with_runtime,
+    };
+    pub use crate::iter_stream::IterStream;
+}
+
+pub use batch::{Batcher, BatcherClosed, BatcherStats, InvalidBatchConfig};
+pub use limiter::{
+    GcraLimiter, InvalidQuota, KeyedLimiter, LimiterStats, RateLimited, RateLimiter,
 };
-pub use fifo_lockout::{Enter, FifoLockout, FifoLockoutGuard};
-pub use gcra::{GcraAcquire, GcraLimiter, GcraStats};
-pub use iter_stream::IterStream;
-pub use keyed_limiter::{KeyedAcquire, KeyedLimiter};
-pub use keyed_lockout::{
-    KeyedEnter, KeyedFifoLockout, KeyedFifoLockoutGuard, KeyedLockout, KeyedLockoutWait,
+pub use lockout::{
+    FifoLockout, FifoLockoutGuard, KeyedFifoLockout, KeyedFifoLockoutGuard, KeyedLockout, Lockout,
+    LockoutStats,
 };
-pub use lockout::{Lockout, LockoutStats, LockoutWait};
-pub use permit::{OwnedSemaphorePermit, SemaphorePermit};
-pub use queue::{DualQueue, QueueStats};
-pub use queue_future::{Get, Join, Put, PutPermit, Reserve};
-pub use queue_store::Order;
-pub use rate_limiter::{RateAcquire, RateLimiter, RateLimiterStats};
-pub use semaphore::{Priority, PrioritySemaphore, SemaphoreStats};
+pub use queue::{
+    DualQueue, DualQueueBuilder, GetError, PutError, PutPermit, QueueClosed, QueueStats,
+    TaskDoneError, TryPutError,
+};
+pub use semaphore::{
+    AcquireError, OwnedSemaphorePermit, Priority, PrioritySemaphore, SemaphorePermit,
+    SemaphoreStats, TooManyPermits, TryAcquireError,
+};

@@ -12,7 +12,8 @@ use wrangle_rt::{
     ErrorReporter, PanicPayload, Runtime, Unhandled,
     thread::{RuntimeThread, ThreadFlavor},
 };
-use wrangle_sync::{Batcher, ChunksTimeout};
+use wrangle_sync::Batcher;
+use wrangle_sync::stream::ChunksTimeout;
 
 const MS: Duration = Duration::from_millis(1);
 
@@ -45,8 +46,8 @@ fn a_max_quantity_of_usize_max_or_2_pow_40_reserves_nothing_and_loses_nothing() 
                 batcher.put(i).unwrap();
             }
             rt.sleep(150 * MS).await;
-            let stats = batcher.stop().await;
-            assert_eq!((stats.put, stats.failed), (5, 0));
+            let stats = batcher.shutdown().await;
+            assert_eq!((stats.submitted, stats.failed), (5, 0));
             let got = got.lock().unwrap().clone();
             let items: Vec<u32> = got.iter().flat_map(|(_, b)| b.clone()).collect();
             assert_eq!(items, [0, 1, 2, 3, 4], "max_quantity {max}");
@@ -56,11 +57,11 @@ fn a_max_quantity_of_usize_max_or_2_pow_40_reserves_nothing_and_loses_nothing() 
             }
         }
         // The stream adaptor on its own.
-        let chunks = ChunksTimeout::new(
+        let chunks = ChunksTimeout::with_runtime(
+            rt.clone(),
             futures_lite::stream::iter(0..3),
             NonZeroUsize::MAX,
             MS,
-            rt.clone(),
         );
         assert_eq!(chunks.collect::<Vec<_>>().await, [vec![0, 1, 2]]);
     });
@@ -86,14 +87,19 @@ fn a_callback_panicking_before_it_returns_its_future_is_reported_and_the_batcher
         rt.sleep(10 * MS).await;
         batcher.put(1).unwrap();
         batcher.put(2).unwrap();
-        let stats = batcher.stop().await;
+        let stats = batcher.shutdown().await;
         assert_eq!(
             *got.lock().unwrap(),
             [1, 2],
             "later batches still delivered"
         );
         assert_eq!(
-            (stats.put, stats.batches, stats.completed, stats.failed),
+            (
+                stats.submitted,
+                stats.started,
+                stats.completed,
+                stats.failed
+            ),
             (3, 3, 2, 1)
         );
         let seen = seen.lock().unwrap();
@@ -118,7 +124,7 @@ fn a_callback_panicking_inside_its_future_is_reported_as_a_panic_payload() {
             .error_reporter(reporter);
         batcher.put(0).unwrap();
         batcher.put(1).unwrap();
-        let stats = batcher.stop().await;
+        let stats = batcher.shutdown().await;
         assert_eq!((stats.completed, stats.failed), (1, 1));
         let seen = seen.lock().unwrap();
         assert_eq!(seen.len(), 1);
@@ -154,7 +160,7 @@ fn a_batcher_whose_dispatch_task_died_refuses_puts_and_reports_it() {
         batcher.put(1).unwrap();
         thread.cancel_blocking();
         assert_eq!(batcher.put(2).map_err(|e| e.0), Err(2), "{flavor:?}");
-        assert!(batcher.is_stopped());
+        assert!(batcher.is_closed());
         let seen = seen.lock().unwrap();
         assert_eq!(seen.len(), 1, "{flavor:?}: the death is reported once");
         assert_eq!(seen[0].origin(), "wrangle_sync::Batcher");
@@ -179,7 +185,7 @@ fn dropping_a_batcher_is_not_reported_as_a_death() {
 }
 
 #[test]
-fn a_max_wait_of_duration_max_waits_for_count_or_stop_and_never_panics() {
+fn a_max_wait_of_duration_max_waits_for_count_or_shutdown_and_never_panics() {
     each_runtime(|rt| async move {
         let got = Arc::new(Mutex::new(Vec::new()));
         let batcher =
@@ -199,8 +205,8 @@ fn a_max_wait_of_duration_max_waits_for_count_or_stop_and_never_panics() {
             // The full batch went at once; the third item waits (for about thirty years).
             assert_eq!(*got.lock().unwrap(), [vec![0, 1]]);
         }
-        let stats = batcher.stop().await;
+        let stats = batcher.shutdown().await;
         assert_eq!(*got.lock().unwrap(), [vec![0, 1], vec![2]]);
-        assert_eq!((stats.batches, stats.completed), (2, 2));
+        assert_eq!((stats.started, stats.completed), (2, 2));
     });
 }

@@ -10,7 +10,8 @@ use futures_lite::StreamExt;
 use proptest::prelude::*;
 use wrangle_rt::testing::{each_runtime, virtual_time};
 use wrangle_rt::{DefaultRuntime, Runtime};
-use wrangle_sync::{Batcher, ChunksTimeout, InvalidBatchConfig};
+use wrangle_sync::stream::ChunksTimeout;
+use wrangle_sync::{Batcher, InvalidBatchConfig};
 
 const MS: Duration = Duration::from_millis(1);
 
@@ -51,7 +52,7 @@ fn seed_seven_items_two_immediate_batches_then_one_within_max_wait() {
         rt.sleep(300 * MS).await;
         batcher.put(8).unwrap();
         rt.sleep(200 * MS).await;
-        let stats = batcher.stop().await;
+        let stats = batcher.shutdown().await;
         let log = log.lock().unwrap().clone();
         let batches: Vec<Vec<u32>> = log.iter().map(|(_, b)| b.clone()).collect();
         // Guaranteed everywhere: every item once, in order, in batches of at most 3, the two
@@ -59,9 +60,9 @@ fn seed_seven_items_two_immediate_batches_then_one_within_max_wait() {
         assert_eq!(batches.concat(), (0..9).collect::<Vec<u32>>());
         assert!(batches.iter().all(|b| !b.is_empty() && b.len() <= 3));
         assert_eq!(batches[..2], [vec![0, 1, 2], vec![3, 4, 5]]);
-        assert_eq!(stats.put, 9);
-        assert_eq!(stats.batches, batches.len() as u64);
-        assert_eq!(stats.completed, stats.batches);
+        assert_eq!(stats.submitted, 9);
+        assert_eq!(stats.started, batches.len() as u64);
+        assert_eq!(stats.completed, stats.started);
         if rt.is_virtual() {
             // Which batch 7 joins depends on the 50 ms sleep ending before the 100 ms max
             // wait: exact on virtual time, a timing margin on a loaded real runtime.
@@ -90,15 +91,15 @@ fn max_wait_is_a_deadline_from_the_first_item() {
 }
 
 #[test]
-fn stop_flushes_in_chunks_and_put_after_stop_is_an_error() {
+fn shutdown_flushes_in_chunks_and_put_after_close_is_an_error() {
     each_runtime(|rt| async move {
         let start = rt.now();
         let (batcher, log) = recording_batcher(&rt, start, 4, Duration::from_secs(3600));
         for i in 0..10 {
             batcher.put(i).unwrap();
         }
-        let stats = batcher.stop().await;
-        assert!(batcher.is_stopped());
+        let stats = batcher.shutdown().await;
+        assert!(batcher.is_closed());
         assert_eq!(batcher.put(99).unwrap_err().0, 99);
         let sizes: Vec<usize> = log.lock().unwrap().iter().map(|(_, b)| b.len()).collect();
         assert_eq!(sizes, [4, 4, 2]);
@@ -110,7 +111,7 @@ fn stop_flushes_in_chunks_and_put_after_stop_is_an_error() {
 }
 
 #[test]
-fn stop_waits_for_slow_callbacks() {
+fn shutdown_waits_for_slow_callbacks() {
     each_runtime(|rt| async move {
         let done = Arc::new(AtomicUsize::new(0));
         let batcher = Batcher::with_runtime(rt.clone(), nz(1), MS, {
@@ -127,7 +128,7 @@ fn stop_waits_for_slow_callbacks() {
         for i in 0..3 {
             batcher.put(i).unwrap();
         }
-        let stats = batcher.stop().await;
+        let stats = batcher.shutdown().await;
         assert_eq!(done.load(Ordering::SeqCst), 3);
         assert_eq!(stats.completed, 3);
     });
@@ -147,7 +148,7 @@ fn finalize_deadline_cancels_what_is_left() {
         .unwrap();
         batcher.put(5).unwrap();
         batcher.put(10_000).unwrap();
-        let stats = batcher.stop_with_deadline(50 * MS).await;
+        let stats = batcher.shutdown_timeout(50 * MS).await;
         // Every batch ends exactly once, and the 10 s callback cannot beat a 50 ms deadline.
         assert_eq!(stats.completed + stats.cancelled, 2);
         assert!(stats.cancelled >= 1, "{stats:?}");
@@ -169,7 +170,7 @@ fn panicking_callback_is_counted_and_batcher_keeps_working() {
         .unwrap();
         batcher.put(0).unwrap();
         batcher.put(1).unwrap();
-        let stats = batcher.stop().await;
+        let stats = batcher.shutdown().await;
         assert_eq!((stats.failed, stats.completed), (1, 1));
     });
 }
@@ -237,7 +238,7 @@ fn chunks_timeout_groups_a_stream() {
                 tx.send(5).await.unwrap();
             }
         });
-        let groups: Vec<Vec<u32>> = ChunksTimeout::new(rx, nz(2), 3 * MS, rt.clone())
+        let groups: Vec<Vec<u32>> = ChunksTimeout::with_runtime(rt.clone(), rx, nz(2), 3 * MS)
             .collect()
             .await;
         producer.await.unwrap();
@@ -302,7 +303,7 @@ proptest! {
                         }
                     }
                 });
-                let mut chunks = std::pin::pin!(ChunksTimeout::new(rx, nz(max), Duration::from_micros(wait_us), rt.clone()));
+                let mut chunks = std::pin::pin!(ChunksTimeout::with_runtime(rt.clone(), rx, nz(max), Duration::from_micros(wait_us)));
                 let mut out = Vec::new();
                 while let Some(group) = chunks.next().await {
                     out.push(((rt.now() - start).as_micros() as u64, group));
@@ -319,7 +320,8 @@ proptest! {
 fn batch_channel_streams_batches_and_ends_after_close() {
     each_runtime(|rt| async move {
         let start = rt.now();
-        let (tx, batches) = wrangle_sync::batch_channel(rt.clone(), nz(3), 100 * MS).unwrap();
+        let (tx, batches) =
+            wrangle_sync::stream::batch_channel_with_runtime(rt.clone(), nz(3), 100 * MS).unwrap();
         let reader = rt.spawn({
             let rt = rt.clone();
             async move {
@@ -348,4 +350,189 @@ fn batch_channel_streams_batches_and_ends_after_close() {
             assert_eq!(at, [Duration::ZERO, 100 * MS, 150 * MS]);
         }
     });
+}
+
+/// `BatcherStats`: `started == completed + failed + cancelled + running` while callbacks run
+/// and after shutdown (then `running == 0`); every panic counted in `failed` reached the
+/// batcher's error reporter.
+#[test]
+fn stats_invariant_holds_while_running_and_after_shutdown() {
+    fn holds(s: wrangle_sync::BatcherStats) {
+        assert_eq!(
+            s.started,
+            s.completed + s.failed + s.cancelled + s.running as u64,
+            "{s:?}"
+        );
+    }
+    each_runtime(|rt| async move {
+        let reported = Arc::new(AtomicUsize::new(0));
+        let reporter = wrangle_rt::ErrorReporter::new({
+            let reported = Arc::clone(&reported);
+            move |_| {
+                reported.fetch_add(1, Ordering::SeqCst);
+            }
+        });
+        let sleeper = rt.clone();
+        let batcher = Batcher::with_runtime(rt.clone(), nz(2), Duration::from_secs(3600), {
+            move |batch: Vec<u32>| {
+                assert!(!batch.contains(&99), "poisoned batch");
+                let rt = sleeper.clone();
+                async move {
+                    if batch.contains(&7) {
+                        rt.sleep(Duration::from_secs(3600)).await;
+                    }
+                }
+            }
+        })
+        .unwrap()
+        .error_reporter(reporter);
+        for i in [1, 2, 99, 3, 7, 8, 4] {
+            batcher.put(i).unwrap();
+        }
+        // [1, 2] completes, [99, 3] panics, [7, 8] sleeps an hour; [4] waits for its window.
+        loop {
+            let s = batcher.stats();
+            holds(s);
+            if s.completed + s.failed == 2 && s.running == 1 {
+                break;
+            }
+            wrangle_rt::yield_now().await;
+        }
+        let s = batcher.shutdown_timeout(Duration::from_secs(1)).await;
+        holds(s);
+        // [4] was sent at once by the shutdown and completed; [7, 8] was cancelled.
+        assert_eq!(
+            (
+                s.submitted,
+                s.started,
+                s.completed,
+                s.failed,
+                s.cancelled,
+                s.running
+            ),
+            (7, 4, 2, 1, 1, 0)
+        );
+        assert_eq!(reported.load(Ordering::SeqCst), 1);
+    });
+}
+
+/// R5 for `Shutdown`: polled k times then dropped, the batcher stays closed (puts refused),
+/// the rest is still delivered, and a later shutdown waits for the callbacks as usual.
+#[test]
+fn shutdown_polled_then_dropped_leaves_the_batcher_closed_and_delivering() {
+    for k in 1..=3 {
+        each_runtime(move |rt| async move {
+            let seen = Arc::new(Mutex::new(Vec::new()));
+            let batcher = Batcher::with_runtime(rt.clone(), nz(10), Duration::from_secs(3600), {
+                let (seen, rt) = (Arc::clone(&seen), rt.clone());
+                move |batch: Vec<u32>| {
+                    let (seen, rt) = (Arc::clone(&seen), rt.clone());
+                    async move {
+                        rt.sleep(MS).await;
+                        seen.lock().unwrap().push(batch);
+                    }
+                }
+            })
+            .unwrap();
+            batcher.put(1).unwrap();
+            batcher.put(2).unwrap();
+            {
+                let mut shutdown = Box::pin(batcher.shutdown());
+                for _ in 0..k {
+                    // A completed future must not be polled again.
+                    if futures_lite::future::poll_once(&mut shutdown)
+                        .await
+                        .is_some()
+                    {
+                        break;
+                    }
+                }
+            }
+            assert!(batcher.is_closed());
+            assert_eq!(batcher.put(3).unwrap_err().0, 3);
+            let stats = batcher.shutdown().await;
+            assert_eq!((stats.submitted, stats.started, stats.completed), (2, 1, 1));
+            assert_eq!(*seen.lock().unwrap(), [vec![1, 2]]);
+        });
+    }
+}
+
+/// `flush` sends the group being formed at once (in batches of at most `max_quantity`), the
+/// batcher stays open, and it resolves at once when there is nothing to send or when closed.
+#[test]
+fn flush_sends_the_buffered_items_now_and_keeps_the_batcher_open() {
+    each_runtime(|rt| async move {
+        let start = rt.now();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let batcher = Batcher::with_runtime(rt.clone(), nz(2), Duration::from_secs(3600), {
+            let seen = Arc::clone(&seen);
+            move |batch: Vec<u32>| {
+                seen.lock().unwrap().push(batch);
+                async {}
+            }
+        })
+        .unwrap();
+        batcher.flush().await; // nothing buffered: resolves at once
+        for i in 1..=5 {
+            batcher.put(i).unwrap();
+        }
+        batcher.flush().await;
+        // [1, 2] and [3, 4] were full; [5] left with the flush, not an hour later.
+        assert_eq!(batcher.stats().started, 3);
+        let mut got = seen.lock().unwrap().clone();
+        got.sort();
+        assert_eq!(got, [vec![1, 2], vec![3, 4], vec![5]]);
+        assert!(!batcher.is_closed());
+        batcher.put(6).unwrap();
+        batcher.flush().await;
+        assert_eq!(seen.lock().unwrap().last(), Some(&vec![6]));
+        if rt.is_virtual() {
+            assert_eq!(rt.now(), start);
+        }
+        assert!(batcher.close());
+        batcher.flush().await; // closed: resolves at once
+        let stats = batcher.shutdown().await;
+        assert_eq!((stats.submitted, stats.started, stats.completed), (6, 4, 4));
+    });
+}
+
+/// R5 for `Flush`: polled k times then dropped, the flush still happens (it is requested on
+/// the first poll) and the batcher keeps working.
+#[test]
+fn flush_polled_then_dropped_still_flushes() {
+    for k in 1..=3 {
+        each_runtime(move |rt| async move {
+            let start = rt.now();
+            let seen = Arc::new(Mutex::new(Vec::new()));
+            let batcher = Batcher::with_runtime(rt.clone(), nz(10), Duration::from_secs(3600), {
+                let seen = Arc::clone(&seen);
+                move |batch: Vec<u32>| {
+                    seen.lock().unwrap().push(batch);
+                    async {}
+                }
+            })
+            .unwrap();
+            batcher.put(1).unwrap();
+            {
+                let mut flush = Box::pin(batcher.flush());
+                for _ in 0..k {
+                    // A completed future must not be polled again.
+                    if futures_lite::future::poll_once(&mut flush).await.is_some() {
+                        break;
+                    }
+                }
+            }
+            // `started` is counted just before the callback runs: wait for the callback.
+            while seen.lock().unwrap().is_empty() {
+                wrangle_rt::yield_now().await;
+            }
+            if rt.is_virtual() {
+                assert_eq!(rt.now(), start, "flushed at once, not after max_wait");
+            }
+            assert_eq!(*seen.lock().unwrap(), [vec![1]]);
+            batcher.put(2).unwrap();
+            let stats = batcher.shutdown().await;
+            assert_eq!((stats.submitted, stats.started, stats.completed), (2, 2, 2));
+        });
+    }
 }

@@ -26,7 +26,7 @@ fn acquire_polled_k_times_then_dropped_leaks_nothing() {
                 }
                 drop(guard);
                 assert_eq!(sem.available_permits(), permits, "k={k} held={held}");
-                assert_eq!(sem.stats().waiting, 0);
+                assert_eq!(sem.stats().queued, 0);
             }
         }
     });
@@ -40,7 +40,7 @@ fn waiter_cancelled_after_grant_returns_permit_and_wakes_next() {
         let mut first = Box::pin(Arc::clone(&sem).acquire_owned());
         assert!(poll_once(first.as_mut()).await.is_none());
         let second = rt.spawn(Arc::clone(&sem).acquire_owned());
-        while sem.stats().waiting < 2 {
+        while sem.stats().queued < 2 {
             yield_now().await;
         }
         // The permit goes to `first`, which is never polled again.
@@ -63,7 +63,7 @@ fn cancelled_big_waiter_unblocks_smaller_ones_behind_it() {
         let mut big = Box::pin(Arc::clone(&sem).acquire_many_owned(2));
         assert!(poll_once(big.as_mut()).await.is_none());
         let small = rt.spawn(Arc::clone(&sem).acquire_owned());
-        while sem.stats().waiting < 2 {
+        while sem.stats().queued < 2 {
             yield_now().await;
         }
         drop(big);
@@ -102,6 +102,6 @@ fn aborted_tasks_leave_permits_conserved() {
             t.await.unwrap();
         }
         assert_eq!(sem.available_permits(), 2);
-        assert_eq!(sem.stats().waiting, 0);
+        assert_eq!(sem.stats().queued, 0);
     });
 }

@@ -15,7 +15,7 @@ fn newcomer_ahead_of_every_waiter_takes_free_permits_at_once() {
         let sem = Arc::new(PrioritySemaphore::new(1));
         // A big request at priority 5 waits: it needs 3, one is free.
         let big = rt.spawn(Arc::clone(&sem).acquire_many_owned(3).priority(5));
-        while sem.stats().waiting < 1 {
+        while sem.stats().queued < 1 {
             yield_now().await;
         }
         assert_eq!(sem.available_permits(), 1);
@@ -25,7 +25,7 @@ fn newcomer_ahead_of_every_waiter_takes_free_permits_at_once() {
         // Equal priority is behind the waiter: it queues.
         let same = Arc::clone(&sem).acquire_owned().priority(5);
         let same = rt.spawn(same);
-        while sem.stats().waiting < 2 {
+        while sem.stats().queued < 2 {
             yield_now().await;
         }
         drop(urgent);
@@ -43,7 +43,7 @@ fn zero_permit_request_ahead_of_every_waiter_completes() {
     each_runtime(|rt| async move {
         let sem = Arc::new(PrioritySemaphore::new(0));
         let waiter = rt.spawn(Arc::clone(&sem).acquire_owned().priority(1));
-        while sem.stats().waiting < 1 {
+        while sem.stats().queued < 1 {
             yield_now().await;
         }
         let none = sem.acquire_many(0).priority(0).await.unwrap();

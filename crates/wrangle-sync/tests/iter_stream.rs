@@ -8,7 +8,7 @@ use std::time::Duration;
 use futures_lite::{FutureExt, StreamExt};
 use wrangle_rt::Runtime;
 use wrangle_rt::testing::each_runtime;
-use wrangle_sync::IterStream;
+use wrangle_sync::stream::IterStream;
 
 /// An iterator that counts its `next` calls.
 fn counted(n: usize, calls: &Arc<AtomicUsize>) -> impl Iterator<Item = usize> + Send + 'static {
@@ -32,9 +32,10 @@ async fn eventually<R: Runtime>(rt: &R, f: impl Fn() -> bool) {
 #[test]
 fn yields_every_item_in_order() {
     each_runtime(|rt| async move {
-        let items: Vec<u32> = IterStream::with_runtime(&rt, 0..500, NonZeroUsize::new(16).unwrap())
-            .collect()
-            .await;
+        let items: Vec<u32> =
+            IterStream::with_runtime(rt.clone(), 0..500, NonZeroUsize::new(16).unwrap())
+                .collect()
+                .await;
         assert_eq!(items, (0..500).collect::<Vec<_>>());
     });
 }
@@ -43,7 +44,7 @@ fn yields_every_item_in_order() {
 fn producer_runs_at_most_one_item_ahead_by_default() {
     each_runtime(|rt| async move {
         let calls = Arc::new(AtomicUsize::new(0));
-        let mut s = IterStream::with_runtime(&rt, counted(10, &calls), NonZeroUsize::MIN);
+        let mut s = IterStream::with_runtime(rt.clone(), counted(10, &calls), NonZeroUsize::MIN);
         assert_eq!(s.next().await, Some(0));
         eventually(&rt, || calls.load(Ordering::SeqCst) == 2).await;
         // Give it every chance to run further ahead; it must not.
@@ -58,7 +59,11 @@ fn producer_runs_at_most_one_item_ahead_by_default() {
 fn producer_runs_at_most_n_items_ahead() {
     each_runtime(|rt| async move {
         let calls = Arc::new(AtomicUsize::new(0));
-        let s = IterStream::with_runtime(&rt, counted(100, &calls), NonZeroUsize::new(4).unwrap());
+        let s = IterStream::with_runtime(
+            rt.clone(),
+            counted(100, &calls),
+            NonZeroUsize::new(4).unwrap(),
+        );
         eventually(&rt, || calls.load(Ordering::SeqCst) == 4).await;
         rt.sleep(Duration::from_millis(20)).await;
         assert_eq!(calls.load(Ordering::SeqCst), 4);
@@ -70,7 +75,7 @@ fn producer_runs_at_most_n_items_ahead() {
 fn panic_comes_after_items_buffered_before_it() {
     each_runtime(|rt| async move {
         let iter = (1..=3).inspect(|&i| assert!(i < 3, "producer"));
-        let mut s = IterStream::with_runtime(&rt, iter, NonZeroUsize::new(8).unwrap());
+        let mut s = IterStream::with_runtime(rt.clone(), iter, NonZeroUsize::new(8).unwrap());
         assert_eq!(s.next().await, Some(1));
         assert_eq!(s.next().await, Some(2));
         let err = std::panic::AssertUnwindSafe(s.next())
@@ -92,9 +97,10 @@ fn panic_comes_after_items_buffered_before_it() {
 fn fallible_iterator_errors_keep_their_place() {
     each_runtime(|rt| async move {
         let iter = vec![Ok(1), Ok(2), Err("bad"), Ok(4)];
-        let items: Vec<Result<i32, &str>> = IterStream::with_runtime(&rt, iter, NonZeroUsize::MIN)
-            .collect()
-            .await;
+        let items: Vec<Result<i32, &str>> =
+            IterStream::with_runtime(rt.clone(), iter, NonZeroUsize::MIN)
+                .collect()
+                .await;
         assert_eq!(items, [Ok(1), Ok(2), Err("bad"), Ok(4)]);
     });
 }
@@ -103,7 +109,8 @@ fn fallible_iterator_errors_keep_their_place() {
 fn early_drop_stops_the_producer_quietly() {
     each_runtime(|rt| async move {
         let calls = Arc::new(AtomicUsize::new(0));
-        let mut s = IterStream::with_runtime(&rt, counted(1_000_000, &calls), NonZeroUsize::MIN);
+        let mut s =
+            IterStream::with_runtime(rt.clone(), counted(1_000_000, &calls), NonZeroUsize::MIN);
         assert_eq!(s.next().await, Some(0));
         drop(s);
         rt.sleep(Duration::from_millis(20)).await;

@@ -361,3 +361,83 @@ fn a_lockout_of_duration_max_saturates_instead_of_panicking() {
         assert!(poll_once(wait.as_mut()).await.is_none());
     });
 }
+
+/// `LockoutStats` of all four gates, and its invariants: `locked <= 1` unkeyed and
+/// `<= keys` keyed, `keys == 0` unkeyed, `queued == 0` for the non-FIFO gates.
+#[test]
+fn stats_of_every_lockout_hold_their_invariants() {
+    const HOUR: Duration = Duration::from_secs(3600);
+    each_runtime(|rt| async move {
+        let lockout = Lockout::with_runtime(rt.clone());
+        lockout.lockout_for(HOUR);
+        lockout.lockout_for(2 * HOUR);
+        let s = lockout.stats();
+        assert_eq!((s.added, s.locked, s.keys, s.queued), (2, 1, 0, 0));
+
+        let keyed = KeyedLockout::with_runtime(rt.clone());
+        keyed.lockout_for("a", HOUR);
+        keyed.lockout_for("b", HOUR);
+        keyed.lockout_for("b", 2 * HOUR);
+        let s = keyed.stats();
+        assert_eq!((s.added, s.locked, s.keys, s.queued), (3, 2, 2, 0));
+
+        let fifo = Arc::new(FifoLockout::with_runtime(rt.clone()));
+        let guard = fifo.enter().await;
+        let waiter = rt.spawn({
+            let fifo = Arc::clone(&fifo);
+            async move { drop(fifo.enter().await) }
+        });
+        while fifo.waiting() < 1 {
+            yield_now().await;
+        }
+        let s = fifo.stats();
+        assert_eq!((s.added, s.locked, s.keys, s.queued), (0, 0, 0, 1));
+        drop(guard);
+        waiter.await.unwrap();
+        assert_eq!(fifo.stats().queued, 0);
+
+        let gates = Arc::new(KeyedFifoLockout::with_runtime(rt.clone()));
+        let guard = gates.enter("a").await;
+        let waiter = rt.spawn({
+            let gates = Arc::clone(&gates);
+            async move { drop(gates.enter("a").await) }
+        });
+        while gates.waiting("a") < 1 {
+            yield_now().await;
+        }
+        gates.lockout_for("b", HOUR);
+        let s = gates.stats();
+        assert_eq!((s.added, s.locked, s.keys, s.queued), (1, 1, 2, 1));
+        drop(guard);
+        waiter.await.unwrap();
+        // "a" is idle and gone; "b" stays while its lockout is in force.
+        let s = gates.stats();
+        assert_eq!((s.added, s.locked, s.keys, s.queued), (1, 1, 1, 0));
+    });
+}
+
+#[test]
+fn keyed_lockout_stats_count_expired_entries_as_keys_not_locked_until_swept() {
+    virtual_time(|rt| async move {
+        let keyed = KeyedLockout::with_runtime(rt.clone());
+        let gates = KeyedFifoLockout::with_runtime(rt.clone());
+        for (key, ms) in [(1, 10), (2, 20), (3, 30)] {
+            keyed.lockout_for(key, ms * MS);
+            gates.lockout_for(key, ms * MS);
+        }
+        rt.advance(20 * MS).await;
+        for s in [keyed.stats(), gates.stats()] {
+            assert_eq!((s.added, s.locked, s.keys), (3, 1, 3));
+        }
+        keyed.retain_recent();
+        gates.retain_recent();
+        for s in [keyed.stats(), gates.stats()] {
+            assert_eq!((s.added, s.locked, s.keys), (3, 1, 1));
+        }
+        rt.advance(10 * MS).await;
+        for s in [keyed.stats(), gates.stats()] {
+            assert_eq!((s.locked, s.keys), (0, 1));
+            assert!(s.locked <= s.keys);
+        }
+    });
+}

@@ -10,7 +10,7 @@ use futures_lite::future::poll_once;
 use proptest::prelude::*;
 use wrangle_rt::testing::each_runtime;
 use wrangle_rt::{Runtime, yield_now};
-use wrangle_sync::{DualQueue, GetError, Order, PutTimeoutError, TryPutError};
+use wrangle_sync::{DualQueue, GetError, PutError, TryPutError};
 
 fn nz(n: usize) -> NonZeroUsize {
     NonZeroUsize::new(n).unwrap()
@@ -18,9 +18,9 @@ fn nz(n: usize) -> NonZeroUsize {
 
 #[test]
 fn fifo_lifo_and_priority_orders() {
-    let fifo = DualQueue::new(Order::Fifo, None);
-    let lifo = DualQueue::new(Order::Lifo, None);
-    let prio = DualQueue::priority(None);
+    let fifo = DualQueue::unbounded();
+    let lifo = DualQueue::builder().lifo().build();
+    let prio = DualQueue::builder().priority().build();
     for i in [3, 1, 2, 1] {
         fifo.try_put(i).unwrap();
         lifo.try_put(i).unwrap();
@@ -34,7 +34,9 @@ fn fifo_lifo_and_priority_orders() {
 
 #[test]
 fn priority_ties_come_out_in_arrival_order() {
-    let q = DualQueue::priority_by(None, |a: &(u8, u32), b| a.0.cmp(&b.0));
+    let q = DualQueue::builder()
+        .priority_by(|a: &(u8, u32), b| a.0.cmp(&b.0))
+        .build();
     for (i, p) in [2, 1, 2, 1, 2].into_iter().enumerate() {
         q.try_put((p, i as u32)).unwrap();
     }
@@ -52,7 +54,7 @@ fn bounded_queue_reports_full_and_blocking_put_times_out() {
     assert!(matches!(q.try_put(3), Err(TryPutError::Full(3))));
     assert!(matches!(
         q.put_blocking_timeout(3, Duration::from_millis(1)),
-        Err(PutTimeoutError::Timeout(3))
+        Err(TryPutError::Full(3))
     ));
     assert_eq!(q.get_blocking_timeout(Duration::from_millis(1)), Ok(1));
     assert_eq!(q.len(), 1);
@@ -123,7 +125,7 @@ fn mixed_blocking_and_async_ends_conserve_items_in_producer_order() {
                 assert!(mine.windows(2).all(|w| w[0] < w[1]));
             }
         }
-        assert_eq!(q.stats().put, q.stats().got);
+        assert_eq!(q.stats().submitted, q.stats().taken);
     });
 }
 
@@ -139,7 +141,10 @@ fn close_wakes_a_blocked_thread_getter_promptly() {
             yield_now().await;
         }
         q.close();
-        assert_eq!(getter.await.unwrap(), Err(GetError::Closed));
+        assert!(
+            getter.await.unwrap().is_err(),
+            "a blocking get fails once closed and drained"
+        );
     });
 }
 
@@ -156,7 +161,7 @@ fn close_fails_async_putters_waiting_for_room_and_hands_items_back() {
             yield_now().await;
         }
         q.close();
-        assert!(matches!(putter.await.unwrap(), Err(TryPutError::Closed(1))));
+        assert!(matches!(putter.await.unwrap(), Err(PutError(1))));
         assert_eq!(q.try_get(), Ok(0));
         assert_eq!(q.try_get(), Err(GetError::Closed));
     });
@@ -288,7 +293,7 @@ fn blocking_put_with_timeout_racing_gets_loses_nothing() {
                     loop {
                         match q.put_blocking_timeout(item, Duration::from_micros(20)) {
                             Ok(()) => break,
-                            Err(PutTimeoutError::Timeout(t)) => {
+                            Err(TryPutError::Full(t)) => {
                                 timeouts += 1;
                                 item = t;
                             }
@@ -309,7 +314,7 @@ fn blocking_put_with_timeout_racing_gets_loses_nothing() {
         putter.await.unwrap();
         assert_eq!(got, (0..N).collect::<Vec<_>>());
         let s = q.stats();
-        assert_eq!((s.len, s.getters_waiting, s.putters_waiting), (0, 0, 0));
+        assert_eq!((s.queued, s.getters_waiting, s.putters_waiting), (0, 0, 0));
     });
 }
 
@@ -450,8 +455,11 @@ proptest! {
         cap in 1usize..8,
         lifo in any::<bool>(),
     ) {
-        let order = if lifo { Order::Lifo } else { Order::Fifo };
-        let q = DualQueue::new(order, Some(nz(cap)));
+        let q = if lifo {
+            DualQueue::builder().lifo().bounded(nz(cap)).build()
+        } else {
+            DualQueue::bounded(nz(cap))
+        };
         let mut model: VecDeque<u8> = VecDeque::new();
         let mut closed = false;
         for op in ops {
@@ -484,4 +492,48 @@ proptest! {
             prop_assert_eq!(q.len(), model.len());
         }
     }
+}
+
+/// `QueueStats` invariants in every snapshot: `submitted == taken + queued`,
+/// `queued + reserved <= capacity`, `unfinished <= submitted`.
+#[test]
+fn stats_invariants_hold_through_puts_reservations_gets_and_task_done() {
+    fn holds(q: &DualQueue<u32>) {
+        let s = q.stats();
+        assert_eq!(s.submitted, s.taken + s.queued as u64, "{s:?}");
+        assert!(s.queued + s.reserved <= 3, "{s:?}");
+        assert!(s.unfinished as u64 <= s.submitted, "{s:?}");
+    }
+    each_runtime(|rt| async move {
+        let q = DualQueue::bounded(nz(3));
+        q.put(1).await.unwrap();
+        q.put_blocking(2).unwrap();
+        holds(&q);
+        let permit = q.reserve().await.unwrap();
+        holds(&q);
+        assert_eq!((q.stats().queued, q.stats().reserved), (2, 1));
+        let consumer = rt.spawn({
+            let q = q.clone();
+            async move {
+                let mut got = Vec::new();
+                while let Ok(item) = q.get().await {
+                    got.push(item);
+                    q.task_done().unwrap();
+                }
+                got
+            }
+        });
+        permit.put(3);
+        q.put(4).await.unwrap();
+        holds(&q);
+        q.join().await;
+        holds(&q);
+        assert!(q.close());
+        assert_eq!(consumer.await.unwrap(), [1, 2, 3, 4]);
+        let s = q.stats();
+        assert_eq!(
+            (s.submitted, s.taken, s.queued, s.reserved, s.unfinished),
+            (4, 4, 0, 0, 0)
+        );
+    });
 }

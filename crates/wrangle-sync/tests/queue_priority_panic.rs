@@ -45,7 +45,7 @@ fn a_panicking_ord_leaves_the_queue_consistent_and_reaches_only_the_caller() {
         // A get whose sift compares the poisoned item: put last, it is the one moved to the
         // top when the smallest is taken.
         ARMED.store(false, AtomicOrdering::SeqCst);
-        let q = Arc::new(DualQueue::priority(None));
+        let q = Arc::new(DualQueue::builder().priority().build());
         for p in [5, 1, 8, 3, 9, 2, POISON] {
             q.try_put(Job(p)).unwrap();
         }
@@ -54,7 +54,7 @@ fn a_panicking_ord_leaves_the_queue_consistent_and_reaches_only_the_caller() {
         assert!(taken.is_err(), "the comparator's panic reaches the caller");
         let stats = q.stats();
         assert_eq!(
-            (stats.len, stats.put, stats.got, stats.unfinished),
+            (stats.queued, stats.submitted, stats.taken, stats.unfinished),
             (7, 7, 0, 7)
         );
 
@@ -72,7 +72,7 @@ fn a_panicking_ord_leaves_the_queue_consistent_and_reaches_only_the_caller() {
         // A put whose sift-up compares the poisoned item: refused by the panic, nothing
         // counted, nothing half-inserted.
         ARMED.store(false, AtomicOrdering::SeqCst);
-        let q2 = DualQueue::priority(None);
+        let q2 = DualQueue::builder().priority().build();
         for p in [4, 6, 7] {
             q2.try_put(Job(p)).unwrap();
         }
@@ -80,12 +80,12 @@ fn a_panicking_ord_leaves_the_queue_consistent_and_reaches_only_the_caller() {
         assert!(catch_unwind(AssertUnwindSafe(|| q2.try_put(Job(POISON)))).is_err());
         ARMED.store(false, AtomicOrdering::SeqCst);
         let stats = q2.stats();
-        assert_eq!((stats.len, stats.put, stats.unfinished), (3, 3, 3));
+        assert_eq!((stats.queued, stats.submitted, stats.unfinished), (3, 3, 3));
         assert_eq!(drain(&q2), [4, 6, 7]);
 
         // Everything is still there, in order.
         assert_eq!(drain(&q), [1, 2, 3, 5, 8, 9, POISON]);
         let stats = q.stats();
-        assert_eq!((stats.len, stats.put, stats.got), (0, 7, 7));
+        assert_eq!((stats.queued, stats.submitted, stats.taken), (0, 7, 7));
     });
 }

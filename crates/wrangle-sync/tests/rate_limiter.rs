@@ -58,7 +58,7 @@ fn check_never_waits_and_refuses_with_retry_instant() {
         rt.sleep_until(refused.retry_at()).await;
         limiter.check().unwrap();
         assert_eq!(limiter.check().unwrap_err().retry_at() - start, 130 * MS);
-        assert_eq!((limiter.stats().admitted, limiter.stats().refused), (3, 2));
+        assert_eq!((limiter.stats().admitted, limiter.stats().skipped), (3, 2));
     });
 }
 
@@ -140,7 +140,7 @@ fn gcra_cancelled_last_waiter_gives_its_slot_back() {
         limiter.acquire().await;
         assert_eq!(rt.now() - start, 100 * MS);
         // The cancelled reservation was given back: one slot reserved in all.
-        assert_eq!(limiter.stats().reserved, 1);
+        assert_eq!(limiter.stats().admitted, 1);
     });
 }
 
@@ -253,7 +253,7 @@ impl<R: Runtime> Limiter for GcraLimiter<R> {
     }
     fn admitted(&self) -> u64 {
         // Only reservations are counted here; the caller waits for its own.
-        self.stats().reserved
+        self.stats().admitted
     }
     fn wait(&self) -> impl Future<Output = ()> + Send + '_ {
         self.acquire()
@@ -361,4 +361,46 @@ proptest! {
             }
         }
     }
+}
+
+/// `LimiterStats` of the three limiters: `check`s admitted and refused (`skipped`), a
+/// cancelled waiter's slot moving from `admitted` to `refunded`, and `keys` for the keyed one.
+#[test]
+fn stats_of_every_limiter_count_admissions_refusals_and_refunds() {
+    const HOUR: Duration = Duration::from_secs(3600);
+    each_runtime(|rt| async move {
+        // One call per hour: nothing refills between two checks, even on a loaded machine.
+        let window = RateLimiter::with_runtime(rt.clone(), nz(1), HOUR).unwrap();
+        window.check().unwrap();
+        assert!(window.check().is_err());
+        assert!(window.check().is_err());
+        let mut waiter = Box::pin(window.acquire());
+        assert!(poll_once(&mut waiter).await.is_none()); // reserves the slot in an hour
+        assert_eq!(window.stats().admitted, 2);
+        drop(waiter); // the last reservation: given back
+        let s = window.stats();
+        assert_eq!((s.admitted, s.skipped, s.refunded, s.keys), (1, 2, 1, 0));
+
+        let gcra = GcraLimiter::with_runtime(rt.clone(), nz(1), HOUR, nz(1)).unwrap();
+        gcra.check().unwrap(); // not counted: the lock-free check has no counter
+        assert!(gcra.check().is_err());
+        let mut waiter = Box::pin(gcra.acquire());
+        assert!(poll_once(&mut waiter).await.is_none());
+        assert_eq!(gcra.stats().admitted, 1);
+        drop(waiter);
+        let s = gcra.stats();
+        assert_eq!((s.admitted, s.skipped, s.refunded, s.keys), (0, 1, 1, 0));
+
+        let keyed = KeyedLimiter::with_runtime(rt.clone(), nz(1), HOUR, nz(1)).unwrap();
+        keyed.check("a").unwrap();
+        assert!(keyed.check("a").is_err());
+        keyed.check("b").unwrap();
+        let mut waiter = Box::pin(keyed.acquire("a".to_owned()));
+        assert!(poll_once(&mut waiter).await.is_none());
+        assert_eq!(keyed.stats().admitted, 3);
+        drop(waiter);
+        let s = keyed.stats();
+        assert_eq!((s.admitted, s.skipped, s.refunded, s.keys), (2, 1, 1, 2));
+        assert_eq!(s.keys, keyed.len());
+    });
 }

@@ -9,7 +9,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 use proptest::prelude::*;
-use wrangle_sync::{AcquireOwned, OwnedSemaphorePermit, PrioritySemaphore};
+use wrangle_sync::future::AcquireOwned;
+use wrangle_sync::{OwnedSemaphorePermit, PrioritySemaphore};
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -147,7 +148,7 @@ proptest! {
                 _ => {}
             }
             prop_assert_eq!(sem.available_permits(), model.permits);
-            prop_assert_eq!(sem.stats().waiting, model.queue.len());
+            prop_assert_eq!(sem.stats().queued, model.queue.len());
         }
         // Everything dropped: every permit still in play comes back.
         let in_hands: usize = held.iter().map(OwnedSemaphorePermit::num_permits).sum();

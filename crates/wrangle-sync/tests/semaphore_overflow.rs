@@ -70,6 +70,6 @@ fn asking_for_more_than_max_permits_fails_at_once_and_blocks_nobody() {
         assert!(poll_once(next.as_mut()).await.is_none());
         drop(held);
         assert!(poll_once(next.as_mut()).await.is_some(), "served next");
-        assert_eq!(sem.stats().waiting, 0);
+        assert_eq!(sem.stats().queued, 0);
     });
 }

@@ -30,7 +30,7 @@ fn seed_order_lower_priority_first_fifo_among_equals() {
                 order.lock().unwrap().push(name);
             }));
             // Each waiter must be queued before the next one arrives.
-            while sem.stats().waiting < tasks.len() {
+            while sem.stats().queued < tasks.len() {
                 settle(&rt).await;
             }
         }
@@ -48,7 +48,7 @@ fn newcomer_never_overtakes_waiter_needing_more() {
         let sem = Arc::new(PrioritySemaphore::new(2));
         let held = sem.try_acquire().unwrap();
         let big = rt.spawn(Arc::clone(&sem).acquire_many_owned(2));
-        while sem.stats().waiting < 1 {
+        while sem.stats().queued < 1 {
             settle(&rt).await;
         }
         // One permit is free, but the queued waiter comes first.
@@ -85,7 +85,7 @@ fn default_priority_applies_to_calls_without_one() {
                 let _permit = acquire.await.unwrap();
                 order.lock().unwrap().push(name);
             }));
-            while sem.stats().waiting < tasks.len() {
+            while sem.stats().queued < tasks.len() {
                 settle(&rt).await;
             }
         }
@@ -103,7 +103,7 @@ fn close_fails_waiters_and_later_acquires() {
         let sem = Arc::new(PrioritySemaphore::new(1));
         let held = sem.try_acquire().unwrap();
         let waiter = rt.spawn(Arc::clone(&sem).acquire_owned());
-        while sem.stats().waiting < 1 {
+        while sem.stats().queued < 1 {
             settle(&rt).await;
         }
         sem.close();
@@ -122,7 +122,7 @@ fn add_permits_serves_queued_waiters() {
         let sem = Arc::new(PrioritySemaphore::new(0));
         let a = rt.spawn(Arc::clone(&sem).acquire_owned());
         let b = rt.spawn(Arc::clone(&sem).acquire_owned());
-        while sem.stats().waiting < 2 {
+        while sem.stats().queued < 2 {
             settle(&rt).await;
         }
         sem.add_permits(2).unwrap();
@@ -184,7 +184,7 @@ fn changing_priority_of_a_queued_waiter_moves_it() {
         let mut late = sem.acquire().priority(5);
         assert!(futures_lite::future::poll_once(&mut late).await.is_none());
         let other = rt.spawn(Arc::clone(&sem).acquire_owned().priority(3));
-        while sem.stats().waiting < 2 {
+        while sem.stats().queued < 2 {
             settle(&rt).await;
         }
         // Moved ahead of the priority-3 waiter.
@@ -195,5 +195,26 @@ fn changing_priority_of_a_queued_waiter_moves_it() {
         assert!(!other.is_finished());
         drop(permit);
         drop(other.await.unwrap().unwrap());
+    });
+}
+
+/// `SemaphoreStats` invariant: with no permit held and nobody waiting, `available` is the
+/// permits created, plus those added, minus those forgotten; a cancelled waiter strands none.
+#[test]
+fn stats_invariant_no_permit_is_stranded() {
+    each_runtime(|_rt| async move {
+        let sem = PrioritySemaphore::new(3);
+        let held = sem.try_acquire_many(2).unwrap();
+        let mut waiter = Box::pin(sem.acquire_many(3));
+        assert!(futures_lite::future::poll_once(&mut waiter).await.is_none());
+        assert_eq!(sem.stats().queued, 1);
+        drop(waiter);
+        sem.add_permits(1).unwrap();
+        let forgotten = sem.try_acquire().unwrap();
+        forgotten.forget();
+        drop(held);
+        let s = sem.stats();
+        assert_eq!((s.queued, s.cancelled), (0, 1));
+        assert_eq!(s.available, 3 + 1 - 1);
     });
 }

@@ -1,6 +1,6 @@
 //! `Batcher` (and the `ChunksTimeout` inside it) against a reference model, on virtual time:
-//! a batch is sent when full or `max_wait` after its first item, `stop` flushes and waits,
-//! `stop_with_deadline` cancels the callbacks still running at its deadline, a dropped batcher
+//! a batch is sent when full or `max_wait` after its first item, `shutdown` flushes and waits,
+//! `shutdown_timeout` cancels the callbacks still running at its deadline, a dropped batcher
 //! runs no more callbacks, and every counter matches.
 //!
 //! Times are chosen so that no two events can tie: the harness moves in whole milliseconds,
@@ -44,7 +44,7 @@ struct Model {
     sent: Vec<Sent>,
     put: u64,
     cancelled: u64,
-    stopped: bool,
+    closed: bool,
 }
 
 impl Model {
@@ -73,9 +73,9 @@ impl Model {
         self.now = to;
     }
 
-    /// `stop` (with an optional finalize deadline): flush, wait, cancel the rest.
-    fn stop(&mut self, finalize_us: Option<u64>) {
-        self.stopped = true;
+    /// `shutdown` (with an optional timeout): flush, wait, cancel the rest.
+    fn shutdown(&mut self, finalize_us: Option<u64>) {
+        self.closed = true;
         if !self.buf.is_empty() {
             self.send(self.now);
         }
@@ -144,7 +144,7 @@ async fn drive(rt: VirtualRuntime, mut input: Bytes<'_>, max: usize, wait_us: u6
         sent: Vec::new(),
         put: 0,
         cancelled: 0,
-        stopped: false,
+        closed: false,
     };
     let mut next_item = 0u32;
 
@@ -159,11 +159,11 @@ async fn drive(rt: VirtualRuntime, mut input: Bytes<'_>, max: usize, wait_us: u6
                     next_item += 1;
                     match batcher.put(item) {
                         Ok(()) => {
-                            assert!(!model.stopped, "step {step}: put accepted after stop");
+                            assert!(!model.closed, "step {step}: put accepted after shutdown");
                             model.put(item);
                         }
                         Err(e) => {
-                            assert!(model.stopped, "step {step}: put refused before stop");
+                            assert!(model.closed, "step {step}: put refused before shutdown");
                             assert_eq!(e.0, item, "step {step}: put error lost the item");
                         }
                     }
@@ -178,11 +178,11 @@ async fn drive(rt: VirtualRuntime, mut input: Bytes<'_>, max: usize, wait_us: u6
             6 => {
                 let finalize = (op & 0x80 != 0).then(|| 1 + u64::from(arg % 20));
                 let stats = match finalize {
-                    None => batcher.stop().await,
-                    Some(ms) => batcher.stop_with_deadline(Duration::from_millis(ms)).await,
+                    None => batcher.shutdown().await,
+                    Some(ms) => batcher.shutdown_timeout(Duration::from_millis(ms)).await,
                 };
-                model.stop(finalize.map(|ms| ms * 1000));
-                assert_eq!(now_us(&rt), model.now, "step {step}: stop returned at");
+                model.shutdown(finalize.map(|ms| ms * 1000));
+                assert_eq!(now_us(&rt), model.now, "step {step}: shutdown returned at");
                 check_stats(step, stats, &model);
                 // Back onto whole milliseconds, so later events cannot tie.
                 let rest = (1000 - model.now % 1000) % 1000;
@@ -204,10 +204,10 @@ async fn drive(rt: VirtualRuntime, mut input: Bytes<'_>, max: usize, wait_us: u6
         check(step, &rt, &batcher, &model, &log, &finished, start);
     }
 
-    if !model.stopped {
-        let stats = batcher.stop().await;
-        model.stop(None);
-        assert_eq!(now_us(&rt), model.now, "final stop returned at");
+    if !model.closed {
+        let stats = batcher.shutdown().await;
+        model.shutdown(None);
+        assert_eq!(now_us(&rt), model.now, "final shutdown returned at");
         check_stats(MAX_OPS, stats, &model);
     }
     check(MAX_OPS, &rt, &batcher, &model, &log, &finished, start);
@@ -258,13 +258,13 @@ fn check(
         model.completed(),
         "step {step}"
     );
-    assert_eq!(batcher.is_stopped(), model.stopped, "step {step}: stopped");
+    assert_eq!(batcher.is_closed(), model.closed, "step {step}: closed");
 }
 
 fn check_stats(step: usize, stats: BatcherStats, model: &Model) {
-    assert_eq!(stats.put, model.put, "step {step}: put");
+    assert_eq!(stats.submitted, model.put, "step {step}: put");
     assert_eq!(
-        stats.batches,
+        stats.started,
         model.sent.len() as u64,
         "step {step}: batches"
     );

@@ -9,9 +9,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll, Wake, Waker};
 
+use wrangle_sync::future::{Acquire, AcquireOwned};
 use wrangle_sync::{
-    Acquire, AcquireError, AcquireOwned, OwnedSemaphorePermit, Priority, PrioritySemaphore,
-    SemaphorePermit, TryAcquireError,
+    AcquireError, OwnedSemaphorePermit, Priority, PrioritySemaphore, SemaphorePermit,
+    TryAcquireError,
 };
 
 use super::{Bytes, MAX_OPS};
@@ -355,14 +356,14 @@ pub(crate) fn run(data: &[u8]) {
     drop(waiters);
     drop(held);
     let stats = sem.stats();
-    assert_eq!(stats.waiting, 0);
+    assert_eq!(stats.queued, 0);
     assert_eq!(stats.available, model.permits + in_hands + granted);
 }
 
 fn check(step: usize, sem: &PrioritySemaphore, model: &Model, waiters: &[Waiter<'_>]) {
     let stats = sem.stats();
     assert_eq!(stats.available, model.permits, "step {step}: available");
-    assert_eq!(stats.waiting, model.queue.len(), "step {step}: waiting");
+    assert_eq!(stats.queued, model.queue.len(), "step {step}: waiting");
     assert_eq!(stats.acquired, model.acquired, "step {step}: acquired");
     assert_eq!(stats.cancelled, model.cancelled, "step {step}: cancelled");
     assert_eq!(stats.returned, model.returned, "step {step}: returned");

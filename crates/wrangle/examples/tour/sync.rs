@@ -18,7 +18,7 @@ pub(crate) async fn tour(rt: DefaultRuntime) {
             let _permit = sem2.acquire().priority(p).await.unwrap();
             order.lock().unwrap().push(p); // the order they were served in
         }));
-        while sem.stats().waiting < waiters.len() {
+        while sem.stats().queued < waiters.len() {
             rt.sleep(ms(1)).await;
         }
     }
@@ -62,7 +62,7 @@ pub(crate) async fn tour(rt: DefaultRuntime) {
     .unwrap();
     (0..7).for_each(|i| batcher.put(i).unwrap());
     rt.sleep(ms(8)).await;
-    batcher.stop().await;
+    batcher.shutdown().await;
     println!("batcher sent {:?}", seen.lock().unwrap());
 
     // DualQueue: a blocking thread puts while this task gets.

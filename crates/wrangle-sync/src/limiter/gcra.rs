@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 use pin_project::{pin_project, pinned_drop};
 use wrangle_rt::{DefaultRuntime, Runtime, saturating_deadline};
 
-use crate::reserve_wait::ReserveWait;
-use crate::{InvalidQuota, MAX_QUOTA_PERIOD, RateLimited};
+use super::LimiterStats;
+use super::reserve_wait::ReserveWait;
+use super::{InvalidQuota, RateLimited};
 
 /// The arithmetic of GCRA, in nanoseconds on the runtime's cheap clock
 /// ([`Runtime::monotonic_nanos`]); a theoretical arrival time of 0 means "fully recovered".
@@ -41,7 +42,7 @@ impl Quota {
         // nanoseconds: bounded here, so no sum below ever saturates (a saturated tolerance
         // would admit everything).
         let window = interval * u128::from(burst.get());
-        if per > MAX_QUOTA_PERIOD || window > MAX_QUOTA_PERIOD.as_nanos() {
+        if per > InvalidQuota::MAX_PERIOD || window > InvalidQuota::MAX_PERIOD.as_nanos() {
             return Err(InvalidQuota::PeriodTooLong);
         }
         let interval = u64::try_from(interval).map_err(|_| InvalidQuota::PeriodTooLong)?;
@@ -103,21 +104,7 @@ pub struct GcraLimiter<R: Runtime = DefaultRuntime> {
     tat: AtomicU64,
     reserved: AtomicU64,
     refused: AtomicU64,
-}
-
-/// A snapshot of a GCRA limiter's counters.
-///
-/// Admissions by [`GcraLimiter::check`] are not counted: an atomic counter would cost as
-/// much as the check itself (one clock read and one compare-and-swap). Count `Ok`s yourself
-/// where you need them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub struct GcraStats {
-    /// Slots reserved by [`GcraLimiter::acquire`] so far, less those given back by
-    /// cancelled waiters.
-    pub reserved: u64,
-    /// `check` calls refused.
-    pub refused: u64,
+    refunded: AtomicU64,
 }
 
 impl GcraLimiter {
@@ -144,7 +131,7 @@ impl GcraLimiter {
     ///
     /// [`InvalidQuota`] if `per` is zero, `per / rate` is below one nanosecond, or `per` or
     /// the burst window (`burst * per / rate`) is longer than
-    /// [`MAX_QUOTA_PERIOD`](crate::MAX_QUOTA_PERIOD).
+    /// [`InvalidQuota::MAX_PERIOD`](crate::InvalidQuota::MAX_PERIOD).
     ///
     /// # Panics
     ///
@@ -174,7 +161,7 @@ impl<R: Runtime> GcraLimiter<R> {
     ///
     /// [`InvalidQuota`] if `per` is zero, `per / rate` is below one nanosecond, or `per` or
     /// the burst window (`burst * per / rate`) is longer than
-    /// [`MAX_QUOTA_PERIOD`](crate::MAX_QUOTA_PERIOD).
+    /// [`InvalidQuota::MAX_PERIOD`](crate::InvalidQuota::MAX_PERIOD).
     pub fn with_runtime(
         rt: R,
         rate: NonZeroU32,
@@ -188,6 +175,7 @@ impl<R: Runtime> GcraLimiter<R> {
             tat: AtomicU64::new(0),
             reserved: AtomicU64::new(0),
             refused: AtomicU64::new(0),
+            refunded: AtomicU64::new(0),
         })
     }
 
@@ -285,13 +273,18 @@ impl<R: Runtime> GcraLimiter<R> {
     ///     wrangle_sync::GcraLimiter::with_runtime(rt, one, Duration::from_secs(1), one).unwrap();
     /// assert!(limiter.check().is_ok());
     /// assert!(limiter.check().is_err());
-    /// assert_eq!(limiter.stats().refused, 1);
+    /// assert_eq!(limiter.stats().skipped, 1);
     /// ```
+    ///
+    /// Admissions by [`check`](Self::check) are not counted in `admitted` (see
+    /// [`LimiterStats`]); slots reserved by [`acquire`](Self::acquire) are.
     #[must_use]
-    pub fn stats(&self) -> GcraStats {
-        GcraStats {
-            reserved: self.reserved.load(Ordering::Relaxed),
-            refused: self.refused.load(Ordering::Relaxed),
+    pub fn stats(&self) -> LimiterStats {
+        LimiterStats {
+            admitted: self.reserved.load(Ordering::Relaxed),
+            skipped: self.refused.load(Ordering::Relaxed),
+            refunded: self.refunded.load(Ordering::Relaxed),
+            keys: 0,
         }
     }
 
@@ -327,6 +320,7 @@ impl<R: Runtime> GcraLimiter<R> {
             .is_ok()
         {
             self.reserved.fetch_sub(1, Ordering::Relaxed);
+            self.refunded.fetch_add(1, Ordering::Relaxed);
         }
     }
 }

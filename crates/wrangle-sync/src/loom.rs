@@ -1,5 +1,5 @@
-//! The locks and atomics this crate builds on: std's, or loom's when model checking
-//! (`--cfg loom`).
+//! The std/loom shim: the locks and atomics this crate builds on, std's, or loom's when
+//! model checking (`--cfg loom`), and the one poison-tolerant [`lock`] used everywhere.
 
 #[cfg(loom)]
 pub(crate) use loom::sync::atomic::{AtomicU64, AtomicUsize};

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::PrioritySemaphore;
+use super::PrioritySemaphore;
 
 /// Permits borrowed from a [`PrioritySemaphore`], returned when dropped.
 #[must_use = "the permits are returned as soon as this is dropped"]
@@ -18,13 +18,6 @@ impl<'a> SemaphorePermit<'a> {
     }
 
     /// How many permits this holds.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let sem = wrangle_sync::PrioritySemaphore::new(2);
-    /// assert_eq!(sem.try_acquire_many(2).unwrap().num_permits(), 2);
-    /// ```
     #[must_use]
     pub fn num_permits(&self) -> usize {
         self.n
@@ -72,29 +65,12 @@ impl OwnedSemaphorePermit {
     }
 
     /// How many permits this holds.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::sync::Arc;
-    /// let sem = Arc::new(wrangle_sync::PrioritySemaphore::new(1));
-    /// assert_eq!(sem.try_acquire_owned().unwrap().num_permits(), 1);
-    /// ```
     #[must_use]
     pub fn num_permits(&self) -> usize {
         self.n
     }
 
     /// The semaphore these permits come from.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::sync::Arc;
-    /// let sem = Arc::new(wrangle_sync::PrioritySemaphore::new(1));
-    /// let permit = Arc::clone(&sem).try_acquire_owned().unwrap();
-    /// assert!(Arc::ptr_eq(permit.semaphore(), &sem));
-    /// ```
     #[must_use]
     pub fn semaphore(&self) -> &Arc<PrioritySemaphore> {
         &self.sem

@@ -8,10 +8,9 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 /// A panic raised by the user's comparison function, caught.
 pub(crate) type Panic = Box<dyn Any + Send>;
 
-/// Which item a get takes.
+/// Which item a get takes, in the unsorted stores.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Order {
+pub(crate) enum Order {
     /// First in, first out.
     Fifo,
     /// Last in, first out.

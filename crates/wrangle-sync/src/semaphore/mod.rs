@@ -6,10 +6,16 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::{AcqRel, Acquire as AcquireOrd, Relaxed, Release};
 use std::task::Waker;
 
-use crate::TooManyPermits;
-use crate::error::AcquireFailure;
-use crate::sync::{AtomicU64, AtomicUsize, Mutex, lock};
-use crate::{Acquire, AcquireOwned, OwnedSemaphorePermit, SemaphorePermit, TryAcquireError};
+mod error;
+mod future;
+mod permit;
+
+pub use error::{AcquireError, TooManyPermits, TryAcquireError};
+pub use future::{Acquire, AcquireOwned};
+pub use permit::{OwnedSemaphorePermit, SemaphorePermit};
+
+use crate::loom::{AtomicU64, AtomicUsize, Mutex, lock};
+use error::AcquireFailure;
 
 /// A priority: waiters with a **lower** value are served first; equal values are served in
 /// arrival order.
@@ -42,7 +48,7 @@ pub type Priority = i32;
 ///     let held = sem.try_acquire().unwrap();
 ///     let low = rt.spawn(Arc::clone(&sem).acquire_owned().priority(5));
 ///     let high = rt.spawn(Arc::clone(&sem).acquire_owned().priority(0));
-///     while sem.stats().waiting < 2 {
+///     while sem.stats().queued < 2 {
 ///         wrangle_rt::yield_now().await;
 ///     }
 ///     drop(held);
@@ -130,13 +136,18 @@ struct Slot {
 }
 
 /// A snapshot of a [`PrioritySemaphore`]'s counters.
+///
+/// Invariant: once no permit is held and nobody waits (`queued == 0`), `available` is the
+/// number of permits the semaphore was created with, plus those added with
+/// [`add_permits`](PrioritySemaphore::add_permits), minus those
+/// [`forget`](SemaphorePermit::forget)-ed: no waiter, cancelled or served, strands a permit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct SemaphoreStats {
-    /// Permits free now.
+    /// Permits free now (gauge).
     pub available: usize,
-    /// Callers queued now.
-    pub waiting: usize,
+    /// Callers queued now (gauge).
+    pub queued: usize,
     /// Successful acquisitions so far (immediate or after waiting). A waiter that was granted
     /// permits but dropped before it saw them is not counted (it is counted in `returned`).
     pub acquired: u64,
@@ -161,13 +172,6 @@ impl PrioritySemaphore {
     pub const MAX_PERMITS: usize = usize::MAX >> 3;
 
     /// A semaphore with `permits` permits and a default priority of 0.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let sem = wrangle_sync::PrioritySemaphore::new(3);
-    /// assert_eq!(sem.available_permits(), 3);
-    /// ```
     ///
     /// # Panics
     ///
@@ -241,7 +245,7 @@ impl PrioritySemaphore {
     ///
     /// # Errors
     ///
-    /// [`AcquireError`](crate::AcquireError) if the semaphore is closed before permits are
+    /// [`AcquireError`] if the semaphore is closed before permits are
     /// handed over.
     ///
     /// # Cancel safety
@@ -273,7 +277,7 @@ impl PrioritySemaphore {
     ///
     /// # Errors
     ///
-    /// [`AcquireError`](crate::AcquireError) if the semaphore is closed before permits are
+    /// [`AcquireError`] if the semaphore is closed before permits are
     /// handed over, or at once if `n` is above
     /// [`MAX_PERMITS`](Self::MAX_PERMITS) (a wait that could never end).
     ///
@@ -303,7 +307,7 @@ impl PrioritySemaphore {
     ///
     /// # Errors
     ///
-    /// [`AcquireError`](crate::AcquireError) if the semaphore is closed before permits are
+    /// [`AcquireError`] if the semaphore is closed before permits are
     /// handed over.
     ///
     /// # Cancel safety
@@ -330,7 +334,7 @@ impl PrioritySemaphore {
     ///
     /// # Errors
     ///
-    /// [`AcquireError`](crate::AcquireError) if the semaphore is closed before permits are
+    /// [`AcquireError`] if the semaphore is closed before permits are
     /// handed over, or at once if `n` is above
     /// [`MAX_PERMITS`](Self::MAX_PERMITS) (a wait that could never end).
     ///
@@ -442,20 +446,23 @@ impl PrioritySemaphore {
     }
 
     /// Closes the semaphore: every queued waiter and every later acquire fails with
-    /// [`AcquireError`](crate::AcquireError). Permits already handed out stay valid and are
-    /// returned as usual.
+    /// [`AcquireError`]. Permits already handed out stay valid and are returned as usual.
+    /// Never waits; returns whether this call closed it (`false` if it was closed already).
     ///
     /// # Examples
     ///
     /// ```
     /// let sem = wrangle_sync::PrioritySemaphore::new(1);
-    /// sem.close();
-    /// assert!(sem.is_closed());
+    /// assert!(sem.close());
+    /// assert!(!sem.close());
     /// assert!(sem.try_acquire().is_err());
     /// ```
-    pub fn close(&self) {
+    pub fn close(&self) -> bool {
         let wakers: Vec<Waker> = {
             let mut st = lock(&self.state);
+            if st.closed {
+                return false;
+            }
             self.own(&mut st);
             st.closed = true;
             let wakers = st.close_all();
@@ -463,27 +470,16 @@ impl PrioritySemaphore {
             wakers
         };
         wakers.into_iter().for_each(Waker::wake);
+        true
     }
 
     /// Whether [`close`](Self::close) was called.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// assert!(!wrangle_sync::PrioritySemaphore::new(1).is_closed());
-    /// ```
     #[must_use]
     pub fn is_closed(&self) -> bool {
         self.word.load(AcquireOrd) & CLOSED != 0
     }
 
     /// Permits free now.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// assert_eq!(wrangle_sync::PrioritySemaphore::new(2).available_permits(), 2);
-    /// ```
     #[must_use]
     pub fn available_permits(&self) -> usize {
         // A slow path in progress publishes its count before unlocking; until then the word
@@ -492,12 +488,6 @@ impl PrioritySemaphore {
     }
 
     /// The priority of calls that do not choose one.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// assert_eq!(wrangle_sync::PrioritySemaphore::new(1).default_priority(), 0);
-    /// ```
     #[must_use]
     pub fn default_priority(&self) -> Priority {
         lock(&self.state).default_priority
@@ -505,33 +495,17 @@ impl PrioritySemaphore {
 
     /// Sets the priority of later calls that do not choose one. Waiters already queued keep
     /// theirs.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let sem = wrangle_sync::PrioritySemaphore::new(1);
-    /// sem.set_default_priority(10);
-    /// assert_eq!(sem.default_priority(), 10);
-    /// ```
     pub fn set_default_priority(&self, priority: Priority) {
         lock(&self.state).default_priority = priority;
     }
 
     /// A snapshot of the counters.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let sem = wrangle_sync::PrioritySemaphore::new(1);
-    /// drop(sem.try_acquire().unwrap());
-    /// assert_eq!(sem.stats().acquired, 1);
-    /// ```
     #[must_use]
     pub fn stats(&self) -> SemaphoreStats {
         let st = lock(&self.state);
         SemaphoreStats {
             available: self.word.load(AcquireOrd) >> SHIFT,
-            waiting: st.waiting,
+            queued: st.waiting,
             acquired: st.acquired + self.fast_acquired.load(Relaxed),
             cancelled: st.cancelled,
             returned: st.returned,
@@ -648,18 +622,18 @@ impl PrioritySemaphore {
         n: usize,
         priority: Option<Priority>,
         waker: &Waker,
-    ) -> Result<Option<Ticket>, crate::AcquireError> {
+    ) -> Result<Option<Ticket>, AcquireError> {
         // With nobody queued, the priority does not matter: first in line either way.
         if self.take_fast(n).is_ok() {
             return Ok(None);
         }
         let mut st = lock(&self.state);
         if st.closed {
-            return Err(crate::AcquireError(AcquireFailure::Closed));
+            return Err(AcquireError(AcquireFailure::Closed));
         }
         if n > PrioritySemaphore::MAX_PERMITS {
             // Could never be served, and, strictly fair, would hold back every later waiter.
-            return Err(crate::AcquireError(AcquireFailure::TooManyPermits));
+            return Err(AcquireError(AcquireFailure::TooManyPermits));
         }
         self.own(&mut st);
         let priority = priority.unwrap_or(st.default_priority);

@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 use pin_project::pin_project;
 use wrangle_rt::{DefaultRuntime, Runtime};
 
-use crate::{Acquire, Lockout, LockoutStats, LockoutWait, PrioritySemaphore, SemaphorePermit};
+use super::{Lockout, LockoutStats, LockoutWait};
+use crate::semaphore::{Acquire, PrioritySemaphore, SemaphorePermit};
 
 /// A lockout gate that admits callers in arrival order, one at a time.
 ///
@@ -73,13 +74,6 @@ impl Default for FifoLockout {
 
 impl<R: Runtime> FifoLockout<R> {
     /// A FIFO lockout gate on `rt`.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let gate = wrangle_sync::FifoLockout::with_runtime(wrangle_rt::VirtualRuntime::new());
-    /// assert!(!gate.is_locked());
-    /// ```
     #[must_use]
     pub fn with_runtime(rt: R) -> Self {
         FifoLockout {
@@ -123,29 +117,15 @@ impl<R: Runtime> FifoLockout<R> {
     }
 
     /// Whether a lockout is in force now.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let gate = wrangle_sync::FifoLockout::with_runtime(wrangle_rt::VirtualRuntime::new());
-    /// assert!(!gate.is_locked());
-    /// ```
     #[must_use]
     pub fn is_locked(&self) -> bool {
         self.lockout.is_locked()
     }
 
     /// Callers waiting to enter now.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let gate = wrangle_sync::FifoLockout::with_runtime(wrangle_rt::VirtualRuntime::new());
-    /// assert_eq!(gate.waiting(), 0);
-    /// ```
     #[must_use]
     pub fn waiting(&self) -> usize {
-        self.gate.stats().waiting
+        self.gate.stats().queued
     }
 
     /// Waits for its turn (every earlier caller has entered and left) and for every lockout
@@ -173,17 +153,14 @@ impl<R: Runtime> FifoLockout<R> {
         }
     }
 
-    /// A snapshot of the lockout counters.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let gate = wrangle_sync::FifoLockout::with_runtime(wrangle_rt::VirtualRuntime::new());
-    /// assert_eq!(gate.stats().added, 0);
-    /// ```
+    /// A snapshot of the counters: lockouts added, whether one is in force, and the callers
+    /// waiting for their turn (`queued`, as [`waiting`](Self::waiting)).
     #[must_use]
     pub fn stats(&self) -> LockoutStats {
-        self.lockout.stats()
+        LockoutStats {
+            queued: self.waiting(),
+            ..self.lockout.stats()
+        }
     }
 }
 

@@ -6,8 +6,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use crate::queue_waiters::{Reg, WakeBy};
-use crate::{DualQueue, GetError, QueueClosed, TryPutError};
+use super::waiters::{Reg, WakeBy};
+use super::{DualQueue, GetError, PutError, QueueClosed, TryPutError};
 
 /// Which waiter list a [`Waiter`] is registered in.
 #[derive(Debug, Clone, Copy)]
@@ -73,7 +73,7 @@ impl<'a, T> Put<'a, T> {
 impl<T> Unpin for Put<'_, T> {}
 
 impl<T> Future for Put<'_, T> {
-    type Output = Result<(), TryPutError<T>>;
+    type Output = Result<(), PutError<T>>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
@@ -85,7 +85,7 @@ impl<T> Future for Put<'_, T> {
                 this.item = Some(t);
                 Poll::Pending
             }
-            Err(e) => Poll::Ready(Err(e)),
+            Err(TryPutError::Closed(t)) => Poll::Ready(Err(PutError(t))),
         }
     }
 }
@@ -118,13 +118,14 @@ impl<'a, T> Get<'a, T> {
 }
 
 impl<T> Future for Get<'_, T> {
-    type Output = Result<T, GetError>;
+    type Output = Result<T, QueueClosed>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let queue = self.waiter.queue;
         match queue.get_inner(self.waiter.reg(cx)) {
+            Ok(item) => Poll::Ready(Ok(item)),
             Err(GetError::Empty) => Poll::Pending,
-            other => Poll::Ready(other),
+            Err(GetError::Closed) => Poll::Ready(Err(QueueClosed(()))),
         }
     }
 }

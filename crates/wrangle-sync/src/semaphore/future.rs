@@ -6,9 +6,11 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use crate::error::AcquireFailure;
-use crate::semaphore::{Ticket, WaitPoll};
-use crate::{AcquireError, OwnedSemaphorePermit, Priority, PrioritySemaphore, SemaphorePermit};
+use super::error::AcquireFailure;
+use super::{
+    AcquireError, OwnedSemaphorePermit, Priority, PrioritySemaphore, SemaphorePermit, Ticket,
+    WaitPoll,
+};
 
 /// Where one waiter stands; shared by the borrowed and owned futures.
 #[derive(Debug)]

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use futures_lite::Stream;
 use pin_project::pin_project;
-use wrangle_rt::{Runtime, Sleep, saturating_deadline};
+use wrangle_rt::{DefaultRuntime, Runtime, Sleep, saturating_deadline};
 
 /// Groups the items of a stream into `Vec`s of at most `max_items`, emitting a group as soon
 /// as it is full or `max_wait` after its **first** item arrived, whichever comes first.
@@ -32,17 +32,26 @@ use wrangle_rt::{Runtime, Sleep, saturating_deadline};
 /// use std::time::Duration;
 /// use futures_lite::{StreamExt, stream};
 /// use wrangle_rt::VirtualRuntime;
-/// use wrangle_sync::ChunksTimeout;
+/// use wrangle_sync::stream::ChunksTimeout;
 ///
 /// let rt = VirtualRuntime::new();
 /// let three = NonZeroUsize::new(3).unwrap();
-/// let chunks = ChunksTimeout::new(stream::iter(0..7), three, Duration::from_millis(100), rt.clone());
+/// let wait = Duration::from_millis(100);
+/// let chunks = ChunksTimeout::with_runtime(rt.clone(), stream::iter(0..7), three, wait);
 /// let groups: Vec<Vec<i32>> = rt.block_on(chunks.collect());
 /// assert_eq!(groups, [vec![0, 1, 2], vec![3, 4, 5], vec![6]]);
 /// ```
+///
+/// Timing, with `max_items = 3` and `max_wait = 100 ms`:
+///
+/// ```text
+/// item arrives (ms):  a:0  b:0  c:0  d:10  e:30            f,g,h,i:200
+/// group emitted (ms): [a b c]:0                [d e]:110   [f g h]:200   [i]:300
+///                     full                     d + 100     full          i + 100
+/// ```
 #[pin_project]
 #[must_use = "streams do nothing unless polled"]
-pub struct ChunksTimeout<S: Stream, R: Runtime> {
+pub struct ChunksTimeout<S: Stream, R: Runtime = DefaultRuntime> {
     #[pin]
     stream: S,
     rt: R,
@@ -57,25 +66,20 @@ pub struct ChunksTimeout<S: Stream, R: Runtime> {
     done: bool,
 }
 
+impl<S: Stream> ChunksTimeout<S> {
+    /// Groups `stream` by `max_items` or `max_wait`, timing on [`DefaultRuntime::current`].
+    ///
+    /// # Panics
+    ///
+    /// If no runtime is available (see [`DefaultRuntime::current`]).
+    pub fn new(stream: S, max_items: NonZeroUsize, max_wait: Duration) -> Self {
+        ChunksTimeout::with_runtime(DefaultRuntime::current(), stream, max_items, max_wait)
+    }
+}
+
 impl<S: Stream, R: Runtime> ChunksTimeout<S, R> {
     /// Groups `stream` by `max_items` or `max_wait`, timing on `rt`.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::num::NonZeroUsize;
-    /// use std::time::Duration;
-    /// use futures_lite::stream;
-    ///
-    /// let rt = wrangle_rt::VirtualRuntime::new();
-    /// let _chunks = wrangle_sync::ChunksTimeout::new(
-    ///     stream::iter([1, 2]),
-    ///     NonZeroUsize::MIN,
-    ///     Duration::from_millis(5),
-    ///     rt,
-    /// );
-    /// ```
-    pub fn new(stream: S, max_items: NonZeroUsize, max_wait: Duration, rt: R) -> Self {
+    pub fn with_runtime(rt: R, stream: S, max_items: NonZeroUsize, max_wait: Duration) -> Self {
         ChunksTimeout {
             stream,
             rt,
@@ -89,49 +93,25 @@ impl<S: Stream, R: Runtime> ChunksTimeout<S, R> {
     }
 
     /// The items buffered for the next group.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::num::NonZeroUsize;
-    /// use std::time::Duration;
-    /// use futures_lite::stream;
-    ///
-    /// let rt = wrangle_rt::VirtualRuntime::new();
-    /// let chunks = wrangle_sync::ChunksTimeout::new(
-    ///     stream::iter([1]),
-    ///     NonZeroUsize::MIN,
-    ///     Duration::from_millis(5),
-    ///     rt,
-    /// );
-    /// assert!(chunks.buffered().is_empty());
-    /// ```
     #[must_use]
     pub fn buffered(&self) -> &[S::Item] {
         &self.buf
     }
 
     /// The inner stream.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::num::NonZeroUsize;
-    /// use std::time::Duration;
-    /// use futures_lite::stream;
-    ///
-    /// let rt = wrangle_rt::VirtualRuntime::new();
-    /// let chunks = wrangle_sync::ChunksTimeout::new(
-    ///     stream::iter([1]),
-    ///     NonZeroUsize::MIN,
-    ///     Duration::from_millis(5),
-    ///     rt,
-    /// );
-    /// let _inner = chunks.get_ref();
-    /// ```
     #[must_use]
     pub fn get_ref(&self) -> &S {
         &self.stream
+    }
+
+    /// Takes the group being formed now (empty if none), for a flush. The timer needs no
+    /// disarming: the next item starts a new group and re-arms it.
+    pub(crate) fn take_buffered(self: Pin<&mut Self>) -> Vec<S::Item> {
+        let this = self.project();
+        if this.buf.is_empty() {
+            return Vec::new();
+        }
+        take_group(this.buf, this.last_len)
     }
 }
 

@@ -1,5 +1,4 @@
-//! [`KeyedLockout`]: one lockout gate per key (per tag, per host, per user...);
-//! [`KeyedFifoLockout`]: the same with [`FifoLockout`](crate::FifoLockout) rules per key.
+//! [`KeyedFifoLockout`]: [`FifoLockout`](crate::FifoLockout) rules per key.
 
 use std::borrow::Borrow;
 use std::collections::HashMap;
@@ -14,284 +13,12 @@ use std::time::{Duration, Instant};
 use pin_project::{pin_project, pinned_drop};
 use wrangle_rt::{DefaultRuntime, Runtime, saturating_deadline};
 
-use crate::deadline_wait::DeadlineWait;
+use super::LockoutStats;
+use super::deadline_wait::DeadlineWait;
+use super::keyed::MIN_SWEEP;
+use crate::loom::{Mutex, lock};
+use crate::semaphore::{AcquireOwned, OwnedSemaphorePermit, PrioritySemaphore};
 use crate::sweep::Sweep;
-use crate::sync::{Mutex, lock};
-use crate::{AcquireOwned, OwnedSemaphorePermit, PrioritySemaphore};
-
-/// Independent [`Lockout`](crate::Lockout)s, one per key.
-///
-/// Like [`Lockout`](crate::Lockout), waiting holds nothing and waiters of one key are not
-/// ordered: when a lockout is extended, a later waiter may pass before an earlier one. For
-/// arrival order per key (one holder at a time), use [`KeyedFifoLockout`].
-///
-/// Memory stays bounded by the keys locked out recently: expired entries are swept whenever
-/// the table has doubled since the last sweep, and by [`retain_recent`](Self::retain_recent);
-/// a table that has shrunk well below its capacity gives the memory back.
-///
-/// # Examples
-///
-/// ```
-/// use std::time::Duration;
-/// use wrangle_rt::{Runtime, VirtualRuntime};
-/// use wrangle_sync::KeyedLockout;
-///
-/// let rt = VirtualRuntime::new();
-/// let start = rt.now();
-/// let lockouts = KeyedLockout::with_runtime(rt.clone());
-/// lockouts.lockout_for("api.example", Duration::from_secs(2));
-/// rt.block_on(async {
-///     lockouts.wait("other.example").await; // not locked: passes at once
-///     assert_eq!(rt.now(), start);
-///     lockouts.wait("api.example").await;
-///     assert_eq!(rt.now() - start, Duration::from_secs(2));
-/// });
-/// ```
-pub struct KeyedLockout<K, R: Runtime = DefaultRuntime> {
-    rt: R,
-    state: Mutex<State<K>>,
-}
-
-struct State<K> {
-    until: HashMap<K, Instant>,
-    sweep: Sweep,
-}
-
-/// Sweep no table smaller than this.
-const MIN_SWEEP: usize = 64;
-
-impl<K: Eq + Hash> KeyedLockout<K> {
-    /// Keyed lockouts on [`DefaultRuntime::current`].
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// wrangle_rt::VirtualRuntime::new().block_on(async {
-    ///     let lockouts = wrangle_sync::KeyedLockout::<u32>::new();
-    ///     assert!(!lockouts.is_locked(&7));
-    /// });
-    /// ```
-    ///
-    /// # Panics
-    ///
-    /// If no runtime is available (see [`DefaultRuntime::current`]).
-    #[must_use]
-    pub fn new() -> Self {
-        KeyedLockout::with_runtime(DefaultRuntime::current())
-    }
-}
-
-impl<K: Eq + Hash> Default for KeyedLockout<K> {
-    fn default() -> Self {
-        KeyedLockout::new()
-    }
-}
-
-impl<K: Eq + Hash, R: Runtime> KeyedLockout<K, R> {
-    /// Keyed lockouts on `rt`.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let lockouts = wrangle_sync::KeyedLockout::<&str, _>::with_runtime(
-    ///     wrangle_rt::VirtualRuntime::new(),
-    /// );
-    /// assert_eq!(lockouts.len(), 0);
-    /// ```
-    #[must_use]
-    pub fn with_runtime(rt: R) -> Self {
-        KeyedLockout {
-            rt,
-            state: Mutex::new(State {
-                until: HashMap::new(),
-                sweep: Sweep::new(MIN_SWEEP),
-            }),
-        }
-    }
-
-    /// Adds a lockout of `key` expiring `duration` from now; lockouts of one key stack.
-    ///
-    /// A `duration` too large to add to now (`Duration::MAX`) means about thirty years
-    /// ([`wrangle_rt::saturating_deadline`]): never a panic.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// let lockouts = wrangle_sync::KeyedLockout::with_runtime(wrangle_rt::VirtualRuntime::new());
-    /// lockouts.lockout_for(1, Duration::from_secs(1));
-    /// assert!(lockouts.is_locked(&1));
-    /// assert!(!lockouts.is_locked(&2));
-    /// ```
-    pub fn lockout_for(&self, key: K, duration: Duration) {
-        let now = self.rt.now();
-        let until = saturating_deadline(now, duration);
-        let mut st = lock(&self.state);
-        let slot = st.until.entry(key).or_insert(until);
-        *slot = (*slot).max(until);
-        let st = &mut *st;
-        st.sweep.after_insert(&mut st.until, |_, u| *u > now);
-    }
-
-    /// When `key`'s gate opens, if a lockout of it is in force now.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let lockouts = wrangle_sync::KeyedLockout::<u8, _>::with_runtime(
-    ///     wrangle_rt::VirtualRuntime::new(),
-    /// );
-    /// assert_eq!(lockouts.locked_until(&0), None);
-    /// ```
-    #[must_use]
-    pub fn locked_until<Q>(&self, key: &Q) -> Option<Instant>
-    where
-        K: Borrow<Q>,
-        Q: Hash + Eq + ?Sized,
-    {
-        let until = *lock(&self.state).until.get(key)?;
-        (self.rt.now() < until).then_some(until)
-    }
-
-    /// Whether a lockout of `key` is in force now.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let lockouts = wrangle_sync::KeyedLockout::<u8, _>::with_runtime(
-    ///     wrangle_rt::VirtualRuntime::new(),
-    /// );
-    /// assert!(!lockouts.is_locked(&0));
-    /// ```
-    #[must_use]
-    pub fn is_locked<Q>(&self, key: &Q) -> bool
-    where
-        K: Borrow<Q>,
-        Q: Hash + Eq + ?Sized,
-    {
-        self.locked_until(key).is_some()
-    }
-
-    /// Entries in the table (some may have expired and not been swept yet).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// let lockouts = wrangle_sync::KeyedLockout::with_runtime(wrangle_rt::VirtualRuntime::new());
-    /// lockouts.lockout_for("a", Duration::from_secs(1));
-    /// assert_eq!(lockouts.len(), 1);
-    /// ```
-    #[must_use]
-    pub fn len(&self) -> usize {
-        lock(&self.state).until.len()
-    }
-
-    /// Whether the table is empty.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let lockouts = wrangle_sync::KeyedLockout::<u8, _>::with_runtime(
-    ///     wrangle_rt::VirtualRuntime::new(),
-    /// );
-    /// assert!(lockouts.is_empty());
-    /// ```
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        lock(&self.state).until.is_empty()
-    }
-
-    /// Drops every expired entry now.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use wrangle_rt::VirtualRuntime;
-    ///
-    /// let rt = VirtualRuntime::new();
-    /// let lockouts = wrangle_sync::KeyedLockout::with_runtime(rt.clone());
-    /// lockouts.lockout_for("a", Duration::from_secs(1));
-    /// rt.block_on(rt.advance(Duration::from_secs(1)));
-    /// lockouts.retain_recent();
-    /// assert!(lockouts.is_empty());
-    /// ```
-    pub fn retain_recent(&self) {
-        let now = self.rt.now();
-        let mut st = lock(&self.state);
-        let st = &mut *st;
-        st.sweep.retain(&mut st.until, |_, u| *u > now);
-    }
-
-    /// Waits until every lockout of `key` has expired, including lockouts added while
-    /// waiting.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use wrangle_rt::VirtualRuntime;
-    ///
-    /// let rt = VirtualRuntime::new();
-    /// let lockouts = wrangle_sync::KeyedLockout::with_runtime(rt.clone());
-    /// lockouts.lockout_for(3, Duration::from_secs(1));
-    /// rt.block_on(lockouts.wait(3));
-    /// assert!(!lockouts.is_locked(&3));
-    /// ```
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel-safe: waiting holds nothing.
-    pub fn wait(&self, key: K) -> KeyedLockoutWait<'_, K, R> {
-        KeyedLockoutWait {
-            lockouts: self,
-            key,
-            inner: DeadlineWait::new(),
-        }
-    }
-}
-
-impl<K, R: Runtime> fmt::Debug for KeyedLockout<K, R> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("KeyedLockout")
-            .field("entries", &lock(&self.state).until.len())
-            .field("runtime", &self.rt.name())
-            .finish()
-    }
-}
-
-/// The future of [`KeyedLockout::wait`].
-///
-/// # Cancel safety
-///
-/// Cancel-safe: it holds nothing.
-#[pin_project]
-#[must_use = "futures do nothing unless you `.await` or poll them"]
-pub struct KeyedLockoutWait<'a, K, R: Runtime> {
-    lockouts: &'a KeyedLockout<K, R>,
-    key: K,
-    #[pin]
-    inner: DeadlineWait<R::Sleep>,
-}
-
-impl<K: Eq + Hash, R: Runtime> Future for KeyedLockoutWait<'_, K, R> {
-    type Output = ();
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let this = self.project();
-        let (lockouts, key) = (*this.lockouts, &*this.key);
-        this.inner.poll_until(&lockouts.rt, cx, || {
-            lock(&lockouts.state).until.get(key).copied()
-        })
-    }
-}
-
-impl<K, R: Runtime> fmt::Debug for KeyedLockoutWait<'_, K, R> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("KeyedLockoutWait").finish_non_exhaustive()
-    }
-}
 
 /// [`FifoLockout`](crate::FifoLockout)s, one per key: callers of one key enter one at a time,
 /// in arrival order, once every lockout of that key has expired.
@@ -341,6 +68,8 @@ pub struct KeyedFifoLockout<K, R: Runtime = DefaultRuntime> {
 struct FifoState<K> {
     keys: HashMap<K, Gate>,
     sweep: Sweep,
+    /// Lockouts added so far.
+    added: u64,
 }
 
 /// One key's gate.
@@ -412,6 +141,7 @@ impl<K: Eq + Hash, R: Runtime> KeyedFifoLockout<K, R> {
             state: Mutex::new(FifoState {
                 keys: HashMap::new(),
                 sweep: Sweep::new(MIN_SWEEP),
+                added: 0,
             }),
         }
     }
@@ -452,21 +182,13 @@ impl<K: Eq + Hash, R: Runtime> KeyedFifoLockout<K, R> {
     pub fn lockout_until(&self, key: K, deadline: Instant) {
         let now = self.rt.now();
         let mut st = lock(&self.state);
+        st.added += 1;
         let gate = st.keys.entry(key).or_insert_with(Gate::new);
         gate.until = Some(gate.until.map_or(deadline, |u| u.max(deadline)));
         st.sweep_if_grown(now);
     }
 
     /// When `key`'s gate opens, if a lockout of it is in force now.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let gates = wrangle_sync::KeyedFifoLockout::<u8, _>::with_runtime(
-    ///     wrangle_rt::VirtualRuntime::new(),
-    /// );
-    /// assert_eq!(gates.locked_until(&0), None);
-    /// ```
     #[must_use]
     pub fn locked_until<Q>(&self, key: &Q) -> Option<Instant>
     where
@@ -478,15 +200,6 @@ impl<K: Eq + Hash, R: Runtime> KeyedFifoLockout<K, R> {
     }
 
     /// Whether a lockout of `key` is in force now.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let gates = wrangle_sync::KeyedFifoLockout::<u8, _>::with_runtime(
-    ///     wrangle_rt::VirtualRuntime::new(),
-    /// );
-    /// assert!(!gates.is_locked(&0));
-    /// ```
     #[must_use]
     pub fn is_locked<Q>(&self, key: &Q) -> bool
     where
@@ -498,15 +211,6 @@ impl<K: Eq + Hash, R: Runtime> KeyedFifoLockout<K, R> {
 
     /// Callers of `key` waiting for their turn now (the holder and a caller waiting only on
     /// the lockout are not counted).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let gates = wrangle_sync::KeyedFifoLockout::<u8, _>::with_runtime(
-    ///     wrangle_rt::VirtualRuntime::new(),
-    /// );
-    /// assert_eq!(gates.waiting(&0), 0);
-    /// ```
     #[must_use]
     pub fn waiting<Q>(&self, key: &Q) -> usize
     where
@@ -516,35 +220,17 @@ impl<K: Eq + Hash, R: Runtime> KeyedFifoLockout<K, R> {
         lock(&self.state)
             .keys
             .get(key)
-            .map_or(0, |g| g.turn.stats().waiting)
+            .map_or(0, |g| g.turn.stats().queued)
     }
 
     /// Entries in the table: keys with a waiter, a holder or a lockout (some lockouts may have
     /// expired and not been swept yet).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// let gates = wrangle_sync::KeyedFifoLockout::with_runtime(wrangle_rt::VirtualRuntime::new());
-    /// gates.lockout_for("a", Duration::from_secs(1));
-    /// assert_eq!(gates.len(), 1);
-    /// ```
     #[must_use]
     pub fn len(&self) -> usize {
         lock(&self.state).keys.len()
     }
 
     /// Whether the table is empty.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let gates = wrangle_sync::KeyedFifoLockout::<u8, _>::with_runtime(
-    ///     wrangle_rt::VirtualRuntime::new(),
-    /// );
-    /// assert!(gates.is_empty());
-    /// ```
     #[must_use]
     pub fn is_empty(&self) -> bool {
         lock(&self.state).keys.is_empty()
@@ -570,6 +256,53 @@ impl<K: Eq + Hash, R: Runtime> KeyedFifoLockout<K, R> {
         let mut st = lock(&self.state);
         let st = &mut *st;
         st.sweep.retain(&mut st.keys, |_, g| !g.is_idle(now));
+    }
+
+    /// A snapshot of the counters: lockouts added, the keys locked out now (`locked`), the
+    /// table's entries (`keys`, as [`len`](Self::len)) and the callers of every key waiting
+    /// for their turn (`queued`, the sum of [`waiting`](Self::waiting)); the last three scan
+    /// the table under its lock.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    /// use wrangle_rt::{Runtime, VirtualRuntime};
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// let gates = Arc::new(wrangle_sync::KeyedFifoLockout::with_runtime(rt.clone()));
+    /// rt.block_on(async {
+    ///     let guard = gates.enter("a").await;
+    ///     let next = rt.spawn({
+    ///         let gates = Arc::clone(&gates);
+    ///         async move { drop(gates.enter("a").await) }
+    ///     });
+    ///     while gates.waiting("a") == 0 {
+    ///         wrangle_rt::yield_now().await;
+    ///     }
+    ///     gates.lockout_for("b", Duration::from_secs(1));
+    ///     let stats = gates.stats();
+    ///     // "a" has a holder and a waiter, "b" a lockout.
+    ///     assert_eq!((stats.added, stats.locked, stats.keys, stats.queued), (1, 1, 2, 1));
+    ///     drop(guard);
+    ///     next.await.unwrap();
+    /// });
+    /// ```
+    #[must_use]
+    pub fn stats(&self) -> LockoutStats {
+        let now = self.rt.now();
+        let st = lock(&self.state);
+        LockoutStats {
+            added: st.added,
+            locked: st
+                .keys
+                .values()
+                .filter(|g| g.until.is_some_and(|u| u > now))
+                .count(),
+            keys: st.keys.len(),
+            queued: st.keys.values().map(|g| g.turn.stats().queued).sum(),
+        }
     }
 
     /// Waits for its turn among the callers of `key` (every earlier caller of `key` has

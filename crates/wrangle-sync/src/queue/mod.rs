@@ -1,17 +1,25 @@
 //! [`DualQueue`]: one queue with blocking (thread) and async (task) ends at the same time.
 
-use std::cmp::Ordering;
 use std::fmt;
 use std::num::NonZeroUsize;
 use std::panic::resume_unwind;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::queue_future::{Side, Waiter};
-use crate::queue_store::{Order, Panic, Store};
-use crate::queue_waiters::{Reg, WaitList, WakeBy, Wakers, park, wake_all};
-use crate::sync::{Mutex, MutexGuard, lock};
-use crate::{Get, GetError, Join, Put, PutTimeoutError, Reserve, TaskDoneError, TryPutError};
+mod builder;
+mod error;
+mod future;
+mod store;
+mod waiters;
+
+pub use builder::DualQueueBuilder;
+pub use error::{GetError, PutError, QueueClosed, TaskDoneError, TryPutError};
+pub use future::{Get, Join, Put, PutPermit, Reserve};
+
+use crate::loom::{Mutex, MutexGuard, lock};
+use future::{Side, Waiter};
+use store::{Order, Panic, Store};
+use waiters::{Reg, WaitList, WakeBy, Wakers, park, wake_all};
 
 /// A thread-safe queue usable at the same time from threads (blocking calls, with timeouts)
 /// and from async tasks, in FIFO, LIFO or priority order, bounded or not.
@@ -92,22 +100,27 @@ struct State<T> {
 }
 
 /// A snapshot of a [`DualQueue`]'s counters.
+///
+/// Invariants, in every snapshot (it is read under the queue's one lock):
+/// `submitted == taken + queued as u64`, `queued + reserved <= capacity` for a bounded queue,
+/// and `unfinished <= submitted` (`unfinished` falls only through
+/// [`task_done`](DualQueue::task_done)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct QueueStats {
-    /// Items in the queue now.
-    pub len: usize,
-    /// Slots reserved and not yet filled.
+    /// Items put so far (by any put form, or through a [`PutPermit`]).
+    pub submitted: u64,
+    /// Items taken so far (by any get form).
+    pub taken: u64,
+    /// Items in the queue now (gauge).
+    pub queued: usize,
+    /// Slots reserved and not yet filled (gauge).
     pub reserved: usize,
-    /// Items put so far.
-    pub put: u64,
-    /// Items taken so far.
-    pub got: u64,
-    /// Items put and not yet marked done with `task_done`.
+    /// Items put and not yet marked done with `task_done` (gauge).
     pub unfinished: usize,
-    /// Getters (tasks or threads) waiting for an item now.
+    /// Getters (tasks or threads) waiting for an item now (gauge).
     pub getters_waiting: usize,
-    /// Putters and reservers (tasks or threads) waiting for room now.
+    /// Putters and reservers (tasks or threads) waiting for room now (gauge).
     pub putters_waiting: usize,
 }
 
@@ -120,7 +133,7 @@ impl<T> Clone for DualQueue<T> {
 }
 
 impl<T> DualQueue<T> {
-    fn with_store(store: Store<T>, capacity: Option<NonZeroUsize>) -> Self {
+    pub(super) fn with_store(store: Store<T>, capacity: Option<NonZeroUsize>) -> Self {
         DualQueue {
             inner: Arc::new(Inner {
                 state: Mutex::new(State {
@@ -150,7 +163,7 @@ impl<T> DualQueue<T> {
     /// ```
     #[must_use]
     pub fn unbounded() -> Self {
-        DualQueue::new(Order::Fifo, None)
+        DualQueue::with_store(Store::new(Order::Fifo), None)
     }
 
     /// A FIFO queue of at most `capacity` items.
@@ -164,64 +177,21 @@ impl<T> DualQueue<T> {
     /// ```
     #[must_use]
     pub fn bounded(capacity: NonZeroUsize) -> Self {
-        DualQueue::new(Order::Fifo, Some(capacity))
+        DualQueue::with_store(Store::new(Order::Fifo), Some(capacity))
     }
 
-    /// A FIFO or LIFO queue, bounded by `capacity` if given.
+    /// A builder for the other orders (LIFO, priority) and capacities.
     ///
     /// # Examples
     ///
     /// ```
-    /// use wrangle_sync::{DualQueue, Order};
-    ///
-    /// let q = DualQueue::new(Order::Lifo, None);
-    /// q.try_put(1).unwrap();
-    /// q.try_put(2).unwrap();
-    /// assert_eq!(q.try_get(), Ok(2));
+    /// let stack = wrangle_sync::DualQueue::builder().lifo().build();
+    /// stack.try_put(1).unwrap();
+    /// stack.try_put(2).unwrap();
+    /// assert_eq!(stack.try_get(), Ok(2));
     /// ```
-    #[must_use]
-    pub fn new(order: Order, capacity: Option<NonZeroUsize>) -> Self {
-        DualQueue::with_store(Store::new(order), capacity)
-    }
-
-    /// A priority queue: the smallest item (by `Ord`) comes out first, equal items in
-    /// arrival order. Bounded by `capacity` if given.
-    ///
-    /// If `Ord` panics, the put or get that called it panics, and only that call: the queue
-    /// is left as it was (an item being taken stays, the counters and the order hold).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let q = wrangle_sync::DualQueue::priority(None);
-    /// for p in [5, 1, 3] {
-    ///     q.try_put(p).unwrap();
-    /// }
-    /// assert_eq!(q.try_get(), Ok(1));
-    /// ```
-    #[must_use]
-    pub fn priority(capacity: Option<NonZeroUsize>) -> Self
-    where
-        T: Ord,
-    {
-        DualQueue::with_store(Store::heap(T::cmp), capacity)
-    }
-
-    /// A priority queue under `cmp`: the item that compares smallest comes out first, equal
-    /// items in arrival order. A panic of `cmp` reaches only the caller, as in
-    /// [`priority`](Self::priority).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let q = wrangle_sync::DualQueue::priority_by(None, |a: &(u8, &str), b| a.0.cmp(&b.0));
-    /// q.try_put((2, "later")).unwrap();
-    /// q.try_put((1, "first")).unwrap();
-    /// assert_eq!(q.try_get().unwrap().1, "first");
-    /// ```
-    #[must_use]
-    pub fn priority_by(capacity: Option<NonZeroUsize>, cmp: fn(&T, &T) -> Ordering) -> Self {
-        DualQueue::with_store(Store::heap(cmp), capacity)
+    pub fn builder() -> DualQueueBuilder<T> {
+        DualQueueBuilder::new()
     }
 
     fn state(&self) -> MutexGuard<'_, State<T>> {
@@ -457,7 +427,7 @@ impl<T> DualQueue<T> {
     ///
     /// # Errors
     ///
-    /// [`TryPutError::Closed`] with the item if the queue is closed before there is room.
+    /// [`PutError`] with the item if the queue is closed before there is room.
     ///
     /// # Cancel safety
     ///
@@ -516,7 +486,7 @@ impl<T> DualQueue<T> {
     ///
     /// # Errors
     ///
-    /// [`GetError::Closed`] once the queue is closed and drained.
+    /// [`QueueClosed`] once the queue is closed and drained.
     ///
     /// # Cancel safety
     ///
@@ -538,11 +508,10 @@ impl<T> DualQueue<T> {
     ///
     /// # Errors
     ///
-    /// [`TryPutError::Closed`] with the item if the queue is closed first.
-    pub fn put_blocking(&self, item: T) -> Result<(), TryPutError<T>> {
-        self.put_blocking_until(item, None).map_err(|e| match e {
-            PutTimeoutError::Closed(t) | PutTimeoutError::Timeout(t) => TryPutError::Closed(t),
-        })
+    /// [`PutError`] with the item if the queue is closed first.
+    pub fn put_blocking(&self, item: T) -> Result<(), PutError<T>> {
+        self.put_blocking_until(item, None)
+            .map_err(|e| PutError(e.into_inner()))
     }
 
     /// Blocks the thread until there is room or `timeout` passes (real time).
@@ -551,22 +520,19 @@ impl<T> DualQueue<T> {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use wrangle_sync::PutTimeoutError;
+    /// use wrangle_sync::TryPutError;
     ///
     /// let q = wrangle_sync::DualQueue::bounded(std::num::NonZeroUsize::MIN);
     /// q.put_blocking_timeout(1, Duration::from_millis(1)).unwrap();
     /// let err = q.put_blocking_timeout(2, Duration::from_millis(1)).unwrap_err();
-    /// assert!(matches!(err, PutTimeoutError::Timeout(2)));
+    /// assert!(matches!(err, TryPutError::Full(2)));
     /// ```
     ///
     /// # Errors
     ///
-    /// [`PutTimeoutError::Timeout`] or [`PutTimeoutError::Closed`], with the item.
-    pub fn put_blocking_timeout(
-        &self,
-        item: T,
-        timeout: Duration,
-    ) -> Result<(), PutTimeoutError<T>> {
+    /// [`TryPutError::Full`] if the queue is still full when `timeout` passes,
+    /// [`TryPutError::Closed`] if it is closed first; both with the item.
+    pub fn put_blocking_timeout(&self, item: T, timeout: Duration) -> Result<(), TryPutError<T>> {
         let deadline = Instant::now().checked_add(timeout);
         self.put_blocking_until(item, Some(deadline))
     }
@@ -575,22 +541,18 @@ impl<T> DualQueue<T> {
         &self,
         mut item: T,
         deadline: Option<Option<Instant>>,
-    ) -> Result<(), PutTimeoutError<T>> {
+    ) -> Result<(), TryPutError<T>> {
         // `Some(None)`: the timeout overflows `Instant`, so it never passes.
         let deadline = deadline.flatten();
         let mut waiter = Waiter::new(self, Side::Put);
         loop {
             match self.put_inner(item, Reg::Wait(&mut waiter.key, WakeBy::Thread)) {
                 Ok(()) => return Ok(()),
-                Err(TryPutError::Closed(t)) => return Err(PutTimeoutError::Closed(t)),
                 Err(TryPutError::Full(t)) => item = t,
+                Err(closed) => return Err(closed),
             }
             if deadline.is_some_and(|at| Instant::now() >= at) {
-                return match self.put_inner(item, Reg::Leave(&mut waiter.key)) {
-                    Ok(()) => Ok(()),
-                    Err(TryPutError::Closed(t)) => Err(PutTimeoutError::Closed(t)),
-                    Err(TryPutError::Full(t)) => Err(PutTimeoutError::Timeout(t)),
-                };
+                return self.put_inner(item, Reg::Leave(&mut waiter.key));
             }
             park(deadline);
         }
@@ -612,9 +574,9 @@ impl<T> DualQueue<T> {
     ///
     /// # Errors
     ///
-    /// [`GetError::Closed`] once the queue is closed and drained.
-    pub fn get_blocking(&self) -> Result<T, GetError> {
-        self.get_blocking_until(None)
+    /// [`QueueClosed`] once the queue is closed and drained.
+    pub fn get_blocking(&self) -> Result<T, QueueClosed> {
+        self.get_blocking_until(None).map_err(|_| QueueClosed(()))
     }
 
     /// Blocks the thread until an item comes or `timeout` passes (real time).
@@ -652,7 +614,8 @@ impl<T> DualQueue<T> {
     }
 
     /// Closes the queue: later puts and reservations fail, gets drain what is left and then
-    /// fail, and every waiter of either kind wakes.
+    /// fail, and every waiter of either kind wakes. Never waits; returns whether this call
+    /// closed it (`false` if it was closed already).
     ///
     /// # Examples
     ///
@@ -661,67 +624,45 @@ impl<T> DualQueue<T> {
     ///
     /// let q = wrangle_sync::DualQueue::unbounded();
     /// q.try_put(1).unwrap();
-    /// q.close();
+    /// assert!(q.close());
+    /// assert!(!q.close());
     /// assert!(q.try_put(2).is_err());
     /// assert_eq!(q.try_get(), Ok(1));
     /// assert_eq!(q.try_get(), Err(GetError::Closed));
     /// ```
-    pub fn close(&self) {
+    pub fn close(&self) -> bool {
         let mut wakers = Vec::new();
         let mut st = self.state();
+        if st.closed {
+            return false;
+        }
         st.closed = true;
         st.getters.notify_all(&mut wakers);
         st.putters.notify_all(&mut wakers);
         drop(st);
         wake_all(wakers);
+        true
     }
 
     /// Whether [`close`](Self::close) was called.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// assert!(!wrangle_sync::DualQueue::<u8>::unbounded().is_closed());
-    /// ```
     #[must_use]
     pub fn is_closed(&self) -> bool {
         self.state().closed
     }
 
     /// Items in the queue now.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let q = wrangle_sync::DualQueue::unbounded();
-    /// q.try_put(()).unwrap();
-    /// assert_eq!(q.len(), 1);
-    /// ```
     #[must_use]
     pub fn len(&self) -> usize {
         self.state().store.len()
     }
 
     /// Whether the queue holds no item now.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// assert!(wrangle_sync::DualQueue::<u8>::unbounded().is_empty());
-    /// ```
     #[must_use]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// The capacity, if bounded.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let q = wrangle_sync::DualQueue::<u8>::bounded(std::num::NonZeroUsize::new(4).unwrap());
-    /// assert_eq!(q.capacity(), Some(4));
-    /// ```
     #[must_use]
     pub fn capacity(&self) -> Option<usize> {
         self.inner.capacity
@@ -789,13 +730,6 @@ impl<T> DualQueue<T> {
     }
 
     /// Blocks the thread until every item put so far has been marked done.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let q = wrangle_sync::DualQueue::<u8>::unbounded();
-    /// q.join_blocking(); // nothing put: returns at once
-    /// ```
     pub fn join_blocking(&self) {
         let mut waiter = Waiter::new(self, Side::Join);
         while !self.join_inner(Reg::Wait(&mut waiter.key, WakeBy::Thread)) {
@@ -804,22 +738,14 @@ impl<T> DualQueue<T> {
     }
 
     /// A snapshot of the counters.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let q = wrangle_sync::DualQueue::unbounded();
-    /// q.try_put(1).unwrap();
-    /// assert_eq!(q.stats().put, 1);
-    /// ```
     #[must_use]
     pub fn stats(&self) -> QueueStats {
         let st = self.state();
         QueueStats {
-            len: st.store.len(),
+            queued: st.store.len(),
             reserved: st.reserved,
-            put: st.put,
-            got: st.got,
+            submitted: st.put,
+            taken: st.got,
             unfinished: st.unfinished,
             getters_waiting: st.getters.registered(),
             putters_waiting: st.putters.registered(),

@@ -13,11 +13,11 @@ use std::time::{Duration, Instant};
 use pin_project::{pin_project, pinned_drop};
 use wrangle_rt::{DefaultRuntime, Runtime, saturating_deadline};
 
-use crate::gcra::Quota;
-use crate::reserve_wait::ReserveWait;
+use super::gcra::Quota;
+use super::reserve_wait::ReserveWait;
+use super::{InvalidQuota, LimiterStats, RateLimited};
+use crate::loom::{Mutex, lock};
 use crate::sweep::Sweep;
-use crate::sync::{Mutex, lock};
-use crate::{InvalidQuota, RateLimited};
 
 /// Sweep no table smaller than this.
 const MIN_SWEEP: usize = 1024;
@@ -58,6 +58,9 @@ pub struct KeyedLimiter<K, R: Runtime = DefaultRuntime> {
 struct State<K> {
     tat: HashMap<K, u64>,
     sweep: Sweep,
+    admitted: u64,
+    refused: u64,
+    refunded: u64,
 }
 
 impl<K: Hash + Eq> KeyedLimiter<K> {
@@ -81,7 +84,7 @@ impl<K: Hash + Eq> KeyedLimiter<K> {
     ///
     /// [`InvalidQuota`] if `per` is zero, `per / rate` is below one nanosecond, or `per` or
     /// the burst window (`burst * per / rate`) is longer than
-    /// [`MAX_QUOTA_PERIOD`](crate::MAX_QUOTA_PERIOD).
+    /// [`InvalidQuota::MAX_PERIOD`].
     ///
     /// # Panics
     ///
@@ -115,7 +118,7 @@ impl<K: Hash + Eq, R: Runtime> KeyedLimiter<K, R> {
     ///
     /// [`InvalidQuota`] if `per` is zero, `per / rate` is below one nanosecond, or `per` or
     /// the burst window (`burst * per / rate`) is longer than
-    /// [`MAX_QUOTA_PERIOD`](crate::MAX_QUOTA_PERIOD).
+    /// [`InvalidQuota::MAX_PERIOD`].
     pub fn with_runtime(
         rt: R,
         rate: NonZeroU32,
@@ -129,6 +132,9 @@ impl<K: Hash + Eq, R: Runtime> KeyedLimiter<K, R> {
             state: Mutex::new(State {
                 tat: HashMap::new(),
                 sweep: Sweep::new(MIN_SWEEP),
+                admitted: 0,
+                refused: 0,
+                refunded: 0,
             }),
         })
     }
@@ -162,17 +168,20 @@ impl<K: Hash + Eq, R: Runtime> KeyedLimiter<K, R> {
         if let Some(tat) = st.tat.get_mut(key) {
             let slot = self.quota.slot(*tat, now);
             if slot > now {
+                st.refused += 1;
                 drop(st);
                 return Err(RateLimited {
                     retry_at: saturating_deadline(self.rt.now(), Duration::from_nanos(slot - now)),
                 });
             }
             *tat = self.quota.next_tat(*tat, slot);
+            st.admitted += 1;
             return Ok(());
         }
         // A key without an entry has a fully recovered limit: it conforms now.
         let next = self.quota.next_tat(0, self.quota.slot(0, now));
         st.tat.insert(key.to_owned(), next);
+        st.admitted += 1;
         st.maybe_sweep(now);
         Ok(())
     }
@@ -218,7 +227,9 @@ impl<K: Hash + Eq, R: Runtime> KeyedLimiter<K, R> {
         }
     }
 
-    /// Entries in the table.
+    /// A snapshot of the counters, over every key: admissions (by `check` or reserved by
+    /// `acquire`), refused `check`s (`skipped`), refunded slots, and the table's entries
+    /// (`keys`, as [`len`](Self::len)).
     ///
     /// # Examples
     ///
@@ -230,33 +241,31 @@ impl<K: Hash + Eq, R: Runtime> KeyedLimiter<K, R> {
     /// let one = NonZeroU32::MIN;
     /// let limiter =
     ///     wrangle_sync::KeyedLimiter::with_runtime(rt, one, Duration::from_secs(1), one).unwrap();
-    /// limiter.check(&1).unwrap();
-    /// assert_eq!(limiter.len(), 1);
+    /// for client in ["alice", "alice", "bob"] {
+    ///     let _ = limiter.check(client);
+    /// }
+    /// let stats = limiter.stats();
+    /// // Each client had one call of burst: alice's second call is refused.
+    /// assert_eq!((stats.admitted, stats.skipped, stats.keys), (2, 1, 2));
     /// ```
+    #[must_use]
+    pub fn stats(&self) -> LimiterStats {
+        let st = lock(&self.state);
+        LimiterStats {
+            admitted: st.admitted,
+            skipped: st.refused,
+            refunded: st.refunded,
+            keys: st.tat.len(),
+        }
+    }
+
+    /// Entries in the table.
     #[must_use]
     pub fn len(&self) -> usize {
         lock(&self.state).tat.len()
     }
 
     /// Whether the table is empty.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::num::NonZeroU32;
-    /// use std::time::Duration;
-    ///
-    /// let rt = wrangle_rt::VirtualRuntime::new();
-    /// let one = NonZeroU32::MIN;
-    /// let limiter = wrangle_sync::KeyedLimiter::<u8, _>::with_runtime(
-    ///     rt,
-    ///     one,
-    ///     Duration::from_secs(1),
-    ///     one,
-    /// )
-    /// .unwrap();
-    /// assert!(limiter.is_empty());
-    /// ```
     #[must_use]
     pub fn is_empty(&self) -> bool {
         lock(&self.state).tat.is_empty()
@@ -299,6 +308,7 @@ impl<K: Hash + Eq, R: Runtime> KeyedLimiter<K, R> {
         let tat = st.tat.get(key).copied().unwrap_or(0);
         let slot = self.quota.slot(tat, now);
         let next = self.quota.next_tat(tat, slot);
+        st.admitted += 1;
         if st.tat.insert(key.clone(), next).is_none() {
             st.maybe_sweep(now);
         }
@@ -314,6 +324,8 @@ impl<K: Hash + Eq, R: Runtime> KeyedLimiter<K, R> {
             && *t == ticket
         {
             *t = ticket - self.quota.interval;
+            st.admitted -= 1;
+            st.refunded += 1;
         }
     }
 }

@@ -1,4 +1,6 @@
-//! [`Lockout`]: wait until every lockout has expired.
+//! The lockout family: gates closed by stacking lockouts. [`Lockout`] (here),
+//! [`FifoLockout`] (one holder at a time, in arrival order), and their keyed forms
+//! [`KeyedLockout`] and [`KeyedFifoLockout`]; all four report [`LockoutStats`].
 
 use std::fmt;
 use std::future::Future;
@@ -9,15 +11,24 @@ use std::time::{Duration, Instant};
 use pin_project::pin_project;
 use wrangle_rt::{DefaultRuntime, Runtime, saturating_deadline};
 
-use crate::deadline_wait::DeadlineWait;
-use crate::sync::{Mutex, lock};
+mod deadline_wait;
+mod fifo;
+mod keyed;
+mod keyed_fifo;
+
+pub use fifo::{Enter, FifoLockout, FifoLockoutGuard};
+pub use keyed::{KeyedLockout, KeyedLockoutWait};
+pub use keyed_fifo::{KeyedEnter, KeyedFifoLockout, KeyedFifoLockoutGuard};
+
+use crate::loom::{Mutex, lock};
+use deadline_wait::DeadlineWait;
 
 /// A gate closed by lockouts: [`wait`](Lockout::wait) passes once every lockout added with
 /// [`lockout_for`](Lockout::lockout_for) has expired.
 ///
 /// Lockouts stack (the gate opens at the latest expiry). Waiting holds nothing: tasks already
 /// past the gate are unaffected by later lockouts. There is no ordering among waiters; use
-/// [`FifoLockout`](crate::FifoLockout) for arrival order. Typical use: after an HTTP 429,
+/// [`FifoLockout`] for arrival order. Typical use: after an HTTP 429,
 /// `lockout.lockout_for(retry_after)`, and every request first does `lockout.wait().await`.
 ///
 /// # Examples
@@ -45,14 +56,24 @@ struct State {
     added: u64,
 }
 
-/// A snapshot of a lockout's counters.
+/// A snapshot of the counters of a lockout gate: [`Lockout`], [`FifoLockout`],
+/// [`KeyedLockout`] or [`KeyedFifoLockout`].
+///
+/// Invariants: `locked <= 1` for the unkeyed gates, `locked <= keys` for the keyed ones;
+/// `keys == 0` for the unkeyed gates; `queued == 0` for [`Lockout`] and [`KeyedLockout`]
+/// (their waiters hold no place in a queue); `added` never falls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct LockoutStats {
-    /// Whether a lockout is in force now.
-    pub locked: bool,
-    /// Lockouts added so far.
+    /// Lockouts added so far (`lockout_for` and `lockout_until` calls, of every key).
     pub added: u64,
+    /// Gates with a lockout in force now (gauge): 0 or 1 for an unkeyed gate, the keys locked
+    /// out now for a keyed one.
+    pub locked: usize,
+    /// Entries in a keyed gate's table now (gauge; see its `len`); 0 for an unkeyed gate.
+    pub keys: usize,
+    /// Callers waiting for their turn to enter now (gauge; FIFO gates only, every key).
+    pub queued: usize,
 }
 
 impl Lockout {
@@ -84,13 +105,6 @@ impl Default for Lockout {
 
 impl<R: Runtime> Lockout<R> {
     /// A lockout gate on `rt`.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let lockout = wrangle_sync::Lockout::with_runtime(wrangle_rt::VirtualRuntime::new());
-    /// assert!(!lockout.is_locked());
-    /// ```
     #[must_use]
     pub fn with_runtime(rt: R) -> Self {
         Lockout {
@@ -142,13 +156,6 @@ impl<R: Runtime> Lockout<R> {
     }
 
     /// When the gate opens, if a lockout is in force now.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let lockout = wrangle_sync::Lockout::with_runtime(wrangle_rt::VirtualRuntime::new());
-    /// assert_eq!(lockout.locked_until(), None);
-    /// ```
     #[must_use]
     pub fn locked_until(&self) -> Option<Instant> {
         let until = lock(&self.state).until?;
@@ -156,13 +163,6 @@ impl<R: Runtime> Lockout<R> {
     }
 
     /// Whether a lockout is in force now.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let lockout = wrangle_sync::Lockout::with_runtime(wrangle_rt::VirtualRuntime::new());
-    /// assert!(!lockout.is_locked());
-    /// ```
     #[must_use]
     pub fn is_locked(&self) -> bool {
         self.locked_until().is_some()
@@ -194,20 +194,15 @@ impl<R: Runtime> Lockout<R> {
     }
 
     /// A snapshot of the counters.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// let lockout = wrangle_sync::Lockout::with_runtime(wrangle_rt::VirtualRuntime::new());
-    /// lockout.lockout_for(Duration::from_secs(1));
-    /// assert_eq!(lockout.stats().added, 1);
-    /// ```
     #[must_use]
     pub fn stats(&self) -> LockoutStats {
+        // `is_locked` takes the lock too: read it first, not inside the same expression.
+        let locked = usize::from(self.is_locked());
         LockoutStats {
-            locked: self.is_locked(),
             added: lock(&self.state).added,
+            locked,
+            keys: 0,
+            queued: 0,
         }
     }
 

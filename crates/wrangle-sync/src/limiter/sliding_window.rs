@@ -11,9 +11,10 @@ use std::time::{Duration, Instant};
 use pin_project::{pin_project, pinned_drop};
 use wrangle_rt::{DefaultRuntime, Runtime, saturating_deadline};
 
-use crate::reserve_wait::ReserveWait;
-use crate::sync::{Mutex, lock};
-use crate::{InvalidQuota, MAX_QUOTA_PERIOD, RateLimited};
+use super::LimiterStats;
+use super::reserve_wait::ReserveWait;
+use super::{InvalidQuota, RateLimited};
+use crate::loom::{Mutex, lock};
 
 /// A sliding-window rate limiter: at most `limit` admissions in any window of `period`.
 ///
@@ -65,18 +66,6 @@ struct State {
     refunded: u64,
 }
 
-/// A snapshot of a rate limiter's counters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub struct RateLimiterStats {
-    /// Calls admitted, or with a slot reserved, so far.
-    pub admitted: u64,
-    /// `check` calls refused.
-    pub refused: u64,
-    /// Waiters dropped before their slot whose slot was given back.
-    pub refunded: u64,
-}
-
 impl RateLimiter {
     /// A limiter of `limit` admissions per `period`, on [`DefaultRuntime::current`].
     ///
@@ -96,7 +85,7 @@ impl RateLimiter {
     /// # Errors
     ///
     /// [`InvalidQuota::ZeroPeriod`] if `period` is zero, [`InvalidQuota::PeriodTooLong`] if
-    /// it is longer than [`MAX_QUOTA_PERIOD`].
+    /// it is longer than [`InvalidQuota::MAX_PERIOD`].
     ///
     /// # Panics
     ///
@@ -124,12 +113,12 @@ impl<R: Runtime> RateLimiter<R> {
     /// # Errors
     ///
     /// [`InvalidQuota::ZeroPeriod`] if `period` is zero, [`InvalidQuota::PeriodTooLong`] if
-    /// it is longer than [`MAX_QUOTA_PERIOD`].
+    /// it is longer than [`InvalidQuota::MAX_PERIOD`].
     pub fn with_runtime(rt: R, limit: NonZeroU32, period: Duration) -> Result<Self, InvalidQuota> {
         if period.is_zero() {
             return Err(InvalidQuota::ZeroPeriod);
         }
-        if period > MAX_QUOTA_PERIOD {
+        if period > InvalidQuota::MAX_PERIOD {
             return Err(InvalidQuota::PeriodTooLong);
         }
         let limit = usize::try_from(limit.get()).unwrap_or(usize::MAX);
@@ -215,37 +204,12 @@ impl<R: Runtime> RateLimiter<R> {
     }
 
     /// The limit per period.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::num::NonZeroU32;
-    /// use std::time::Duration;
-    /// let rt = wrangle_rt::VirtualRuntime::new();
-    /// let limiter =
-    ///     wrangle_sync::RateLimiter::with_runtime(rt, NonZeroU32::MIN, Duration::from_secs(1))
-    ///         .unwrap();
-    /// assert_eq!(limiter.limit(), 1);
-    /// assert_eq!(limiter.period(), Duration::from_secs(1));
-    /// ```
     #[must_use]
     pub fn limit(&self) -> usize {
         self.limit
     }
 
     /// The window length.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::num::NonZeroU32;
-    /// use std::time::Duration;
-    /// let rt = wrangle_rt::VirtualRuntime::new();
-    /// let limiter =
-    ///     wrangle_sync::RateLimiter::with_runtime(rt, NonZeroU32::MIN, Duration::from_secs(2))
-    ///         .unwrap();
-    /// assert_eq!(limiter.period(), Duration::from_secs(2));
-    /// ```
     #[must_use]
     pub fn period(&self) -> Duration {
         self.period
@@ -264,15 +228,16 @@ impl<R: Runtime> RateLimiter<R> {
     ///         .unwrap();
     /// let _ = limiter.check();
     /// let _ = limiter.check();
-    /// assert_eq!((limiter.stats().admitted, limiter.stats().refused), (1, 1));
+    /// assert_eq!((limiter.stats().admitted, limiter.stats().skipped), (1, 1));
     /// ```
     #[must_use]
-    pub fn stats(&self) -> RateLimiterStats {
+    pub fn stats(&self) -> LimiterStats {
         let st = lock(&self.state);
-        RateLimiterStats {
+        LimiterStats {
             admitted: st.admitted,
-            refused: st.refused,
+            skipped: st.refused,
             refunded: st.refunded,
+            keys: 0,
         }
     }
 

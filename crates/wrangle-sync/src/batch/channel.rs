@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use futures_lite::Stream;
 use pin_project::pin_project;
-use wrangle_rt::Runtime;
+use wrangle_rt::{DefaultRuntime, Runtime};
 
-use crate::{ChunksTimeout, InvalidBatchConfig, PutError};
+use super::{BatcherClosed, ChunksTimeout, InvalidBatchConfig};
 
 /// A batcher whose batches are read as a [`Stream`] instead of handed to a callback.
 ///
@@ -27,22 +27,39 @@ use crate::{ChunksTimeout, InvalidBatchConfig, PutError};
 /// use futures_lite::StreamExt;
 /// use wrangle_rt::VirtualRuntime;
 ///
-/// let rt = VirtualRuntime::new();
-/// let (tx, batches) =
-///     wrangle_sync::batch_channel(rt.clone(), NonZeroUsize::new(3).unwrap(), Duration::from_millis(100))
-///         .unwrap();
-/// for i in 0..7 {
-///     tx.put(i).unwrap();
-/// }
-/// tx.close();
-/// let all: Vec<Vec<u32>> = rt.block_on(batches.collect());
-/// assert_eq!(all, [vec![0, 1, 2], vec![3, 4, 5], vec![6]]);
+/// VirtualRuntime::new().block_on(async {
+///     let (tx, batches) =
+///         wrangle_sync::stream::batch_channel(NonZeroUsize::new(3).unwrap(), Duration::from_millis(100))
+///             .unwrap();
+///     for i in 0..7 {
+///         tx.put(i).unwrap();
+///     }
+///     tx.close();
+///     let all: Vec<Vec<u32>> = batches.collect().await;
+///     assert_eq!(all, [vec![0, 1, 2], vec![3, 4, 5], vec![6]]);
+/// });
 /// ```
 ///
 /// # Errors
 ///
 /// [`InvalidBatchConfig::ZeroMaxWait`] if `max_wait` is zero.
-pub fn batch_channel<T, R: Runtime>(
+///
+/// # Panics
+///
+/// If no runtime is available (see [`DefaultRuntime::current`]).
+pub fn batch_channel<T>(
+    max_quantity: NonZeroUsize,
+    max_wait: Duration,
+) -> Result<(BatchSender<T>, Batches<T>), InvalidBatchConfig> {
+    batch_channel_with_runtime(DefaultRuntime::current(), max_quantity, max_wait)
+}
+
+/// [`batch_channel`] timing on `rt`.
+///
+/// # Errors
+///
+/// [`InvalidBatchConfig::ZeroMaxWait`] if `max_wait` is zero.
+pub fn batch_channel_with_runtime<T, R: Runtime>(
     rt: R,
     max_quantity: NonZeroUsize,
     max_wait: Duration,
@@ -54,7 +71,7 @@ pub fn batch_channel<T, R: Runtime>(
     Ok((
         BatchSender { tx },
         Batches {
-            inner: ChunksTimeout::new(rx, max_quantity, max_wait, rt),
+            inner: ChunksTimeout::with_runtime(rt, rx, max_quantity, max_wait),
         },
     ))
 }
@@ -75,7 +92,8 @@ impl<T> BatchSender<T> {
     ///
     /// let rt = wrangle_rt::VirtualRuntime::new();
     /// let (tx, _batches) =
-    ///     wrangle_sync::batch_channel(rt, NonZeroUsize::MIN, Duration::from_millis(1)).unwrap();
+    ///     wrangle_sync::stream::batch_channel_with_runtime(rt, NonZeroUsize::MIN, Duration::from_millis(1))
+    ///         .unwrap();
     /// tx.put("a").unwrap();
     /// tx.close();
     /// assert_eq!(tx.put("b").unwrap_err().0, "b");
@@ -83,45 +101,22 @@ impl<T> BatchSender<T> {
     ///
     /// # Errors
     ///
-    /// [`PutError`] with the item after [`close`](Self::close), or once the [`Batches`]
-    /// stream is dropped.
-    pub fn put(&self, item: T) -> Result<(), PutError<T>> {
-        self.tx.try_send(item).map_err(|e| PutError(e.into_inner()))
+    /// [`BatcherClosed`] with the item after [`close`](Self::close), or once the
+    /// [`Batches`] stream is dropped.
+    pub fn put(&self, item: T) -> Result<(), BatcherClosed<T>> {
+        self.tx
+            .try_send(item)
+            .map_err(|e| BatcherClosed(e.into_inner()))
     }
 
-    /// Stops accepting items; the stream ends after what is buffered.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::num::NonZeroUsize;
-    /// use std::time::Duration;
-    ///
-    /// let rt = wrangle_rt::VirtualRuntime::new();
-    /// let (tx, _batches) =
-    ///     wrangle_sync::batch_channel::<u8, _>(rt, NonZeroUsize::MIN, Duration::from_millis(1))
-    ///         .unwrap();
-    /// tx.close();
-    /// assert!(tx.is_closed());
-    /// ```
-    pub fn close(&self) {
-        self.tx.close();
+    /// Stops accepting items, for every sender; the stream ends after what is buffered, which
+    /// comes out at once. Never waits; returns whether this call closed the channel.
+    pub fn close(&self) -> bool {
+        self.tx.close()
     }
 
-    /// Whether the channel is closed.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::num::NonZeroUsize;
-    /// use std::time::Duration;
-    ///
-    /// let rt = wrangle_rt::VirtualRuntime::new();
-    /// let (tx, _batches) =
-    ///     wrangle_sync::batch_channel::<u8, _>(rt, NonZeroUsize::MIN, Duration::from_millis(1))
-    ///         .unwrap();
-    /// assert!(!tx.is_closed());
-    /// ```
+    /// Whether the channel is closed: by [`close`](Self::close), or because the [`Batches`]
+    /// stream was dropped.
     #[must_use]
     pub fn is_closed(&self) -> bool {
         self.tx.is_closed()
@@ -148,7 +143,7 @@ impl<T> fmt::Debug for BatchSender<T> {
 /// The stream of batches of [`batch_channel`].
 #[pin_project]
 #[must_use = "streams do nothing unless polled"]
-pub struct Batches<T, R: Runtime> {
+pub struct Batches<T, R: Runtime = DefaultRuntime> {
     #[pin]
     inner: ChunksTimeout<async_channel::Receiver<T>, R>,
 }
