@@ -69,8 +69,16 @@ fn dropping_the_caller_whose_call_is_running_strands_nobody() {
         }
         let coalesced = d.call(2);
         runner.cancel().await.ok();
-        assert_eq!(coalesced.await, Ok(1));
-        assert_eq!(d.stats().completed, 1);
+        // Nobody is stranded. On virtual time the second call joins the running one; a loaded
+        // real runtime may reach it after that 20 ms run ended, and then it runs on its own.
+        let got = coalesced.await;
+        if rt.is_virtual() {
+            assert_eq!(got, Ok(1));
+            assert_eq!(d.stats().completed, 1);
+        } else {
+            assert!(got == Ok(1) || got == Ok(2), "{got:?}");
+            assert_eq!(d.stats().completed, if got == Ok(1) { 1 } else { 2 });
+        }
         // Shutdown does not hang either.
         d.shutdown().await;
     });

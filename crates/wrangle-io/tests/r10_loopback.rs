@@ -69,6 +69,23 @@ async fn serve(
     })
 }
 
+/// A free loopback address whose port is below Linux's ephemeral range (32768-60999): while
+/// the server is down, no `bind(0)` or outgoing connection of another process (a second copy
+/// of this suite under `xtask stress`) can take its port, which the restored server needs.
+fn port_outside_the_ephemeral_range() -> SocketAddr {
+    let seed = u64::from(std::process::id())
+        ^ std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::from(d.subsec_nanos()));
+    for attempt in 0..1_000_u64 {
+        let port = 20_000 + (seed.wrapping_add(attempt.wrapping_mul(7_919)) % 12_000) as u16;
+        if let Ok(l) = TcpListener::bind(("127.0.0.1", port)) {
+            return l.local_addr().unwrap();
+        }
+    }
+    panic!("no free loopback port in 20000..32000");
+}
+
 #[test]
 fn a_server_killed_and_restored_100_times() {
     each_runtime(|rt| async move {
@@ -78,10 +95,7 @@ fn a_server_killed_and_restored_100_times() {
         // Warm the reactor (its own descriptors are created once) before counting.
         drop(Async::<TcpListener>::bind(([127, 0, 0, 1], 0)).unwrap());
         let fds_before = open_fds();
-        let addr = TcpListener::bind(("127.0.0.1", 0))
-            .unwrap()
-            .local_addr()
-            .unwrap();
+        let addr = port_outside_the_ephemeral_range();
         let received = Arc::new(Mutex::new(Vec::new()));
         let echoed = Arc::new(Mutex::new(Vec::new()));
 
