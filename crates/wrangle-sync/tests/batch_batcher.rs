@@ -344,8 +344,16 @@ fn batch_channel_streams_batches_and_ends_after_close() {
         assert_eq!(tx.put(10).unwrap_err().0, 10);
         let out = reader.await.unwrap();
         let groups: Vec<Vec<u32>> = out.iter().map(|(_, b)| b.clone()).collect();
-        assert_eq!(groups, [vec![0, 1, 2], vec![3], vec![9]]);
+        // Every item once, in order, at most 3 a batch; the exact boundaries depend on when the
+        // 100 ms timer fires, so they are asserted on virtual time only (a loaded real runtime
+        // can fire it between two puts, or late enough to group 3 with 9).
+        assert_eq!(groups.concat(), [0, 1, 2, 3, 9]);
+        assert!(
+            groups.iter().all(|g| (1..=3).contains(&g.len())),
+            "{groups:?}"
+        );
         if rt.is_virtual() {
+            assert_eq!(groups, [vec![0, 1, 2], vec![3], vec![9]]);
             let at: Vec<Duration> = out.iter().map(|(t, _)| *t).collect();
             assert_eq!(at, [Duration::ZERO, 100 * MS, 150 * MS]);
         }
