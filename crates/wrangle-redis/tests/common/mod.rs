@@ -172,11 +172,17 @@ pub fn eventually(limit: Duration, mut condition: impl FnMut() -> bool) -> bool 
 /// `ROLE_VAR` and the server's URL in `URL_VAR`; their `CHILD ` lines arrive on the channel.
 pub const ROLE_VAR: &str = "WRANGLE_REDIS_CHILD";
 
-pub fn start_child(test: &str, role: &str, url: &str) -> (Child, mpsc::Receiver<String>) {
+pub fn start_child(
+    test: &str,
+    role: &str,
+    url: &str,
+    env: &[(&str, &str)],
+) -> (Kill, mpsc::Receiver<String>) {
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args([test, "--exact", "--nocapture", "--test-threads=1"])
         .env(ROLE_VAR, role)
         .env(URL_VAR, url)
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
@@ -193,7 +199,24 @@ pub fn start_child(test: &str, role: &str, url: &str) -> (Child, mpsc::Receiver<
             }
         }
     });
-    (child, rx)
+    (Kill(child), rx)
+}
+
+/// A child process, killed (SIGKILL) and reaped on drop.
+pub struct Kill(pub Child);
+
+impl Kill {
+    /// SIGKILL now.
+    pub fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Kill {
+    fn drop(&mut self) {
+        self.kill();
+    }
 }
 
 /// A line for the parent, from a child.
