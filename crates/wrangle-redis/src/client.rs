@@ -348,7 +348,10 @@ impl<R: Runtime> Redis<R> {
     }
 
     fn lock(&self) -> MutexGuard<'_, Conn> {
-        self.inner.conn.lock().unwrap_or_else(PoisonError::into_inner)
+        self.inner
+            .conn
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     fn drop_connection(&self, generation: u64) {

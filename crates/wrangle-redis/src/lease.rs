@@ -100,7 +100,10 @@ struct Shared<R: Runtime> {
 
 impl<R: Runtime> Shared<R> {
     fn valid_until(&self) -> Instant {
-        *self.valid_until.lock().unwrap_or_else(PoisonError::into_inner)
+        *self
+            .valid_until
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -144,7 +147,11 @@ impl<R: Runtime> RedisLease<R> {
     /// }
     /// # });
     /// ```
-    pub fn try_acquire(redis: &Redis<R>, key: impl AsRef<[u8]>, ttl: Duration) -> LeaseTryAcquire<R> {
+    pub fn try_acquire(
+        redis: &Redis<R>,
+        key: impl AsRef<[u8]>,
+        ttl: Duration,
+    ) -> LeaseTryAcquire<R> {
         let redis = redis.clone();
         let key = full_key(b"", key.as_ref());
         LeaseTryAcquire::new(async move {
@@ -226,7 +233,8 @@ impl<R: Runtime> RedisLease<R> {
     /// ```
     #[must_use]
     pub fn is_held(&self) -> bool {
-        !self.shared.lost.is_cancelled() && self.shared.redis.runtime().now() < self.shared.valid_until()
+        !self.shared.lost.is_cancelled()
+            && self.shared.redis.runtime().now() < self.shared.valid_until()
     }
 
     /// Completes when the lease is lost (or given up): race your work against it.
@@ -377,7 +385,10 @@ async fn renew<R: Runtime>(shared: Arc<Shared<R>>) {
         match renewed {
             Ok(1) => {
                 let until = sent.checked_add(shared.ttl).unwrap_or(sent);
-                *shared.valid_until.lock().unwrap_or_else(PoisonError::into_inner) = until;
+                *shared
+                    .valid_until
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner) = until;
                 pause = interval;
             }
             Ok(_) => {

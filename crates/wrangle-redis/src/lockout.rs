@@ -187,7 +187,9 @@ impl<R: Runtime> RedisLockout<R> {
 
 async fn pttl<R: Runtime>(redis: &Redis<R>, key: Vec<u8>) -> Result<Option<Duration>, RedisError> {
     let ms: i64 = redis
-        .call(move |mut conn| async move { redis::cmd("PTTL").arg(key).query_async(&mut conn).await })
+        .call(
+            move |mut conn| async move { redis::cmd("PTTL").arg(key).query_async(&mut conn).await },
+        )
         .await?;
     match ms {
         // -2: no key; 0: expiring this millisecond.

@@ -30,12 +30,23 @@ fn lease_one_holder_and_growing_tokens() {
             let redis = redis(rt, &url);
             let key = unique("lease");
             let ttl = Duration::from_secs(30);
-            let first = RedisLease::try_acquire(&redis, &key, ttl).await.unwrap().unwrap();
+            let first = RedisLease::try_acquire(&redis, &key, ttl)
+                .await
+                .unwrap()
+                .unwrap();
             assert!(first.is_held());
-            assert!(RedisLease::try_acquire(&redis, &key, ttl).await.unwrap().is_none());
+            assert!(
+                RedisLease::try_acquire(&redis, &key, ttl)
+                    .await
+                    .unwrap()
+                    .is_none()
+            );
             let token = first.token();
             assert!(first.release().await.unwrap());
-            let second = RedisLease::try_acquire(&redis, &key, ttl).await.unwrap().unwrap();
+            let second = RedisLease::try_acquire(&redis, &key, ttl)
+                .await
+                .unwrap()
+                .unwrap();
             assert!(second.token() > token);
             let token = second.token();
             // Dropping the guard releases it (a detached task): eventually free.
@@ -66,10 +77,20 @@ fn lease_renewed_while_held() {
             for _ in 0..3 {
                 rt.sleep(ttl).await;
                 if !rt.is_virtual() {
-                    assert!(RedisLease::try_acquire(&redis, &key, ttl).await.unwrap().is_none());
+                    assert!(
+                        RedisLease::try_acquire(&redis, &key, ttl)
+                            .await
+                            .unwrap()
+                            .is_none()
+                    );
                 }
             }
-            assert!(RedisLease::try_acquire(&redis, &key, ttl).await.unwrap().is_none());
+            assert!(
+                RedisLease::try_acquire(&redis, &key, ttl)
+                    .await
+                    .unwrap()
+                    .is_none()
+            );
             assert!(lease.is_held());
             assert!(lease.release().await.unwrap());
         }
@@ -135,9 +156,10 @@ fn lease_bad_input_is_a_typed_error() {
         let url = server.url().to_owned();
         async move {
             let redis = redis(rt, &url);
-            let kind = |r: Result<Option<RedisLease<DefaultRuntime>>, wrangle_redis::RedisError>| {
-                r.unwrap_err().kind()
-            };
+            let kind = |r: Result<
+                Option<RedisLease<DefaultRuntime>>,
+                wrangle_redis::RedisError,
+            >| { r.unwrap_err().kind() };
             let ok = Duration::from_secs(1);
             assert_eq!(
                 kind(RedisLease::try_acquire(&redis, "", ok).await),
@@ -154,7 +176,11 @@ fn lease_bad_input_is_a_typed_error() {
                     RedisErrorKind::InvalidDuration
                 );
             }
-            assert!(RedisLease::acquire(&redis, "k", Duration::MAX).await.is_err());
+            assert!(
+                RedisLease::acquire(&redis, "k", Duration::MAX)
+                    .await
+                    .is_err()
+            );
             // Binary keys are keys.
             let lease = RedisLease::try_acquire(&redis, unique("bin") + "\0\u{ff}", ok)
                 .await

@@ -52,7 +52,11 @@ fn lease_child() {
                 let log = log.clone();
                 let client = redis::Client::open(server.url()).unwrap();
                 let mut conn = client.get_connection().unwrap();
-                let _: i64 = redis::cmd("RPUSH").arg(&log).arg(entry).query(&mut conn).unwrap();
+                let _: i64 = redis::cmd("RPUSH")
+                    .arg(&log)
+                    .arg(entry)
+                    .query(&mut conn)
+                    .unwrap();
                 wrangle_rt::Runtime::sleep(&rt, Duration::from_millis(20)).await;
             }
             lease.release().await.unwrap();
@@ -69,7 +73,12 @@ fn lease_four_processes_never_two_holders() {
     let (tx, rx) = mpsc::channel::<(usize, String)>();
     let mut children = Vec::new();
     for i in 0..PROCESSES {
-        let (child, lines) = start_child("lease_child", ROLE, server.url(), &[(KEY_VAR, &key), (END_VAR, &end)]);
+        let (child, lines) = start_child(
+            "lease_child",
+            ROLE,
+            server.url(),
+            &[(KEY_VAR, &key), (END_VAR, &end)],
+        );
         children.push(child);
         let tx = tx.clone();
         std::thread::spawn(move || {
@@ -110,7 +119,10 @@ fn lease_four_processes_never_two_holders() {
         }
     }
     let takeover = takeover.expect("nobody took the lease over from the killed holder");
-    eprintln!("takeover after SIGKILL: {takeover:?} (lease {TTL:?}, renewal every {:?})", TTL / 3);
+    eprintln!(
+        "takeover after SIGKILL: {takeover:?} (lease {TTL:?}, renewal every {:?})",
+        TTL / 3
+    );
 
     let client = redis::Client::open(server.url()).unwrap();
     let mut conn = client.get_connection().unwrap();
@@ -126,9 +138,16 @@ fn lease_four_processes_never_two_holders() {
     for entry in &log {
         let (token, pid) = entry.split_once(' ').unwrap();
         let (token, pid): (u64, u32) = (token.parse().unwrap(), pid.parse().unwrap());
-        assert!(token >= last, "token {token} after {last}: two holders at once");
+        assert!(
+            token >= last,
+            "token {token} after {last}: two holders at once"
+        );
         last = token;
-        assert_eq!(*owner.entry(token).or_insert(pid), pid, "one token, two processes");
+        assert_eq!(
+            *owner.entry(token).or_insert(pid),
+            pid,
+            "one token, two processes"
+        );
     }
     let processes: std::collections::HashSet<_> = owner.values().collect();
     assert!(processes.len() >= 2, "the lease never changed hands");

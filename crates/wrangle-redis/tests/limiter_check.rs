@@ -151,3 +151,82 @@ fn limiter_futures_dropped_after_k_polls() {
         }
     });
 }
+
+#[test]
+fn limiter_bad_input_is_a_typed_error() {
+    use wrangle_redis::{InvalidLimiterConfig, MAX_DURATION, MAX_KEY_LEN, RedisErrorKind};
+    let server = Server::start();
+    each_runtime(|rt| {
+        let url = server.url().to_owned();
+        async move {
+            let limiter = limiter(rt.clone(), &url, 10, Duration::from_secs(1), 5);
+            let kind = |r: Result<(), RedisLimitError>| match r {
+                Err(RedisLimitError::Redis(e)) => e.kind(),
+                other => panic!("expected a Redis error, got {other:?}"),
+            };
+            assert_eq!(kind(limiter.check("").await), RedisErrorKind::InvalidKey);
+            assert_eq!(kind(limiter.acquire(b"").await), RedisErrorKind::InvalidKey);
+            let huge = vec![7u8; MAX_KEY_LEN];
+            assert_eq!(kind(limiter.check(&huge).await), RedisErrorKind::InvalidKey);
+            // The largest cost is checked before anything is sent.
+            assert!(matches!(
+                limiter.check_n("k", u32::MAX).await,
+                Err(RedisLimitError::ExceedsBurst)
+            ));
+            let stats = limiter.stats();
+            assert_eq!(stats.failed, 4);
+            assert_eq!(stats.running, 0);
+
+            let redis = Redis::builder(&url).runtime(rt).build().unwrap();
+            let build = |rate: u32, per: Duration, burst: u32| {
+                RedisLimiter::builder(redis.clone(), nz(rate), per)
+                    .burst(nz(burst))
+                    .build()
+                    .map(drop)
+            };
+            assert_eq!(
+                build(1, Duration::ZERO, 1),
+                Err(InvalidLimiterConfig::ZeroPeriod)
+            );
+            assert_eq!(
+                build(1, Duration::MAX, 1),
+                Err(InvalidLimiterConfig::PeriodTooLong)
+            );
+            assert_eq!(
+                build(1, MAX_DURATION, 2),
+                Err(InvalidLimiterConfig::PeriodTooLong)
+            );
+            assert_eq!(
+                build(u32::MAX, Duration::from_secs(1), 1),
+                Err(InvalidLimiterConfig::RateTooHigh)
+            );
+            assert_eq!(build(1, MAX_DURATION, 1), Ok(()));
+            assert_eq!(build(1_000_000, Duration::from_secs(1), u32::MAX), Ok(()));
+            let too_long_prefix =
+                RedisLimiter::builder(redis.clone(), nz(1), Duration::from_secs(1))
+                    .prefix(vec![b'p'; MAX_KEY_LEN])
+                    .build();
+            assert_eq!(
+                too_long_prefix.unwrap_err(),
+                InvalidLimiterConfig::PrefixTooLong
+            );
+            // The extremes the builder accepts work on the server: the longest period...
+            let slow = RedisLimiter::builder(redis.clone(), nz(1), MAX_DURATION)
+                .prefix(unique("slow"))
+                .build()
+                .unwrap();
+            slow.check("k").await.unwrap();
+            assert!(matches!(
+                slow.check("k").await,
+                Err(RedisLimitError::Limited { .. })
+            ));
+            // ... and the largest burst.
+            let wide = RedisLimiter::builder(redis, nz(1_000_000), Duration::from_secs(1))
+                .burst(nz(u32::MAX))
+                .prefix(unique("wide"))
+                .build()
+                .unwrap();
+            wide.check_n("k", u32::MAX).await.unwrap();
+        }
+    });
+}

@@ -38,12 +38,16 @@ fn limiter_child() {
             .call_timeout(Duration::from_secs(5))
             .build()
             .unwrap();
-        let limiter = RedisLimiter::builder(redis, NonZeroU32::new(RATE).unwrap(), Duration::from_secs(1))
-            .burst(NonZeroU32::new(BURST).unwrap())
-            .prefix("test:processes:")
-            .on_unavailable(OnUnavailable::FailClosed)
-            .build()
-            .unwrap();
+        let limiter = RedisLimiter::builder(
+            redis,
+            NonZeroU32::new(RATE).unwrap(),
+            Duration::from_secs(1),
+        )
+        .burst(NonZeroU32::new(BURST).unwrap())
+        .prefix("test:processes:")
+        .on_unavailable(OnUnavailable::FailClosed)
+        .build()
+        .unwrap();
         let rt = wrangle_rt::DefaultRuntime::current();
         let start = Instant::now();
         // About 50 attempts per second per process: twice the shared capacity.
@@ -83,15 +87,26 @@ fn limiter_four_processes_share_one_key() {
                 Some(kind) => {
                     let sent: u64 = parts.next().unwrap().parse().unwrap();
                     let received: u64 = parts.next().unwrap().parse().unwrap();
-                    if kind == "A" { &mut admitted } else { &mut refused }.push((sent, received));
+                    if kind == "A" {
+                        &mut admitted
+                    } else {
+                        &mut refused
+                    }
+                    .push((sent, received));
                 }
                 None => {}
             }
         }
-        assert!(done, "a child process did not finish (see its output above)");
+        assert!(
+            done,
+            "a child process did not finish (see its output above)"
+        );
     }
     assert!(!admitted.is_empty());
-    assert!(!refused.is_empty(), "demand was twice the capacity: some checks must be refused");
+    assert!(
+        !refused.is_empty(),
+        "demand was twice the capacity: some checks must be refused"
+    );
     admitted.sort_unstable();
     eprintln!("{} admitted, {} refused", admitted.len(), refused.len());
 
@@ -116,15 +131,17 @@ fn limiter_four_processes_share_one_key() {
     // by t. Sound bounds: count admissions that could be in [u, t] (reply after a0's send,
     // sent before the refusal's reply); take t >= the refusal's send, u <= a0's reply.
     for &(rs, rr) in &refused {
-        let explained = admitted.iter().filter(|&&(s0, _)| s0 <= rr).any(|&(s0, r0)| {
-            let possible = admitted
-                .iter()
-                .filter(|&&(s, r)| r >= s0 && s <= rr)
-                .count() as f64;
-            let recovered = rs.saturating_sub(r0) as f64 / INTERVAL_US as f64;
-            possible > recovered + f64::from(BURST) - 1.0
-        });
+        let explained = admitted
+            .iter()
+            .filter(|&&(s0, _)| s0 <= rr)
+            .any(|&(s0, r0)| {
+                let possible = admitted
+                    .iter()
+                    .filter(|&&(s, r)| r >= s0 && s <= rr)
+                    .count() as f64;
+                let recovered = rs.saturating_sub(r0) as f64 / INTERVAL_US as f64;
+                possible > recovered + f64::from(BURST) - 1.0
+            });
         assert!(explained, "refusal at [{rs}, {rr}] us with capacity left");
     }
 }
-

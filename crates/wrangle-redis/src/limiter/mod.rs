@@ -237,7 +237,10 @@ impl<R: Runtime> RedisLimiterBuilder<R> {
         if self.per > MAX_DURATION {
             return Err(InvalidLimiterConfig::PeriodTooLong);
         }
-        let interval = self.per.as_nanos().div_ceil(1_000 * u128::from(self.rate.get()));
+        let interval = self
+            .per
+            .as_nanos()
+            .div_ceil(1_000 * u128::from(self.rate.get()));
         if self.per.as_micros() < u128::from(self.rate.get()) {
             return Err(InvalidLimiterConfig::RateTooHigh);
         }
