@@ -27,7 +27,7 @@
 //! ```no_run
 //! use std::num::NonZeroU32;
 //! use std::time::Duration;
-//! use wrangle_redis::{Redis, RedisLimitError, RedisLimiter, RedisLockout};
+//! use wrangle_redis::{Redis, RedisLimiter, RedisLockout};
 //!
 //! # wrangle_rt::VirtualRuntime::new().block_on(async {
 //! let redis = Redis::open("redis://127.0.0.1:6379/").unwrap();

@@ -111,6 +111,8 @@ impl Server {
                 Instant::now() < deadline,
                 "redis-server did not answer PING"
             );
+            // A plain thread in the test harness, outside any runtime.
+            #[allow(clippy::disallowed_methods)]
             std::thread::sleep(Duration::from_millis(10));
         }
     }
@@ -162,20 +164,6 @@ pub fn now_us() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_micros() as u64
-}
-
-/// Polls `condition` until it holds, for at most `limit` (real time): "eventually".
-pub fn eventually(limit: Duration, mut condition: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    loop {
-        if condition() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 /// Child processes: this test binary re-run with `test` as the only test, with `role` in
