@@ -127,7 +127,7 @@ impl Contenders {
     }
 
     async fn ours(&self) {
-        black_box(self.limiter.check("k").await.unwrap());
+        black_box(self.limiter.check("k").await).unwrap();
     }
 
     async fn bare(&mut self) {
