@@ -163,3 +163,14 @@ named_future! {
     /// A wait only: dropping it changes nothing.
     LeaseLost => ()
 }
+
+named_future! {
+    /// [`RedisSingleton::cancel`](crate::RedisSingleton::cancel).
+    ///
+    /// # Cancel safety
+    ///
+    /// The singleton is already asked to stop when this is made; dropping the future only
+    /// stops waiting (the task is then cancelled at once, and its lease released by a
+    /// detached task or left to expire).
+    SingletonCancel => ()
+}

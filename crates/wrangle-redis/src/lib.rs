@@ -15,6 +15,9 @@
 //!   ([`lost`](RedisLease::lost), [`is_held`](RedisLease::is_held)).
 //! - [`RedisLockout`]: a cooldown per key ([`lockout_for`](RedisLockout::lockout_for)) and a
 //!   [`wait`](RedisLockout::wait) that ends when every replica's lockout on it has passed.
+//! - [`RedisSingleton`]: a background task that runs on one replica at a time, on a lease,
+//!   taken over by another replica within the lease time plus one renewal interval when its
+//!   process dies.
 //! - [`Redis`]: the shared handle: one multiplexed connection, opened lazily, replaced
 //!   after failures, every call under a timeout; errors are typed ([`RedisError`],
 //!   [`RedisErrorKind`]), never a panic or a hang.
@@ -57,7 +60,7 @@
 //! # Not supported yet
 //!
 //! Redis Cluster (one connection to one node is used), TLS (`rediss://`), exactly-once
-//! schedules and the shared cache tier of issue 19.
+//! schedules (one claim per fire time) and the shared cache tier of issue 19.
 
 #![forbid(unsafe_code)]
 #![doc(test(attr(deny(warnings))))]
@@ -70,6 +73,7 @@ mod input;
 mod lease;
 mod limiter;
 mod lockout;
+mod singleton;
 
 pub use client::{InvalidRedisConfig, Redis, RedisBuilder, RedisStats};
 pub use error::{RedisError, RedisErrorKind};
@@ -80,3 +84,4 @@ pub use limiter::{
     RedisLimiterStats,
 };
 pub use lockout::RedisLockout;
+pub use singleton::{RedisSingleton, RedisSingletonStats};
