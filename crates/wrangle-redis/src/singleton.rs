@@ -41,6 +41,7 @@ use crate::{Redis, RedisError, RedisErrorKind, RedisLease};
 /// ```no_run
 /// use std::time::Duration;
 /// use wrangle_redis::{Redis, RedisSingleton};
+/// use wrangle_rt::Runtime;
 ///
 /// # wrangle_rt::VirtualRuntime::new().block_on(async {
 /// let redis = Redis::open("redis://127.0.0.1/").unwrap();

@@ -55,6 +55,9 @@ fn singleton_child() {
     });
 }
 
+/// A condition on the log, "eventually" true.
+type Pred<'a> = &'a dyn Fn(&[(u64, u32)]) -> bool;
+
 fn read_log(url: &str, key: &str) -> Vec<(u64, u32)> {
     let client = redis::Client::open(url).unwrap();
     let mut conn = client.get_connection().unwrap();
