@@ -86,7 +86,7 @@ fn singleton_three_processes_takeover_after_sigkill() {
         assert_eq!(rx.recv_timeout(Duration::from_secs(60)).unwrap(), "ready");
     }
     let limit = Instant::now() + Duration::from_secs(60);
-    let wait_for = |pred: &dyn Fn(&[(u64, u32)]) -> bool| loop {
+    let wait_for = |pred: Pred<'_>| loop {
         let log = read_log(server.url(), &key);
         if pred(&log) {
             return log;
