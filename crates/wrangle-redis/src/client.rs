@@ -85,8 +85,8 @@ struct Conn {
 
 /// A snapshot of a [`Redis`] handle's counters.
 ///
-/// Invariant: `started == completed + failed + timed_out + running`, where `running` is the
-/// number of calls in flight.
+/// Invariant: `started >= completed + failed + timed_out`; the difference is the calls in
+/// flight and those dropped (cancelled) before they ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct RedisStats {

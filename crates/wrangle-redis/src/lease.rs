@@ -52,9 +52,9 @@ static RELEASE: LazyLock<redis::Script> = LazyLock::new(|| {
 /// - **Renewal**: a task on the runtime extends the lease every third of its time to live
 ///   while the guard lives; the guard owns it and cancels it on drop.
 /// - **Loss**: when a renewal finds the lease gone (it expired and someone else took it) or
-///   fails until the lease's time is up (measured locally from the last renewal sent), the
-///   lease is lost: [`is_held`](Self::is_held) turns false and [`lost`](Self::lost)
-///   completes. [`is_held`](Self::is_held) reads the local deadline itself, so it is false
+///   fails (or hangs) until the lease's time is up (measured locally from the last renewal
+///   sent), the lease is lost: [`is_held`](Self::is_held) turns false and
+///   [`lost`](Self::lost) completes, at the local deadline at the latest. [`is_held`](Self::is_held) reads the local deadline itself, so it is false
 ///   from that instant on even before the renewal task notices.
 /// - **Release**: [`release`](Self::release), or dropping the guard (a detached task then
 ///   deletes the lease, best effort; if that fails, the lease expires within its time to
@@ -374,14 +374,22 @@ async fn renew<R: Runtime>(shared: Arc<Shared<R>>) {
         }
         let sent = rt.now();
         let (key, owner, ttl_ms) = (shared.key.clone(), shared.owner.clone(), shared.ttl_ms);
-        let renewed = shared
-            .redis
-            .call(move |mut conn| async move {
-                let mut invocation = RENEW.prepare_invoke();
-                invocation.key(key).arg(owner).arg(ttl_ms);
-                invocation.invoke_async::<i64>(&mut conn).await
-            })
-            .await;
+        let call = shared.redis.call(move |mut conn| async move {
+            let mut invocation = RENEW.prepare_invoke();
+            invocation.key(key).arg(owner).arg(ttl_ms);
+            invocation.invoke_async::<i64>(&mut conn).await
+        });
+        // A call timeout longer than what is left of the lease must not delay the loss.
+        let deadline = shared.valid_until();
+        let renewed = futures_lite::future::or(async { Some(call.await) }, async {
+            rt.sleep_until(deadline).await;
+            None
+        })
+        .await;
+        let Some(renewed) = renewed else {
+            shared.lost.cancel();
+            return;
+        };
         match renewed {
             Ok(1) => {
                 let until = sent.checked_add(shared.ttl).unwrap_or(sent);
