@@ -190,3 +190,33 @@ fn lease_bad_input_is_a_typed_error() {
         }
     });
 }
+
+#[test]
+fn lease_lost_dropped_after_k_polls() {
+    let server = Server::start();
+    each_runtime(|rt| {
+        let url = server.url().to_owned();
+        async move {
+            let redis = redis(rt, &url);
+            let key = unique("lost-drop");
+            let lease = RedisLease::acquire(&redis, &key, Duration::from_millis(300))
+                .await
+                .unwrap();
+            for k in 0..3 {
+                let mut lost = std::pin::pin!(lease.lost());
+                for _ in 0..k {
+                    assert!(
+                        futures_lite::future::poll_once(lost.as_mut())
+                            .await
+                            .is_none()
+                    );
+                }
+            }
+            // Dropped waits change nothing: still held, and loss still seen.
+            assert!(lease.is_held());
+            delete(&url, &key);
+            lease.lost().await;
+            assert!(!lease.is_held());
+        }
+    });
+}

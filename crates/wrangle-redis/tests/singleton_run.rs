@@ -135,3 +135,47 @@ fn singleton_bad_input_is_a_typed_error() {
         }
     });
 }
+
+#[test]
+fn singleton_cancel_dropped_after_k_polls() {
+    let server = Server::start();
+    each_runtime(|rt| {
+        let url = server.url().to_owned();
+        async move {
+            let key = unique("singleton-cancel");
+            for k in 0..3 {
+                let singleton = RedisSingleton::spawn(
+                    &redis(rt.clone(), &url),
+                    &key,
+                    Duration::from_millis(100),
+                    |_token| std::future::pending::<()>(),
+                )
+                .unwrap();
+                while !singleton.is_leader() {
+                    rt.sleep(Duration::from_millis(5)).await;
+                }
+                let mut cancel = std::pin::pin!(singleton.cancel());
+                for _ in 0..k {
+                    let _ = futures_lite::future::poll_once(cancel.as_mut()).await;
+                }
+            }
+            // Whatever point each was dropped at, the lease comes free again (released, or
+            // expired): a new singleton leads.
+            let last = RedisSingleton::spawn(
+                &redis(rt.clone(), &url),
+                &key,
+                Duration::from_millis(100),
+                |_token| std::future::pending::<()>(),
+            )
+            .unwrap();
+            while !last.is_leader() {
+                rt.sleep(Duration::from_millis(5)).await;
+            }
+            last.abort();
+            while last.is_leader() {
+                rt.sleep(Duration::from_millis(5)).await;
+            }
+            assert_eq!(last.stats().cancelled, 1);
+        }
+    });
+}
