@@ -14,6 +14,7 @@
 //! | `cache` | `wrangle-cache` | `cache` | cache with TTL and time to idle on the runtime's clock, S3-FIFO or exact LRU, per-key single-flight loads, memoized functions with preemptive loads and refresh-ahead |
 //! | `io` | `wrangle-io` | `io` | reconnecting byte streams and message streams, backoff with jitter, TCP and Unix connectors |
 //! | `debounce` | `wrangle-debounce` | `debounce` | coalescing debouncer with shared results (eager, lazy, lodash trailing with max wait), fire-and-forget debouncer, debounce/throttle stream adaptors |
+//! | `redis` | `wrangle-redis` | `redis` (not in `full`) | across processes on Redis: GCRA rate limiter on the server's clock, leases with fencing tokens, cooldown lockouts, singleton tasks |
 //!
 //! # Examples
 //!
@@ -46,6 +47,8 @@
 //!   elsewhere they panic with a message that names the feature to enable.
 //! - `full` (default): every crate of the suite.
 //! - `task`, `pool`, `timer`, `sync`, `cache`, `io`, `debounce`: one feature per crate.
+//! - `redis`: `wrangle-redis`, not part of `full`: it compiles redis-rs (with the Tokio crates
+//!   redis-rs always depends on) and is only useful with a Redis server.
 //! - `signal`: graceful stop on SIGINT/SIGTERM in `task::Supervisor` and `task::Server`.
 //! - `tracing`: unhandled errors become `tracing` events.
 //!
@@ -79,6 +82,9 @@ pub use wrangle_io as io;
 #[cfg(feature = "pool")]
 #[doc(inline)]
 pub use wrangle_pool as pool;
+#[cfg(feature = "redis")]
+#[doc(inline)]
+pub use wrangle_redis as redis;
 #[cfg(feature = "sync")]
 #[doc(inline)]
 pub use wrangle_sync as sync;

@@ -1,0 +1,158 @@
+//! Faults, on every runtime: Redis stopped mid-run (each primitive reports a typed error or
+//! follows its policy), restarted (each recovers by itself); a server that never answers
+//! (a timeout, not a hang); nothing listening.
+
+mod common;
+
+use std::net::TcpListener;
+use std::num::NonZeroU32;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use common::{Server, unique};
+use wrangle_redis::{
+    OnUnavailable, Redis, RedisErrorKind, RedisLease, RedisLimitError, RedisLimiter, RedisLockout,
+};
+use wrangle_rt::testing::each_runtime;
+use wrangle_rt::{DefaultRuntime, Runtime};
+
+fn redis(rt: DefaultRuntime, url: &str) -> Redis<DefaultRuntime> {
+    Redis::builder(url)
+        .runtime(rt)
+        .call_timeout(Duration::from_millis(500))
+        .connect_timeout(Duration::from_millis(500))
+        .reconnect_delay(Duration::from_millis(20))
+        .build()
+        .unwrap()
+}
+
+fn limiter(redis: &Redis<DefaultRuntime>, policy: OnUnavailable) -> RedisLimiter<DefaultRuntime> {
+    RedisLimiter::builder(
+        redis.clone(),
+        NonZeroU32::new(1000).unwrap(),
+        Duration::from_secs(1),
+    )
+    .burst(NonZeroU32::new(1000).unwrap())
+    .prefix(unique("faults"))
+    .on_unavailable(policy)
+    .build()
+    .unwrap()
+}
+
+#[test]
+fn faults_server_stopped_and_restarted() {
+    // Our own server, even with WRANGLE_REDIS_URL set: this test kills it.
+    let server = Mutex::new(Server::start_own());
+    let url = server.lock().unwrap().url().to_owned();
+    each_runtime(|rt| {
+        let (server, url) = (&server, url.clone());
+        async move {
+            let redis = redis(rt.clone(), &url);
+            let closed = limiter(&redis, OnUnavailable::FailClosed);
+            let open = limiter(&redis, OnUnavailable::FailOpen);
+            let lockout = RedisLockout::new(redis.clone(), unique("faults-lockout"));
+            let lease_key = unique("faults-lease");
+            let lease = RedisLease::acquire(&redis, &lease_key, Duration::from_millis(600))
+                .await
+                .unwrap();
+            closed.check("k").await.unwrap();
+            open.check("k").await.unwrap();
+            lockout
+                .lockout_for("k", Duration::from_millis(10))
+                .await
+                .unwrap();
+
+            server.lock().unwrap().stop();
+
+            // Down: typed errors, or the policy.
+            match closed.check("k").await {
+                Err(RedisLimitError::Redis(e)) => assert!(e.is_unavailable(), "{e}"),
+                other => panic!("fail-closed while down: {other:?}"),
+            }
+            open.check("k").await.unwrap();
+            assert!(open.stats().admitted_unavailable >= 1);
+            let err = lockout
+                .lockout_for("k", Duration::from_secs(1))
+                .await
+                .unwrap_err();
+            assert!(err.is_unavailable(), "{err}");
+            assert!(lockout.wait("k").await.unwrap_err().is_unavailable());
+            // The lease cannot be renewed: lost once its time is up, visibly.
+            lease.lost().await;
+            assert!(!lease.is_held());
+            let err = RedisLease::try_acquire(&redis, &lease_key, Duration::from_secs(1))
+                .await
+                .unwrap_err();
+            assert!(err.is_unavailable(), "{err}");
+
+            server.lock().unwrap().restart();
+
+            // Back: everything recovers by itself (the next calls reconnect).
+            let mut tries = 0;
+            while closed.check("k").await.is_err() {
+                tries += 1;
+                assert!(tries < 500, "the limiter did not recover");
+                rt.sleep(Duration::from_millis(20)).await;
+            }
+            lockout
+                .lockout_for("k", Duration::from_millis(10))
+                .await
+                .unwrap();
+            lockout.wait("k").await.unwrap();
+            let again = RedisLease::try_acquire(&redis, &lease_key, Duration::from_secs(1))
+                .await
+                .unwrap()
+                .expect("the lease was lost with the server's data");
+            assert!(again.release().await.unwrap());
+            let _ = lease.release().await;
+            let stats = redis.stats();
+            assert!(stats.connects >= 2, "{stats:?}");
+            assert!(stats.failed >= 1, "{stats:?}");
+        }
+    });
+}
+
+#[test]
+fn faults_silent_server_times_out() {
+    // Accepts connections (the kernel's backlog) and never answers.
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("redis://{}/", silent.local_addr().unwrap());
+    each_runtime(|rt| {
+        let url = url.clone();
+        async move {
+            let redis = redis(rt, &url);
+            let lockout = RedisLockout::new(redis.clone(), "silent:");
+            let err = lockout.remaining("k").await.unwrap_err();
+            assert!(err.is_unavailable(), "{err}");
+            let limiter = limiter(&redis, OnUnavailable::FailClosed);
+            assert!(
+                matches!(limiter.check("k").await, Err(RedisLimitError::Redis(e)) if e.is_unavailable())
+            );
+            let stats = redis.stats();
+            assert_eq!(stats.completed, 0);
+            assert_eq!(stats.started, stats.failed + stats.timed_out);
+        }
+    });
+    drop(silent);
+}
+
+#[test]
+fn faults_nothing_listening_is_unavailable() {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    each_runtime(|rt| async move {
+        let redis = redis(rt, &format!("redis://127.0.0.1:{port}/"));
+        let lockout = RedisLockout::new(redis.clone(), "nobody:");
+        for _ in 0..3 {
+            let err = lockout
+                .lockout_for("k", Duration::from_secs(1))
+                .await
+                .unwrap_err();
+            assert_eq!(err.kind(), RedisErrorKind::Unavailable, "{err}");
+        }
+        assert_eq!(redis.stats().completed, 0);
+    });
+}
