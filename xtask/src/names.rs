@@ -50,7 +50,15 @@ pub(crate) fn names() -> Result {
         c.args(["--all-features", "--", "-Z", "unstable-options"]);
         c.args(["--output-format", "json"]);
         c.env("CARGO_TARGET_DIR", &target);
-        crate::run(c)?;
+        if let Err(first) = crate::run(c) {
+            // Once seen: a nightly rustc crash building a dependency, gone on the next run.
+            eprintln!("xtask: names: retrying {krate} once after: {first}");
+            let mut again = nightly_cargo();
+            again.args(["rustdoc", "-q", "-p", krate, "--lib", "--all-features", "--"]);
+            again.args(["-Z", "unstable-options", "--output-format", "json"]);
+            again.env("CARGO_TARGET_DIR", &target);
+            crate::run(again)?;
+        }
         let file = target
             .join("doc")
             .join(format!("{}.json", krate.replace('-', "_")));
