@@ -11,6 +11,7 @@ use std::task::{Context, Poll, Waker};
 use futures_lite::FutureExt;
 
 use crate::adapter::task_cell::{RawJoin, RawShared};
+use crate::loom::IgnorePoison;
 
 /// The panic payload captured from a task, as `std::panic::catch_unwind` returns it.
 pub(crate) type Payload = Box<dyn Any + Send + 'static>;
@@ -83,9 +84,7 @@ impl PanicPayload {
     /// ```
     #[must_use]
     pub fn into_inner(self) -> Box<dyn Any + Send + 'static> {
-        self.payload
-            .into_inner()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.payload.into_inner().ignore_poison()
     }
 
     /// Re-raises the panic on the current thread.
@@ -448,7 +447,7 @@ impl<T> JoinHandle<T> {
                 .take()
                 .expect("JoinHandle polled after completion")
                 .into_inner()
-                .unwrap_or_else(|e| e.into_inner()),
+                .ignore_poison(),
         }
     }
 }
@@ -518,7 +517,7 @@ impl<T> Future for JoinHandle<T> {
             }
             Inner::Aborted(slot) => {
                 let f = slot.as_mut().expect("JoinHandle polled after completion");
-                let f = f.get_mut().unwrap_or_else(|e| e.into_inner());
+                let f = f.get_mut().ignore_poison();
                 let out = std::task::ready!(f.as_mut().poll(cx));
                 *slot = None;
                 Poll::Ready(out)

@@ -1,5 +1,6 @@
 //! Errors nobody retrieves: [`ErrorHandler`], [`ErrorReporter`] and the process-wide hook.
 
+use crate::loom::IgnorePoison;
 use std::borrow::Cow;
 use std::fmt;
 use std::sync::{Arc, RwLock};
@@ -147,7 +148,7 @@ static GLOBAL: RwLock<Option<Arc<dyn ErrorHandler>>> = RwLock::new(None);
 /// # wrangle_rt::reset_global_error_handler();
 /// ```
 pub fn set_global_error_handler(handler: impl ErrorHandler) -> Option<Arc<dyn ErrorHandler>> {
-    let mut slot = GLOBAL.write().unwrap_or_else(|e| e.into_inner());
+    let mut slot = GLOBAL.write().ignore_poison();
     slot.replace(Arc::new(handler))
 }
 
@@ -160,7 +161,7 @@ pub fn set_global_error_handler(handler: impl ErrorHandler) -> Option<Arc<dyn Er
 /// assert!(wrangle_rt::reset_global_error_handler().is_none());
 /// ```
 pub fn reset_global_error_handler() -> Option<Arc<dyn ErrorHandler>> {
-    GLOBAL.write().unwrap_or_else(|e| e.into_inner()).take()
+    GLOBAL.write().ignore_poison().take()
 }
 
 /// Sends an error to the process-wide handler.
@@ -172,7 +173,7 @@ pub fn reset_global_error_handler() -> Option<Arc<dyn ErrorHandler>> {
 /// wrangle_rt::report_unhandled(wrangle_rt::Unhandled::new("example", "something failed"));
 /// ```
 pub fn report_unhandled(unhandled: Unhandled) {
-    let handler = GLOBAL.read().unwrap_or_else(|e| e.into_inner()).clone();
+    let handler = GLOBAL.read().ignore_poison().clone();
     match handler {
         Some(h) => handle_caught(&*h, unhandled),
         None => default_report(unhandled),

@@ -2,6 +2,7 @@
 //! clock when every task waits, and dropping every task at `abort`.
 
 use super::*;
+use crate::loom::IgnorePoison;
 
 impl VirtualRuntime {
     /// Runs `future` to completion on this thread, running spawned tasks and advancing virtual
@@ -90,7 +91,7 @@ impl VirtualRuntime {
         }
         if st.blocking > 0 || st.holds > 0 {
             // Outside work is in flight; time stands still until it reports back.
-            let _st = self.shared.cond.wait(st).unwrap_or_else(|e| e.into_inner());
+            let _st = self.shared.cond.wait(st).ignore_poison();
             return Ok(());
         }
         let now = self.shared.now(&st);
@@ -111,7 +112,7 @@ impl VirtualRuntime {
                 (Some(t), None) if st.auto_advance => t,
                 (None, Some(g)) => g,
                 _ if st.park_when_stalled => {
-                    let _st = self.shared.cond.wait(st).unwrap_or_else(|e| e.into_inner());
+                    let _st = self.shared.cond.wait(st).ignore_poison();
                     return Ok(());
                 }
                 _ => {
@@ -123,7 +124,7 @@ impl VirtualRuntime {
                         .shared
                         .cond
                         .wait_timeout_while(st, grace, |st| !st.can_move())
-                        .unwrap_or_else(|e| e.into_inner());
+                        .ignore_poison();
                     let moved = st.can_move();
                     return if moved {
                         Ok(())

@@ -23,6 +23,7 @@ use advance::{Advance, AdvanceToNext};
 pub use builder::{BlockOnError, VirtualRuntimeBuilder};
 use sleep::VirtualSleep;
 
+use crate::loom::IgnorePoison;
 use crate::{JoinHandle, Runtime};
 
 /// How long a stalled runtime waits for an outside wake-up by default.
@@ -139,7 +140,7 @@ impl Default for VirtualRuntime {
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, State> {
         // The lock is never held while user code runs.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        self.state.lock().ignore_poison()
     }
 
     fn now(&self, st: &State) -> Instant {
@@ -523,7 +524,7 @@ impl Runtime for VirtualRuntime {
         let (runnable, task) = async_task::Builder::new().propagate_panic(true).spawn(
             move |()| work,
             move |runnable: Runnable| {
-                let guard = guard.lock().unwrap_or_else(|e| e.into_inner()).take();
+                let guard = guard.lock().ignore_poison().take();
                 // Blocking work gets a real thread; the count drops only after the result is
                 // delivered, so the clock cannot move between the two.
                 std::thread::Builder::new()
