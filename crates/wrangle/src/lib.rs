@@ -97,3 +97,10 @@ pub use wrangle_timer as timer;
 
 #[doc(no_inline)]
 pub use wrangle_rt::{CancellationToken, DefaultRuntime, JoinError, JoinHandle, Runtime, Sleep};
+
+/// Compiles and runs every Rust example of `docs/from-python.md` as a doctest, so the guide
+/// follows the API. `cfg(doctest)`: the file is outside the crate, and `cargo package` must not
+/// need it.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/from-python.md")]
+pub struct FromPythonGuide;
