@@ -54,7 +54,15 @@ pub(crate) fn names() -> Result {
             // Once seen: a nightly rustc crash building a dependency, gone on the next run.
             eprintln!("xtask: names: retrying {krate} once after: {first}");
             let mut again = nightly_cargo();
-            again.args(["rustdoc", "-q", "-p", krate, "--lib", "--all-features", "--"]);
+            again.args([
+                "rustdoc",
+                "-q",
+                "-p",
+                krate,
+                "--lib",
+                "--all-features",
+                "--",
+            ]);
             again.args(["-Z", "unstable-options", "--output-format", "json"]);
             again.env("CARGO_TARGET_DIR", &target);
             crate::run(again)?;
