@@ -242,8 +242,8 @@ enum Inner<T> {
     Raw(Option<Arc<RawShared<T>>>),
     /// After `abort`: the cancellation was requested; this resolves when it took effect. In a
     /// `Mutex` only so the handle stays `Sync`: it is reached through `&mut` (`get_mut`), never
-    /// locked.
-    Aborted(Option<StdMutex<CancelFuture<T>>>),
+    /// locked. Boxed so the rare variant does not make every handle bigger.
+    Aborted(Option<Box<StdMutex<CancelFuture<T>>>>),
 }
 
 impl<T> JoinHandle<T> {
@@ -377,10 +377,10 @@ impl<T> JoinHandle<T> {
         // it cannot be ready unless the task already finished.
         let mut cx = Context::from_waker(Waker::noop());
         self.inner = match cancel.as_mut().poll(&mut cx) {
-            Poll::Ready(out) => {
-                Inner::Aborted(Some(StdMutex::new(Box::pin(std::future::ready(out)))))
-            }
-            Poll::Pending => Inner::Aborted(Some(StdMutex::new(cancel))),
+            Poll::Ready(out) => Inner::Aborted(Some(Box::new(StdMutex::new(Box::pin(
+                std::future::ready(out),
+            ))))),
+            Poll::Pending => Inner::Aborted(Some(Box::new(StdMutex::new(cancel)))),
         };
     }
 

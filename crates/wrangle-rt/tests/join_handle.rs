@@ -130,3 +130,13 @@ fn abort_requests_the_cancel_without_waiting_and_the_handle_still_resolves() {
         b.detach();
     });
 }
+
+/// A handle is two words whatever runtime made it: the rare `abort`ed state is boxed.
+#[test]
+fn a_handle_is_two_words() {
+    assert!(
+        size_of::<wrangle_rt::JoinHandle<u64>>() <= 2 * size_of::<usize>(),
+        "{}",
+        size_of::<wrangle_rt::JoinHandle<u64>>()
+    );
+}
