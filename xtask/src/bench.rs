@@ -40,7 +40,7 @@ pub(crate) fn criterion_dir() -> std::path::PathBuf {
         .join("criterion")
 }
 
-/// "measured on <UTC date> at <commit>" (with "+ local changes" when the tree is dirty), so a
+/// `measured on <UTC date> at <commit>` (with "+ local changes" when the tree is dirty), so a
 /// table pasted into `docs/benchmarks.md` says what it measured.
 fn stamp() -> String {
     let out = |cmd: &mut std::process::Command| {
