@@ -240,3 +240,41 @@ where
     rt.abort();
     out
 }
+
+/// Replays every file of a committed fuzz corpus directory through `run`, in name order, so
+/// the stable test suite checks what the nightly fuzzer found (R14).
+///
+/// # Panics
+///
+/// If the directory cannot be read or holds no file (an empty corpus checks nothing), or
+/// naming the first file whose run panicked.
+pub fn replay_fuzz_corpus(dir: impl AsRef<std::path::Path>, run: impl Fn(&[u8])) {
+    let dir = dir.as_ref();
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("corpus {}: {e}", dir.display()))
+        .map(|entry| entry.expect("corpus entry").path())
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "the corpus {} is empty", dir.display());
+    for path in files {
+        let data = std::fs::read(&path).expect("corpus file");
+        let outcome = catch_unwind(AssertUnwindSafe(|| run(&data)));
+        assert!(outcome.is_ok(), "corpus file {} diverged", path.display());
+    }
+}
+
+/// `count` deterministic pseudo-random fuzz inputs of `0..=max_len` bytes (xorshift from
+/// `seed`), for the inputs a corpus does not hold yet.
+pub fn seeded_inputs(count: u64, max_len: usize, seed: u64) -> impl Iterator<Item = Vec<u8>> {
+    (0..count).map(move |i| {
+        let mut x = seed ^ (i.wrapping_mul(0x2545_f491_4f6c_dd1d) | 1);
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let len = (next() % (max_len as u64 + 1)) as usize;
+        (0..len).map(|_| next() as u8).collect()
+    })
+}
