@@ -57,6 +57,9 @@ pub enum DefaultRuntime {
     AsyncStd(AsyncStdRuntime),
     /// The virtual-time runtime.
     Virtual(VirtualRuntime),
+    /// Any other [`Runtime`], erased: a runtime of your own
+    /// ([`ErasedRuntime`](crate::adapter::ErasedRuntime), [`DefaultRuntime::from_runtime`]).
+    Erased(crate::adapter::ErasedRuntime),
 }
 
 impl fmt::Debug for DefaultRuntime {
@@ -69,6 +72,7 @@ impl fmt::Debug for DefaultRuntime {
             #[cfg(feature = "runtime-async-std")]
             DefaultRuntime::AsyncStd(rt) => fmt::Debug::fmt(rt, f),
             DefaultRuntime::Virtual(rt) => fmt::Debug::fmt(rt, f),
+            DefaultRuntime::Erased(rt) => fmt::Debug::fmt(rt, f),
         }
     }
 }
@@ -224,6 +228,7 @@ macro_rules! each {
             #[cfg(feature = "runtime-async-std")]
             DefaultRuntime::AsyncStd($rt) => $e,
             DefaultRuntime::Virtual($rt) => $e,
+            DefaultRuntime::Erased($rt) => $e,
         }
     };
 }
@@ -269,6 +274,7 @@ impl Runtime for DefaultRuntime {
             #[cfg(feature = "runtime-async-std")]
             DefaultRuntime::AsyncStd(rt) => SleepInner::AsyncIo(rt.sleep_until(deadline)),
             DefaultRuntime::Virtual(rt) => SleepInner::Virtual(rt.sleep_until(deadline)),
+            DefaultRuntime::Erased(rt) => SleepInner::Erased(rt.sleep_until(deadline)),
         };
         DefaultSleep { inner }
     }
@@ -293,6 +299,7 @@ enum SleepInner {
     #[cfg(any(feature = "runtime-smol", feature = "runtime-async-std"))]
     AsyncIo(#[pin] AsyncIoSleep),
     Virtual(#[pin] VirtualSleep),
+    Erased(#[pin] crate::adapter::ErasedSleep),
 }
 
 impl fmt::Debug for DefaultSleep {
@@ -313,6 +320,7 @@ impl Future for DefaultSleep {
             #[cfg(any(feature = "runtime-smol", feature = "runtime-async-std"))]
             SleepProj::AsyncIo(s) => s.poll(cx),
             SleepProj::Virtual(s) => s.poll(cx),
+            SleepProj::Erased(s) => s.poll(cx),
         }
     }
 }
@@ -325,6 +333,7 @@ impl Sleep for DefaultSleep {
             #[cfg(any(feature = "runtime-smol", feature = "runtime-async-std"))]
             SleepProj::AsyncIo(s) => s.reset(deadline),
             SleepProj::Virtual(s) => s.reset(deadline),
+            SleepProj::Erased(s) => s.reset(deadline),
         }
     }
 
@@ -335,6 +344,7 @@ impl Sleep for DefaultSleep {
             #[cfg(any(feature = "runtime-smol", feature = "runtime-async-std"))]
             SleepInner::AsyncIo(s) => s.deadline(),
             SleepInner::Virtual(s) => s.deadline(),
+            SleepInner::Erased(s) => s.deadline(),
         }
     }
 }

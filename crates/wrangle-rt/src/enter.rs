@@ -8,7 +8,7 @@ use std::marker::PhantomData;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use crate::DefaultRuntime;
+use crate::{DefaultRuntime, Runtime};
 
 thread_local! {
     /// The runtime entered on this thread, innermost first; `None` when nothing is entered.
@@ -66,6 +66,10 @@ impl DefaultRuntime {
     /// (`DefaultRuntime::scoped(rt, ex.run(..))`): everything it polls then sees it too, at no
     /// cost per task.
     ///
+    /// Any [`Runtime`] can be entered: this crate's runtimes keep their own variant, a runtime
+    /// of your own is wrapped in an [`ErasedRuntime`](crate::adapter::ErasedRuntime) (one
+    /// allocation per spawn and per sleep on top of your runtime's own).
+    ///
     /// An entered runtime takes precedence over the automatic choice (a virtual runtime's
     /// `block_on`, a Tokio context, smol's global executor). It affects only code that asks for
     /// the default; types built with `with_runtime` keep their runtime.
@@ -85,9 +89,9 @@ impl DefaultRuntime {
     /// drop(guard);
     /// assert!(!DefaultRuntime::try_current().is_ok_and(|rt| rt.is_virtual()));
     /// ```
-    pub fn enter(rt: impl Into<DefaultRuntime>) -> EnterGuard {
+    pub fn enter(rt: impl Runtime) -> EnterGuard {
         EnterGuard {
-            previous: replace(Some(rt.into())),
+            previous: replace(Some(DefaultRuntime::from_runtime(rt))),
             _not_send: PhantomData,
         }
     }
@@ -112,9 +116,9 @@ impl DefaultRuntime {
     /// ));
     /// assert_eq!(name, "virtual");
     /// ```
-    pub fn scoped<F: Future>(rt: impl Into<DefaultRuntime>, future: F) -> Scoped<F> {
+    pub fn scoped<F: Future>(rt: impl Runtime, future: F) -> Scoped<F> {
         Scoped {
-            rt: Some(rt.into()),
+            rt: Some(DefaultRuntime::from_runtime(rt)),
             future,
         }
     }
