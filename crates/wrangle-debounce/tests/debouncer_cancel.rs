@@ -42,8 +42,20 @@ fn dropping_the_caller_that_opened_the_window_strands_nobody() {
         settle(&rt).await;
         let follower = d.call(2);
         drop(opener); // cancels the task that made the first call, while it waits
-        assert_eq!(follower.await, Ok(2));
-        assert_eq!(runs.args(), [2]);
+        let got = follower.await;
+        if rt.is_virtual() {
+            assert_eq!(got, Ok(2));
+            assert_eq!(runs.args(), [2]);
+        } else {
+            // A loaded machine can let the 400 ms window close (and the run with the opener's
+            // argument start) before the follower calls; the follower then joins that run.
+            // Either way nobody is stranded and the result is a run's.
+            match got {
+                Ok(2) => assert_eq!(runs.args().last(), Some(&2)),
+                Ok(1) => assert_eq!(runs.args().first(), Some(&1)),
+                other => panic!("the follower got {other:?}"),
+            }
+        }
         d.shutdown().await;
     });
 }
