@@ -48,8 +48,8 @@ fn dropping_the_caller_that_opened_the_window_strands_nobody() {
             assert_eq!(runs.args(), [2]);
         } else {
             // A loaded machine can let the 400 ms window close (and the run with the opener's
-            // argument start) before the follower calls; the follower then joins that run.
-            // Either way nobody is stranded and the result is a run's.
+            // argument start) before the follower calls; the follower then gets that run's
+            // result or a later run's. Either way nobody is stranded.
             match got {
                 Ok(2) => assert_eq!(runs.args().last(), Some(&2)),
                 Ok(1) => assert_eq!(runs.args().first(), Some(&1)),
