@@ -140,9 +140,23 @@ fn a_policy_that_gives_up_closes_the_stream() {
         while let Some(e) = events.next().await {
             seen.push(e);
         }
-        assert_eq!(seen.len(), 4, "{seen:?}");
+        // Three failed attempts, then `Closed`. `events()` sees the events from its call on, so
+        // on a multi-thread runtime of a loaded machine the first failure (1 ms after the
+        // build) can come before the subscription; on virtual time all four are seen.
+        if rt.is_virtual() {
+            assert_eq!(seen.len(), 4, "{seen:?}");
+        } else {
+            assert!((3..=4).contains(&seen.len()), "{seen:?}");
+        }
         assert!(futures_core::stream::FusedStream::is_terminated(&events));
-        assert!(matches!(seen[3], Event::Closed { reason: r } if r == reason));
+        let (closed, failed) = seen.split_last().unwrap();
+        assert!(matches!(closed, Event::Closed { reason: r } if *r == reason));
+        assert!(
+            failed
+                .iter()
+                .all(|e| matches!(e, Event::AttemptFailed { .. })),
+            "{seen:?}"
+        );
         assert_eq!(server.calls(), 3);
         let s = stream.stats();
         assert_eq!((s.started, s.failed), (3, 3));
@@ -232,20 +246,26 @@ fn events_and_counters_follow_the_connection() {
             let mut buf = [0; 1];
             let _ = stream.read(&mut buf).await;
         });
-        let kinds: Vec<&'static str> = {
-            let mut kinds = Vec::new();
-            for _ in 0..3 {
-                kinds.push(match events.next().await.unwrap() {
-                    Event::Connected { .. } => "connected",
-                    Event::Disconnected { .. } => "disconnected",
-                    Event::AttemptFailed { .. } => "failed",
-                    Event::Closed { .. } => "closed",
-                    _ => "other",
-                });
-            }
-            kinds
-        };
-        assert_eq!(kinds, ["connected", "disconnected", "connected"]);
+        // Until the loss has been followed by a new connection.
+        let mut kinds = Vec::new();
+        while kinds.len() < 2 || kinds[kinds.len() - 2..] != ["disconnected", "connected"] {
+            kinds.push(match events.next().await.unwrap() {
+                Event::Connected { .. } => "connected",
+                Event::Disconnected { .. } => "disconnected",
+                Event::AttemptFailed { .. } => "failed",
+                Event::Closed { .. } => "closed",
+                _ => "other",
+            });
+            assert!(kinds.len() <= 3, "unexpected events: {kinds:?}");
+        }
+        if rt.is_virtual() || kinds.len() == 3 {
+            assert_eq!(kinds, ["connected", "disconnected", "connected"]);
+        } else {
+            // `events()` sees the events from its call on: on a multi-thread runtime the driver
+            // task may connect before the test subscribes (a loaded machine; found by xtask
+            // stress, seed 700108), so the first `connected` can precede the subscription.
+            assert_eq!(kinds, ["disconnected", "connected"]);
+        }
         drop(reader);
     });
 }
