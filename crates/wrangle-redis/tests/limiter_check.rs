@@ -111,8 +111,16 @@ fn limiter_acquire_waits_for_the_reserved_slot() {
             } else {
                 assert!(waited >= Duration::from_millis(149), "{waited:?}");
             }
-            // A check right after the reservations is refused: they took the capacity.
-            assert!(limiter.check("k").await.is_err());
+            // A check right after the reservations is refused: they took the capacity until
+            // 50 ms after the last slot. On a real runtime a loaded machine can delay the check
+            // past that (found by xtask stress, seeds 700109 and 700111), so it is asserted only
+            // when the check came back within 30 ms of the last acquire, on the real clock (the
+            // server's clock is real on every runtime, virtual time included).
+            let after_last = std::time::Instant::now();
+            let refused = limiter.check("k").await.is_err();
+            if after_last.elapsed() < Duration::from_millis(30) {
+                assert!(refused, "a check right after the reservations was admitted");
+            }
             assert_eq!(limiter.stats().completed, 4);
         }
     });
