@@ -4,6 +4,10 @@
 //!
 //! `pool_submit_foreign`: 100k submissions from a plain std thread into a 2-worker runtime,
 //! against tokio `Handle::spawn` and async-channel `send_blocking` into a worker task.
+//!
+//! `pool_spawn_join_mt`: the `pool_spawn_join` scenario on a Tokio multi-thread runtime with 2
+//! workers, driven from a task on that runtime, against the same peers; every task counts
+//! itself on a shared counter, checked after the join.
 
 use std::hint::black_box;
 use std::num::NonZeroUsize;
@@ -196,5 +200,120 @@ fn pool_submit_foreign(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, pool_spawn_join, pool_submit_foreign);
+/// Tasks of one `pool_spawn_join_mt` iteration.
+const TASKS_MT: usize = 10_000;
+
+fn pool_spawn_join_mt(c: &mut Criterion) {
+    let mut group = c.benchmark_group("pool_spawn_join_mt");
+    group.sample_size(10);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    // Every contestant spawns from a task on a worker (where a server's handlers spawn), and
+    // every task counts itself: a run that lost a task fails instead of looking fast.
+    let check = |ran: &AtomicUsize| {
+        assert_eq!(
+            ran.swap(0, Ordering::Relaxed),
+            TASKS_MT,
+            "a task did not run"
+        );
+    };
+
+    let pool = TaskPool::builder()
+        .size(NonZeroUsize::new(SIZE).unwrap())
+        .timeout(TIMEOUT)
+        .runtime(TokioRuntime::new(rt.handle().clone()))
+        .build();
+    let ran = Arc::new(AtomicUsize::new(0));
+    group.bench_function("wrangle", |b| {
+        b.iter(|| {
+            let (pool, ran2) = (pool.clone(), ran.clone());
+            rt.block_on(rt.spawn(async move {
+                let handles: Vec<_> = (0..TASKS_MT)
+                    .map(|i| {
+                        let ran = ran2.clone();
+                        pool.spawn(async move {
+                            tokio::task::yield_now().await;
+                            ran.fetch_add(1, Ordering::Relaxed);
+                            i
+                        })
+                        .unwrap()
+                    })
+                    .collect();
+                for (i, h) in handles.into_iter().enumerate() {
+                    assert_eq!(h.await.unwrap(), i);
+                }
+            }))
+            .unwrap();
+            check(&ran);
+        })
+    });
+
+    group.bench_function("tokio_util_tasktracker", |b| {
+        b.iter(|| {
+            let ran2 = ran.clone();
+            rt.block_on(rt.spawn(async move {
+                let sem = Arc::new(Semaphore::new(SIZE));
+                let tracker = TaskTracker::new();
+                for i in 0..TASKS_MT {
+                    let permit = sem.clone().acquire_owned().await.unwrap();
+                    let ran = ran2.clone();
+                    tracker.spawn(async move {
+                        let _permit = permit;
+                        black_box(
+                            tokio::time::timeout(TIMEOUT, async move {
+                                tokio::task::yield_now().await;
+                                ran.fetch_add(1, Ordering::Relaxed);
+                                i
+                            })
+                            .await,
+                        )
+                    });
+                }
+                tracker.close();
+                tracker.wait().await;
+            }))
+            .unwrap();
+            check(&ran);
+        })
+    });
+    group.bench_function("tokio_joinset", |b| {
+        b.iter(|| {
+            let ran2 = ran.clone();
+            rt.block_on(rt.spawn(async move {
+                let sem = Arc::new(Semaphore::new(SIZE));
+                let mut set = JoinSet::new();
+                for i in 0..TASKS_MT {
+                    let permit = sem.clone().acquire_owned().await.unwrap();
+                    let ran = ran2.clone();
+                    set.spawn(async move {
+                        let _permit = permit;
+                        tokio::time::timeout(TIMEOUT, async move {
+                            tokio::task::yield_now().await;
+                            ran.fetch_add(1, Ordering::Relaxed);
+                            i
+                        })
+                        .await
+                    });
+                }
+                while let Some(r) = set.join_next().await {
+                    black_box(r.unwrap().unwrap());
+                }
+            }))
+            .unwrap();
+            check(&ran);
+        })
+    });
+
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    pool_spawn_join,
+    pool_submit_foreign,
+    pool_spawn_join_mt
+);
 criterion_main!(benches);

@@ -1,5 +1,6 @@
 //! wrangle-sync against its peers: `sync_priority_semaphore`, `sync_rate_limiter`,
-//! `sync_dual_queue`, `sync_batch` (see `docs/benchmarks.md`).
+//! `sync_dual_queue`, `sync_batch`, and on a 2-worker Tokio runtime `sync_dual_queue_mt` and
+//! `sync_priority_semaphore_mt` (see `docs/benchmarks.md`).
 
 use std::hint::black_box;
 use std::num::{NonZeroU32, NonZeroUsize};
@@ -387,11 +388,379 @@ fn sync_batch(c: &mut Criterion) {
     group.finish();
 }
 
+/// A Tokio multi-thread runtime with 2 workers, for the `_mt` groups.
+fn tokio_mt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Messages of one `sync_dual_queue_mt` iteration, over all producers.
+const MT_MESSAGES: usize = 100_000;
+/// Producers and consumers each, in `sync_dual_queue_mt`.
+const MT_SIDES: usize = 2;
+
+/// Sum of the values `0..per` sent by each of `MT_SIDES` producers: what the consumers of
+/// `sync_dual_queue_mt` must have received between them.
+fn mt_expected() -> (usize, usize) {
+    let per = MT_MESSAGES / MT_SIDES;
+    (per * MT_SIDES, MT_SIDES * (per * (per - 1) / 2))
+}
+
+/// Awaits the consumers of one `sync_dual_queue_mt` iteration (each returns how many items it
+/// got and their sum) and checks that every message arrived exactly once.
+async fn mt_check(consumers: Vec<tokio::task::JoinHandle<(usize, usize)>>) {
+    let (mut n, mut sum) = (0, 0);
+    for c in consumers {
+        let (cn, csum) = c.await.unwrap();
+        n += cn;
+        sum += csum;
+    }
+    assert_eq!((n, sum), mt_expected(), "a message was lost or duplicated");
+}
+
+fn sync_dual_queue_mt(c: &mut Criterion) {
+    let mut group = c.benchmark_group("sync_dual_queue_mt");
+    group.sample_size(10);
+    let rt = tokio_mt();
+    let per = MT_MESSAGES / MT_SIDES;
+
+    // MPMC, all async: 2 producer and 2 consumer tasks on the 2 workers, driven from a task on
+    // the runtime; the queue closes once both producers are done.
+    group.bench_function(BenchmarkId::new("wrangle", "mpmc_async"), |b| {
+        b.iter(|| {
+            rt.block_on(rt.spawn(async move {
+                let q = wrangle_sync::DualQueue::bounded(NonZeroUsize::new(CAPACITY).unwrap());
+                let consumers: Vec<_> = (0..MT_SIDES)
+                    .map(|_| {
+                        let q = q.clone();
+                        tokio::spawn(async move {
+                            let (mut n, mut sum) = (0, 0);
+                            while let Ok(v) = q.get().await {
+                                n += 1;
+                                sum += v;
+                            }
+                            (n, sum)
+                        })
+                    })
+                    .collect();
+                let producers: Vec<_> = (0..MT_SIDES)
+                    .map(|_| {
+                        let q = q.clone();
+                        tokio::spawn(async move {
+                            for i in 0..per {
+                                q.put(i).await.unwrap();
+                            }
+                        })
+                    })
+                    .collect();
+                for p in producers {
+                    p.await.unwrap();
+                }
+                q.close();
+                mt_check(consumers).await;
+            }))
+            .unwrap()
+        })
+    });
+    group.bench_function(BenchmarkId::new("async_channel", "mpmc_async"), |b| {
+        b.iter(|| {
+            rt.block_on(rt.spawn(async move {
+                let (tx, rx) = async_channel::bounded(CAPACITY);
+                let consumers: Vec<_> = (0..MT_SIDES)
+                    .map(|_| {
+                        let rx = rx.clone();
+                        tokio::spawn(async move {
+                            let (mut n, mut sum) = (0, 0);
+                            while let Ok(v) = rx.recv().await {
+                                n += 1;
+                                sum += v;
+                            }
+                            (n, sum)
+                        })
+                    })
+                    .collect();
+                drop(rx);
+                let producers: Vec<_> = (0..MT_SIDES)
+                    .map(|_| {
+                        let tx = tx.clone();
+                        tokio::spawn(async move {
+                            for i in 0..per {
+                                tx.send(i).await.unwrap();
+                            }
+                        })
+                    })
+                    .collect();
+                drop(tx);
+                for p in producers {
+                    p.await.unwrap();
+                }
+                mt_check(consumers).await;
+            }))
+            .unwrap()
+        })
+    });
+    group.bench_function(BenchmarkId::new("flume", "mpmc_async"), |b| {
+        b.iter(|| {
+            rt.block_on(rt.spawn(async move {
+                let (tx, rx) = flume::bounded(CAPACITY);
+                let consumers: Vec<_> = (0..MT_SIDES)
+                    .map(|_| {
+                        let rx = rx.clone();
+                        tokio::spawn(async move {
+                            let (mut n, mut sum) = (0, 0);
+                            while let Ok(v) = rx.recv_async().await {
+                                n += 1;
+                                sum += v;
+                            }
+                            (n, sum)
+                        })
+                    })
+                    .collect();
+                drop(rx);
+                let producers: Vec<_> = (0..MT_SIDES)
+                    .map(|_| {
+                        let tx = tx.clone();
+                        tokio::spawn(async move {
+                            for i in 0..per {
+                                tx.send_async(i).await.unwrap();
+                            }
+                        })
+                    })
+                    .collect();
+                drop(tx);
+                for p in producers {
+                    p.await.unwrap();
+                }
+                mt_check(consumers).await;
+            }))
+            .unwrap()
+        })
+    });
+
+    // MPMC across the sync/async boundary: 2 producer OS threads with the blocking put, 2
+    // consumer tasks on the 2 workers.
+    group.bench_function(BenchmarkId::new("wrangle", "mpmc_sync_to_async"), |b| {
+        b.iter(|| {
+            let q = wrangle_sync::DualQueue::bounded(NonZeroUsize::new(CAPACITY).unwrap());
+            let consumers: Vec<_> = (0..MT_SIDES)
+                .map(|_| {
+                    let q = q.clone();
+                    rt.spawn(async move {
+                        let (mut n, mut sum) = (0, 0);
+                        while let Ok(v) = q.get().await {
+                            n += 1;
+                            sum += v;
+                        }
+                        (n, sum)
+                    })
+                })
+                .collect();
+            let producers: Vec<_> = (0..MT_SIDES)
+                .map(|_| {
+                    let q = q.clone();
+                    std::thread::spawn(move || {
+                        for i in 0..per {
+                            q.put_blocking(i).unwrap();
+                        }
+                    })
+                })
+                .collect();
+            producers.into_iter().for_each(|p| p.join().unwrap());
+            q.close();
+            rt.block_on(mt_check(consumers));
+        })
+    });
+    group.bench_function(
+        BenchmarkId::new("async_channel", "mpmc_sync_to_async"),
+        |b| {
+            b.iter(|| {
+                let (tx, rx) = async_channel::bounded(CAPACITY);
+                let consumers: Vec<_> = (0..MT_SIDES)
+                    .map(|_| {
+                        let rx = rx.clone();
+                        rt.spawn(async move {
+                            let (mut n, mut sum) = (0, 0);
+                            while let Ok(v) = rx.recv().await {
+                                n += 1;
+                                sum += v;
+                            }
+                            (n, sum)
+                        })
+                    })
+                    .collect();
+                drop(rx);
+                let producers: Vec<_> = (0..MT_SIDES)
+                    .map(|_| {
+                        let tx = tx.clone();
+                        std::thread::spawn(move || {
+                            for i in 0..per {
+                                tx.send_blocking(i).unwrap();
+                            }
+                        })
+                    })
+                    .collect();
+                drop(tx);
+                producers.into_iter().for_each(|p| p.join().unwrap());
+                rt.block_on(mt_check(consumers));
+            })
+        },
+    );
+    group.bench_function(BenchmarkId::new("flume", "mpmc_sync_to_async"), |b| {
+        b.iter(|| {
+            let (tx, rx) = flume::bounded(CAPACITY);
+            let consumers: Vec<_> = (0..MT_SIDES)
+                .map(|_| {
+                    let rx = rx.clone();
+                    rt.spawn(async move {
+                        let (mut n, mut sum) = (0, 0);
+                        while let Ok(v) = rx.recv_async().await {
+                            n += 1;
+                            sum += v;
+                        }
+                        (n, sum)
+                    })
+                })
+                .collect();
+            drop(rx);
+            let producers: Vec<_> = (0..MT_SIDES)
+                .map(|_| {
+                    let tx = tx.clone();
+                    std::thread::spawn(move || {
+                        for i in 0..per {
+                            tx.send(i).unwrap();
+                        }
+                    })
+                })
+                .collect();
+            drop(tx);
+            producers.into_iter().for_each(|p| p.join().unwrap());
+            rt.block_on(mt_check(consumers));
+        })
+    });
+    group.finish();
+}
+
+/// Tasks, permits and rounds of `sync_priority_semaphore_mt`.
+const MT_WAITERS: usize = 64;
+const MT_PERMITS: usize = 4;
+const MT_ROUNDS: usize = 20;
+/// Tasks and rounds of `sync_priority_semaphore_mt`'s one-permit scenario.
+const HOT_TASKS: usize = 8;
+const HOT_ROUNDS: usize = 500;
+
+fn sync_priority_semaphore_mt(c: &mut Criterion) {
+    let mut group = c.benchmark_group("sync_priority_semaphore_mt");
+    let rt = tokio_mt();
+
+    // Contended from both workers: 64 tasks, 4 permits; each task acquires, yields while
+    // holding, releases, 20 times, and returns how many rounds it ran (checked), driven from
+    // a task on the runtime.
+    macro_rules! contended_mt {
+        ($name:literal, $sem:expr, $acquire:ident) => {
+            group.bench_function(BenchmarkId::new($name, "contended64"), |b| {
+                b.iter(|| {
+                    rt.block_on(rt.spawn(async move {
+                        let sem = Arc::new($sem);
+                        let tasks: Vec<_> = (0..MT_WAITERS)
+                            .map(|_| {
+                                let sem = Arc::clone(&sem);
+                                tokio::spawn(async move {
+                                    let mut rounds = 0;
+                                    for _ in 0..MT_ROUNDS {
+                                        let p = $acquire!(sem);
+                                        tokio::task::yield_now().await;
+                                        drop(p);
+                                        rounds += 1;
+                                    }
+                                    rounds
+                                })
+                            })
+                            .collect();
+                        let mut rounds = 0;
+                        for t in tasks {
+                            rounds += t.await.unwrap();
+                        }
+                        assert_eq!(rounds, MT_WAITERS * MT_ROUNDS, "a round did not run");
+                    }))
+                    .unwrap()
+                })
+            });
+        };
+    }
+    // One permit fought over by both workers: 8 tasks acquire and release it 500 times each
+    // with nothing in between, so a task waits only while a task on the other worker holds it.
+    macro_rules! hot_mt {
+        ($name:literal, $sem:expr, $acquire:ident) => {
+            group.bench_function(BenchmarkId::new($name, "hot1"), |b| {
+                b.iter(|| {
+                    rt.block_on(rt.spawn(async move {
+                        let sem = Arc::new($sem);
+                        let tasks: Vec<_> = (0..HOT_TASKS)
+                            .map(|_| {
+                                let sem = Arc::clone(&sem);
+                                tokio::spawn(async move {
+                                    let mut rounds = 0;
+                                    for _ in 0..HOT_ROUNDS {
+                                        drop(black_box($acquire!(sem)));
+                                        rounds += 1;
+                                    }
+                                    rounds
+                                })
+                            })
+                            .collect();
+                        let mut rounds = 0;
+                        for t in tasks {
+                            rounds += t.await.unwrap();
+                        }
+                        assert_eq!(rounds, HOT_TASKS * HOT_ROUNDS, "a round did not run");
+                    }))
+                    .unwrap()
+                })
+            });
+        };
+    }
+    macro_rules! ours {
+        ($s:ident) => {
+            $s.acquire().await.unwrap()
+        };
+    }
+    macro_rules! tokio_acq {
+        ($s:ident) => {
+            $s.acquire().await.unwrap()
+        };
+    }
+    macro_rules! async_lock_acq {
+        ($s:ident) => {
+            $s.acquire().await
+        };
+    }
+    hot_mt!("wrangle", wrangle_sync::PrioritySemaphore::new(1), ours);
+    hot_mt!("tokio", tokio::sync::Semaphore::new(1), tokio_acq);
+    hot_mt!("async_lock", async_lock::Semaphore::new(1), async_lock_acq);
+    contended_mt!(
+        "wrangle",
+        wrangle_sync::PrioritySemaphore::new(MT_PERMITS),
+        ours
+    );
+    contended_mt!("tokio", tokio::sync::Semaphore::new(MT_PERMITS), tokio_acq);
+    contended_mt!(
+        "async_lock",
+        async_lock::Semaphore::new(MT_PERMITS),
+        async_lock_acq
+    );
+    group.finish();
+}
+
 criterion_group!(
     benches,
     sync_priority_semaphore,
     sync_rate_limiter,
     sync_dual_queue,
-    sync_batch
+    sync_batch,
+    sync_dual_queue_mt,
+    sync_priority_semaphore_mt
 );
 criterion_main!(benches);
