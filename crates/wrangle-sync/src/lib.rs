@@ -93,6 +93,9 @@
 //! This crate has no features of its own: runtimes are chosen through `wrangle-rt`'s features
 //! (or the `wrangle` facade's).
 //!
+//! - `sink`: [`stream::BatchSender`] implements `futures_sink::Sink`, so a stream can be
+//!   `forward`ed into a batch channel (one small dependency, `futures-sink`).
+//!
 //! # Runtime support
 //!
 //! Every primitive works on every runtime `wrangle-rt` supports, and from plain threads where
