@@ -82,6 +82,7 @@ mod join_handle;
 mod loom;
 mod pool;
 mod threaded;
+mod trace;
 mod tracker;
 mod worker;
 

@@ -2,6 +2,7 @@
 //! ([`TaskPoolStats`]) and its named futures ([`Run`], [`Shutdown`], [`ShutdownTimeout`]).
 //! The workers' loop is in `worker.rs`.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
 use std::num::NonZeroUsize;
@@ -19,6 +20,7 @@ use crate::deadline_slot::DeadlineSlot;
 use crate::dispatch::{Crew, Dispatch, Roster};
 use crate::job::{Detached, Job, drop_caught};
 use crate::loom::{Mutex, MutexGuard, lock};
+use crate::trace::TaskName;
 use crate::worker::{InCtx, Registry, WorkerCtx, with_current, worker};
 use crate::{PoolJoinHandle, ShutdownTimedOut, SpawnError, TaskError};
 
@@ -439,12 +441,60 @@ impl<R: Runtime> TaskPool<R> {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
+        self.spawn_inner(future, None)
+    }
+
+    /// Submits `future` like [`spawn`](TaskPool::spawn), under a name that labels the task in
+    /// diagnostics: with the `tracing` feature, the task's span (`pool.task`) carries it as
+    /// `task.name` (without the feature the name is dropped, and this is `spawn`).
+    ///
+    /// A name is given at spawn, as `tokio::task::Builder::name` does, because that is where
+    /// the caller knows what the task is for; a method beside `spawn` keeps `spawn` itself
+    /// free of a name argument most callers do not need.
+    ///
+    /// # Errors
+    ///
+    /// [`SpawnError`] with the future, if the pool is closed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wrangle_rt::VirtualRuntime;
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// let pool = wrangle_pool::TaskPool::unbounded_with_runtime(rt.clone());
+    /// let user = 42;
+    /// // `String` or `&'static str`: a name can say which of many alike tasks this is.
+    /// let h = pool.spawn_named(format!("fetch-user-{user}"), async move { user }).unwrap();
+    /// assert_eq!(rt.block_on(h).unwrap(), 42);
+    /// ```
+    pub fn spawn_named<F>(
+        &self,
+        name: impl Into<Cow<'static, str>>,
+        future: F,
+    ) -> Result<PoolJoinHandle<F::Output>, SpawnError<F>>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.spawn_inner(future, Some(name.into()))
+    }
+
+    fn spawn_inner<F>(
+        &self,
+        future: F,
+        name: TaskName,
+    ) -> Result<PoolJoinHandle<F::Output>, SpawnError<F>>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
         let shared = &self.owner.shared;
         let mut st = shared.lock();
         if st.closed {
             return Err(SpawnError(future));
         }
-        let (cell, handle) = wrangle_rt::adapter::task_pair(Job::new(future));
+        let (cell, handle) = wrangle_rt::adapter::task_pair(Job::new(future, name));
         push(&shared.queue, Box::pin(cell));
         st.submitted += 1;
         shared.find_searcher(st);
@@ -504,7 +554,7 @@ impl<R: Runtime> TaskPool<R> {
         if st.closed {
             return Err(SpawnError(future));
         }
-        push(&shared.queue, Box::pin(Detached::new(future)));
+        push(&shared.queue, Box::pin(Detached::new(future, None)));
         st.submitted += 1;
         shared.find_searcher(st);
         Ok(())
