@@ -258,6 +258,15 @@ impl<T> Stream for MessageEnd<T> {
     }
 }
 
+/// Terminated once the other end stopped sending and everything it sent was read: the next
+/// poll returns `None`.
+impl<T> futures_core::stream::FusedStream for MessageEnd<T> {
+    fn is_terminated(&self) -> bool {
+        let p = lock(&self.read);
+        p.write_closed && p.queue.is_empty()
+    }
+}
+
 impl<T> futures_sink::Sink<T> for MessageEnd<T> {
     type Error = io::Error;
 

@@ -41,6 +41,12 @@ impl Deadlines {
         }
         !self.reaper.load(Ordering::Relaxed) && !self.reaper.swap(true, Ordering::AcqRel)
     }
+
+    /// The reaper was cancelled (the pool aborted, then reopened): the next `arm` starts one.
+    pub(crate) fn reaper_gone(&self) {
+        self.idle.store(false, Ordering::SeqCst);
+        self.reaper.store(false, Ordering::Release);
+    }
 }
 
 /// Fires the slots whose deadline passed, sleeping until the next deadline.

@@ -7,6 +7,7 @@ use std::task::{Context, Poll};
 
 use wrangle_rt::{ErrorReporter, JoinError, PanicPayload, Unhandled};
 
+use crate::trace::TaskName;
 use crate::worker::{End, WorkerCtx, with_current};
 
 /// How a job ended, as delivered to its handle.
@@ -57,6 +58,10 @@ pub(crate) struct Job<F> {
     /// address, never 0 or 1). One word, so that a small task's whole allocation stays small:
     /// a long queue of them stays in cache longer.
     state: usize,
+    /// The task's span (feature `tracing` only: without it a job stays one word bigger than
+    /// its future).
+    #[cfg(feature = "tracing")]
+    span: tracing::Span,
 }
 
 const NOT_STARTED: usize = 0;
@@ -65,10 +70,14 @@ const ENDED: usize = 1;
 const NO_WORKER: usize = usize::MAX;
 
 impl<F> Job<F> {
-    pub(crate) fn new(future: F) -> Self {
+    pub(crate) fn new(future: F, name: TaskName) -> Self {
+        #[cfg(not(feature = "tracing"))]
+        let _ = name;
         Job {
             future,
             state: NOT_STARTED,
+            #[cfg(feature = "tracing")]
+            span: crate::trace::spawned(name),
         }
     }
 }
@@ -82,9 +91,9 @@ pub(crate) struct Detached<F> {
 }
 
 impl<F> Detached<F> {
-    pub(crate) fn new(future: F) -> Self {
+    pub(crate) fn new(future: F, name: TaskName) -> Self {
         Detached {
-            job: Job::new(future),
+            job: Job::new(future, name),
         }
     }
 }
@@ -114,14 +123,20 @@ impl<F: Future> Future for Job<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
+        #[cfg(feature = "tracing")]
+        let _entered = this.span.enter();
         if *this.state == NOT_STARTED {
             *this.state = with_current(WorkerCtx::begin).unwrap_or(NO_WORKER);
+            #[cfg(feature = "tracing")]
+            crate::trace::started(this.span);
         }
         let polled = catch_unwind(AssertUnwindSafe(|| this.future.poll(cx)));
         let (end, kind) = match polled {
             Ok(Poll::Ready(v)) => {
                 *this.state = ENDED;
                 with_current(|w| w.record(End::Completed));
+                #[cfg(feature = "tracing")]
+                crate::trace::ended(this.span, End::Completed);
                 return Poll::Ready(JobOutcome::Done(v));
             }
             Err(p) => (End::Panicked, FailureKind::Panicked(p)),
@@ -133,6 +148,8 @@ impl<F: Future> Future for Job<F> {
             },
         };
         *this.state = ENDED;
+        #[cfg(feature = "tracing")]
+        crate::trace::ended(this.span, end);
         let reporter = with_current(|w| {
             w.record(end);
             w.reporter.clone()
@@ -155,6 +172,8 @@ impl<F> PinnedDrop for Job<F> {
         if state == ENDED {
             return;
         }
+        #[cfg(feature = "tracing")]
+        crate::trace::ended(&self.span, End::Cancelled);
         with_current(|w| {
             let ours = match state {
                 NOT_STARTED => w.taken_not_begun(),
@@ -167,16 +186,20 @@ impl<F> PinnedDrop for Job<F> {
     }
 }
 
-#[cfg(test)]
+// With `tracing`, each job carries its span: the size below holds without it.
+#[cfg(all(test, not(feature = "tracing")))]
 mod tests {
     use super::*;
 
     #[test]
     fn a_small_detached_task_fits_in_a_small_allocation() {
         let done = std::sync::Arc::new(());
-        let job = Detached::new(async move {
-            drop(done);
-        });
+        let job = Detached::new(
+            async move {
+                drop(done);
+            },
+            None,
+        );
         // The future (an `Arc` and its state) and the job's one word of state: 24 bytes, a
         // 32-byte glibc chunk, as small as a boxed closure holding the same `Arc`.
         assert!(size_of_val(&job) <= 24, "{}", size_of_val(&job));

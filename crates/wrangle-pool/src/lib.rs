@@ -6,6 +6,10 @@
 //!   not), `spawn_detached` for fire-and-forget work without a handle, `close`, `shutdown`
 //!   (drains even if its future is dropped), `shutdown_timeout`, cancel on drop, panics
 //!   isolated, [`TaskPoolStats`].
+//! - tokio-util's `TaskTracker` habits on the same pool: [`TaskPool::wait_empty`] (wait for
+//!   the pool to be empty without closing it), [`TaskPool::reopen`],
+//!   [`TaskPool::track_future`] (count a future the caller polls itself) and
+//!   [`TaskPool::token`] (cancelled when the pool closes).
 //! - [`PoolJoinHandle`]: the task's handle: drop cancels (a queued task never runs), `detach`,
 //!   `abort()` (request, never waits), `cancel().await` (cancel and wait), `join_blocking()`
 //!   for sync callers.
@@ -78,6 +82,8 @@ mod join_handle;
 mod loom;
 mod pool;
 mod threaded;
+mod trace;
+mod tracker;
 mod worker;
 
 pub mod future {
@@ -86,6 +92,7 @@ pub mod future {
 
     pub use crate::join_handle::Cancel;
     pub use crate::pool::{Run, Shutdown, ShutdownTimeout};
+    pub use crate::tracker::{TrackedFuture, WaitEmpty};
 }
 
 pub use error::{ShutdownTimedOut, SpawnError, TaskError};

@@ -2,6 +2,7 @@
 //! ([`TaskPoolStats`]) and its named futures ([`Run`], [`Shutdown`], [`ShutdownTimeout`]).
 //! The workers' loop is in `worker.rs`.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
 use std::num::NonZeroUsize;
@@ -12,13 +13,14 @@ use std::time::Duration;
 
 use concurrent_queue::ConcurrentQueue;
 use event_listener::{Event, EventListener, IntoNotification};
-use wrangle_rt::{DefaultRuntime, ErrorReporter, JoinHandle, Runtime};
+use wrangle_rt::{CancellationToken, DefaultRuntime, ErrorReporter, JoinHandle, Runtime};
 
 use crate::deadline::{Deadlines, reaper};
 use crate::deadline_slot::DeadlineSlot;
 use crate::dispatch::{Crew, Dispatch, Roster};
 use crate::job::{Detached, Job, drop_caught};
 use crate::loom::{Mutex, MutexGuard, lock};
+use crate::trace::TaskName;
 use crate::worker::{InCtx, Registry, WorkerCtx, with_current, worker};
 use crate::{PoolJoinHandle, ShutdownTimedOut, SpawnError, TaskError};
 
@@ -123,8 +125,10 @@ pub(crate) struct Shared<R: Runtime> {
     pub(crate) crew: Crew,
     /// Idle workers wait here for work.
     pub(crate) work: Event,
-    /// Shutdown waits here for the last worker to leave.
+    /// Shutdown waits here for the last worker to leave (and the last tracked future).
     pub(crate) drained: Event,
+    /// `wait_empty` waits here for nothing to be queued, running or tracked.
+    pub(crate) emptied: Event,
     /// Deadlines of running tasks, when the pool has a timeout.
     pub(crate) deadlines: Deadlines,
 }
@@ -137,6 +141,25 @@ pub(crate) struct State {
     pub(crate) closed: bool,
     /// Everything was cancelled (the pool was dropped, or a shutdown deadline passed).
     aborted: bool,
+    /// Bumped by each `reopen`: a worker of an earlier generation that leaves a reopened pool
+    /// hands its place on (see `WorkerExit`).
+    pub(crate) generation: u64,
+    /// Cancelled when the pool closes; replaced by `reopen`. Users get children of it.
+    pub(crate) token: CancellationToken,
+    /// Futures of `track_future`, counted beside the pool's own tasks.
+    pub(crate) tracked: TrackedCounts,
+}
+
+/// The counts of tracked futures (`tracker.rs`), kept under the pool's lock.
+#[derive(Debug, Default)]
+pub(crate) struct TrackedCounts {
+    /// Not dropped yet: what `wait_empty` and `shutdown` wait for.
+    pub(crate) live: usize,
+    /// Not ended yet (`TaskPoolStats::running`).
+    pub(crate) running: usize,
+    pub(crate) completed: u64,
+    pub(crate) failed: u64,
+    pub(crate) cancelled: u64,
 }
 
 impl<R: Runtime> fmt::Debug for TaskPool<R> {
@@ -241,10 +264,14 @@ impl<R: Runtime> TaskPoolBuilder<R> {
                         handles: Vec::new(),
                         closed: false,
                         aborted: false,
+                        generation: 0,
+                        token: CancellationToken::new(),
+                        tracked: TrackedCounts::default(),
                     }),
                     crew: Crew::new(self.size),
                     work: Event::new(),
                     drained: Event::new(),
+                    emptied: Event::new(),
                     deadlines: Deadlines::default(),
                 }),
             }),
@@ -414,12 +441,60 @@ impl<R: Runtime> TaskPool<R> {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
+        self.spawn_inner(future, None)
+    }
+
+    /// Submits `future` like [`spawn`](TaskPool::spawn), under a name that labels the task in
+    /// diagnostics: with the `tracing` feature, the task's span (`pool.task`) carries it as
+    /// `task.name` (without the feature the name is dropped, and this is `spawn`).
+    ///
+    /// A name is given at spawn, as `tokio::task::Builder::name` does, because that is where
+    /// the caller knows what the task is for; a method beside `spawn` keeps `spawn` itself
+    /// free of a name argument most callers do not need.
+    ///
+    /// # Errors
+    ///
+    /// [`SpawnError`] with the future, if the pool is closed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wrangle_rt::VirtualRuntime;
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// let pool = wrangle_pool::TaskPool::unbounded_with_runtime(rt.clone());
+    /// let user = 42;
+    /// // `String` or `&'static str`: a name can say which of many alike tasks this is.
+    /// let h = pool.spawn_named(format!("fetch-user-{user}"), async move { user }).unwrap();
+    /// assert_eq!(rt.block_on(h).unwrap(), 42);
+    /// ```
+    pub fn spawn_named<F>(
+        &self,
+        name: impl Into<Cow<'static, str>>,
+        future: F,
+    ) -> Result<PoolJoinHandle<F::Output>, SpawnError<F>>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.spawn_inner(future, Some(name.into()))
+    }
+
+    fn spawn_inner<F>(
+        &self,
+        future: F,
+        name: TaskName,
+    ) -> Result<PoolJoinHandle<F::Output>, SpawnError<F>>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
         let shared = &self.owner.shared;
         let mut st = shared.lock();
         if st.closed {
             return Err(SpawnError(future));
         }
-        let (cell, handle) = wrangle_rt::adapter::task_pair(Job::new(future));
+        let (cell, handle) = wrangle_rt::adapter::task_pair(Job::new(future, name));
         push(&shared.queue, Box::pin(cell));
         st.submitted += 1;
         shared.find_searcher(st);
@@ -479,7 +554,7 @@ impl<R: Runtime> TaskPool<R> {
         if st.closed {
             return Err(SpawnError(future));
         }
-        push(&shared.queue, Box::pin(Detached::new(future)));
+        push(&shared.queue, Box::pin(Detached::new(future, None)));
         st.submitted += 1;
         shared.find_searcher(st);
         Ok(())
@@ -528,6 +603,9 @@ impl<R: Runtime> TaskPool<R> {
     /// Refuses new tasks from now on; queued and running tasks go on. Returns `true` if this
     /// call closed the pool, `false` if it was closed already.
     ///
+    /// The pool's [`token`](TaskPool::token) is cancelled, so tasks that watch it can finish
+    /// early. [`reopen`](TaskPool::reopen) opens the pool again.
+    ///
     /// # Examples
     ///
     /// ```
@@ -550,13 +628,15 @@ impl<R: Runtime> TaskPool<R> {
         st.closed = true;
         // The woken workers search once more, see the closed queue and leave.
         let idle = shared.crew.wake_idle(&mut st.roster);
-        let none_left = st.roster.workers == 0;
+        let none_left = st.is_drained();
+        let token = st.token.clone();
         drop(st);
         // Idle workers see the closed, empty queue and leave.
         shared.work.notify(idle.additional());
         if none_left {
             shared.drained.notify(usize::MAX);
         }
+        token.cancel();
         true
     }
 
@@ -567,7 +647,7 @@ impl<R: Runtime> TaskPool<R> {
     }
 
     /// Closes the pool at once and returns a future that waits until every queued and running
-    /// task has ended.
+    /// task has ended, and every [tracked future](TaskPool::track_future) was dropped.
     ///
     /// Every handle resolves. The pool drains even if the returned future is dropped.
     ///
@@ -682,19 +762,21 @@ impl<R: Runtime> TaskPool<R> {
     #[must_use]
     pub fn stats(&self) -> TaskPoolStats {
         let shared = &self.owner.shared;
-        let (submitted, queued) = {
+        let (submitted, queued, tracked) = {
             let st = shared.lock();
-            (st.submitted, shared.queue.len())
+            let t = &st.tracked;
+            let tracked = (t.running, t.completed, t.failed, t.cancelled);
+            (st.submitted, shared.queue.len(), tracked)
         };
         let t = shared.registry.totals();
         TaskPoolStats {
             submitted,
             queued,
-            running: t.running,
-            completed: t.completed,
-            failed: t.failed,
+            running: t.running + tracked.0,
+            completed: t.completed + tracked.1,
+            failed: t.failed + tracked.2,
             timed_out: t.timed_out,
-            cancelled: t.cancelled,
+            cancelled: t.cancelled + tracked.3,
         }
     }
 
@@ -702,6 +784,11 @@ impl<R: Runtime> TaskPool<R> {
     #[must_use]
     pub fn runtime(&self) -> &R {
         &self.owner.shared.rt
+    }
+
+    /// The state shared with the workers (for `tracker.rs`).
+    pub(crate) fn shared(&self) -> &Arc<Shared<R>> {
+        &self.owner.shared
     }
 }
 
@@ -721,11 +808,12 @@ impl<R: Runtime> TaskPool<R> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct TaskPoolStats {
-    /// Tasks accepted by `spawn`, `spawn_detached` or `run`.
+    /// Tasks accepted by `spawn`, `spawn_detached` or `run`, and futures accepted by
+    /// `track_future`.
     pub submitted: u64,
     /// Tasks waiting for a free slot.
     pub queued: usize,
-    /// Tasks whose body has started and not ended.
+    /// Tasks whose body has started and not ended, and tracked futures not ended.
     pub running: usize,
     /// Tasks that produced their output.
     pub completed: u64,
@@ -794,7 +882,7 @@ impl<R: Runtime> Future for Drained<'_, R> {
                 self.listener = None;
             }
             let listener = self.shared.drained.listen();
-            if self.shared.lock().roster.workers == 0 {
+            if self.shared.lock().is_drained() {
                 return Poll::Ready(());
             }
             self.listener = Some(listener);
@@ -891,6 +979,7 @@ impl<R: Runtime> Shared<R> {
                 self.work.notify(1.additional());
             }
             Dispatch::New => {
+                let generation = st.generation;
                 let ctx = Arc::new(WorkerCtx::new(
                     self.reporter.clone(),
                     self.timeout.is_some(),
@@ -898,9 +987,10 @@ impl<R: Runtime> Shared<R> {
                     self.crew.size().is_some_and(|s| s.get() == 1),
                 ));
                 self.registry.add(ctx.clone());
-                let worker = self
-                    .rt
-                    .spawn(InCtx::new(ctx.clone(), worker(self.clone(), ctx)));
+                let worker = self.rt.spawn(InCtx::new(
+                    ctx.clone(),
+                    worker(self.clone(), ctx, generation),
+                ));
                 st.handles.push(worker);
             }
         }
@@ -915,6 +1005,11 @@ impl<R: Runtime> Shared<R> {
         lock(&self.state)
     }
 
+    /// The counter of submissions, for tracked futures (`tracker.rs`).
+    pub(crate) fn count_submitted(st: &mut State) {
+        st.submitted += 1;
+    }
+
     /// Takes every queued job and worker handle out of the pool and closes it.
     fn take_all(&self) -> (Vec<BoxJob>, Vec<JoinHandle<()>>) {
         let mut st = self.lock();
@@ -923,7 +1018,32 @@ impl<R: Runtime> Shared<R> {
         let queue: Vec<BoxJob> = self.queue.try_iter().collect();
         // Counted here, as they are never started.
         self.registry.dropped_queued(queue.len());
-        (queue, std::mem::take(&mut st.handles))
+        let token = st.token.clone();
+        let taken = (queue, std::mem::take(&mut st.handles));
+        drop(st);
+        token.cancel();
+        taken
+    }
+
+    /// Under the lock: nothing queued, running or tracked (every worker idle, or none).
+    pub(crate) fn is_empty_locked(&self, st: &State) -> bool {
+        st.roster.idle == st.roster.workers && st.tracked.live == 0 && self.queue.is_empty()
+    }
+
+    /// Reopens a closed pool (`TaskPool::reopen`); `false` if it was open.
+    pub(crate) fn reopen(&self) -> bool {
+        let mut st = self.lock();
+        if !st.closed {
+            return false;
+        }
+        st.closed = false;
+        st.generation += 1;
+        st.token = CancellationToken::new();
+        if std::mem::take(&mut st.aborted) {
+            // The reaper was cancelled with everything else: the next deadline starts one.
+            self.deadlines.reaper_gone();
+        }
+        true
     }
 
     /// Cancels everything at once (the last pool handle was dropped).
@@ -936,6 +1056,14 @@ impl<R: Runtime> Shared<R> {
         }
         drop(handles);
         self.drained.notify(usize::MAX);
+        self.emptied.notify(usize::MAX);
+    }
+}
+
+impl State {
+    /// No worker left and no tracked future alive: what a shutdown waits for.
+    pub(crate) fn is_drained(&self) -> bool {
+        self.roster.workers == 0 && self.tracked.live == 0
     }
 }
 

@@ -289,8 +289,13 @@ impl Registry {
 pub(crate) fn worker<R: Runtime>(
     shared: Arc<Shared<R>>,
     ctx: Arc<WorkerCtx>,
+    generation: u64,
 ) -> impl Future<Output = ()> + Send + 'static {
-    let exit = WorkerExit { shared, ctx };
+    let exit = WorkerExit {
+        shared,
+        ctx,
+        generation,
+    };
     async move {
         // A local, declared before the work's future: dropped after it, so a task the worker
         // was running is gone when the worker is counted out.
@@ -320,7 +325,13 @@ async fn work<R: Runtime>(shared: &Arc<Shared<R>>, ctx: &WorkerCtx) {
                             return;
                         }
                         shared.crew.go_idle(&mut st.roster);
-                        Err(shared.work.listen())
+                        let listener = shared.work.listen();
+                        // The last busy worker going idle empties the pool: `wait_empty`.
+                        if shared.is_empty_locked(&st) {
+                            drop(st);
+                            shared.emptied.notify(usize::MAX);
+                        }
+                        Err(listener)
                     }
                 }
             }
@@ -371,6 +382,8 @@ async fn work<R: Runtime>(shared: &Arc<Shared<R>>, ctx: &WorkerCtx) {
 struct WorkerExit<R: Runtime> {
     shared: Arc<Shared<R>>,
     ctx: Arc<WorkerCtx>,
+    /// The pool's generation when this worker was spawned (see `State::generation`).
+    generation: u64,
 }
 
 impl<R: Runtime> Drop for WorkerExit<R> {
@@ -383,10 +396,22 @@ impl<R: Runtime> Drop for WorkerExit<R> {
         self.shared.registry.remove(&self.ctx);
         let mut st = self.shared.lock();
         self.shared.crew.leave(&mut st.roster);
-        let last = st.roster.workers == 0;
-        drop(st);
-        if last {
+        let drained = st.is_drained();
+        let empty = self.shared.is_empty_locked(&st);
+        if st.generation != self.generation && !st.closed {
+            // It was leaving a closed pool that was reopened meanwhile: a submission made
+            // since may have found the pool at its size with this worker, and sent nobody.
+            // (Only a worker of an earlier generation does this, once: a worker dropped with
+            // its runtime never spawns another.)
+            self.shared.find_searcher(st);
+        } else {
+            drop(st);
+        }
+        if drained {
             self.shared.drained.notify(usize::MAX);
+        }
+        if empty {
+            self.shared.emptied.notify(usize::MAX);
         }
     }
 }

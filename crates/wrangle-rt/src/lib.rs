@@ -106,6 +106,8 @@ mod join;
 mod loom;
 mod output;
 mod runtime;
+#[cfg(feature = "tracing")]
+mod span_recorder;
 pub mod testing;
 pub mod thread;
 mod time;

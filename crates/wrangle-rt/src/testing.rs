@@ -14,6 +14,12 @@ use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 
 use crate::{DefaultRuntime, VirtualRuntime};
 
+/// With the `tracing` feature: a subscriber that records spans and their events, for tests
+/// of the crates' spans.
+#[cfg(feature = "tracing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
+pub use crate::span_recorder::{RecordedSpan, SpanRecorder};
+
 /// The seed the virtual runtime uses in tests unless `WRANGLE_VIRTUAL_SEED` says otherwise.
 pub const DEFAULT_SEED: u64 = 0x5EED;
 

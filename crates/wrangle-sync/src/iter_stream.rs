@@ -216,6 +216,15 @@ impl<T: Send + 'static> Stream for IterStream<T> {
     }
 }
 
+/// Terminated once the iterator ended (or its panic was re-raised) and every item it produced
+/// was yielded: the next poll returns `None`.
+impl<T: Send + 'static> futures_core::stream::FusedStream for IterStream<T> {
+    fn is_terminated(&self) -> bool {
+        let st = lock(&self.shared.state);
+        st.buf.is_empty() && matches!(st.end, End::Finished | End::Reported)
+    }
+}
+
 impl<T> Drop for IterStream<T> {
     fn drop(&mut self) {
         let left = {

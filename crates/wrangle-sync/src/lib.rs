@@ -90,8 +90,11 @@
 //!
 //! # Features
 //!
-//! This crate has no features of its own: runtimes are chosen through `wrangle-rt`'s features
-//! (or the `wrangle` facade's).
+//! Runtimes are chosen through `wrangle-rt`'s features (forwarded here as `runtime-*`, or
+//! through the `wrangle` facade's). Of its own, the crate has one:
+//!
+//! - `sink`: [`stream::BatchSender`] implements `futures_sink::Sink`, so a stream can be
+//!   `forward`ed into a batch channel (one small dependency, `futures-sink`).
 //!
 //! # Runtime support
 //!

@@ -74,6 +74,9 @@
 //!
 //! - `signal`: `Supervisor::signals` and `Server::signals` react to SIGINT and SIGTERM
 //!   (through `async-signal`; Unix, and Ctrl-C only on Windows).
+//! - `tracing`: a span per scope child (`scope.child`) and supervised task
+//!   (`supervisor.child`), named by `spawn_named`, with events when it is spawned, started,
+//!   finished, panicked or cancelled. Compiled out without the feature.
 //!
 //! # Runtime support
 //!
@@ -104,6 +107,7 @@ mod lifecycle;
 mod loom;
 mod scope;
 mod supervisor;
+mod trace;
 
 pub mod future;
 pub mod source;

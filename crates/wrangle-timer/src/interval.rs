@@ -22,7 +22,9 @@ use crate::ConfigError;
 /// than one period keeps the grid.
 ///
 /// `Interval` is a [`Stream`] of the instants the ticks were due at, and has a
-/// [`tick`](Interval::tick) method.
+/// [`tick`](Interval::tick) method. The stream never ends (it has no `close`: drop it to stop
+/// ticking), so it is deliberately not a `futures_core::stream::FusedStream`: it could only
+/// ever answer "not terminated". In a `select!` loop, poll it directly or through `fuse()`.
 ///
 /// # Examples
 ///

@@ -89,9 +89,14 @@
 //!
 //! # Features
 //!
-//! None: the crate has no runtime features of its own. Runtimes are chosen through
-//! `wrangle-rt`'s features (or the `wrangle` facade's). The time zone database is bundled
-//! (jiff's `tzdb-bundle-always`), so DST behaviour is the same on every machine.
+//! Runtimes are chosen through `wrangle-rt`'s features (or the `wrangle` facade's), forwarded
+//! as `runtime-*`. The time zone database is bundled (jiff's `tzdb-bundle-always`), so DST
+//! behaviour is the same on every machine.
+//!
+//! - `tracing`: a `timer.tick` span for each call a timer makes (a periodic tick, a scheduled
+//!   firing, a one-shot timer), carrying the component's `name` (set on its builder) as
+//!   `task.name`, with events when the call is spawned, started, finished, failed, panicked or
+//!   cancelled. Compiled out without the feature.
 //!
 //! # Runtime support
 //!
@@ -128,6 +133,8 @@ mod schedule;
 mod scheduled;
 mod scheduler;
 mod timer;
+#[cfg(feature = "tracing")]
+mod trace;
 mod tracked_call;
 mod wall;
 mod wall_sleep;

@@ -636,6 +636,14 @@ impl<T, R: Runtime> Stream for Scheduler<T, R> {
     }
 }
 
+/// Terminated once the scheduler is closed: from then on the stream yields `None`, whatever
+/// was still scheduled included.
+impl<T, R: Runtime> futures_core::stream::FusedStream for Scheduler<T, R> {
+    fn is_terminated(&self) -> bool {
+        self.shared.lock().closed
+    }
+}
+
 /// The future of [`Scheduler::next_due`]: the next due payload, or `None` once the scheduler
 /// is closed.
 ///

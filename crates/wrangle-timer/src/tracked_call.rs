@@ -163,24 +163,39 @@ where
     F::Output: TaskOutput,
 {
     Counters::bump(&counters.started);
+    #[cfg(feature = "tracing")]
+    let name = reporting.origin.clone();
     let (counters, reporting) = (counters.clone(), reporting.clone());
-    rt.spawn(async move {
+    let call = async move {
         // `into_result` is user code too (a `TaskOutput` impl, an error's `Into<BoxError>`).
         let ended = AssertUnwindSafe(async move { future.await.into_result() });
         let error: wrangle_rt::BoxError = match ended.catch_unwind().await {
             Ok(out) => match out {
                 Ok(()) => {
+                    #[cfg(feature = "tracing")]
+                    crate::trace::finished();
                     Counters::bump(&counters.completed);
                     return Ended::Ok;
                 }
-                Err(e) => e,
+                Err(e) => {
+                    #[cfg(feature = "tracing")]
+                    crate::trace::failed();
+                    e
+                }
             },
-            Err(payload) => Box::new(PanicPayload::new(payload)),
+            Err(payload) => {
+                #[cfg(feature = "tracing")]
+                crate::trace::panicked();
+                Box::new(PanicPayload::new(payload))
+            }
         };
         Counters::bump(&counters.failed);
         reporting.report(error);
         Ended::Failed
-    })
+    };
+    #[cfg(feature = "tracing")]
+    let call = crate::trace::Tick::new(call, &name);
+    rt.spawn(call)
 }
 
 /// Settles the result of a call's handle: a cancelled call is counted here.

@@ -50,7 +50,10 @@
 //! - `redis`: `wrangle-redis`, not part of `full`: it compiles redis-rs (with the Tokio crates
 //!   redis-rs always depends on) and is only useful with a Redis server.
 //! - `signal`: graceful stop on SIGINT/SIGTERM in `task::Supervisor` and `task::Server`.
-//! - `tracing`: unhandled errors become `tracing` events.
+//! - `tracing`: unhandled errors become `tracing` events, and pooled tasks, scope and
+//!   supervisor children and timer calls get spans with their life's events (names set with
+//!   `spawn_named` or a builder's `name`; see `docs/architecture.md`, "Tracing spans").
+//! - `sink`: `futures_sink::Sink` for the sending sides that are sinks (`sync::stream::BatchSender`).
 //!
 //! # Runtime support
 //!

@@ -410,6 +410,15 @@ impl<S: Stream, R: Runtime> Stream for Debounce<S, R> {
     }
 }
 
+/// Terminated once the inner stream ended and the item it left waiting, if any, was yielded
+/// (or dropped, without a trailing edge): the next poll returns `None`. The inner stream is
+/// not polled again after its end.
+impl<S: Stream, R: Runtime> futures_core::stream::FusedStream for Debounce<S, R> {
+    fn is_terminated(&self) -> bool {
+        self.done && self.pending.is_none()
+    }
+}
+
 impl<S: Stream, R: Runtime> fmt::Debug for Debounce<S, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Debounce")

@@ -243,6 +243,14 @@ impl<S: Stream, R: Runtime> Stream for Throttle<S, R> {
     }
 }
 
+/// Terminated once the inner stream ended and the item it left waiting, if any, was yielded:
+/// the next poll returns `None`.
+impl<S: Stream, R: Runtime> futures_core::stream::FusedStream for Throttle<S, R> {
+    fn is_terminated(&self) -> bool {
+        futures_core::stream::FusedStream::is_terminated(&self.inner)
+    }
+}
+
 impl<S: Stream, R: Runtime> fmt::Debug for Throttle<S, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("Throttle").field(&self.inner).finish()

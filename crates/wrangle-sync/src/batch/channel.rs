@@ -123,6 +123,70 @@ impl<T> BatchSender<T> {
     }
 }
 
+/// With the `sink` feature, a sender is a [`Sink`](futures_sink::Sink): code written for sinks
+/// (`SinkExt::send`, `StreamExt::forward` of futures-util) feeds a batch channel.
+///
+/// - `poll_ready` is always ready: the channel is unbounded and [`put`](BatchSender::put)
+///   never waits.
+/// - `start_send` is `put`: after a close it fails with [`BatcherClosed`], the item handed
+///   back.
+/// - `poll_flush` has nothing to do: a sent item is in the channel already, and comes out in
+///   a batch by the [`ChunksTimeout`] rules (at the latest `max_wait` later).
+/// - `poll_close` is [`close`](BatchSender::close): the channel closes **for every sender**
+///   (as futures' `mpsc::Sender::close_channel`), and the stream ends after what is buffered.
+///
+/// # Examples
+///
+/// Feeding a channel through the `Sink` calls, by hand (futures-util's `SinkExt` does the
+/// same):
+///
+/// ```
+/// use std::future::poll_fn;
+/// use std::num::NonZeroUsize;
+/// use std::pin::Pin;
+/// use std::time::Duration;
+/// use futures_lite::StreamExt;
+/// use futures_sink::Sink;
+/// use wrangle_rt::VirtualRuntime;
+///
+/// VirtualRuntime::new().block_on(async {
+///     let (mut tx, batches) =
+///         wrangle_sync::stream::batch_channel(NonZeroUsize::new(2).unwrap(), Duration::from_millis(10))
+///             .unwrap();
+///     for i in 0..3 {
+///         poll_fn(|cx| Pin::new(&mut tx).poll_ready(cx)).await.unwrap();
+///         Pin::new(&mut tx).start_send(i).unwrap();
+///     }
+///     poll_fn(|cx| Pin::new(&mut tx).poll_close(cx)).await.unwrap();
+///     let all: Vec<Vec<u32>> = batches.collect().await;
+///     assert_eq!(all, [vec![0, 1], vec![2]]);
+///     // Closed: the item comes back.
+///     assert_eq!(Pin::new(&mut tx).start_send(3).unwrap_err().0, 3);
+/// });
+/// ```
+#[cfg(feature = "sink")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sink")))]
+impl<T> futures_sink::Sink<T> for BatchSender<T> {
+    type Error = BatcherClosed<T>;
+
+    fn poll_ready(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn start_send(self: Pin<&mut Self>, item: T) -> Result<(), Self::Error> {
+        self.put(item)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.close();
+        Poll::Ready(Ok(()))
+    }
+}
+
 impl<T> Clone for BatchSender<T> {
     fn clone(&self) -> Self {
         BatchSender {
@@ -153,6 +217,14 @@ impl<T, R: Runtime> Stream for Batches<T, R> {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Vec<T>>> {
         self.project().inner.poll_next(cx)
+    }
+}
+
+/// Terminated once the channel is closed and the last batch was yielded: the next poll
+/// returns `None`.
+impl<T, R: Runtime> futures_core::stream::FusedStream for Batches<T, R> {
+    fn is_terminated(&self) -> bool {
+        futures_core::stream::FusedStream::is_terminated(&self.inner)
     }
 }
 

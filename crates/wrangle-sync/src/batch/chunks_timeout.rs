@@ -170,6 +170,14 @@ impl<S: Stream, R: Runtime> Stream for ChunksTimeout<S, R> {
     }
 }
 
+/// Terminated once the inner stream ended and the last group was yielded: the next poll
+/// returns `None` (the inner stream is not polled again after its end).
+impl<S: Stream, R: Runtime> futures_core::stream::FusedStream for ChunksTimeout<S, R> {
+    fn is_terminated(&self) -> bool {
+        self.done && self.buf.is_empty()
+    }
+}
+
 /// Takes the buffered group, remembering its length to size the next one.
 fn take_group<T>(buf: &mut Vec<T>, last_len: &mut usize) -> Vec<T> {
     *last_len = buf.len();

@@ -186,6 +186,14 @@ impl<T> Stream for AsCompleted<T> {
     }
 }
 
+/// Terminated once the tasks were started and every output was yielded: the next poll
+/// returns `None`.
+impl<T> futures_core::stream::FusedStream for AsCompleted<T> {
+    fn is_terminated(&self) -> bool {
+        self.start.is_none() && self.slots.pending() == 0
+    }
+}
+
 /// The future of [`AsCompleted::cancel`].
 ///
 /// # Cancel safety

@@ -250,6 +250,14 @@ fn take_completed<S: Source>(
     ready
 }
 
+/// Terminated once the stream has yielded everything it will (the source ended and every
+/// future was yielded, or the error that stopped it was): the next poll returns `None`.
+impl<S: Source> futures_core::stream::FusedStream for ConcurrentInline<S> {
+    fn is_terminated(&self) -> bool {
+        self.done && self.stopping.is_none()
+    }
+}
+
 impl<S: Source> fmt::Debug for ConcurrentInline<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ConcurrentInline")

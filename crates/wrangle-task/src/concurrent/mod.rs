@@ -478,6 +478,21 @@ fn begin_stop<S: Source>(
     };
 }
 
+/// Terminated once the stream has yielded everything it will (the source ended and every job
+/// was yielded, or the error that stopped it was): the next poll returns `None`.
+impl<S, R> futures_core::stream::FusedStream for Concurrent<S, R>
+where
+    S: Source,
+    S::Future: Send + 'static,
+    S::Ok: Send + 'static,
+    S::Error: Send + 'static,
+    R: Runtime,
+{
+    fn is_terminated(&self) -> bool {
+        matches!(self.state, State::Done)
+    }
+}
+
 impl<S: Source, R: Runtime> fmt::Debug for Concurrent<S, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Concurrent")

@@ -1,6 +1,7 @@
 //! The handles of a running [`Supervisor`](crate::Supervisor): [`ShutdownHandle`] and
 //! [`SupervisorHandle`].
 
+use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
@@ -14,6 +15,7 @@ use wrangle_rt::{
 use wrangle_rt::TaskOutput;
 
 use crate::loom::{Mutex, lock};
+use crate::trace::{Kind, Label};
 use crate::{Scope, ScopeClosed, ShutdownReason};
 
 const ORIGIN: &str = "wrangle_task::Supervisor";
@@ -256,8 +258,52 @@ impl<R: Runtime> SupervisorHandle<R> {
         F: Future + Send + 'static,
         F::Output: TaskOutput,
     {
+        self.spawn_labelled(future, Label::new(Kind::Supervisor, None))
+    }
+
+    /// Spawns a supervised task like [`spawn`](SupervisorHandle::spawn), under a name that
+    /// labels it in diagnostics: with the `tracing` feature, its span (`supervisor.child`)
+    /// carries it as `task.name` (without the feature the name is dropped).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wrangle_rt::VirtualRuntime;
+    /// use wrangle_task::Supervisor;
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// let r = rt.block_on(Supervisor::with_runtime(rt.clone()).run(|sup| async move {
+    ///     let token = sup.token().clone();
+    ///     sup.spawn_named("metrics-flusher", async move { token.cancelled().await })
+    ///         .unwrap();
+    ///     sup.shutdown_handle().close();
+    ///     Ok::<_, std::io::Error>(())
+    /// }));
+    /// assert!(r.is_ok());
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`ScopeClosed`] with the future once the supervisor has finished.
+    pub fn spawn_named<F>(
+        &self,
+        name: impl Into<Cow<'static, str>>,
+        future: F,
+    ) -> Result<(), ScopeClosed<F>>
+    where
+        F: Future + Send + 'static,
+        F::Output: TaskOutput,
+    {
+        self.spawn_labelled(future, Label::new(Kind::Supervisor, Some(name.into())))
+    }
+
+    fn spawn_labelled<F>(&self, future: F, label: Label) -> Result<(), ScopeClosed<F>>
+    where
+        F: Future + Send + 'static,
+        F::Output: TaskOutput,
+    {
         self.scope
-            .spawn_with_token(move |_| future)
+            .spawn_with_token_labelled(move |_| future, label)
             .map_err(|ScopeClosed(c)| ScopeClosed(c(CancellationToken::new())))
     }
 

@@ -41,6 +41,24 @@ pub(crate) async fn tour(rt: DefaultRuntime) {
         s.submitted, s.completed, s.timed_out
     );
 
+    // tokio-util's TaskTracker rhythm: reopen the closed pool, hand its token to the work,
+    // count a future polled right here, and wait for the pool to be empty without closing it.
+    pool.reopen();
+    let token = pool.token();
+    pool.spawn_named("watcher", async move { token.cancelled().await })
+        .unwrap()
+        .detach();
+    let here = pool
+        .track_future(async { "a tracked future, polled by the tour itself" })
+        .unwrap();
+    println!("{}", here.await);
+    pool.close(); // cancels the token: the watcher ends
+    pool.wait_empty().await;
+    println!(
+        "pool empty again: {} tasks ran in all",
+        pool.stats().completed
+    );
+
     // A pool on its own named thread and runtime, usable from sync code.
     let threaded = ThreadedPool::builder().name("tour-pool").build().unwrap();
     let name = threaded
