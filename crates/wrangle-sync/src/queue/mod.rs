@@ -35,12 +35,14 @@ use waiters::{Reg, WaitList, WakeBy, Wakers, park, wake_all};
 /// - [`task_done`](Self::task_done) / [`join`](Self::join): wait until every item put has been
 ///   processed (Python's `Queue.join`).
 ///
-/// Waiters of each kind queue in arrival order. Getters are woken one per item. Putters (and
-/// reservers) are woken one at a time: while a slot is free one putter is woken, and once
-/// served it wakes the next if room is left, so a consumer freeing many slots wakes one
-/// producer, not one per slot. A woken putter future that is neither polled nor dropped holds
-/// up the putters behind it. A waiter dropped after being woken passes its wake-up on, so no
-/// wake-up and no item is lost. Handles are cheap clones of one queue.
+/// Waiters of each kind queue in arrival order, and are woken as async-channel's are: every
+/// item put wakes one more getter, every slot freed one more putter (or reserver), whatever
+/// waiters were woken before and have not run yet. So a woken future that is kept alive but
+/// never polled again holds only its own wake-up: the next item or slot wakes the next waiter,
+/// and no other consumer or producer is held up. A waiter dropped after being woken passes its
+/// wake-up on, so no wake-up and no item is lost. A call that does not wait (`try_put`,
+/// `try_get`, a first poll) takes what is there, ahead of woken waiters that have not run yet.
+/// Handles are cheap clones of one queue.
 ///
 /// # Examples
 ///
@@ -88,12 +90,12 @@ struct State<T> {
     unfinished: usize,
     put: u64,
     got: u64,
-    /// Getters waiting for an item. Invariant (restored by [`DualQueue::settle`] before the
-    /// lock is released): notified getters that have not yet run cover the items there, or
-    /// every getter is notified.
+    /// Getters waiting for an item. Every item put notifies one more getter (event-listener's
+    /// `notify_additional(1)`), whatever getters were notified before and have not run yet; a
+    /// getter that leaves unserved passes its notification on while items are left.
     getters: WaitList,
-    /// Putters and reservers waiting for a slot. Invariant: while a slot is free and a putter
-    /// waits, one putter is notified and has not yet run.
+    /// Putters and reservers waiting for a slot, notified in the same way: one more for every
+    /// slot freed.
     putters: WaitList,
     /// [`join`](DualQueue::join) waiters, all woken when `unfinished` drops to 0.
     joiners: WaitList,
@@ -226,20 +228,21 @@ impl<T> DualQueue<T> {
         let res = match self.admit(&mut st, reg) {
             Ok(()) => {
                 if let Err((item, panic)) = st.push(item) {
-                    // The priority order's `Ord` panicked: nothing was stored. The panic goes
-                    // to this caller only, once the waiters are settled and the lock is free.
-                    self.settle(&mut st, &mut wakers);
+                    // The priority order's `Ord` panicked: nothing was stored, and the slot
+                    // this caller may have been woken for goes to the next putter. The panic
+                    // goes to this caller only, once the lock is free.
+                    wakers.put = st.putters.notify_one();
                     drop(st);
                     wakers.wake();
                     drop(item);
                     resume_unwind(panic);
                 }
+                wakers.get = st.getters.notify_one();
                 Ok(())
             }
             Err(TryPutError::Full(())) => Err(TryPutError::Full(item)),
             Err(TryPutError::Closed(())) => Err(TryPutError::Closed(item)),
         };
-        self.settle(&mut st, &mut wakers);
         drop(st);
         wakers.wake();
         res
@@ -266,21 +269,16 @@ impl<T> DualQueue<T> {
             .is_some_and(|cap| st.store.len() + st.reserved >= cap)
     }
 
-    /// Restores the waiter invariants after any change: as many getters are notified (and not
-    /// yet run) as there are items, or all that wait; if a slot is free and putters wait, one
-    /// putter is. Wakers go to `out`, woken once the lock is released.
+    /// The wake-up of a slot freed now: one more putter, whatever putters were woken before
+    /// and have not run yet (a woken putter that is never polled again holds up no one). An
+    /// unbounded queue has no putters waiting.
     #[inline]
-    fn settle(&self, st: &mut State<T>, out: &mut Wakers) {
-        let len = st.store.len();
-        let free = self
-            .inner
-            .capacity
-            .map_or(usize::MAX, |cap| cap.saturating_sub(len + st.reserved));
-        out.get = st.getters.notify_upto(len);
-        // One putter at a time: a consumer freeing slot after slot wakes (unparks) one
-        // producer, not one per slot; the woken putter, once served, wakes the next while
-        // room is left. With four blocked producer threads this halved the time per item.
-        out.put = st.putters.notify_upto(usize::from(free > 0));
+    fn slot_freed(&self, st: &mut State<T>) -> Option<std::task::Waker> {
+        if self.inner.capacity.is_some() {
+            st.putters.notify_one()
+        } else {
+            None
+        }
     }
 
     /// Takes the next item if there is one; never waits.
@@ -310,10 +308,10 @@ impl<T> DualQueue<T> {
         let popped = match st.store.pop() {
             Ok(popped) => popped,
             Err(panic) => {
-                // The priority order's `Ord` panicked: the item stays, nothing is counted,
-                // and the panic goes to this caller only.
-                st.getters.leave(reg);
-                self.settle(&mut st, &mut wakers);
+                // The priority order's `Ord` panicked: the item stays, nothing is counted, a
+                // wake-up this caller had received goes to the next getter, and the panic
+                // goes to this caller only.
+                wakers.get = st.getters.leave_unserved(reg);
                 drop(st);
                 wakers.wake();
                 resume_unwind(panic);
@@ -323,6 +321,7 @@ impl<T> DualQueue<T> {
             Some(item) => {
                 st.got += 1;
                 st.getters.leave(reg);
+                wakers.put = self.slot_freed(&mut st);
                 Ok(item)
             }
             None if st.closed => {
@@ -334,7 +333,6 @@ impl<T> DualQueue<T> {
                 Err(GetError::Empty)
             }
         };
-        self.settle(&mut st, &mut wakers);
         drop(st);
         wakers.wake();
         res
@@ -344,15 +342,11 @@ impl<T> DualQueue<T> {
     ///
     /// [`PutPermit`]: crate::PutPermit
     pub(crate) fn reserve_inner(&self, reg: Reg<'_>) -> Result<(), TryPutError<()>> {
-        let mut wakers = Wakers::default();
         let mut st = self.state();
         let res = self.admit(&mut st, reg);
         if res.is_ok() {
             st.reserved += 1;
         }
-        self.settle(&mut st, &mut wakers);
-        drop(st);
-        wakers.wake();
         res
     }
 
@@ -362,7 +356,11 @@ impl<T> DualQueue<T> {
         let mut st = self.state();
         st.reserved -= 1;
         let stored = st.push(item);
-        self.settle(&mut st, &mut wakers);
+        if stored.is_ok() {
+            wakers.get = st.getters.notify_one();
+        } else {
+            wakers.put = self.slot_freed(&mut st);
+        }
         drop(st);
         wakers.wake();
         if let Err((item, panic)) = stored {
@@ -377,7 +375,7 @@ impl<T> DualQueue<T> {
         let mut wakers = Wakers::default();
         let mut st = self.state();
         st.reserved -= 1;
-        self.settle(&mut st, &mut wakers);
+        wakers.put = self.slot_freed(&mut st);
         drop(st);
         wakers.wake();
     }
@@ -395,22 +393,38 @@ impl<T> DualQueue<T> {
     }
 
     /// Deregisters a waiter that leaves without being served; a wake-up it had received
-    /// passes to the next waiter.
+    /// passes to the next waiter of its kind while there is something for it (an item, a
+    /// free slot).
     pub(crate) fn cancel(&self, side: Side, key: &mut Option<usize>) {
         if key.is_none() {
             return;
         }
-        let mut wakers = Wakers::default();
         let mut st = self.state();
-        let list = match side {
-            Side::Get => &mut st.getters,
-            Side::Put => &mut st.putters,
-            Side::Join => &mut st.joiners,
+        let waker = match side {
+            Side::Get => {
+                let has_item = st.store.len() > 0;
+                let notified = st.getters.remove(key);
+                (notified && has_item)
+                    .then(|| st.getters.notify_one())
+                    .flatten()
+            }
+            Side::Put => {
+                let has_slot = !self.full(&st);
+                let notified = st.putters.remove(key);
+                (notified && has_slot)
+                    .then(|| st.putters.notify_one())
+                    .flatten()
+            }
+            Side::Join => {
+                // Joiners are all woken at once: nothing to pass on.
+                st.joiners.remove(key);
+                None
+            }
         };
-        list.remove(key);
-        self.settle(&mut st, &mut wakers);
         drop(st);
-        wakers.wake();
+        if let Some(w) = waker {
+            w.wake();
+        }
     }
 
     /// Waits for room, then puts `item`.

@@ -177,32 +177,56 @@ impl WaitList {
         }
     }
 
-    /// Frees the waiter's entry, if it has one. If it had been notified, its wake-up is
-    /// either used (the caller was served) or passed on when the queue's state settles.
-    pub(crate) fn remove(&mut self, key: &mut Option<usize>) {
+    /// Frees the waiter's entry, if it has one, and returns whether it had been notified:
+    /// its wake-up is then either used (the caller was served) or the caller passes it on.
+    pub(crate) fn remove(&mut self, key: &mut Option<usize>) -> bool {
         let Some(k) = key.take() else {
-            return;
+            return false;
         };
-        match self.entries[k].mark {
-            Mark::Waiting => self.unlink(k),
-            Mark::Notified => self.notified -= 1,
+        let notified = match self.entries[k].mark {
+            Mark::Waiting => {
+                self.unlink(k);
+                false
+            }
+            Mark::Notified => {
+                self.notified -= 1;
+                true
+            }
             Mark::Free => unreachable!("a waiter's entry is freed only by its waiter"),
-        }
+        };
         let e = &mut self.entries[k];
         e.mark = Mark::Free;
         e.waker = None;
         e.next = self.free;
         self.free = k;
         self.registered -= 1;
+        notified
     }
 
-    /// Deregisters the caller of an operation that succeeded (or gave up): a notified entry's
-    /// wake-up is thereby used (or, once the state settles, passed on).
+    /// Deregisters the caller of an operation that succeeded (or found the queue closed): a
+    /// notified entry's wake-up is thereby used.
     #[inline]
     pub(crate) fn leave(&mut self, reg: Reg<'_>) {
         match reg {
-            Reg::Wait(key, _) | Reg::Leave(key) if key.is_some() => self.remove(key),
+            Reg::Wait(key, _) | Reg::Leave(key) if key.is_some() => {
+                self.remove(key);
+            }
             _ => {}
+        }
+    }
+
+    /// Deregisters the caller of an operation that failed with a panic: a wake-up it had
+    /// received, unused, goes to the oldest waiting entry (returned, to be woken).
+    pub(crate) fn leave_unserved(&mut self, reg: Reg<'_>) -> Option<Waker> {
+        match reg {
+            Reg::Wait(key, _) | Reg::Leave(key) => {
+                if self.remove(key) {
+                    self.notify_one()
+                } else {
+                    None
+                }
+            }
+            Reg::No => None,
         }
     }
 
@@ -218,7 +242,9 @@ impl WaitList {
         }
     }
 
-    /// Notifies the oldest waiting entry, if any, returning its waker.
+    /// Notifies the oldest waiting entry, if any, returning its waker: event-listener's
+    /// `notify_additional(1)`. Entries notified earlier and not yet run are not counted, so a
+    /// woken waiter that is never polled again holds only its own wake-up, never the next.
     pub(crate) fn notify_one(&mut self) -> Option<Waker> {
         let k = self.head;
         if k == NIL {
@@ -229,24 +255,6 @@ impl WaitList {
         let e = &mut self.entries[k];
         e.mark = Mark::Notified;
         e.waker.take()
-    }
-
-    /// Notifies the oldest waiting entry if fewer than `available` items (or slots) are
-    /// covered by notified waiters that have not yet run. One is enough: each operation
-    /// changes the items, the slots or the notified waiters by one at most (a new waiter
-    /// registers only when there is nothing for it), so it uncovers one at most.
-    #[inline]
-    pub(crate) fn notify_upto(&mut self, available: usize) -> Option<Waker> {
-        if self.notified < available && self.head != NIL {
-            let w = self.notify_one();
-            debug_assert!(
-                self.notified >= available || self.head == NIL,
-                "one notification per operation restores the invariant"
-            );
-            w
-        } else {
-            None
-        }
     }
 
     /// Notifies every waiting entry.
@@ -381,14 +389,12 @@ mod tests {
     fn freed_entries_are_reused_and_counts_return_to_zero() {
         let mut list = WaitList::new();
         let mut keys: Vec<_> = (0..4).map(|_| wait(&mut list)).collect();
-        assert!(list.notify_upto(1).is_some());
-        assert!(list.notify_upto(1).is_none()); // one notified covers one available
-        assert!(list.notify_upto(2).is_some());
-        assert!(list.notify_upto(2).is_none());
+        // Each notification is additional: notified entries not yet run do not count.
+        assert_eq!(notify(&mut list), keys[0]);
+        assert_eq!(notify(&mut list), keys[1]);
         assert_eq!(list.notified, 2);
-        for k in &mut keys {
-            list.remove(k);
-        }
+        let notified: Vec<bool> = keys.iter_mut().map(|k| list.remove(k)).collect();
+        assert_eq!(notified, [true, true, false, false]);
         assert_eq!((list.registered(), list.notified), (0, 0));
         assert_eq!((list.head, list.tail), (NIL, NIL));
         let again = wait(&mut list);

@@ -1,0 +1,126 @@
+//! A woken `DualQueue` waiter that is kept alive but never polled again holds only the one
+//! wake-up it received: every later item (or freed slot) wakes another waiter, so it cannot
+//! hold up the other consumers (or producers). On every runtime, with task and thread waiters.
+
+use std::num::NonZeroUsize;
+
+use futures_lite::future::poll_once;
+use wrangle_rt::testing::each_runtime;
+use wrangle_rt::{Runtime, yield_now};
+use wrangle_sync::DualQueue;
+
+fn nz(n: usize) -> NonZeroUsize {
+    NonZeroUsize::new(n).unwrap()
+}
+
+#[test]
+fn a_stalled_woken_putter_does_not_hold_up_other_producers() {
+    each_runtime(|rt| async move {
+        let q = DualQueue::bounded(nz(2));
+        q.try_put(0).unwrap();
+        q.try_put(1).unwrap();
+        let mut stalled = Box::pin(q.put(100));
+        assert!(poll_once(stalled.as_mut()).await.is_none());
+        let task = rt.spawn({
+            let q = q.clone();
+            async move { q.put(200).await.unwrap() }
+        });
+        let thread = rt.spawn_blocking({
+            let q = q.clone();
+            move || q.put_blocking(300).unwrap()
+        });
+        while q.stats().putters_waiting < 3 {
+            yield_now().await;
+        }
+        // Two slots free: the first wakes `stalled` (never polled again), the second another
+        // producer; later slots wake the rest.
+        let mut got = vec![q.get().await.unwrap(), q.get().await.unwrap()];
+        while !(got.contains(&200) && got.contains(&300)) {
+            got.push(q.get().await.unwrap());
+        }
+        task.await.unwrap();
+        thread.await.unwrap();
+        assert_eq!(q.stats().putters_waiting, 1); // `stalled`, still registered
+        drop(stalled);
+        assert_eq!(q.stats().putters_waiting, 0);
+        got.sort_unstable();
+        assert_eq!(got, [0, 1, 200, 300]);
+    });
+}
+
+#[test]
+fn a_stalled_woken_putter_whose_slot_was_taken_does_not_hold_up_the_next_slot() {
+    each_runtime(|rt| async move {
+        let q = DualQueue::bounded(nz(1));
+        q.try_put(0).unwrap();
+        let mut stalled = Box::pin(q.put(100));
+        assert!(poll_once(stalled.as_mut()).await.is_none());
+        let next = rt.spawn({
+            let q = q.clone();
+            async move { q.put(200).await.unwrap() }
+        });
+        while q.stats().putters_waiting < 2 {
+            yield_now().await;
+        }
+        assert_eq!(q.try_get(), Ok(0)); // wakes `stalled`...
+        q.try_put(1).unwrap(); // ...whose slot another producer takes at once
+        assert_eq!(q.try_get(), Ok(1)); // this slot wakes `next`
+        next.await.unwrap();
+        assert_eq!(q.try_get(), Ok(200));
+        drop(stalled);
+        assert_eq!(q.stats().putters_waiting, 0);
+    });
+}
+
+#[test]
+fn a_stalled_woken_reserver_does_not_hold_up_other_producers() {
+    each_runtime(|rt| async move {
+        let q = DualQueue::bounded(nz(1));
+        q.try_put(0).unwrap();
+        let mut stalled = Box::pin(q.reserve());
+        assert!(poll_once(stalled.as_mut()).await.is_none());
+        let next = rt.spawn_blocking({
+            let q = q.clone();
+            move || q.put_blocking(200).unwrap()
+        });
+        while q.stats().putters_waiting < 2 {
+            yield_now().await;
+        }
+        assert_eq!(q.try_get(), Ok(0)); // wakes `stalled`
+        q.try_put(1).unwrap();
+        assert_eq!(q.try_get(), Ok(1)); // wakes the thread
+        next.await.unwrap();
+        assert_eq!(q.try_get(), Ok(200));
+        drop(stalled);
+    });
+}
+
+#[test]
+fn a_stalled_woken_getter_does_not_hold_up_other_consumers() {
+    each_runtime(|rt| async move {
+        let q = DualQueue::unbounded();
+        let mut stalled = Box::pin(q.get());
+        assert!(poll_once(stalled.as_mut()).await.is_none());
+        let task = rt.spawn({
+            let q = q.clone();
+            async move { q.get().await.unwrap() }
+        });
+        let thread = rt.spawn_blocking({
+            let q = q.clone();
+            move || q.get_blocking().unwrap()
+        });
+        while q.stats().getters_waiting < 3 {
+            yield_now().await;
+        }
+        q.try_put(1).unwrap(); // wakes `stalled` (never polled again)...
+        assert_eq!(q.try_get(), Ok(1)); // ...and another consumer takes the item
+        q.try_put(2).unwrap(); // this item wakes a waiting consumer
+        q.try_put(3).unwrap(); // and this one the last
+        let mut got = [task.await.unwrap(), thread.await.unwrap()];
+        got.sort_unstable();
+        assert_eq!(got, [2, 3]);
+        assert_eq!(q.stats().getters_waiting, 1);
+        drop(stalled);
+        assert_eq!(q.stats().getters_waiting, 0);
+    });
+}
