@@ -1,13 +1,18 @@
-//! A woken `DualQueue` waiter that is kept alive but never polled again holds only the one
-//! wake-up it received: every later item (or freed slot) wakes another waiter, so it cannot
-//! hold up the other consumers (or producers). On every runtime, with task and thread waiters.
+//! A woken waiter that is kept alive but never polled again holds up no other waiter.
+//!
+//! `DualQueue`: it holds only the one wake-up it received; every later item (or freed slot)
+//! wakes another waiter. On every runtime, with task and thread waiters. The semaphore (and
+//! the FIFO lockouts built on it) hands permits over instead of waking a waiter to come and
+//! take them: a served waiter that is never polled holds its own permits, and the next
+//! waiters are served from the rest. The rate limiters and lockouts wait on their own timers
+//! (nothing is handed on), and the batch channel is an `async-channel`.
 
 use std::num::NonZeroUsize;
 
 use futures_lite::future::poll_once;
 use wrangle_rt::testing::each_runtime;
 use wrangle_rt::{Runtime, yield_now};
-use wrangle_sync::DualQueue;
+use wrangle_sync::{DualQueue, PrioritySemaphore};
 
 fn nz(n: usize) -> NonZeroUsize {
     NonZeroUsize::new(n).unwrap()
@@ -122,5 +127,26 @@ fn a_stalled_woken_getter_does_not_hold_up_other_consumers() {
         assert_eq!(q.stats().getters_waiting, 1);
         drop(stalled);
         assert_eq!(q.stats().getters_waiting, 0);
+    });
+}
+
+#[test]
+fn a_served_semaphore_waiter_never_polled_holds_only_its_own_permits() {
+    each_runtime(|rt| async move {
+        let sem = std::sync::Arc::new(PrioritySemaphore::new(2));
+        let held = sem.try_acquire_many(2).unwrap();
+        let mut stalled = Box::pin(sem.acquire());
+        assert!(poll_once(stalled.as_mut()).await.is_none());
+        let next = rt.spawn(std::sync::Arc::clone(&sem).acquire_owned());
+        while sem.stats().queued < 2 {
+            yield_now().await;
+        }
+        drop(held); // serves `stalled` (never polled again) and `next`
+        let permit = next.await.unwrap().unwrap();
+        assert_eq!(sem.available_permits(), 0);
+        drop(permit);
+        drop(stalled); // its unseen permit comes back
+        assert_eq!(sem.available_permits(), 2);
+        assert_eq!(sem.stats().returned, 1);
     });
 }
