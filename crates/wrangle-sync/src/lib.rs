@@ -16,7 +16,9 @@
 //!   drop stops it.
 //! - [`DualQueue`]: FIFO, LIFO or priority queue, bounded or not, with blocking (thread) and
 //!   async (task) puts and gets usable at the same time, `try_` forms, `close`,
-//!   `task_done`/`join`, and a `reserve` send that loses nothing when cancelled.
+//!   `task_done`/`join`, a `reserve` send that loses nothing when cancelled, `force_put`
+//!   (evicting), and [`split`](DualQueue::split) into counted sending and receiving handles
+//!   (a `Sink` and a `Stream`) that close the queue when the last of either kind is gone.
 //! - [`Lockout`], [`FifoLockout`], [`KeyedLockout`], [`KeyedFifoLockout`]: gates closed by
 //!   stacking lockouts ("back off for 30 s after a 429"); the FIFO ones admit one holder at a
 //!   time (per key) in arrival order.
@@ -90,8 +92,11 @@
 //!
 //! # Features
 //!
-//! This crate has no features of its own: runtimes are chosen through `wrangle-rt`'s features
-//! (or the `wrangle` facade's).
+//! - `sink`: [`futures_sink::Sink`] for [`stream::QueueSender`] (adds the small
+//!   `futures-sink` dependency).
+//!
+//! Runtimes are chosen through `wrangle-rt`'s features (forwarded here as `runtime-tokio`,
+//! `runtime-smol`, `runtime-async-std`), or the `wrangle` facade's.
 //!
 //! # Runtime support
 //!
@@ -127,20 +132,23 @@ pub mod future {
     pub use crate::batch::{Flush, Shutdown};
     pub use crate::limiter::{GcraAcquire, KeyedAcquire, RateAcquire};
     pub use crate::lockout::{Enter, KeyedEnter, KeyedLockoutWait, LockoutWait};
-    pub use crate::queue::{Get, Join, Put, Reserve};
+    pub use crate::queue::{Closed, Get, Join, Put, Reserve};
     pub use crate::semaphore::{Acquire, AcquireOwned};
 }
 
 pub mod stream {
     //! The stream types: [`IterStream`] (a blocking iterator streamed asynchronously),
-    //! [`ChunksTimeout`] (the batching rules as a stream adaptor) and [`batch_channel`] (a
-    //! batcher whose batches are read as a stream: [`BatchSender`] in, [`Batches`] out). The
-    //! callback form of batching, [`Batcher`](crate::Batcher), is at the crate root.
+    //! [`ChunksTimeout`] (the batching rules as a stream adaptor), [`batch_channel`] (a
+    //! batcher whose batches are read as a stream: [`BatchSender`] in, [`Batches`] out) and
+    //! the two halves of a [split](crate::DualQueue::split) queue ([`QueueSender`] in, a
+    //! `Sink` with the `sink` feature; [`QueueReceiver`] out, a `Stream`). The callback form
+    //! of batching, [`Batcher`](crate::Batcher), is at the crate root.
 
     pub use crate::batch::{
         BatchSender, Batches, ChunksTimeout, batch_channel, batch_channel_with_runtime,
     };
     pub use crate::iter_stream::IterStream;
+    pub use crate::queue::{QueueReceiver, QueueSender};
 }
 
 pub use batch::{Batcher, BatcherClosed, BatcherStats, InvalidBatchConfig};

@@ -51,6 +51,7 @@
 //!   redis-rs always depends on) and is only useful with a Redis server.
 //! - `signal`: graceful stop on SIGINT/SIGTERM in `task::Supervisor` and `task::Server`.
 //! - `tracing`: unhandled errors become `tracing` events.
+//! - `sync-sink`: `futures_sink::Sink` for `sync::stream::QueueSender`.
 //!
 //! # Runtime support
 //!

@@ -9,12 +9,14 @@ use std::time::{Duration, Instant};
 mod builder;
 mod error;
 mod future;
+mod handles;
 mod store;
 mod waiters;
 
 pub use builder::DualQueueBuilder;
 pub use error::{GetError, PutError, QueueClosed, TaskDoneError, TryPutError};
-pub use future::{Get, Join, Put, PutPermit, Reserve};
+pub use future::{Closed, Get, Join, Put, PutPermit, Reserve};
+pub use handles::{QueueReceiver, QueueSender};
 
 use crate::loom::{Mutex, MutexGuard, lock};
 use future::{Side, Waiter};
@@ -99,14 +101,23 @@ struct State<T> {
     putters: WaitList,
     /// [`join`](DualQueue::join) waiters, all woken when `unfinished` drops to 0.
     joiners: WaitList,
+    /// [`closed`](DualQueue::closed) waiters, all woken by `close`.
+    closers: WaitList,
+    /// Items evicted by [`force_put`](DualQueue::force_put).
+    evicted: u64,
+    /// Live [`QueueSender`]s and [`QueueReceiver`]s: the queue closes when either count falls
+    /// to 0 (after [`split`](DualQueue::split) made them 1).
+    senders: usize,
+    receivers: usize,
 }
 
 /// A snapshot of a [`DualQueue`]'s counters.
 ///
 /// Invariants, in every snapshot (it is read under the queue's one lock):
-/// `submitted == taken + queued as u64`, `queued + reserved <= capacity` for a bounded queue,
-/// and `unfinished <= submitted` (`unfinished` falls only through
-/// [`task_done`](DualQueue::task_done)).
+/// `submitted == taken + skipped + queued as u64`, `queued + reserved <= capacity` for a
+/// bounded queue, and `unfinished <= submitted` (`unfinished` falls through
+/// [`task_done`](DualQueue::task_done), and by one for each item
+/// [`force_put`](DualQueue::force_put) evicts: nobody will take it to mark it done).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct QueueStats {
@@ -114,6 +125,9 @@ pub struct QueueStats {
     pub submitted: u64,
     /// Items taken so far (by any get form).
     pub taken: u64,
+    /// Items evicted by [`force_put`](DualQueue::force_put) so far, never taken (for a
+    /// priority queue, possibly the item `force_put` was given).
+    pub skipped: u64,
     /// Items in the queue now (gauge).
     pub queued: usize,
     /// Slots reserved and not yet filled (gauge).
@@ -148,6 +162,10 @@ impl<T> DualQueue<T> {
                     getters: WaitList::new(),
                     putters: WaitList::new(),
                     joiners: WaitList::new(),
+                    closers: WaitList::new(),
+                    evicted: 0,
+                    senders: 0,
+                    receivers: 0,
                 }),
                 capacity: capacity.map(NonZeroUsize::get),
             }),
@@ -415,9 +433,13 @@ impl<T> DualQueue<T> {
                     .then(|| st.putters.notify_one())
                     .flatten()
             }
-            Side::Join => {
-                // Joiners are all woken at once: nothing to pass on.
-                st.joiners.remove(key);
+            Side::Join | Side::Closed => {
+                // Joiners and close waiters are all woken at once: nothing to pass on.
+                let list = match side {
+                    Side::Join => &mut st.joiners,
+                    _ => &mut st.closers,
+                };
+                list.remove(key);
                 None
             }
         };
@@ -653,15 +675,239 @@ impl<T> DualQueue<T> {
         st.closed = true;
         st.getters.notify_all(&mut wakers);
         st.putters.notify_all(&mut wakers);
+        st.closers.notify_all(&mut wakers);
         drop(st);
         wake_all(wakers);
         true
     }
 
-    /// Whether [`close`](Self::close) was called.
+    /// Whether [`close`](Self::close) was called (or the last sender or receiver of a
+    /// [`split`](Self::split) queue was dropped).
     #[must_use]
     pub fn is_closed(&self) -> bool {
         self.state().closed
+    }
+
+    /// Waits until the queue is closed: by [`close`](Self::close) on any handle, or when the
+    /// last [`QueueSender`] or the last [`QueueReceiver`] of a [`split`](Self::split) queue is
+    /// dropped.
+    ///
+    /// # Examples
+    ///
+    /// A producer that stops as soon as nobody listens any more:
+    ///
+    /// ```
+    /// use futures_lite::future;
+    /// use wrangle_rt::{Runtime, VirtualRuntime};
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// rt.block_on(async {
+    ///     let (tx, rx) = wrangle_sync::DualQueue::<u32>::unbounded().split();
+    ///     let consumer = rt.spawn(async move {
+    ///         let first = rx.get().await.unwrap();
+    ///         drop(rx); // the last receiver: the queue closes
+    ///         first
+    ///     });
+    ///     tx.put(1).await.unwrap();
+    ///     // Either the queue closes or the producer's other work ends first.
+    ///     let stopped = future::or(async { tx.closed().await; true }, async {
+    ///         future::pending::<()>().await;
+    ///         false
+    ///     });
+    ///     assert!(stopped.await);
+    ///     assert_eq!(consumer.await.unwrap(), 1);
+    ///     assert!(tx.try_put(2).is_err());
+    /// });
+    /// ```
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: waiting changes nothing.
+    pub fn closed(&self) -> Closed<'_, T> {
+        Closed::new(self)
+    }
+
+    /// Whether the queue is closed; `reg` registers a close waiter if not.
+    pub(crate) fn closed_inner(&self, reg: Reg<'_>) -> bool {
+        let mut st = self.state();
+        if st.closed {
+            st.closers.leave(reg);
+            true
+        } else {
+            st.closers.fail(reg);
+            false
+        }
+    }
+
+    /// Whether a bounded queue has no free slot now (items and reserved slots fill it). An
+    /// unbounded queue is never full.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// wrangle_rt::VirtualRuntime::new().block_on(async {
+    ///     let q = wrangle_sync::DualQueue::bounded(std::num::NonZeroUsize::new(2).unwrap());
+    ///     q.try_put(1).unwrap();
+    ///     assert!(!q.is_full());
+    ///     let permit = q.reserve().await.unwrap(); // a reserved slot counts
+    ///     assert!(q.is_full());
+    ///     drop(permit);
+    ///     assert!(!q.is_full());
+    /// });
+    /// ```
+    #[must_use]
+    pub fn is_full(&self) -> bool {
+        let st = self.state();
+        self.full(&st)
+    }
+
+    /// Puts `item` even when the queue is full, by evicting an item; never waits. Returns the
+    /// evicted item, if one was.
+    ///
+    /// As async-channel's `force_send`, which the FIFO case matches: a FIFO or LIFO queue
+    /// evicts its **oldest** item (it keeps the newest `capacity` items, a ring buffer); a
+    /// priority queue evicts the item that would come out **last** (the greatest; among
+    /// equals the newest), which is `item` itself when it would come out after every queued
+    /// item (then the queue is unchanged and `item` is returned). An unbounded queue, or a
+    /// bounded one with room, just stores `item`.
+    ///
+    /// Counting: the evicted item was put and will never be taken, so it is counted in
+    /// [`QueueStats::skipped`], and it leaves `unfinished` (a [`join`](Self::join) does not
+    /// wait for it). Getters are not woken by an eviction (the item count is unchanged).
+    ///
+    /// # Examples
+    ///
+    /// The latest three readings of a sensor, whatever the consumer's pace:
+    ///
+    /// ```
+    /// let q = wrangle_sync::DualQueue::bounded(std::num::NonZeroUsize::new(3).unwrap());
+    /// for reading in 1..=5 {
+    ///     q.force_put(reading).unwrap();
+    /// }
+    /// assert_eq!(q.try_get(), Ok(3));
+    /// assert_eq!(q.force_put(6), Ok(None)); // room again: nothing evicted
+    /// assert_eq!(q.force_put(7), Ok(Some(4)));
+    /// assert_eq!(q.stats().skipped, 3);
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`TryPutError::Closed`] if the queue is closed; [`TryPutError::Full`] if every slot is
+    /// reserved through a [`PutPermit`] (there is no item to evict). Both hand the item back.
+    ///
+    /// # Panics
+    ///
+    /// If a priority order's `Ord` panics: the panic reaches this caller, and the queue is
+    /// left as it was.
+    pub fn force_put(&self, item: T) -> Result<Option<T>, TryPutError<T>> {
+        let mut wakers = Wakers::default();
+        let mut st = self.state();
+        if st.closed {
+            return Err(TryPutError::Closed(item));
+        }
+        if !self.full(&st) {
+            if let Err((item, panic)) = st.push(item) {
+                drop(st);
+                drop(item);
+                resume_unwind(panic);
+            }
+            wakers.get = st.getters.notify_one();
+            drop(st);
+            wakers.wake();
+            return Ok(None);
+        }
+        if st.store.len() == 0 {
+            return Err(TryPutError::Full(item));
+        }
+        match st.store.force_push(item) {
+            Ok(evicted) => {
+                // One item in, one out: `unfinished` and the getters' wake-ups are unchanged.
+                st.put += 1;
+                st.evicted += 1;
+                Ok(Some(evicted))
+            }
+            Err((item, panic)) => {
+                drop(st);
+                drop(item);
+                resume_unwind(panic);
+            }
+        }
+    }
+
+    /// Splits this handle into a sending and a receiving handle, as async-channel's
+    /// `bounded`/`unbounded` return them: each is cloneable, and the queue
+    /// [closes](Self::close) when the last [`QueueSender`] or the last [`QueueReceiver`] is
+    /// dropped. Other [`DualQueue`] handles of the same queue keep working and count as
+    /// neither (a queue split twice counts the handles of both splits).
+    ///
+    /// # Examples
+    ///
+    /// Consumers stop when every producer is gone, with no explicit `close`:
+    ///
+    /// ```
+    /// use futures_lite::StreamExt;
+    /// use wrangle_rt::{Runtime, VirtualRuntime};
+    /// use wrangle_sync::DualQueue;
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// rt.block_on(async {
+    ///     let (tx, rx) = DualQueue::bounded(std::num::NonZeroUsize::new(4).unwrap()).split();
+    ///     for p in 0..3 {
+    ///         let tx = tx.clone();
+    ///         rt.spawn(async move {
+    ///             for i in 0..10 {
+    ///                 tx.put(p * 100 + i).await.unwrap();
+    ///             }
+    ///         })
+    ///         .detach();
+    ///     }
+    ///     drop(tx);
+    ///     // The receiver is a stream that ends once the last sender is gone and it is drained.
+    ///     let all: Vec<u32> = rx.collect().await;
+    ///     assert_eq!(all.len(), 30);
+    /// });
+    /// ```
+    pub fn split(self) -> (QueueSender<T>, QueueReceiver<T>) {
+        {
+            let mut st = self.state();
+            st.senders += 1;
+            st.receivers += 1;
+        }
+        (QueueSender::new(self.clone()), QueueReceiver::new(self))
+    }
+
+    /// A sender or receiver handle is gone (or a sink closed): the queue closes when the last
+    /// of its kind is.
+    pub(crate) fn drop_handle(&self, sender: bool) {
+        let last = {
+            let mut st = self.state();
+            let count = if sender {
+                &mut st.senders
+            } else {
+                &mut st.receivers
+            };
+            *count -= 1;
+            *count == 0
+        };
+        if last {
+            self.close();
+        }
+    }
+
+    /// A new sender or receiver handle (a clone).
+    pub(crate) fn add_handle(&self, sender: bool) {
+        let mut st = self.state();
+        if sender {
+            st.senders += 1;
+        } else {
+            st.receivers += 1;
+        }
+    }
+
+    /// The live senders and receivers.
+    pub(crate) fn handle_counts(&self) -> (usize, usize) {
+        let st = self.state();
+        (st.senders, st.receivers)
     }
 
     /// Items in the queue now.
@@ -760,6 +1006,7 @@ impl<T> DualQueue<T> {
             reserved: st.reserved,
             submitted: st.put,
             taken: st.got,
+            skipped: st.evicted,
             unfinished: st.unfinished,
             getters_waiting: st.getters.registered(),
             putters_waiting: st.putters.registered(),
