@@ -21,7 +21,8 @@ pub use handles::{QueueReceiver, QueueSender};
 use crate::loom::{Mutex, MutexGuard, lock};
 use future::{Side, Waiter};
 use store::{Order, Panic, Store};
-use waiters::{Reg, WaitList, WakeBy, Wakers, park, wake_all};
+use waiters::{Reg, WaitList, WakeBy, Wakers, wake_all};
+pub(crate) use waiters::{park, thread_waker};
 
 /// A thread-safe queue usable at the same time from threads (blocking calls, with timeouts)
 /// and from async tasks, in FIFO, LIFO or priority order, bounded or not.

@@ -315,7 +315,7 @@ use loom::thread::Thread;
 /// The current thread's waker (made once per thread; made anew if asked for while the
 /// thread's locals are being destroyed).
 #[cfg(not(loom))]
-fn thread_waker() -> Waker {
+pub(crate) fn thread_waker() -> Waker {
     fn make() -> Waker {
         Waker::from(Arc::new(ThreadWaker(std::thread::current())))
     }
@@ -326,7 +326,7 @@ fn thread_waker() -> Waker {
 }
 
 #[cfg(loom)]
-fn thread_waker() -> Waker {
+pub(crate) fn thread_waker() -> Waker {
     Waker::from(Arc::new(ThreadWaker(loom::thread::current())))
 }
 
