@@ -2,11 +2,14 @@
 //! batching and a blocking-iterator bridge.
 //!
 //! - [`PrioritySemaphore`]: a strictly fair semaphore whose waiters are served by
-//!   `(priority, arrival)`, with `acquire_many`, owned permits, `close`, and no stranded
-//!   permits when a waiter is cancelled after being served.
+//!   `(priority, arrival)`, with `acquire_many`, owned permits, blocking acquire for threads,
+//!   `add_permits`/`forget_permits`, `close`, and no stranded permits when a waiter is
+//!   cancelled after being served.
 //! - [`RateLimiter`] (sliding window: N per period), [`GcraLimiter`] (rate + burst, lock-free
-//!   `check`) and [`KeyedLimiter`] (GCRA per key, bounded memory): `check()` never waits,
-//!   `acquire().await` waits its turn (FIFO) on the runtime's timer.
+//!   `check`) and [`KeyedLimiter`] (GCRA per key, bounded memory, a hasher of your choice):
+//!   `check()` never waits, `acquire().await` waits its turn (FIFO) on the runtime's timer,
+//!   optionally with `.jitter(max)`; `check_n`/`acquire_n` take several cells at once. The
+//!   GCRA limiters also take a governor-style [`Quota`].
 //! - [`Batcher`]: batches by `max_quantity` or `max_wait` (a deadline from the batch's first
 //!   item) for an async callback, with `flush` (sends what is buffered now), `close` (sends
 //!   the rest at once and refuses new items) and `shutdown` (also waits for the callbacks); [`stream::batch_channel`]: the same with the batches read as a
@@ -153,7 +156,8 @@ pub mod stream {
 
 pub use batch::{Batcher, BatcherClosed, BatcherStats, InvalidBatchConfig};
 pub use limiter::{
-    GcraLimiter, InvalidQuota, KeyedLimiter, LimiterStats, RateLimited, RateLimiter,
+    GcraLimiter, InsufficientCapacity, InvalidQuota, KeyedLimiter, LimiterStats, Quota,
+    RateLimited, RateLimiter,
 };
 pub use lockout::{
     FifoLockout, FifoLockoutGuard, KeyedFifoLockout, KeyedFifoLockoutGuard, KeyedLockout, Lockout,
