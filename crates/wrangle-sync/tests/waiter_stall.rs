@@ -150,3 +150,75 @@ fn a_served_semaphore_waiter_never_polled_holds_only_its_own_permits() {
         assert_eq!(sem.stats().returned, 1);
     });
 }
+
+#[test]
+fn a_woken_producer_thread_hands_the_turn_on_past_a_stalled_future() {
+    each_runtime(|rt| async move {
+        let q = DualQueue::bounded(nz(2));
+        q.try_put(0).unwrap();
+        q.try_put(1).unwrap();
+        let mut stalled = Box::pin(q.put(100));
+        assert!(poll_once(stalled.as_mut()).await.is_none());
+        let thread = rt.spawn_blocking({
+            let q = q.clone();
+            move || q.put_blocking(200).unwrap()
+        });
+        while q.stats().putters_waiting < 2 {
+            yield_now().await;
+        }
+        let task = rt.spawn({
+            let q = q.clone();
+            async move { q.put(300).await.unwrap() }
+        });
+        while q.stats().putters_waiting < 3 {
+            yield_now().await;
+        }
+        // The first slot wakes `stalled`, the second the thread (it takes it); the next slot
+        // freed wakes the task, past `stalled`.
+        assert_eq!(q.get().await, Ok(0));
+        assert_eq!(q.get().await, Ok(1));
+        thread.await.unwrap();
+        assert_eq!(q.get().await, Ok(200));
+        task.await.unwrap();
+        assert_eq!(q.get().await, Ok(300));
+        drop(stalled);
+        assert_eq!(q.stats().putters_waiting, 0);
+    });
+}
+
+#[test]
+fn slots_freed_while_a_woken_thread_has_not_run_go_on_when_it_runs() {
+    each_runtime(|rt| async move {
+        let q = DualQueue::bounded(nz(3));
+        for i in 0..3 {
+            q.try_put(i).unwrap();
+        }
+        let thread = rt.spawn_blocking({
+            let q = q.clone();
+            move || q.put_blocking(100).unwrap()
+        });
+        while q.stats().putters_waiting < 1 {
+            yield_now().await;
+        }
+        let tasks: Vec<_> = [200, 300]
+            .map(|v| {
+                let q = q.clone();
+                rt.spawn(async move { q.put(v).await.unwrap() })
+            })
+            .into_iter()
+            .collect();
+        while q.stats().putters_waiting < 3 {
+            yield_now().await;
+        }
+        // Three slots at once: the first wakes the thread, the next two wake no one until it
+        // has run; then it hands them on, one wake-up each.
+        let mut got: Vec<i32> = (0..3).map(|_| q.try_get().unwrap()).collect();
+        thread.await.unwrap();
+        for t in tasks {
+            t.await.unwrap();
+        }
+        got.extend((0..3).map(|_| q.try_get().unwrap()));
+        got.sort_unstable();
+        assert_eq!(got, [0, 1, 2, 100, 200, 300]);
+    });
+}

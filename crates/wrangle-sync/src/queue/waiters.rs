@@ -26,6 +26,9 @@ enum Mark {
 #[derive(Debug)]
 struct Entry {
     waker: Option<Waker>,
+    /// A blocked thread's entry: once notified, it always runs (a thread parked in a blocking
+    /// call wakes and retries), unlike a future, which may be kept and never polled again.
+    thread: bool,
     prev: usize,
     /// The next waiting entry, or the next free one while on the free list.
     next: usize,
@@ -42,6 +45,8 @@ pub(crate) struct WaitList {
     tail: usize,
     registered: usize,
     notified: usize,
+    /// Notified thread entries that have not run yet.
+    notified_threads: usize,
 }
 
 /// Where a waiter's waker comes from: its task, or its (parked) thread.
@@ -57,6 +62,10 @@ impl WakeBy<'_> {
             WakeBy::Task(w) => w.clone(),
             WakeBy::Thread => thread_waker(),
         }
+    }
+
+    fn is_thread(self) -> bool {
+        matches!(self, WakeBy::Thread)
     }
 
     /// Whether `current` already wakes this waiter. A thread's entry always holds its own
@@ -89,7 +98,14 @@ impl WaitList {
             tail: NIL,
             registered: 0,
             notified: 0,
+            notified_threads: 0,
         }
+    }
+
+    /// Notified thread entries that have not run yet: each will run (and, for putters, hand
+    /// the turn on), so it may stand for several wake-ups.
+    pub(crate) fn notified_threads(&self) -> usize {
+        self.notified_threads
     }
 
     /// Waiters registered now, notified or not.
@@ -97,10 +113,11 @@ impl WaitList {
         self.registered
     }
 
-    fn alloc(&mut self, waker: Waker) -> usize {
+    fn alloc(&mut self, waker: Waker, thread: bool) -> usize {
         self.registered += 1;
         let entry = Entry {
             waker: Some(waker),
+            thread,
             prev: NIL,
             next: NIL,
             mark: Mark::Waiting,
@@ -154,7 +171,7 @@ impl WaitList {
     pub(crate) fn wait(&mut self, key: &mut Option<usize>, by: WakeBy<'_>) {
         match *key {
             None => {
-                let k = self.alloc(by.waker());
+                let k = self.alloc(by.waker(), by.is_thread());
                 self.link_back(k);
                 *key = Some(k);
             }
@@ -167,6 +184,7 @@ impl WaitList {
                 }
                 Mark::Notified => {
                     self.notified -= 1;
+                    self.notified_threads -= usize::from(self.entries[k].thread);
                     let e = &mut self.entries[k];
                     e.mark = Mark::Waiting;
                     e.waker = Some(by.waker());
@@ -180,17 +198,22 @@ impl WaitList {
     /// Frees the waiter's entry, if it has one, and returns whether it had been notified:
     /// its wake-up is then either used (the caller was served) or the caller passes it on.
     pub(crate) fn remove(&mut self, key: &mut Option<usize>) -> bool {
-        let Some(k) = key.take() else {
-            return false;
-        };
+        self.remove_entry(key).is_some()
+    }
+
+    /// [`remove`](Self::remove), telling a notified entry's kind: `Some(true)` for a thread.
+    pub(crate) fn remove_entry(&mut self, key: &mut Option<usize>) -> Option<bool> {
+        let k = (*key).take()?;
         let notified = match self.entries[k].mark {
             Mark::Waiting => {
                 self.unlink(k);
-                false
+                None
             }
             Mark::Notified => {
                 self.notified -= 1;
-                true
+                let thread = self.entries[k].thread;
+                self.notified_threads -= usize::from(thread);
+                Some(thread)
             }
             Mark::Free => unreachable!("a waiter's entry is freed only by its waiter"),
         };
@@ -204,14 +227,15 @@ impl WaitList {
     }
 
     /// Deregisters the caller of an operation that succeeded (or found the queue closed): a
-    /// notified entry's wake-up is thereby used.
+    /// notified entry's wake-up is thereby used. Returns whether it was a notified thread
+    /// (whose turn the caller hands on).
     #[inline]
-    pub(crate) fn leave(&mut self, reg: Reg<'_>) {
+    pub(crate) fn leave(&mut self, reg: Reg<'_>) -> bool {
         match reg {
             Reg::Wait(key, _) | Reg::Leave(key) if key.is_some() => {
-                self.remove(key);
+                self.remove_entry(key) == Some(true)
             }
-            _ => {}
+            _ => false,
         }
     }
 
@@ -237,6 +261,7 @@ impl WaitList {
             Reg::No => {}
             Reg::Wait(key, by) => self.wait(key, by),
             Reg::Leave(key) => {
+                // Nothing was there for it: a wake-up it had is not owed to anyone else.
                 self.remove(key);
             }
         }
@@ -253,6 +278,7 @@ impl WaitList {
         self.unlink(k);
         self.notified += 1;
         let e = &mut self.entries[k];
+        self.notified_threads += usize::from(e.thread);
         e.mark = Mark::Notified;
         e.waker.take()
     }
@@ -265,12 +291,13 @@ impl WaitList {
     }
 }
 
-/// The wakers one settling of a queue's state yields (one per side at most), woken after the
-/// lock is released.
+/// The wakers one operation on a queue's state yields (one per side, and more putters when a
+/// woken thread hands its turn on to futures), woken after the lock is released.
 #[derive(Debug, Default)]
 pub(crate) struct Wakers {
     pub(crate) get: Option<Waker>,
     pub(crate) put: Option<Waker>,
+    pub(crate) more: Vec<Waker>,
 }
 
 impl Wakers {
@@ -282,6 +309,7 @@ impl Wakers {
         if let Some(w) = self.put {
             w.wake();
         }
+        wake_all(self.more);
     }
 }
 
@@ -390,6 +418,7 @@ mod tests {
         let mut list = WaitList::new();
         let mut keys: Vec<_> = (0..4).map(|_| wait(&mut list)).collect();
         // Each notification is additional: notified entries not yet run do not count.
+        assert_eq!(list.notified_threads(), 0);
         assert_eq!(notify(&mut list), keys[0]);
         assert_eq!(notify(&mut list), keys[1]);
         assert_eq!(list.notified, 2);
@@ -397,6 +426,17 @@ mod tests {
         assert_eq!(notified, [true, true, false, false]);
         assert_eq!((list.registered(), list.notified), (0, 0));
         assert_eq!((list.head, list.tail), (NIL, NIL));
+        // A thread entry is counted while notified.
+        let mut t = None;
+        list.wait(&mut t, WakeBy::Thread);
+        let _ = wait(&mut list);
+        assert!(list.notify_one().is_some());
+        assert_eq!(list.notified_threads(), 1);
+        list.wait(&mut t, WakeBy::Thread); // re-armed: waiting again
+        assert_eq!(list.notified_threads(), 0);
+        assert!(list.notify_one().is_some());
+        assert!(list.leave(Reg::Wait(&mut t, WakeBy::Thread)));
+        assert_eq!(list.notified_threads(), 0);
         let again = wait(&mut list);
         assert!(again.unwrap() < 4);
         assert_eq!(list.entries.len(), 4);
