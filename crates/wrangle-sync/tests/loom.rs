@@ -329,3 +329,31 @@ fn queue_stalled_woken_putter_holds_up_no_other_producer() {
         assert_eq!(q.stats().putters_waiting, 0);
     });
 }
+
+#[test]
+fn queue_woken_thread_putters_hand_the_turn_on() {
+    use wrangle_sync::DualQueue;
+    loom::model(|| {
+        let q = DualQueue::bounded(std::num::NonZeroUsize::new(2).unwrap());
+        q.try_put(0u8).unwrap();
+        q.try_put(0).unwrap();
+        let putters: Vec<_> = [1u8, 2]
+            .into_iter()
+            .map(|v| {
+                let q = q.clone();
+                thread::spawn(move || q.put_blocking(v).unwrap())
+            })
+            .collect();
+        // Two slots free up while the threads may or may not wait yet: a woken thread stands
+        // for the slots freed before it runs, and hands the rest on.
+        assert_eq!(q.try_get(), Ok(0));
+        assert_eq!(q.try_get(), Ok(0));
+        for p in putters {
+            p.join().unwrap();
+        }
+        let mut got = [q.try_get().unwrap(), q.try_get().unwrap()];
+        got.sort_unstable();
+        assert_eq!(got, [1, 2]);
+        assert_eq!(q.stats().putters_waiting, 0);
+    });
+}
