@@ -19,6 +19,8 @@ use crate::{Result, root};
 const LIMITS: &[(&str, usize)] = &[
     ("wrangle-rt", 25),
     ("wrangle-task", 45),
+    // 36: issue 18 added `Quota` and `InsufficientCapacity` (governor's names, errors beside
+    // their primitive); the split queue's halves went to `wrangle_sync::stream` instead.
     ("wrangle-sync", 35),
 ];
 const DEFAULT_LIMIT: usize = 35;

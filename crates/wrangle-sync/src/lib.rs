@@ -2,11 +2,14 @@
 //! batching and a blocking-iterator bridge.
 //!
 //! - [`PrioritySemaphore`]: a strictly fair semaphore whose waiters are served by
-//!   `(priority, arrival)`, with `acquire_many`, owned permits, `close`, and no stranded
-//!   permits when a waiter is cancelled after being served.
+//!   `(priority, arrival)`, with `acquire_many`, owned permits, blocking acquire for threads,
+//!   `add_permits`/`forget_permits`, `close`, and no stranded permits when a waiter is
+//!   cancelled after being served.
 //! - [`RateLimiter`] (sliding window: N per period), [`GcraLimiter`] (rate + burst, lock-free
-//!   `check`) and [`KeyedLimiter`] (GCRA per key, bounded memory): `check()` never waits,
-//!   `acquire().await` waits its turn (FIFO) on the runtime's timer.
+//!   `check`) and [`KeyedLimiter`] (GCRA per key, bounded memory, a hasher of your choice):
+//!   `check()` never waits, `acquire().await` waits its turn (FIFO) on the runtime's timer,
+//!   optionally with `.jitter(max)`; `check_n`/`acquire_n` take several cells at once. The
+//!   GCRA limiters also take a governor-style [`Quota`].
 //! - [`Batcher`]: batches by `max_quantity` or `max_wait` (a deadline from the batch's first
 //!   item) for an async callback, with `flush` (sends what is buffered now), `close` (sends
 //!   the rest at once and refuses new items) and `shutdown` (also waits for the callbacks); [`stream::batch_channel`]: the same with the batches read as a
@@ -16,7 +19,9 @@
 //!   drop stops it.
 //! - [`DualQueue`]: FIFO, LIFO or priority queue, bounded or not, with blocking (thread) and
 //!   async (task) puts and gets usable at the same time, `try_` forms, `close`,
-//!   `task_done`/`join`, and a `reserve` send that loses nothing when cancelled.
+//!   `task_done`/`join`, a `reserve` send that loses nothing when cancelled, `force_put`
+//!   (evicting), and [`split`](DualQueue::split) into counted sending and receiving handles
+//!   (a `Sink` and a `Stream`) that close the queue when the last of either kind is gone.
 //! - [`Lockout`], [`FifoLockout`], [`KeyedLockout`], [`KeyedFifoLockout`]: gates closed by
 //!   stacking lockouts ("back off for 30 s after a 429"); the FIFO ones admit one holder at a
 //!   time (per key) in arrival order.
@@ -93,8 +98,9 @@
 //! Runtimes are chosen through `wrangle-rt`'s features (forwarded here as `runtime-*`, or
 //! through the `wrangle` facade's). Of its own, the crate has one:
 //!
-//! - `sink`: [`stream::BatchSender`] implements `futures_sink::Sink`, so a stream can be
-//!   `forward`ed into a batch channel (one small dependency, `futures-sink`).
+//! - `sink`: [`stream::QueueSender`] and [`stream::BatchSender`] implement
+//!   `futures_sink::Sink`, so a stream can be `forward`ed into a split queue or a batch
+//!   channel (one small dependency, `futures-sink`).
 //!
 //! # Runtime support
 //!
@@ -130,32 +136,44 @@ pub mod future {
     pub use crate::batch::{Flush, Shutdown};
     pub use crate::limiter::{GcraAcquire, KeyedAcquire, RateAcquire};
     pub use crate::lockout::{Enter, KeyedEnter, KeyedLockoutWait, LockoutWait};
-    pub use crate::queue::{Get, Join, Put, Reserve};
+    pub use crate::queue::{Closed, Get, Join, Put, Reserve};
     pub use crate::semaphore::{Acquire, AcquireOwned};
+}
+
+pub mod builder {
+    //! The builders of this crate's primitives, reached through their `builder()` constructors
+    //! (`DualQueue::builder()` is a [`DualQueueBuilder`]) and, like the named futures, rarely
+    //! named in user code except to store or return one.
+
+    pub use crate::queue::DualQueueBuilder;
 }
 
 pub mod stream {
     //! The stream types: [`IterStream`] (a blocking iterator streamed asynchronously),
-    //! [`ChunksTimeout`] (the batching rules as a stream adaptor) and [`batch_channel`] (a
-    //! batcher whose batches are read as a stream: [`BatchSender`] in, [`Batches`] out). The
-    //! callback form of batching, [`Batcher`](crate::Batcher), is at the crate root.
+    //! [`ChunksTimeout`] (the batching rules as a stream adaptor), [`batch_channel`] (a
+    //! batcher whose batches are read as a stream: [`BatchSender`] in, [`Batches`] out) and
+    //! the two halves of a [split](crate::DualQueue::split) queue ([`QueueSender`] in, a
+    //! `Sink` with the `sink` feature; [`QueueReceiver`] out, a `Stream`). The callback form
+    //! of batching, [`Batcher`](crate::Batcher), is at the crate root.
 
     pub use crate::batch::{
         BatchSender, Batches, ChunksTimeout, batch_channel, batch_channel_with_runtime,
     };
     pub use crate::iter_stream::IterStream;
+    pub use crate::queue::{QueueReceiver, QueueSender};
 }
 
 pub use batch::{Batcher, BatcherClosed, BatcherStats, InvalidBatchConfig};
 pub use limiter::{
-    GcraLimiter, InvalidQuota, KeyedLimiter, LimiterStats, RateLimited, RateLimiter,
+    GcraLimiter, InsufficientCapacity, InvalidQuota, KeyedLimiter, LimiterStats, Quota,
+    RateLimited, RateLimiter,
 };
 pub use lockout::{
     FifoLockout, FifoLockoutGuard, KeyedFifoLockout, KeyedFifoLockoutGuard, KeyedLockout, Lockout,
     LockoutStats,
 };
 pub use queue::{
-    DualQueue, DualQueueBuilder, GetError, PutError, PutPermit, QueueClosed, QueueStats,
+    DualQueue, GetError, PutError, PutPermit, QueueClosed, QueueStats,
     TaskDoneError, TryPutError,
 };
 pub use semaphore::{

@@ -3,7 +3,7 @@
 //! well below its capacity; shared by the keyed limiter and the keyed lockouts.
 
 use std::collections::HashMap;
-use std::hash::Hash;
+use std::hash::{BuildHasher, Hash};
 
 /// When a keyed table is next swept.
 #[derive(Debug)]
@@ -20,9 +20,9 @@ impl Sweep {
 
     /// After an insert: if `map` has reached the sweep size, keeps only the entries `keep`
     /// accepts and sets the next sweep at twice what is left.
-    pub(crate) fn after_insert<K: Hash + Eq, V>(
+    pub(crate) fn after_insert<K: Hash + Eq, V, S: BuildHasher>(
         &mut self,
-        map: &mut HashMap<K, V>,
+        map: &mut HashMap<K, V, S>,
         keep: impl FnMut(&K, &mut V) -> bool,
     ) {
         if map.len() >= self.at {
@@ -32,9 +32,9 @@ impl Sweep {
 
     /// Keeps only the entries `keep` accepts now (a sweep on request), gives back memory,
     /// and sets the next sweep at twice what is left.
-    pub(crate) fn retain<K: Hash + Eq, V>(
+    pub(crate) fn retain<K: Hash + Eq, V, S: BuildHasher>(
         &mut self,
-        map: &mut HashMap<K, V>,
+        map: &mut HashMap<K, V, S>,
         keep: impl FnMut(&K, &mut V) -> bool,
     ) {
         map.retain(keep);
@@ -43,7 +43,7 @@ impl Sweep {
     }
 
     /// After a removal: gives back memory if the table has shrunk well below its capacity.
-    pub(crate) fn after_remove<K: Hash + Eq, V>(map: &mut HashMap<K, V>) {
+    pub(crate) fn after_remove<K: Hash + Eq, V, S: BuildHasher>(map: &mut HashMap<K, V, S>) {
         shrink(map);
     }
 }
@@ -55,7 +55,7 @@ const KEEP_CAPACITY: usize = 64;
 /// frees its allocation, and a table reallocates O(1) times per entry it ever held (after a
 /// shrink to twice its length, it must fall by half again, or grow past its capacity,
 /// before the next reallocation).
-fn shrink<K: Hash + Eq, V>(map: &mut HashMap<K, V>) {
+fn shrink<K: Hash + Eq, V, S: BuildHasher>(map: &mut HashMap<K, V, S>) {
     let capacity = map.capacity();
     if capacity > KEEP_CAPACITY && map.len() < capacity / 4 {
         map.shrink_to(map.len() * 2);

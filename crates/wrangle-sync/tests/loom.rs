@@ -1,5 +1,6 @@
 //! R4: loom models of the priority semaphore (grant vs cancel vs release) and of the dual
-//! queue's waiter lists (close vs put/get, woken-then-cancelled waiters, blocking waiters).
+//! queue's waiter lists (close vs put/get, woken-then-cancelled waiters, blocking waiters, a
+//! woken waiter never polled again).
 //!
 //! Run with `RUSTFLAGS="--cfg loom" cargo test -p wrangle-sync --test loom --release`.
 #![cfg(loom)]
@@ -292,7 +293,7 @@ fn queue_two_putters_hand_the_turn_on() {
                 thread::spawn(move || loom::future::block_on(q.put(v)).unwrap())
             })
             .collect();
-        // Two slots free up; whichever putter is woken must wake the other.
+        // Two slots free up: each wakes one putter.
         assert_eq!(q.try_get(), Ok(0));
         assert_eq!(q.try_get(), Ok(0));
         for p in putters {
@@ -301,5 +302,58 @@ fn queue_two_putters_hand_the_turn_on() {
         let mut got = [q.try_get().unwrap(), q.try_get().unwrap()];
         got.sort_unstable();
         assert_eq!(got, [1, 2]);
+    });
+}
+
+#[test]
+fn queue_stalled_woken_putter_holds_up_no_other_producer() {
+    use wrangle_sync::DualQueue;
+    loom::model(|| {
+        let q = DualQueue::bounded(std::num::NonZeroUsize::new(2).unwrap());
+        q.try_put(0u8).unwrap();
+        q.try_put(1).unwrap();
+        // Registered first, then never polled again (its waker does nothing).
+        let mut stalled = Box::pin(q.put(9));
+        assert!(poll_once(stalled.as_mut()).is_none());
+        let putter = thread::spawn({
+            let q = q.clone();
+            move || q.put_blocking(2).unwrap()
+        });
+        let getter = thread::spawn({
+            let q = q.clone();
+            move || [(); 3].map(|()| q.get_blocking().unwrap())
+        });
+        putter.join().unwrap();
+        assert_eq!(getter.join().unwrap(), [0, 1, 2]);
+        drop(stalled);
+        assert_eq!(q.stats().putters_waiting, 0);
+    });
+}
+
+#[test]
+fn queue_woken_thread_putters_hand_the_turn_on() {
+    use wrangle_sync::DualQueue;
+    loom::model(|| {
+        let q = DualQueue::bounded(std::num::NonZeroUsize::new(2).unwrap());
+        q.try_put(0u8).unwrap();
+        q.try_put(0).unwrap();
+        let putters: Vec<_> = [1u8, 2]
+            .into_iter()
+            .map(|v| {
+                let q = q.clone();
+                thread::spawn(move || q.put_blocking(v).unwrap())
+            })
+            .collect();
+        // Two slots free up while the threads may or may not wait yet: a woken thread stands
+        // for the slots freed before it runs, and hands the rest on.
+        assert_eq!(q.try_get(), Ok(0));
+        assert_eq!(q.try_get(), Ok(0));
+        for p in putters {
+            p.join().unwrap();
+        }
+        let mut got = [q.try_get().unwrap(), q.try_get().unwrap()];
+        got.sort_unstable();
+        assert_eq!(got, [1, 2]);
+        assert_eq!(q.stats().putters_waiting, 0);
     });
 }

@@ -361,7 +361,7 @@ fn cancelled_woken_async_putter_passes_the_slot_to_a_blocked_thread() {
 }
 
 #[test]
-fn putters_woken_one_at_a_time_hand_the_turn_on() {
+fn freed_slots_wake_putters_and_woken_threads_hand_the_turn_on() {
     each_runtime(|rt| async move {
         let q = DualQueue::bounded(nz(3));
         for i in 0..3 {
@@ -379,8 +379,8 @@ fn putters_woken_one_at_a_time_hand_the_turn_on() {
         while q.stats().putters_waiting < 4 {
             yield_now().await;
         }
-        // Three slots free at once: one putter is woken, and each served putter wakes the
-        // next while room is left.
+        // Three slots freed: each wakes one more putter future, and a woken thread, once
+        // served, wakes the next while room is left; the fourth putter keeps waiting.
         for i in 0..3 {
             assert_eq!(q.try_get(), Ok(i));
         }

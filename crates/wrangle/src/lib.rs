@@ -53,7 +53,8 @@
 //! - `tracing`: unhandled errors become `tracing` events, and pooled tasks, scope and
 //!   supervisor children and timer calls get spans with their life's events (names set with
 //!   `spawn_named` or a builder's `name`; see `docs/architecture.md`, "Tracing spans").
-//! - `sink`: `futures_sink::Sink` for the sending sides that are sinks (`sync::stream::BatchSender`).
+//! - `sink`: `futures_sink::Sink` for the sending sides that are sinks (`sync::stream::QueueSender` and
+//!   `sync::stream::BatchSender`).
 //!
 //! # Runtime support
 //!

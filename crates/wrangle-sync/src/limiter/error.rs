@@ -47,7 +47,9 @@ impl std::error::Error for RateLimited {}
 pub enum InvalidQuota {
     /// The period is zero.
     ZeroPeriod,
-    /// The period divided by the rate is below one nanosecond.
+    /// The period divided by the rate is below one nanosecond: a rate above 10^9 per second
+    /// (refused rather than clamped to 1 ns as governor does, which would admit fewer than
+    /// asked without saying so).
     RateTooHigh,
     /// The period, or the burst window (`burst` times `period / rate`), is longer than
     /// [`InvalidQuota::MAX_PERIOD`].
@@ -95,3 +97,43 @@ impl fmt::Display for InvalidQuota {
 }
 
 impl std::error::Error for InvalidQuota {}
+
+/// A request for more cells at once than the limiter's burst: it could never be admitted,
+/// however long it waited (governor's `InsufficientCapacity`). Returned at once by
+/// `check_n` and `acquire_n` of every limiter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InsufficientCapacity(pub(crate) u32);
+
+impl InsufficientCapacity {
+    /// The most cells the limiter admits at once (its burst; for a
+    /// [`RateLimiter`](crate::RateLimiter), its limit per period).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::num::NonZeroU32;
+    /// use wrangle_sync::{GcraLimiter, Quota};
+    ///
+    /// let rt = wrangle_rt::VirtualRuntime::new();
+    /// let quota = Quota::per_second(NonZeroU32::new(5).unwrap());
+    /// let limiter = GcraLimiter::from_quota_with_runtime(rt, quota).unwrap();
+    /// let err = limiter.check_n(NonZeroU32::new(6).unwrap()).unwrap_err();
+    /// assert_eq!(err.capacity(), 5);
+    /// ```
+    #[must_use]
+    pub fn capacity(&self) -> u32 {
+        self.0
+    }
+}
+
+impl fmt::Display for InsufficientCapacity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "more cells requested at once than the rate limiter's capacity of {}",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for InsufficientCapacity {}

@@ -11,21 +11,23 @@ use std::time::{Duration, Instant};
 use pin_project::{pin_project, pinned_drop};
 use wrangle_rt::{DefaultRuntime, Runtime, saturating_deadline};
 
-use super::LimiterStats;
+use super::jitter::JitterRng;
 use super::reserve_wait::ReserveWait;
-use super::{InvalidQuota, RateLimited};
+use super::{InsufficientCapacity, InvalidQuota, LimiterStats, Quota, RateLimited};
 
 /// The arithmetic of GCRA, in nanoseconds on the runtime's cheap clock
 /// ([`Runtime::monotonic_nanos`]); a theoretical arrival time of 0 means "fully recovered".
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Quota {
+pub(crate) struct Gcra {
     /// Nanoseconds between two admissions at the sustained rate.
     pub(crate) interval: u64,
     /// How far ahead of now the theoretical arrival time may run: `(burst - 1) * interval`.
     pub(crate) tolerance: u64,
+    /// The most cells admitted at once.
+    pub(crate) burst: u32,
 }
 
-impl Quota {
+impl Gcra {
     pub(crate) fn new(
         rate: NonZeroU32,
         per: Duration,
@@ -47,20 +49,39 @@ impl Quota {
         }
         let interval = u64::try_from(interval).map_err(|_| InvalidQuota::PeriodTooLong)?;
         let tolerance = interval * u64::from(burst.get() - 1);
-        Ok(Quota {
+        Ok(Gcra {
             interval,
             tolerance,
+            burst: burst.get(),
         })
     }
 
-    /// The earliest admission at or after `now` given the theoretical arrival time `tat`.
-    pub(crate) fn slot(self, tat: u64, now: u64) -> u64 {
-        tat.saturating_sub(self.tolerance).max(now)
+    pub(crate) fn from_quota(q: Quota) -> Result<Self, InvalidQuota> {
+        Gcra::new(q.rate, q.per, q.burst)
     }
 
-    /// The theoretical arrival time after admitting at `slot`.
-    pub(crate) fn next_tat(self, tat: u64, slot: u64) -> u64 {
-        tat.max(slot).saturating_add(self.interval)
+    /// `n` cells, or the typed refusal if more than the burst (they could never conform).
+    pub(crate) fn cells(self, n: NonZeroU32) -> Result<u32, InsufficientCapacity> {
+        if n.get() > self.burst {
+            Err(InsufficientCapacity(self.burst))
+        } else {
+            Ok(n.get())
+        }
+    }
+
+    /// The earliest admission of `n` cells (at most the burst) at or after `now`, given the
+    /// theoretical arrival time `tat`: as `n` single admissions at one instant, the last of
+    /// which must conform. `(n - 1) * interval` is within the burst window, so no overflow.
+    pub(crate) fn slot(self, tat: u64, now: u64, n: u32) -> u64 {
+        let extra = u64::from(n - 1) * self.interval;
+        tat.saturating_add(extra)
+            .saturating_sub(self.tolerance)
+            .max(now)
+    }
+
+    /// The theoretical arrival time after admitting `n` cells at `slot`.
+    pub(crate) fn next_tat(self, tat: u64, slot: u64, n: u32) -> u64 {
+        tat.max(slot).saturating_add(u64::from(n) * self.interval)
     }
 }
 
@@ -100,7 +121,8 @@ impl Quota {
 /// ```
 pub struct GcraLimiter<R: Runtime = DefaultRuntime> {
     rt: R,
-    quota: Quota,
+    quota: Gcra,
+    jitter: JitterRng,
     tat: AtomicU64,
     reserved: AtomicU64,
     refused: AtomicU64,
@@ -139,6 +161,33 @@ impl GcraLimiter {
     pub fn new(rate: NonZeroU32, per: Duration, burst: NonZeroU32) -> Result<Self, InvalidQuota> {
         GcraLimiter::with_runtime(DefaultRuntime::current(), rate, per, burst)
     }
+
+    /// A limiter for `quota`, on [`DefaultRuntime::current`] (governor's
+    /// `RateLimiter::direct`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::num::NonZeroU32;
+    /// use wrangle_sync::{GcraLimiter, Quota};
+    ///
+    /// wrangle_rt::VirtualRuntime::new().block_on(async {
+    ///     let limiter = GcraLimiter::from_quota(Quota::per_minute(NonZeroU32::MIN)).unwrap();
+    ///     assert!(limiter.check().is_ok());
+    ///     assert!(limiter.check().is_err()); // the next in a minute
+    /// });
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`InvalidQuota`] as [`with_runtime`](Self::with_runtime); see [`Quota`].
+    ///
+    /// # Panics
+    ///
+    /// If no runtime is available (see [`DefaultRuntime::current`]).
+    pub fn from_quota(quota: Quota) -> Result<Self, InvalidQuota> {
+        GcraLimiter::from_quota_with_runtime(DefaultRuntime::current(), quota)
+    }
 }
 
 impl<R: Runtime> GcraLimiter<R> {
@@ -168,15 +217,54 @@ impl<R: Runtime> GcraLimiter<R> {
         per: Duration,
         burst: NonZeroU32,
     ) -> Result<Self, InvalidQuota> {
-        let quota = Quota::new(rate, per, burst)?;
-        Ok(GcraLimiter {
+        let quota = Gcra::new(rate, per, burst)?;
+        Ok(GcraLimiter::build(rt, quota))
+    }
+
+    /// A limiter for `quota`, on `rt` (governor's `RateLimiter::direct_with_clock`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::num::NonZeroU32;
+    /// use wrangle_sync::{GcraLimiter, Quota};
+    ///
+    /// let rt = wrangle_rt::VirtualRuntime::new();
+    /// let limiter =
+    ///     GcraLimiter::from_quota_with_runtime(rt, Quota::per_second(NonZeroU32::new(3).unwrap()))
+    ///         .unwrap();
+    /// for _ in 0..3 {
+    ///     limiter.check().unwrap(); // the burst of 3
+    /// }
+    /// assert!(limiter.check().is_err());
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`InvalidQuota`] as [`with_runtime`](Self::with_runtime); see [`Quota`].
+    pub fn from_quota_with_runtime(rt: R, quota: Quota) -> Result<Self, InvalidQuota> {
+        Ok(GcraLimiter::build(rt, Gcra::from_quota(quota)?))
+    }
+
+    fn build(rt: R, quota: Gcra) -> Self {
+        GcraLimiter {
+            jitter: JitterRng::for_runtime(&rt),
             rt,
             quota,
             tat: AtomicU64::new(0),
             reserved: AtomicU64::new(0),
             refused: AtomicU64::new(0),
             refunded: AtomicU64::new(0),
-        })
+        }
+    }
+
+    /// Seeds the random jitter of this limiter's waits ([`GcraAcquire::jitter`]), for waits
+    /// that repeat exactly. Without it, a limiter on virtual time uses a fixed seed and one on
+    /// a real runtime a random one.
+    #[must_use]
+    pub fn jitter_seed(self, seed: u64) -> Self {
+        self.jitter.reseed(seed);
+        self
     }
 
     /// Admits now if that conforms to the rate and burst; never waits.
@@ -199,17 +287,50 @@ impl<R: Runtime> GcraLimiter<R> {
     ///
     /// [`RateLimited`] with the instant the call would conform.
     pub fn check(&self) -> Result<(), RateLimited> {
+        self.check_cells(1)
+    }
+
+    /// Admits `n` cells at once now if that conforms (governor's `check_n`); never waits.
+    /// Either all `n` pass or none.
+    ///
+    /// # Examples
+    ///
+    /// A batch of 3 rows against a limit of 4 rows per second:
+    ///
+    /// ```
+    /// use std::num::NonZeroU32;
+    /// use wrangle_sync::{GcraLimiter, Quota};
+    ///
+    /// let rt = wrangle_rt::VirtualRuntime::new();
+    /// let n = |n| NonZeroU32::new(n).unwrap();
+    /// let limiter = GcraLimiter::from_quota_with_runtime(rt, Quota::per_second(n(4))).unwrap();
+    /// assert!(limiter.check_n(n(3)).unwrap().is_ok());
+    /// assert!(limiter.check_n(n(3)).unwrap().is_err()); // only 1 left: none pass
+    /// assert!(limiter.check_n(n(1)).unwrap().is_ok());
+    /// assert!(limiter.check_n(n(5)).is_err()); // more than the burst: never
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The outer [`InsufficientCapacity`] if `n` is above the burst (no wait would help); the
+    /// inner [`RateLimited`] with the instant the `n` cells would conform.
+    pub fn check_n(&self, n: NonZeroU32) -> Result<Result<(), RateLimited>, InsufficientCapacity> {
+        let n = self.quota.cells(n)?;
+        Ok(self.check_cells(n))
+    }
+
+    fn check_cells(&self, n: u32) -> Result<(), RateLimited> {
         let now = self.rt.monotonic_nanos();
         let mut tat = self.tat.load(Ordering::Acquire);
         loop {
-            let slot = self.quota.slot(tat, now);
+            let slot = self.quota.slot(tat, now, n);
             if slot > now {
                 self.refused.fetch_add(1, Ordering::Relaxed);
                 return Err(RateLimited {
                     retry_at: saturating_deadline(self.rt.now(), Duration::from_nanos(slot - now)),
                 });
             }
-            let next = self.quota.next_tat(tat, slot);
+            let next = self.quota.next_tat(tat, slot, n);
             match self
                 .tat
                 .compare_exchange_weak(tat, next, Ordering::AcqRel, Ordering::Acquire)
@@ -255,8 +376,59 @@ impl<R: Runtime> GcraLimiter<R> {
     pub fn acquire(&self) -> GcraAcquire<'_, R> {
         GcraAcquire {
             limiter: self,
+            n: 1,
+            jitter: Duration::ZERO,
             inner: ReserveWait::new(),
         }
+    }
+
+    /// Waits until `n` cells conform at once (governor's `until_n_ready`): reserves the
+    /// earliest instant they do, in call order, and sleeps until it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::num::NonZeroU32;
+    /// use std::time::Duration;
+    /// use wrangle_rt::{Runtime, VirtualRuntime};
+    /// use wrangle_sync::{GcraLimiter, Quota};
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// let n = |n| NonZeroU32::new(n).unwrap();
+    /// // 10 per second (one every 100 ms), bursts of 4.
+    /// let quota = Quota::per_second(n(10)).allow_burst(n(4));
+    /// let limiter = GcraLimiter::from_quota_with_runtime(rt.clone(), quota).unwrap();
+    /// let start = rt.now();
+    /// rt.block_on(async {
+    ///     limiter.acquire_n(n(4)).unwrap().await; // the whole burst, at once
+    ///     limiter.acquire_n(n(2)).unwrap().await; // two more cells: 200 ms later
+    /// });
+    /// assert_eq!(rt.now() - start, Duration::from_millis(200));
+    /// assert!(limiter.acquire_n(n(5)).is_err()); // above the burst: refused at the call
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`InsufficientCapacity`] at once if `n` is above the burst.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`acquire`](Self::acquire): the `n` cells are given back if nobody reserved after
+    /// them.
+    pub fn acquire_n(&self, n: NonZeroU32) -> Result<GcraAcquire<'_, R>, InsufficientCapacity> {
+        let n = self.quota.cells(n)?;
+        Ok(GcraAcquire {
+            limiter: self,
+            n,
+            jitter: Duration::ZERO,
+            inner: ReserveWait::new(),
+        })
+    }
+
+    /// The burst: the most cells admitted at once.
+    #[must_use]
+    pub fn burst_size(&self) -> NonZeroU32 {
+        NonZeroU32::new(self.quota.burst).expect("a quota's burst is not zero")
     }
 
     /// A snapshot of the counters.
@@ -292,19 +464,22 @@ impl<R: Runtime> GcraLimiter<R> {
     ///
     /// The limiter keeps its time line on the runtime's fast clock; the returned instant is
     /// on the runtime's clock (`rt_now` plus the wait), ready for its timer.
-    fn reserve(&self, rt_now: Instant) -> (Instant, u64) {
+    fn reserve(&self, rt_now: Instant, n: u32, jitter: Duration) -> (Instant, u64) {
         let now = self.rt.monotonic_nanos();
         let mut tat = self.tat.load(Ordering::Acquire);
         loop {
-            let slot = self.quota.slot(tat, now);
-            let next = self.quota.next_tat(tat, slot);
+            let slot = self.quota.slot(tat, now, n);
+            let next = self.quota.next_tat(tat, slot, n);
             match self
                 .tat
                 .compare_exchange_weak(tat, next, Ordering::AcqRel, Ordering::Acquire)
             {
                 Ok(_) => {
                     self.reserved.fetch_add(1, Ordering::Relaxed);
-                    let wait = Duration::from_nanos(slot - now);
+                    let mut wait = Duration::from_nanos(slot - now);
+                    if !wait.is_zero() && !jitter.is_zero() {
+                        wait = wait.saturating_add(self.jitter.up_to(jitter));
+                    }
                     return (saturating_deadline(rt_now, wait), next);
                 }
                 Err(actual) => tat = actual,
@@ -312,8 +487,8 @@ impl<R: Runtime> GcraLimiter<R> {
         }
     }
 
-    fn refund(&self, ticket: u64) {
-        let back = ticket - self.quota.interval;
+    fn refund(&self, ticket: u64, n: u32) {
+        let back = ticket - u64::from(n) * self.quota.interval;
         if self
             .tat
             .compare_exchange(ticket, back, Ordering::AcqRel, Ordering::Acquire)
@@ -344,6 +519,8 @@ impl<R: Runtime> fmt::Debug for GcraLimiter<R> {
 #[must_use = "futures do nothing unless you `.await` or poll them"]
 pub struct GcraAcquire<'a, R: Runtime> {
     limiter: &'a GcraLimiter<R>,
+    n: u32,
+    jitter: Duration,
     #[pin]
     inner: ReserveWait<u64, R::Sleep>,
 }
@@ -353,9 +530,43 @@ impl<R: Runtime> Future for GcraAcquire<'_, R> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.project();
-        let limiter = *this.limiter;
+        let (limiter, n, jitter) = (*this.limiter, *this.n, *this.jitter);
         this.inner
-            .poll_reserve(&limiter.rt, cx, |now| limiter.reserve(now))
+            .poll_reserve(&limiter.rt, cx, |now| limiter.reserve(now, n, jitter))
+    }
+}
+
+impl<R: Runtime> GcraAcquire<'_, R> {
+    /// Adds a random delay of up to `max` to the wait, if there is one (governor's
+    /// `until_ready_with_jitter`): a crowd of waiters released by one limiter spreads out
+    /// instead of arriving together. A call admitted at once is not delayed. The cells are
+    /// reserved at their conforming instant, so jitter never admits more than the quota.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use wrangle_rt::{Runtime, VirtualRuntime};
+    /// use wrangle_sync::{GcraLimiter, Quota};
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// let limiter = GcraLimiter::from_quota_with_runtime(
+    ///     rt.clone(),
+    ///     Quota::with_period(Duration::from_secs(1)),
+    /// )
+    /// .unwrap();
+    /// let start = rt.now();
+    /// rt.block_on(async {
+    ///     limiter.acquire().jitter(Duration::from_millis(100)).await; // at once: no jitter
+    ///     assert_eq!(rt.now(), start);
+    ///     limiter.acquire().jitter(Duration::from_millis(100)).await;
+    /// });
+    /// let waited = rt.now() - start;
+    /// assert!(waited >= Duration::from_secs(1) && waited <= Duration::from_millis(1100));
+    /// ```
+    pub fn jitter(mut self, max: Duration) -> Self {
+        self.jitter = max;
+        self
     }
 }
 
@@ -364,13 +575,16 @@ impl<R: Runtime> PinnedDrop for GcraAcquire<'_, R> {
     fn drop(self: Pin<&mut Self>) {
         let this = self.project();
         if let Some(ticket) = this.inner.take_outstanding() {
-            this.limiter.refund(ticket);
+            this.limiter.refund(ticket, *this.n);
         }
     }
 }
 
 impl<R: Runtime> fmt::Debug for GcraAcquire<'_, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("GcraAcquire").finish_non_exhaustive()
+        f.debug_struct("GcraAcquire")
+            .field("n", &self.n)
+            .field("jitter", &self.jitter)
+            .finish_non_exhaustive()
     }
 }

@@ -2,9 +2,10 @@
 
 use std::borrow::Borrow;
 use std::collections::HashMap;
+use std::collections::hash_map::RandomState;
 use std::fmt;
 use std::future::Future;
-use std::hash::Hash;
+use std::hash::{BuildHasher, Hash};
 use std::num::NonZeroU32;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -13,9 +14,10 @@ use std::time::{Duration, Instant};
 use pin_project::{pin_project, pinned_drop};
 use wrangle_rt::{DefaultRuntime, Runtime, saturating_deadline};
 
-use super::gcra::Quota;
+use super::gcra::Gcra;
+use super::jitter::JitterRng;
 use super::reserve_wait::ReserveWait;
-use super::{InvalidQuota, LimiterStats, RateLimited};
+use super::{InsufficientCapacity, InvalidQuota, LimiterStats, Quota, RateLimited};
 use crate::loom::{Mutex, lock};
 use crate::sweep::Sweep;
 
@@ -29,6 +31,10 @@ const MIN_SWEEP: usize = 1024;
 /// [`retain_recent`](Self::retain_recent). Memory is bounded by the keys active within one
 /// burst's recovery time: a table that has shrunk well below its capacity gives the memory
 /// back, and an emptied one frees it.
+///
+/// The table hashes keys with std's `RandomState` (DoS-resistant) unless another hasher is
+/// given with [`with_hasher`](Self::with_hasher) (governor's `hashmap_with_hasher`): a faster
+/// one where keys are not chosen by an adversary.
 ///
 /// The key's `Hash` and `Eq` are user code: if they panic in a call, that call panics and the
 /// table stays usable; in a dropped [`KeyedAcquire`]'s refund, the panic is reported to the
@@ -49,14 +55,15 @@ const MIN_SWEEP: usize = 1024;
 /// assert!(limiter.check("alice").is_err());
 /// assert!(limiter.check("bob").is_ok());
 /// ```
-pub struct KeyedLimiter<K, R: Runtime = DefaultRuntime> {
+pub struct KeyedLimiter<K, R: Runtime = DefaultRuntime, S = RandomState> {
     rt: R,
-    quota: Quota,
-    state: Mutex<State<K>>,
+    quota: Gcra,
+    jitter: JitterRng,
+    state: Mutex<State<K, S>>,
 }
 
-struct State<K> {
-    tat: HashMap<K, u64>,
+struct State<K, S> {
+    tat: HashMap<K, u64, S>,
     sweep: Sweep,
     admitted: u64,
     refused: u64,
@@ -92,6 +99,34 @@ impl<K: Hash + Eq> KeyedLimiter<K> {
     pub fn new(rate: NonZeroU32, per: Duration, burst: NonZeroU32) -> Result<Self, InvalidQuota> {
         KeyedLimiter::with_runtime(DefaultRuntime::current(), rate, per, burst)
     }
+
+    /// A limit of `quota` per key, on [`DefaultRuntime::current`] (governor's
+    /// `RateLimiter::keyed`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::num::NonZeroU32;
+    /// use wrangle_sync::{KeyedLimiter, Quota};
+    ///
+    /// wrangle_rt::VirtualRuntime::new().block_on(async {
+    ///     let per_ip = KeyedLimiter::from_quota(Quota::per_second(NonZeroU32::MIN)).unwrap();
+    ///     assert!(per_ip.check("10.0.0.1").is_ok());
+    ///     assert!(per_ip.check("10.0.0.1").is_err());
+    ///     assert!(per_ip.check("10.0.0.2").is_ok());
+    /// });
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`InvalidQuota`] as [`new`](Self::new); see [`Quota`].
+    ///
+    /// # Panics
+    ///
+    /// If no runtime is available (see [`DefaultRuntime::current`]).
+    pub fn from_quota(quota: Quota) -> Result<Self, InvalidQuota> {
+        KeyedLimiter::from_quota_with_runtime(DefaultRuntime::current(), quota)
+    }
 }
 
 impl<K: Hash + Eq, R: Runtime> KeyedLimiter<K, R> {
@@ -125,18 +160,87 @@ impl<K: Hash + Eq, R: Runtime> KeyedLimiter<K, R> {
         per: Duration,
         burst: NonZeroU32,
     ) -> Result<Self, InvalidQuota> {
-        let quota = Quota::new(rate, per, burst)?;
+        KeyedLimiter::from_quota_with_runtime(rt, Quota::per(rate, per).allow_burst(burst))
+    }
+
+    /// A limit of `quota` per key, on `rt`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::num::NonZeroU32;
+    /// use wrangle_sync::{KeyedLimiter, Quota};
+    ///
+    /// let rt = wrangle_rt::VirtualRuntime::new();
+    /// let quota = Quota::per_hour(NonZeroU32::new(3).unwrap());
+    /// let per_user = KeyedLimiter::from_quota_with_runtime(rt, quota).unwrap();
+    /// for _ in 0..3 {
+    ///     per_user.check(&42_u64).unwrap();
+    /// }
+    /// assert!(per_user.check(&42).is_err()); // the next one in 20 minutes
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`InvalidQuota`] as [`with_runtime`](Self::with_runtime); see [`Quota`].
+    pub fn from_quota_with_runtime(rt: R, quota: Quota) -> Result<Self, InvalidQuota> {
+        KeyedLimiter::with_hasher(rt, quota, RandomState::new())
+    }
+}
+
+impl<K: Hash + Eq, R: Runtime, S: BuildHasher> KeyedLimiter<K, R, S> {
+    /// A limit of `quota` per key, on `rt`, hashing keys with `hasher` (governor's
+    /// `hashmap_with_hasher`). The hasher's `hash_one` is user code like the key's `Hash`.
+    ///
+    /// # Examples
+    ///
+    /// A deterministic hasher (here std's `DefaultHasher` with fixed keys; a crate such as
+    /// ahash or foldhash would be faster) for keys no adversary chooses:
+    ///
+    /// ```
+    /// use std::hash::BuildHasherDefault;
+    /// use std::collections::hash_map::DefaultHasher;
+    /// use std::num::NonZeroU32;
+    /// use wrangle_sync::{KeyedLimiter, Quota};
+    ///
+    /// let rt = wrangle_rt::VirtualRuntime::new();
+    /// let quota = Quota::per_second(NonZeroU32::new(2).unwrap());
+    /// let limiter: KeyedLimiter<u32, _, BuildHasherDefault<DefaultHasher>> =
+    ///     KeyedLimiter::with_hasher(rt, quota, BuildHasherDefault::default()).unwrap();
+    /// assert!(limiter.check(&7).is_ok());
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`InvalidQuota`] as [`with_runtime`](Self::with_runtime); see [`Quota`].
+    pub fn with_hasher(rt: R, quota: Quota, hasher: S) -> Result<Self, InvalidQuota> {
+        let quota = Gcra::from_quota(quota)?;
         Ok(KeyedLimiter {
+            jitter: JitterRng::for_runtime(&rt),
             rt,
             quota,
             state: Mutex::new(State {
-                tat: HashMap::new(),
+                tat: HashMap::with_hasher(hasher),
                 sweep: Sweep::new(MIN_SWEEP),
                 admitted: 0,
                 refused: 0,
                 refunded: 0,
             }),
         })
+    }
+
+    /// Seeds the random jitter of this limiter's waits ([`KeyedAcquire::jitter`]); see
+    /// [`GcraLimiter::jitter_seed`](crate::GcraLimiter::jitter_seed).
+    #[must_use]
+    pub fn jitter_seed(self, seed: u64) -> Self {
+        self.jitter.reseed(seed);
+        self
+    }
+
+    /// The burst: the most cells admitted at once for one key.
+    #[must_use]
+    pub fn burst_size(&self) -> NonZeroU32 {
+        NonZeroU32::new(self.quota.burst).expect("a quota's burst is not zero")
     }
 
     /// Admits a call for `key` now if that conforms to its limit; never waits.
@@ -163,10 +267,53 @@ impl<K: Hash + Eq, R: Runtime> KeyedLimiter<K, R> {
         K: Borrow<Q>,
         Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
     {
+        self.check_cells(key, 1)
+    }
+
+    /// Admits `n` cells for `key` at once now if that conforms to its limit (governor's
+    /// `check_key_n`); never waits. Either all `n` pass or none.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::num::NonZeroU32;
+    /// use wrangle_sync::{KeyedLimiter, Quota};
+    ///
+    /// let rt = wrangle_rt::VirtualRuntime::new();
+    /// let n = |n| NonZeroU32::new(n).unwrap();
+    /// let bytes = KeyedLimiter::from_quota_with_runtime(rt, Quota::per_second(n(1000))).unwrap();
+    /// assert!(bytes.check_n("upload-1", n(800)).unwrap().is_ok());
+    /// assert!(bytes.check_n("upload-1", n(800)).unwrap().is_err());
+    /// assert!(bytes.check_n("upload-2", n(800)).unwrap().is_ok());
+    /// assert_eq!(bytes.check_n("upload-3", n(1001)).unwrap_err().capacity(), 1000);
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The outer [`InsufficientCapacity`] if `n` is above the burst; the inner
+    /// [`RateLimited`] with the instant the `n` cells would conform.
+    pub fn check_n<Q>(
+        &self,
+        key: &Q,
+        n: NonZeroU32,
+    ) -> Result<Result<(), RateLimited>, InsufficientCapacity>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+    {
+        let n = self.quota.cells(n)?;
+        Ok(self.check_cells(key, n))
+    }
+
+    fn check_cells<Q>(&self, key: &Q, n: u32) -> Result<(), RateLimited>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+    {
         let now = self.rt.monotonic_nanos();
         let mut st = lock(&self.state);
         if let Some(tat) = st.tat.get_mut(key) {
-            let slot = self.quota.slot(*tat, now);
+            let slot = self.quota.slot(*tat, now, n);
             if slot > now {
                 st.refused += 1;
                 drop(st);
@@ -174,12 +321,13 @@ impl<K: Hash + Eq, R: Runtime> KeyedLimiter<K, R> {
                     retry_at: saturating_deadline(self.rt.now(), Duration::from_nanos(slot - now)),
                 });
             }
-            *tat = self.quota.next_tat(*tat, slot);
+            *tat = self.quota.next_tat(*tat, slot, n);
             st.admitted += 1;
             return Ok(());
         }
-        // A key without an entry has a fully recovered limit: it conforms now.
-        let next = self.quota.next_tat(0, self.quota.slot(0, now));
+        // A key without an entry has a fully recovered limit: `n` (at most the burst)
+        // conform now.
+        let next = self.quota.next_tat(0, self.quota.slot(0, now, n), n);
         st.tat.insert(key.to_owned(), next);
         st.admitted += 1;
         st.maybe_sweep(now);
@@ -216,15 +364,67 @@ impl<K: Hash + Eq, R: Runtime> KeyedLimiter<K, R> {
     /// The slot is reserved on the first poll. Dropped before its slot comes, the future
     /// gives it back if nobody reserved after it for the same key; otherwise the slot goes
     /// unused.
-    pub fn acquire(&self, key: K) -> KeyedAcquire<'_, K, R>
+    pub fn acquire(&self, key: K) -> KeyedAcquire<'_, K, R, S>
     where
         K: Clone,
     {
         KeyedAcquire {
             limiter: self,
             key,
+            n: 1,
+            jitter: Duration::ZERO,
             inner: ReserveWait::new(),
         }
+    }
+
+    /// Waits until `n` cells conform at once for `key` (governor's `until_key_n_ready`):
+    /// reserves the earliest instant they do, in call order for that key, and sleeps until it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::num::NonZeroU32;
+    /// use std::time::Duration;
+    /// use wrangle_rt::{Runtime, VirtualRuntime};
+    /// use wrangle_sync::{KeyedLimiter, Quota};
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// let n = |n| NonZeroU32::new(n).unwrap();
+    /// let limiter = KeyedLimiter::from_quota_with_runtime(rt.clone(), Quota::per_second(n(4)))
+    ///     .unwrap();
+    /// let start = rt.now();
+    /// rt.block_on(async {
+    ///     limiter.acquire_n("a", n(4)).unwrap().await;
+    ///     limiter.acquire_n("b", n(4)).unwrap().await; // another key: at once
+    ///     assert_eq!(rt.now(), start);
+    ///     limiter.acquire_n("a", n(2)).unwrap().await; // two cells of 250 ms each
+    /// });
+    /// assert_eq!(rt.now() - start, Duration::from_millis(500));
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`InsufficientCapacity`] at once if `n` is above the burst.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`acquire`](Self::acquire).
+    pub fn acquire_n(
+        &self,
+        key: K,
+        n: NonZeroU32,
+    ) -> Result<KeyedAcquire<'_, K, R, S>, InsufficientCapacity>
+    where
+        K: Clone,
+    {
+        let n = self.quota.cells(n)?;
+        Ok(KeyedAcquire {
+            limiter: self,
+            key,
+            n,
+            jitter: Duration::ZERO,
+            inner: ReserveWait::new(),
+        })
     }
 
     /// A snapshot of the counters, over every key: admissions (by `check` or reserved by
@@ -297,46 +497,82 @@ impl<K: Hash + Eq, R: Runtime> KeyedLimiter<K, R> {
         st.sweep.retain(&mut st.tat, |_, t| *t > now);
     }
 
+    /// Drops the entries of keys whose limit has fully recovered, as
+    /// [`retain_recent`](Self::retain_recent), and gives the table's spare memory back
+    /// (governor's `shrink_to_fit`; the limiter also does both on its own as the table
+    /// grows and empties).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::num::NonZeroU32;
+    /// use std::time::Duration;
+    /// use wrangle_rt::VirtualRuntime;
+    /// use wrangle_sync::{KeyedLimiter, Quota};
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// let limiter =
+    ///     KeyedLimiter::from_quota_with_runtime(rt.clone(), Quota::per_second(NonZeroU32::MIN))
+    ///         .unwrap();
+    /// for client in 0..500_u32 {
+    ///     limiter.check(&client).unwrap();
+    /// }
+    /// assert_eq!(limiter.len(), 500);
+    /// rt.block_on(rt.advance(Duration::from_secs(1))); // every limit recovers
+    /// limiter.check(&7).unwrap(); // one recent key
+    /// limiter.shrink();
+    /// assert_eq!(limiter.len(), 1);
+    /// ```
+    pub fn shrink(&self) {
+        let now = self.rt.monotonic_nanos();
+        let mut st = lock(&self.state);
+        let st = &mut *st;
+        st.sweep.retain(&mut st.tat, |_, t| *t > now);
+        st.tat.shrink_to_fit();
+    }
+
     /// Reserves the next conforming slot for `key`; the instant returned is on the runtime's
     /// clock (`rt_now` plus the wait), the ticket is the key's theoretical arrival time after it.
-    fn reserve(&self, key: &K, rt_now: Instant) -> (Instant, u64)
+    fn reserve(&self, key: &K, rt_now: Instant, n: u32, jitter: Duration) -> (Instant, u64)
     where
         K: Clone,
     {
         let now = self.rt.monotonic_nanos();
         let mut st = lock(&self.state);
         let tat = st.tat.get(key).copied().unwrap_or(0);
-        let slot = self.quota.slot(tat, now);
-        let next = self.quota.next_tat(tat, slot);
+        let slot = self.quota.slot(tat, now, n);
+        let next = self.quota.next_tat(tat, slot, n);
         st.admitted += 1;
         if st.tat.insert(key.clone(), next).is_none() {
             st.maybe_sweep(now);
         }
-        (
-            saturating_deadline(rt_now, Duration::from_nanos(slot - now)),
-            next,
-        )
+        drop(st);
+        let mut wait = Duration::from_nanos(slot - now);
+        if !wait.is_zero() && !jitter.is_zero() {
+            wait = wait.saturating_add(self.jitter.up_to(jitter));
+        }
+        (saturating_deadline(rt_now, wait), next)
     }
 
-    fn refund(&self, key: &K, ticket: u64) {
+    fn refund(&self, key: &K, ticket: u64, n: u32) {
         let mut st = lock(&self.state);
         if let Some(t) = st.tat.get_mut(key)
             && *t == ticket
         {
-            *t = ticket - self.quota.interval;
+            *t = ticket - u64::from(n) * self.quota.interval;
             st.admitted -= 1;
             st.refunded += 1;
         }
     }
 }
 
-impl<K: Hash + Eq> State<K> {
+impl<K: Hash + Eq, S: BuildHasher> State<K, S> {
     fn maybe_sweep(&mut self, now: u64) {
         self.sweep.after_insert(&mut self.tat, |_, t| *t > now);
     }
 }
 
-impl<K, R: Runtime> fmt::Debug for KeyedLimiter<K, R> {
+impl<K, R: Runtime, S> fmt::Debug for KeyedLimiter<K, R, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("KeyedLimiter")
             .field("interval", &Duration::from_nanos(self.quota.interval))
@@ -353,40 +589,76 @@ impl<K, R: Runtime> fmt::Debug for KeyedLimiter<K, R> {
 /// See [`KeyedLimiter::acquire`].
 #[pin_project(PinnedDrop)]
 #[must_use = "futures do nothing unless you `.await` or poll them"]
-pub struct KeyedAcquire<'a, K: Hash + Eq, R: Runtime> {
-    limiter: &'a KeyedLimiter<K, R>,
+pub struct KeyedAcquire<'a, K: Hash + Eq, R: Runtime, S: BuildHasher = RandomState> {
+    limiter: &'a KeyedLimiter<K, R, S>,
     key: K,
+    n: u32,
+    jitter: Duration,
     #[pin]
     inner: ReserveWait<u64, R::Sleep>,
 }
 
-impl<K: Hash + Eq + Clone, R: Runtime> Future for KeyedAcquire<'_, K, R> {
+impl<K: Hash + Eq + Clone, R: Runtime, S: BuildHasher> Future for KeyedAcquire<'_, K, R, S> {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.project();
-        let (limiter, key) = (*this.limiter, &*this.key);
+        let (limiter, key, n, jitter) = (*this.limiter, &*this.key, *this.n, *this.jitter);
         this.inner
-            .poll_reserve(&limiter.rt, cx, |now| limiter.reserve(key, now))
+            .poll_reserve(&limiter.rt, cx, |now| limiter.reserve(key, now, n, jitter))
+    }
+}
+
+impl<K: Hash + Eq, R: Runtime, S: BuildHasher> KeyedAcquire<'_, K, R, S> {
+    /// Adds a random delay of up to `max` to the wait, if there is one; see
+    /// [`GcraAcquire::jitter`](crate::future::GcraAcquire::jitter).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::num::NonZeroU32;
+    /// use std::time::Duration;
+    /// use wrangle_rt::{Runtime, VirtualRuntime};
+    /// use wrangle_sync::{KeyedLimiter, Quota};
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// let limiter =
+    ///     KeyedLimiter::from_quota_with_runtime(rt.clone(), Quota::per_second(NonZeroU32::MIN))
+    ///         .unwrap()
+    ///         .jitter_seed(7);
+    /// let start = rt.now();
+    /// rt.block_on(async {
+    ///     limiter.acquire("k").jitter(Duration::from_millis(50)).await;
+    ///     limiter.acquire("k").jitter(Duration::from_millis(50)).await;
+    /// });
+    /// let waited = rt.now() - start;
+    /// assert!(waited >= Duration::from_secs(1) && waited <= Duration::from_millis(1050));
+    /// ```
+    pub fn jitter(mut self, max: Duration) -> Self {
+        self.jitter = max;
+        self
     }
 }
 
 #[pinned_drop]
-impl<K: Hash + Eq, R: Runtime> PinnedDrop for KeyedAcquire<'_, K, R> {
+impl<K: Hash + Eq, R: Runtime, S: BuildHasher> PinnedDrop for KeyedAcquire<'_, K, R, S> {
     fn drop(self: Pin<&mut Self>) {
         let this = self.project();
         if let Some(ticket) = this.inner.take_outstanding() {
-            let (limiter, key) = (*this.limiter, &*this.key);
+            let (limiter, key, n) = (*this.limiter, &*this.key, *this.n);
             // Refunding hashes the key: user code, in a destructor.
             crate::contain::in_drop("wrangle_sync::KeyedLimiter", || {
-                limiter.refund(key, ticket);
+                limiter.refund(key, ticket, n);
             });
         }
     }
 }
 
-impl<K: Hash + Eq, R: Runtime> fmt::Debug for KeyedAcquire<'_, K, R> {
+impl<K: Hash + Eq, R: Runtime, S: BuildHasher> fmt::Debug for KeyedAcquire<'_, K, R, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("KeyedAcquire").finish_non_exhaustive()
+        f.debug_struct("KeyedAcquire")
+            .field("n", &self.n)
+            .field("jitter", &self.jitter)
+            .finish_non_exhaustive()
     }
 }

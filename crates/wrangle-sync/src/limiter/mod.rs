@@ -4,13 +4,16 @@
 
 mod error;
 mod gcra;
+mod jitter;
 mod keyed;
+mod quota;
 mod reserve_wait;
 mod sliding_window;
 
-pub use error::{InvalidQuota, RateLimited};
+pub use error::{InsufficientCapacity, InvalidQuota, RateLimited};
 pub use gcra::{GcraAcquire, GcraLimiter};
 pub use keyed::{KeyedAcquire, KeyedLimiter};
+pub use quota::Quota;
 pub use sliding_window::{RateAcquire, RateLimiter};
 
 /// A snapshot of a rate limiter's counters: [`RateLimiter`], [`GcraLimiter`] or

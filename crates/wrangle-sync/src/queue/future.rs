@@ -1,5 +1,5 @@
 //! The futures and permit of [`DualQueue`]: [`Put`], [`Get`], [`Reserve`], [`PutPermit`],
-//! [`Join`].
+//! [`Join`], [`Closed`].
 
 use std::fmt;
 use std::future::Future;
@@ -15,6 +15,7 @@ pub(crate) enum Side {
     Get,
     Put,
     Join,
+    Closed,
 }
 
 /// A waiter's registration in one of a queue's waiter lists; dropping it deregisters it (and
@@ -251,5 +252,44 @@ impl<T> Future for Join<'_, T> {
 impl<T> fmt::Debug for Join<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Join").finish_non_exhaustive()
+    }
+}
+
+/// The future of [`DualQueue::closed`] (and of the sending and receiving handles' `closed`).
+///
+/// # Cancel safety
+///
+/// Cancel-safe: waiting changes nothing.
+#[must_use = "futures do nothing unless you `.await` or poll them"]
+pub struct Closed<'a, T> {
+    waiter: Waiter<'a, T>,
+}
+
+impl<'a, T> Closed<'a, T> {
+    pub(crate) fn new(queue: &'a DualQueue<T>) -> Self {
+        Closed {
+            waiter: Waiter::new(queue, Side::Closed),
+        }
+    }
+}
+
+impl<T> Future for Closed<'_, T> {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let queue = self.waiter.queue;
+        if queue.closed_inner(self.waiter.reg(cx)) {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+}
+
+impl<T> fmt::Debug for Closed<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Closed")
+            .field("waiting", &self.waiter.key.is_some())
+            .finish_non_exhaustive()
     }
 }

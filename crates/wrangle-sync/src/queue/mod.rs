@@ -9,17 +9,20 @@ use std::time::{Duration, Instant};
 mod builder;
 mod error;
 mod future;
+mod handles;
 mod store;
 mod waiters;
 
 pub use builder::DualQueueBuilder;
 pub use error::{GetError, PutError, QueueClosed, TaskDoneError, TryPutError};
-pub use future::{Get, Join, Put, PutPermit, Reserve};
+pub use future::{Closed, Get, Join, Put, PutPermit, Reserve};
+pub use handles::{QueueReceiver, QueueSender};
 
 use crate::loom::{Mutex, MutexGuard, lock};
 use future::{Side, Waiter};
 use store::{Order, Panic, Store};
-use waiters::{Reg, WaitList, WakeBy, Wakers, park, wake_all};
+use waiters::{Reg, WaitList, WakeBy, Wakers, wake_all};
+pub(crate) use waiters::{park, thread_waker};
 
 /// A thread-safe queue usable at the same time from threads (blocking calls, with timeouts)
 /// and from async tasks, in FIFO, LIFO or priority order, bounded or not.
@@ -35,12 +38,18 @@ use waiters::{Reg, WaitList, WakeBy, Wakers, park, wake_all};
 /// - [`task_done`](Self::task_done) / [`join`](Self::join): wait until every item put has been
 ///   processed (Python's `Queue.join`).
 ///
-/// Waiters of each kind queue in arrival order. Getters are woken one per item. Putters (and
-/// reservers) are woken one at a time: while a slot is free one putter is woken, and once
-/// served it wakes the next if room is left, so a consumer freeing many slots wakes one
-/// producer, not one per slot. A woken putter future that is neither polled nor dropped holds
-/// up the putters behind it. A waiter dropped after being woken passes its wake-up on, so no
-/// wake-up and no item is lost. Handles are cheap clones of one queue.
+/// Waiters of each kind queue in arrival order, and are woken as async-channel's are: every
+/// item put wakes one more getter, every slot freed one more putter (or reserver), whatever
+/// futures were woken before and have not run yet. So a woken future that is kept alive but
+/// never polled again holds only its own wake-up: the next item or slot wakes the next waiter,
+/// and no other consumer or producer is held up. One exception, for speed: while a woken
+/// producer *thread* (blocked in `put_blocking`) has not run yet, freed slots wake no one
+/// else; it always runs, and then hands the turn on (a wake-up per slot still free, until one
+/// reaches a thread), so a consumer freeing slot after slot unparks one producer thread, not
+/// one per slot. A waiter dropped after being woken passes its
+/// wake-up on, so no wake-up and no item is lost. A call that does not wait (`try_put`,
+/// `try_get`, a first poll) takes what is there, ahead of woken waiters that have not run yet.
+/// Handles are cheap clones of one queue.
 ///
 /// # Examples
 ///
@@ -88,23 +97,32 @@ struct State<T> {
     unfinished: usize,
     put: u64,
     got: u64,
-    /// Getters waiting for an item. Invariant (restored by [`DualQueue::settle`] before the
-    /// lock is released): notified getters that have not yet run cover the items there, or
-    /// every getter is notified.
+    /// Getters waiting for an item. Every item put notifies one more getter (event-listener's
+    /// `notify_additional(1)`), whatever getters were notified before and have not run yet; a
+    /// getter that leaves unserved passes its notification on while items are left.
     getters: WaitList,
-    /// Putters and reservers waiting for a slot. Invariant: while a slot is free and a putter
-    /// waits, one putter is notified and has not yet run.
+    /// Putters and reservers waiting for a slot, notified in the same way (one more for every
+    /// slot freed), except while a notified thread has not run: it hands the turn on.
     putters: WaitList,
     /// [`join`](DualQueue::join) waiters, all woken when `unfinished` drops to 0.
     joiners: WaitList,
+    /// [`closed`](DualQueue::closed) waiters, all woken by `close`.
+    closers: WaitList,
+    /// Items evicted by [`force_put`](DualQueue::force_put).
+    evicted: u64,
+    /// Live [`QueueSender`]s and [`QueueReceiver`]s: the queue closes when either count falls
+    /// to 0 (after [`split`](DualQueue::split) made them 1).
+    senders: usize,
+    receivers: usize,
 }
 
 /// A snapshot of a [`DualQueue`]'s counters.
 ///
 /// Invariants, in every snapshot (it is read under the queue's one lock):
-/// `submitted == taken + queued as u64`, `queued + reserved <= capacity` for a bounded queue,
-/// and `unfinished <= submitted` (`unfinished` falls only through
-/// [`task_done`](DualQueue::task_done)).
+/// `submitted == taken + skipped + queued as u64`, `queued + reserved <= capacity` for a
+/// bounded queue, and `unfinished <= submitted` (`unfinished` falls through
+/// [`task_done`](DualQueue::task_done), and by one for each item
+/// [`force_put`](DualQueue::force_put) evicts: nobody will take it to mark it done).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct QueueStats {
@@ -112,6 +130,9 @@ pub struct QueueStats {
     pub submitted: u64,
     /// Items taken so far (by any get form).
     pub taken: u64,
+    /// Items evicted by [`force_put`](DualQueue::force_put) so far, never taken (for a
+    /// priority queue, possibly the item `force_put` was given).
+    pub skipped: u64,
     /// Items in the queue now (gauge).
     pub queued: usize,
     /// Slots reserved and not yet filled (gauge).
@@ -146,6 +167,10 @@ impl<T> DualQueue<T> {
                     getters: WaitList::new(),
                     putters: WaitList::new(),
                     joiners: WaitList::new(),
+                    closers: WaitList::new(),
+                    evicted: 0,
+                    senders: 0,
+                    receivers: 0,
                 }),
                 capacity: capacity.map(NonZeroUsize::get),
             }),
@@ -223,31 +248,42 @@ impl<T> DualQueue<T> {
     pub(crate) fn put_inner(&self, item: T, reg: Reg<'_>) -> Result<(), TryPutError<T>> {
         let mut wakers = Wakers::default();
         let mut st = self.state();
-        let res = match self.admit(&mut st, reg) {
+        let mut turn = false;
+        let res = match self.admit(&mut st, reg, &mut turn) {
             Ok(()) => {
                 if let Err((item, panic)) = st.push(item) {
-                    // The priority order's `Ord` panicked: nothing was stored. The panic goes
-                    // to this caller only, once the waiters are settled and the lock is free.
-                    self.settle(&mut st, &mut wakers);
+                    // The priority order's `Ord` panicked: nothing was stored, and the slot
+                    // this caller may have been woken for goes to the next putter. The panic
+                    // goes to this caller only, once the lock is free.
+                    self.hand_on(&mut st, &mut wakers);
                     drop(st);
                     wakers.wake();
                     drop(item);
                     resume_unwind(panic);
                 }
+                wakers.get = st.getters.notify_one();
                 Ok(())
             }
             Err(TryPutError::Full(())) => Err(TryPutError::Full(item)),
             Err(TryPutError::Closed(())) => Err(TryPutError::Closed(item)),
         };
-        self.settle(&mut st, &mut wakers);
+        if turn {
+            self.hand_on(&mut st, &mut wakers);
+        }
         drop(st);
         wakers.wake();
         res
     }
 
     /// Whether a putter or reserver may take a slot now; `reg` registers it if it must wait
-    /// and deregisters it otherwise.
-    fn admit(&self, st: &mut State<T>, reg: Reg<'_>) -> Result<(), TryPutError<()>> {
+    /// and deregisters it otherwise. `turn` is set if a woken thread was served: the caller
+    /// then [hands the turn on](Self::hand_on) once its slot is taken.
+    fn admit(
+        &self,
+        st: &mut State<T>,
+        reg: Reg<'_>,
+        turn: &mut bool,
+    ) -> Result<(), TryPutError<()>> {
         if st.closed {
             st.putters.leave(reg);
             Err(TryPutError::Closed(()))
@@ -255,8 +291,29 @@ impl<T> DualQueue<T> {
             st.putters.fail(reg);
             Err(TryPutError::Full(()))
         } else {
-            st.putters.leave(reg);
+            *turn = st.putters.leave(reg);
             Ok(())
+        }
+    }
+
+    /// A woken thread putter has run: it stood for every slot freed while it was woken (a
+    /// blocked thread always runs, so no wake-up was owed to anyone else), so the slots
+    /// still free now get one wake-up each, until one goes to a thread, which hands the
+    /// turn on in its turn. A consumer freeing slot after slot thus unparks one blocked
+    /// producer thread, not one per slot (four blocked producers: a quarter of the time
+    /// per item), while a woken future, which may never be polled again, stands for one
+    /// wake-up only.
+    fn hand_on(&self, st: &mut State<T>, out: &mut Wakers) {
+        let Some(cap) = self.inner.capacity else {
+            return;
+        };
+        let mut free = cap.saturating_sub(st.store.len() + st.reserved);
+        while free > 0 && st.putters.notified_threads() == 0 {
+            match st.putters.notify_one() {
+                Some(w) => out.more.push(w),
+                None => break,
+            }
+            free -= 1;
         }
     }
 
@@ -266,21 +323,17 @@ impl<T> DualQueue<T> {
             .is_some_and(|cap| st.store.len() + st.reserved >= cap)
     }
 
-    /// Restores the waiter invariants after any change: as many getters are notified (and not
-    /// yet run) as there are items, or all that wait; if a slot is free and putters wait, one
-    /// putter is. Wakers go to `out`, woken once the lock is released.
+    /// The wake-up of a slot freed now: one more putter, whatever futures were woken before
+    /// and have not run yet (a woken future that is never polled again holds up no one),
+    /// unless a woken thread has not run yet: it will, and [hand the turn on](Self::hand_on).
+    /// An unbounded queue has no putters waiting.
     #[inline]
-    fn settle(&self, st: &mut State<T>, out: &mut Wakers) {
-        let len = st.store.len();
-        let free = self
-            .inner
-            .capacity
-            .map_or(usize::MAX, |cap| cap.saturating_sub(len + st.reserved));
-        out.get = st.getters.notify_upto(len);
-        // One putter at a time: a consumer freeing slot after slot wakes (unparks) one
-        // producer, not one per slot; the woken putter, once served, wakes the next while
-        // room is left. With four blocked producer threads this halved the time per item.
-        out.put = st.putters.notify_upto(usize::from(free > 0));
+    fn slot_freed(&self, st: &mut State<T>) -> Option<std::task::Waker> {
+        if self.inner.capacity.is_some() && st.putters.notified_threads() == 0 {
+            st.putters.notify_one()
+        } else {
+            None
+        }
     }
 
     /// Takes the next item if there is one; never waits.
@@ -310,10 +363,10 @@ impl<T> DualQueue<T> {
         let popped = match st.store.pop() {
             Ok(popped) => popped,
             Err(panic) => {
-                // The priority order's `Ord` panicked: the item stays, nothing is counted,
-                // and the panic goes to this caller only.
-                st.getters.leave(reg);
-                self.settle(&mut st, &mut wakers);
+                // The priority order's `Ord` panicked: the item stays, nothing is counted, a
+                // wake-up this caller had received goes to the next getter, and the panic
+                // goes to this caller only.
+                wakers.get = st.getters.leave_unserved(reg);
                 drop(st);
                 wakers.wake();
                 resume_unwind(panic);
@@ -323,6 +376,7 @@ impl<T> DualQueue<T> {
             Some(item) => {
                 st.got += 1;
                 st.getters.leave(reg);
+                wakers.put = self.slot_freed(&mut st);
                 Ok(item)
             }
             None if st.closed => {
@@ -334,7 +388,6 @@ impl<T> DualQueue<T> {
                 Err(GetError::Empty)
             }
         };
-        self.settle(&mut st, &mut wakers);
         drop(st);
         wakers.wake();
         res
@@ -346,11 +399,14 @@ impl<T> DualQueue<T> {
     pub(crate) fn reserve_inner(&self, reg: Reg<'_>) -> Result<(), TryPutError<()>> {
         let mut wakers = Wakers::default();
         let mut st = self.state();
-        let res = self.admit(&mut st, reg);
+        let mut turn = false;
+        let res = self.admit(&mut st, reg, &mut turn);
         if res.is_ok() {
             st.reserved += 1;
         }
-        self.settle(&mut st, &mut wakers);
+        if turn {
+            self.hand_on(&mut st, &mut wakers);
+        }
         drop(st);
         wakers.wake();
         res
@@ -362,7 +418,11 @@ impl<T> DualQueue<T> {
         let mut st = self.state();
         st.reserved -= 1;
         let stored = st.push(item);
-        self.settle(&mut st, &mut wakers);
+        if stored.is_ok() {
+            wakers.get = st.getters.notify_one();
+        } else {
+            wakers.put = self.slot_freed(&mut st);
+        }
         drop(st);
         wakers.wake();
         if let Err((item, panic)) = stored {
@@ -377,7 +437,7 @@ impl<T> DualQueue<T> {
         let mut wakers = Wakers::default();
         let mut st = self.state();
         st.reserved -= 1;
-        self.settle(&mut st, &mut wakers);
+        wakers.put = self.slot_freed(&mut st);
         drop(st);
         wakers.wake();
     }
@@ -395,20 +455,36 @@ impl<T> DualQueue<T> {
     }
 
     /// Deregisters a waiter that leaves without being served; a wake-up it had received
-    /// passes to the next waiter.
+    /// passes to the next waiter of its kind while there is something for it (an item, a
+    /// free slot).
     pub(crate) fn cancel(&self, side: Side, key: &mut Option<usize>) {
         if key.is_none() {
             return;
         }
-        let mut wakers = Wakers::default();
         let mut st = self.state();
-        let list = match side {
-            Side::Get => &mut st.getters,
-            Side::Put => &mut st.putters,
-            Side::Join => &mut st.joiners,
-        };
-        list.remove(key);
-        self.settle(&mut st, &mut wakers);
+        let mut wakers = Wakers::default();
+        match side {
+            Side::Get => {
+                let has_item = st.store.len() > 0;
+                let notified = st.getters.remove(key);
+                if notified && has_item {
+                    wakers.get = st.getters.notify_one();
+                }
+            }
+            Side::Put => match st.putters.remove_entry(key) {
+                Some(true) => self.hand_on(&mut st, &mut wakers),
+                Some(false) if !self.full(&st) => wakers.put = self.slot_freed(&mut st),
+                _ => {}
+            },
+            Side::Join | Side::Closed => {
+                // Joiners and close waiters are all woken at once: nothing to pass on.
+                let list = match side {
+                    Side::Join => &mut st.joiners,
+                    _ => &mut st.closers,
+                };
+                list.remove(key);
+            }
+        }
         drop(st);
         wakers.wake();
     }
@@ -639,15 +715,239 @@ impl<T> DualQueue<T> {
         st.closed = true;
         st.getters.notify_all(&mut wakers);
         st.putters.notify_all(&mut wakers);
+        st.closers.notify_all(&mut wakers);
         drop(st);
         wake_all(wakers);
         true
     }
 
-    /// Whether [`close`](Self::close) was called.
+    /// Whether [`close`](Self::close) was called (or the last sender or receiver of a
+    /// [`split`](Self::split) queue was dropped).
     #[must_use]
     pub fn is_closed(&self) -> bool {
         self.state().closed
+    }
+
+    /// Waits until the queue is closed: by [`close`](Self::close) on any handle, or when the
+    /// last [`QueueSender`] or the last [`QueueReceiver`] of a [`split`](Self::split) queue is
+    /// dropped.
+    ///
+    /// # Examples
+    ///
+    /// A producer that stops as soon as nobody listens any more:
+    ///
+    /// ```
+    /// use futures_lite::future;
+    /// use wrangle_rt::{Runtime, VirtualRuntime};
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// rt.block_on(async {
+    ///     let (tx, rx) = wrangle_sync::DualQueue::<u32>::unbounded().split();
+    ///     let consumer = rt.spawn(async move {
+    ///         let first = rx.get().await.unwrap();
+    ///         drop(rx); // the last receiver: the queue closes
+    ///         first
+    ///     });
+    ///     tx.put(1).await.unwrap();
+    ///     // Either the queue closes or the producer's other work ends first.
+    ///     let stopped = future::or(async { tx.closed().await; true }, async {
+    ///         future::pending::<()>().await;
+    ///         false
+    ///     });
+    ///     assert!(stopped.await);
+    ///     assert_eq!(consumer.await.unwrap(), 1);
+    ///     assert!(tx.try_put(2).is_err());
+    /// });
+    /// ```
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: waiting changes nothing.
+    pub fn closed(&self) -> Closed<'_, T> {
+        Closed::new(self)
+    }
+
+    /// Whether the queue is closed; `reg` registers a close waiter if not.
+    pub(crate) fn closed_inner(&self, reg: Reg<'_>) -> bool {
+        let mut st = self.state();
+        if st.closed {
+            st.closers.leave(reg);
+            true
+        } else {
+            st.closers.fail(reg);
+            false
+        }
+    }
+
+    /// Whether a bounded queue has no free slot now (items and reserved slots fill it). An
+    /// unbounded queue is never full.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// wrangle_rt::VirtualRuntime::new().block_on(async {
+    ///     let q = wrangle_sync::DualQueue::bounded(std::num::NonZeroUsize::new(2).unwrap());
+    ///     q.try_put(1).unwrap();
+    ///     assert!(!q.is_full());
+    ///     let permit = q.reserve().await.unwrap(); // a reserved slot counts
+    ///     assert!(q.is_full());
+    ///     drop(permit);
+    ///     assert!(!q.is_full());
+    /// });
+    /// ```
+    #[must_use]
+    pub fn is_full(&self) -> bool {
+        let st = self.state();
+        self.full(&st)
+    }
+
+    /// Puts `item` even when the queue is full, by evicting an item; never waits. Returns the
+    /// evicted item, if one was.
+    ///
+    /// As async-channel's `force_send`, which the FIFO case matches: a FIFO or LIFO queue
+    /// evicts its **oldest** item (it keeps the newest `capacity` items, a ring buffer); a
+    /// priority queue evicts the item that would come out **last** (the greatest; among
+    /// equals the newest), which is `item` itself when it would come out after every queued
+    /// item (then the queue is unchanged and `item` is returned). An unbounded queue, or a
+    /// bounded one with room, just stores `item`.
+    ///
+    /// Counting: the evicted item was put and will never be taken, so it is counted in
+    /// [`QueueStats::skipped`], and it leaves `unfinished` (a [`join`](Self::join) does not
+    /// wait for it). Getters are not woken by an eviction (the item count is unchanged).
+    ///
+    /// # Examples
+    ///
+    /// The latest three readings of a sensor, whatever the consumer's pace:
+    ///
+    /// ```
+    /// let q = wrangle_sync::DualQueue::bounded(std::num::NonZeroUsize::new(3).unwrap());
+    /// for reading in 1..=5 {
+    ///     q.force_put(reading).unwrap();
+    /// }
+    /// assert_eq!(q.try_get(), Ok(3));
+    /// assert_eq!(q.force_put(6), Ok(None)); // room again: nothing evicted
+    /// assert_eq!(q.force_put(7), Ok(Some(4)));
+    /// assert_eq!(q.stats().skipped, 3);
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`TryPutError::Closed`] if the queue is closed; [`TryPutError::Full`] if every slot is
+    /// reserved through a [`PutPermit`] (there is no item to evict). Both hand the item back.
+    ///
+    /// # Panics
+    ///
+    /// If a priority order's `Ord` panics: the panic reaches this caller, and the queue is
+    /// left as it was.
+    pub fn force_put(&self, item: T) -> Result<Option<T>, TryPutError<T>> {
+        let mut wakers = Wakers::default();
+        let mut st = self.state();
+        if st.closed {
+            return Err(TryPutError::Closed(item));
+        }
+        if !self.full(&st) {
+            if let Err((item, panic)) = st.push(item) {
+                drop(st);
+                drop(item);
+                resume_unwind(panic);
+            }
+            wakers.get = st.getters.notify_one();
+            drop(st);
+            wakers.wake();
+            return Ok(None);
+        }
+        if st.store.len() == 0 {
+            return Err(TryPutError::Full(item));
+        }
+        match st.store.force_push(item) {
+            Ok(evicted) => {
+                // One item in, one out: `unfinished` and the getters' wake-ups are unchanged.
+                st.put += 1;
+                st.evicted += 1;
+                Ok(Some(evicted))
+            }
+            Err((item, panic)) => {
+                drop(st);
+                drop(item);
+                resume_unwind(panic);
+            }
+        }
+    }
+
+    /// Splits this handle into a sending and a receiving handle, as async-channel's
+    /// `bounded`/`unbounded` return them: each is cloneable, and the queue
+    /// [closes](Self::close) when the last [`QueueSender`] or the last [`QueueReceiver`] is
+    /// dropped. Other [`DualQueue`] handles of the same queue keep working and count as
+    /// neither (a queue split twice counts the handles of both splits).
+    ///
+    /// # Examples
+    ///
+    /// Consumers stop when every producer is gone, with no explicit `close`:
+    ///
+    /// ```
+    /// use futures_lite::StreamExt;
+    /// use wrangle_rt::{Runtime, VirtualRuntime};
+    /// use wrangle_sync::DualQueue;
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// rt.block_on(async {
+    ///     let (tx, rx) = DualQueue::bounded(std::num::NonZeroUsize::new(4).unwrap()).split();
+    ///     for p in 0..3 {
+    ///         let tx = tx.clone();
+    ///         rt.spawn(async move {
+    ///             for i in 0..10 {
+    ///                 tx.put(p * 100 + i).await.unwrap();
+    ///             }
+    ///         })
+    ///         .detach();
+    ///     }
+    ///     drop(tx);
+    ///     // The receiver is a stream that ends once the last sender is gone and it is drained.
+    ///     let all: Vec<u32> = rx.collect().await;
+    ///     assert_eq!(all.len(), 30);
+    /// });
+    /// ```
+    pub fn split(self) -> (QueueSender<T>, QueueReceiver<T>) {
+        {
+            let mut st = self.state();
+            st.senders += 1;
+            st.receivers += 1;
+        }
+        (QueueSender::new(self.clone()), QueueReceiver::new(self))
+    }
+
+    /// A sender or receiver handle is gone (or a sink closed): the queue closes when the last
+    /// of its kind is.
+    pub(crate) fn drop_handle(&self, sender: bool) {
+        let last = {
+            let mut st = self.state();
+            let count = if sender {
+                &mut st.senders
+            } else {
+                &mut st.receivers
+            };
+            *count -= 1;
+            *count == 0
+        };
+        if last {
+            self.close();
+        }
+    }
+
+    /// A new sender or receiver handle (a clone).
+    pub(crate) fn add_handle(&self, sender: bool) {
+        let mut st = self.state();
+        if sender {
+            st.senders += 1;
+        } else {
+            st.receivers += 1;
+        }
+    }
+
+    /// The live senders and receivers.
+    pub(crate) fn handle_counts(&self) -> (usize, usize) {
+        let st = self.state();
+        (st.senders, st.receivers)
     }
 
     /// Items in the queue now.
@@ -746,6 +1046,7 @@ impl<T> DualQueue<T> {
             reserved: st.reserved,
             submitted: st.put,
             taken: st.got,
+            skipped: st.evicted,
             unfinished: st.unfinished,
             getters_waiting: st.getters.registered(),
             putters_waiting: st.putters.registered(),

@@ -19,7 +19,8 @@ pub(crate) enum Order {
 
 pub(crate) enum Store<T> {
     Fifo(VecDeque<T>),
-    Lifo(Vec<T>),
+    /// The newest at the back; a `VecDeque` so that [`Store::force_push`] can drop the oldest.
+    Lifo(VecDeque<T>),
     Heap(Heap<T>),
 }
 
@@ -34,7 +35,7 @@ impl<T> Store<T> {
     pub(crate) fn new(order: Order) -> Self {
         match order {
             Order::Fifo => Store::Fifo(VecDeque::new()),
-            Order::Lifo => Store::Lifo(Vec::new()),
+            Order::Lifo => Store::Lifo(VecDeque::new()),
         }
     }
 
@@ -61,7 +62,7 @@ impl<T> Store<T> {
     pub(crate) fn push(&mut self, item: T) -> Result<(), (T, Panic)> {
         match self {
             Store::Fifo(q) => q.push_back(item),
-            Store::Lifo(v) => v.push(item),
+            Store::Lifo(v) => v.push_back(item),
             Store::Heap(h) => return h.push(item),
         }
         Ok(())
@@ -73,8 +74,23 @@ impl<T> Store<T> {
     pub(crate) fn pop(&mut self) -> Result<Option<T>, Panic> {
         match self {
             Store::Fifo(q) => Ok(q.pop_front()),
-            Store::Lifo(v) => Ok(v.pop()),
+            Store::Lifo(v) => Ok(v.pop_back()),
             Store::Heap(h) => h.pop(),
+        }
+    }
+
+    /// Stores `item` in a full store, evicting one item, which is returned: the oldest for
+    /// FIFO and LIFO (so the store keeps the newest items), the least urgent for a priority
+    /// store (the one that would come out last), which may be `item` itself. If the priority
+    /// order's `Ord` panics, nothing changed, and the item comes back with the panic.
+    pub(crate) fn force_push(&mut self, item: T) -> Result<T, (T, Panic)> {
+        match self {
+            Store::Fifo(q) | Store::Lifo(q) => {
+                let oldest = q.pop_front();
+                q.push_back(item);
+                Ok(oldest.expect("force_push is called on a full, non-empty store"))
+            }
+            Store::Heap(h) => h.replace_last(item),
         }
     }
 
@@ -127,6 +143,50 @@ impl<T> Heap<T> {
             i = parent;
         }
         Ok(())
+    }
+
+    /// Puts `item` in the place of the entry that would come out last, returning that one (or
+    /// `item` itself, if it would come out after every entry: equal to the last it would, as
+    /// the newest). As in `push`, every comparison runs before anything moves.
+    fn replace_last(&mut self, item: T) -> Result<T, (T, Panic)> {
+        let entry = (item, self.seq);
+        let len = self.items.len();
+        let found = catch_unwind(AssertUnwindSafe(|| {
+            // The last to come out is a leaf: no entry comes out after both its children.
+            let mut last = len / 2;
+            for i in len / 2 + 1..len {
+                if self.before(&self.items[last], &self.items[i]) {
+                    last = i;
+                }
+            }
+            if self.before(&self.items[last], &entry) {
+                return None;
+            }
+            // `entry` takes the leaf's place and rises while it comes out before its parent.
+            let mut i = last;
+            while i > 0 {
+                let parent = (i - 1) / 2;
+                if !self.before(&entry, &self.items[parent]) {
+                    break;
+                }
+                i = parent;
+            }
+            Some((last, i))
+        }));
+        let (last, target) = match found {
+            Ok(Some(places)) => places,
+            Ok(None) => return Ok(entry.0),
+            Err(panic) => return Err((entry.0, panic)),
+        };
+        self.seq += 1;
+        let evicted = std::mem::replace(&mut self.items[last], entry);
+        let mut i = last;
+        while i > target {
+            let parent = (i - 1) / 2;
+            self.items.swap(i, parent);
+            i = parent;
+        }
+        Ok(evicted.0)
     }
 
     /// Takes the smallest entry. As in `push`, every comparison runs before anything moves.
@@ -206,5 +266,45 @@ mod tests {
             }
             assert_eq!(heap.len(), model.len());
         }
+    }
+
+    /// `force_push` on a full heap against the same model: the entry that would come out
+    /// last (the greatest key, the newest among equals) goes, and the order holds.
+    #[test]
+    fn heap_force_push_evicts_what_would_come_out_last() {
+        let mut heap = Store::heap(|a: &(u8, u32), b: &(u8, u32)| a.0.cmp(&b.0));
+        let mut model: Vec<(u8, u32)> = Vec::new();
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        for n in 0..5_000_u32 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let item = ((x >> 8) as u8 % 8, n);
+            if model.len() < 12 {
+                heap.push(item).unwrap_or_else(|_| unreachable!());
+                model.push(item);
+            } else if x.is_multiple_of(4) {
+                let want = model
+                    .iter()
+                    .enumerate()
+                    .min_by_key(|(_, v)| v.0)
+                    .map(|(i, _)| i)
+                    .map(|i| model.remove(i));
+                assert_eq!(heap.pop().unwrap(), want);
+            } else {
+                let got = heap.force_push(item).unwrap_or_else(|_| unreachable!());
+                model.push(item);
+                // The greatest key; among equals the newest (the last in `model`).
+                let last = (0..model.len())
+                    .max_by_key(|&i| model[i].0)
+                    .expect("not empty");
+                assert_eq!(got, model.remove(last));
+            }
+            assert_eq!(heap.len(), model.len());
+        }
+        let mut sorted = model.clone();
+        sorted.sort_by_key(|v| v.0); // stable: arrival order among equals
+        let drained: Vec<_> = std::iter::from_fn(|| heap.pop().unwrap()).collect();
+        assert_eq!(drained, sorted);
     }
 }

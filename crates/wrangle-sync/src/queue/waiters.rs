@@ -26,6 +26,9 @@ enum Mark {
 #[derive(Debug)]
 struct Entry {
     waker: Option<Waker>,
+    /// A blocked thread's entry: once notified, it always runs (a thread parked in a blocking
+    /// call wakes and retries), unlike a future, which may be kept and never polled again.
+    thread: bool,
     prev: usize,
     /// The next waiting entry, or the next free one while on the free list.
     next: usize,
@@ -42,6 +45,8 @@ pub(crate) struct WaitList {
     tail: usize,
     registered: usize,
     notified: usize,
+    /// Notified thread entries that have not run yet.
+    notified_threads: usize,
 }
 
 /// Where a waiter's waker comes from: its task, or its (parked) thread.
@@ -57,6 +62,10 @@ impl WakeBy<'_> {
             WakeBy::Task(w) => w.clone(),
             WakeBy::Thread => thread_waker(),
         }
+    }
+
+    fn is_thread(self) -> bool {
+        matches!(self, WakeBy::Thread)
     }
 
     /// Whether `current` already wakes this waiter. A thread's entry always holds its own
@@ -89,7 +98,14 @@ impl WaitList {
             tail: NIL,
             registered: 0,
             notified: 0,
+            notified_threads: 0,
         }
+    }
+
+    /// Notified thread entries that have not run yet: each will run (and, for putters, hand
+    /// the turn on), so it may stand for several wake-ups.
+    pub(crate) fn notified_threads(&self) -> usize {
+        self.notified_threads
     }
 
     /// Waiters registered now, notified or not.
@@ -97,10 +113,11 @@ impl WaitList {
         self.registered
     }
 
-    fn alloc(&mut self, waker: Waker) -> usize {
+    fn alloc(&mut self, waker: Waker, thread: bool) -> usize {
         self.registered += 1;
         let entry = Entry {
             waker: Some(waker),
+            thread,
             prev: NIL,
             next: NIL,
             mark: Mark::Waiting,
@@ -154,7 +171,7 @@ impl WaitList {
     pub(crate) fn wait(&mut self, key: &mut Option<usize>, by: WakeBy<'_>) {
         match *key {
             None => {
-                let k = self.alloc(by.waker());
+                let k = self.alloc(by.waker(), by.is_thread());
                 self.link_back(k);
                 *key = Some(k);
             }
@@ -167,6 +184,7 @@ impl WaitList {
                 }
                 Mark::Notified => {
                     self.notified -= 1;
+                    self.notified_threads -= usize::from(self.entries[k].thread);
                     let e = &mut self.entries[k];
                     e.mark = Mark::Waiting;
                     e.waker = Some(by.waker());
@@ -177,32 +195,62 @@ impl WaitList {
         }
     }
 
-    /// Frees the waiter's entry, if it has one. If it had been notified, its wake-up is
-    /// either used (the caller was served) or passed on when the queue's state settles.
-    pub(crate) fn remove(&mut self, key: &mut Option<usize>) {
-        let Some(k) = key.take() else {
-            return;
-        };
-        match self.entries[k].mark {
-            Mark::Waiting => self.unlink(k),
-            Mark::Notified => self.notified -= 1,
+    /// Frees the waiter's entry, if it has one, and returns whether it had been notified:
+    /// its wake-up is then either used (the caller was served) or the caller passes it on.
+    pub(crate) fn remove(&mut self, key: &mut Option<usize>) -> bool {
+        self.remove_entry(key).is_some()
+    }
+
+    /// [`remove`](Self::remove), telling a notified entry's kind: `Some(true)` for a thread.
+    pub(crate) fn remove_entry(&mut self, key: &mut Option<usize>) -> Option<bool> {
+        let k = (*key).take()?;
+        let notified = match self.entries[k].mark {
+            Mark::Waiting => {
+                self.unlink(k);
+                None
+            }
+            Mark::Notified => {
+                self.notified -= 1;
+                let thread = self.entries[k].thread;
+                self.notified_threads -= usize::from(thread);
+                Some(thread)
+            }
             Mark::Free => unreachable!("a waiter's entry is freed only by its waiter"),
-        }
+        };
         let e = &mut self.entries[k];
         e.mark = Mark::Free;
         e.waker = None;
         e.next = self.free;
         self.free = k;
         self.registered -= 1;
+        notified
     }
 
-    /// Deregisters the caller of an operation that succeeded (or gave up): a notified entry's
-    /// wake-up is thereby used (or, once the state settles, passed on).
+    /// Deregisters the caller of an operation that succeeded (or found the queue closed): a
+    /// notified entry's wake-up is thereby used. Returns whether it was a notified thread
+    /// (whose turn the caller hands on).
     #[inline]
-    pub(crate) fn leave(&mut self, reg: Reg<'_>) {
+    pub(crate) fn leave(&mut self, reg: Reg<'_>) -> bool {
         match reg {
-            Reg::Wait(key, _) | Reg::Leave(key) if key.is_some() => self.remove(key),
-            _ => {}
+            Reg::Wait(key, _) | Reg::Leave(key) if key.is_some() => {
+                self.remove_entry(key) == Some(true)
+            }
+            _ => false,
+        }
+    }
+
+    /// Deregisters the caller of an operation that failed with a panic: a wake-up it had
+    /// received, unused, goes to the oldest waiting entry (returned, to be woken).
+    pub(crate) fn leave_unserved(&mut self, reg: Reg<'_>) -> Option<Waker> {
+        match reg {
+            Reg::Wait(key, _) | Reg::Leave(key) => {
+                if self.remove(key) {
+                    self.notify_one()
+                } else {
+                    None
+                }
+            }
+            Reg::No => None,
         }
     }
 
@@ -213,12 +261,15 @@ impl WaitList {
             Reg::No => {}
             Reg::Wait(key, by) => self.wait(key, by),
             Reg::Leave(key) => {
+                // Nothing was there for it: a wake-up it had is not owed to anyone else.
                 self.remove(key);
             }
         }
     }
 
-    /// Notifies the oldest waiting entry, if any, returning its waker.
+    /// Notifies the oldest waiting entry, if any, returning its waker: event-listener's
+    /// `notify_additional(1)`. Entries notified earlier and not yet run are not counted, so a
+    /// woken waiter that is never polled again holds only its own wake-up, never the next.
     pub(crate) fn notify_one(&mut self) -> Option<Waker> {
         let k = self.head;
         if k == NIL {
@@ -227,26 +278,9 @@ impl WaitList {
         self.unlink(k);
         self.notified += 1;
         let e = &mut self.entries[k];
+        self.notified_threads += usize::from(e.thread);
         e.mark = Mark::Notified;
         e.waker.take()
-    }
-
-    /// Notifies the oldest waiting entry if fewer than `available` items (or slots) are
-    /// covered by notified waiters that have not yet run. One is enough: each operation
-    /// changes the items, the slots or the notified waiters by one at most (a new waiter
-    /// registers only when there is nothing for it), so it uncovers one at most.
-    #[inline]
-    pub(crate) fn notify_upto(&mut self, available: usize) -> Option<Waker> {
-        if self.notified < available && self.head != NIL {
-            let w = self.notify_one();
-            debug_assert!(
-                self.notified >= available || self.head == NIL,
-                "one notification per operation restores the invariant"
-            );
-            w
-        } else {
-            None
-        }
     }
 
     /// Notifies every waiting entry.
@@ -257,12 +291,13 @@ impl WaitList {
     }
 }
 
-/// The wakers one settling of a queue's state yields (one per side at most), woken after the
-/// lock is released.
+/// The wakers one operation on a queue's state yields (one per side, and more putters when a
+/// woken thread hands its turn on to futures), woken after the lock is released.
 #[derive(Debug, Default)]
 pub(crate) struct Wakers {
     pub(crate) get: Option<Waker>,
     pub(crate) put: Option<Waker>,
+    pub(crate) more: Vec<Waker>,
 }
 
 impl Wakers {
@@ -274,6 +309,7 @@ impl Wakers {
         if let Some(w) = self.put {
             w.wake();
         }
+        wake_all(self.more);
     }
 }
 
@@ -307,7 +343,7 @@ use loom::thread::Thread;
 /// The current thread's waker (made once per thread; made anew if asked for while the
 /// thread's locals are being destroyed).
 #[cfg(not(loom))]
-fn thread_waker() -> Waker {
+pub(crate) fn thread_waker() -> Waker {
     fn make() -> Waker {
         Waker::from(Arc::new(ThreadWaker(std::thread::current())))
     }
@@ -318,7 +354,7 @@ fn thread_waker() -> Waker {
 }
 
 #[cfg(loom)]
-fn thread_waker() -> Waker {
+pub(crate) fn thread_waker() -> Waker {
     Waker::from(Arc::new(ThreadWaker(loom::thread::current())))
 }
 
@@ -381,16 +417,26 @@ mod tests {
     fn freed_entries_are_reused_and_counts_return_to_zero() {
         let mut list = WaitList::new();
         let mut keys: Vec<_> = (0..4).map(|_| wait(&mut list)).collect();
-        assert!(list.notify_upto(1).is_some());
-        assert!(list.notify_upto(1).is_none()); // one notified covers one available
-        assert!(list.notify_upto(2).is_some());
-        assert!(list.notify_upto(2).is_none());
+        // Each notification is additional: notified entries not yet run do not count.
+        assert_eq!(list.notified_threads(), 0);
+        assert_eq!(notify(&mut list), keys[0]);
+        assert_eq!(notify(&mut list), keys[1]);
         assert_eq!(list.notified, 2);
-        for k in &mut keys {
-            list.remove(k);
-        }
+        let notified: Vec<bool> = keys.iter_mut().map(|k| list.remove(k)).collect();
+        assert_eq!(notified, [true, true, false, false]);
         assert_eq!((list.registered(), list.notified), (0, 0));
         assert_eq!((list.head, list.tail), (NIL, NIL));
+        // A thread entry is counted while notified.
+        let mut t = None;
+        list.wait(&mut t, WakeBy::Thread);
+        let _ = wait(&mut list);
+        assert!(list.notify_one().is_some());
+        assert_eq!(list.notified_threads(), 1);
+        list.wait(&mut t, WakeBy::Thread); // re-armed: waiting again
+        assert_eq!(list.notified_threads(), 0);
+        assert!(list.notify_one().is_some());
+        assert!(list.leave(Reg::Wait(&mut t, WakeBy::Thread)));
+        assert_eq!(list.notified_threads(), 0);
         let again = wait(&mut list);
         assert!(again.unwrap() < 4);
         assert_eq!(list.entries.len(), 4);

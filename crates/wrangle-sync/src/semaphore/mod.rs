@@ -33,7 +33,10 @@ pub type Priority = i32;
 ///   than all of them) takes free permits at once.
 /// - Cancellation-safe: a waiter dropped after permits were handed to it gives them back and
 ///   the next waiters are served; a waiter dropped while queued leaves no trace.
-/// - Runtime-free (wakers only) and usable from any thread.
+/// - Runtime-free (wakers only) and usable from any thread: plain threads wait with
+///   [`acquire_blocking`](Self::acquire_blocking) in the same queue as tasks.
+/// - Resizable: [`add_permits`](Self::add_permits) (checked against
+///   [`MAX_PERMITS`](Self::MAX_PERMITS)) and [`forget_permits`](Self::forget_permits).
 ///
 /// # Examples
 ///
@@ -140,7 +143,9 @@ struct Slot {
 /// Invariant: once no permit is held and nobody waits (`queued == 0`), `available` is the
 /// number of permits the semaphore was created with, plus those added with
 /// [`add_permits`](PrioritySemaphore::add_permits), minus those
-/// [`forget`](SemaphorePermit::forget)-ed: no waiter, cancelled or served, strands a permit.
+/// [`forget`](SemaphorePermit::forget)-ed or removed with
+/// [`forget_permits`](PrioritySemaphore::forget_permits): no waiter, cancelled or served,
+/// strands a permit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct SemaphoreStats {
@@ -404,6 +409,139 @@ impl PrioritySemaphore {
     pub fn try_acquire_owned(self: Arc<Self>) -> Result<OwnedSemaphorePermit, TryAcquireError> {
         self.try_take(1)?;
         Ok(OwnedSemaphorePermit::new(self, 1))
+    }
+
+    /// [`try_acquire_many`](Self::try_acquire_many) for a semaphore in an [`Arc`].
+    ///
+    /// # Examples
+    ///
+    /// A connection pool hands a batch job 3 of its 4 slots at once, or nothing:
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    ///
+    /// let slots = Arc::new(wrangle_sync::PrioritySemaphore::new(4));
+    /// let batch = Arc::clone(&slots).try_acquire_many_owned(3).unwrap();
+    /// assert!(Arc::clone(&slots).try_acquire_many_owned(2).is_err()); // only 1 left
+    /// std::thread::spawn(move || drop(batch)).join().unwrap(); // owned: 'static, Send
+    /// assert_eq!(slots.available_permits(), 4);
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`try_acquire`](Self::try_acquire).
+    pub fn try_acquire_many_owned(
+        self: Arc<Self>,
+        n: usize,
+    ) -> Result<OwnedSemaphorePermit, TryAcquireError> {
+        self.try_take(n)?;
+        Ok(OwnedSemaphorePermit::new(self, n))
+    }
+
+    /// Blocks the thread until one permit is handed over, at the default priority
+    /// ([`set_default_priority`](Self::set_default_priority)). The blocking form of
+    /// [`acquire`](Self::acquire): waiting threads and tasks share one queue, in one order.
+    /// Do not call it on an async runtime's threads.
+    ///
+    /// # Examples
+    ///
+    /// Plain worker threads share two slots (async tasks could wait in the same queue):
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use wrangle_sync::PrioritySemaphore;
+    ///
+    /// let slots = Arc::new(PrioritySemaphore::new(2));
+    /// let busy = Arc::new(AtomicUsize::new(0));
+    /// let threads: Vec<_> = (0..4)
+    ///     .map(|_| {
+    ///         let (slots, busy) = (Arc::clone(&slots), Arc::clone(&busy));
+    ///         std::thread::spawn(move || {
+    ///             let _slot = slots.acquire_blocking().unwrap();
+    ///             assert!(busy.fetch_add(1, Ordering::SeqCst) < 2); // never a third
+    ///             busy.fetch_sub(1, Ordering::SeqCst);
+    ///         })
+    ///     })
+    ///     .collect();
+    /// for t in threads {
+    ///     t.join().unwrap();
+    /// }
+    /// assert_eq!(slots.stats().acquired, 4);
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`AcquireError`] if the semaphore is closed before the permit is handed over.
+    pub fn acquire_blocking(&self) -> Result<SemaphorePermit<'_>, AcquireError> {
+        self.acquire_many_blocking(1)
+    }
+
+    /// Blocks the thread until `n` permits are handed over at once, at the default priority;
+    /// the blocking form of [`acquire_many`](Self::acquire_many), with its strict fairness.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    ///
+    /// let sem = Arc::new(wrangle_sync::PrioritySemaphore::new(3));
+    /// let held = sem.try_acquire_many(2).unwrap();
+    /// let worker = std::thread::spawn({
+    ///     let sem = Arc::clone(&sem);
+    ///     move || sem.acquire_many_blocking(3).map(|p| p.num_permits())
+    /// });
+    /// while sem.stats().queued == 0 {
+    ///     std::thread::yield_now(); // the worker waits for all three
+    /// }
+    /// drop(held);
+    /// assert_eq!(worker.join().unwrap(), Ok(3));
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`AcquireError`] if the semaphore is closed before the permits are handed over, or at
+    /// once if `n` is above [`MAX_PERMITS`](Self::MAX_PERMITS) (a wait that could never end).
+    pub fn acquire_many_blocking(&self, n: usize) -> Result<SemaphorePermit<'_>, AcquireError> {
+        let waker = crate::queue::thread_waker();
+        let Some(ticket) = self.start_wait(n, None, &waker)? else {
+            return Ok(SemaphorePermit::new(self, n));
+        };
+        loop {
+            match self.poll_wait(ticket, &waker) {
+                WaitPoll::Granted => return Ok(SemaphorePermit::new(self, n)),
+                WaitPoll::Closed => return Err(AcquireError(AcquireFailure::Closed)),
+                WaitPoll::Pending => crate::queue::park(None),
+            }
+        }
+    }
+
+    /// Removes up to `n` **free** permits for good, and returns how many were removed (fewer
+    /// than `n` if fewer are free; held permits are not touched). Tokio's `forget_permits`.
+    /// Removing permits never wakes anyone; [`add_permits`](Self::add_permits) gives
+    /// capacity back.
+    ///
+    /// # Examples
+    ///
+    /// Shrinking a pool at run time, from 10 slots to 4 while 3 are in use:
+    ///
+    /// ```
+    /// let sem = wrangle_sync::PrioritySemaphore::new(10);
+    /// let busy = sem.try_acquire_many(3).unwrap();
+    /// assert_eq!(sem.forget_permits(6), 6); // 7 were free: 1 is left
+    /// assert_eq!(sem.forget_permits(6), 1); // only 1 more could go
+    /// assert_eq!(sem.available_permits(), 0);
+    /// drop(busy); // the 3 in use come back: the pool is 3 now
+    /// assert_eq!(sem.available_permits(), 3);
+    /// ```
+    pub fn forget_permits(&self, n: usize) -> usize {
+        let mut st = lock(&self.state);
+        self.own(&mut st);
+        let removed = n.min(st.permits);
+        st.permits -= removed;
+        st.total -= removed;
+        self.publish(&st);
+        removed
     }
 
     /// Adds `n` permits and serves the waiters they satisfy.
