@@ -174,3 +174,14 @@ named_future! {
     /// detached task or left to expire).
     SingletonCancel => ()
 }
+
+named_future! {
+    /// [`RedisSchedule::cancel`](crate::RedisSchedule::cancel).
+    ///
+    /// # Cancel safety
+    ///
+    /// The cancellation is requested when `cancel` is called; dropping this future only
+    /// stops waiting for the runs to be gone. A fire time whose claim was won but whose run
+    /// was cancelled does not run anywhere.
+    ScheduleCancel => crate::RedisScheduleStats
+}

@@ -109,7 +109,7 @@ impl<R: Runtime> Shared<R> {
 
 /// A value nobody else will write to the key: 128 random bits per process (std's hasher
 /// seeds) and a counter.
-fn owner_id() -> Vec<u8> {
+pub(crate) fn owner_id() -> Vec<u8> {
     static SEED: LazyLock<(u64, u64)> = LazyLock::new(|| {
         let a = RandomState::new().hash_one(std::process::id());
         let b = RandomState::new().hash_one(std::time::SystemTime::now());

@@ -73,6 +73,8 @@ mod input;
 mod lease;
 mod limiter;
 mod lockout;
+mod policy;
+mod schedule;
 mod singleton;
 
 pub use client::{InvalidRedisConfig, Redis, RedisBuilder, RedisStats};
@@ -80,8 +82,9 @@ pub use error::{RedisError, RedisErrorKind};
 pub use input::{MAX_DURATION, MAX_KEY_LEN};
 pub use lease::RedisLease;
 pub use limiter::{
-    InvalidLimiterConfig, OnUnavailable, RedisLimitError, RedisLimiter, RedisLimiterBuilder,
-    RedisLimiterStats,
+    InvalidLimiterConfig, RedisLimitError, RedisLimiter, RedisLimiterBuilder, RedisLimiterStats,
 };
 pub use lockout::RedisLockout;
+pub use policy::OnUnavailable;
+pub use schedule::{RedisSchedule, RedisScheduleBuilder, RedisScheduleStats};
 pub use singleton::{RedisSingleton, RedisSingletonStats};
