@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{Server, unique};
+use common::{Server, Window, unique};
 use wrangle_redis::{
     MAX_DURATION, MAX_KEY_LEN, Redis, RedisErrorKind, RedisSchedule, RedisScheduleStats,
 };
@@ -20,35 +20,6 @@ use wrangle_timer::{CronSchedule, Misfire, Overlap, Schedule, WallSchedule};
 
 fn redis<R: Runtime>(rt: R, url: &str) -> Redis<R> {
     Redis::builder(url).runtime(rt).build().unwrap()
-}
-
-/// `count` fire times `period` apart from `first`, which may lie in the past: a replica
-/// that starts late catches up on them through its misfire policy.
-struct Window {
-    first: Timestamp,
-    period: SignedDuration,
-    count: i64,
-}
-
-impl Window {
-    fn fire_times(&self) -> Vec<Timestamp> {
-        (0..self.count).map(|i| self.first + self.period * i as i32).collect()
-    }
-}
-
-impl Schedule for Window {
-    fn next_fire(&self, after: Timestamp) -> Option<Timestamp> {
-        if after < self.first {
-            return Some(self.first);
-        }
-        let steps = after.duration_since(self.first).as_nanos() / self.period.as_nanos() + 1;
-        let steps = i64::try_from(steps).ok()?;
-        (steps < self.count).then(|| self.first + self.period * steps as i32)
-    }
-
-    fn first_fire(&self, _now: Timestamp) -> Option<Timestamp> {
-        Some(self.first)
-    }
 }
 
 /// The log every replica's runs append to.
