@@ -81,7 +81,8 @@ fn schedule_three_replicas_run_each_fire_time_once() {
             let log = Log::default();
             // A fixed anchor: every replica computes the same grid.
             let anchor = (rt.wall_now() + SignedDuration::from_millis(50)).to_zoned(TimeZone::UTC);
-            let grid = || WallSchedule::every(anchor.clone(), SignedDuration::from_millis(20)).unwrap();
+            let grid =
+                || WallSchedule::every(anchor.clone(), SignedDuration::from_millis(20)).unwrap();
             let replicas: Vec<_> = (0..3)
                 .map(|id| replica(&redis(rt.clone(), &url), &name, grid(), id, &log, |b| b))
                 .collect();
@@ -180,7 +181,16 @@ fn schedule_cron_fire_times_once_on_virtual_time() {
         let log = Log::default();
         let every_second = || CronSchedule::parse("* * * * * *", TimeZone::UTC).unwrap();
         let replicas: Vec<_> = (0..3)
-            .map(|id| replica(&redis(rt.clone(), &url), &name, every_second(), id, &log, |b| b))
+            .map(|id| {
+                replica(
+                    &redis(rt.clone(), &url),
+                    &name,
+                    every_second(),
+                    id,
+                    &log,
+                    |b| b,
+                )
+            })
             .collect();
         let start = rt.wall_now();
         rt.sleep(Duration::from_millis(10_500)).await;
@@ -227,7 +237,11 @@ fn schedule_failed_and_panicking_runs_are_counted_and_reported() {
                     assert_ne!(n, 1, "panic while building (expected by the test)");
                     async move {
                         assert_ne!(n, 2, "panic while running (expected by the test)");
-                        if n == 3 { Err("third run fails") } else { Ok(()) }
+                        if n == 3 {
+                            Err("third run fails")
+                        } else {
+                            Ok(())
+                        }
                     }
                 })
                 .unwrap();
@@ -259,11 +273,24 @@ fn schedule_bad_input_is_a_typed_error() {
             };
             let build = |name: &[u8]| RedisSchedule::builder(redis.clone(), name, once());
             assert_eq!(kind(build(b"")), RedisErrorKind::InvalidKey);
-            assert_eq!(kind(build(&vec![b'x'; MAX_KEY_LEN])), RedisErrorKind::InvalidKey);
+            assert_eq!(
+                kind(build(&vec![b'x'; MAX_KEY_LEN])),
+                RedisErrorKind::InvalidKey
+            );
             assert_eq!(kind(build(b"n").replica_id("")), RedisErrorKind::InvalidKey);
-            for d in [Duration::ZERO, MAX_DURATION + Duration::from_millis(1), Duration::MAX] {
-                assert_eq!(kind(build(b"n").claim_ttl(d)), RedisErrorKind::InvalidDuration);
-                assert_eq!(kind(build(b"n").max_sleep(d)), RedisErrorKind::InvalidDuration);
+            for d in [
+                Duration::ZERO,
+                MAX_DURATION + Duration::from_millis(1),
+                Duration::MAX,
+            ] {
+                assert_eq!(
+                    kind(build(b"n").claim_ttl(d)),
+                    RedisErrorKind::InvalidDuration
+                );
+                assert_eq!(
+                    kind(build(b"n").max_sleep(d)),
+                    RedisErrorKind::InvalidDuration
+                );
             }
             // Binary names and a name just short enough are fine.
             let long = vec![0xff; MAX_KEY_LEN - 21];
@@ -287,7 +314,14 @@ fn schedule_cancel_polled_then_dropped_still_cancels() {
                 let anchor = rt.wall_now().to_zoned(TimeZone::UTC);
                 let grid = WallSchedule::every(anchor, SignedDuration::from_millis(5)).unwrap();
                 let log = Log::default();
-                let s = replica(&redis(rt.clone(), &url), &unique("cancel"), grid, 0, &log, |b| b);
+                let s = replica(
+                    &redis(rt.clone(), &url),
+                    &unique("cancel"),
+                    grid,
+                    0,
+                    &log,
+                    |b| b,
+                );
                 rt.sleep(Duration::from_millis(20)).await;
                 let mut cancel = Box::pin(s.cancel());
                 for _ in 0..k {

@@ -227,12 +227,10 @@ impl<S: Schedule, R: Runtime> RedisScheduleBuilder<S, R> {
             counters: counters.clone(),
             body: Mutex::new(f),
         });
-        let task = timer
-            .spawn(move |at| fire.clone().run(at))
-            .map_err(|_| {
-                // Every duration the timer checks was checked above.
-                RedisError::new(RedisErrorKind::InvalidDuration, "refused by wrangle-timer")
-            })?;
+        let task = timer.spawn(move |at| fire.clone().run(at)).map_err(|_| {
+            // Every duration the timer checks was checked above.
+            RedisError::new(RedisErrorKind::InvalidDuration, "refused by wrangle-timer")
+        })?;
         Ok(RedisSchedule {
             task,
             counters,

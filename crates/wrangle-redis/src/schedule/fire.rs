@@ -90,10 +90,8 @@ where
                 Err(e) => {
                     let run_anyway = e.is_unavailable() && self.policy == OnUnavailable::FailOpen;
                     Counters::bump(&c.claim_errors);
-                    self.reporter.report(Unhandled::new(
-                        "wrangle_redis::RedisSchedule (claim)",
-                        e,
-                    ));
+                    self.reporter
+                        .report(Unhandled::new("wrangle_redis::RedisSchedule (claim)", e));
                     if !run_anyway {
                         track.set(Stage::Done);
                         Counters::bump(&c.skipped);
