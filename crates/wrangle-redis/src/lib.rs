@@ -66,6 +66,7 @@
 #![doc(test(attr(deny(warnings))))]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod cache;
 mod client;
 mod error;
 pub mod future;
@@ -77,6 +78,10 @@ mod policy;
 mod schedule;
 mod singleton;
 
+pub use cache::{
+    BytesCodec, MAX_VALUE_LEN, RedisCache, RedisCacheBuilder, RedisCacheError, RedisCacheStats,
+    RedisCodec, Utf8Codec,
+};
 pub use client::{InvalidRedisConfig, Redis, RedisBuilder, RedisStats};
 pub use error::{RedisError, RedisErrorKind};
 pub use input::{MAX_DURATION, MAX_KEY_LEN};
