@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use common::{Server, unique};
 use wrangle_redis::{
-    OnUnavailable, Redis, RedisError, RedisErrorKind, RedisLease, RedisLimitError, RedisLimiter,
-    RedisLockout, RedisSchedule, RedisScheduleStats,
+    OnUnavailable, Redis, RedisCache, RedisError, RedisErrorKind, RedisLease, RedisLimitError,
+    RedisLimiter, RedisLockout, RedisSchedule, RedisScheduleStats, Utf8Codec,
 };
 use wrangle_rt::testing::each_runtime;
 use wrangle_rt::{DefaultRuntime, ErrorReporter, Runtime, Unhandled};
@@ -199,6 +199,79 @@ fn faults_schedule_skips_or_runs_unclaimed_while_down_then_recovers() {
                     s.completed + s.failed + s.cancelled + s.running as u64
                 );
                 assert_eq!(s.failed, 0);
+            }
+        }
+    });
+}
+
+#[test]
+fn faults_cache_loads_locally_while_down_then_shares_again() {
+    let server = Mutex::new(Server::start_own());
+    let url = server.lock().unwrap().url().to_owned();
+    each_runtime(|rt| {
+        let (server, url) = (&server, url.clone());
+        async move {
+            let prefix = unique("faults-cache");
+            let replica = || {
+                RedisCache::<String, String, _, _>::builder(
+                    redis(rt.clone(), &url),
+                    Utf8Codec,
+                    Duration::from_secs(60),
+                )
+                .prefix(&prefix)
+                .local_max_entries(0)
+                .build()
+                .unwrap()
+            };
+            let (a, b) = (replica(), replica());
+            let value = |v: &'static str| move || async move { Ok::<_, String>(v.to_string()) };
+            assert_eq!(a.get("k".into(), value("shared")).await.unwrap(), "shared");
+
+            server.lock().unwrap().stop();
+
+            // Down: each replica loads for itself, never an error.
+            assert_eq!(
+                a.get("k".into(), value("local a")).await.unwrap(),
+                "local a"
+            );
+            assert_eq!(
+                b.get("k".into(), value("local b")).await.unwrap(),
+                "local b"
+            );
+            for c in [&a, &b] {
+                let s = c.stats();
+                assert_eq!(s.unavailable, 1, "{s:?}");
+                assert!(s.remote_errors >= 1, "{s:?}");
+            }
+
+            server.lock().unwrap().restart();
+
+            // Back (the server lost its data): one replica loads and stores, the other
+            // reads it from Redis, once the handles have reconnected.
+            let mut tries = 0;
+            let first = loop {
+                let before = a.stats().unavailable;
+                let v = a.get("k2".into(), value("after")).await.unwrap();
+                if a.stats().unavailable == before {
+                    break v;
+                }
+                tries += 1;
+                assert!(tries < 500, "the cache did not go back to Redis");
+                rt.sleep(Duration::from_millis(20)).await;
+            };
+            assert_eq!(first, "after");
+            let mut tries = 0;
+            loop {
+                let r = b.get("k2".into(), || async {
+                    Err::<String, _>("b must not load".to_string())
+                });
+                if let Ok(v) = r.await {
+                    assert_eq!(v, "after");
+                    break;
+                }
+                tries += 1;
+                assert!(tries < 500, "the second replica did not go back to Redis");
+                rt.sleep(Duration::from_millis(20)).await;
             }
         }
     });
