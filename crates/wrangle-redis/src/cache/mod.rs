@@ -95,7 +95,7 @@ use remote::{Counters, Local, Remote, bump};
 /// let profile = profiles
 ///     .get(user.clone(), || async move {
 ///         // fetch from the profile service
-///         Ok::<_, std::io::Error>(format!("{{\"id\":\"{user}\"}}"))
+///         Ok::<_, String>(format!("{{\"id\":\"{user}\"}}"))
 ///     })
 ///     .await
 ///     .unwrap();
@@ -151,7 +151,7 @@ impl<K, V, C, R: Runtime> Clone for RedisCache<K, V, C, R> {
 /// let cache: RedisCache<&str, Vec<u8>, BytesCodec> =
 ///     RedisCache::builder(redis, BytesCodec, Duration::from_secs(60)).build().unwrap();
 /// for _ in 0..3 {
-///     cache.get("k", || async { Ok::<_, std::io::Error>(vec![1, 2, 3]) }).await.unwrap();
+///     cache.get("k", || async { Ok::<_, String>(vec![1, 2, 3]) }).await.unwrap();
 /// }
 /// let s = cache.stats();
 /// // Loaded here (or found in Redis) once, then served from this process.
@@ -253,6 +253,9 @@ where
     /// The value of `key`: from this process, from Redis, or loaded with `loader` by one
     /// replica (see [`RedisCache`]).
     ///
+    /// The loader's error type must be `Clone`: the callers of this process that share a
+    /// load each receive it (wrap an error that is not `Clone` in an `Arc`).
+    ///
     /// # Examples
     ///
     /// Three replicas (here, three handles in one process, as three processes would be)
@@ -279,7 +282,7 @@ where
     ///     cache.get("exchange-rates", move || async move {
     ///         loads.fetch_add(1, Ordering::SeqCst);
     ///         wrangle_rt::DefaultRuntime::current().sleep(Duration::from_millis(300)).await;
-    ///         Ok::<_, std::io::Error>("EUR=1.08".to_string())
+    ///         Ok::<_, String>("EUR=1.08".to_string())
     ///     })
     /// };
     /// let (a, (b, c)) = zip(get(replica()), zip(get(replica()), get(replica()))).await;
@@ -326,11 +329,11 @@ where
     /// let redis = Redis::open("redis://127.0.0.1/").unwrap();
     /// let cache: RedisCache<&str, String, _> =
     ///     RedisCache::builder(redis, Utf8Codec, Duration::from_secs(60)).build().unwrap();
-    /// let v1 = cache.get("config", || async { Ok::<_, std::io::Error>("v1".to_string()) });
+    /// let v1 = cache.get("config", || async { Ok::<_, String>("v1".to_string()) });
     /// assert_eq!(v1.await.unwrap(), "v1");
     /// // The config changed: drop the cached copy, the next get loads again.
     /// assert!(cache.invalidate(&"config").await.unwrap());
-    /// let v2 = cache.get("config", || async { Ok::<_, std::io::Error>("v2".to_string()) });
+    /// let v2 = cache.get("config", || async { Ok::<_, String>("v2".to_string()) });
     /// assert_eq!(v2.await.unwrap(), "v2");
     /// # });
     /// ```
