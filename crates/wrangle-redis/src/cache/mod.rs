@@ -39,7 +39,8 @@ use remote::{Counters, Local, Remote, bump};
 ///    (`SET <prefix>l:<key> NX PX <lock time>`, renewed while the load runs) loads, stores
 ///    the value with `SET ... PX <time to live>`, and releases the lock. The others poll for
 ///    the value every [`poll_interval`](RedisCacheBuilder::poll_interval) (default 20 ms)
-///    and return it once it is stored.
+///    and return it once it is stored, for as long as the lock is held (a load that never
+///    ends keeps them waiting, as the in-process single-flight does).
 ///
 /// ```text
 /// replica A  get(k): miss, lock ok  -- load (300 ms) -- SET k, unlock -> value

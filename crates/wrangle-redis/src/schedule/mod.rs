@@ -46,7 +46,9 @@ use crate::future::ScheduleCancel;
 ///   replica must compute the same instants: cron expressions do; for an interval, anchor the
 ///   [`WallSchedule`](wrangle_timer::WallSchedule) on a fixed instant shared by every replica
 ///   (a constant, not each process's `now`). The wall clocks of the replicas should be
-///   synchronised (NTP): a replica whose clock is ahead claims fire times early.
+///   synchronised (NTP): a replica whose clock is ahead claims fire times early. Fire
+///   times are claimed at millisecond resolution: two fire times within one millisecond
+///   share a claim.
 /// - **Claims last [`claim_ttl`](RedisScheduleBuilder::claim_ttl)** (default 1 hour) from
 ///   the moment they are made, one small key per fire time. A replica that comes to a fire
 ///   time later than that (a catch-up after a long suspend) finds no claim and runs it again:
