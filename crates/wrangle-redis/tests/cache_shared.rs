@@ -368,3 +368,49 @@ fn cache_bad_input_is_a_typed_error() {
         }
     });
 }
+
+#[test]
+fn cache_invalidate_polled_then_dropped_removes_the_local_copy() {
+    let server = Server::start();
+    each_runtime(|rt| {
+        let url = server.url().to_owned();
+        async move {
+            let c = cache(
+                &rt,
+                &url,
+                &unique("cache-invalidate"),
+                Duration::from_secs(60),
+            );
+            let loads = Arc::new(AtomicU32::new(0));
+            let key = || "k".to_string();
+            for k in 0..3 {
+                c.get(key(), loader(&rt, &loads, Duration::ZERO))
+                    .await
+                    .unwrap();
+                let mut invalidate = Box::pin(c.invalidate(&key()));
+                for _ in 0..k {
+                    if futures_lite::future::poll_once(&mut invalidate)
+                        .await
+                        .is_some()
+                    {
+                        break;
+                    }
+                    futures_lite::future::yield_now().await;
+                }
+                drop(invalidate);
+                // Gone from this process whether or not Redis saw the DEL: the next get
+                // asks Redis (and finds the value, or loads it again).
+                let before = c.stats();
+                c.get(key(), loader(&rt, &loads, Duration::ZERO))
+                    .await
+                    .unwrap();
+                let after = c.stats();
+                assert_eq!(after.hits, before.hits, "{after:?}");
+                assert_eq!(
+                    after.remote_hits + after.completed,
+                    before.remote_hits + before.completed + 1
+                );
+            }
+        }
+    });
+}

@@ -12,6 +12,32 @@ use crate::RedisError;
 ///
 /// Callers that shared a load (in this process) receive the same error: the codec's and
 /// Redis's behind an `Arc`, the loader's as a clone.
+///
+/// # Examples
+///
+/// Telling a failed backend (worth a retry later) from a bad stored value (worth an alert
+/// and an invalidation):
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use wrangle_redis::{Redis, RedisCache, RedisCacheError, Utf8Codec};
+///
+/// # wrangle_rt::VirtualRuntime::new().block_on(async {
+/// let redis = Redis::open("redis://127.0.0.1/").unwrap();
+/// let cache: RedisCache<&str, String, _> =
+///     RedisCache::builder(redis, Utf8Codec, Duration::from_secs(60)).build().unwrap();
+/// let fetch = || async { Err::<String, _>("upstream returned 503".to_string()) };
+/// match cache.get("rates", fetch).await {
+///     Ok(rates) => println!("{rates}"),
+///     Err(RedisCacheError::Load(e)) => eprintln!("upstream failed, nothing cached: {e}"),
+///     Err(RedisCacheError::Decode(e)) => {
+///         eprintln!("stored value is not UTF-8 ({e}); dropping it");
+///         cache.invalidate(&"rates").await.unwrap();
+///     }
+///     Err(e) => eprintln!("{e}"),
+/// }
+/// # });
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum RedisCacheError<E, D> {
