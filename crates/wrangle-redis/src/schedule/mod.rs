@@ -178,15 +178,25 @@ impl Counters {
 ///
 /// # Examples
 ///
-/// ```
-/// use wrangle_redis::RedisScheduleStats;
+/// ```no_run
+/// use wrangle_redis::{Redis, RedisSchedule};
+/// use wrangle_timer::{CronSchedule, jiff};
 ///
-/// // A replica that came to 10 fire times: 3 ran here, 6 elsewhere, 1 was skipped while
-/// // Redis was down.
-/// let s = RedisScheduleStats::default();
-/// let fire_times = s.claimed + s.lost + s.unclaimed + s.skipped;
-/// assert_eq!(fire_times, 0);
+/// # wrangle_rt::VirtualRuntime::new().block_on(async {
+/// let redis = Redis::open("redis://127.0.0.1/").unwrap();
+/// let every_minute = CronSchedule::parse("* * * * *", jiff::tz::TimeZone::UTC).unwrap();
+/// let job = RedisSchedule::spawn(&redis, "jobs:sync", every_minute, |_at: jiff::Timestamp| async {})
+///     .unwrap();
+/// // ... an hour later, for a dashboard:
+/// let s = job.stats();
+/// let came_to = s.claimed + s.lost + s.unclaimed + s.skipped; // about 60
+/// let share = s.claimed as f64 / came_to.max(1) as f64; // about 1/3 with three replicas
+/// if s.claim_errors > 0 {
+///     eprintln!("{} fire times could not be claimed (Redis down?)", s.claim_errors);
+/// }
+/// println!("ran {:.0}% of the fire times here", share * 100.0);
 /// assert_eq!(s.started, s.completed + s.failed + s.cancelled + s.running as u64);
+/// # });
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
