@@ -18,8 +18,15 @@ use wrangle_rt::{DefaultRuntime, ErrorReporter, Runtime};
 use wrangle_timer::jiff::{SignedDuration, Timestamp, tz::TimeZone};
 use wrangle_timer::{CronSchedule, Misfire, Overlap, Schedule, WallSchedule};
 
+/// Generous timeouts: on a loaded machine a slow answer must not turn into the
+/// unavailable policy (a skipped fire time) in tests that count fire times.
 fn redis<R: Runtime>(rt: R, url: &str) -> Redis<R> {
-    Redis::builder(url).runtime(rt).build().unwrap()
+    Redis::builder(url)
+        .runtime(rt)
+        .call_timeout(Duration::from_secs(10))
+        .connect_timeout(Duration::from_secs(10))
+        .build()
+        .unwrap()
 }
 
 /// The log every replica's runs append to.
