@@ -1,8 +1,9 @@
 //! wrangle-redis against loopback Redis: `redis_limiter` (criterion: one check per
 //! iteration, sequential, so the time is the round trip) and `redis_limiter_latency`
-//! (printed, not timed by criterion: p50/p99 over 20,000 sequential calls). Each compares
+//! (printed, not timed by criterion: p50/p90/p99 over 20,000 sequential calls). Each compares
 //! `RedisLimiter::check` with the bare `EVALSHA` of the same script through redis-rs and with a
-//! naive fixed window (`INCR` + `EXPIRE`, pipelined in one round trip). See
+//! naive fixed window (`INCR` + `EXPIRE`, pipelined in one round trip); the latency run also
+//! measures the steps in between (redis-rs's `Script`, the runtime's timeout). See
 //! `docs/benchmarks.md`.
 //!
 //! Starts its own `redis-server` on a free loopback port (or uses `WRANGLE_REDIS_URL`); without
@@ -17,6 +18,7 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, criterion_group, criterion_main};
 use redis::aio::MultiplexedConnection;
 use wrangle_redis::{Redis, RedisLimiter};
+use wrangle_rt::Runtime;
 use wrangle_rt::adapter::TokioRuntime;
 
 const SCRIPT: &str = include_str!("../../crates/wrangle-redis/src/limiter/gcra.lua");
@@ -99,11 +101,13 @@ struct Contenders {
     limiter: RedisLimiter<TokioRuntime>,
     conn: MultiplexedConnection,
     sha: String,
+    script: redis::Script,
+    rt: TokioRuntime,
 }
 
 impl Contenders {
     async fn new(url: &str, rt: TokioRuntime) -> Contenders {
-        let redis = Redis::builder(url).runtime(rt).build().unwrap();
+        let redis = Redis::builder(url).runtime(rt.clone()).build().unwrap();
         let limiter = RedisLimiter::builder(
             redis,
             NonZeroU32::new(RATE).unwrap(),
@@ -123,7 +127,13 @@ impl Contenders {
             .unwrap();
         // Connect and load once before measuring.
         limiter.check("k").await.unwrap();
-        Contenders { limiter, conn, sha }
+        Contenders {
+            limiter,
+            conn,
+            sha,
+            script: redis::Script::new(SCRIPT),
+            rt,
+        }
     }
 
     async fn ours(&self) {
@@ -143,6 +153,27 @@ impl Contenders {
             .await
             .unwrap();
         black_box(reply);
+    }
+
+    /// The bare call through redis-rs's `Script` (what the limiter uses), no timeout.
+    async fn script(&mut self) {
+        let mut invocation = self.script.prepare_invoke();
+        invocation
+            .key("bench:script:k")
+            .arg(INTERVAL_US)
+            .arg(INTERVAL_US * u64::from(BURST))
+            .arg(1)
+            .arg("c");
+        let reply: (i64, i64) = invocation.invoke_async(&mut self.conn).await.unwrap();
+        black_box(reply);
+    }
+
+    /// The bare call under the runtime's timeout (as every call of ours is).
+    async fn timed(&mut self) {
+        let rt = self.rt.clone();
+        rt.timeout(Duration::from_secs(1), self.bare())
+            .await
+            .unwrap();
     }
 
     async fn naive(&mut self) {
@@ -198,22 +229,38 @@ fn redis_limiter(c: &mut Criterion) {
     group.finish();
 }
 
-/// p50/p99 of 20,000 sequential calls of each contender, interleaved in rounds of 1,000 so
-/// that the machine's load falls on all three alike.
+/// p50/p99 of 20,000 sequential calls of each contender, interleaved in rounds of 100
+/// (each round started by the next contender) so that the machine's load falls on all of
+/// them alike. Besides the three contenders, two
+/// steps between the bare call and ours locate our overhead: the same script through
+/// redis-rs's `Script` (`EVALSHA` with its `NOSCRIPT` fallback, what the limiter uses), and
+/// the bare call under the runtime's timeout (a timer per call, as every call of ours).
 fn redis_limiter_latency(_: &mut Criterion) {
     let Some(server) = server() else { return };
     let tokio = tokio_ct();
     let rt = TokioRuntime::new(tokio.handle().clone());
     let mut contenders = tokio.block_on(Contenders::new(&server.url, rt));
-    let mut samples: [Vec<Duration>; 3] = Default::default();
+    let names = [
+        "wrangle_check",
+        "bare_evalsha",
+        "bare_script_invoke",
+        "bare_evalsha_timeout",
+        "naive_incr_expire",
+    ];
+    let mut samples: [Vec<Duration>; 5] = Default::default();
     tokio.block_on(async {
-        for _ in 0..20 {
-            for (i, s) in samples.iter_mut().enumerate() {
-                for _ in 0..1_000 {
+        for round in 0..200 {
+            // Each round starts with another contender: none is always first after a switch.
+            for k in 0..samples.len() {
+                let i = (round + k) % samples.len();
+                let s = &mut samples[i];
+                for _ in 0..100 {
                     let start = Instant::now();
                     match i {
                         0 => contenders.ours().await,
                         1 => contenders.bare().await,
+                        2 => contenders.script().await,
+                        3 => contenders.timed().await,
                         _ => contenders.naive().await,
                     }
                     s.push(start.elapsed());
@@ -221,16 +268,14 @@ fn redis_limiter_latency(_: &mut Criterion) {
             }
         }
     });
-    for (name, s) in ["wrangle_check", "bare_evalsha", "naive_incr_expire"]
-        .iter()
-        .zip(&mut samples)
-    {
+    for (name, s) in names.iter().zip(&mut samples) {
         s.sort_unstable();
         let p = |q: f64| s[((s.len() as f64 * q) as usize).min(s.len() - 1)];
         let total: Duration = s.iter().sum();
         println!(
-            "redis_limiter_latency/{name}: p50 {:?}, p99 {:?}, {:.0} calls/s sequential",
+            "redis_limiter_latency/{name}: p50 {:?}, p90 {:?}, p99 {:?}, {:.0} calls/s sequential",
             p(0.50),
+            p(0.90),
             p(0.99),
             s.len() as f64 / total.as_secs_f64()
         );

@@ -174,3 +174,60 @@ named_future! {
     /// detached task or left to expire).
     SingletonCancel => ()
 }
+
+named_future! {
+    /// [`RedisSchedule::cancel`](crate::RedisSchedule::cancel).
+    ///
+    /// # Cancel safety
+    ///
+    /// The cancellation is requested when `cancel` is called; dropping this future only
+    /// stops waiting for the runs to be gone. A fire time whose claim was won but whose run
+    /// was cancelled does not run anywhere.
+    ScheduleCancel => crate::RedisScheduleStats
+}
+
+named_future! {
+    /// [`RedisCache::invalidate`](crate::RedisCache::invalidate).
+    ///
+    /// # Cancel safety
+    ///
+    /// The in-process copy is already removed; dropping the future may or may not have
+    /// deleted the value in Redis.
+    RedisCacheInvalidate => Result<bool, crate::RedisError>
+}
+
+/// [`RedisCache::get`](crate::RedisCache::get): the value, or why there is none.
+///
+/// # Cancel safety
+///
+/// Dropping it drops this caller's part: a load it runs is handed over to the next caller
+/// in this process, and its Redis lock released by a detached task (or left to expire), so
+/// that another replica loads; a waiter just stops polling.
+#[must_use = "futures do nothing unless polled"]
+pub struct RedisCacheGet<V, E, D> {
+    inner: BoxFuture<Result<V, crate::RedisCacheError<E, D>>>,
+}
+
+impl<V, E, D> RedisCacheGet<V, E, D> {
+    pub(crate) fn new(
+        future: impl Future<Output = Result<V, crate::RedisCacheError<E, D>>> + Send + 'static,
+    ) -> Self {
+        RedisCacheGet {
+            inner: Box::pin(future),
+        }
+    }
+}
+
+impl<V, E, D> Future for RedisCacheGet<V, E, D> {
+    type Output = Result<V, crate::RedisCacheError<E, D>>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.inner.as_mut().poll(cx)
+    }
+}
+
+impl<V, E, D> fmt::Debug for RedisCacheGet<V, E, D> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisCacheGet").finish_non_exhaustive()
+    }
+}

@@ -24,7 +24,7 @@ static ACQUIRE: LazyLock<redis::Script> = LazyLock::new(|| {
 });
 
 /// Extends the lease if this owner still holds it: 1, else 0.
-static RENEW: LazyLock<redis::Script> = LazyLock::new(|| {
+pub(crate) static RENEW: LazyLock<redis::Script> = LazyLock::new(|| {
     redis::Script::new(
         "if redis.call('GET', KEYS[1]) == ARGV[1] then
            return redis.call('PEXPIRE', KEYS[1], ARGV[2])
@@ -34,7 +34,7 @@ static RENEW: LazyLock<redis::Script> = LazyLock::new(|| {
 });
 
 /// Deletes the lease if this owner still holds it: 1, else 0.
-static RELEASE: LazyLock<redis::Script> = LazyLock::new(|| {
+pub(crate) static RELEASE: LazyLock<redis::Script> = LazyLock::new(|| {
     redis::Script::new(
         "if redis.call('GET', KEYS[1]) == ARGV[1] then
            return redis.call('DEL', KEYS[1])
@@ -109,7 +109,7 @@ impl<R: Runtime> Shared<R> {
 
 /// A value nobody else will write to the key: 128 random bits per process (std's hasher
 /// seeds) and a counter.
-fn owner_id() -> Vec<u8> {
+pub(crate) fn owner_id() -> Vec<u8> {
     static SEED: LazyLock<(u64, u64)> = LazyLock::new(|| {
         let a = RandomState::new().hash_one(std::process::id());
         let b = RandomState::new().hash_one(std::time::SystemTime::now());

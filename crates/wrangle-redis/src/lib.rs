@@ -18,6 +18,13 @@
 //! - [`RedisSingleton`]: a background task that runs on one replica at a time, on a lease,
 //!   taken over by another replica within the lease time plus one renewal interval when its
 //!   process dies.
+//! - [`RedisSchedule`]: a wrangle-timer [`Schedule`](wrangle_timer::Schedule) (interval
+//!   grid, cron, your own) run by every replica, each fire time claimed on Redis
+//!   (`SET <name>:<ms> NX PX`) so that it runs on exactly one; the timer's misfire, overlap
+//!   and failure policies per replica, catch-up runs claimed too.
+//! - [`RedisCache`]: a cache tier shared by the replicas: values in Redis with a time to
+//!   live, encoded by your [`RedisCodec`], a missing value loaded by one replica while the
+//!   others wait for it, and wrangle-cache's in-process cache in front.
 //! - [`Redis`]: the shared handle: one multiplexed connection, opened lazily, replaced
 //!   after failures, every call under a timeout; errors are typed ([`RedisError`],
 //!   [`RedisErrorKind`]), never a panic or a hang.
@@ -59,13 +66,13 @@
 //!
 //! # Not supported yet
 //!
-//! Redis Cluster (one connection to one node is used), TLS (`rediss://`), exactly-once
-//! schedules (one claim per fire time) and the shared cache tier of issue 19.
+//! Redis Cluster (one connection to one node is used) and TLS (`rediss://`).
 
 #![forbid(unsafe_code)]
 #![doc(test(attr(deny(warnings))))]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod cache;
 mod client;
 mod error;
 pub mod future;
@@ -73,15 +80,22 @@ mod input;
 mod lease;
 mod limiter;
 mod lockout;
+mod policy;
+mod schedule;
 mod singleton;
 
+pub use cache::{
+    BytesCodec, MAX_VALUE_LEN, RedisCache, RedisCacheBuilder, RedisCacheError, RedisCacheStats,
+    RedisCodec, Utf8Codec,
+};
 pub use client::{InvalidRedisConfig, Redis, RedisBuilder, RedisStats};
 pub use error::{RedisError, RedisErrorKind};
 pub use input::{MAX_DURATION, MAX_KEY_LEN};
 pub use lease::RedisLease;
 pub use limiter::{
-    InvalidLimiterConfig, OnUnavailable, RedisLimitError, RedisLimiter, RedisLimiterBuilder,
-    RedisLimiterStats,
+    InvalidLimiterConfig, RedisLimitError, RedisLimiter, RedisLimiterBuilder, RedisLimiterStats,
 };
 pub use lockout::RedisLockout;
+pub use policy::OnUnavailable;
+pub use schedule::{RedisSchedule, RedisScheduleBuilder, RedisScheduleStats};
 pub use singleton::{RedisSingleton, RedisSingletonStats};

@@ -6,15 +6,18 @@ mod common;
 
 use std::net::TcpListener;
 use std::num::NonZeroU32;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::{Server, unique};
 use wrangle_redis::{
-    OnUnavailable, Redis, RedisErrorKind, RedisLease, RedisLimitError, RedisLimiter, RedisLockout,
+    OnUnavailable, Redis, RedisCache, RedisError, RedisErrorKind, RedisLease, RedisLimitError,
+    RedisLimiter, RedisLockout, RedisSchedule, RedisScheduleStats, Utf8Codec,
 };
 use wrangle_rt::testing::each_runtime;
-use wrangle_rt::{DefaultRuntime, Runtime};
+use wrangle_rt::{DefaultRuntime, ErrorReporter, Runtime, Unhandled};
+use wrangle_timer::WallSchedule;
+use wrangle_timer::jiff::{SignedDuration, Timestamp, tz::TimeZone};
 
 fn redis(rt: DefaultRuntime, url: &str) -> Redis<DefaultRuntime> {
     Redis::builder(url)
@@ -108,6 +111,168 @@ fn faults_server_stopped_and_restarted() {
             let stats = redis.stats();
             assert!(stats.connects >= 2, "{stats:?}");
             assert!(stats.failed >= 1, "{stats:?}");
+        }
+    });
+}
+
+/// Waits until `pred(closed, open)` holds (eventually, on real runtimes).
+async fn until(
+    rt: &DefaultRuntime,
+    [closed, open]: [&RedisSchedule; 2],
+    pred: &dyn Fn(RedisScheduleStats, RedisScheduleStats) -> bool,
+) {
+    let mut tries = 0;
+    while !pred(closed.stats(), open.stats()) {
+        tries += 1;
+        assert!(tries < 1000, "{:?} {:?}", closed.stats(), open.stats());
+        rt.sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[test]
+fn faults_schedule_skips_or_runs_unclaimed_while_down_then_recovers() {
+    let server = Mutex::new(Server::start_own());
+    let url = server.lock().unwrap().url().to_owned();
+    each_runtime(|rt| {
+        let (server, url) = (&server, url.clone());
+        async move {
+            let redis = redis(rt.clone(), &url);
+            let errors = Arc::new(Mutex::new(Vec::<RedisErrorKind>::new()));
+            let reporter = ErrorReporter::new({
+                let errors = errors.clone();
+                move |u: Unhandled| {
+                    let e = u
+                        .error()
+                        .downcast_ref::<RedisError>()
+                        .expect("a RedisError");
+                    errors.lock().unwrap().push(e.kind());
+                }
+            });
+            let anchor = rt.wall_now().to_zoned(TimeZone::UTC);
+            let schedule = |policy| {
+                let grid = WallSchedule::every(anchor.clone(), SignedDuration::from_millis(20));
+                RedisSchedule::builder(redis.clone(), unique("faults-schedule"), grid.unwrap())
+                    .on_unavailable(policy)
+                    .error_reporter(reporter.clone())
+                    .spawn(|_at: Timestamp| async {})
+                    .unwrap()
+            };
+            let closed = schedule(OnUnavailable::FailClosed);
+            let open = schedule(OnUnavailable::FailOpen);
+            let both = [&closed, &open];
+            until(&rt, both, &|c, o| c.claimed >= 2 && o.claimed >= 2).await;
+
+            server.lock().unwrap().stop();
+
+            // Down: fail closed skips, fail open runs unclaimed; every failed claim is
+            // reported as an unavailable server, and nothing stops.
+            let (c0, o0) = (closed.stats(), open.stats());
+            let down = |c: RedisScheduleStats, o: RedisScheduleStats| {
+                c.claim_errors >= c0.claim_errors + 3 && o.unclaimed >= o0.unclaimed + 3
+            };
+            until(&rt, both, &down).await;
+            let (c, o) = (closed.stats(), open.stats());
+            assert_eq!(c.unclaimed, 0, "{c:?}");
+            assert!(c.skipped >= c.claim_errors, "{c:?}");
+            assert!(o.started >= o.claimed + 3, "{o:?}");
+            assert!(!errors.lock().unwrap().is_empty());
+            assert!(
+                errors
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .all(|k| matches!(k, RedisErrorKind::Unavailable | RedisErrorKind::TimedOut))
+            );
+
+            server.lock().unwrap().restart();
+
+            // Back: claims again, by itself.
+            let (c1, o1) = (closed.stats(), open.stats());
+            let back = |c: RedisScheduleStats, o: RedisScheduleStats| {
+                c.claimed >= c1.claimed + 2 && o.claimed >= o1.claimed + 2
+            };
+            until(&rt, both, &back).await;
+            for s in [closed.cancel().await, open.cancel().await] {
+                assert_eq!(s.started, s.claimed + s.unclaimed, "{s:?}");
+                assert_eq!(
+                    s.started,
+                    s.completed + s.failed + s.cancelled + s.running as u64
+                );
+                assert_eq!(s.failed, 0);
+            }
+        }
+    });
+}
+
+#[test]
+fn faults_cache_loads_locally_while_down_then_shares_again() {
+    let server = Mutex::new(Server::start_own());
+    let url = server.lock().unwrap().url().to_owned();
+    each_runtime(|rt| {
+        let (server, url) = (&server, url.clone());
+        async move {
+            let prefix = unique("faults-cache");
+            let replica = || {
+                RedisCache::<String, String, _, _>::builder(
+                    redis(rt.clone(), &url),
+                    Utf8Codec,
+                    Duration::from_secs(60),
+                )
+                .prefix(&prefix)
+                .local_max_entries(0)
+                .build()
+                .unwrap()
+            };
+            let (a, b) = (replica(), replica());
+            let value = |v: &'static str| move || async move { Ok::<_, String>(v.to_string()) };
+            assert_eq!(a.get("k".into(), value("shared")).await.unwrap(), "shared");
+
+            server.lock().unwrap().stop();
+
+            // Down: each replica loads for itself, never an error.
+            assert_eq!(
+                a.get("k".into(), value("local a")).await.unwrap(),
+                "local a"
+            );
+            assert_eq!(
+                b.get("k".into(), value("local b")).await.unwrap(),
+                "local b"
+            );
+            for c in [&a, &b] {
+                let s = c.stats();
+                assert_eq!(s.unavailable, 1, "{s:?}");
+                assert!(s.remote_errors >= 1, "{s:?}");
+            }
+
+            server.lock().unwrap().restart();
+
+            // Back (the server lost its data): one replica loads and stores, the other
+            // reads it from Redis, once the handles have reconnected.
+            let mut tries = 0;
+            let first = loop {
+                let before = a.stats().unavailable;
+                let v = a.get("k2".into(), value("after")).await.unwrap();
+                if a.stats().unavailable == before {
+                    break v;
+                }
+                tries += 1;
+                assert!(tries < 500, "the cache did not go back to Redis");
+                rt.sleep(Duration::from_millis(20)).await;
+            };
+            assert_eq!(first, "after");
+            let mut tries = 0;
+            loop {
+                let r = b.get("k2".into(), || async {
+                    Err::<String, _>("b must not load".to_string())
+                });
+                if let Ok(v) = r.await {
+                    assert_eq!(v, "after");
+                    break;
+                }
+                tries += 1;
+                assert!(tries < 500, "the second replica did not go back to Redis");
+                rt.sleep(Duration::from_millis(20)).await;
+            }
         }
     });
 }

@@ -14,7 +14,7 @@
 //! | `cache` | `wrangle-cache` | `cache` | cache with TTL and time to idle on the runtime's clock, S3-FIFO or exact LRU, per-key single-flight loads, memoized functions with preemptive loads and refresh-ahead |
 //! | `io` | `wrangle-io` | `io` | reconnecting byte streams and message streams, backoff with jitter, TCP and Unix connectors |
 //! | `debounce` | `wrangle-debounce` | `debounce` | coalescing debouncer with shared results (eager, lazy, lodash trailing with max wait), fire-and-forget debouncer, debounce/throttle stream adaptors |
-//! | `redis` | `wrangle-redis` | `redis` (not in `full`) | across processes on Redis: GCRA rate limiter on the server's clock, leases with fencing tokens, cooldown lockouts, singleton tasks |
+//! | `redis` | `wrangle-redis` | `redis` (not in `full`) | across processes on Redis: GCRA rate limiter on the server's clock, leases with fencing tokens, cooldown lockouts, singleton tasks, exactly-once schedules, a shared cache tier |
 //!
 //! # Examples
 //!

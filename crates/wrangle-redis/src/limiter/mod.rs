@@ -15,26 +15,12 @@ pub use error::RedisLimitError;
 
 use crate::future::{LimiterAcquire, LimiterCheck};
 use crate::input::full_key;
-use crate::{MAX_DURATION, Redis, RedisError};
+use crate::{MAX_DURATION, OnUnavailable, Redis, RedisError};
 
 /// The one script of the limiter: loaded once per server, then called by its SHA1
 /// (`EVALSHA`, with `SCRIPT LOAD` and a retry when the server answers `NOSCRIPT`).
 static GCRA: LazyLock<redis::Script> =
     LazyLock::new(|| redis::Script::new(include_str!("gcra.lua")));
-
-/// What a [`RedisLimiter`] does when Redis cannot be reached or does not answer within the
-/// call timeout. Other failures (a bad key, a server error) are errors under either policy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum OnUnavailable {
-    /// Admit: the limit is not enforced while Redis is down. For limits that protect
-    /// nothing critical, where an outage of Redis must not become an outage of the service.
-    FailOpen,
-    /// Refuse with [`RedisLimitError::Redis`] (whose [`RedisError::is_unavailable`] is
-    /// true): nothing is admitted that the limiter cannot count. The default.
-    #[default]
-    FailClosed,
-}
 
 /// A rate limit shared by every process that uses the same Redis and key: the generic cell
 /// rate algorithm (as [`wrangle_sync::GcraLimiter`](https://docs.rs/wrangle-sync)), evaluated

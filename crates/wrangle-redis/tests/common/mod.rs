@@ -224,3 +224,41 @@ pub fn say(line: &str) {
     writeln!(out, "CHILD {line}").unwrap();
     out.flush().unwrap();
 }
+
+/// `count` fire times `period` apart from `first`, which may lie in the past: a replica
+/// that starts late catches up on them through its misfire policy.
+pub struct Window {
+    pub first: wrangle_timer::jiff::Timestamp,
+    pub period: wrangle_timer::jiff::SignedDuration,
+    pub count: i64,
+}
+
+impl Window {
+    /// Every fire time, in order.
+    pub fn fire_times(&self) -> Vec<wrangle_timer::jiff::Timestamp> {
+        (0..self.count)
+            .map(|i| self.first + self.period * i as i32)
+            .collect()
+    }
+}
+
+impl wrangle_timer::Schedule for Window {
+    fn next_fire(
+        &self,
+        after: wrangle_timer::jiff::Timestamp,
+    ) -> Option<wrangle_timer::jiff::Timestamp> {
+        if after < self.first {
+            return Some(self.first);
+        }
+        let steps = after.duration_since(self.first).as_nanos() / self.period.as_nanos() + 1;
+        let steps = i64::try_from(steps).ok()?;
+        (steps < self.count).then(|| self.first + self.period * steps as i32)
+    }
+
+    fn first_fire(
+        &self,
+        _now: wrangle_timer::jiff::Timestamp,
+    ) -> Option<wrangle_timer::jiff::Timestamp> {
+        Some(self.first)
+    }
+}
