@@ -103,6 +103,7 @@ mod concurrent;
 mod lifecycle;
 mod loom;
 mod scope;
+mod set;
 mod supervisor;
 
 pub mod future;
@@ -124,9 +125,12 @@ pub use lifecycle::restartable::{NoAttempt, RestartError, RestartStats, Restarta
 pub use scope::TaskScope;
 pub use scope::error::{ScopeClosed, ScopeError};
 pub use scope::handle::{ChildHandle, Scope, ScopeStats};
+pub use set::TaskSet;
+pub use set::stats::{TaskId, TaskSetStats};
 pub use supervisor::Supervisor;
 pub use supervisor::handle::{ShutdownHandle, SupervisorHandle};
 pub use supervisor::server::{Server, WorkerContext};
+pub use supervisor::stats::{ServerStats, SupervisorStats};
 pub use supervisor::types::{ForceExit, ShutdownReason, SupervisorError};
 
 /// A future that resumes a caught panic when polled: what a user factory that panicked while

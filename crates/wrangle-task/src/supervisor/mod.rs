@@ -2,6 +2,7 @@
 
 pub(crate) mod handle;
 pub(crate) mod server;
+pub(crate) mod stats;
 pub(crate) mod types;
 
 use std::fmt;
@@ -20,7 +21,7 @@ use crate::loom::lock;
 use crate::supervisor::handle::Shared;
 use crate::{
     ForceExit, ScopeError, ShutdownHandle, ShutdownReason, SupervisorError, SupervisorHandle,
-    TaskScope,
+    SupervisorStats, TaskScope,
 };
 
 const ORIGIN: &str = "wrangle_task::Supervisor";
@@ -163,6 +164,33 @@ impl<R: Runtime> Supervisor<R> {
         ShutdownHandle {
             shared: self.shared.clone(),
         }
+    }
+
+    /// The counters of the supervisor's tasks: zero before [`run`](Supervisor::run), which
+    /// consumes the supervisor; during and after the run, read them from a
+    /// [`shutdown_handle`](Supervisor::shutdown_handle) taken before
+    /// ([`ShutdownHandle::stats`]) or from the [`SupervisorHandle`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wrangle_rt::VirtualRuntime;
+    /// use wrangle_task::Supervisor;
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// let sup = Supervisor::with_runtime(rt.clone());
+    /// assert_eq!(sup.stats().started, 0);
+    /// let handle = sup.shutdown_handle();
+    /// rt.block_on(sup.run(|sup| async move {
+    ///     sup.spawn(async {}).unwrap();
+    ///     Ok::<_, std::io::Error>(())
+    /// }))
+    /// .unwrap();
+    /// assert_eq!(handle.stats().completed, 1);
+    /// ```
+    #[must_use]
+    pub fn stats(&self) -> SupervisorStats {
+        self.shared.stats()
     }
 
     /// The graceful stop: called once, with the reason, when shutdown starts; it runs alongside
@@ -438,6 +466,7 @@ where
                 reporter_shared.report(u.into_error())
             }))
             .run(move |scope| {
+                *lock(&handle_shutdown.shared.tasks) = Some(scope.shared.ctx.clone());
                 body(SupervisorHandle {
                     shutdown: handle_shutdown,
                     scope,

@@ -14,7 +14,7 @@ use wrangle_rt::{
 };
 
 use crate::supervisor::handle::Shared;
-use crate::{ForceExit, ShutdownHandle, Supervisor, SupervisorError};
+use crate::{ForceExit, ServerStats, ShutdownHandle, Supervisor, SupervisorError};
 
 /// What a server worker gets: its index, the token of the graceful stop, and its thread's
 /// runtime.
@@ -94,7 +94,8 @@ impl WorkerContext {
 /// (or panic), [`ShutdownHandle::close`], or (with `Server::signals`, feature `signal`) SIGINT
 /// or SIGTERM. A second signal during the stop forces the exit ([`ForceExit`], default: exit
 /// code 130). [`serve`](Server::serve) resolves when every worker has returned, with the first
-/// error; the threads are joined.
+/// error; the threads are joined. A server serves once: its stop is final, so a second
+/// `serve` of the same server stops at once.
 ///
 /// # Examples
 ///
@@ -272,15 +273,60 @@ impl Server {
     /// # Panics
     ///
     /// When first polled outside a runtime, as [`DefaultRuntime::current`].
-    pub fn serve<F, Fut, E>(self, worker: F) -> Serve
+    pub fn serve<F, Fut, E>(&self, worker: F) -> Serve
     where
         F: Fn(WorkerContext) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<(), E>> + Send + 'static,
         E: Into<BoxError> + Send + 'static,
     {
+        let server = Server {
+            workers: self.workers,
+            flavor: self.flavor,
+            name: self.name.clone(),
+            signals: self.signals,
+            drain: self.drain,
+            force: self.force,
+            shutdown: self.shutdown.clone(),
+        };
         Serve {
-            inner: Box::pin(serve(self, worker)),
+            inner: Box::pin(serve(server, worker)),
         }
+    }
+
+    /// The counters of the workers (see [`ServerStats`]): zero before
+    /// [`serve`](Server::serve), live while it runs (from another task or thread: the server
+    /// is `Sync`), final after it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::num::NonZeroUsize;
+    /// use std::sync::Arc;
+    /// use wrangle_rt::{VirtualRuntime, thread::ThreadFlavor};
+    /// use wrangle_task::Server;
+    ///
+    /// let server = Arc::new(Server::new(NonZeroUsize::new(2).unwrap()).flavor(ThreadFlavor::Virtual));
+    /// let watcher = server.clone();
+    /// let shutdown = server.shutdown_handle();
+    /// let r = VirtualRuntime::new().block_on(server.serve(move |ctx| {
+    ///     let (watcher, shutdown) = (watcher.clone(), shutdown.clone());
+    ///     async move {
+    ///         // A running worker is counted as running.
+    ///         assert!(watcher.stats().running >= 1);
+    ///         if ctx.index() == 0 {
+    ///             shutdown.close();
+    ///         }
+    ///         ctx.token().cancelled().await;
+    ///         Ok::<_, std::io::Error>(())
+    ///     }
+    /// }));
+    /// assert!(r.is_ok());
+    /// let s = server.stats();
+    /// assert_eq!((s.started, s.completed, s.running), (2, 2, 0));
+    /// ```
+    #[must_use]
+    pub fn stats(&self) -> ServerStats {
+        ServerStats::from_supervisor(self.shutdown.shared.stats())
     }
 }
 
@@ -317,14 +363,13 @@ where
                     token: h.token().child_token(),
                     runtime: rt.clone(),
                 };
-                // The worker function is user code: a panic while it builds its future is
-                // caught with the future's, by the worker's task.
-                let run = rt.spawn({
-                    let worker = worker.clone();
-                    async move { worker(ctx).await.map_err(Into::into) }
-                });
                 // The supervisor awaits each worker; a worker's error or panic starts the stop.
+                // The worker is spawned from the supervised task, so it is counted (`stats`)
+                // before it runs. The worker function is user code: a panic while it builds
+                // its future is caught with the future's, by the worker's task.
+                let worker = worker.clone();
                 h.spawn(async move {
+                    let run = rt.spawn(async move { worker(ctx).await.map_err(Into::into) });
                     match run.await {
                         Ok(r) => r,
                         Err(e) => Err(BoxError::from(e)),
