@@ -7,6 +7,7 @@ pub use crate::cancel::race::Race;
 pub use crate::cancel::shield::Shield;
 pub use crate::cancel::{CancelAll, CancelTask};
 pub use crate::lifecycle::background::{BackgroundCancel, BackgroundWait};
+pub use crate::lifecycle::exit_group::EnterAll;
 pub use crate::lifecycle::exit_stack::{Defer, Unwind};
 pub use crate::lifecycle::restartable::{RestartCancel, RestartWait};
 pub use crate::scope::ScopeRun;

@@ -120,6 +120,7 @@ pub use concurrent::limit::Limit;
 pub use concurrent::stats::ConcurrentStats;
 pub use concurrent::{Concurrent, ErrorPolicy};
 pub use lifecycle::background::{BackgroundStats, BackgroundTask, RunError};
+pub use lifecycle::exit_group::EnterError;
 pub use lifecycle::exit_outcome::ExitOutcome;
 pub use lifecycle::exit_stack::{CleanupErrors, ExitStack, defer, defer_with_runtime};
 pub use lifecycle::restartable::{NoAttempt, RestartError, RestartStats, RestartableTask};

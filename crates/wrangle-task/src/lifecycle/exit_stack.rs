@@ -18,13 +18,18 @@ use wrangle_rt::TaskOutput;
 
 const ORIGIN: &str = "wrangle_task::ExitStack";
 
-type Cleanup = Pin<Box<dyn Future<Output = Option<BoxError>> + Send>>;
-type ExitFn = Box<dyn FnOnce(&ExitOutcome<'_>) -> Cleanup + Send>;
+/// A cleanup's future: its errors (one, or every error of a group).
+pub(crate) type Cleanup = Pin<Box<dyn Future<Output = Vec<BoxError>> + Send>>;
+pub(crate) type ExitFn = Box<dyn FnOnce(&ExitOutcome<'_>) -> Cleanup + Send>;
+/// The exits of a group entered by [`ExitStack::enter_all`], with each resource's index.
+pub(crate) type Group = Arc<Mutex<Vec<(usize, ExitFn)>>>;
 
-/// A registered cleanup: a future, or a closure that builds it from the outcome.
+/// A registered cleanup: a future, a closure that builds it from the outcome, or a group of
+/// such closures run concurrently.
 enum Entry {
     Ready(Cleanup),
     Exit(ExitFn),
+    Group(Group),
 }
 
 impl Entry {
@@ -37,8 +42,43 @@ impl Entry {
                 Ok(c) => c,
                 Err(p) => Box::pin(crate::resume_panic(p)),
             },
+            Entry::Group(group) => {
+                let mut members = std::mem::take(&mut *lock(&group));
+                // Exit in reverse: the last resource is asked first, then all run together.
+                members.sort_by_key(|(i, _)| std::cmp::Reverse(*i));
+                let exits: Vec<Cleanup> = members
+                    .into_iter()
+                    .map(|(_, f)| Entry::Exit(f).build(outcome))
+                    .collect();
+                Box::pin(run_together(exits))
+            }
         }
     }
+}
+
+/// Runs cleanups concurrently; every error of every one of them, in the order they ended.
+async fn run_together(exits: Vec<Cleanup>) -> Vec<BoxError> {
+    let mut running: Vec<Cleanup> = exits
+        .into_iter()
+        .map(|c| Box::pin(run_one(c)) as Cleanup)
+        .collect();
+    let mut errors = Vec::new();
+    std::future::poll_fn(|cx| {
+        running.retain_mut(|c| match c.as_mut().poll(cx) {
+            Poll::Ready(mut e) => {
+                errors.append(&mut e);
+                false
+            }
+            Poll::Pending => true,
+        });
+        if running.is_empty() {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    })
+    .await;
+    errors
 }
 
 /// An async cleanup stack: Rust has no async drop, so register async cleanups here and they run
@@ -158,7 +198,7 @@ impl<R: Runtime> ExitStack<R> {
         F::Output: TaskOutput,
     {
         lock(&self.inner.cleanups).push(Entry::Ready(Box::pin(async move {
-            cleanup.await.into_result().err()
+            cleanup.await.into_result().err().into_iter().collect()
         })));
     }
 
@@ -214,8 +254,16 @@ impl<R: Runtime> ExitStack<R> {
     {
         lock(&self.inner.cleanups).push(Entry::Exit(Box::new(move |outcome| {
             let fut = cleanup(outcome);
-            Box::pin(async move { fut.await.into_result().err() })
+            Box::pin(async move { fut.await.into_result().err().into_iter().collect() })
         })));
+    }
+
+    /// Registers an empty group of exits (filled by [`enter_all`](ExitStack::enter_all)) at
+    /// this point of the stack.
+    pub(crate) fn push_group(&self) -> Group {
+        let group: Group = Arc::new(Mutex::new(Vec::new()));
+        lock(&self.inner.cleanups).push(Entry::Group(group.clone()));
+        group
     }
 
     /// The number of cleanups registered and not yet run.
@@ -317,9 +365,7 @@ impl<R: Runtime> ExitStack<R> {
                     let next = lock(&inner.cleanups).pop();
                     let Some(entry) = next else { break };
                     let cleanup = entry.build(&later.borrow());
-                    if let Some(e) = run_one(cleanup).await {
-                        errors.push(e);
-                    }
+                    errors.append(&mut run_one(cleanup).await);
                 }
                 if errors.is_empty() {
                     Ok(())
@@ -331,10 +377,10 @@ impl<R: Runtime> ExitStack<R> {
     }
 }
 
-async fn run_one(cleanup: Cleanup) -> Option<BoxError> {
+async fn run_one(cleanup: Cleanup) -> Vec<BoxError> {
     match AssertUnwindSafe(cleanup).catch_unwind().await {
         Ok(e) => e,
-        Err(p) => Some(Box::new(wrangle_rt::PanicPayload::new(p))),
+        Err(p) => vec![Box::new(wrangle_rt::PanicPayload::new(p))],
     }
 }
 
@@ -354,7 +400,7 @@ impl<R: Runtime> Drop for Inner<R> {
         self.rt
             .spawn(async move {
                 for cleanup in cleanups {
-                    if let Some(e) = run_one(cleanup).await {
+                    for e in run_one(cleanup).await {
                         reporter.report(Unhandled::new(ORIGIN, e));
                     }
                 }
