@@ -10,7 +10,7 @@ pub use crate::lifecycle::background::{BackgroundCancel, BackgroundWait};
 pub use crate::lifecycle::exit_group::EnterAll;
 pub use crate::lifecycle::exit_stack::{Defer, Unwind};
 pub use crate::lifecycle::restartable::{RestartCancel, RestartWait};
-pub use crate::scope::ScopeRun;
+pub use crate::scope::{MoveOn, ScopeRun};
 pub use crate::set::future::{Drain, JoinNext, JoinNextWithId};
 pub use crate::supervisor::SupervisorRun;
 pub use crate::supervisor::server::Serve;
