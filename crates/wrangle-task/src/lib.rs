@@ -11,7 +11,12 @@
 //!   futures come from is a [`source`].
 //! - **Scopes.** [`TaskScope`]: structured children; a child's error goes to the
 //!   [`error_reporter`](TaskScope::error_reporter), a body error cancels the children, leaving
-//!   waits for every child; exit timeout, grace period, intrinsic timeout; no stored outputs.
+//!   waits for every child; exit timeout, grace period, intrinsic timeout,
+//!   [`move_on_after`](TaskScope::move_on_after) (a deadline that ends the scope quietly) and
+//!   [`shield`](TaskScope::shield) (an outer cancel held back until a deadline); no stored
+//!   outputs.
+//! - **Task sets.** [`TaskSet`]: tokio's `JoinSet` on every runtime: spawn at any time, join
+//!   in completion order, with [`TaskId`]s; `abort`, `cancel` (and wait), `shutdown`.
 //! - **Cancellation.** [`spawn_cancellable`] / [`CancellableTask::cancel`], [`cancel_all`]:
 //!   ask a task to stop through its token and wait for its async cleanup ([`CancelOutcome`]).
 //!   [`shield`]: a future that runs to completion even if its caller is cancelled. [`race`],
@@ -21,11 +26,13 @@
 //!   reporter; [`RestartableTask`]: retriable attempts resolved by their own output or
 //!   [`set_result`](RestartableTask::set_result), with a per-attempt timeout. [`ExitStack`] /
 //!   [`defer`]: async cleanups run last-in first-out on exit, on error and on cancellation,
-//!   every error reported.
+//!   every error reported; cleanups that see the [`ExitOutcome`] (Python's `__aexit__`), and
+//!   [`enter_all`](ExitStack::enter_all) to enter many resources at once.
 //! - **Supervision.** [`Supervisor`]: the first unhandled error, a [`ShutdownHandle::close`]
 //!   from any thread, or SIGINT/SIGTERM (feature `signal`) starts the graceful stop once; drain
 //!   deadline, startup and join hooks, a second signal forces the exit. [`Server`]: a
-//!   supervisor over N worker threads, each with its own runtime.
+//!   supervisor over N worker threads, each with its own runtime. Both count their tasks
+//!   ([`SupervisorStats`], [`ServerStats`]).
 //!
 //! The verbs mean the same on every type: `close()` asks for a stop and never waits (it
 //! returns whether this call did it), `abort()` cancels without waiting, `cancel()` cancels
@@ -86,7 +93,8 @@
 //!
 //! For a couple of futures joined or raced in one place, `futures_lite::future::zip`/`or` are
 //! lighter. If your program is tied to Tokio and its `JoinSet`/`tokio-util` suit you, this crate
-//! adds little beyond cancel-and-wait, shielding and portability. Children here are `'static`
+//! adds little beyond cancel-and-wait, shielding and portability ([`TaskSet`] is `JoinSet` on
+//! every runtime). Children here are `'static`
 //! tasks: to borrow from the caller's stack, use [`ConcurrentInline`] (no parallelism).
 //!
 //! Rust has no async drop: wherever a Python library would await cleanup on cancellation, this
