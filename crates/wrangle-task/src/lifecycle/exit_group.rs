@@ -75,7 +75,9 @@ impl<R: Runtime> ExitStack<R> {
     ///
     /// Dropping the future drops the resources still entering (their exits were never
     /// registered); those already entered stay registered and are exited when the stack
-    /// unwinds.
+    /// unwinds. Await it before the stack unwinds: an unwind (or the stack's drop) that
+    /// happens while resources are still entering exits those entered so far, and a resource
+    /// that finishes entering afterwards is dropped with its exit unrun.
     pub fn enter_all<I, F, T, E, X, XF>(&self, resources: I) -> EnterAll<T, E>
     where
         I: IntoIterator<Item = F>,

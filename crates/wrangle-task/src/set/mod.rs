@@ -205,7 +205,7 @@ impl<T: Send + 'static> Default for TaskSet<T> {
 }
 
 impl<T: Send + 'static, R: Runtime> TaskSet<T, R> {
-    /// An empty set that spawns on `rt`. Nothing is allocated until the first spawn.
+    /// An empty set that spawns on `rt`.
     ///
     /// # Examples
     ///
