@@ -515,3 +515,19 @@ fn stats_invariant_holds_through_every_outcome() {
         );
     });
 }
+
+#[test]
+fn tasks_of_a_runtime_that_shut_down_come_out_cancelled() {
+    // tokio: runtime_gone (a virtual runtime's `abort` drops every task it holds).
+    let gone = wrangle_rt::VirtualRuntime::new();
+    let mut set = TaskSet::with_runtime(gone.clone());
+    set.spawn(async { 1 });
+    set.spawn(std::future::pending());
+    gone.abort();
+    let other = wrangle_rt::VirtualRuntime::new();
+    let outs = other.block_on(set.shutdown());
+    assert_eq!(outs.len(), 2);
+    assert!(outs.iter().all(|o| o.as_ref().unwrap_err().is_cancelled()));
+    let s = set.stats();
+    assert_eq!((s.started, s.cancelled, s.running), (2, 2, 0));
+}

@@ -206,6 +206,25 @@ impl<T: Send + 'static> CancellableTask<T> {
     /// No one else can hard-cancel the task: only this `CancellableTask` holds its handle. A
     /// runtime that drops the task (it shut down) gives [`CancelOutcome::Aborted`].
     ///
+    /// ```
+    /// use std::time::Duration;
+    /// use wrangle_rt::{Runtime, VirtualRuntime};
+    /// use wrangle_task::{CancelOutcome, spawn_cancellable};
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// rt.block_on(async {
+    ///     let task = spawn_cancellable(rt.clone(), |token| async move {
+    ///         token.cancelled().await;
+    ///         "stopped"
+    ///     });
+    ///     rt.sleep(Duration::from_millis(1)).await;
+    ///     // A watchdog holding a clone of the token got there first.
+    ///     let watchdog = task.token().clone();
+    ///     watchdog.cancel();
+    ///     assert!(matches!(task.cancel().await, CancelOutcome::StoppedByOther("stopped")));
+    /// });
+    /// ```
+    ///
     /// # Examples
     ///
     /// ```
