@@ -12,5 +12,5 @@ pub use crate::lifecycle::exit_stack::{Defer, Unwind};
 pub use crate::lifecycle::restartable::{RestartCancel, RestartWait};
 pub use crate::scope::{MoveOn, ScopeRun};
 pub use crate::set::future::{Drain, JoinNext, JoinNextWithId};
-pub use crate::supervisor::SupervisorRun;
+pub use crate::supervisor::run::SupervisorRun;
 pub use crate::supervisor::server::Serve;

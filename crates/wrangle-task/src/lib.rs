@@ -2,7 +2,10 @@
 //! tasks in scopes, cancel and wait, shield, race and gather, clean up asynchronously, and
 //! supervise a service until its graceful stop.
 //!
-//! The crate is organised by family; each family's named futures are in [`future`].
+//! The crate is organised by family. The root shows each family's primitives, errors and
+//! stats; each family's named futures are in [`future`], and the supervision family's
+//! secondary types (its handles, worker context, stop reasons and counters) have their own
+//! page, [`supervisor`].
 //!
 //! - **Concurrent runners.** [`Concurrent`]: a bounded runner that spawns futures (parallel)
 //!   and yields their outputs in completion order as a stream, with a [`Limit`] and an
@@ -28,11 +31,14 @@
 //!   [`defer`]: async cleanups run last-in first-out on exit, on error and on cancellation,
 //!   every error reported; cleanups that see the [`ExitOutcome`] (Python's `__aexit__`), and
 //!   [`enter_all`](ExitStack::enter_all) to enter many resources at once.
-//! - **Supervision.** [`Supervisor`]: the first unhandled error, a [`ShutdownHandle::close`]
-//!   from any thread, or SIGINT/SIGTERM (feature `signal`) starts the graceful stop once; drain
-//!   deadline, startup and join hooks, a second signal forces the exit. [`Server`]: a
-//!   supervisor over N worker threads, each with its own runtime. Both count their tasks
-//!   ([`SupervisorStats`], [`ServerStats`]).
+//! - **Supervision.** [`Supervisor`]: the first unhandled error, a
+//!   [`ShutdownHandle::close`](supervisor::ShutdownHandle::close) from any thread, or
+//!   SIGINT/SIGTERM (feature `signal`) starts the graceful stop once; drain deadline, startup
+//!   and join hooks, a second signal forces the exit. [`Server`]: a supervisor over N worker
+//!   threads, each with its own runtime. Both count their tasks
+//!   ([`SupervisorStats`](supervisor::SupervisorStats),
+//!   [`ServerStats`](supervisor::ServerStats)). Their handles, the worker context, the stop
+//!   reasons and the counters are in [`supervisor`].
 //!
 //! The verbs mean the same on every type: `close()` asks for a stop and never waits (it
 //! returns whether this call did it), `abort()` cancels without waiting, `cancel()` cancels
@@ -112,10 +118,10 @@ mod lifecycle;
 mod loom;
 mod scope;
 mod set;
-mod supervisor;
 
 pub mod future;
 pub mod source;
+pub mod supervisor;
 
 pub use cancel::as_completed::{AsCompleted, as_completed, as_completed_with_runtime};
 pub use cancel::gather::{gather, gather_with_runtime};
@@ -137,11 +143,9 @@ pub use scope::error::{ScopeClosed, ScopeError};
 pub use scope::handle::{ChildHandle, Scope, ScopeStats};
 pub use set::TaskSet;
 pub use set::stats::{TaskId, TaskSetStats};
-pub use supervisor::Supervisor;
-pub use supervisor::handle::{ShutdownHandle, SupervisorHandle};
-pub use supervisor::server::{Server, WorkerContext};
-pub use supervisor::stats::{ServerStats, SupervisorStats};
-pub use supervisor::types::{ForceExit, ShutdownReason, SupervisorError};
+pub use supervisor::run::Supervisor;
+pub use supervisor::server::Server;
+pub use supervisor::types::SupervisorError;
 
 /// A future that resumes a caught panic when polled: what a user factory that panicked while
 /// building its future becomes, so that the panic is handled where a panic of the future

@@ -10,7 +10,8 @@ use common::{eventually, ms};
 use wrangle_rt::testing::{each_runtime, virtual_time};
 use wrangle_rt::thread::ThreadFlavor;
 use wrangle_rt::{Runtime, VirtualRuntime};
-use wrangle_task::{Server, ServerStats, Supervisor, SupervisorError, SupervisorStats};
+use wrangle_task::supervisor::{ServerStats, SupervisorStats};
+use wrangle_task::{Server, Supervisor, SupervisorError};
 
 fn holds(s: SupervisorStats) -> bool {
     s.started == s.completed + s.failed + s.cancelled + s.running as u64

@@ -13,9 +13,10 @@ use wrangle_rt::{
 
 use wrangle_rt::TaskOutput;
 
+use super::{ShutdownReason, SupervisorStats};
 use crate::loom::{Mutex, lock};
 use crate::scope::state::ChildCtx;
-use crate::{Scope, ScopeClosed, ShutdownReason, SupervisorStats};
+use crate::{Scope, ScopeClosed};
 
 const ORIGIN: &str = "wrangle_task::Supervisor";
 
@@ -187,7 +188,8 @@ impl ShutdownHandle {
     ///
     /// ```
     /// use wrangle_rt::VirtualRuntime;
-    /// use wrangle_task::{ShutdownReason, Supervisor};
+    /// use wrangle_task::Supervisor;
+    /// use wrangle_task::supervisor::ShutdownReason;
     ///
     /// let rt = VirtualRuntime::new();
     /// let r = rt.block_on(Supervisor::with_runtime(rt.clone()).run(|sup| async move {

@@ -13,8 +13,9 @@ use wrangle_rt::{
     thread::{RuntimeThread, ThreadFlavor},
 };
 
-use crate::supervisor::handle::Shared;
-use crate::{ForceExit, ServerStats, ShutdownHandle, Supervisor, SupervisorError};
+use super::handle::Shared;
+use super::{ForceExit, ServerStats, ShutdownHandle};
+use crate::{Supervisor, SupervisorError};
 
 /// What a server worker gets: its index, the token of the graceful stop, and its thread's
 /// runtime.
@@ -27,7 +28,8 @@ use crate::{ForceExit, ServerStats, ShutdownHandle, Supervisor, SupervisorError}
 /// use std::num::NonZeroUsize;
 /// use std::time::Duration;
 /// use wrangle_rt::{Runtime, VirtualRuntime, thread::ThreadFlavor};
-/// use wrangle_task::{Server, WorkerContext};
+/// use wrangle_task::Server;
+/// use wrangle_task::supervisor::WorkerContext;
 ///
 /// async fn worker(ctx: WorkerContext) -> std::io::Result<()> {
 ///     let rt = ctx.runtime().clone();
@@ -209,7 +211,8 @@ impl Server {
     /// ```
     /// use std::num::NonZeroUsize;
     /// use wrangle_rt::{VirtualRuntime, thread::ThreadFlavor};
-    /// use wrangle_task::{Server, ShutdownReason};
+    /// use wrangle_task::Server;
+    /// use wrangle_task::supervisor::ShutdownReason;
     ///
     /// let server = Server::new(NonZeroUsize::MIN).flavor(ThreadFlavor::Virtual);
     /// let shutdown = server.shutdown_handle();

@@ -3,9 +3,9 @@
 use crate::ScopeStats;
 
 /// The counters of a [`Supervisor`](crate::Supervisor)'s tasks (those spawned through
-/// [`SupervisorHandle::spawn`](crate::SupervisorHandle::spawn)), read from the supervisor
-/// before its run, from a [`SupervisorHandle`](crate::SupervisorHandle) inside it, or from a
-/// [`ShutdownHandle`](crate::ShutdownHandle) at any time, also after the run.
+/// [`SupervisorHandle::spawn`](super::SupervisorHandle::spawn)), read from the supervisor
+/// before its run, from a [`SupervisorHandle`](super::SupervisorHandle) inside it, or from a
+/// [`ShutdownHandle`](super::ShutdownHandle) at any time, also after the run.
 ///
 /// The invariant: `started == completed + failed + cancelled + running`. A task is `failed`
 /// when it returned an error or panicked (the error is the supervisor's unhandled error, or is

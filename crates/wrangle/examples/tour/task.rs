@@ -83,7 +83,8 @@ pub(crate) async fn tour(rt: wrangle::rt::DefaultRuntime) {
     .await;
     println!("defer kept the body's result: {:?}", out.unwrap());
     // A supervisor: `close` on its shutdown handle starts the graceful stop once (it never
-    // waits); the body finishes, and `run` resolves when everything has.
+    // waits); the body finishes, and `run` resolves when everything has. The handles, the
+    // stop reason (`why`) and the counters are in `wrangle::task::supervisor`.
     let r = Supervisor::with_runtime(rt.clone())
         .on_stop(|why| async move { println!("graceful stop: {why}") })
         .run(|sup| async move {
