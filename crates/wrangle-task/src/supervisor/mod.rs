@@ -32,14 +32,16 @@
 //! # Examples
 //!
 //! The types named where a program passes them around: a helper that starts workers from the
-//! body's handle, an admin thread that holds only the shutdown handle, and the reason and the
-//! counters read once the run is over.
+//! body's handle, an admin command on another thread that holds only the shutdown handle, and
+//! the reason and the counters read once the run is over.
 //!
 //! ```
 //! use std::sync::{Arc, Mutex};
-//! use wrangle_rt::VirtualRuntime;
+//! use wrangle_rt::{Runtime, VirtualRuntime};
 //! use wrangle_task::Supervisor;
-//! use wrangle_task::supervisor::{ShutdownHandle, ShutdownReason, SupervisorHandle, SupervisorStats};
+//! use wrangle_task::supervisor::{
+//!     ShutdownHandle, ShutdownReason, SupervisorHandle, SupervisorStats,
+//! };
 //!
 //! /// Starts `n` workers that serve until the graceful stop begins.
 //! fn start_workers(sup: &SupervisorHandle<VirtualRuntime>, n: usize) {
@@ -53,9 +55,9 @@
 //!     }
 //! }
 //!
-//! /// An admin command on a plain thread: it asks for the stop and never waits for it.
-//! fn admin_stop(shutdown: ShutdownHandle) {
-//!     std::thread::spawn(move || shutdown.close());
+//! /// An admin command, off the runtime: it asks for the stop and never waits for it.
+//! fn admin_stop(shutdown: ShutdownHandle) -> bool {
+//!     shutdown.close()
 //! }
 //!
 //! let rt = VirtualRuntime::new();
@@ -65,9 +67,12 @@
 //!     move |r| async move { *reason.lock().unwrap() = Some(r) }
 //! });
 //! let shutdown = sup.shutdown_handle();
-//! let r = rt.block_on(sup.run(|sup| async move {
+//! let rt2 = rt.clone();
+//! let r = rt.block_on(sup.run(move |sup| async move {
 //!     start_workers(&sup, 3);
-//!     admin_stop(sup.shutdown_handle());
+//!     let handle = sup.shutdown_handle();
+//!     let started = rt2.spawn_blocking(move || admin_stop(handle)).await.unwrap();
+//!     assert!(started); // this call started the stop; the workers see the token
 //!     sup.token().cancelled().await;
 //!     Ok::<_, std::io::Error>(())
 //! }));
