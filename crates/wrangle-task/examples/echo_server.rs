@@ -21,7 +21,8 @@ use std::sync::{Arc, Mutex};
 use async_io::Async;
 use futures_lite::{AsyncBufReadExt, AsyncWriteExt, future, io::BufReader};
 use wrangle_rt::Runtime;
-use wrangle_task::{Server, WorkerContext};
+use wrangle_task::Server;
+use wrangle_task::supervisor::WorkerContext;
 
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);

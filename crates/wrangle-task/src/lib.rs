@@ -2,7 +2,10 @@
 //! tasks in scopes, cancel and wait, shield, race and gather, clean up asynchronously, and
 //! supervise a service until its graceful stop.
 //!
-//! The crate is organised by family; each family's named futures are in [`future`].
+//! The crate is organised by family. The root shows each family's primitives, errors and
+//! stats; each family's named futures are in [`future`], and the supervision family's
+//! secondary types (its handles, worker context, stop reasons and counters) have their own
+//! page, [`supervisor`].
 //!
 //! - **Concurrent runners.** [`Concurrent`]: a bounded runner that spawns futures (parallel)
 //!   and yields their outputs in completion order as a stream, with a [`Limit`] and an
@@ -11,7 +14,12 @@
 //!   futures come from is a [`source`].
 //! - **Scopes.** [`TaskScope`]: structured children; a child's error goes to the
 //!   [`error_reporter`](TaskScope::error_reporter), a body error cancels the children, leaving
-//!   waits for every child; exit timeout, grace period, intrinsic timeout; no stored outputs.
+//!   waits for every child; exit timeout, grace period, intrinsic timeout,
+//!   [`move_on_after`](TaskScope::move_on_after) (a deadline that ends the scope quietly) and
+//!   [`shield`](TaskScope::shield) (an outer cancel held back until a deadline); no stored
+//!   outputs.
+//! - **Task sets.** [`TaskSet`]: tokio's `JoinSet` on every runtime: spawn at any time, join
+//!   in completion order, with [`TaskId`]s; `abort`, `cancel` (and wait), `shutdown`.
 //! - **Cancellation.** [`spawn_cancellable`] / [`CancellableTask::cancel`], [`cancel_all`]:
 //!   ask a task to stop through its token and wait for its async cleanup ([`CancelOutcome`]).
 //!   [`shield`]: a future that runs to completion even if its caller is cancelled. [`race`],
@@ -21,11 +29,16 @@
 //!   reporter; [`RestartableTask`]: retriable attempts resolved by their own output or
 //!   [`set_result`](RestartableTask::set_result), with a per-attempt timeout. [`ExitStack`] /
 //!   [`defer`]: async cleanups run last-in first-out on exit, on error and on cancellation,
-//!   every error reported.
-//! - **Supervision.** [`Supervisor`]: the first unhandled error, a [`ShutdownHandle::close`]
-//!   from any thread, or SIGINT/SIGTERM (feature `signal`) starts the graceful stop once; drain
-//!   deadline, startup and join hooks, a second signal forces the exit. [`Server`]: a
-//!   supervisor over N worker threads, each with its own runtime.
+//!   every error reported; cleanups that see the [`ExitOutcome`] (Python's `__aexit__`), and
+//!   [`enter_all`](ExitStack::enter_all) to enter many resources at once.
+//! - **Supervision.** [`Supervisor`]: the first unhandled error, a
+//!   [`ShutdownHandle::close`](supervisor::ShutdownHandle::close) from any thread, or
+//!   SIGINT/SIGTERM (feature `signal`) starts the graceful stop once; drain deadline, startup
+//!   and join hooks, a second signal forces the exit. [`Server`]: a supervisor over N worker
+//!   threads, each with its own runtime. Both count their tasks
+//!   ([`SupervisorStats`](supervisor::SupervisorStats),
+//!   [`ServerStats`](supervisor::ServerStats)). Their handles, the worker context, the stop
+//!   reasons and the counters are in [`supervisor`].
 //!
 //! The verbs mean the same on every type: `close()` asks for a stop and never waits (it
 //! returns whether this call did it), `abort()` cancels without waiting, `cancel()` cancels
@@ -89,7 +102,8 @@
 //!
 //! For a couple of futures joined or raced in one place, `futures_lite::future::zip`/`or` are
 //! lighter. If your program is tied to Tokio and its `JoinSet`/`tokio-util` suit you, this crate
-//! adds little beyond cancel-and-wait, shielding and portability. Children here are `'static`
+//! adds little beyond cancel-and-wait, shielding and portability ([`TaskSet`] is `JoinSet` on
+//! every runtime). Children here are `'static`
 //! tasks: to borrow from the caller's stack, use [`ConcurrentInline`] (no parallelism).
 //!
 //! Rust has no async drop: wherever a Python library would await cleanup on cancellation, this
@@ -106,11 +120,12 @@ mod concurrent;
 mod lifecycle;
 mod loom;
 mod scope;
-mod supervisor;
+mod set;
 mod trace;
 
 pub mod future;
 pub mod source;
+pub mod supervisor;
 
 pub use cancel::as_completed::{AsCompleted, as_completed, as_completed_with_runtime};
 pub use cancel::gather::{gather, gather_with_runtime};
@@ -123,15 +138,18 @@ pub use concurrent::limit::Limit;
 pub use concurrent::stats::ConcurrentStats;
 pub use concurrent::{Concurrent, ErrorPolicy};
 pub use lifecycle::background::{BackgroundStats, BackgroundTask, RunError};
+pub use lifecycle::exit_group::EnterError;
+pub use lifecycle::exit_outcome::ExitOutcome;
 pub use lifecycle::exit_stack::{CleanupErrors, ExitStack, defer, defer_with_runtime};
 pub use lifecycle::restartable::{NoAttempt, RestartError, RestartStats, RestartableTask};
 pub use scope::TaskScope;
 pub use scope::error::{ScopeClosed, ScopeError};
 pub use scope::handle::{ChildHandle, Scope, ScopeStats};
-pub use supervisor::Supervisor;
-pub use supervisor::handle::{ShutdownHandle, SupervisorHandle};
-pub use supervisor::server::{Server, WorkerContext};
-pub use supervisor::types::{ForceExit, ShutdownReason, SupervisorError};
+pub use set::TaskSet;
+pub use set::stats::{TaskId, TaskSetStats};
+pub use supervisor::run::Supervisor;
+pub use supervisor::server::Server;
+pub use supervisor::types::SupervisorError;
 
 /// A future that resumes a caught panic when polled: what a user factory that panicked while
 /// building its future becomes, so that the panic is handled where a panic of the future

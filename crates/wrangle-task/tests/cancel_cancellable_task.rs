@@ -254,3 +254,82 @@ fn group_cancel_on_every_runtime() {
         eventually(&rt, || drops.count() == 50).await;
     });
 }
+
+/// A task that runs until its token is cancelled, then cleans up for 5 ms.
+fn worker(rt: &wrangle_rt::DefaultRuntime) -> wrangle_task::CancellableTask<&'static str> {
+    let rt2 = rt.clone();
+    spawn_cancellable(rt.clone(), move |token| async move {
+        token.cancelled().await;
+        rt2.sleep(ms(5)).await;
+        "cleaned up"
+    })
+}
+
+#[test]
+fn cancel_tells_when_someone_else_had_cancelled_first() {
+    // Seed 3.1, "cancelled by another": aiotools raises CancelledError in the caller.
+    each_runtime(|rt| async move {
+        let task = worker(&rt);
+        let started = task.token().clone();
+        eventually(&rt, || format!("{task:?}").contains("started: true")).await;
+        // A third party holding a clone of the token asks first.
+        let third_party = task.token().clone();
+        third_party.cancel();
+        assert!(started.is_cancelled());
+        assert!(matches!(
+            task.cancel().await,
+            CancelOutcome::StoppedByOther("cleaned up")
+        ));
+    });
+}
+
+#[test]
+fn cancel_by_the_owner_alone_is_a_plain_stop() {
+    each_runtime(|rt| async move {
+        let task = worker(&rt);
+        eventually(&rt, || format!("{task:?}").contains("started: true")).await;
+        assert!(matches!(
+            task.cancel().await,
+            CancelOutcome::Stopped("cleaned up")
+        ));
+    });
+}
+
+#[test]
+fn a_cancel_after_the_owners_request_leaves_no_trace() {
+    // The documented limit: a token is a latch without a count, so a second request during
+    // the wait changes nothing and cannot be reported.
+    virtual_time(|rt| async move {
+        let rt2 = rt.clone();
+        let task = spawn_cancellable(rt.clone(), move |token| async move {
+            token.cancelled().await;
+            rt2.sleep(ms(10)).await;
+        });
+        rt.sleep(ms(1)).await;
+        let late = task.token().clone();
+        let rt3 = rt.clone();
+        let third_party = rt.spawn(async move {
+            rt3.sleep(ms(5)).await;
+            late.cancel();
+        });
+        assert!(matches!(task.cancel().await, CancelOutcome::Stopped(())));
+        third_party.await.unwrap();
+    });
+}
+
+#[test]
+fn a_task_that_cancelled_itself_counts_as_someone_else() {
+    virtual_time(|rt| async move {
+        let rt2 = rt.clone();
+        let task = spawn_cancellable(rt.clone(), move |token| async move {
+            token.cancel(); // e.g. it gave up on its own, then kept cleaning up
+            rt2.sleep(ms(10)).await;
+            1
+        });
+        rt.sleep(ms(1)).await;
+        assert!(matches!(
+            task.cancel().await,
+            CancelOutcome::StoppedByOther(1)
+        ));
+    });
+}

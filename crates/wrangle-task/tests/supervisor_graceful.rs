@@ -8,7 +8,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use common::{Log, ms};
 use wrangle_rt::Runtime;
 use wrangle_rt::testing::{each_runtime, virtual_time};
-use wrangle_task::{ShutdownReason, Supervisor, SupervisorError};
+use wrangle_task::supervisor::ShutdownReason;
+use wrangle_task::{Supervisor, SupervisorError};
 
 #[test]
 fn normal_run_returns_the_body_output_and_never_calls_stop() {

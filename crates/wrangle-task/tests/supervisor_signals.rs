@@ -8,7 +8,8 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use wrangle_rt::testing::{RuntimeKind, run_on};
-use wrangle_task::{ForceExit, Supervisor};
+use wrangle_task::Supervisor;
+use wrangle_task::supervisor::ForceExit;
 
 const MODE: &str = "WRANGLE_TASK_SIGNAL_CHILD";
 const RUNTIME: &str = "WRANGLE_TASK_SIGNAL_RUNTIME";

@@ -115,6 +115,12 @@ pub enum CancelOutcome<T> {
     /// The task was asked to stop, ran its cleanup and returned this (it may be an error the
     /// cleanup produced, or a result the task finished with meanwhile).
     Stopped(T),
+    /// Like [`Stopped`](CancelOutcome::Stopped), but someone else had asked the task to stop
+    /// before this cancel did (its token was already cancelled when the request was made: a
+    /// holder of a clone of the token, or the task itself). aiotools' `cancel_and_wait` raises
+    /// `CancelledError` in the caller in this case; see
+    /// [`CancellableTask::cancel`] for what can and cannot be told.
+    StoppedByOther(T),
     /// The task was cancelled before it ever ran: its future was dropped unpolled.
     NotStarted,
     /// The task was dropped without returning (the grace period ran out, or its runtime
@@ -128,7 +134,9 @@ impl<T> CancelOutcome<T> {
     /// The task's output, if it returned one.
     pub fn into_output(self) -> Option<T> {
         match self {
-            CancelOutcome::Finished(v) | CancelOutcome::Stopped(v) => Some(v),
+            CancelOutcome::Finished(v)
+            | CancelOutcome::Stopped(v)
+            | CancelOutcome::StoppedByOther(v) => Some(v),
             _ => None,
         }
     }
@@ -139,6 +147,7 @@ impl<T: fmt::Debug> fmt::Debug for CancelOutcome<T> {
         match self {
             CancelOutcome::Finished(v) => f.debug_tuple("Finished").field(v).finish(),
             CancelOutcome::Stopped(v) => f.debug_tuple("Stopped").field(v).finish(),
+            CancelOutcome::StoppedByOther(v) => f.debug_tuple("StoppedByOther").field(v).finish(),
             CancelOutcome::NotStarted => f.write_str("NotStarted"),
             CancelOutcome::Aborted => f.write_str("Aborted"),
             CancelOutcome::Panicked(p) => f.debug_tuple("Panicked").field(p).finish(),
@@ -177,6 +186,44 @@ impl<T: Send + 'static> CancellableTask<T> {
     /// Cancels the task and waits until it is gone: asks it to stop (its token) and waits until
     /// it has finished, however long its cleanup takes. A task that has not started yet is
     /// cancelled without ever running.
+    ///
+    /// # Who else cancelled
+    ///
+    /// aiotools' `cancel_and_wait` raises `CancelledError` when the task's cancel count shows
+    /// that someone besides the caller cancelled it too. Here, what can be told is told: if the
+    /// task's token was **already cancelled when this request was made** (by a holder of a
+    /// clone of [`token`](CancellableTask::token), or by the task itself), a task that stops
+    /// with an output resolves to [`CancelOutcome::StoppedByOther`] instead of
+    /// [`CancelOutcome::Stopped`]. Two things cannot be told, by design of the model:
+    ///
+    /// - **A cancel that comes after this one.** A [`CancellationToken`] is a one-way latch with
+    ///   no count: a second `cancel()` changes nothing and leaves no trace, where asyncio's
+    ///   task keeps a `cancelling()` counter. Of two requests made at the same moment, one is
+    ///   first and the other is not told.
+    /// - **The caller being cancelled.** In Rust that drops this future, so there is no caller
+    ///   left to tell (aiotools' other source of `CancelledError`).
+    ///
+    /// No one else can hard-cancel the task: only this `CancellableTask` holds its handle. A
+    /// runtime that drops the task (it shut down) gives [`CancelOutcome::Aborted`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use wrangle_rt::{Runtime, VirtualRuntime};
+    /// use wrangle_task::{CancelOutcome, spawn_cancellable};
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// rt.block_on(async {
+    ///     let task = spawn_cancellable(rt.clone(), |token| async move {
+    ///         token.cancelled().await;
+    ///         "stopped"
+    ///     });
+    ///     rt.sleep(Duration::from_millis(1)).await;
+    ///     // A watchdog holding a clone of the token got there first.
+    ///     let watchdog = task.token().clone();
+    ///     watchdog.cancel();
+    ///     assert!(matches!(task.cancel().await, CancelOutcome::StoppedByOther("stopped")));
+    /// });
+    /// ```
     ///
     /// # Examples
     ///
@@ -282,6 +329,8 @@ async fn cancel_inner<T: Send + 'static, S: GraceSleep>(
             Err(e) => from_error(e, started.load(Ordering::SeqCst)),
         };
     }
+    // Read before the request: a token cancelled now was cancelled by someone else.
+    let by_other = token.is_cancelled();
     token.cancel();
     let out = match grace {
         None => (&mut handle).await,
@@ -299,6 +348,7 @@ async fn cancel_inner<T: Send + 'static, S: GraceSleep>(
         }
     };
     match out {
+        Ok(v) if by_other => CancelOutcome::StoppedByOther(v),
         Ok(v) => CancelOutcome::Stopped(v),
         Err(e) => from_error(e, true),
     }

@@ -277,4 +277,17 @@ impl<F: Future + Unpin> FutureSet<F> {
         self.len = 0;
         out
     }
+
+    /// Calls `f` on every future still in the set (not on buffered outputs), in slot order; a
+    /// future for which `f` returns `true` is polled again on the next
+    /// [`poll_next`](Self::poll_next) (`f` changed it so that its old waker may never fire).
+    pub(crate) fn for_each_mut(&mut self, mut f: impl FnMut(&mut F) -> bool) {
+        for entry in &mut self.entries {
+            if let Cell::Full(fut) = &mut *entry.cell
+                && f(fut)
+            {
+                entry.wake.notify();
+            }
+        }
+    }
 }

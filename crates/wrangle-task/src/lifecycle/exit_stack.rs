@@ -11,12 +11,75 @@ use std::task::{Context, Poll};
 use futures_lite::FutureExt;
 use wrangle_rt::{BoxError, DefaultRuntime, ErrorReporter, Runtime, Unhandled};
 
+use crate::ExitOutcome;
+use crate::lifecycle::exit_outcome::OwnedOutcome;
 use crate::loom::{Mutex, lock};
 use wrangle_rt::TaskOutput;
 
 const ORIGIN: &str = "wrangle_task::ExitStack";
 
-type Cleanup = Pin<Box<dyn Future<Output = Option<BoxError>> + Send>>;
+/// A cleanup's future: its errors (one, or every error of a group).
+pub(crate) type Cleanup = Pin<Box<dyn Future<Output = Vec<BoxError>> + Send>>;
+pub(crate) type ExitFn = Box<dyn FnOnce(&ExitOutcome<'_>) -> Cleanup + Send>;
+/// The exits of a group entered by [`ExitStack::enter_all`], with each resource's index.
+pub(crate) type Group = Arc<Mutex<Vec<(usize, ExitFn)>>>;
+
+/// A registered cleanup: a future, a closure that builds it from the outcome, or a group of
+/// such closures run concurrently.
+enum Entry {
+    Ready(Cleanup),
+    Exit(ExitFn),
+    Group(Group),
+}
+
+impl Entry {
+    /// The cleanup's future; an outcome-seeing cleanup is built from `outcome` (user code: a
+    /// panic becomes the cleanup's, caught and reported like one of its future).
+    fn build(self, outcome: &ExitOutcome<'_>) -> Cleanup {
+        match self {
+            Entry::Ready(c) => c,
+            Entry::Exit(f) => match std::panic::catch_unwind(AssertUnwindSafe(|| f(outcome))) {
+                Ok(c) => c,
+                Err(p) => Box::pin(crate::resume_panic(p)),
+            },
+            Entry::Group(group) => {
+                let mut members = std::mem::take(&mut *lock(&group));
+                // Exit in reverse: the last resource is asked first, then all run together.
+                members.sort_by_key(|(i, _)| std::cmp::Reverse(*i));
+                let exits: Vec<Cleanup> = members
+                    .into_iter()
+                    .map(|(_, f)| Entry::Exit(f).build(outcome))
+                    .collect();
+                Box::pin(run_together(exits))
+            }
+        }
+    }
+}
+
+/// Runs cleanups concurrently; every error of every one of them, in the order they ended.
+async fn run_together(exits: Vec<Cleanup>) -> Vec<BoxError> {
+    let mut running: Vec<Cleanup> = exits
+        .into_iter()
+        .map(|c| Box::pin(run_one(c)) as Cleanup)
+        .collect();
+    let mut errors = Vec::new();
+    std::future::poll_fn(|cx| {
+        running.retain_mut(|c| match c.as_mut().poll(cx) {
+            Poll::Ready(mut e) => {
+                errors.append(&mut e);
+                false
+            }
+            Poll::Pending => true,
+        });
+        if running.is_empty() {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    })
+    .await;
+    errors
+}
 
 /// An async cleanup stack: Rust has no async drop, so register async cleanups here and they run
 /// in **reverse order** when the stack is [unwound](ExitStack::unwind), every one of them, with
@@ -53,7 +116,7 @@ pub struct ExitStack<R: Runtime = DefaultRuntime> {
 struct Inner<R: Runtime> {
     rt: R,
     reporter: ErrorReporter,
-    cleanups: Mutex<Vec<Cleanup>>,
+    cleanups: Mutex<Vec<Entry>>,
 }
 
 impl<R: Runtime> Clone for ExitStack<R> {
@@ -134,7 +197,73 @@ impl<R: Runtime> ExitStack<R> {
         F: Future + Send + 'static,
         F::Output: TaskOutput,
     {
-        lock(&self.inner.cleanups).push(Box::pin(async move { cleanup.await.into_result().err() }));
+        lock(&self.inner.cleanups).push(Entry::Ready(Box::pin(async move {
+            cleanup.await.into_result().err().into_iter().collect()
+        })));
+    }
+
+    /// Registers an async cleanup that sees how the body ended (Python's `__aexit__`):
+    /// `cleanup` is called with the [`ExitOutcome`] when the stack unwinds and returns the
+    /// future to run, which may return `()` or a `Result`.
+    ///
+    /// Every outcome-seeing cleanup registered before the unwind is built when the unwind
+    /// starts, last registered first, so each sees the body's error itself; the futures then
+    /// run one at a time in reverse order, as for [`push`](ExitStack::push). One registered
+    /// while the stack unwinds sees a copy of the outcome whose error keeps only the message
+    /// (the body's error is borrowed, and gone by then). A closure that panics is a failed
+    /// cleanup, reported like one whose future panics.
+    ///
+    /// # Examples
+    ///
+    /// A connection returned to its pool when the work succeeded, discarded when it failed or
+    /// was cancelled:
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use wrangle_rt::VirtualRuntime;
+    /// use wrangle_task::{ExitOutcome, defer_with_runtime};
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// let pool = Arc::new(Mutex::new(Vec::new()));
+    /// for fails in [false, true] {
+    ///     let pool = pool.clone();
+    ///     let out = rt.block_on(
+    ///         defer_with_runtime(rt.clone(), move |stack| async move {
+    ///             let conn = format!("conn-{fails}");
+    ///             stack.push_exit(move |outcome: &ExitOutcome<'_>| {
+    ///                 let keep = outcome.is_success();
+    ///                 async move {
+    ///                     if keep {
+    ///                         pool.lock().unwrap().push(conn);
+    ///                     }
+    ///                 }
+    ///             });
+    ///             if fails { Err(std::io::Error::other("query failed")) } else { Ok(1) }
+    ///         })
+    ///         .fail_on_err(),
+    ///     );
+    ///     assert_eq!(out.unwrap().is_ok(), !fails);
+    /// }
+    /// assert_eq!(*pool.lock().unwrap(), ["conn-false"]);
+    /// ```
+    pub fn push_exit<C, F>(&self, cleanup: C)
+    where
+        C: FnOnce(&ExitOutcome<'_>) -> F + Send + 'static,
+        F: Future + Send + 'static,
+        F::Output: TaskOutput,
+    {
+        lock(&self.inner.cleanups).push(Entry::Exit(Box::new(move |outcome| {
+            let fut = cleanup(outcome);
+            Box::pin(async move { fut.await.into_result().err().into_iter().collect() })
+        })));
+    }
+
+    /// Registers an empty group of exits (filled by [`enter_all`](ExitStack::enter_all)) at
+    /// this point of the stack.
+    pub(crate) fn push_group(&self) -> Group {
+        let group: Group = Arc::new(Mutex::new(Vec::new()));
+        lock(&self.inner.cleanups).push(Entry::Group(group.clone()));
+        group
     }
 
     /// The number of cleanups registered and not yet run.
@@ -175,16 +304,68 @@ impl<R: Runtime> ExitStack<R> {
     /// Dropping the future drops the cleanup running at that moment; the ones not yet run stay
     /// registered (and run on the runtime when the last handle is dropped).
     pub fn unwind(&self) -> Unwind {
+        self.unwind_on(ExitOutcome::Succeeded)
+    }
+
+    /// Like [`unwind`](ExitStack::unwind), telling the cleanups registered with
+    /// [`push_exit`](ExitStack::push_exit) how the body ended: `async with` in Python calls
+    /// `__aexit__` with the exception; here you pass it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use wrangle_rt::VirtualRuntime;
+    /// use wrangle_task::{ExitOutcome, ExitStack};
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// let seen = Arc::new(Mutex::new(None));
+    /// let stack = ExitStack::with_runtime(rt.clone());
+    /// let s = seen.clone();
+    /// stack.push_exit(move |outcome: &ExitOutcome<'_>| {
+    ///     // Look at the error while building the future; keep what is needed.
+    ///     *s.lock().unwrap() = outcome.error().map(|e| e.is::<std::fmt::Error>());
+    ///     async {}
+    /// });
+    /// let err = std::fmt::Error;
+    /// rt.block_on(stack.unwind_on(ExitOutcome::Failed(&err))).unwrap();
+    /// assert_eq!(*seen.lock().unwrap(), Some(true));
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As for [`unwind`](ExitStack::unwind).
+    ///
+    /// # Cancel safety
+    ///
+    /// As for [`unwind`](ExitStack::unwind); the outcome-seeing cleanups were built when this
+    /// was called, and those not yet run stay registered as built.
+    pub fn unwind_on(&self, outcome: ExitOutcome<'_>) -> Unwind {
+        // Build the outcome-seeing cleanups now, while the outcome is borrowed, last
+        // registered first; outside the lock, since a closure may push onto the stack.
+        let taken = std::mem::take(&mut *lock(&self.inner.cleanups));
+        let mut built: Vec<Entry> = taken
+            .into_iter()
+            .rev()
+            .map(|e| Entry::Ready(e.build(&outcome)))
+            .collect();
+        built.reverse();
+        {
+            let mut cleanups = lock(&self.inner.cleanups);
+            // Anything pushed meanwhile is newer: it stays on top.
+            built.append(&mut cleanups);
+            *cleanups = built;
+        }
+        let later = OwnedOutcome::of(&outcome);
         let inner = self.inner.clone();
         Unwind {
             inner: Box::pin(async move {
                 let mut errors = Vec::new();
                 loop {
                     let next = lock(&inner.cleanups).pop();
-                    let Some(cleanup) = next else { break };
-                    if let Some(e) = run_one(cleanup).await {
-                        errors.push(e);
-                    }
+                    let Some(entry) = next else { break };
+                    let cleanup = entry.build(&later.borrow());
+                    errors.append(&mut run_one(cleanup).await);
                 }
                 if errors.is_empty() {
                     Ok(())
@@ -196,10 +377,10 @@ impl<R: Runtime> ExitStack<R> {
     }
 }
 
-async fn run_one(cleanup: Cleanup) -> Option<BoxError> {
+async fn run_one(cleanup: Cleanup) -> Vec<BoxError> {
     match AssertUnwindSafe(cleanup).catch_unwind().await {
         Ok(e) => e,
-        Err(p) => Some(Box::new(wrangle_rt::PanicPayload::new(p))),
+        Err(p) => vec![Box::new(wrangle_rt::PanicPayload::new(p))],
     }
 }
 
@@ -210,10 +391,16 @@ impl<R: Runtime> Drop for Inner<R> {
             return;
         }
         let reporter = self.reporter.clone();
+        // Nobody unwound the stack: the body it guarded was cancelled.
+        let cleanups: Vec<Cleanup> = cleanups
+            .into_iter()
+            .rev()
+            .map(|e| e.build(&ExitOutcome::Cancelled))
+            .collect();
         self.rt
             .spawn(async move {
-                for cleanup in cleanups.into_iter().rev() {
-                    if let Some(e) = run_one(cleanup).await {
+                for cleanup in cleanups {
+                    for e in run_one(cleanup).await {
                         reporter.report(Unhandled::new(ORIGIN, e));
                     }
                 }
@@ -397,7 +584,8 @@ impl<T> std::error::Error for CleanupErrors<T> {
 /// # Cancel safety
 ///
 /// Dropping the future drops the body; the registered cleanups then run on the runtime, in
-/// reverse order, with errors sent to the process-wide handler.
+/// reverse order, with errors sent to the process-wide handler (cleanups registered with
+/// [`ExitStack::push_exit`] see [`ExitOutcome::Cancelled`]).
 pub fn defer<F, Fut>(body: F) -> Defer<Fut::Output>
 where
     F: FnOnce(ExitStack) -> Fut,
@@ -430,34 +618,85 @@ where
     Fut::Output: Send + 'static,
 {
     let stack = ExitStack::with_runtime(rt);
-    let fut = body(stack.clone());
+    // User code: a panic while it builds its future is the body's, and the stack unwinds.
+    let fut: Pin<Box<dyn Future<Output = Fut::Output> + Send>> =
+        match std::panic::catch_unwind(AssertUnwindSafe(|| body(stack.clone()))) {
+            Ok(fut) => Box::pin(fut),
+            Err(p) => Box::pin(crate::resume_panic(p)),
+        };
     Defer {
-        inner: Box::pin(async move {
-            let out = fut.await;
-            match stack.unwind().await {
-                Ok(()) => Ok(out),
-                Err(CleanupErrors { errors, .. }) => Err(CleanupErrors {
-                    errors,
-                    output: out,
-                }),
-            }
-        }),
+        body: Some(fut),
+        unwind: Some(Box::new(move |outcome| stack.unwind_on(*outcome))),
+        classify: |_| ExitOutcome::Succeeded,
+        unwinding: None,
     }
 }
+
+type UnwindFn = Box<dyn FnOnce(&ExitOutcome<'_>) -> Unwind + Send>;
 
 /// The future of [`defer`].
 ///
 /// # Cancel safety
 ///
-/// Dropping it drops the body; the cleanups then run on the runtime.
+/// Dropping it drops the body; the cleanups then run on the runtime, and those registered
+/// with [`ExitStack::push_exit`] see [`ExitOutcome::Cancelled`].
 #[must_use = "futures do nothing unless you `.await` or poll them"]
 pub struct Defer<T> {
-    inner: Pin<Box<dyn Future<Output = Result<T, CleanupErrors<T>>> + Send>>,
+    body: Option<Pin<Box<dyn Future<Output = T> + Send>>>,
+    unwind: Option<UnwindFn>,
+    classify: for<'a> fn(&'a T) -> ExitOutcome<'a>,
+    unwinding: Option<(Unwind, Option<T>)>,
 }
 
 impl<T> fmt::Debug for Defer<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Defer").finish_non_exhaustive()
+        f.debug_struct("Defer")
+            .field("unwinding", &self.unwinding.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+// The body is boxed and the output is only moved: nothing is pinned in place.
+impl<T> Unpin for Defer<T> {}
+
+impl<U, E: std::error::Error + 'static> Defer<Result<U, E>> {
+    /// Tells the cleanups registered with [`ExitStack::push_exit`] that the body failed when
+    /// it returns `Err(e)` ([`ExitOutcome::Failed`] with `e`); without this, `defer` cannot
+    /// tell an error from any other output and says [`ExitOutcome::Succeeded`]. The error
+    /// still goes back to the caller.
+    ///
+    /// For an error type that is not a `std::error::Error` (`&str`, `Box<dyn Error>`,
+    /// `anyhow::Error`), use an [`ExitStack`] and [`ExitStack::unwind_on`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use wrangle_rt::VirtualRuntime;
+    /// use wrangle_task::{ExitOutcome, defer_with_runtime};
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// let seen = Arc::new(Mutex::new(String::new()));
+    /// let s = seen.clone();
+    /// let out = rt.block_on(
+    ///     defer_with_runtime(rt.clone(), move |stack| async move {
+    ///         stack.push_exit(move |o: &ExitOutcome<'_>| {
+    ///             *s.lock().unwrap() = o.to_string();
+    ///             async {}
+    ///         });
+    ///         Err::<(), _>(std::io::Error::other("disk full"))
+    ///     })
+    ///     .fail_on_err(),
+    /// );
+    /// assert_eq!(out.unwrap().unwrap_err().to_string(), "disk full");
+    /// assert_eq!(*seen.lock().unwrap(), "failed: disk full");
+    /// ```
+    pub fn fail_on_err(mut self) -> Self {
+        self.classify = |out| match out {
+            Ok(_) => ExitOutcome::Succeeded,
+            Err(e) => ExitOutcome::Failed(e),
+        };
+        self
     }
 }
 
@@ -465,6 +704,23 @@ impl<T> Future for Defer<T> {
     type Output = Result<T, CleanupErrors<T>>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.inner.as_mut().poll(cx)
+        let this = &mut *self;
+        loop {
+            if let Some((unwind, out)) = this.unwinding.as_mut() {
+                let result = std::task::ready!(Pin::new(unwind).poll(cx));
+                let output = out.take().expect("Defer polled after completion");
+                this.unwinding = None;
+                return Poll::Ready(match result {
+                    Ok(()) => Ok(output),
+                    Err(CleanupErrors { errors, .. }) => Err(CleanupErrors { errors, output }),
+                });
+            }
+            let body = this.body.as_mut().expect("Defer polled after completion");
+            let out = std::task::ready!(body.as_mut().poll(cx));
+            this.body = None;
+            let unwind = this.unwind.take().expect("unwound once");
+            let unwind = unwind(&(this.classify)(&out));
+            this.unwinding = Some((unwind, Some(out)));
+        }
     }
 }

@@ -2,6 +2,7 @@
 
 pub(crate) mod error;
 pub(crate) mod handle;
+pub(crate) mod shield;
 pub(crate) mod state;
 
 use std::fmt;
@@ -17,6 +18,7 @@ use crate::ScopeError;
 use crate::concurrent::future_set::FutureSet;
 use crate::loom::{Mutex, lock};
 use crate::scope::handle::{Scope, ScopeStats};
+use crate::scope::shield::{Outer, ShieldOnDrop, poll_outer};
 use crate::scope::state::{Child, ChildCtx, ChildTask, Shared, State};
 
 /// A scope for child tasks: the body spawns children through a [`Scope`] handle, and the scope
@@ -69,6 +71,7 @@ pub struct TaskScope<R: Runtime = DefaultRuntime> {
     grace: Option<Duration>,
     reporter: ErrorReporter,
     parent: Option<CancellationToken>,
+    shield: Option<Duration>,
 }
 
 impl TaskScope {
@@ -124,6 +127,7 @@ impl<R: Runtime> TaskScope<R> {
             grace: None,
             reporter: ErrorReporter::global(),
             parent: None,
+            shield: None,
         }
     }
 
@@ -259,6 +263,115 @@ impl<R: Runtime> TaskScope<R> {
         self
     }
 
+    /// Shields the children from an outer cancel for up to `limit` (aiotools'
+    /// `TaskScope(shield=True)`, with a deadline): an outer cancel takes effect `limit` after
+    /// it happens, or never if the scope ends first.
+    ///
+    /// An outer cancel is either of:
+    ///
+    /// - the [`parent_token`](TaskScope::parent_token) being cancelled: the scope's own token
+    ///   is cancelled only `limit` later (the body and the children see nothing until then);
+    /// - the [`run`](TaskScope::run) future being dropped: the children run on, detached, on
+    ///   the scope's runtime, and are asked to stop (the token; then dropped after the
+    ///   [`grace`](TaskScope::grace), if one is set) `limit` after the drop. The body itself
+    ///   is dropped at once: it borrows from its caller, so it cannot outlive it.
+    ///
+    /// The scope's own deadlines still apply while it is shielded (as in aiotools, the
+    /// intrinsic [`timeout`](TaskScope::timeout) is enforced even when shielded), and so does
+    /// a cancel of [`Scope::token`] from inside. A duration too long for the clock
+    /// (`Duration::MAX`) shields without a limit.
+    ///
+    /// # Examples
+    ///
+    /// A scope that saves its work even when its parent is told to stop, unless the save takes
+    /// longer than 100 ms:
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use wrangle_rt::{CancellationToken, Runtime, VirtualRuntime};
+    /// use wrangle_task::TaskScope;
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// let parent = CancellationToken::new();
+    /// parent.cancel(); // the stop is already requested
+    /// let start = rt.now();
+    /// let rt2 = rt.clone();
+    /// let saved = rt.block_on(
+    ///     TaskScope::with_runtime(rt.clone())
+    ///         .parent_token(&parent)
+    ///         .shield(Duration::from_millis(100))
+    ///         .run(|scope| async move {
+    ///             let save = scope.spawn_with_handle(async move {
+    ///                 rt2.sleep(Duration::from_millis(30)).await; // writes to disk
+    ///                 Ok::<_, std::io::Error>("saved")
+    ///             });
+    ///             save.unwrap().await.unwrap()
+    ///         }),
+    /// );
+    /// assert_eq!(saved.unwrap(), "saved");
+    /// assert_eq!(rt.now() - start, Duration::from_millis(30));
+    /// ```
+    pub fn shield(mut self, limit: Duration) -> Self {
+        self.shield = Some(limit);
+        self
+    }
+
+    /// Runs the scope like [`run`](TaskScope::run), ending it **quietly** after `deadline`:
+    /// the body is dropped, the children are asked to stop and awaited, and the future
+    /// resolves to `Ok(None)` instead of [`ScopeError::TimedOut`] (trio and anyio's
+    /// `move_on_after`, aiotools' `move_on_after`). `Ok(Some(output))` if the body finished
+    /// first.
+    ///
+    /// If the scope also has a [`timeout`](TaskScope::timeout) shorter than `deadline`, that
+    /// one still ends the scope with [`ScopeError::TimedOut`]. A duration too long for the
+    /// clock (`Duration::MAX`) means no deadline.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use wrangle_rt::{Runtime, VirtualRuntime};
+    /// use wrangle_task::TaskScope;
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// let rt2 = rt.clone();
+    /// // Poll for a result for at most 250 ms, then carry on without it.
+    /// let found = rt.block_on(TaskScope::with_runtime(rt.clone()).move_on_after(
+    ///     Duration::from_millis(250),
+    ///     |_scope| async move {
+    ///         loop {
+    ///             rt2.sleep(Duration::from_millis(100)).await; // nothing there yet
+    ///         }
+    ///         #[allow(unreachable_code)]
+    ///         Ok::<u32, std::io::Error>(0)
+    ///     },
+    /// ));
+    /// assert!(found.unwrap().is_none());
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As for [`run`](TaskScope::run), except that reaching `deadline` is not one.
+    ///
+    /// # Cancel safety
+    ///
+    /// As for [`run`](TaskScope::run).
+    pub fn move_on_after<'a, F, Fut, T, E>(self, deadline: Duration, body: F) -> MoveOn<'a, T, E>
+    where
+        F: FnOnce(Scope<R>) -> Fut,
+        Fut: Future<Output = Result<T, E>> + Send + 'a,
+        T: Send + 'a,
+        E: Send + 'a,
+    {
+        // The earlier deadline ends the scope; only `deadline` ends it quietly.
+        let quiet = self.timeout.is_none_or(|t| deadline <= t);
+        let timeout = self.timeout.map_or(deadline, |t| t.min(deadline));
+        MoveOn {
+            run: self.timeout(timeout).run(body),
+            quiet,
+        }
+    }
+
     /// Runs `body` with a [`Scope`] handle, then waits for every child.
     ///
     /// # Examples
@@ -291,6 +404,8 @@ impl<R: Runtime> TaskScope<R> {
         E: Send + 'a,
     {
         let token = match &self.parent {
+            // Shielded: the parent's cancel reaches the scope's token only later (`drive`).
+            Some(_) if self.shield.is_some() => CancellationToken::new(),
             Some(p) => p.child_token(),
             None => CancellationToken::new(),
         };
@@ -341,6 +456,36 @@ impl<T, E> Future for ScopeRun<'_, T, E> {
     }
 }
 
+/// The future of [`TaskScope::move_on_after`]: `Ok(None)` when the deadline ended the scope.
+///
+/// # Cancel safety
+///
+/// As for [`ScopeRun`].
+#[must_use = "futures do nothing unless you `.await` or poll them"]
+pub struct MoveOn<'a, T, E> {
+    run: ScopeRun<'a, T, E>,
+    quiet: bool,
+}
+
+impl<T, E> fmt::Debug for MoveOn<'_, T, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MoveOn").finish_non_exhaustive()
+    }
+}
+
+impl<T, E> Future for MoveOn<'_, T, E> {
+    type Output = Result<Option<T>, ScopeError<E>>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let quiet = self.quiet;
+        Poll::Ready(match std::task::ready!(Pin::new(&mut self.run).poll(cx)) {
+            Ok(v) => Ok(Some(v)),
+            Err(ScopeError::TimedOut) if quiet => Ok(None),
+            Err(e) => Err(e),
+        })
+    }
+}
+
 /// Closes the scope when the driver ends or is dropped, cancelling children nobody will await.
 struct CloseGuard<'a, R>(&'a Shared<R>);
 
@@ -381,7 +526,7 @@ impl<R> Shared<R> {
 }
 
 /// Polls children until none is ready; returns `true` if the set is empty.
-fn drain(children: &mut FutureSet<Child>, cx: &mut Context<'_>) -> bool {
+pub(crate) fn drain(children: &mut FutureSet<Child>, cx: &mut Context<'_>) -> bool {
     loop {
         match children.poll_next(cx) {
             Poll::Ready(Some(_)) => {}
@@ -407,13 +552,28 @@ where
 {
     let _close = CloseGuard(&shared);
     let rt = &shared.rt;
-    let mut children: FutureSet<Child> = FutureSet::default();
+    let mut guard = ShieldOnDrop {
+        shared: shared.clone(),
+        set: FutureSet::default(),
+        shield: cfg.shield,
+        grace: cfg.grace,
+    };
+    let children = &mut guard.set;
+    let mut outer = match (&cfg.parent, cfg.shield) {
+        (Some(parent), Some(limit)) => Some(Outer {
+            cancelled: Box::pin(parent.clone().cancelled_owned()),
+            limit,
+            sleep: None,
+        }),
+        _ => None,
+    };
     let mut deadline = cfg.timeout.map(|d| Box::pin(rt.sleep(d)));
     let mut body = Box::pin(body);
 
     let outcome = poll_fn(|cx| {
-        shared.absorb(&mut children, cx);
-        drain(&mut children, cx);
+        poll_outer(&mut outer, rt, &shared.token, cx);
+        shared.absorb(children, cx);
+        drain(children, cx);
         if let Some(d) = deadline.as_mut()
             && d.as_mut().poll(cx).is_ready()
         {
@@ -440,10 +600,11 @@ where
     let mut aborting: Vec<Pin<Box<dyn Future<Output = ()> + Send>>> = Vec::new();
     poll_fn(|cx| {
         loop {
-            shared.absorb(&mut children, cx);
-            let empty = drain(&mut children, cx);
+            poll_outer(&mut outer, rt, &shared.token, cx);
+            shared.absorb(children, cx);
+            let empty = drain(children, cx);
             aborting.retain_mut(|a| a.as_mut().poll(cx).is_pending());
-            if empty && aborting.is_empty() && shared.try_close(&children) {
+            if empty && aborting.is_empty() && shared.try_close(children) {
                 return Poll::Ready(());
             }
             if let Some(d) = deadline.as_mut()

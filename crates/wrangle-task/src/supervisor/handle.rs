@@ -14,9 +14,11 @@ use wrangle_rt::{
 
 use wrangle_rt::TaskOutput;
 
+use super::{ShutdownReason, SupervisorStats};
 use crate::loom::{Mutex, lock};
+use crate::scope::state::ChildCtx;
 use crate::trace::{Kind, Label};
-use crate::{Scope, ScopeClosed, ShutdownReason};
+use crate::{Scope, ScopeClosed};
 
 const ORIGIN: &str = "wrangle_task::Supervisor";
 
@@ -24,6 +26,8 @@ pub(crate) struct Shared {
     pub(crate) state: Mutex<State>,
     pub(crate) event: Event,
     pub(crate) token: CancellationToken,
+    /// The counters of the run's scope, once the run has started.
+    pub(crate) tasks: Mutex<Option<Arc<ChildCtx>>>,
 }
 
 #[derive(Default)]
@@ -39,7 +43,16 @@ impl Shared {
             state: Mutex::new(State::default()),
             event: Event::new(),
             token: CancellationToken::new(),
+            tasks: Mutex::new(None),
         }
+    }
+
+    /// The counters of the supervised tasks (zero before the run).
+    pub(crate) fn stats(&self) -> SupervisorStats {
+        let ctx = lock(&self.tasks).clone();
+        ctx.map_or_else(SupervisorStats::default, |c| {
+            SupervisorStats::from_scope(*lock(&c.stats))
+        })
     }
 
     /// Starts the graceful stop for `reason`; returns whether this call started it.
@@ -177,7 +190,8 @@ impl ShutdownHandle {
     ///
     /// ```
     /// use wrangle_rt::VirtualRuntime;
-    /// use wrangle_task::{ShutdownReason, Supervisor};
+    /// use wrangle_task::Supervisor;
+    /// use wrangle_task::supervisor::ShutdownReason;
     ///
     /// let rt = VirtualRuntime::new();
     /// let r = rt.block_on(Supervisor::with_runtime(rt.clone()).run(|sup| async move {
@@ -188,6 +202,37 @@ impl ShutdownHandle {
     /// ```
     pub fn reason(&self) -> Option<ShutdownReason> {
         lock(&self.shared.state).reason
+    }
+
+    /// The counters of the supervisor's tasks ([`SupervisorStats`]; for a
+    /// [`Server`](crate::Server), one task per worker): readable from anywhere, before, during
+    /// and after the run.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wrangle_rt::VirtualRuntime;
+    /// use wrangle_task::Supervisor;
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// let sup = Supervisor::with_runtime(rt.clone());
+    /// let handle = sup.shutdown_handle();
+    /// let watcher = handle.clone();
+    /// rt.block_on(sup.run(move |sup| async move {
+    ///     let token = sup.token().clone();
+    ///     sup.spawn(async move { token.cancelled().await }).unwrap();
+    ///     // A monitoring thread would poll this; the one task is still running.
+    ///     assert_eq!(watcher.stats().running, 1);
+    ///     watcher.close();
+    ///     Ok::<_, std::io::Error>(())
+    /// }))
+    /// .unwrap();
+    /// let s = handle.stats();
+    /// assert_eq!((s.started, s.completed, s.running), (1, 1, 0));
+    /// ```
+    #[must_use]
+    pub fn stats(&self) -> SupervisorStats {
+        self.shared.stats()
     }
 }
 
@@ -343,6 +388,29 @@ impl<R: Runtime> SupervisorHandle<R> {
     /// ```
     pub fn shutdown_handle(&self) -> ShutdownHandle {
         self.shutdown.clone()
+    }
+
+    /// The counters of the supervisor's tasks, as [`ShutdownHandle::stats`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wrangle_rt::VirtualRuntime;
+    /// use wrangle_task::Supervisor;
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// rt.block_on(Supervisor::with_runtime(rt.clone()).run(|sup| async move {
+    ///     sup.spawn(async { Ok::<_, std::io::Error>(()) }).unwrap();
+    ///     wrangle_rt::yield_now().await;
+    ///     let s = sup.stats();
+    ///     assert_eq!(s.started, s.completed + s.failed + s.cancelled + s.running as u64);
+    ///     Ok::<_, std::io::Error>(())
+    /// }))
+    /// .unwrap();
+    /// ```
+    #[must_use]
+    pub fn stats(&self) -> SupervisorStats {
+        self.shutdown.shared.stats()
     }
 
     /// An [`ErrorReporter`] that sends errors to the supervisor, to plug into other components

@@ -13,8 +13,9 @@ use wrangle_rt::{
     thread::{RuntimeThread, ThreadFlavor},
 };
 
-use crate::supervisor::handle::Shared;
-use crate::{ForceExit, ShutdownHandle, Supervisor, SupervisorError};
+use super::handle::Shared;
+use super::{ForceExit, ServerStats, ShutdownHandle};
+use crate::{Supervisor, SupervisorError};
 
 /// What a server worker gets: its index, the token of the graceful stop, and its thread's
 /// runtime.
@@ -27,7 +28,8 @@ use crate::{ForceExit, ShutdownHandle, Supervisor, SupervisorError};
 /// use std::num::NonZeroUsize;
 /// use std::time::Duration;
 /// use wrangle_rt::{Runtime, VirtualRuntime, thread::ThreadFlavor};
-/// use wrangle_task::{Server, WorkerContext};
+/// use wrangle_task::Server;
+/// use wrangle_task::supervisor::WorkerContext;
 ///
 /// async fn worker(ctx: WorkerContext) -> std::io::Result<()> {
 ///     let rt = ctx.runtime().clone();
@@ -94,7 +96,8 @@ impl WorkerContext {
 /// (or panic), [`ShutdownHandle::close`], or (with `Server::signals`, feature `signal`) SIGINT
 /// or SIGTERM. A second signal during the stop forces the exit ([`ForceExit`], default: exit
 /// code 130). [`serve`](Server::serve) resolves when every worker has returned, with the first
-/// error; the threads are joined.
+/// error; the threads are joined. A server serves once: its stop is final, so a second
+/// `serve` of the same server stops at once.
 ///
 /// # Examples
 ///
@@ -208,7 +211,8 @@ impl Server {
     /// ```
     /// use std::num::NonZeroUsize;
     /// use wrangle_rt::{VirtualRuntime, thread::ThreadFlavor};
-    /// use wrangle_task::{Server, ShutdownReason};
+    /// use wrangle_task::Server;
+    /// use wrangle_task::supervisor::ShutdownReason;
     ///
     /// let server = Server::new(NonZeroUsize::MIN).flavor(ThreadFlavor::Virtual);
     /// let shutdown = server.shutdown_handle();
@@ -272,15 +276,60 @@ impl Server {
     /// # Panics
     ///
     /// When first polled outside a runtime, as [`DefaultRuntime::current`].
-    pub fn serve<F, Fut, E>(self, worker: F) -> Serve
+    pub fn serve<F, Fut, E>(&self, worker: F) -> Serve
     where
         F: Fn(WorkerContext) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<(), E>> + Send + 'static,
         E: Into<BoxError> + Send + 'static,
     {
+        let server = Server {
+            workers: self.workers,
+            flavor: self.flavor,
+            name: self.name.clone(),
+            signals: self.signals,
+            drain: self.drain,
+            force: self.force,
+            shutdown: self.shutdown.clone(),
+        };
         Serve {
-            inner: Box::pin(serve(self, worker)),
+            inner: Box::pin(serve(server, worker)),
         }
+    }
+
+    /// The counters of the workers (see [`ServerStats`]): zero before
+    /// [`serve`](Server::serve), live while it runs (from another task or thread: the server
+    /// is `Sync`), final after it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::num::NonZeroUsize;
+    /// use std::sync::Arc;
+    /// use wrangle_rt::{VirtualRuntime, thread::ThreadFlavor};
+    /// use wrangle_task::Server;
+    ///
+    /// let server = Arc::new(Server::new(NonZeroUsize::new(2).unwrap()).flavor(ThreadFlavor::Virtual));
+    /// let watcher = server.clone();
+    /// let shutdown = server.shutdown_handle();
+    /// let r = VirtualRuntime::new().block_on(server.serve(move |ctx| {
+    ///     let (watcher, shutdown) = (watcher.clone(), shutdown.clone());
+    ///     async move {
+    ///         // A running worker is counted as running.
+    ///         assert!(watcher.stats().running >= 1);
+    ///         if ctx.index() == 0 {
+    ///             shutdown.close();
+    ///         }
+    ///         ctx.token().cancelled().await;
+    ///         Ok::<_, std::io::Error>(())
+    ///     }
+    /// }));
+    /// assert!(r.is_ok());
+    /// let s = server.stats();
+    /// assert_eq!((s.started, s.completed, s.running), (2, 2, 0));
+    /// ```
+    #[must_use]
+    pub fn stats(&self) -> ServerStats {
+        ServerStats::from_supervisor(self.shutdown.shared.stats())
     }
 }
 
@@ -317,14 +366,13 @@ where
                     token: h.token().child_token(),
                     runtime: rt.clone(),
                 };
-                // The worker function is user code: a panic while it builds its future is
-                // caught with the future's, by the worker's task.
-                let run = rt.spawn({
-                    let worker = worker.clone();
-                    async move { worker(ctx).await.map_err(Into::into) }
-                });
                 // The supervisor awaits each worker; a worker's error or panic starts the stop.
+                // The worker is spawned from the supervised task, so it is counted (`stats`)
+                // before it runs. The worker function is user code: a panic while it builds
+                // its future is caught with the future's, by the worker's task.
+                let worker = worker.clone();
                 h.spawn(async move {
+                    let run = rt.spawn(async move { worker(ctx).await.map_err(Into::into) });
                     match run.await {
                         Ok(r) => r,
                         Err(e) => Err(BoxError::from(e)),

@@ -10,12 +10,12 @@ use wrangle_rt::BoxError;
 /// # Examples
 ///
 /// ```
-/// assert_eq!(wrangle_task::ShutdownReason::Requested.to_string(), "shutdown requested");
+/// assert_eq!(wrangle_task::supervisor::ShutdownReason::Requested.to_string(), "shutdown requested");
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ShutdownReason {
-    /// [`ShutdownHandle::close`](crate::ShutdownHandle::close) was called.
+    /// [`ShutdownHandle::close`](super::ShutdownHandle::close) was called.
     Requested,
     /// A task reported an unhandled error.
     Error,
@@ -41,7 +41,9 @@ impl fmt::Display for ShutdownReason {
 /// # Examples
 ///
 /// ```
-/// assert_eq!(wrangle_task::ForceExit::default(), wrangle_task::ForceExit::Exit(130));
+/// use wrangle_task::supervisor::ForceExit;
+///
+/// assert_eq!(ForceExit::default(), ForceExit::Exit(130));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]

@@ -1,4 +1,4 @@
-//! Tour: wrangle-task (bounded runner, scope, race, exit stack, supervisor, server).
+//! Tour: wrangle-task (bounded runner, scope, task set, race, exit stack, supervisor, server).
 
 use std::time::Duration;
 
@@ -6,7 +6,8 @@ use futures_lite::StreamExt;
 use wrangle::rt::Runtime;
 use wrangle::rt::{ErrorReporter, Unhandled, thread::ThreadFlavor};
 use wrangle::task::{
-    Concurrent, Limit, Server, Supervisor, TaskScope, defer_with_runtime, race_with_runtime,
+    Concurrent, Limit, Server, Supervisor, TaskScope, TaskSet, defer_with_runtime,
+    race_with_runtime,
 };
 
 pub(crate) async fn tour(rt: wrangle::rt::DefaultRuntime) {
@@ -38,6 +39,28 @@ pub(crate) async fn tour(rt: wrangle::rt::DefaultRuntime) {
         })
         .await;
     println!("scope returned {:?}", r.unwrap());
+    // A task set (tokio's JoinSet): it grows while it drains, outputs in completion order.
+    let mut set = TaskSet::with_runtime(rt.clone());
+    for d in [3u64, 1] {
+        let rt = rt.clone();
+        set.spawn(async move {
+            rt.sleep(ms(d)).await;
+            d
+        });
+    }
+    let mut joined = Vec::new();
+    while let Some(d) = set.join_next().await {
+        let d = d.unwrap();
+        joined.push(d);
+        if d == 1 {
+            let rt = rt.clone();
+            set.spawn(async move {
+                rt.sleep(ms(1)).await;
+                10
+            });
+        }
+    }
+    println!("task set, completion order: {joined:?}");
     // Race: the fastest success wins; the losers are cancelled and gone before it returns.
     let racers = [3u64, 1, 2].map(|d| {
         let rt = rt.clone();
@@ -60,7 +83,8 @@ pub(crate) async fn tour(rt: wrangle::rt::DefaultRuntime) {
     .await;
     println!("defer kept the body's result: {:?}", out.unwrap());
     // A supervisor: `close` on its shutdown handle starts the graceful stop once (it never
-    // waits); the body finishes, and `run` resolves when everything has.
+    // waits); the body finishes, and `run` resolves when everything has. The handles, the
+    // stop reason (`why`) and the counters are in `wrangle::task::supervisor`.
     let r = Supervisor::with_runtime(rt.clone())
         .on_stop(|why| async move { println!("graceful stop: {why}") })
         .run(|sup| async move {
