@@ -173,8 +173,7 @@ pub use lockout::{
     LockoutStats,
 };
 pub use queue::{
-    DualQueue, GetError, PutError, PutPermit, QueueClosed, QueueStats,
-    TaskDoneError, TryPutError,
+    DualQueue, GetError, PutError, PutPermit, QueueClosed, QueueStats, TaskDoneError, TryPutError,
 };
 pub use semaphore::{
     AcquireError, OwnedSemaphorePermit, Priority, PrioritySemaphore, SemaphorePermit,
