@@ -89,7 +89,9 @@
 //!   (through `async-signal`; Unix, and Ctrl-C only on Windows).
 //! - `tracing`: a span per scope child (`scope.child`) and supervised task
 //!   (`supervisor.child`), named by `spawn_named`, with events when it is spawned, started,
-//!   finished, panicked or cancelled. Compiled out without the feature.
+//!   finished, panicked or cancelled, and a `supervisor` span around each
+//!   `Supervisor::run` (started, then finished, failed or cancelled). Compiled out without the
+//!   feature.
 //!
 //! # Runtime support
 //!

@@ -1,5 +1,6 @@
 //! Names for scope and supervisor children and, with the `tracing` feature, the span of each
-//! child and its events (`spawned`, `started`, `finished`, `panicked`, `cancelled`). Without
+//! child and its events (`spawned`, `started`, `finished`, `panicked`, `cancelled`), and the
+//! span of a supervisor's run. Without
 //! the feature only the label is left, and the names given to `spawn_named` are dropped.
 
 use std::borrow::Cow;
@@ -33,7 +34,7 @@ impl Label {
 }
 
 #[cfg(feature = "tracing")]
-pub(crate) use traced::Traced;
+pub(crate) use traced::{Traced, supervisor_run};
 
 #[cfg(feature = "tracing")]
 mod traced {
@@ -50,6 +51,39 @@ mod traced {
     const SPAWNED: u8 = 0;
     const RUNNING: u8 = 1;
     const ENDED: u8 = 2;
+
+    /// Records the life of one [`Supervisor::run`](crate::Supervisor::run) in a `supervisor`
+    /// span: `started` at the first poll, then `finished`, `failed` (with the error) or
+    /// `cancelled` (the run future dropped before it ended). The children's spans and the
+    /// body's own events nest in it.
+    pub(crate) fn supervisor_run<T, F>(
+        run: F,
+    ) -> impl Future<Output = Result<T, crate::SupervisorError>> + Send
+    where
+        F: Future<Output = Result<T, crate::SupervisorError>> + Send,
+    {
+        /// Records `cancelled` if the run is dropped before it ended.
+        struct Ending(Option<tracing::Span>);
+        impl Drop for Ending {
+            fn drop(&mut self) {
+                if let Some(span) = self.0.take() {
+                    tracing::debug!(target: TARGET, parent: &span, "cancelled");
+                }
+            }
+        }
+        let span = tracing::debug_span!(target: TARGET, "supervisor");
+        async move {
+            let mut ending = Ending(Some(span.clone()));
+            tracing::debug!(target: TARGET, parent: &span, "started");
+            let out = tracing::Instrument::instrument(run, span.clone()).await;
+            ending.0 = None;
+            match &out {
+                Ok(_) => tracing::debug!(target: TARGET, parent: &span, "finished"),
+                Err(e) => tracing::debug!(target: TARGET, parent: &span, error = %e, "failed"),
+            }
+            out
+        }
+    }
 
     /// A child's future (`Some(output)`, or `None` when the scope's token stopped it) inside
     /// its span, which records the steps of its life.

@@ -1,6 +1,7 @@
 //! With the `tracing` feature, each scope child has a `scope.child` span and each supervised
 //! task a `supervisor.child` span, carrying the name given to `spawn_named`, with an event for
-//! each step of its life: `spawned`, `started`, then `finished`, `panicked` or `cancelled`.
+//! each step of its life: `spawned`, `started`, then `finished`, `panicked` or `cancelled`; a
+//! supervisor's run has a `supervisor` span of its own.
 #![cfg(feature = "tracing")]
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -188,5 +189,70 @@ fn unnamed_children_have_spans_without_a_name() {
         assert_eq!(spans[0].name, "scope.child");
         assert_eq!(spans[0].field("task.name"), None);
         assert_eq!(spans[0].events, ["spawned", "started", &marker, "finished"]);
+    });
+}
+
+/// The `supervisor` span of the run whose body recorded `marker`.
+fn supervisor_span(recorder: &SpanRecorder, marker: &str) -> RecordedSpan {
+    let spans: Vec<_> = recorder
+        .spans()
+        .into_iter()
+        .filter(|s| s.name == "supervisor" && s.events.iter().any(|e| e == marker))
+        .collect();
+    assert_eq!(
+        spans.len(),
+        1,
+        "one supervisor span with {marker}: {spans:?}"
+    );
+    spans.into_iter().next().unwrap()
+}
+
+#[test]
+fn a_supervisor_run_has_its_own_span_from_started_to_finished_or_failed() {
+    let recorder = SpanRecorder::global();
+    each_runtime(|rt| {
+        let recorder = recorder.clone();
+        async move {
+            let ok = unique("supervisor-ok", &rt);
+            let marker = ok.clone();
+            let out = Supervisor::with_runtime(rt.clone())
+                .run(move |_| async move {
+                    tracing::info!("{marker}");
+                    Ok::<_, std::io::Error>(7)
+                })
+                .await;
+            assert_eq!(out.unwrap(), 7);
+            let span = supervisor_span(&recorder, &ok);
+            assert_eq!(span.target, "wrangle_task");
+            assert_eq!(span.events, ["started", ok.as_str(), "finished"]);
+
+            let failing = unique("supervisor-failed", &rt);
+            let marker = failing.clone();
+            let out = Supervisor::with_runtime(rt.clone())
+                .run(move |_| async move {
+                    tracing::info!("{marker}");
+                    Err::<(), _>(std::io::Error::other("boom"))
+                })
+                .await;
+            assert!(out.is_err());
+            let span = supervisor_span(&recorder, &failing);
+            assert_eq!(span.events, ["started", failing.as_str(), "failed"]);
+
+            // A run dropped before it ends is recorded as cancelled.
+            let dropped = unique("supervisor-dropped", &rt);
+            let marker = dropped.clone();
+            let mut run = Box::pin(
+                Supervisor::with_runtime(rt.clone()).run(move |_| async move {
+                    tracing::info!("{marker}");
+                    std::future::pending::<Result<(), std::io::Error>>().await
+                }),
+            );
+            let waker = std::task::Waker::noop();
+            let mut cx = std::task::Context::from_waker(waker);
+            assert!(run.as_mut().poll(&mut cx).is_pending());
+            drop(run);
+            let span = supervisor_span(&recorder, &dropped);
+            assert_eq!(span.events, ["started", dropped.as_str(), "cancelled"]);
+        }
     });
 }

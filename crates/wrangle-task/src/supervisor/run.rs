@@ -342,9 +342,11 @@ impl<R: Runtime> Supervisor<R> {
         T: Send + 'static,
         E: Into<BoxError> + Send + 'static,
     {
-        SupervisorRun {
-            inner: Box::pin(drive(self, body)),
-        }
+        #[cfg(feature = "tracing")]
+        let inner = Box::pin(crate::trace::supervisor_run(drive(self, body)));
+        #[cfg(not(feature = "tracing"))]
+        let inner = Box::pin(drive(self, body));
+        SupervisorRun { inner }
     }
 }
 
