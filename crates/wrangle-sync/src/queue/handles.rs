@@ -17,7 +17,7 @@ use super::{
 };
 
 /// The sending half of a [`DualQueue`], from [`DualQueue::split`]: puts of every form, and
-/// (with the `sink` feature) a [`futures_sink::Sink`].
+/// (with the `sink` feature) a `futures_sink::Sink`.
 ///
 /// Clones count: when the last sender is dropped the queue [closes](DualQueue::close), so
 /// receivers drain what is left and then see the end (async-channel's `Sender`).
