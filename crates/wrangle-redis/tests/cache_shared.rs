@@ -145,9 +145,21 @@ fn cache_time_to_live_holds_on_both_tiers() {
                     "an expired copy was served"
                 );
             } else {
-                // Real time: once the time to live has passed, the value is loaded again.
+                // Real time: once the time to live has passed, the value is loaded again,
+                // eventually: Redis's copy was set a little after the local deadline was
+                // taken, so for the send's latency (long on a loaded machine; found by xtask
+                // stress, seed 710012) Redis may still serve "v1".
                 rt.sleep(ttl).await;
-                assert_eq!(get().await.unwrap(), "v2");
+                let mut got = get().await.unwrap();
+                for _ in 0..500 {
+                    if got == "v2" {
+                        break;
+                    }
+                    assert_eq!(got, "v1");
+                    rt.sleep(Duration::from_millis(10)).await;
+                    got = get().await.unwrap();
+                }
+                assert_eq!(got, "v2", "reloaded after the time to live");
                 assert_eq!(loads.load(Ordering::SeqCst), 2);
             }
         }
