@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use redis::AsyncConnectionConfig;
-use redis::aio::MultiplexedConnection;
+use redis::aio::{ConnectionLike, MultiplexedConnection};
+use redis::{AsyncConnectionConfig, Cmd, Pipeline, RedisFuture, Value};
 use wrangle_rt::{DefaultRuntime, Runtime, VirtualRuntime};
 
 use crate::{MAX_DURATION, RedisError, RedisErrorKind};
@@ -27,10 +27,24 @@ use crate::{MAX_DURATION, RedisError, RedisErrorKind};
 /// Timeouts run on the wrangle runtime's timer and on redis-rs's (real time): on the virtual
 /// runtime, the clock is held while a call is in flight, since the server's I/O is real.
 ///
-/// A Redis Cluster is not supported by this version (one connection to one node); a managed
-/// Redis with one endpoint (a primary with replicas behind a proxy or a failover address) is:
-/// point the URL at its endpoint. TLS (`rediss://`) needs redis-rs's TLS features, which this
-/// crate does not enable yet.
+/// # Which servers
+///
+/// - **One server, or a managed Redis with one endpoint** (a primary with replicas behind a
+///   proxy or a failover address): [`Redis::open`] / [`Redis::builder`] with its URL.
+/// - **TLS** (feature `tls`): a `rediss://` URL. The server's certificate is checked against
+///   the system's root certificates, or against
+///   `tls_root_certificate` for a private CA; a client
+///   certificate (mutual TLS) is set with
+///   `tls_client_certificate`.
+/// - **Redis Cluster** (feature `cluster`): `Redis::cluster_builder` with one or more nodes'
+///   URLs (`rediss://` for TLS). Each call goes to the node that owns its key's slot, and
+///   redirections (`MOVED`, `ASK`) are followed. Every primitive of this crate touches one
+///   key per call, except [`RedisLease`](crate::RedisLease), whose fence counter lives at
+///   `<key>:fence`: in a cluster its key needs a hash tag (`{jobs}:leader`), checked before
+///   anything is sent.
+///
+/// A managed service's "cluster mode" endpoint (a configuration endpoint that answers
+/// `CLUSTER SLOTS`) is a cluster: give it to `Redis::cluster_builder` as the one node.
 ///
 /// # Examples
 ///
@@ -63,7 +77,9 @@ impl<R: Runtime> Clone for Redis<R> {
 
 struct Inner<R> {
     rt: R,
-    client: redis::Client,
+    target: Target,
+    /// The server (or the cluster's first nodes) as configured, for `Debug`.
+    servers: String,
     call_timeout: Duration,
     connect_timeout: Duration,
     reconnect_delay: Duration,
@@ -75,9 +91,57 @@ struct Inner<R> {
     connects: AtomicU64,
 }
 
+/// Where the calls go. Built once per handle, so the size difference does not matter.
+#[allow(clippy::large_enum_variant)]
+enum Target {
+    Node(redis::Client),
+    #[cfg(feature = "cluster")]
+    Cluster(redis::cluster::ClusterClient),
+}
+
+/// One open connection: to a server, or to a cluster (one connection per node, routed by
+/// key slot). Cheap to clone; every call of a handle shares it.
+#[derive(Clone)]
+pub(crate) enum Connection {
+    Node(MultiplexedConnection),
+    #[cfg(feature = "cluster")]
+    Cluster(redis::cluster_async::ClusterConnection),
+}
+
+impl ConnectionLike for Connection {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Connection::Node(c) => c.req_packed_command(cmd),
+            #[cfg(feature = "cluster")]
+            Connection::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Connection::Node(c) => c.req_packed_commands(pipeline, offset, count),
+            #[cfg(feature = "cluster")]
+            Connection::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Connection::Node(c) => c.get_db(),
+            #[cfg(feature = "cluster")]
+            Connection::Cluster(c) => c.get_db(),
+        }
+    }
+}
+
 #[derive(Default)]
 struct Conn {
-    current: Option<(u64, MultiplexedConnection)>,
+    current: Option<(u64, Connection)>,
     generation: u64,
     /// No new connection attempt before this instant (after a failed one).
     retry_at: Option<Instant>,
@@ -102,8 +166,9 @@ pub struct RedisStats {
     pub connects: u64,
 }
 
-/// The configuration of a [`Redis`] handle was invalid: an unparsable URL, or a timeout that
-/// is zero or longer than [`MAX_DURATION`].
+/// The configuration of a [`Redis`] handle was invalid: an unparsable URL, a `rediss://` URL
+/// without the `tls` feature, an unreadable certificate, a cluster without nodes, or a
+/// timeout that is zero or longer than [`MAX_DURATION`].
 #[derive(Debug, Clone)]
 pub struct InvalidRedisConfig {
     message: String,
@@ -139,11 +204,34 @@ impl std::error::Error for InvalidRedisConfig {}
 #[derive(Debug)]
 #[must_use = "a builder does nothing until built"]
 pub struct RedisBuilder<R: Runtime = DefaultRuntime> {
-    url: String,
+    /// One URL for a server; the first nodes' URLs for a cluster.
+    urls: Vec<String>,
+    cluster: bool,
     rt: Option<R>,
     call_timeout: Duration,
     connect_timeout: Duration,
     reconnect_delay: Duration,
+    #[cfg(feature = "tls")]
+    tls: Tls,
+}
+
+/// Certificates for TLS beyond the system's root certificates.
+#[cfg(feature = "tls")]
+#[derive(Default)]
+struct Tls {
+    root: Option<Vec<u8>>,
+    client: Option<(Vec<u8>, Vec<u8>)>,
+}
+
+#[cfg(feature = "tls")]
+impl fmt::Debug for Tls {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never the key's bytes.
+        f.debug_struct("Tls")
+            .field("root_certificate", &self.root.is_some())
+            .field("client_certificate", &self.client.is_some())
+            .finish()
+    }
 }
 
 impl Redis {
@@ -174,12 +262,51 @@ impl Redis {
     /// A builder for a handle to the server at `url`; see [`RedisBuilder`].
     pub fn builder(url: &str) -> RedisBuilder {
         RedisBuilder {
-            url: url.to_owned(),
+            urls: vec![url.to_owned()],
+            cluster: false,
             rt: None,
             call_timeout: Duration::from_secs(1),
             connect_timeout: Duration::from_secs(2),
             reconnect_delay: Duration::from_millis(100),
+            #[cfg(feature = "tls")]
+            tls: Tls::default(),
         }
+    }
+
+    /// A builder for a handle to a Redis Cluster (feature `cluster`), given one or more of
+    /// its nodes' URLs (`redis://host:port` or, with the `tls` feature, `rediss://`). The
+    /// rest of the cluster is discovered from them (`CLUSTER SLOTS`) when the first call
+    /// connects; each call then goes to the node that owns its key's slot, following
+    /// `MOVED` and `ASK` redirections.
+    ///
+    /// The nodes must agree on user name and password. A managed service's configuration
+    /// endpoint is one node. See [`Redis`] for the one primitive whose keys need a hash tag.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wrangle_redis::Redis;
+    ///
+    /// wrangle_rt::VirtualRuntime::new().block_on(async {
+    ///     let redis = Redis::cluster_builder(["redis://10.0.0.1:7000", "redis://10.0.0.2:7000"])
+    ///         .build()
+    ///         .unwrap();
+    ///     assert_eq!(redis.stats().connects, 0); // nothing connects before the first call
+    ///     // A cluster needs at least one node.
+    ///     assert!(Redis::cluster_builder(Vec::<String>::new()).build().is_err());
+    /// });
+    /// ```
+    #[cfg(feature = "cluster")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "cluster")))]
+    pub fn cluster_builder<I>(nodes: I) -> RedisBuilder
+    where
+        I: IntoIterator,
+        I::Item: AsRef<str>,
+    {
+        let mut builder = Redis::builder("");
+        builder.urls = nodes.into_iter().map(|n| n.as_ref().to_owned()).collect();
+        builder.cluster = true;
+        builder
     }
 }
 
@@ -195,12 +322,52 @@ impl<R: Runtime> RedisBuilder<R> {
     /// Runs the handle's timers on `rt` instead of [`DefaultRuntime::current`].
     pub fn runtime<R2: Runtime>(self, rt: R2) -> RedisBuilder<R2> {
         RedisBuilder {
-            url: self.url,
+            urls: self.urls,
+            cluster: self.cluster,
             rt: Some(rt),
             call_timeout: self.call_timeout,
             connect_timeout: self.connect_timeout,
             reconnect_delay: self.reconnect_delay,
+            #[cfg(feature = "tls")]
+            tls: self.tls,
         }
+    }
+
+    /// Trusts only this root certificate (PEM) for `rediss://` servers, instead of the
+    /// system's root certificates: for a server whose certificate a private CA signed
+    /// (feature `tls`). The certificate is parsed when the handle is built.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wrangle_redis::Redis;
+    ///
+    /// wrangle_rt::VirtualRuntime::new().block_on(async {
+    ///     // Not a certificate: refused when the handle is built.
+    ///     let built = Redis::builder("rediss://redis.internal:6380/")
+    ///         .tls_root_certificate(b"not a certificate".to_vec())
+    ///         .build();
+    ///     assert!(built.is_err());
+    /// });
+    /// ```
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    pub fn tls_root_certificate(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.tls.root = Some(pem.into());
+        self
+    }
+
+    /// Presents this client certificate and private key (both PEM) to `rediss://` servers
+    /// that ask for one (mutual TLS; `tls-auth-clients yes` in `redis.conf`; feature `tls`).
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    pub fn tls_client_certificate(
+        mut self,
+        certificate_pem: impl Into<Vec<u8>>,
+        key_pem: impl Into<Vec<u8>>,
+    ) -> Self {
+        self.tls.client = Some((certificate_pem.into(), key_pem.into()));
+        self
     }
 
     /// The longest wait for one reply (default 1 s). A call that gets no answer in time fails
@@ -228,8 +395,9 @@ impl<R: Runtime> RedisBuilder<R> {
     ///
     /// # Errors
     ///
-    /// [`InvalidRedisConfig`] if redis-rs cannot parse the URL, or a timeout is zero or
-    /// longer than [`MAX_DURATION`] (the reconnect delay may be zero).
+    /// [`InvalidRedisConfig`] if redis-rs cannot parse a URL, a URL is `rediss://` without
+    /// the `tls` feature, a certificate is not PEM, a cluster has no node, or a timeout is
+    /// zero or longer than [`MAX_DURATION`] (the reconnect delay may be zero).
     ///
     /// # Panics
     ///
@@ -252,9 +420,13 @@ impl<R: Runtime> RedisBuilder<R> {
         if self.reconnect_delay > MAX_DURATION {
             return Err(invalid("reconnect delay longer than MAX_DURATION"));
         }
-        let client = redis::Client::open(self.url.as_str()).map_err(|e| InvalidRedisConfig {
-            message: e.to_string(),
-        })?;
+        let target = self.target()?;
+        let servers = self
+            .urls
+            .iter()
+            .map(|u| redact(u))
+            .collect::<Vec<_>>()
+            .join(", ");
         let rt = match self.rt {
             Some(rt) => rt,
             None => current(),
@@ -262,7 +434,8 @@ impl<R: Runtime> RedisBuilder<R> {
         Ok(Redis {
             inner: Arc::new(Inner {
                 rt,
-                client,
+                target,
+                servers,
                 call_timeout: self.call_timeout,
                 connect_timeout: self.connect_timeout,
                 reconnect_delay: self.reconnect_delay,
@@ -275,6 +448,123 @@ impl<R: Runtime> RedisBuilder<R> {
             }),
         })
     }
+
+    /// The redis-rs client for the configured server or cluster.
+    fn target(&self) -> Result<Target, InvalidRedisConfig> {
+        let invalid = |message: String| InvalidRedisConfig { message };
+        for url in &self.urls {
+            let scheme = url.split("://").next().unwrap_or_default();
+            if !cfg!(feature = "tls") && (scheme == "rediss" || scheme == "valkeys") {
+                return Err(invalid(format!(
+                    "{scheme}:// (TLS) needs wrangle-redis's `tls` feature"
+                )));
+            }
+        }
+        #[cfg(feature = "tls")]
+        let certificates = self.tls_certificates()?;
+        if self.cluster {
+            #[cfg(feature = "cluster")]
+            {
+                if self.urls.is_empty() {
+                    return Err(invalid(
+                        "a cluster needs at least one node's URL".to_owned(),
+                    ));
+                }
+                // The response timeout is also redis-rs's bound on a whole request, retries
+                // and redirections included: on the virtual runtime (whose clock is held
+                // during a call) it is what ends a call to a dead node.
+                let builder =
+                    redis::cluster::ClusterClientBuilder::new(self.urls.iter().map(String::as_str))
+                        .connection_timeout(self.connect_timeout)
+                        .response_timeout(self.call_timeout);
+                #[cfg(feature = "tls")]
+                let builder = match certificates {
+                    Some(c) => builder.certs(c),
+                    None => builder,
+                };
+                let client = builder.build().map_err(|e| invalid(e.to_string()))?;
+                return Ok(Target::Cluster(client));
+            }
+        }
+        let url = self.urls.first().map_or("", String::as_str);
+        #[cfg(feature = "tls")]
+        if let Some(certificates) = certificates {
+            let client = redis::Client::build_with_tls(url, certificates)
+                .map_err(|e| invalid(e.to_string()))?;
+            return Ok(Target::Node(client));
+        }
+        let client = redis::Client::open(url).map_err(|e| invalid(e.to_string()))?;
+        Ok(Target::Node(client))
+    }
+
+    /// The certificates set on the builder, checked as PEM; `None` when none was set (the
+    /// system's root certificates then). Also makes sure rustls has a crypto provider.
+    #[cfg(feature = "tls")]
+    fn tls_certificates(&self) -> Result<Option<redis::TlsCertificates>, InvalidRedisConfig> {
+        // redis-rs builds its TLS configuration with rustls's process-wide default provider.
+        // With ring as the only provider compiled in, rustls would pick it by itself; if the
+        // application compiled in another one too and installed none, ring is installed here
+        // rather than letting the first connection panic. An error means another thread
+        // installed one meanwhile, which is as good.
+        if rustls::crypto::CryptoProvider::get_default().is_none() {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+        }
+        let invalid = |what: &str| InvalidRedisConfig {
+            message: format!("{what} is not a PEM certificate (or key)"),
+        };
+        let Tls { root, client } = &self.tls;
+        if root.is_none() && client.is_none() {
+            return Ok(None);
+        }
+        if let Some(root) = root
+            && !is_pem(root, "CERTIFICATE")
+        {
+            return Err(invalid("the TLS root certificate"));
+        }
+        if let Some((certificate, key)) = client {
+            if !is_pem(certificate, "CERTIFICATE") {
+                return Err(invalid("the TLS client certificate"));
+            }
+            if !is_pem(key, "PRIVATE KEY") {
+                return Err(invalid("the TLS client key"));
+            }
+        }
+        Ok(Some(redis::TlsCertificates {
+            client_tls: client
+                .as_ref()
+                .map(|(certificate, key)| redis::ClientTlsConfig {
+                    client_cert: certificate.clone(),
+                    client_key: key.clone(),
+                }),
+            root_cert: root.clone(),
+        }))
+    }
+}
+
+/// `url` without its user name and password (`redis://***@host:port/`), for `Debug`.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}***{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Whether `bytes` hold a PEM block whose label ends with `label` (`CERTIFICATE`, or
+/// `PRIVATE KEY` for the PKCS#8, RSA and EC key labels). redis-rs parses the blocks when it
+/// connects; this catches a wrong file (a DER file, a path passed as bytes) when the handle
+/// is built.
+#[cfg(feature = "tls")]
+fn is_pem(bytes: &[u8], label: &str) -> bool {
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return false;
+    };
+    text.lines().any(|line| {
+        line.strip_prefix("-----BEGIN ")
+            .and_then(|rest| rest.strip_suffix("-----"))
+            .is_some_and(|l| l.ends_with(label))
+    })
 }
 
 impl<R: Runtime> Redis<R> {
@@ -307,7 +597,7 @@ impl<R: Runtime> Redis<R> {
     /// means the server is unreachable drops the connection so that the next call reconnects.
     pub(crate) async fn call<T, F, Fut>(&self, request: F) -> Result<T, RedisError>
     where
-        F: FnOnce(MultiplexedConnection) -> Fut,
+        F: FnOnce(Connection) -> Fut,
         Fut: Future<Output = redis::RedisResult<T>>,
     {
         // The server's I/O is real: on virtual time, hold the clock while the call is in
@@ -361,7 +651,16 @@ impl<R: Runtime> Redis<R> {
         }
     }
 
-    async fn connection(&self) -> Result<(u64, MultiplexedConnection), RedisError> {
+    /// Whether this handle talks to a Redis Cluster.
+    pub(crate) fn is_cluster(&self) -> bool {
+        match self.inner.target {
+            Target::Node(_) => false,
+            #[cfg(feature = "cluster")]
+            Target::Cluster(_) => true,
+        }
+    }
+
+    async fn connection(&self) -> Result<(u64, Connection), RedisError> {
         let i = &self.inner;
         {
             let conn = self.lock();
@@ -375,12 +674,23 @@ impl<R: Runtime> Redis<R> {
                 ));
             }
         }
-        let config = AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(i.connect_timeout))
-            .set_response_timeout(Some(i.call_timeout));
-        let attempt = i
-            .client
-            .get_multiplexed_async_connection_with_config(&config);
+        let attempt = async {
+            match &i.target {
+                Target::Node(client) => {
+                    let config = AsyncConnectionConfig::new()
+                        .set_connection_timeout(Some(i.connect_timeout))
+                        .set_response_timeout(Some(i.call_timeout));
+                    client
+                        .get_multiplexed_async_connection_with_config(&config)
+                        .await
+                        .map(Connection::Node)
+                }
+                #[cfg(feature = "cluster")]
+                Target::Cluster(client) => {
+                    client.get_async_connection().await.map(Connection::Cluster)
+                }
+            }
+        };
         let result = match i.rt.timeout(i.connect_timeout, attempt).await {
             Ok(Ok(c)) => Ok(c),
             Ok(Err(e)) => Err(RedisError::from_client(e)),
@@ -414,7 +724,8 @@ impl<R: Runtime> Redis<R> {
 impl<R: Runtime> fmt::Debug for Redis<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Redis")
-            .field("server", &self.inner.client.get_connection_info().addr())
+            .field("server", &self.inner.servers)
+            .field("cluster", &self.is_cluster())
             .field("call_timeout", &self.inner.call_timeout)
             .field("stats", &self.stats())
             .finish_non_exhaustive()

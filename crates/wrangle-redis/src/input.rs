@@ -35,6 +35,18 @@ pub(crate) fn full_key(prefix: &[u8], key: &[u8]) -> Result<Vec<u8>, RedisError>
     Ok(full)
 }
 
+/// Whether `key` has a Redis Cluster hash tag: a `{` followed later by a `}` with at least
+/// one byte between them (the first such pair decides the key's slot).
+pub(crate) fn has_hash_tag(key: &[u8]) -> bool {
+    let Some(open) = key.iter().position(|&b| b == b'{') else {
+        return false;
+    };
+    key[open + 1..]
+        .iter()
+        .position(|&b| b == b'}')
+        .is_some_and(|close| close > 0)
+}
+
 /// A duration as whole milliseconds for `PX`/`PEXPIRE`, rounded up (never zero).
 pub(crate) fn millis(d: Duration) -> Result<u64, RedisError> {
     check_duration(d)?;
@@ -57,4 +69,20 @@ pub(crate) fn check_duration(d: Duration) -> Result<(), RedisError> {
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::has_hash_tag;
+
+    #[test]
+    fn hash_tags_as_redis_cluster_reads_them() {
+        assert!(has_hash_tag(b"{jobs}:leader"));
+        assert!(has_hash_tag(b"lease:{a}"));
+        assert!(has_hash_tag(b"x{{y}")); // the tag is "{y"
+        assert!(!has_hash_tag(b"jobs:leader"));
+        assert!(!has_hash_tag(b"{}jobs")); // empty: the whole key is hashed
+        assert!(!has_hash_tag(b"{jobs"));
+        assert!(!has_hash_tag(b"jobs}{"));
+    }
 }

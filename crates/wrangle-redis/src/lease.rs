@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use wrangle_rt::{CancellationToken, JoinHandle, Runtime};
 
 use crate::future::{LeaseAcquire, LeaseLost, LeaseRelease, LeaseTryAcquire};
-use crate::input::{full_key, millis};
+use crate::input::{full_key, has_hash_tag, millis};
 use crate::{Redis, RedisError, RedisErrorKind};
 
 /// Takes the lease if free: {1, fencing token} or {0, milliseconds it is still held}.
@@ -61,7 +61,10 @@ pub(crate) static RELEASE: LazyLock<redis::Script> = LazyLock::new(|| {
 ///   live). A holder killed outright is replaced once its lease expires.
 ///
 /// The key is used as is (no prefix); the token counter lives at `<key>:fence` and is never
-/// deleted, so tokens keep growing across releases.
+/// deleted, so tokens keep growing across releases. On a
+/// Redis Cluster (`Redis::cluster_builder`) the key needs a hash tag (`{jobs}:leader`)
+/// so that both live in one slot; a key without one is refused with
+/// [`RedisErrorKind::InvalidKey`] before anything is sent.
 ///
 /// # Examples
 ///
@@ -155,7 +158,7 @@ impl<R: Runtime> RedisLease<R> {
         let redis = redis.clone();
         let key = full_key(b"", key.as_ref());
         LeaseTryAcquire::new(async move {
-            let (key, ttl_ms) = checked(key, ttl)?;
+            let (key, ttl_ms) = checked(&redis, key, ttl)?;
             Ok(attempt(&redis, key, ttl, ttl_ms).await?.ok())
         })
     }
@@ -186,7 +189,7 @@ impl<R: Runtime> RedisLease<R> {
         let redis = redis.clone();
         let key = full_key(b"", key.as_ref());
         LeaseAcquire::new(async move {
-            let (key, ttl_ms) = checked(key, ttl)?;
+            let (key, ttl_ms) = checked(&redis, key, ttl)?;
             loop {
                 match attempt(&redis, key.clone(), ttl, ttl_ms).await? {
                     Ok(lease) => return Ok(lease),
@@ -299,8 +302,21 @@ impl<R: Runtime> Drop for RedisLease<R> {
     }
 }
 
-fn checked(key: Result<Vec<u8>, RedisError>, ttl: Duration) -> Result<(Vec<u8>, u64), RedisError> {
+fn checked<R: Runtime>(
+    redis: &Redis<R>,
+    key: Result<Vec<u8>, RedisError>,
+    ttl: Duration,
+) -> Result<(Vec<u8>, u64), RedisError> {
     let key = key?;
+    // The acquire script touches the key and `<key>:fence`: in a cluster both must live in
+    // one slot, which only a hash tag guarantees (`{tag}` hashes both to the tag's slot).
+    if redis.is_cluster() && !has_hash_tag(&key) {
+        return Err(RedisError::new(
+            RedisErrorKind::InvalidKey,
+            "in a Redis Cluster a lease key needs a hash tag (such as `{jobs}:leader`), so that \
+             its fence counter `<key>:fence` lives in the same slot",
+        ));
+    }
     let ttl_ms = millis(ttl)?;
     if ttl_ms < 3 {
         return Err(RedisError::new(

@@ -63,10 +63,11 @@
 //! - `runtime-tokio`, `runtime-smol`, `runtime-async-std`: forwarded to wrangle-rt.
 //!   redis-rs's smol driver is always built (it works under every runtime); `runtime-tokio`
 //!   adds its Tokio driver, used inside a Tokio context (ADR 0100).
+//! - `tls`: `rediss://` URLs, private root certificates and client certificates (rustls
+//!   with the ring provider; ADR 0101).
+//! - `cluster`: `Redis::cluster_builder`, a Redis Cluster routed by key slot (ADR 0101).
 //!
-//! # Not supported yet
-//!
-//! Redis Cluster (one connection to one node is used) and TLS (`rediss://`).
+//! [`Redis`] says how to point a handle at one server, a managed Redis, TLS or a cluster.
 
 #![forbid(unsafe_code)]
 #![doc(test(attr(deny(warnings))))]

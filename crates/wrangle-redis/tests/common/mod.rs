@@ -262,3 +262,381 @@ impl wrangle_timer::Schedule for Window {
         Some(self.first)
     }
 }
+
+/// A fresh directory under the system's temporary directory, removed on drop.
+pub struct TempDir(pub std::path::PathBuf);
+
+impl TempDir {
+    pub fn new(name: &str) -> TempDir {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!(
+            "wrangle-redis-{name}-{}-{n}-{}",
+            std::process::id(),
+            now_us()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn run(program: &str, args: &[&str], dir: &std::path::Path) {
+    let out = Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .output();
+    let out = match out {
+        Ok(out) => out,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            panic!(
+                "{program} is not installed: the TLS and cluster tests need it (apt-get install {})",
+                if program == "openssl" {
+                    "openssl"
+                } else {
+                    "redis-server"
+                }
+            )
+        }
+        Err(e) => panic!("could not run {program}: {e}"),
+    };
+    assert!(
+        out.status.success(),
+        "{program} {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Certificates made with `openssl` for one test: a CA, a server certificate for
+/// 127.0.0.1 and localhost, and a client certificate, all signed by the CA; PEM files in
+/// `dir`.
+pub struct Certificates {
+    pub dir: TempDir,
+}
+
+impl Certificates {
+    pub fn new() -> Certificates {
+        let dir = TempDir::new("tls");
+        let d = dir.0.as_path();
+        std::fs::write(
+            d.join("server.ext"),
+            "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
+        )
+        .unwrap();
+        std::fs::write(d.join("client.ext"), "extendedKeyUsage=clientAuth\n").unwrap();
+        run(
+            "openssl",
+            &[
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.crt",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=wrangle test CA",
+            ],
+            d,
+        );
+        for who in ["server", "client"] {
+            let (key, csr, crt, ext) = (
+                format!("{who}.key"),
+                format!("{who}.csr"),
+                format!("{who}.crt"),
+                format!("{who}.ext"),
+            );
+            let subject = format!(
+                "/CN={}",
+                if who == "server" {
+                    "localhost"
+                } else {
+                    "wrangle test client"
+                }
+            );
+            run(
+                "openssl",
+                &[
+                    "req", "-newkey", "rsa:2048", "-nodes", "-keyout", &key, "-out", &csr, "-subj",
+                    &subject,
+                ],
+                d,
+            );
+            run(
+                "openssl",
+                &[
+                    "x509",
+                    "-req",
+                    "-in",
+                    &csr,
+                    "-CA",
+                    "ca.crt",
+                    "-CAkey",
+                    "ca.key",
+                    "-CAcreateserial",
+                    "-out",
+                    &crt,
+                    "-days",
+                    "2",
+                    "-extfile",
+                    &ext,
+                ],
+                d,
+            );
+        }
+        Certificates { dir }
+    }
+
+    pub fn path(&self, file: &str) -> String {
+        self.dir.0.join(file).to_str().unwrap().to_owned()
+    }
+
+    pub fn pem(&self, file: &str) -> Vec<u8> {
+        std::fs::read(self.dir.0.join(file)).unwrap()
+    }
+}
+
+/// Waits until something listens on the loopback `port` (a TLS server cannot be pinged in
+/// plain text), failing if `child` exits.
+fn wait_listening(port: u16, child: &mut Child) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("redis-server exited at start ({status}); port {port} taken?");
+        }
+        assert!(
+            Instant::now() < deadline,
+            "redis-server did not listen on {port}"
+        );
+        #[allow(clippy::disallowed_methods)]
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A `redis-server` that speaks only TLS, with `certs`' server certificate; it asks
+/// clients for a certificate signed by the CA when `client_certificates` is true.
+pub struct TlsServer {
+    pub port: u16,
+    child: Kill,
+}
+
+impl TlsServer {
+    pub fn start(certs: &Certificates, client_certificates: bool) -> TlsServer {
+        let port = free_port();
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                "0",
+                "--tls-port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--tls-cert-file",
+                &certs.path("server.crt"),
+                "--tls-key-file",
+                &certs.path("server.key"),
+                "--tls-ca-cert-file",
+                &certs.path("ca.crt"),
+                "--tls-auth-clients",
+                if client_certificates { "yes" } else { "no" },
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn();
+        let mut child = match child {
+            Ok(child) => child,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => panic!("{}", install_hint()),
+            Err(e) => panic!("could not start redis-server: {e}"),
+        };
+        wait_listening(port, &mut child);
+        TlsServer {
+            port,
+            child: Kill(child),
+        }
+    }
+
+    /// `rediss://127.0.0.1:<port>/`.
+    pub fn url(&self) -> String {
+        format!("rediss://127.0.0.1:{}/", self.port)
+    }
+
+    /// The same port in plain text (which the server refuses to speak).
+    pub fn plain_url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    pub fn stop(&mut self) {
+        self.child.kill();
+    }
+}
+
+/// A Redis Cluster of three primaries (no replicas) on loopback ports, made with
+/// `redis-cli --cluster create`; every node killed on drop.
+pub struct Cluster {
+    pub ports: Vec<u16>,
+    nodes: Vec<Kill>,
+    _dir: TempDir,
+}
+
+/// A loopback port that is free, and whose cluster bus port (+10000) is too.
+fn free_cluster_port(taken: &[u16]) -> u16 {
+    loop {
+        let port = free_port();
+        if port < 50_000
+            && !taken.contains(&port)
+            && TcpListener::bind(("127.0.0.1", port + 10_000)).is_ok()
+        {
+            return port;
+        }
+    }
+}
+
+impl Cluster {
+    pub fn start() -> Cluster {
+        let dir = TempDir::new("cluster");
+        let mut ports = Vec::new();
+        let mut nodes = Vec::new();
+        for _ in 0..3 {
+            let port = free_cluster_port(&ports);
+            let child = Command::new("redis-server")
+                .args([
+                    "--port",
+                    &port.to_string(),
+                    "--bind",
+                    "127.0.0.1",
+                    "--cluster-enabled",
+                    "yes",
+                    "--cluster-config-file",
+                    &format!("nodes-{port}.conf"),
+                    "--cluster-node-timeout",
+                    "5000",
+                    // A dead node's slots go unserved; the others' keep being served.
+                    "--cluster-require-full-coverage",
+                    "no",
+                    "--dir",
+                    dir.0.to_str().unwrap(),
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                ])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn();
+            let mut child = match child {
+                Ok(child) => child,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => panic!("{}", install_hint()),
+                Err(e) => panic!("could not start redis-server: {e}"),
+            };
+            wait_listening(port, &mut child);
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while !ping(port) {
+                assert!(
+                    Instant::now() < deadline,
+                    "cluster node {port} did not answer PING"
+                );
+                #[allow(clippy::disallowed_methods)]
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            ports.push(port);
+            nodes.push(Kill(child));
+        }
+        let addresses: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+        let mut args = vec!["--cluster", "create"];
+        args.extend(addresses.iter().map(String::as_str));
+        args.extend(["--cluster-replicas", "0", "--cluster-yes"]);
+        run("redis-cli", &args, &dir.0);
+        // Every node must see every slot served before the cluster answers everywhere.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        for &port in &ports {
+            loop {
+                let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap();
+                let info: Option<String> = client
+                    .get_connection()
+                    .and_then(|mut c| redis::cmd("CLUSTER").arg("INFO").query(&mut c))
+                    .ok();
+                if info.is_some_and(|i| i.contains("cluster_state:ok")) {
+                    break;
+                }
+                assert!(Instant::now() < deadline, "the cluster did not come up");
+                #[allow(clippy::disallowed_methods)]
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        Cluster {
+            ports,
+            nodes,
+            _dir: dir,
+        }
+    }
+
+    /// The nodes' URLs.
+    pub fn urls(&self) -> Vec<String> {
+        self.ports
+            .iter()
+            .map(|p| format!("redis://127.0.0.1:{p}/"))
+            .collect()
+    }
+
+    /// How many keys each node holds (`DBSIZE`), in node order.
+    pub fn key_counts(&self) -> Vec<i64> {
+        self.ports
+            .iter()
+            .map(|p| {
+                let client = redis::Client::open(format!("redis://127.0.0.1:{p}/")).unwrap();
+                let mut c = client.get_connection().unwrap();
+                redis::cmd("DBSIZE").query(&mut c).unwrap()
+            })
+            .collect()
+    }
+
+    /// Kills one node (SIGKILL).
+    pub fn kill(&mut self, node: usize) {
+        self.nodes[node].kill();
+    }
+}
+
+impl Cluster {
+    /// The port of the primary that owns `key`'s slot (`CLUSTER KEYSLOT`, `CLUSTER SLOTS`).
+    pub fn port_of(&self, key: &str) -> u16 {
+        let client = redis::Client::open(self.urls()[0].as_str()).unwrap();
+        let mut c = client.get_connection().unwrap();
+        let slot: i64 = redis::cmd("CLUSTER")
+            .arg("KEYSLOT")
+            .arg(key)
+            .query(&mut c)
+            .unwrap();
+        let ranges: Vec<redis::Value> = redis::cmd("CLUSTER").arg("SLOTS").query(&mut c).unwrap();
+        for range in ranges {
+            let redis::Value::Array(range) = range else {
+                continue;
+            };
+            let int = |v: &redis::Value| match v {
+                redis::Value::Int(i) => *i,
+                other => panic!("unexpected CLUSTER SLOTS entry {other:?}"),
+            };
+            let (start, end) = (int(&range[0]), int(&range[1]));
+            let redis::Value::Array(primary) = &range[2] else {
+                panic!("no primary")
+            };
+            if (start..=end).contains(&slot) {
+                return u16::try_from(int(&primary[1])).unwrap();
+            }
+        }
+        panic!("slot {slot} is not served");
+    }
+}

@@ -1,0 +1,174 @@
+//! A real Redis Cluster (three primaries made with `redis-cli --cluster create`), on every
+//! runtime: every primitive with keys spread over all nodes, the lease's hash-tag rule, and
+//! a dead node's keys answered with a typed error, not a hang.
+#![cfg(feature = "cluster")]
+
+mod common;
+
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use common::{Cluster, unique};
+use wrangle_redis::{
+    Redis, RedisCache, RedisErrorKind, RedisLease, RedisLimitError, RedisLimiter, RedisLockout,
+    Utf8Codec,
+};
+use wrangle_rt::DefaultRuntime;
+use wrangle_rt::testing::each_runtime;
+
+fn cluster(rt: DefaultRuntime, urls: &[String], call_timeout: Duration) -> Redis<DefaultRuntime> {
+    Redis::cluster_builder(urls)
+        .runtime(rt)
+        .call_timeout(call_timeout)
+        .connect_timeout(Duration::from_secs(10))
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn cluster_serves_every_primitive_across_nodes() {
+    let nodes = Cluster::start();
+    let before = nodes.key_counts();
+    assert_eq!(before, [0, 0, 0]);
+    each_runtime(|rt| {
+        let urls = nodes.urls();
+        async move {
+            let redis = cluster(rt.clone(), &urls, Duration::from_secs(10));
+            // Limiter: 30 keys land on every node; each key's burst of 2 holds.
+            let limiter = RedisLimiter::builder(
+                redis.clone(),
+                NonZeroU32::new(1).unwrap(),
+                Duration::from_secs(3600),
+            )
+            .burst(NonZeroU32::new(2).unwrap())
+            .prefix(unique("cluster-limiter"))
+            .build()
+            .unwrap();
+            for k in 0..30 {
+                let key = format!("k{k}");
+                limiter.check(&key).await.unwrap();
+                limiter.check(&key).await.unwrap();
+                assert!(matches!(
+                    limiter.check(&key).await,
+                    Err(RedisLimitError::Limited { .. })
+                ));
+            }
+            // Lockouts on keys across the nodes.
+            let lockout = RedisLockout::new(redis.clone(), unique("cluster-lockout"));
+            for k in 0..10 {
+                lockout
+                    .lockout_for(format!("k{k}"), Duration::from_secs(60))
+                    .await
+                    .unwrap();
+                assert!(lockout.remaining(format!("k{k}")).await.unwrap().is_some());
+            }
+            // Shared cache: a second handle reads the first one's values.
+            let prefix = unique("cluster-cache");
+            let cache = |redis: Redis<DefaultRuntime>| {
+                RedisCache::<String, String, _, _>::builder(
+                    redis,
+                    Utf8Codec,
+                    Duration::from_secs(60),
+                )
+                .prefix(&prefix)
+                .build()
+                .unwrap()
+            };
+            let (first, second) = (
+                cache(redis.clone()),
+                cache(cluster(rt.clone(), &urls, Duration::from_secs(10))),
+            );
+            for k in 0..10 {
+                let key = format!("k{k}");
+                let v = first
+                    .get(key.clone(), || async { Ok::<_, String>("v".to_owned()) })
+                    .await
+                    .unwrap();
+                assert_eq!(v, "v");
+                let v = second
+                    .get(key, || async {
+                        Err::<String, _>("loaded twice".to_owned())
+                    })
+                    .await
+                    .unwrap();
+                assert_eq!(v, "v");
+            }
+            assert_eq!(second.stats().remote_hits, 10);
+            // A lease key with a hash tag: the key and its fence counter share a slot.
+            let key = format!("{{{}}}:leader", unique("cluster-lease"));
+            let ttl = Duration::from_secs(30);
+            let lease = RedisLease::try_acquire(&redis, &key, ttl)
+                .await
+                .unwrap()
+                .unwrap();
+            assert!(
+                RedisLease::try_acquire(&redis, &key, ttl)
+                    .await
+                    .unwrap()
+                    .is_none()
+            );
+            let token = lease.token();
+            assert!(lease.release().await.unwrap());
+            let again = RedisLease::try_acquire(&redis, &key, ttl)
+                .await
+                .unwrap()
+                .unwrap();
+            assert!(again.token() > token);
+            assert!(again.release().await.unwrap());
+            // Without one: refused before anything is sent.
+            let started = redis.stats().started;
+            let err = RedisLease::try_acquire(&redis, "plain:leader", ttl)
+                .await
+                .unwrap_err();
+            assert_eq!(err.kind(), RedisErrorKind::InvalidKey);
+            assert!(err.to_string().contains("hash tag"), "{err}");
+            assert_eq!(redis.stats().started, started);
+            let stats = redis.stats();
+            assert_eq!(stats.connects, 1, "{stats:?}");
+            assert_eq!(stats.failed + stats.timed_out, 0, "{stats:?}");
+        }
+    });
+    // Every node got some of the keys: the calls were routed by slot.
+    let after = nodes.key_counts();
+    assert!(after.iter().all(|&n| n > 0), "keys per node: {after:?}");
+}
+
+#[test]
+fn cluster_dead_node_is_a_typed_error() {
+    each_runtime(|rt| {
+        async move {
+            let mut nodes = Cluster::start();
+            let urls = nodes.urls();
+            let prefix = unique("cluster-dead");
+            // One key on the node that will die, one on a node that stays.
+            let (victim, keep) = (nodes.ports[2], nodes.ports[0]);
+            let key_on = |port: u16| {
+                (0..)
+                    .map(|i| format!("{prefix}k{i}"))
+                    .find(|k| nodes.port_of(k) == port)
+                    .unwrap()
+            };
+            let (doomed, alive) = (key_on(victim), key_on(keep));
+            let redis = cluster(rt.clone(), &urls, Duration::from_millis(500));
+            let lockout = RedisLockout::new(redis.clone(), "");
+            lockout
+                .lockout_for(&doomed, Duration::from_secs(60))
+                .await
+                .unwrap();
+            lockout
+                .lockout_for(&alive, Duration::from_secs(60))
+                .await
+                .unwrap();
+            nodes.kill(2);
+            // The dead node's key: a typed error, within the call timeout (no hang).
+            let err = lockout.remaining(&doomed).await.unwrap_err();
+            assert!(
+                matches!(
+                    err.kind(),
+                    RedisErrorKind::Unavailable | RedisErrorKind::TimedOut
+                ),
+                "{err}"
+            );
+        }
+    });
+}
