@@ -48,7 +48,9 @@
 //! - `full` (default): every crate of the suite.
 //! - `task`, `pool`, `timer`, `sync`, `cache`, `io`, `debounce`: one feature per crate.
 //! - `redis`: `wrangle-redis`, not part of `full`: it compiles redis-rs (with the Tokio crates
-//!   redis-rs always depends on) and is only useful with a Redis server.
+//!   redis-rs always depends on) and is only useful with a Redis server. `redis-tls` adds
+//!   `rediss://` (TLS, which most managed Redis services require) and `redis-cluster` a Redis
+//!   Cluster; each implies `redis`.
 //! - `signal`: graceful stop on SIGINT/SIGTERM in `task::Supervisor` and `task::Server`.
 //! - `tracing`: unhandled errors become `tracing` events, and pooled tasks, scope and
 //!   supervisor children and timer calls get spans with their life's events (names set with
