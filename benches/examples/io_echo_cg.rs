@@ -104,4 +104,5 @@ fn main() {
         loop_raw(&mut raw);
     }
     let _ = server.kill();
+    let _ = server.wait();
 }
