@@ -522,8 +522,10 @@ impl Cluster {
                     "yes",
                     "--cluster-config-file",
                     &format!("nodes-{port}.conf"),
+                    // Long enough that a starved node (a loaded test machine) is not
+                    // declared failed while the test runs.
                     "--cluster-node-timeout",
-                    "5000",
+                    "30000",
                     // A dead node's slots go unserved; the others' keep being served.
                     "--cluster-require-full-coverage",
                     "no",
@@ -569,7 +571,14 @@ impl Cluster {
                     .get_connection()
                     .and_then(|mut c| redis::cmd("CLUSTER").arg("INFO").query(&mut c))
                     .ok();
-                if info.is_some_and(|i| i.contains("cluster_state:ok")) {
+                // `cluster_state:ok`, and this node's slot map names all three primaries.
+                let slots = || -> Option<usize> {
+                    let mut c = client.get_connection().ok()?;
+                    let ranges: Vec<redis::Value> =
+                        redis::cmd("CLUSTER").arg("SLOTS").query(&mut c).ok()?;
+                    Some(ranges.len())
+                };
+                if info.is_some_and(|i| i.contains("cluster_state:ok")) && slots() == Some(3) {
                     break;
                 }
                 assert!(Instant::now() < deadline, "the cluster did not come up");
