@@ -8,7 +8,7 @@ mod common;
 use std::num::NonZeroU32;
 use std::time::Duration;
 
-use common::{Cluster, unique};
+use common::{Cluster, lease_round_trip, unique};
 use wrangle_redis::{
     Redis, RedisCache, RedisErrorKind, RedisLease, RedisLimitError, RedisLimiter, RedisLockout,
     Utf8Codec,
@@ -109,28 +109,10 @@ fn cluster_serves_every_primitive_across_nodes() {
             assert_eq!(second.stats().remote_hits, 10);
             // A lease key with a hash tag: the key and its fence counter share a slot.
             let key = format!("{{{}}}:leader", unique("cluster-lease"));
-            let ttl = Duration::from_secs(30);
-            let lease = RedisLease::try_acquire(&redis, &key, ttl)
-                .await
-                .unwrap()
-                .unwrap();
-            assert!(
-                RedisLease::try_acquire(&redis, &key, ttl)
-                    .await
-                    .unwrap()
-                    .is_none()
-            );
-            let token = lease.token();
-            assert!(lease.release().await.unwrap());
-            let again = RedisLease::try_acquire(&redis, &key, ttl)
-                .await
-                .unwrap()
-                .unwrap();
-            assert!(again.token() > token);
-            assert!(again.release().await.unwrap());
+            lease_round_trip(&redis, &key).await;
             // Without one: refused before anything is sent.
             let started = redis.stats().started;
-            let err = RedisLease::try_acquire(&redis, "plain:leader", ttl)
+            let err = RedisLease::try_acquire(&redis, "plain:leader", Duration::from_secs(30))
                 .await
                 .unwrap_err();
             assert_eq!(err.kind(), RedisErrorKind::InvalidKey);

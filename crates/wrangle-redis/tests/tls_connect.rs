@@ -21,7 +21,7 @@ fn tls_url_without_the_feature_is_refused_at_build() {
 mod tls {
     use std::time::Duration;
 
-    use super::common::{Certificates, TlsServer, unique};
+    use super::common::{Certificates, TlsServer, lease_round_trip, unique};
     use wrangle_redis::{
         Redis, RedisBuilder, RedisCache, RedisErrorKind, RedisLease, RedisLimitError, RedisLimiter,
         RedisLockout, Utf8Codec,
@@ -66,26 +66,7 @@ mod tls {
                     Err(RedisLimitError::Limited { .. })
                 ));
                 // Lease with fencing tokens.
-                let key = unique("tls-lease");
-                let ttl = Duration::from_secs(30);
-                let lease = RedisLease::try_acquire(&redis, &key, ttl)
-                    .await
-                    .unwrap()
-                    .unwrap();
-                assert!(
-                    RedisLease::try_acquire(&redis, &key, ttl)
-                        .await
-                        .unwrap()
-                        .is_none()
-                );
-                let token = lease.token();
-                assert!(lease.release().await.unwrap());
-                let again = RedisLease::try_acquire(&redis, &key, ttl)
-                    .await
-                    .unwrap()
-                    .unwrap();
-                assert!(again.token() > token);
-                assert!(again.release().await.unwrap());
+                lease_round_trip(&redis, &unique("tls-lease")).await;
                 // Lockout.
                 let lockout = RedisLockout::new(redis.clone(), unique("tls-lockout"));
                 lockout

@@ -73,27 +73,18 @@ impl Server {
     pub fn restart(&mut self) {
         assert!(self.own, "cannot restart an external server");
         self.stop();
-        let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &self.port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--daemonize",
-                "no",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn();
-        let child = match child {
-            Ok(child) => child,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => panic!("{}", install_hint()),
-            Err(e) => panic!("could not start redis-server: {e}"),
-        };
+        let child = spawn_redis(&[
+            "--port",
+            &self.port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--daemonize",
+            "no",
+        ]);
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(20);
         while !ping(self.port) {
@@ -124,6 +115,20 @@ impl Drop for Server {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+}
+
+/// `redis-server` with `args`, its output discarded; a missing binary says how to install it.
+fn spawn_redis(args: &[&str]) -> Child {
+    match Command::new("redis-server")
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+    {
+        Ok(child) => child,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => panic!("{}", install_hint()),
+        Err(e) => panic!("could not start redis-server: {e}"),
     }
 }
 
@@ -433,35 +438,26 @@ pub struct TlsServer {
 impl TlsServer {
     pub fn start(certs: &Certificates, client_certificates: bool) -> TlsServer {
         let port = free_port();
-        let child = Command::new("redis-server")
-            .args([
-                "--port",
-                "0",
-                "--tls-port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--tls-cert-file",
-                &certs.path("server.crt"),
-                "--tls-key-file",
-                &certs.path("server.key"),
-                "--tls-ca-cert-file",
-                &certs.path("ca.crt"),
-                "--tls-auth-clients",
-                if client_certificates { "yes" } else { "no" },
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn();
-        let mut child = match child {
-            Ok(child) => child,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => panic!("{}", install_hint()),
-            Err(e) => panic!("could not start redis-server: {e}"),
-        };
+        let mut child = spawn_redis(&[
+            "--port",
+            "0",
+            "--tls-port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--tls-cert-file",
+            &certs.path("server.crt"),
+            "--tls-key-file",
+            &certs.path("server.key"),
+            "--tls-ca-cert-file",
+            &certs.path("ca.crt"),
+            "--tls-auth-clients",
+            if client_certificates { "yes" } else { "no" },
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ]);
         wait_listening(port, &mut child);
         TlsServer {
             port,
@@ -512,38 +508,29 @@ impl Cluster {
         let mut nodes = Vec::new();
         for _ in 0..3 {
             let port = free_cluster_port(&ports);
-            let child = Command::new("redis-server")
-                .args([
-                    "--port",
-                    &port.to_string(),
-                    "--bind",
-                    "127.0.0.1",
-                    "--cluster-enabled",
-                    "yes",
-                    "--cluster-config-file",
-                    &format!("nodes-{port}.conf"),
-                    // Long enough that a starved node (a loaded test machine) is not
-                    // declared failed while the test runs.
-                    "--cluster-node-timeout",
-                    "30000",
-                    // A dead node's slots go unserved; the others' keep being served.
-                    "--cluster-require-full-coverage",
-                    "no",
-                    "--dir",
-                    dir.0.to_str().unwrap(),
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                ])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn();
-            let mut child = match child {
-                Ok(child) => child,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => panic!("{}", install_hint()),
-                Err(e) => panic!("could not start redis-server: {e}"),
-            };
+            let mut child = spawn_redis(&[
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--cluster-enabled",
+                "yes",
+                "--cluster-config-file",
+                &format!("nodes-{port}.conf"),
+                // Long enough that a starved node (a loaded test machine) is not
+                // declared failed while the test runs.
+                "--cluster-node-timeout",
+                "30000",
+                // A dead node's slots go unserved; the others' keep being served.
+                "--cluster-require-full-coverage",
+                "no",
+                "--dir",
+                dir.0.to_str().unwrap(),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ]);
             wait_listening(port, &mut child);
             let deadline = Instant::now() + Duration::from_secs(20);
             while !ping(port) {
@@ -648,4 +635,29 @@ impl Cluster {
         }
         panic!("slot {slot} is not served");
     }
+}
+
+/// One holder at a time on `key`, and a larger fencing token for the next holder: the lease's
+/// round trip, shared by the tests of each way to reach a server (TLS, cluster).
+pub async fn lease_round_trip(redis: &wrangle_redis::Redis<wrangle_rt::DefaultRuntime>, key: &str) {
+    use wrangle_redis::RedisLease;
+    let ttl = Duration::from_secs(30);
+    let lease = RedisLease::try_acquire(redis, key, ttl)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        RedisLease::try_acquire(redis, key, ttl)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let token = lease.token();
+    assert!(lease.release().await.unwrap());
+    let again = RedisLease::try_acquire(redis, key, ttl)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(again.token() > token);
+    assert!(again.release().await.unwrap());
 }
