@@ -11,21 +11,19 @@
 //!   connects; `hand_written_loop` is that floor measured: the same policy written by hand
 //!   on the same runtime and sockets.
 
-use std::hint::black_box;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use async_io::Async;
 use criterion::{Criterion, criterion_group, criterion_main};
-use futures_lite::io::{AsyncReadExt, AsyncWriteExt};
+use futures_lite::io::AsyncReadExt;
 use stubborn_io::{ReconnectOptions, StubbornTcpStream};
+use wrangle_benches::echo;
 use wrangle_io::{Backoff, RobustStream, connect};
 use wrangle_rt::adapter::{SmolRuntime, TokioRuntime};
 
-const FRAME: usize = 64;
-const BATCH: usize = 100;
 const BATCHES: usize = 1_000;
 const BACKOFF: Duration = Duration::from_millis(1);
 
@@ -33,33 +31,14 @@ const BACKOFF: Duration = Duration::from_millis(1);
 fn echo_server() -> SocketAddr {
     let listener = TcpListener::bind(("127.0.0.1", 0)).unwrap();
     let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for conn in listener.incoming() {
-            let Ok(mut conn) = conn else { continue };
-            conn.set_nodelay(true).unwrap();
-            std::thread::spawn(move || {
-                let mut buf = [0; 16 * 1024];
-                while let Ok(n) = conn.read(&mut buf) {
-                    if n == 0 || conn.write_all(&buf[..n]).is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-    });
+    std::thread::spawn(move || echo::serve(listener));
     addr
 }
 
 async fn echo_frames<S: futures_lite::io::AsyncRead + futures_lite::io::AsyncWrite + Unpin>(
     stream: &mut S,
 ) {
-    let batch = [7_u8; FRAME * BATCH];
-    let mut back = [0_u8; FRAME * BATCH];
-    for _ in 0..BATCHES {
-        stream.write_all(&batch).await.unwrap();
-        stream.read_exact(&mut back).await.unwrap();
-    }
-    black_box(&back);
+    echo::frames(stream, BATCHES).await;
 }
 
 fn healthy(c: &mut Criterion) {

@@ -13,49 +13,29 @@
 //! Each collected function echoes 200 batches: divide "Collected" by 200 for the user-space
 //! instructions per batch (one write of 6,400 bytes, reads until 6,400 came back).
 
-use std::hint::black_box;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use async_io::Async;
-use futures_lite::io::{AsyncReadExt, AsyncWriteExt};
+use wrangle_benches::echo;
 use wrangle_io::{Backoff, RobustStream, connect};
 use wrangle_rt::adapter::SmolRuntime;
 
-const FRAME: usize = 64;
-const BATCH: usize = 100;
 const BATCHES: usize = 200;
 
 fn serve() {
     let listener = TcpListener::bind(("127.0.0.1", 0)).unwrap();
     println!("{}", listener.local_addr().unwrap());
     std::io::stdout().flush().unwrap();
-    for conn in listener.incoming() {
-        let Ok(mut conn) = conn else { continue };
-        conn.set_nodelay(true).unwrap();
-        std::thread::spawn(move || {
-            let mut buf = [0; 16 * 1024];
-            while let Ok(n) = conn.read(&mut buf) {
-                if n == 0 || conn.write_all(&buf[..n]).is_err() {
-                    break;
-                }
-            }
-        });
-    }
+    echo::serve(listener);
 }
 
 async fn echo_frames<S: futures_lite::io::AsyncRead + futures_lite::io::AsyncWrite + Unpin>(
     stream: &mut S,
 ) {
-    let batch = [7_u8; FRAME * BATCH];
-    let mut back = [0_u8; FRAME * BATCH];
-    for _ in 0..BATCHES {
-        stream.write_all(&batch).await.unwrap();
-        stream.read_exact(&mut back).await.unwrap();
-    }
-    black_box(&back);
+    echo::frames(stream, BATCHES).await;
 }
 
 #[inline(never)]

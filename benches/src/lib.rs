@@ -3,3 +3,44 @@
 //! Each scenario is one benchmark group named as in `docs/benchmarks.md`; inside it the
 //! function `wrangle` (or `wrangle_<peer>` when one group holds several adapters) is ours and
 //! every other function is a peer, measured in the same run.
+
+/// The io healthy path's pieces, shared by `benches/io.rs` and `examples/io_echo_cg.rs`.
+pub mod echo {
+    use std::hint::black_box;
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+
+    use futures_lite::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+    /// Bytes per frame.
+    pub const FRAME: usize = 64;
+    /// Frames per batch (one write, then reads until the batch came back).
+    pub const BATCH: usize = 100;
+
+    /// Serves `listener` for ever: every connection echoed by its own blocking thread.
+    pub fn serve(listener: TcpListener) {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            conn.set_nodelay(true).unwrap();
+            std::thread::spawn(move || {
+                let mut buf = [0; 16 * 1024];
+                while let Ok(n) = conn.read(&mut buf) {
+                    if n == 0 || conn.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    }
+
+    /// Writes `batches` batches of frames and reads each one's echo back.
+    pub async fn frames<S: AsyncRead + AsyncWrite + Unpin>(stream: &mut S, batches: usize) {
+        let batch = [7_u8; FRAME * BATCH];
+        let mut back = [0_u8; FRAME * BATCH];
+        for _ in 0..batches {
+            stream.write_all(&batch).await.unwrap();
+            stream.read_exact(&mut back).await.unwrap();
+        }
+        black_box(&back);
+    }
+}
