@@ -3,6 +3,7 @@
 use std::any::Any;
 use std::fmt;
 use std::future::Future;
+use std::mem::ManuallyDrop;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex as StdMutex};
@@ -227,7 +228,11 @@ impl std::error::Error for JoinError {}
 /// the task running, [`detach`](JoinHandle::detach) it first.
 #[must_use = "dropping a JoinHandle cancels the task at once, and so does `let _ = rt.spawn(..)` (unlike Tokio); keep the handle, or call `.detach()` to let the task run on its own"]
 pub struct JoinHandle<T> {
-    inner: Inner<T>,
+    // `ManuallyDrop` so that a joined handle's drop is one comparison, not a call to the
+    // enum's drop glue: `poll` drops what it took before it writes `Done`, and `Drop` takes
+    // each variant's contents itself (every other variant holds an `Option`, `None` once
+    // taken), so nothing is left behind.
+    inner: ManuallyDrop<Inner<T>>,
 }
 
 type CancelFuture<T> = Pin<Box<dyn Future<Output = Result<T, JoinError>> + Send>>;
@@ -244,13 +249,16 @@ enum Inner<T> {
     /// `Mutex` only so the handle stays `Sync`: it is reached through `&mut` (`get_mut`), never
     /// locked. Boxed so the rare variant does not make every handle bigger.
     Aborted(Option<Box<StdMutex<CancelFuture<T>>>>),
+    /// The output was returned: nothing is left to drop (a joined handle's drop is one
+    /// comparison).
+    Done,
 }
 
 impl<T> JoinHandle<T> {
     /// The handle of a task run by a [`TaskCell`](crate::adapter::TaskCell).
     pub(crate) fn from_cell(shared: Arc<RawShared<T>>) -> Self {
         JoinHandle {
-            inner: Inner::Raw(Some(shared)),
+            inner: ManuallyDrop::new(Inner::Raw(Some(shared))),
         }
     }
 }
@@ -267,14 +275,14 @@ impl<T> JoinHandle<T> {
     #[cfg(feature = "runtime-tokio")]
     pub(crate) fn from_tokio(handle: tokio::task::JoinHandle<T>) -> Self {
         JoinHandle {
-            inner: Inner::Tokio(Some(handle)),
+            inner: ManuallyDrop::new(Inner::Tokio(Some(handle))),
         }
     }
 
     /// From an async-task handle whose task was spawned with `propagate_panic(true)`.
     pub(crate) fn from_task(task: async_task::Task<T>) -> Self {
         JoinHandle {
-            inner: Inner::Task(Some(task.fallible())),
+            inner: ManuallyDrop::new(Inner::Task(Some(task.fallible()))),
         }
     }
 
@@ -295,13 +303,14 @@ impl<T> JoinHandle<T> {
     /// ```
     #[must_use]
     pub fn is_finished(&self) -> bool {
-        match &self.inner {
+        match &*self.inner {
             #[cfg(feature = "runtime-tokio")]
             Inner::Tokio(h) => h.as_ref().is_none_or(|h| h.is_finished()),
             Inner::Task(t) => t.as_ref().is_none_or(|t| t.is_finished()),
             Inner::Raw(s) => s.as_ref().is_none_or(|s| s.lock().phase.is_done()),
             // Not known until the handle is polled; `false` keeps "finished" a promise.
             Inner::Aborted(f) => f.is_none(),
+            Inner::Done => true,
         }
     }
 
@@ -324,7 +333,7 @@ impl<T> JoinHandle<T> {
     /// assert!(done.load(Ordering::SeqCst));
     /// ```
     pub fn detach(mut self) {
-        match &mut self.inner {
+        match &mut *self.inner {
             // Tokio's handle detaches when dropped.
             #[cfg(feature = "runtime-tokio")]
             Inner::Tokio(h) => drop(h.take()),
@@ -340,6 +349,7 @@ impl<T> JoinHandle<T> {
             }
             // Already cancelled: nothing is left to run on.
             Inner::Aborted(f) => drop(f.take()),
+            Inner::Done => {}
         }
     }
 
@@ -347,8 +357,8 @@ impl<T> JoinHandle<T> {
     ///
     /// Awaiting the handle afterwards resolves as [`cancel`](Self::cancel)'s future does:
     /// `Err(JoinError::Cancelled)` once the future has been dropped, or the task's own result
-    /// if it finished first. Aborting twice is harmless. Tokio's `JoinHandle::abort`, on every
-    /// runtime.
+    /// if it finished first. Aborting twice is harmless, and so is aborting a handle already
+    /// joined (through `&mut`). Tokio's `JoinHandle::abort`, on every runtime.
     ///
     /// # Examples
     ///
@@ -369,14 +379,15 @@ impl<T> JoinHandle<T> {
     where
         T: Send + 'static,
     {
-        if matches!(self.inner, Inner::Aborted(_)) {
+        if matches!(*self.inner, Inner::Aborted(_) | Inner::Done) {
             return;
         }
         let mut cancel = self.take_cancel();
         // One poll makes the request for every kind of task (async-task's `cancel` is lazy);
         // it cannot be ready unless the task already finished.
         let mut cx = Context::from_waker(Waker::noop());
-        self.inner = match cancel.as_mut().poll(&mut cx) {
+        // The old variant was emptied by `take_cancel`: assigning drops nothing that matters.
+        *self.inner = match cancel.as_mut().poll(&mut cx) {
             Poll::Ready(out) => Inner::Aborted(Some(Box::new(StdMutex::new(Box::pin(
                 std::future::ready(out),
             ))))),
@@ -421,7 +432,7 @@ impl<T> JoinHandle<T> {
     where
         T: Send + 'static,
     {
-        match &mut self.inner {
+        match &mut *self.inner {
             #[cfg(feature = "runtime-tokio")]
             Inner::Tokio(h) => {
                 let h = h.take().expect("JoinHandle polled after completion");
@@ -448,6 +459,7 @@ impl<T> JoinHandle<T> {
                 .expect("JoinHandle polled after completion")
                 .into_inner()
                 .ignore_poison(),
+            Inner::Done => panic!("JoinHandle polled after completion"),
         }
     }
 }
@@ -463,9 +475,19 @@ fn map_tokio<T>(r: Result<T, tokio::task::JoinError>) -> Result<T, JoinError> {
     }
 }
 
-impl<T> Drop for JoinHandle<T> {
-    fn drop(&mut self) {
-        match &mut self.inner {
+impl<T> JoinHandle<T> {
+    /// After the output was returned: the contents were dropped by `poll`; writing over the
+    /// `ManuallyDrop` drops nothing (what is overwritten is an emptied variant).
+    #[inline]
+    fn set_done(&mut self) {
+        self.inner = ManuallyDrop::new(Inner::Done);
+    }
+
+    /// `Drop` of a handle that was not joined: cancels, detaches or releases the task.
+    #[inline(never)]
+    fn release(&mut self) {
+        // Every variant's contents are taken and dropped here: `inner` is a `ManuallyDrop`.
+        match &mut *self.inner {
             #[cfg(feature = "runtime-tokio")]
             Inner::Tokio(h) => {
                 if let Some(h) = h.take() {
@@ -473,14 +495,24 @@ impl<T> Drop for JoinHandle<T> {
                 }
             }
             // Dropping an async-task handle cancels the task.
-            Inner::Task(_) => {}
+            Inner::Task(t) => drop(t.take()),
             Inner::Raw(s) => {
                 if let Some(s) = s.take() {
                     s.release(true);
                 }
             }
             // Dropping the cancel future of an aborted task waits for nothing.
-            Inner::Aborted(_) => {}
+            Inner::Aborted(f) => drop(f.take()),
+            Inner::Done => {}
+        }
+    }
+}
+
+impl<T> Drop for JoinHandle<T> {
+    #[inline]
+    fn drop(&mut self) {
+        if !matches!(*self.inner, Inner::Done) {
+            self.release();
         }
     }
 }
@@ -490,12 +522,13 @@ impl<T> Future for JoinHandle<T> {
 
     #[inline]
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match &mut self.inner {
+        match &mut *self.inner {
             #[cfg(feature = "runtime-tokio")]
             Inner::Tokio(slot) => {
                 let h = slot.as_mut().expect("JoinHandle polled after completion");
                 let out = std::task::ready!(Pin::new(h).poll(cx));
-                *slot = None;
+                drop(slot.take());
+                self.set_done();
                 Poll::Ready(map_tokio(out))
             }
             Inner::Task(slot) => {
@@ -506,22 +539,26 @@ impl<T> Future for JoinHandle<T> {
                     Ok(Poll::Ready(None)) => Err(JoinError::Cancelled),
                     Err(p) => Err(JoinError::panicked(p)),
                 };
-                *slot = None;
+                drop(slot.take());
+                self.set_done();
                 Poll::Ready(out)
             }
             Inner::Raw(slot) => {
                 let s = slot.as_ref().expect("JoinHandle polled after completion");
                 let out = std::task::ready!(s.poll_join(cx));
-                *slot = None;
+                drop(slot.take());
+                self.set_done();
                 Poll::Ready(out)
             }
             Inner::Aborted(slot) => {
                 let f = slot.as_mut().expect("JoinHandle polled after completion");
                 let f = f.get_mut().ignore_poison();
                 let out = std::task::ready!(f.as_mut().poll(cx));
-                *slot = None;
+                drop(slot.take());
+                self.set_done();
                 Poll::Ready(out)
             }
+            Inner::Done => panic!("JoinHandle polled after completion"),
         }
     }
 }

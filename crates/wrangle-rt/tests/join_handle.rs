@@ -131,6 +131,59 @@ fn abort_requests_the_cancel_without_waiting_and_the_handle_still_resolves() {
     });
 }
 
+/// A handle joined through `&mut` is left empty: it reports finished, `abort` does nothing,
+/// and dropping it drops nothing a second time. A finished handle that was never joined drops
+/// its task's output when it is dropped, and a detached one when the task lets go of it:
+/// nothing leaks either way.
+#[test]
+fn a_joined_handle_is_empty_and_an_unjoined_one_drops_the_output() {
+    struct Counted(Arc<AtomicUsize>);
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    each_runtime(|rt| async move {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let d = drops.clone();
+        let mut joined = rt.spawn(async move { Counted(d) });
+        let out = (&mut joined).await.unwrap();
+        assert!(joined.is_finished());
+        joined.abort(); // nothing left to cancel
+        assert!(joined.is_finished());
+        drop(joined);
+        assert_eq!(
+            drops.load(Ordering::SeqCst),
+            0,
+            "the output is the caller's"
+        );
+        drop(out);
+        assert_eq!(drops.load(Ordering::SeqCst), 1);
+
+        for detach in [false, true] {
+            let before = drops.load(Ordering::SeqCst);
+            let d = drops.clone();
+            let unjoined = rt.spawn(async move { Counted(d) });
+            while !unjoined.is_finished() {
+                wrangle_rt::yield_now().await;
+            }
+            if detach {
+                unjoined.detach();
+            } else {
+                drop(unjoined);
+            }
+            // Eventually: a runtime may drop the output on its own thread.
+            for _ in 0..10_000 {
+                if drops.load(Ordering::SeqCst) > before {
+                    break;
+                }
+                wrangle_rt::yield_now().await;
+            }
+            assert_eq!(drops.load(Ordering::SeqCst), before + 1, "detach: {detach}");
+        }
+    });
+}
+
 /// A handle is two words whatever runtime made it: the rare `abort`ed state is boxed.
 #[test]
 fn a_handle_is_two_words() {
