@@ -455,13 +455,20 @@ where
     let shutdown = ShutdownHandle {
         shared: shared.clone(),
     };
-    let reporter_shared = shared.clone();
+    // Weak: `shared.tasks` keeps the scope's context, which keeps this reporter; a strong
+    // reference here would make a cycle that outlives the run (found by LeakSanitizer). Once
+    // nothing else holds the supervisor's state, a late child's error goes to the
+    // process-wide handler.
+    let reporter_shared = Arc::downgrade(&shared);
     let handle_shutdown = shutdown.clone();
     let mut work = Box::pin(
         TaskScope::with_runtime(rt.clone())
-            .error_reporter(ErrorReporter::new(move |u: Unhandled| {
-                reporter_shared.report(u.into_error())
-            }))
+            .error_reporter(ErrorReporter::new(
+                move |u: Unhandled| match reporter_shared.upgrade() {
+                    Some(shared) => shared.report(u.into_error()),
+                    None => report_unhandled(u),
+                },
+            ))
             .run(move |scope| {
                 *lock(&handle_shutdown.shared.tasks) = Some(scope.shared.ctx.clone());
                 body(SupervisorHandle {
