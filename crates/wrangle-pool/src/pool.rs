@@ -38,7 +38,11 @@ type BoxJob = Pin<Box<dyn Future<Output = ()> + Send>>;
 /// - [`close`](TaskPool::close) refuses new work; [`shutdown`](TaskPool::shutdown) closes and
 ///   waits for every task to finish; [`shutdown_timeout`](TaskPool::shutdown_timeout) cancels
 ///   what is left at a deadline. The pool drains even if the shutdown future is dropped.
-/// - Dropping the last clone of the pool cancels everything still queued or running.
+/// - Dropping the last clone of the pool cancels everything still queued or running. On
+///   smol or async-std the cancelled workers' futures are dropped by the executor the next
+///   time it runs; an executor you stop running for good (a `block_on(ex.run(..))` that
+///   returns) keeps them, and they keep the pool and the runtime handle: `shutdown().await`
+///   the pool before you leave the executor's run.
 /// - Outputs nobody awaits are dropped at once, never retained.
 /// - [`stats`](TaskPool::stats) counts every task once, see [`TaskPoolStats`].
 ///
