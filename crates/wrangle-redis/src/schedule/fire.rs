@@ -89,12 +89,16 @@ where
                 }
                 Err(e) => {
                     let run_anyway = e.is_unavailable() && self.policy == OnUnavailable::FailOpen;
+                    if !run_anyway {
+                        track.set(Stage::Done);
+                        // The skip before the error: `snapshot` reads them the other way
+                        // round, so no snapshot shows a failed claim without its skip.
+                        Counters::bump(&c.skipped);
+                    }
                     Counters::bump(&c.claim_errors);
                     self.reporter
                         .report(Unhandled::new("wrangle_redis::RedisSchedule (claim)", e));
                     if !run_anyway {
-                        track.set(Stage::Done);
-                        Counters::bump(&c.skipped);
                         return Ok(());
                     }
                     Counters::bump(&c.unclaimed);

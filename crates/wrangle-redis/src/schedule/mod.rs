@@ -139,8 +139,11 @@ impl Counters {
         counter.load(Ordering::SeqCst)
     }
 
-    /// Ends before starts, so that `running` is never negative in a snapshot.
+    /// Ends before starts, so that `running` is never negative in a snapshot; claim errors
+    /// before skips (a run that fails closed counts its skip first), so that a snapshot
+    /// never shows a failed claim without its skip.
     fn snapshot(&self, task: ScheduledStats) -> RedisScheduleStats {
+        let claim_errors = Counters::get(&self.claim_errors);
         let completed = Counters::get(&self.completed);
         let failed = Counters::get(&self.failed);
         let cancelled = Counters::get(&self.cancelled);
@@ -151,7 +154,7 @@ impl Counters {
             lost: Counters::get(&self.lost),
             unclaimed: Counters::get(&self.unclaimed),
             skipped: Counters::get(&self.skipped) + task.skipped,
-            claim_errors: Counters::get(&self.claim_errors),
+            claim_errors,
             started,
             completed,
             failed,
