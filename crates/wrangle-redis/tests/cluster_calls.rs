@@ -8,10 +8,9 @@ mod common;
 use std::num::NonZeroU32;
 use std::time::Duration;
 
-use common::{Cluster, lease_round_trip, unique};
+use common::{Cluster, lease_round_trip, string_cache, unique};
 use wrangle_redis::{
-    Redis, RedisCache, RedisErrorKind, RedisLease, RedisLimitError, RedisLimiter, RedisLockout,
-    Utf8Codec,
+    Redis, RedisErrorKind, RedisLease, RedisLimitError, RedisLimiter, RedisLockout,
 };
 use wrangle_rt::testing::each_runtime;
 use wrangle_rt::{DefaultRuntime, Runtime};
@@ -78,16 +77,7 @@ fn cluster_serves_every_primitive_across_nodes() {
             }
             // Shared cache: a second handle reads the first one's values.
             let prefix = unique("cluster-cache");
-            let cache = |redis: Redis<DefaultRuntime>| {
-                RedisCache::<String, String, _, _>::builder(
-                    redis,
-                    Utf8Codec,
-                    Duration::from_secs(60),
-                )
-                .prefix(&prefix)
-                .build()
-                .unwrap()
-            };
+            let cache = |redis: Redis<DefaultRuntime>| string_cache(redis, &prefix);
             let other = cluster(rt.clone(), &urls, Duration::from_secs(10));
             until_connected(&other).await;
             let (first, second) = (cache(redis.clone()), cache(other));

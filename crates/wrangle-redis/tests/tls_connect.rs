@@ -21,10 +21,10 @@ fn tls_url_without_the_feature_is_refused_at_build() {
 mod tls {
     use std::time::Duration;
 
-    use super::common::{Certificates, TlsServer, lease_round_trip, unique};
+    use super::common::{Certificates, TlsServer, lease_round_trip, string_cache, unique};
     use wrangle_redis::{
-        Redis, RedisBuilder, RedisCache, RedisErrorKind, RedisLease, RedisLimitError, RedisLimiter,
-        RedisLockout, Utf8Codec,
+        Redis, RedisBuilder, RedisErrorKind, RedisLease, RedisLimitError, RedisLimiter,
+        RedisLockout,
     };
     use wrangle_rt::DefaultRuntime;
     use wrangle_rt::testing::each_runtime;
@@ -77,16 +77,7 @@ mod tls {
                 // Shared cache: a second replica (its own handle, its own TLS connection)
                 // reads the first one's value from Redis instead of loading it.
                 let prefix = unique("tls-cache");
-                let cache = |redis: Redis<DefaultRuntime>| {
-                    RedisCache::<String, String, _, _>::builder(
-                        redis,
-                        Utf8Codec,
-                        Duration::from_secs(60),
-                    )
-                    .prefix(&prefix)
-                    .build()
-                    .unwrap()
-                };
+                let cache = |redis: Redis<DefaultRuntime>| string_cache(redis, &prefix);
                 let first = cache(redis.clone());
                 let value = first
                     .get("k".to_owned(), || async { Ok::<_, String>("v".to_owned()) })

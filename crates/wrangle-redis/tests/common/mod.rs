@@ -637,6 +637,18 @@ impl Cluster {
     }
 }
 
+/// A shared cache of strings under `prefix`, one minute's time to live: what the tests of
+/// each way to reach a server (TLS, cluster) read back through a second handle.
+pub fn string_cache(
+    redis: wrangle_redis::Redis<wrangle_rt::DefaultRuntime>,
+    prefix: &str,
+) -> wrangle_redis::RedisCache<String, String, wrangle_redis::Utf8Codec> {
+    wrangle_redis::RedisCache::builder(redis, wrangle_redis::Utf8Codec, Duration::from_secs(60))
+        .prefix(prefix)
+        .build()
+        .unwrap()
+}
+
 /// One holder at a time on `key`, and a larger fencing token for the next holder: the lease's
 /// round trip, shared by the tests of each way to reach a server (TLS, cluster).
 pub async fn lease_round_trip(redis: &wrangle_redis::Redis<wrangle_rt::DefaultRuntime>, key: &str) {
