@@ -73,18 +73,7 @@ impl Server {
     pub fn restart(&mut self) {
         assert!(self.own, "cannot restart an external server");
         self.stop();
-        let child = spawn_redis(&[
-            "--port",
-            &self.port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--daemonize",
-            "no",
-        ]);
+        let child = spawn_redis(&["--port", &self.port.to_string(), "--daemonize", "no"]);
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(20);
         while !ping(self.port) {
@@ -118,9 +107,11 @@ impl Drop for Server {
     }
 }
 
-/// `redis-server` with `args`, its output discarded; a missing binary says how to install it.
+/// `redis-server` with `args`, on loopback only and without persistence (every server the
+/// tests start), its output discarded; a missing binary says how to install it.
 fn spawn_redis(args: &[&str]) -> Child {
     match Command::new("redis-server")
+        .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
         .args(args)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -443,8 +434,6 @@ impl TlsServer {
             "0",
             "--tls-port",
             &port.to_string(),
-            "--bind",
-            "127.0.0.1",
             "--tls-cert-file",
             &certs.path("server.crt"),
             "--tls-key-file",
@@ -453,10 +442,6 @@ impl TlsServer {
             &certs.path("ca.crt"),
             "--tls-auth-clients",
             if client_certificates { "yes" } else { "no" },
-            "--save",
-            "",
-            "--appendonly",
-            "no",
         ]);
         wait_listening(port, &mut child);
         TlsServer {
@@ -511,8 +496,6 @@ impl Cluster {
             let mut child = spawn_redis(&[
                 "--port",
                 &port.to_string(),
-                "--bind",
-                "127.0.0.1",
                 "--cluster-enabled",
                 "yes",
                 "--cluster-config-file",
@@ -526,10 +509,6 @@ impl Cluster {
                 "no",
                 "--dir",
                 dir.0.to_str().unwrap(),
-                "--save",
-                "",
-                "--appendonly",
-                "no",
             ]);
             wait_listening(port, &mut child);
             let deadline = Instant::now() + Duration::from_secs(20);
