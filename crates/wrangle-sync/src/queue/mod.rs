@@ -18,7 +18,7 @@ pub use error::{GetError, PutError, QueueClosed, TaskDoneError, TryPutError};
 pub use future::{Closed, Get, Join, Put, PutPermit, Reserve};
 pub use handles::{QueueReceiver, QueueSender};
 
-use crate::loom::{Mutex, MutexGuard, lock};
+use crate::loom::{ShortLock, ShortLockGuard};
 use future::{Side, Waiter};
 use store::{Order, Panic, Store};
 use waiters::{Reg, WaitList, WakeBy, Wakers, wake_all};
@@ -84,8 +84,9 @@ pub struct DualQueue<T> {
 }
 
 struct Inner<T> {
-    /// The one lock: items, slots, counters and waiters.
-    state: Mutex<State<T>>,
+    /// The one lock: items, slots, counters and waiters (a [`ShortLock`]: no section waits or
+    /// runs user code but a priority order's comparison).
+    state: ShortLock<State<T>>,
     capacity: Option<usize>,
 }
 
@@ -157,7 +158,7 @@ impl<T> DualQueue<T> {
     pub(super) fn with_store(store: Store<T>, capacity: Option<NonZeroUsize>) -> Self {
         DualQueue {
             inner: Arc::new(Inner {
-                state: Mutex::new(State {
+                state: ShortLock::new(State {
                     store,
                     reserved: 0,
                     closed: false,
@@ -219,8 +220,9 @@ impl<T> DualQueue<T> {
         DualQueueBuilder::new()
     }
 
-    fn state(&self) -> MutexGuard<'_, State<T>> {
-        lock(&self.inner.state)
+    #[inline]
+    fn state(&self) -> ShortLockGuard<'_, State<T>> {
+        self.inner.state.lock()
     }
 
     /// Puts `item` if there is room; never waits.
