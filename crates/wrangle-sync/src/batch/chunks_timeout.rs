@@ -24,6 +24,10 @@ use wrangle_rt::{DefaultRuntime, Runtime, Sleep, saturating_deadline};
 ///
 /// The deadline is checked whenever the inner stream has nothing ready: a stream that never
 /// returns `Pending` fills groups to `max_items` instead (which only makes them come sooner).
+/// For the same reason the clock is read, and the timer set, only when a group is still open
+/// as the inner stream first has nothing ready: the window starts at the end of the poll in
+/// which the group's first item arrived (on a virtual clock, the same instant), and a group
+/// filled within one poll costs no clock read and no timer.
 ///
 /// # Examples
 ///
@@ -63,6 +67,10 @@ pub struct ChunksTimeout<S: Stream, R: Runtime = DefaultRuntime> {
     last_len: usize,
     #[pin]
     sleep: Option<R::Sleep>,
+    /// The timer is set for the group being formed. It is set lazily, when the inner stream
+    /// first has nothing ready while the group is open, so a group filled in one poll reads
+    /// no clock and touches no timer.
+    armed: bool,
     done: bool,
 }
 
@@ -88,6 +96,7 @@ impl<S: Stream, R: Runtime> ChunksTimeout<S, R> {
             buf: Vec::new(),
             last_len: 0,
             sleep: None,
+            armed: false,
             done: false,
         }
     }
@@ -111,6 +120,7 @@ impl<S: Stream, R: Runtime> ChunksTimeout<S, R> {
         if this.buf.is_empty() {
             return Vec::new();
         }
+        *this.armed = false;
         take_group(this.buf, this.last_len)
     }
 }
@@ -126,14 +136,10 @@ impl<S: Stream, R: Runtime> Stream for ChunksTimeout<S, R> {
                     if this.buf.is_empty() {
                         // Sized like the last group; `push` grows it past that if needed.
                         this.buf.reserve((*this.last_len).min(*this.max_items));
-                        let deadline = saturating_deadline(this.rt.now(), *this.max_wait);
-                        match this.sleep.as_mut().as_pin_mut() {
-                            Some(sleep) => sleep.reset(deadline),
-                            None => this.sleep.set(Some(this.rt.sleep_until(deadline))),
-                        }
                     }
                     this.buf.push(item);
                     if this.buf.len() >= *this.max_items {
+                        *this.armed = false;
                         return Poll::Ready(Some(take_group(this.buf, this.last_len)));
                     }
                 }
@@ -142,18 +148,32 @@ impl<S: Stream, R: Runtime> Stream for ChunksTimeout<S, R> {
                     if this.buf.is_empty() {
                         return Poll::Pending;
                     }
+                    if !*this.armed {
+                        // The group's first item came in this poll (a poll returns as soon
+                        // as the inner stream has nothing ready), so its window starts now.
+                        *this.armed = true;
+                        let deadline = saturating_deadline(this.rt.now(), *this.max_wait);
+                        match this.sleep.as_mut().as_pin_mut() {
+                            Some(sleep) => sleep.reset(deadline),
+                            None => this.sleep.set(Some(this.rt.sleep_until(deadline))),
+                        }
+                    }
                     let sleep = this
                         .sleep
                         .as_mut()
                         .as_pin_mut()
-                        .expect("armed with the first item");
+                        .expect("armed above, or in an earlier poll of this group");
                     return match sleep.poll(cx) {
-                        Poll::Ready(()) => Poll::Ready(Some(take_group(this.buf, this.last_len))),
+                        Poll::Ready(()) => {
+                            *this.armed = false;
+                            Poll::Ready(Some(take_group(this.buf, this.last_len)))
+                        }
                         Poll::Pending => Poll::Pending,
                     };
                 }
             }
         }
+        *this.armed = false;
         if this.buf.is_empty() {
             Poll::Ready(None)
         } else {

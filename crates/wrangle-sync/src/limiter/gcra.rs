@@ -72,6 +72,7 @@ impl Gcra {
     /// The earliest admission of `n` cells (at most the burst) at or after `now`, given the
     /// theoretical arrival time `tat`: as `n` single admissions at one instant, the last of
     /// which must conform. `(n - 1) * interval` is within the burst window, so no overflow.
+    #[inline]
     pub(crate) fn slot(self, tat: u64, now: u64, n: u32) -> u64 {
         let extra = u64::from(n - 1) * self.interval;
         tat.saturating_add(extra)
@@ -80,6 +81,7 @@ impl Gcra {
     }
 
     /// The theoretical arrival time after admitting `n` cells at `slot`.
+    #[inline]
     pub(crate) fn next_tat(self, tat: u64, slot: u64, n: u32) -> u64 {
         tat.max(slot).saturating_add(u64::from(n) * self.interval)
     }
@@ -286,6 +288,7 @@ impl<R: Runtime> GcraLimiter<R> {
     /// # Errors
     ///
     /// [`RateLimited`] with the instant the call would conform.
+    #[inline]
     pub fn check(&self) -> Result<(), RateLimited> {
         self.check_cells(1)
     }
@@ -319,16 +322,25 @@ impl<R: Runtime> GcraLimiter<R> {
         Ok(self.check_cells(n))
     }
 
+    /// Counts a refusal; the call would conform in `wait_ns`.
+    #[cold]
+    #[inline(never)]
+    fn refuse(&self, wait_ns: u64) -> RateLimited {
+        self.refused.fetch_add(1, Ordering::Relaxed);
+        RateLimited {
+            retry_at: saturating_deadline(self.rt.now(), Duration::from_nanos(wait_ns)),
+        }
+    }
+
+    /// Inlined, so that [`check`](Self::check)'s `n = 1` folds the burst arithmetic away.
+    #[inline]
     fn check_cells(&self, n: u32) -> Result<(), RateLimited> {
         let now = self.rt.monotonic_nanos();
         let mut tat = self.tat.load(Ordering::Acquire);
         loop {
             let slot = self.quota.slot(tat, now, n);
             if slot > now {
-                self.refused.fetch_add(1, Ordering::Relaxed);
-                return Err(RateLimited {
-                    retry_at: saturating_deadline(self.rt.now(), Duration::from_nanos(slot - now)),
-                });
+                return Err(self.refuse(slot - now));
             }
             let next = self.quota.next_tat(tat, slot, n);
             match self
