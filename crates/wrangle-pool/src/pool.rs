@@ -19,10 +19,10 @@ use crate::deadline::{Deadlines, reaper};
 use crate::deadline_slot::DeadlineSlot;
 use crate::dispatch::{Crew, Dispatch, Roster};
 use crate::job::{Detached, Job, drop_caught};
-use crate::loom::{Mutex, MutexGuard, lock};
 use crate::trace::TaskName;
 use crate::worker::{InCtx, Registry, WorkerCtx, with_current, worker};
 use crate::{PoolJoinHandle, ShutdownTimedOut, SpawnError, TaskError};
+use wrangle_rt::short_lock::{ShortLock, ShortLockGuard};
 
 type BoxJob = Pin<Box<dyn Future<Output = ()> + Send>>;
 
@@ -124,7 +124,7 @@ pub(crate) struct Shared<R: Runtime> {
     /// decision to wake a worker are one step, and nothing is pushed after `close`); popped
     /// without it by workers, which take the lock only to find it empty and wait.
     pub(crate) queue: ConcurrentQueue<BoxJob>,
-    state: Mutex<State>,
+    state: ShortLock<State>,
     /// Which worker goes to the queue, and when (`dispatch.rs`).
     pub(crate) crew: Crew,
     /// Idle workers wait here for work.
@@ -262,7 +262,7 @@ impl<R: Runtime> TaskPoolBuilder<R> {
                     reporter: self.reporter,
                     registry: Registry::new(),
                     queue: ConcurrentQueue::unbounded(),
-                    state: Mutex::new(State {
+                    state: ShortLock::new(State {
                         submitted: 0,
                         roster: Roster::default(),
                         handles: Vec::new(),
@@ -975,7 +975,7 @@ impl<R: Runtime> Shared<R> {
     /// With work queued and no worker on its way to the queue, sends one: an idle worker, or a
     /// new one while the pool is below its size. Takes the guard so that the wake-up happens
     /// after the lock is released.
-    pub(crate) fn find_searcher(self: &Arc<Self>, mut st: MutexGuard<'_, State>) {
+    pub(crate) fn find_searcher(self: &Arc<Self>, mut st: ShortLockGuard<'_, State>) {
         match self.crew.dispatch(&mut st.roster, || self.queue.is_empty()) {
             Dispatch::Nobody => {}
             Dispatch::Idle => {
@@ -1005,8 +1005,8 @@ impl<R: Runtime> Shared<R> {
         std::ptr::from_ref(self).addr()
     }
 
-    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
-        lock(&self.state)
+    pub(crate) fn lock(&self) -> ShortLockGuard<'_, State> {
+        self.state.lock()
     }
 
     /// The counter of submissions, for tracked futures (`tracker.rs`).

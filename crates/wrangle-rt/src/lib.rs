@@ -106,6 +106,8 @@ mod join;
 mod loom;
 mod output;
 mod runtime;
+#[doc(hidden)]
+pub mod short_lock;
 #[cfg(feature = "tracing")]
 mod span_recorder;
 pub mod testing;
