@@ -83,16 +83,10 @@ fn cache_hit(c: &mut Criterion) {
         .build()
         .unwrap();
     let qc: quick_cache::sync::Cache<u64, u64> = quick_cache::sync::Cache::new(2 * KEYS as usize);
-    // The same cache held the way a cache shared between tasks is held (ours is such a
-    // handle: an `Arc` inside): one more pointer to follow per call. Reported beside the
-    // by-value peer, which stays the one the target is set against.
-    let qc_shared: Arc<quick_cache::sync::Cache<u64, u64>> =
-        Arc::new(quick_cache::sync::Cache::new(2 * KEYS as usize));
     let moka: moka::future::Cache<u64, u64> = moka::future::Cache::new(2 * KEYS);
     for k in 0..KEYS {
         ours.insert(k, k);
         qc.insert(k, k);
-        qc_shared.insert(k, k);
         block_on(moka.insert(k, k));
     }
     block_on(moka.run_pending_tasks());
@@ -123,23 +117,6 @@ fn cache_hit(c: &mut Criterion) {
                         for &k in keys {
                             let v =
                                 block_on(qc.get_or_insert_async(&k, async move { Ok::<_, ()>(k) }));
-                            black_box(v.unwrap());
-                        }
-                    },
-                    &trace,
-                )
-            })
-        });
-        group.bench_function(BenchmarkId::new("quick_cache_shared", threads), |b| {
-            b.iter_custom(|iters| {
-                on_threads(
-                    threads,
-                    iters,
-                    |keys| {
-                        for &k in keys {
-                            let v = block_on(
-                                qc_shared.get_or_insert_async(&k, async move { Ok::<_, ()>(k) }),
-                            );
                             black_box(v.unwrap());
                         }
                     },
