@@ -11,9 +11,11 @@
 //! preempted gets the core back and nothing burns a core for long (flume's `spin` feature
 //! waits the same way).
 //!
-//! Only for sections that never wait and run no user code (a priority queue's comparison is
-//! the one exception, short by contract). Under `--cfg loom` it is loom's mutex, so the
-//! crates' loom models check the same exclusion.
+//! Only for sections that run no user code (a priority queue's comparison is the exception,
+//! short by contract) and wait for nothing but the allocator and other short sections: the
+//! pool registers an idle worker's listener under it, and spawns a worker task under it when
+//! the crew grows (at most `size` times until workers exit). Under `--cfg loom` it is loom's
+//! mutex, so the crates' loom models check the same exclusion.
 
 #[cfg(loom)]
 pub use loom_impl::{ShortLock, ShortLockGuard};
