@@ -77,10 +77,7 @@ fn main() {
         .timeout(TIMEOUT)
         .runtime(TokioRuntime::new(rt.handle().clone()))
         .build();
-    let which = std::env::args().nth(1);
-    let reps: usize = std::env::args()
-        .nth(2)
-        .map_or(1, |n| n.parse().expect("a repeat count"));
+    let (which, reps) = wrangle_benches::cg::args();
     for _ in 0..reps {
         match which.as_deref() {
             Some("ours") => loop_ours(&rt, &pool),

@@ -57,11 +57,7 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let which = std::env::args().nth(1);
-    // An optional repeat count, for a sampling profiler (`perf record`).
-    let reps: usize = std::env::args()
-        .nth(2)
-        .map_or(1, |n| n.parse().expect("a repeat count"));
+    let (which, reps) = wrangle_benches::cg::args();
     for _ in 0..reps {
         match which.as_deref() {
             Some("ours") => loop_ours(&rt),

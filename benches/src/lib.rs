@@ -44,3 +44,22 @@ pub mod echo {
         black_box(&back);
     }
 }
+
+/// The command line of the callgrind examples (`examples/*_cg.rs`): which loop to run (all of
+/// them without one) and how many times (1 without a count; more for a sampling profiler).
+pub mod cg {
+    /// `(which, repeats)` from `<example> [which] [repeats]`.
+    ///
+    /// # Panics
+    ///
+    /// If `repeats` is given and is not a number.
+    #[must_use]
+    pub fn args() -> (Option<String>, usize) {
+        let mut args = std::env::args().skip(1);
+        let which = args.next();
+        let repeats = args
+            .next()
+            .map_or(1, |n| n.parse().expect("a repeat count"));
+        (which, repeats)
+    }
+}
