@@ -56,7 +56,19 @@ fn tokio_ct() -> tokio::runtime::Runtime {
 }
 
 /// Runs `ops` on `threads` threads (each its own slice of the trace) and returns the time.
+///
+/// One thread is the bench's own: a thread spawned per iteration would add its start (and
+/// the thread-locals each contestant sets up) to every iteration, and would land on either
+/// core, its caches cold or warm by chance, which made the one-thread ratio swing by a
+/// quarter between rounds.
 fn on_threads(threads: usize, iters: u64, op: impl Fn(&[u64]) + Sync, trace: &[u64]) -> Duration {
+    if threads == 1 {
+        let start = Instant::now();
+        for _ in 0..iters {
+            op(&trace[..OPS]);
+        }
+        return start.elapsed();
+    }
     let start = Instant::now();
     for _ in 0..iters {
         std::thread::scope(|s| {

@@ -314,19 +314,33 @@ where
     R: Runtime,
     F: Init,
 {
+    // Inlined: a flow that ended (every hit) only reads its state here; the waiter's exit is
+    // out of line.
+    #[inline]
     fn drop(self: Pin<&mut Self>) {
         let this = self.project();
         if let State::Wait(flight, slot) = &*this.state {
-            // A parked waiter leaves. The last one out of a flight nobody leads unlinks it.
-            let mut shard = this.inner.flights.shard(this.key);
-            let mut st = flight.lock();
-            st.unpark(*slot);
-            if !st.leading && st.outcome.is_none() && st.parked() == 0 {
-                drop(st);
-                Flights::unlink(&mut shard, this.key, flight);
-            }
+            leave(&**this.inner, this.key, flight, *slot);
         }
         // A `State::Load` drops its `Lead`, which hands the load over.
+    }
+}
+
+/// A parked waiter leaves. The last one out of a flight nobody leads unlinks it.
+#[cold]
+#[inline(never)]
+fn leave<K, V, R>(inner: &Inner<K, V, R>, key: &K, flight: &Arc<Flight<V>>, slot: usize)
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+    R: Runtime,
+{
+    let mut shard = inner.flights.shard(key);
+    let mut st = flight.lock();
+    st.unpark(slot);
+    if !st.leading && st.outcome.is_none() && st.parked() == 0 {
+        drop(st);
+        Flights::unlink(&mut shard, key, flight);
     }
 }
 
