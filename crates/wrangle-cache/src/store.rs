@@ -71,6 +71,9 @@ pub(crate) enum Store<K, V> {
 /// user's maximum (api.md: no capacity reserved from a user's maximum).
 const ESTIMATE_CAP: u64 = 4096;
 
+/// Shards of an S3-FIFO store per available core (see `Store::new`).
+const SHARDS_PER_CORE: usize = 8;
+
 impl<K, V> Store<K, V>
 where
     K: Hash + Eq + Clone,
@@ -91,6 +94,16 @@ where
                 let estimate = if by_weight { capacity / 16 } else { capacity };
                 let options = quick_cache::OptionsBuilder::new()
                     .estimated_items_capacity(estimate.clamp(1, ESTIMATE_CAP) as usize)
+                    // Twice quick_cache's default of four per core: hits take their shard's
+                    // read lock, a write to a shared line, and two threads reading a zipf of
+                    // hot keys met on the same eight locks often enough to cost 20% (cache_hit
+                    // on 2 threads: 1.01 of quick_cache with eight shards, 0.82 with sixteen;
+                    // docs/benchmarks.md). quick_cache halves the count until a shard has room
+                    // for 32 of the estimated items, so small caches keep few shards.
+                    .shards(
+                        SHARDS_PER_CORE
+                            * std::thread::available_parallelism().map_or(4, |n| n.get()),
+                    )
                     .weight_capacity(capacity)
                     .build()
                     .expect("both capacities are set");
