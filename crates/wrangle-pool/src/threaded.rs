@@ -359,6 +359,65 @@ impl<C: Send + Sync + 'static> ThreadedPool<C> {
         self.pool().spawn(future)
     }
 
+    /// Submits `future` under a name, as [`spawn`](Self::spawn) does: the name goes to the
+    /// task's `tracing` span (feature `tracing`), as for [`TaskPool::spawn_named`].
+    ///
+    /// # Errors
+    ///
+    /// [`SpawnError`] with the future if the pool is closed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = wrangle_pool::ThreadedPool::builder().build().unwrap();
+    /// let user = 7;
+    /// let h = pool.spawn_named(format!("load-user-{user}"), async move { user * 6 }).unwrap();
+    /// assert_eq!(h.join_blocking().unwrap(), 42);
+    /// ```
+    pub fn spawn_named<F>(
+        &self,
+        name: impl Into<std::borrow::Cow<'static, str>>,
+        future: F,
+    ) -> Result<PoolJoinHandle<F::Output>, SpawnError<F>>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.pool().spawn_named(name, future)
+    }
+
+    /// Submits `future` to run detached on the pool's thread, from any thread: what
+    /// `spawn(future)` followed by [`PoolJoinHandle::detach`] does, without making the handle
+    /// (see [`TaskPool::spawn_detached`]). Its output is dropped; a timeout or a panic goes to
+    /// the pool's error reporter. [`shutdown_blocking`](Self::shutdown_blocking) waits for it,
+    /// [`cancel_blocking`](Self::cancel_blocking) and drop cancel it.
+    ///
+    /// # Errors
+    ///
+    /// [`SpawnError`] with the future if the pool is closed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    ///
+    /// let pool = wrangle_pool::ThreadedPool::builder().build().unwrap();
+    /// let done = Arc::new(AtomicUsize::new(0));
+    /// for _ in 0..3 {
+    ///     let done = done.clone();
+    ///     pool.spawn_detached(async move { done.fetch_add(1, Ordering::SeqCst); }).unwrap();
+    /// }
+    /// pool.shutdown_blocking().unwrap();
+    /// assert_eq!(done.load(Ordering::SeqCst), 3);
+    /// ```
+    pub fn spawn_detached<F>(&self, future: F) -> Result<(), SpawnError<F>>
+    where
+        F: Future + Send + 'static,
+    {
+        self.pool().spawn_detached(future)
+    }
+
     /// Submits a task built from the pool's context. If `f` panics while it builds the task,
     /// the handle reports that panic (counted in `failed`), as for a panic of the task.
     ///

@@ -287,3 +287,42 @@ fn stats_count_every_task_once_on_every_flavour() {
         assert_eq!(dropped.load(Ordering::SeqCst), 1, "{flavor:?}");
     }
 }
+
+#[test]
+fn detached_and_named_tasks_run_on_the_pool_thread_on_every_flavour() {
+    for flavor in flavours() {
+        let pool = ThreadedPool::builder()
+            .name("detached")
+            .flavor(flavor)
+            .build()
+            .unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        for i in 0..10 {
+            let seen = seen.clone();
+            pool.spawn_detached(async move {
+                wrangle_rt::yield_now().await;
+                seen.lock().unwrap().push((i, thread_name()));
+            })
+            .unwrap();
+        }
+        let named = pool
+            .spawn_named("named", async { thread_name() })
+            .unwrap()
+            .join_blocking()
+            .unwrap();
+        assert_eq!(named.as_deref(), Some("detached"), "{flavor:?}");
+        assert!(pool.close());
+        // Refused once closed, the future given back.
+        let refused = pool.spawn_detached(async { 5 }).unwrap_err();
+        assert_eq!(futures_lite::future::block_on(refused.into_inner()), 5);
+        let s = pool.stats();
+        pool.shutdown_blocking().unwrap();
+        // Every detached task ran, on the pool's thread, before the thread was joined.
+        let mut seen = std::mem::take(&mut *seen.lock().unwrap());
+        seen.sort();
+        let expected: Vec<_> = (0..10).map(|i| (i, Some("detached".to_owned()))).collect();
+        assert_eq!(seen, expected, "{flavor:?}");
+        // Eleven accepted, the refused one not counted.
+        assert_eq!(s.submitted, 11, "{flavor:?}");
+    }
+}
