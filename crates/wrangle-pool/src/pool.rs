@@ -3,6 +3,7 @@
 //! The workers' loop is in `worker.rs`.
 
 use std::borrow::Cow;
+use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
 use std::num::NonZeroUsize;
@@ -11,7 +12,6 @@ use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
-use concurrent_queue::ConcurrentQueue;
 use event_listener::{Event, EventListener, IntoNotification};
 use wrangle_rt::{CancellationToken, DefaultRuntime, ErrorReporter, JoinHandle, Runtime};
 
@@ -120,10 +120,7 @@ pub(crate) struct Shared<R: Runtime> {
     reporter: ErrorReporter,
     /// The live workers (their counters and deadline slots) and the counts of those gone.
     pub(crate) registry: Registry,
-    /// Tasks not started yet, FIFO. Pushed only under the `state` lock (so a push and the
-    /// decision to wake a worker are one step, and nothing is pushed after `close`); popped
-    /// without it by workers, which take the lock only to find it empty and wait.
-    pub(crate) queue: ConcurrentQueue<BoxJob>,
+    /// The submission state, the queue among it (ADR 0103).
     state: ShortLock<State>,
     /// Which worker goes to the queue, and when (`dispatch.rs`).
     pub(crate) crew: Crew,
@@ -138,6 +135,11 @@ pub(crate) struct Shared<R: Runtime> {
 }
 
 pub(crate) struct State {
+    /// Tasks not started yet, FIFO, under the lock every submission takes anyway (ADR 0103):
+    /// a push and the decision to wake a worker are one step, nothing is pushed after
+    /// `close`, and a worker that finds it empty goes idle in the same critical section, so
+    /// no task is left without a worker.
+    pub(crate) queue: VecDeque<BoxJob>,
     /// Tasks submitted so far (kept here, under the lock the submission takes anyway).
     submitted: u64,
     pub(crate) roster: Roster,
@@ -261,9 +263,9 @@ impl<R: Runtime> TaskPoolBuilder<R> {
                     timeout: self.timeout,
                     reporter: self.reporter,
                     registry: Registry::new(),
-                    queue: ConcurrentQueue::unbounded(),
                     state: ShortLock::new(State {
                         submitted: 0,
+                        queue: VecDeque::new(),
                         roster: Roster::default(),
                         handles: Vec::new(),
                         closed: false,
@@ -499,7 +501,7 @@ impl<R: Runtime> TaskPool<R> {
             return Err(SpawnError(future));
         }
         let (cell, handle) = wrangle_rt::adapter::task_pair(Job::new(future, name));
-        push(&shared.queue, Box::pin(cell));
+        st.queue.push_back(Box::pin(cell));
         st.submitted += 1;
         shared.find_searcher(st);
         // Submitted by a task running on the only worker of this pool: if that task waits for
@@ -558,7 +560,7 @@ impl<R: Runtime> TaskPool<R> {
         if st.closed {
             return Err(SpawnError(future));
         }
-        push(&shared.queue, Box::pin(Detached::new(future, None)));
+        st.queue.push_back(Box::pin(Detached::new(future, None)));
         st.submitted += 1;
         shared.find_searcher(st);
         Ok(())
@@ -770,7 +772,7 @@ impl<R: Runtime> TaskPool<R> {
             let st = shared.lock();
             let t = &st.tracked;
             let tracked = (t.running, t.completed, t.failed, t.cancelled);
-            (st.submitted, shared.queue.len(), tracked)
+            (st.submitted, st.queue.len(), tracked)
         };
         let t = shared.registry.totals();
         TaskPoolStats {
@@ -976,7 +978,8 @@ impl<R: Runtime> Shared<R> {
     /// new one while the pool is below its size. Takes the guard so that the wake-up happens
     /// after the lock is released.
     pub(crate) fn find_searcher(self: &Arc<Self>, mut st: ShortLockGuard<'_, State>) {
-        match self.crew.dispatch(&mut st.roster, || self.queue.is_empty()) {
+        let empty = st.queue.is_empty();
+        match self.crew.dispatch(&mut st.roster, || empty) {
             Dispatch::Nobody => {}
             Dispatch::Idle => {
                 drop(st);
@@ -1015,11 +1018,11 @@ impl<R: Runtime> Shared<R> {
     }
 
     /// Takes every queued job and worker handle out of the pool and closes it.
-    fn take_all(&self) -> (Vec<BoxJob>, Vec<JoinHandle<()>>) {
+    fn take_all(&self) -> (VecDeque<BoxJob>, Vec<JoinHandle<()>>) {
         let mut st = self.lock();
         st.closed = true;
         st.aborted = true;
-        let queue: Vec<BoxJob> = self.queue.try_iter().collect();
+        let queue = std::mem::take(&mut st.queue);
         // Counted here, as they are never started.
         self.registry.dropped_queued(queue.len());
         let token = st.token.clone();
@@ -1031,7 +1034,7 @@ impl<R: Runtime> Shared<R> {
 
     /// Under the lock: nothing queued, running or tracked (every worker idle, or none).
     pub(crate) fn is_empty_locked(&self, st: &State) -> bool {
-        st.roster.idle == st.roster.workers && st.tracked.live == 0 && self.queue.is_empty()
+        st.roster.idle == st.roster.workers && st.tracked.live == 0 && st.queue.is_empty()
     }
 
     /// Reopens a closed pool (`TaskPool::reopen`); `false` if it was open.
@@ -1068,12 +1071,5 @@ impl State {
     /// No worker left and no tracked future alive: what a shutdown waits for.
     pub(crate) fn is_drained(&self) -> bool {
         self.roster.workers == 0 && self.tracked.live == 0
-    }
-}
-
-/// Pushes onto the unbounded queue, which refuses only when closed; the pool never closes it.
-fn push(queue: &ConcurrentQueue<BoxJob>, job: BoxJob) {
-    if queue.push(job).is_err() {
-        unreachable!("the pool's queue is unbounded and never closed");
     }
 }

@@ -311,28 +311,25 @@ async fn work<R: Runtime>(shared: &Arc<Shared<R>>, ctx: &WorkerCtx) {
     // runs a task's first poll: a task that finishes there brings it straight back to the
     // queue, so a flood of short tasks keeps one worker busy instead of waking more.
     loop {
-        let next = match shared.queue.pop() {
-            Ok(job) => Ok(job),
-            Err(_) => {
-                // Empty: look again under the lock, which every push takes, so a task pushed
-                // now is either seen here or finds this worker idle.
-                let mut st = shared.lock();
-                match shared.queue.pop() {
-                    Ok(job) => Ok(job),
-                    Err(_) => {
-                        if st.closed {
-                            shared.crew.stop_searching();
-                            return;
-                        }
-                        shared.crew.go_idle(&mut st.roster);
-                        let listener = shared.work.listen();
-                        // The last busy worker going idle empties the pool: `wait_empty`.
-                        if shared.is_empty_locked(&st) {
-                            drop(st);
-                            shared.emptied.notify(usize::MAX);
-                        }
-                        Err(listener)
+        let next = {
+            // The queue lives under the pool's lock, which every push takes: a task pushed
+            // now is either seen here or finds this worker idle.
+            let mut st = shared.lock();
+            match st.queue.pop_front() {
+                Some(job) => Ok(job),
+                None => {
+                    if st.closed {
+                        shared.crew.stop_searching();
+                        return;
                     }
+                    shared.crew.go_idle(&mut st.roster);
+                    let listener = shared.work.listen();
+                    // The last busy worker going idle empties the pool: `wait_empty`.
+                    if shared.is_empty_locked(&st) {
+                        drop(st);
+                        shared.emptied.notify(usize::MAX);
+                    }
+                    Err(listener)
                 }
             }
         };

@@ -1,5 +1,6 @@
 //! `ShortLock`: the lock of wrangle's hottest structures (wrangle-sync's `DualQueue`,
-//! wrangle-pool's submission state), ADR 0102. Public only so that those crates share one
+//! wrangle-pool's submission state and queue, the join cell of tasks wrangle runs itself),
+//! ADR 0102. Public only so that those crates share one
 //! implementation: hidden from the docs, **not part of wrangle-rt's API**, and it may change
 //! in any release.
 //!

@@ -11,7 +11,8 @@ use std::task::{Context, Poll, Waker};
 
 use futures_lite::FutureExt;
 
-use crate::loom::{AtomicBool, Mutex, MutexGuard, Ordering};
+use crate::loom::{AtomicBool, Ordering};
+use crate::short_lock::{ShortLock, ShortLockGuard};
 use crate::{JoinError, JoinHandle};
 
 pub(crate) struct RawShared<T> {
@@ -19,7 +20,7 @@ pub(crate) struct RawShared<T> {
     /// read without the lock before each poll, and under it before the task registers its
     /// waker, so a cancel is never missed.
     cancel_requested: AtomicBool,
-    state: Mutex<RawState<T>>,
+    state: ShortLock<RawState<T>>,
 }
 
 pub(crate) struct RawState<T> {
@@ -42,9 +43,9 @@ impl<T> Phase<T> {
 }
 
 impl<T> RawShared<T> {
-    pub(crate) fn lock(&self) -> MutexGuard<'_, RawState<T>> {
+    pub(crate) fn lock(&self) -> ShortLockGuard<'_, RawState<T>> {
         // The lock is never held across user code, so poisoning cannot leave a broken state.
-        crate::loom::lock(&self.state)
+        self.state.lock()
     }
 
     pub(crate) fn request_cancel(&self) {
@@ -96,13 +97,18 @@ impl<T> RawShared<T> {
             Phase::Taken => Poll::Ready(Err(JoinError::Cancelled)),
             Phase::Pending => {
                 st.phase = Phase::Pending;
-                if !st
+                let replaced = if st
                     .join_waker
                     .as_ref()
                     .is_some_and(|w| w.will_wake(cx.waker()))
                 {
-                    st.join_waker = Some(cx.waker().clone());
-                }
+                    None
+                } else {
+                    st.join_waker.replace(cx.waker().clone())
+                };
+                // A waker's drop is the runtime's code: not under the short lock.
+                drop(st);
+                drop(replaced);
                 Poll::Pending
             }
         }
@@ -176,7 +182,10 @@ impl<F: Future> Future for TaskCell<F> {
                     .as_ref()
                     .is_some_and(|w| w.will_wake(cx.waker()))
                 {
-                    st.task_waker = Some(cx.waker().clone());
+                    let replaced = st.task_waker.replace(cx.waker().clone());
+                    // A waker's drop is the runtime's code: not under the short lock.
+                    drop(st);
+                    drop(replaced);
                 }
                 return Poll::Pending;
             }
@@ -227,7 +236,7 @@ impl<F: Future> PinnedDrop for TaskCell<F> {
 pub fn task_pair<F: Future>(future: F) -> (TaskCell<F>, JoinHandle<F::Output>) {
     let shared = Arc::new(RawShared {
         cancel_requested: AtomicBool::new(false),
-        state: Mutex::new(RawState {
+        state: ShortLock::new(RawState {
             phase: Phase::Pending,
             handle_gone: false,
             task_waker: None,
