@@ -160,6 +160,8 @@ pub mod stream {
         BatchSender, Batches, ChunksTimeout, batch_channel, batch_channel_with_runtime,
     };
     pub use crate::iter_stream::IterStream;
+    #[cfg(feature = "sink")]
+    pub use crate::queue::QueueSinkError;
     pub use crate::queue::{QueueReceiver, QueueSender};
 }
 

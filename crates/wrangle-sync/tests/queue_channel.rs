@@ -467,6 +467,7 @@ mod sink {
     use futures_sink::Sink;
     use std::future::poll_fn;
     use std::pin::Pin;
+    use wrangle_sync::stream::QueueSinkError;
 
     async fn ready<S: Sink<u32> + Unpin>(s: &mut S) -> Result<(), S::Error> {
         poll_fn(|cx| Pin::new(&mut *s).poll_ready(cx)).await
@@ -497,6 +498,35 @@ mod sink {
     }
 
     #[test]
+    fn start_send_without_poll_ready_on_a_full_queue_hands_the_item_back() {
+        each_runtime(|_rt| async move {
+            let (mut tx, rx) = DualQueue::bounded(nz(1)).split();
+            // With room, an unreserved `start_send` puts the item.
+            Pin::new(&mut tx).start_send(1).unwrap();
+            // Full and nothing reserved: a typed error with the item, no panic, no loss.
+            let refused = Pin::new(&mut tx).start_send(2).unwrap_err();
+            assert!(matches!(refused, QueueSinkError::Full(2)));
+            assert!(!refused.is_closed());
+            assert_eq!(
+                refused.to_string(),
+                "queue full: `start_send` without a ready `poll_ready` first"
+            );
+            assert_eq!(refused.into_inner(), Some(2));
+            assert_eq!(rx.stats().submitted, 1);
+            // The sink is still usable: the contract kept, the next item goes in.
+            assert_eq!(rx.get().await, Ok(1));
+            ready(&mut tx).await.unwrap();
+            Pin::new(&mut tx).start_send(3).unwrap();
+            assert_eq!(rx.get().await, Ok(3));
+            // Closed by the receiver's side: the item comes back as `Closed`.
+            drop(rx);
+            let closed = Pin::new(&mut tx).start_send(4).unwrap_err();
+            assert!(closed.is_closed());
+            assert_eq!(closed.into_inner(), Some(4));
+        });
+    }
+
+    #[test]
     fn a_sender_dropped_with_a_reserved_slot_gives_it_back() {
         each_runtime(|_rt| async move {
             let (mut tx, rx) = DualQueue::<u32>::bounded(nz(1)).split();
@@ -520,8 +550,15 @@ mod sink {
                 .unwrap();
             assert_eq!(rx.sender_count(), 1);
             assert!(!rx.is_closed());
-            assert!(ready(&mut tx).await.is_err()); // this sink is closed
-            assert!(Pin::new(&mut tx).start_send(1).is_err());
+            // This sink is closed: refused, the item handed back.
+            assert!(matches!(
+                ready(&mut tx).await,
+                Err(QueueSinkError::Closed(None))
+            ));
+            assert!(matches!(
+                Pin::new(&mut tx).start_send(1),
+                Err(QueueSinkError::Closed(Some(1)))
+            ));
             ready(&mut other).await.unwrap();
             Pin::new(&mut other).start_send(2).unwrap();
             poll_fn(|cx| Pin::new(&mut other).poll_close(cx))

@@ -70,6 +70,79 @@ impl<T> fmt::Display for PutError<T> {
 
 impl<T> std::error::Error for PutError<T> {}
 
+/// Why a [`QueueSender`](crate::stream::QueueSender)'s `Sink` refused (feature `sink`). An
+/// item handed to `start_send` and not put is handed back.
+///
+/// # Examples
+///
+/// ```
+/// use std::pin::Pin;
+/// use futures_sink::Sink;
+/// use wrangle_sync::stream::QueueSinkError;
+///
+/// let (mut tx, _rx) = wrangle_sync::DualQueue::bounded(std::num::NonZeroUsize::MIN).split();
+/// tx.try_put(1).unwrap();
+/// // Full, and no slot reserved by a ready `poll_ready` first: refused, not lost.
+/// let refused = Pin::new(&mut tx).start_send(2).unwrap_err();
+/// assert!(matches!(refused, QueueSinkError::Full(2)));
+/// assert_eq!(refused.into_inner(), Some(2));
+/// ```
+#[cfg(feature = "sink")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sink")))]
+#[derive(Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum QueueSinkError<T> {
+    /// The queue is closed, or this sender's sink was closed with `poll_close`: `Some(item)`
+    /// when `start_send` refused one, `None` from `poll_ready`.
+    Closed(Option<T>),
+    /// `start_send` found the queue full with no slot reserved for it: the `Sink` contract
+    /// asks for a ready `poll_ready` before each `start_send` (futures-util's `SinkExt` always
+    /// does so).
+    Full(T),
+}
+
+#[cfg(feature = "sink")]
+impl<T> QueueSinkError<T> {
+    /// The item that was not put, if the error came from `start_send`.
+    pub fn into_inner(self) -> Option<T> {
+        match self {
+            QueueSinkError::Closed(t) => t,
+            QueueSinkError::Full(t) => Some(t),
+        }
+    }
+
+    /// Whether the queue (or this sink) is closed: every later call fails the same way.
+    pub fn is_closed(&self) -> bool {
+        matches!(self, QueueSinkError::Closed(_))
+    }
+}
+
+#[cfg(feature = "sink")]
+impl<T> fmt::Debug for QueueSinkError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            QueueSinkError::Closed(None) => f.write_str("Closed(None)"),
+            QueueSinkError::Closed(Some(_)) => f.write_str("Closed(Some(..))"),
+            QueueSinkError::Full(_) => f.write_str("Full(..)"),
+        }
+    }
+}
+
+#[cfg(feature = "sink")]
+impl<T> fmt::Display for QueueSinkError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            QueueSinkError::Closed(_) => f.write_str("queue closed"),
+            QueueSinkError::Full(_) => {
+                f.write_str("queue full: `start_send` without a ready `poll_ready` first")
+            }
+        }
+    }
+}
+
+#[cfg(feature = "sink")]
+impl<T> std::error::Error for QueueSinkError<T> {}
+
 /// Why a get failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]

@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use futures_core::{FusedStream, Stream};
 
+#[cfg(feature = "sink")]
+use super::QueueSinkError;
 use super::future::Side;
 use super::waiters::{Reg, WakeBy};
 use super::{
@@ -357,23 +359,27 @@ impl<T> fmt::Debug for QueueSender<T> {
 /// });
 /// ```
 ///
-/// # Panics
+/// # Errors
 ///
-/// `start_send` without a slot reserved by a successful `poll_ready` panics if the queue is
-/// full at that moment (the `Sink` contract requires `poll_ready` first; with room, the item
-/// is put).
+/// [`QueueSinkError`]: `Closed` once the queue or this sink is closed (`start_send` hands the
+/// item back); `Full` from a `start_send` that finds the queue full with no slot reserved by a
+/// ready `poll_ready` first (the `Sink` contract asks for one; with room, the item is put),
+/// the item handed back.
 #[cfg(feature = "sink")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sink")))]
 impl<T> futures_sink::Sink<T> for QueueSender<T> {
-    type Error = QueueClosed;
+    type Error = QueueSinkError<T>;
 
-    fn poll_ready(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), QueueClosed>> {
+    fn poll_ready(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(), QueueSinkError<T>>> {
         let this = &mut *self;
         if this.sink_reserved {
             return Poll::Ready(Ok(()));
         }
         if this.sink_closed {
-            return Poll::Ready(Err(QueueClosed(())));
+            return Poll::Ready(Err(QueueSinkError::Closed(None)));
         }
         let reg = Reg::Wait(&mut this.sink_key, WakeBy::Task(cx.waker()));
         match this.queue.reserve_inner(reg) {
@@ -382,11 +388,11 @@ impl<T> futures_sink::Sink<T> for QueueSender<T> {
                 Poll::Ready(Ok(()))
             }
             Err(TryPutError::Full(())) => Poll::Pending,
-            Err(TryPutError::Closed(())) => Poll::Ready(Err(QueueClosed(()))),
+            Err(TryPutError::Closed(())) => Poll::Ready(Err(QueueSinkError::Closed(None))),
         }
     }
 
-    fn start_send(mut self: Pin<&mut Self>, item: T) -> Result<(), QueueClosed> {
+    fn start_send(mut self: Pin<&mut Self>, item: T) -> Result<(), QueueSinkError<T>> {
         let this = &mut *self;
         if this.sink_reserved {
             this.sink_reserved = false;
@@ -394,25 +400,27 @@ impl<T> futures_sink::Sink<T> for QueueSender<T> {
             return Ok(());
         }
         if this.sink_closed {
-            return Err(QueueClosed(()));
+            return Err(QueueSinkError::Closed(Some(item)));
         }
-        match this.queue.try_put(item) {
-            Ok(()) => Ok(()),
-            Err(TryPutError::Closed(_)) => Err(QueueClosed(())),
-            Err(TryPutError::Full(_)) => {
-                panic!("`Sink::start_send` on a full queue without a ready `poll_ready` first")
-            }
-        }
+        // No slot reserved: the contract was not kept, so put it if there is room, and hand
+        // it back if not.
+        this.queue.try_put(item).map_err(|e| match e {
+            TryPutError::Closed(item) => QueueSinkError::Closed(Some(item)),
+            TryPutError::Full(item) => QueueSinkError::Full(item),
+        })
     }
 
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Result<(), QueueClosed>> {
+    fn poll_flush(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Result<(), QueueSinkError<T>>> {
         Poll::Ready(Ok(()))
     }
 
     fn poll_close(
         mut self: Pin<&mut Self>,
         _cx: &mut Context<'_>,
-    ) -> Poll<Result<(), QueueClosed>> {
+    ) -> Poll<Result<(), QueueSinkError<T>>> {
         let this = &mut *self;
         this.release_sink();
         if !this.sink_closed {

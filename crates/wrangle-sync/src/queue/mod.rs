@@ -14,6 +14,8 @@ mod store;
 mod waiters;
 
 pub use builder::DualQueueBuilder;
+#[cfg(feature = "sink")]
+pub use error::QueueSinkError;
 pub use error::{GetError, PutError, QueueClosed, TaskDoneError, TryPutError};
 pub use future::{Closed, Get, Join, Put, PutPermit, Reserve};
 pub use handles::{QueueReceiver, QueueSender};
