@@ -92,6 +92,7 @@ pub mod future {
 
     pub use crate::join_handle::Cancel;
     pub use crate::pool::{Run, Shutdown, ShutdownTimeout};
+    pub use crate::threaded::{ThreadedCancel, ThreadedShutdown};
     pub use crate::tracker::{TrackedFuture, WaitEmpty};
 }
 

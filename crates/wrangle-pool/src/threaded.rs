@@ -6,6 +6,7 @@ use std::num::NonZeroUsize;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use wrangle_rt::{
@@ -35,12 +36,12 @@ type Teardown<C> = Box<dyn FnOnce(Arc<C>) -> HookFuture<()> + Send>;
 /// - Size and per-task timeout as for [`TaskPool`]; [`stats`](ThreadedPool::stats) are the
 ///   inner pool's [`TaskPoolStats`] (the thread adds no counter of its own, so no
 ///   `ThreadedPoolStats`).
-/// - [`shutdown_blocking`](ThreadedPool::shutdown_blocking) drains every task (or
-///   [`cancel_blocking`](ThreadedPool::cancel_blocking) cancels the pending work and waits
-///   until it is gone), runs the teardown, and joins the thread. Hook errors are returned and
-///   reported, never lost. Both block the calling thread (the pool's own runtime is on
-///   another thread, and they consume the pool): the `*_blocking` forms of api.md's
-///   `shutdown` and `cancel`, with no async form.
+/// - [`shutdown`](ThreadedPool::shutdown) drains every task (or
+///   [`cancel`](ThreadedPool::cancel) cancels the pending work and waits until it is gone),
+///   runs the teardown, and ends the thread; both are futures to await from any other
+///   runtime, and [`shutdown_blocking`](ThreadedPool::shutdown_blocking) and
+///   [`cancel_blocking`](ThreadedPool::cancel_blocking) do the same for sync code, blocking
+///   the calling thread. Hook errors are returned and reported, never lost.
 /// - Dropping the pool cancels all work, skips the teardown hook and joins the thread.
 ///
 /// # Examples
@@ -625,43 +626,200 @@ impl<C: Send + Sync + 'static> ThreadedPool<C> {
         self.finish(true)
     }
 
-    fn finish(mut self, cancel: bool) -> Result<(), ThreadedPoolError> {
+    /// Closes the pool, waits until every queued and running task has finished, runs the
+    /// teardown hook, and ends the thread: [`shutdown_blocking`](ThreadedPool::shutdown_blocking)
+    /// as a future, to await from any runtime (another runtime's task, a `block_on`) without
+    /// blocking its thread. api.md's `shutdown`.
+    ///
+    /// Not for a task of this pool: it would wait for itself to finish.
+    ///
+    /// # Errors
+    ///
+    /// As [`shutdown_blocking`](ThreadedPool::shutdown_blocking).
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future before it resolves does what dropping the pool does: what is left
+    /// is cancelled, the teardown hook is skipped if it had not started, and the thread is
+    /// stopped and joined (blocking, as the pool's drop).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    ///
+    /// let pool = wrangle_pool::ThreadedPool::builder().build().unwrap();
+    /// let done = Arc::new(AtomicUsize::new(0));
+    /// for _ in 0..3 {
+    ///     let done = done.clone();
+    ///     pool.spawn_detached(async move { done.fetch_add(1, Ordering::SeqCst); }).unwrap();
+    /// }
+    /// // Awaited from another runtime: here a plain `block_on` on this thread.
+    /// futures_lite::future::block_on(pool.shutdown()).unwrap();
+    /// assert_eq!(done.load(Ordering::SeqCst), 3);
+    /// ```
+    pub fn shutdown(self) -> ThreadedShutdown {
+        ThreadedShutdown {
+            fut: Box::pin(self.into_parts().finish_async(false)),
+        }
+    }
+
+    /// Cancels every queued and running task, waits until they are gone, runs the teardown
+    /// hook, and ends the thread: [`cancel_blocking`](ThreadedPool::cancel_blocking) as a
+    /// future, to await from any runtime without blocking its thread. api.md's `cancel`.
+    ///
+    /// # Errors
+    ///
+    /// As [`shutdown_blocking`](ThreadedPool::shutdown_blocking).
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`shutdown`](ThreadedPool::shutdown).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = wrangle_pool::ThreadedPool::builder().build().unwrap();
+    /// let h = pool.spawn(std::future::pending::<()>()).unwrap();
+    /// futures_lite::future::block_on(async {
+    ///     pool.cancel().await.unwrap();
+    ///     assert!(h.await.unwrap_err().is_cancelled());
+    /// });
+    /// ```
+    pub fn cancel(self) -> ThreadedCancel {
+        ThreadedCancel {
+            fut: Box::pin(self.into_parts().finish_async(true)),
+        }
+    }
+
+    fn finish(self, cancel: bool) -> Result<(), ThreadedPoolError> {
+        let mut parts = self.into_parts();
+        let result = futures_lite::future::block_on(parts.drain_and_teardown(cancel));
+        if let Some(thread) = parts.thread.take() {
+            thread.cancel_blocking();
+        }
+        result
+    }
+
+    /// Takes the pool apart for a shutdown (the pool's own `Drop` then has nothing to do).
+    fn into_parts(mut self) -> Parts<C> {
+        Parts {
+            pool: self.pool.take(),
+            context: self.context.clone(),
+            teardown: lock(&self.teardown).take(),
+            reporter: self.reporter.clone(),
+            thread: self.thread.take(),
+        }
+    }
+}
+
+/// What a shutdown works through, owned by it: dropped midway (an async shutdown dropped),
+/// the pool cancels what is left and the thread is stopped and joined, as when the
+/// `ThreadedPool` itself is dropped.
+struct Parts<C> {
+    pool: Option<TaskPool<DefaultRuntime>>,
+    context: Arc<C>,
+    teardown: Option<Teardown<C>>,
+    reporter: ErrorReporter,
+    thread: Option<RuntimeThread>,
+}
+
+impl<C: Send + Sync + 'static> Parts<C> {
+    /// Drains (or cancels) the pool, then runs the teardown hook on the pool's thread.
+    async fn drain_and_teardown(&mut self, cancel: bool) -> Result<(), ThreadedPoolError> {
         let pool = self
             .pool
             .take()
             .expect("the pool lives until shutdown, cancel or drop");
         let rt = pool.runtime().clone();
         if cancel {
-            let _ = futures_lite::future::block_on(pool.shutdown_timeout(Duration::ZERO));
+            let _ = pool.shutdown_timeout(Duration::ZERO).await;
         } else {
-            futures_lite::future::block_on(pool.shutdown());
+            pool.shutdown().await;
         }
         drop(pool);
-        let mut result = Ok(());
-        let teardown = lock(&self.teardown).take();
-        if let Some(teardown) = teardown {
-            let context = self.context.clone();
-            // Called inside the task: a panic of the hook, while it builds its future or while
-            // that runs, is the task's, caught and reported as a teardown failure.
-            let outcome =
-                futures_lite::future::block_on(rt.spawn(async move { teardown(context).await }));
-            let err: Option<BoxError> = match outcome {
-                Ok(Ok(())) => None,
-                Ok(Err(e)) => Some(e),
-                Err(e) => Some(Box::new(e)),
-            };
-            if let Some(e) = err {
+        let Some(teardown) = self.teardown.take() else {
+            return Ok(());
+        };
+        let context = self.context.clone();
+        // Called inside the task: a panic of the hook, while it builds its future or while
+        // that runs, is the task's, caught and reported as a teardown failure.
+        let outcome = rt.spawn(async move { teardown(context).await }).await;
+        let err: Option<BoxError> = match outcome {
+            Ok(Ok(())) => None,
+            Ok(Err(e)) => Some(e),
+            Err(e) => Some(Box::new(e)),
+        };
+        match err {
+            None => Ok(()),
+            Some(e) => {
                 self.reporter.report(Unhandled::new(
                     "wrangle_pool::ThreadedPool teardown",
                     e.to_string(),
                 ));
-                result = Err(ThreadedPoolError::Teardown(e));
+                Err(ThreadedPoolError::Teardown(e))
             }
         }
+    }
+
+    /// The whole shutdown, the thread's end awaited instead of blocked on.
+    async fn finish_async(mut self, cancel: bool) -> Result<(), ThreadedPoolError> {
+        let result = self.drain_and_teardown(cancel).await;
         if let Some(thread) = self.thread.take() {
-            thread.cancel_blocking();
+            thread.cancel().await;
         }
         result
+    }
+}
+
+/// Future returned by [`ThreadedPool::shutdown`]: resolves once every task has finished, the
+/// teardown hook has run and the pool's thread has ended.
+///
+/// # Cancel safety
+///
+/// Dropping it before it resolves cancels what is left, as dropping the pool does.
+#[must_use = "the pool is shut down only while this is polled; `.await` it"]
+pub struct ThreadedShutdown {
+    fut: Pin<Box<dyn Future<Output = Result<(), ThreadedPoolError>> + Send>>,
+}
+
+/// Future returned by [`ThreadedPool::cancel`]: resolves once every task is gone, the
+/// teardown hook has run and the pool's thread has ended.
+///
+/// # Cancel safety
+///
+/// Dropping it before it resolves stops the thread at once, as dropping the pool does.
+#[must_use = "`.await` this to wait until the tasks and the thread are gone"]
+pub struct ThreadedCancel {
+    fut: Pin<Box<dyn Future<Output = Result<(), ThreadedPoolError>> + Send>>,
+}
+
+impl fmt::Debug for ThreadedShutdown {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ThreadedShutdown").finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for ThreadedCancel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ThreadedCancel").finish_non_exhaustive()
+    }
+}
+
+impl Future for ThreadedShutdown {
+    type Output = Result<(), ThreadedPoolError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.fut.as_mut().poll(cx)
+    }
+}
+
+impl Future for ThreadedCancel {
+    type Output = Result<(), ThreadedPoolError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.fut.as_mut().poll(cx)
     }
 }
 

@@ -326,3 +326,88 @@ fn detached_and_named_tasks_run_on_the_pool_thread_on_every_flavour() {
         assert_eq!(s.submitted, 11, "{flavor:?}");
     }
 }
+
+/// The async `shutdown` and `cancel`, awaited from every runtime, for every pool flavour: the
+/// same outcomes as the blocking forms (every task drained, or the pending one cancelled; the
+/// teardown hook run, its error returned and reported), and the thread gone when they resolve.
+#[test]
+fn async_shutdown_and_cancel_from_every_runtime_on_every_flavour() {
+    for flavor in flavours() {
+        each_runtime(move |_rt| async move {
+            let torn_down = Arc::new(AtomicBool::new(false));
+            let flag = torn_down.clone();
+            let pool = ThreadedPool::builder()
+                .name("async-stop")
+                .flavor(flavor)
+                .size(std::num::NonZeroUsize::MIN)
+                .teardown(move |_| async move {
+                    flag.store(true, Ordering::SeqCst);
+                    Ok::<_, BoxError>(())
+                })
+                .build()
+                .unwrap();
+            let rt = pool.runtime().clone();
+            let handles: Vec<_> = (0..5u32)
+                .map(|i| {
+                    let rt = rt.clone();
+                    pool.spawn(async move {
+                        rt.sleep(Duration::from_millis(1)).await;
+                        (i, thread_name())
+                    })
+                    .unwrap()
+                })
+                .collect();
+            // The thread's runtime is dropped when the thread ends: a clone kept here would
+            // keep nothing alive on it, and the handles still resolve.
+            drop(rt);
+            pool.shutdown().await.unwrap();
+            assert!(torn_down.load(Ordering::SeqCst), "{flavor:?}: teardown");
+            for (i, h) in handles.into_iter().enumerate() {
+                let (n, thread) = h.await.unwrap();
+                assert_eq!(n, i as u32, "{flavor:?}");
+                assert_eq!(thread.as_deref(), Some("async-stop"), "{flavor:?}");
+            }
+
+            let pool = ThreadedPool::builder().flavor(flavor).build().unwrap();
+            let stuck = pool.spawn(std::future::pending::<()>()).unwrap();
+            pool.cancel().await.unwrap();
+            assert!(stuck.await.unwrap_err().is_cancelled(), "{flavor:?}");
+
+            let seen = Arc::new(Mutex::new(Vec::new()));
+            let sink = seen.clone();
+            let pool = ThreadedPool::builder()
+                .flavor(flavor)
+                .error_reporter(ErrorReporter::new(move |u: Unhandled| {
+                    sink.lock().unwrap().push(u.to_string())
+                }))
+                .teardown(|_| async { Err::<(), _>(std::io::Error::other("flush failed")) })
+                .build()
+                .unwrap();
+            let err = pool.shutdown().await.unwrap_err();
+            assert!(matches!(err, ThreadedPoolError::Teardown(_)), "{flavor:?}");
+            assert_eq!(seen.lock().unwrap().len(), 1, "{flavor:?}");
+        });
+    }
+}
+
+/// Dropping an async shutdown midway does what dropping the pool does: the rest is cancelled
+/// and the thread is stopped, and nothing hangs.
+#[test]
+fn an_async_shutdown_dropped_midway_cancels_the_rest() {
+    for flavor in flavours() {
+        let pool = ThreadedPool::builder().flavor(flavor).build().unwrap();
+        let stuck = pool.spawn(std::future::pending::<()>()).unwrap();
+        let mut shutdown = Box::pin(pool.shutdown());
+        // One poll: the pool is closed and draining, waiting for the stuck task.
+        let waker = std::task::Waker::noop();
+        let polled = shutdown
+            .as_mut()
+            .poll(&mut std::task::Context::from_waker(waker));
+        assert!(polled.is_pending(), "{flavor:?}");
+        drop(shutdown);
+        assert!(
+            stuck.join_blocking().unwrap_err().is_cancelled(),
+            "{flavor:?}"
+        );
+    }
+}

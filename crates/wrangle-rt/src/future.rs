@@ -10,6 +10,7 @@ pub use crate::adapter::tokio::TokioSleep;
 pub use crate::default::DefaultSleep;
 pub use crate::enter::Scoped;
 pub use crate::join::Cancel;
+pub use crate::thread::CancelThread;
 pub use crate::time::{Timeout, YieldNow};
 pub use crate::token::{
     RunUntilCancelled, RunUntilCancelledOwned, WaitForCancellation, WaitForCancellationOwned,

@@ -1,6 +1,7 @@
 //! [`RuntimeThread`]: a runtime of its own on a dedicated, named OS thread.
 
 use std::fmt;
+use std::future::Future;
 use std::sync::mpsc;
 
 use crate::{CancellationToken, DefaultRuntime, VirtualRuntime};
@@ -84,8 +85,9 @@ impl std::error::Error for RuntimeThreadError {
 /// A runtime of its own, running on a dedicated, named OS thread until stopped.
 ///
 /// Spawn work on it through [`runtime`](RuntimeThread::runtime) from any thread. Dropping it
-/// (or [`cancel_blocking`](RuntimeThread::cancel_blocking)) stops the runtime, which drops every task still on it,
-/// and joins the thread.
+/// (or [`cancel_blocking`](RuntimeThread::cancel_blocking)) stops the runtime, which drops
+/// every task still on it, and joins the thread; [`cancel`](RuntimeThread::cancel) does the
+/// same and returns a future to await from another runtime instead of blocking.
 ///
 /// # Examples
 ///
@@ -101,6 +103,9 @@ pub struct RuntimeThread {
     runtime: DefaultRuntime,
     flavor: ThreadFlavor,
     stop: CancellationToken,
+    /// Cancelled by the thread as its last step (after its runtime and tasks are dropped),
+    /// so that [`cancel`](RuntimeThread::cancel) can wait for it without blocking.
+    exited: CancellationToken,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -145,15 +150,22 @@ impl RuntimeThread {
         let stop = CancellationToken::new();
         let (tx, rx) = mpsc::channel::<std::io::Result<DefaultRuntime>>();
         let token = stop.clone();
+        let exited = CancellationToken::new();
+        let on_exit = exited.clone().drop_guard();
         let thread = std::thread::Builder::new()
             .name(name.into())
-            .spawn(move || run_thread(flavor, token, tx))
+            .spawn(move || {
+                // Dropped last, however the thread ends (a panic included).
+                let _on_exit = on_exit;
+                run_thread(flavor, token, tx);
+            })
             .map_err(RuntimeThreadError::Io)?;
         match rx.recv() {
             Ok(Ok(runtime)) => Ok(RuntimeThread {
                 runtime,
                 flavor,
                 stop,
+                exited,
                 thread: Some(thread),
             }),
             Ok(Err(e)) => {
@@ -235,6 +247,46 @@ impl RuntimeThread {
         self.stop_and_join();
     }
 
+    /// Cancels the tasks still on the runtime (the runtime is stopped, which drops them) and
+    /// returns a future that resolves once the thread has ended and is joined: api.md's
+    /// `cancel`, the async form of [`cancel_blocking`](RuntimeThread::cancel_blocking), to
+    /// await from any runtime without blocking it.
+    ///
+    /// The stop is requested at once, when this is called. The future waits for the thread's
+    /// last step (its runtime and every task on it dropped) without blocking, then joins the
+    /// thread, which by then only has to return.
+    ///
+    /// Awaited on the thread's own runtime it never resolves: the stop ends that runtime,
+    /// which drops the awaiting task with the others.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future does not undo the stop, which was requested by the call: the
+    /// thread ends on its own, unjoined.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wrangle_rt::thread::{RuntimeThread, ThreadFlavor};
+    ///
+    /// let t = RuntimeThread::spawn("rt", ThreadFlavor::Virtual).unwrap();
+    /// futures_lite::future::block_on(t.cancel());
+    /// ```
+    pub fn cancel(mut self) -> CancelThread {
+        self.stop.cancel();
+        let exited = self.exited.clone();
+        let thread = self.thread.take();
+        CancelThread {
+            fut: Box::pin(async move {
+                exited.cancelled().await;
+                if let Some(thread) = thread {
+                    // A panic on the runtime thread was already reported by the panic hook.
+                    let _ = thread.join();
+                }
+            }),
+        }
+    }
+
     fn stop_and_join(&mut self) {
         self.stop.cancel();
         if let Some(thread) = self.thread.take()
@@ -243,6 +295,34 @@ impl RuntimeThread {
             // A panic on the runtime thread was already reported by the panic hook.
             let _ = thread.join();
         }
+    }
+}
+
+/// Future returned by [`RuntimeThread::cancel`]: resolves once the thread has ended and is
+/// joined.
+///
+/// # Cancel safety
+///
+/// Dropping it does not undo the stop: the thread ends on its own, unjoined.
+#[must_use = "the stop is requested already; `.await` this to wait until the thread has ended"]
+pub struct CancelThread {
+    fut: std::pin::Pin<Box<dyn Future<Output = ()> + Send>>,
+}
+
+impl fmt::Debug for CancelThread {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CancelThread").finish_non_exhaustive()
+    }
+}
+
+impl Future for CancelThread {
+    type Output = ();
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        self.fut.as_mut().poll(cx)
     }
 }
 

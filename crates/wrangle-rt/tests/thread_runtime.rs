@@ -60,6 +60,37 @@ fn stop_drops_pending_tasks_and_joins() {
     }
 }
 
+/// The async `cancel`, awaited from each runtime: it resolves only once the thread's runtime
+/// and its tasks are gone and the thread is joined.
+#[test]
+fn cancel_awaited_from_any_runtime_resolves_after_the_thread_ended() {
+    struct SetOnDrop(Arc<AtomicBool>);
+    impl Drop for SetOnDrop {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+    for flavor in flavours() {
+        wrangle_rt::testing::each_runtime(move |_rt| async move {
+            let t = RuntimeThread::spawn("async-stop", flavor).unwrap();
+            let dropped = Arc::new(AtomicBool::new(false));
+            let guard = SetOnDrop(dropped.clone());
+            t.runtime()
+                .spawn(async move {
+                    let _g = guard;
+                    std::future::pending::<()>().await;
+                })
+                .detach();
+            let cancel = t.cancel();
+            cancel.await;
+            assert!(
+                dropped.load(Ordering::SeqCst),
+                "{flavor:?}: cancel resolved before the thread's tasks were dropped"
+            );
+        });
+    }
+}
+
 #[test]
 fn a_virtual_thread_waits_for_outside_work_instead_of_stalling() {
     let t = RuntimeThread::spawn("virtual", ThreadFlavor::Virtual).unwrap();
