@@ -197,17 +197,22 @@ fn dropping_the_pool_cancels_work_and_joins_the_thread() {
             self.0.store(true, Ordering::SeqCst);
         }
     }
-    let pool = ThreadedPool::builder().build().unwrap();
-    let flag = Flag(dropped.clone());
-    let h = pool
-        .spawn(async move {
-            let _f = flag;
-            std::future::pending::<()>().await
-        })
-        .unwrap();
-    drop(pool);
-    assert!(h.join_blocking().unwrap_err().is_cancelled());
-    assert!(dropped.load(Ordering::SeqCst));
+    for flavor in flavours() {
+        dropped.store(false, Ordering::SeqCst);
+        let pool = ThreadedPool::builder().flavor(flavor).build().unwrap();
+        let flag = Flag(dropped.clone());
+        let h = pool
+            .spawn(async move {
+                let _f = flag;
+                std::future::pending::<()>().await
+            })
+            .unwrap();
+        drop(pool);
+        // Dropped before the drop returned, on every flavour (on smol, a worker left on a
+        // stopped executor would never be).
+        assert!(dropped.load(Ordering::SeqCst), "{flavor:?}");
+        assert!(h.join_blocking().unwrap_err().is_cancelled(), "{flavor:?}");
+    }
 }
 
 #[test]
@@ -396,7 +401,14 @@ fn async_shutdown_and_cancel_from_every_runtime_on_every_flavour() {
 fn an_async_shutdown_dropped_midway_cancels_the_rest() {
     for flavor in flavours() {
         let pool = ThreadedPool::builder().flavor(flavor).build().unwrap();
-        let stuck = pool.spawn(std::future::pending::<()>()).unwrap();
+        let alive = Arc::new(());
+        let held = alive.clone();
+        let stuck = pool
+            .spawn(async move {
+                let _held = held;
+                std::future::pending::<()>().await
+            })
+            .unwrap();
         let mut shutdown = Box::pin(pool.shutdown());
         // One poll: the pool is closed and draining, waiting for the stuck task.
         let waker = std::task::Waker::noop();
@@ -408,6 +420,11 @@ fn an_async_shutdown_dropped_midway_cancels_the_rest() {
         assert!(
             stuck.join_blocking().unwrap_err().is_cancelled(),
             "{flavor:?}"
+        );
+        assert_eq!(
+            Arc::strong_count(&alive),
+            1,
+            "{flavor:?}: the task was not dropped"
         );
     }
 }
