@@ -640,7 +640,7 @@ impl<C: Send + Sync + 'static> ThreadedPool<C> {
     /// # Cancel safety
     ///
     /// Dropping the future before it resolves does what dropping the pool does: what is left
-    /// is cancelled, the teardown hook is skipped if it had not started, and the thread is
+    /// is cancelled, the teardown hook is skipped (or cancelled, if it was running), and the thread is
     /// stopped and joined (blocking, as the pool's drop).
     ///
     /// # Examples

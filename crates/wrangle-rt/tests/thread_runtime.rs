@@ -10,6 +10,15 @@ use wrangle_rt::{
     thread::{RuntimeThread, RuntimeThreadError, ThreadFlavor},
 };
 
+/// Sets its flag when dropped: a task holding one shows when the task's future was dropped.
+struct SetOnDrop(Arc<AtomicBool>);
+
+impl Drop for SetOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
 fn flavours() -> Vec<ThreadFlavor> {
     [
         ThreadFlavor::TokioCurrentThread,
@@ -37,12 +46,6 @@ fn tasks_run_on_the_named_thread_and_sleep_there() {
 
 #[test]
 fn stop_drops_pending_tasks_and_joins() {
-    struct SetOnDrop(Arc<AtomicBool>);
-    impl Drop for SetOnDrop {
-        fn drop(&mut self) {
-            self.0.store(true, Ordering::SeqCst);
-        }
-    }
     for flavor in flavours() {
         let t = RuntimeThread::spawn("stopper", flavor).unwrap();
         let dropped = Arc::new(AtomicBool::new(false));
@@ -64,12 +67,6 @@ fn stop_drops_pending_tasks_and_joins() {
 /// and its tasks are gone and the thread is joined.
 #[test]
 fn cancel_awaited_from_any_runtime_resolves_after_the_thread_ended() {
-    struct SetOnDrop(Arc<AtomicBool>);
-    impl Drop for SetOnDrop {
-        fn drop(&mut self) {
-            self.0.store(true, Ordering::SeqCst);
-        }
-    }
     for flavor in flavours() {
         wrangle_rt::testing::each_runtime(move |_rt| async move {
             let t = RuntimeThread::spawn("async-stop", flavor).unwrap();
