@@ -715,8 +715,9 @@ impl<C: Send + Sync + 'static> ThreadedPool<C> {
 }
 
 /// What a shutdown works through, owned by it: dropped midway (an async shutdown dropped),
-/// the pool cancels what is left and the thread is stopped and joined, as when the
-/// `ThreadedPool` itself is dropped.
+/// the pool cancels what is left and then the thread is stopped and joined, as when the
+/// `ThreadedPool` itself is dropped (fields drop in declaration order: `pool` before
+/// `thread`).
 struct Parts<C> {
     pool: Option<TaskPool<DefaultRuntime>>,
     context: Arc<C>,
@@ -728,7 +729,7 @@ struct Parts<C> {
 impl<C: Send + Sync + 'static> Parts<C> {
     /// Drains (or cancels) the pool, then runs the teardown hook on the pool's thread.
     async fn drain_and_teardown(&mut self, cancel: bool) -> Result<(), ThreadedPoolError> {
-        // Left in `self` while it drains: dropped midway, `Parts`'s drop cancels it and waits.
+        // Left in `self` while it drains: dropped midway, `Parts` drops it before the thread.
         let pool = self
             .pool
             .as_ref()
@@ -826,38 +827,11 @@ impl Future for ThreadedCancel {
 
 impl<C> Drop for ThreadedPool<C> {
     fn drop(&mut self) {
-        // Cancel all work first, then stop and join the thread.
-        cancel_then_stop(&mut self.pool, &mut self.thread);
+        // Cancel all work first, then stop and join the thread (whose stop drops every task
+        // still on its runtime, the cancelled workers among them).
+        drop(self.pool.take());
+        drop(self.thread.take());
     }
-}
-
-impl<C> Drop for Parts<C> {
-    fn drop(&mut self) {
-        // An async shutdown dropped midway: what dropping the pool does.
-        cancel_then_stop(&mut self.pool, &mut self.thread);
-    }
-}
-
-/// Cancels the pool's work and waits until its workers are gone, then stops and joins the
-/// thread. The wait matters on smol: a cancelled task is dropped by the executor's next run,
-/// and the pool's workers keep the executor alive (they hold the pool, which holds the
-/// runtime), so a thread stopped first would leave them, and the tasks they run, undropped
-/// for ever. Not waited for on the pool's own thread (a task dropping the last handle to its
-/// pool), where the wait could not end: the thread's stop drops what is left there.
-fn cancel_then_stop(
-    pool: &mut Option<TaskPool<DefaultRuntime>>,
-    thread: &mut Option<RuntimeThread>,
-) {
-    if let Some(pool) = pool.take() {
-        let on_own_thread = thread
-            .as_ref()
-            .is_some_and(|t| t.thread_id() == std::thread::current().id());
-        if !on_own_thread {
-            let _ = futures_lite::future::block_on(pool.shutdown_timeout(Duration::ZERO));
-        }
-        drop(pool);
-    }
-    drop(thread.take());
 }
 
 /// A future that resumes a caught panic when polled, so that it is handled where a panic of

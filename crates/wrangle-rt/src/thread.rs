@@ -360,11 +360,14 @@ fn run_thread(
         #[cfg(feature = "runtime-smol")]
         ThreadFlavor::Smol => {
             let ex = std::sync::Arc::new(async_executor::Executor::new());
+            // The runtime handed out holds the executor weakly: this is its only owner, so
+            // that tasks holding the runtime do not keep it (and themselves) alive.
             let _ = tx.send(Ok(DefaultRuntime::Smol(
-                crate::adapter::SmolRuntime::with_executor(ex.clone()),
+                crate::adapter::SmolRuntime::for_thread(&ex),
             )));
             async_io::block_on(ex.run(stop.cancelled()));
-            // Dropping the executor drops every task still on it.
+            // Dropping the executor drops every task still on it (unless a spawn elsewhere
+            // holds it for that instant: then that spawn's drop of it does).
             drop(ex);
         }
         ThreadFlavor::Virtual => {

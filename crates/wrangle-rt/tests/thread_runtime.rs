@@ -88,6 +88,43 @@ fn cancel_awaited_from_any_runtime_resolves_after_the_thread_ended() {
     }
 }
 
+/// A task holding a clone of the thread's runtime (to spawn more work, as a pool's workers
+/// do) is dropped by the stop all the same, whichever way the thread is stopped; spawning on
+/// the runtime of a stopped thread gives a cancelled handle.
+#[test]
+fn tasks_holding_the_runtime_are_dropped_by_the_stop_on_every_flavour() {
+    for flavor in flavours() {
+        for asynchronous in [false, true] {
+            let t = RuntimeThread::spawn("holder", flavor).unwrap();
+            let dropped = Arc::new(AtomicBool::new(false));
+            let guard = SetOnDrop(dropped.clone());
+            let held = t.runtime().clone();
+            t.runtime()
+                .spawn(async move {
+                    let _g = guard;
+                    let _rt = held;
+                    std::future::pending::<()>().await;
+                })
+                .detach();
+            let rt = t.runtime().clone();
+            if asynchronous {
+                block_on(t.cancel());
+            } else {
+                t.cancel_blocking();
+            }
+            assert!(
+                dropped.load(Ordering::SeqCst),
+                "{flavor:?} (async: {asynchronous}): a task holding the runtime outlived the thread"
+            );
+            let late = block_on(rt.spawn(async { 1 }));
+            assert!(
+                late.unwrap_err().is_cancelled(),
+                "{flavor:?}: spawned on a stopped thread"
+            );
+        }
+    }
+}
+
 #[test]
 fn a_virtual_thread_waits_for_outside_work_instead_of_stalling() {
     let t = RuntimeThread::spawn("virtual", ThreadFlavor::Virtual).unwrap();

@@ -1,6 +1,6 @@
 use std::fmt;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Instant;
 
 use super::async_io_sleep::AsyncIoSleep;
@@ -21,13 +21,27 @@ use crate::{JoinHandle, Runtime};
 /// ```
 #[derive(Clone, Default)]
 pub struct SmolRuntime {
-    executor: Option<Arc<async_executor::Executor<'static>>>,
+    executor: Executor,
+}
+
+/// Where a [`SmolRuntime`] spawns.
+#[derive(Clone, Default)]
+enum Executor {
+    /// smol's global executor.
+    #[default]
+    Global,
+    /// The user's executor, kept alive by every clone of the runtime.
+    Shared(Arc<async_executor::Executor<'static>>),
+    /// A [`RuntimeThread`](crate::thread::RuntimeThread)'s, owned by the thread alone: tasks
+    /// that hold a clone of the runtime (a pool's workers do) must not keep it alive, or its
+    /// drop at the thread's stop, which drops every task on it, would never happen.
+    Thread(Weak<async_executor::Executor<'static>>),
 }
 
 impl fmt::Debug for SmolRuntime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SmolRuntime")
-            .field("global", &self.executor.is_none())
+            .field("global", &matches!(self.executor, Executor::Global))
             .finish()
     }
 }
@@ -43,7 +57,9 @@ impl SmolRuntime {
     /// ```
     #[must_use]
     pub fn new() -> Self {
-        SmolRuntime { executor: None }
+        SmolRuntime {
+            executor: Executor::Global,
+        }
     }
 
     /// Uses your executor. You must drive it (for example with `executor.run(..)` on some
@@ -63,7 +79,15 @@ impl SmolRuntime {
     #[must_use]
     pub fn with_executor(executor: Arc<async_executor::Executor<'static>>) -> Self {
         SmolRuntime {
-            executor: Some(executor),
+            executor: Executor::Shared(executor),
+        }
+    }
+
+    /// The runtime of a `RuntimeThread`, which owns `executor` and drops it when it stops:
+    /// from then on, spawning gives an already cancelled handle.
+    pub(crate) fn for_thread(executor: &Arc<async_executor::Executor<'static>>) -> Self {
+        SmolRuntime {
+            executor: Executor::Thread(Arc::downgrade(executor)),
         }
     }
 }
@@ -78,8 +102,17 @@ impl Runtime for SmolRuntime {
     {
         // async-executor stores a task's panic and re-raises it where the handle is polled.
         let task = match &self.executor {
-            None => smol::spawn(future),
-            Some(ex) => ex.spawn(future),
+            Executor::Global => smol::spawn(future),
+            Executor::Shared(ex) => ex.spawn(future),
+            Executor::Thread(ex) => match ex.upgrade() {
+                Some(ex) => ex.spawn(future),
+                // The thread has stopped: the future is dropped here, the handle says so.
+                None => {
+                    let (cell, handle) = super::task_pair(future);
+                    drop(cell);
+                    return handle;
+                }
+            },
         };
         JoinHandle::from_task(task)
     }
