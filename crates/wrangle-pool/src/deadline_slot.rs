@@ -38,12 +38,20 @@ impl Default for DeadlineSlot {
 
 impl DeadlineSlot {
     /// Makes sure `waker` is the one the reaper wakes; `last` is the worker's own copy of what
-    /// it registered, so an unchanged waker costs no lock.
+    /// it registered, so an unchanged waker costs no lock. (What the worker's
+    /// `WorkerCtx::register` does for its slot, for the loom model.)
+    #[cfg(loom)]
     pub fn register(&self, waker: &Waker, last: &mut Option<Waker>) {
         if !last.as_ref().is_some_and(|w| w.will_wake(waker)) {
-            *lock(&self.waker) = Some(waker.clone());
+            self.set_waker(waker.clone());
             *last = Some(waker.clone());
         }
+    }
+
+    /// Makes `waker` the one the reaper wakes (the worker's `register` calls it whenever its
+    /// waker changed).
+    pub fn set_waker(&self, waker: Waker) {
+        *lock(&self.waker) = Some(waker);
     }
 
     /// Whether the running task's deadline has passed.
@@ -56,7 +64,12 @@ impl DeadlineSlot {
         // A swap, not a store: every write to the word is a read-modify-write, so the
         // reaper's compare-and-swap is ordered against it in every model (loom included,
         // which mis-orders plain stores against read-modify-writes: tokio-rs/loom#282).
+        #[cfg(loom)]
         self.deadline.swap(NONE, Ordering::AcqRel);
+        // Outside loom a release store: a plain write on x86, ordered against the reaper's
+        // compare-and-swap all the same (one modification order per atomic).
+        #[cfg(not(loom))]
+        self.deadline.store(NONE, Ordering::Release);
     }
 
     /// Arms the slot for a task whose deadline is `deadline` (see `Deadlines::arm`).

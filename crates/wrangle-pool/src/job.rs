@@ -10,10 +10,11 @@ use wrangle_rt::{ErrorReporter, JoinError, PanicPayload, Unhandled};
 use crate::trace::TaskName;
 use crate::worker::{End, WorkerCtx, with_current};
 
-/// How a job ended, as delivered to its handle.
+/// How a job ended, as delivered to its handle. A failure is boxed: it is rare, and every
+/// pooled task's cell holds room for an outcome, so the common case stays small.
 pub(crate) enum JobOutcome<T> {
     Done(T),
-    Failed(Failure),
+    Failed(Box<Failure>),
 }
 
 /// A timeout or a panic. If nobody takes it (the handle was detached), it is reported to the
@@ -154,10 +155,10 @@ impl<F: Future> Future for Job<F> {
             w.record(end);
             w.reporter.clone()
         });
-        Poll::Ready(JobOutcome::Failed(Failure {
+        Poll::Ready(JobOutcome::Failed(Box::new(Failure {
             kind: Some(kind),
             reporter: reporter.unwrap_or_default(),
-        }))
+        })))
     }
 }
 

@@ -5,7 +5,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use wrangle_rt::{JoinError, JoinHandle, PanicPayload};
+use wrangle_rt::{JoinError, PanicPayload};
+
+use crate::joint::JointHandle;
 
 use crate::TaskError;
 use crate::job::{FailureKind, JobOutcome};
@@ -53,25 +55,35 @@ use crate::worker::{WorkerCtx, with_current};
 /// Dropping the `.await` drops the handle and cancels the task; nothing is left running.
 #[must_use = "dropping a PoolJoinHandle cancels the task at once, and so does `let _ = pool.spawn(..)` (unlike Tokio); keep the handle, call `.detach()`, or submit fire-and-forget work with `spawn_detached`"]
 pub struct PoolJoinHandle<T> {
-    inner: Inner<T>,
-    /// The worker that submitted the task, if it is the only worker of the task's pool: the
-    /// task cannot start while that worker waits for it.
-    sole_worker: Option<usize>,
+    inner: JointHandle<JobOutcome<T>>,
+    marks: Marks,
 }
 
-enum Inner<T> {
-    Live(JoinHandle<JobOutcome<T>>),
-    /// [`PoolJoinHandle::abort`] requested the cancellation; this resolves once it took effect.
-    Aborted(wrangle_rt::future::Cancel<JobOutcome<T>>),
-    /// Only for the moment `abort` moves the handle out.
-    Moved,
+/// Two facts about a handle in one word (a handle is three words: a long `Vec` of them stays
+/// in cache longer): whether [`PoolJoinHandle::abort`] requested the cancellation (bit 0),
+/// and the worker that submitted the task if it is the only worker of the task's pool (the
+/// rest: its `WorkerCtx::id`, an address aligned to 128, or 0), for the task cannot start
+/// while that worker waits for it.
+#[derive(Clone, Copy)]
+struct Marks(usize);
+
+impl Marks {
+    const ABORTED: usize = 1;
+
+    fn aborted(self) -> bool {
+        self.0 & Self::ABORTED != 0
+    }
+
+    fn sole_worker(self) -> Option<usize> {
+        Some(self.0 & !Self::ABORTED).filter(|&id| id != 0)
+    }
 }
 
 impl<T> fmt::Debug for PoolJoinHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PoolJoinHandle")
             .field("finished", &self.is_finished())
-            .field("aborted", &matches!(self.inner, Inner::Aborted(_)))
+            .field("aborted", &self.marks.aborted())
             .finish()
     }
 }
@@ -79,7 +91,7 @@ impl<T> fmt::Debug for PoolJoinHandle<T> {
 fn map<T>(r: Result<JobOutcome<T>, JoinError>) -> Result<T, TaskError> {
     match r {
         Ok(JobOutcome::Done(v)) => Ok(v),
-        Ok(JobOutcome::Failed(f)) => Err(match f.take() {
+        Ok(JobOutcome::Failed(f)) => Err(match (*f).take() {
             FailureKind::TimedOut => TaskError::TimedOut,
             FailureKind::Panicked(p) => TaskError::Panicked(PanicPayload::new(p)),
         }),
@@ -89,10 +101,12 @@ fn map<T>(r: Result<JobOutcome<T>, JoinError>) -> Result<T, TaskError> {
 }
 
 impl<T> PoolJoinHandle<T> {
-    pub(crate) fn new(inner: JoinHandle<JobOutcome<T>>, sole_worker: Option<usize>) -> Self {
+    pub(crate) fn new(inner: JointHandle<JobOutcome<T>>, sole_worker: Option<usize>) -> Self {
+        let id = sole_worker.unwrap_or(0);
+        debug_assert_eq!(id & Marks::ABORTED, 0, "a worker's id is aligned");
         PoolJoinHandle {
-            inner: Inner::Live(inner),
-            sole_worker,
+            inner,
+            marks: Marks(id),
         }
     }
 
@@ -112,10 +126,11 @@ impl<T> PoolJoinHandle<T> {
     /// assert_eq!(pool.stats().completed, 1);
     /// ```
     pub fn detach(self) {
-        match self.inner {
-            Inner::Live(h) => h.detach(),
-            Inner::Aborted(c) => drop(c),
-            Inner::Moved => {}
+        if self.marks.aborted() {
+            // Dropped, the handle lets the requested cancellation go on.
+            drop(self.inner);
+        } else {
+            self.inner.detach();
         }
     }
 
@@ -123,11 +138,7 @@ impl<T> PoolJoinHandle<T> {
     /// the handle resolved: the handle no longer sees the task, only the cancellation's end.
     #[must_use]
     pub fn is_finished(&self) -> bool {
-        match &self.inner {
-            Inner::Live(h) => h.is_finished(),
-            Inner::Aborted(_) => false,
-            Inner::Moved => true,
-        }
+        !self.marks.aborted() && self.inner.is_finished()
     }
 
     /// Requests the task's cancellation and returns at once, never waiting (tokio's
@@ -152,10 +163,10 @@ impl<T> PoolJoinHandle<T> {
     where
         T: Send + 'static,
     {
-        self.inner = match std::mem::replace(&mut self.inner, Inner::Moved) {
-            Inner::Live(h) => Inner::Aborted(h.cancel()),
-            other => other,
-        };
+        if !self.marks.aborted() {
+            self.inner.request_cancel();
+            self.marks.0 |= Marks::ABORTED;
+        }
     }
 
     /// Cancels the task and returns a future that resolves once its future has been dropped:
@@ -191,12 +202,10 @@ impl<T> PoolJoinHandle<T> {
     where
         T: Send + 'static,
     {
-        let inner = match self.inner {
-            Inner::Live(h) => h.cancel(),
-            Inner::Aborted(c) => c,
-            Inner::Moved => unreachable!("a handle is moved out only inside `abort`"),
-        };
-        Cancel { inner }
+        if !self.marks.aborted() {
+            self.inner.request_cancel();
+        }
+        Cancel { inner: self.inner }
     }
 
     /// Blocks the current (non-async) thread until the task ends.
@@ -223,13 +232,11 @@ impl<T> Future for PoolJoinHandle<T> {
     type Output = Result<T, TaskError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let polled = match &mut self.inner {
-            Inner::Live(h) => Pin::new(h).poll(cx).map(map),
-            Inner::Aborted(c) => return Pin::new(c).poll(cx).map(map),
-            Inner::Moved => unreachable!("a handle is moved out only inside `abort`"),
-        };
+        let marks = self.marks;
+        let polled = Pin::new(&mut self.inner).poll(cx).map(map);
         if polled.is_pending()
-            && let Some(id) = self.sole_worker
+            && !marks.aborted()
+            && let Some(id) = marks.sole_worker()
         {
             // Waited for on the worker that must run it, after this wait: for ever.
             if with_current(WorkerCtx::id) == Some(id) {
@@ -249,7 +256,7 @@ impl<T> Future for PoolJoinHandle<T> {
 /// waiting, the task is cancelled all the same.
 #[must_use = "the task is cancelled already; `.await` this to wait until it is gone"]
 pub struct Cancel<T> {
-    inner: wrangle_rt::future::Cancel<JobOutcome<T>>,
+    inner: JointHandle<JobOutcome<T>>,
 }
 
 impl<T> fmt::Debug for Cancel<T> {

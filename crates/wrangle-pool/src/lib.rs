@@ -69,7 +69,7 @@
 //! are async tasks and must not block. If you only need to bound concurrency inside one
 //! future, a bounded stream (`wrangle-task`'s `concurrent`) needs no pool.
 
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 #![doc(test(attr(deny(warnings))))]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -79,6 +79,7 @@ mod dispatch;
 mod error;
 mod job;
 mod join_handle;
+mod joint;
 mod loom;
 mod pool;
 mod threaded;
@@ -102,10 +103,12 @@ pub use pool::{TaskPool, TaskPoolBuilder, TaskPoolStats};
 pub use threaded::{ThreadedPool, ThreadedPoolBuilder, ThreadedPoolError};
 
 /// The hand-written synchronisation, public only under `--cfg loom` for `tests/loom.rs`: the
-/// deadline slot the worker and the reaper share, and the workers' dispatch counters.
+/// deadline slot the worker and the reaper share, the workers' dispatch counters, and the
+/// pooled task's cell.
 #[cfg(loom)]
 #[doc(hidden)]
 pub mod loom_model {
     pub use crate::deadline_slot::{DeadlineSlot, FIRED, NONE};
     pub use crate::dispatch::{Crew, Dispatch, Roster};
+    pub use crate::joint::model as joint;
 }

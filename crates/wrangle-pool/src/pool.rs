@@ -19,12 +19,11 @@ use crate::deadline::{Deadlines, reaper};
 use crate::deadline_slot::DeadlineSlot;
 use crate::dispatch::{Crew, Dispatch, Roster};
 use crate::job::{Detached, Job, drop_caught};
+use crate::joint::JointTask;
 use crate::trace::TaskName;
 use crate::worker::{InCtx, Registry, WorkerCtx, with_current, worker};
 use crate::{PoolJoinHandle, ShutdownTimedOut, SpawnError, TaskError};
 use wrangle_rt::short_lock::{ShortLock, ShortLockGuard};
-
-type BoxJob = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// A pool that runs at most `size` tasks at a time, each under an optional timeout counted
 /// from its start.
@@ -139,7 +138,7 @@ pub(crate) struct State {
     /// a push and the decision to wake a worker are one step, nothing is pushed after
     /// `close`, and a worker that finds it empty goes idle in the same critical section, so
     /// no task is left without a worker.
-    pub(crate) queue: VecDeque<BoxJob>,
+    pub(crate) queue: VecDeque<JointTask>,
     /// Tasks submitted so far (kept here, under the lock the submission takes anyway).
     submitted: u64,
     pub(crate) roster: Roster,
@@ -500,8 +499,8 @@ impl<R: Runtime> TaskPool<R> {
         if st.closed {
             return Err(SpawnError(future));
         }
-        let (cell, handle) = wrangle_rt::adapter::task_pair(Job::new(future, name));
-        st.queue.push_back(Box::pin(cell));
+        let (cell, handle) = crate::joint::joint_pair(Job::new(future, name));
+        st.queue.push_back(cell);
         st.submitted += 1;
         shared.find_searcher(st);
         // Submitted by a task running on the only worker of this pool: if that task waits for
@@ -560,7 +559,8 @@ impl<R: Runtime> TaskPool<R> {
         if st.closed {
             return Err(SpawnError(future));
         }
-        st.queue.push_back(Box::pin(Detached::new(future, None)));
+        st.queue
+            .push_back(crate::joint::detached(Detached::new(future, None)));
         st.submitted += 1;
         shared.find_searcher(st);
         Ok(())
@@ -1018,7 +1018,7 @@ impl<R: Runtime> Shared<R> {
     }
 
     /// Takes every queued job and worker handle out of the pool and closes it.
-    fn take_all(&self) -> (VecDeque<BoxJob>, Vec<JoinHandle<()>>) {
+    fn take_all(&self) -> (VecDeque<JointTask>, Vec<JoinHandle<()>>) {
         let mut st = self.lock();
         st.closed = true;
         st.aborted = true;

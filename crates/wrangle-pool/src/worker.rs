@@ -10,7 +10,7 @@ use std::future::{Future, poll_fn};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 
 use wrangle_rt::{ErrorReporter, Runtime};
 
@@ -55,6 +55,12 @@ pub(crate) struct WorkerCtx {
     sole: bool,
     /// The deadline of the task this worker runs (pools with a timeout only).
     pub(crate) slot: Option<DeadlineSlot>,
+    /// The waker this worker was last polled with: a cancel of the task it runs wakes it
+    /// (`joint.rs`). Set by the worker whenever it changed, before it polls a task.
+    waker: Mutex<Option<Waker>>,
+    /// The model's stand-in for the context's end: see `joint::model::Worker::retire`.
+    #[cfg(loom)]
+    retired: crate::loom::AtomicBool,
     /// Written by this worker's thread only (plain load and store, no read-modify-write);
     /// read by `stats`. `busy` is 1 from a task's first poll until its end is recorded.
     busy: AtomicUsize,
@@ -78,6 +84,9 @@ impl WorkerCtx {
             pool,
             sole,
             slot: with_slot.then(DeadlineSlot::default),
+            waker: Mutex::new(None),
+            #[cfg(loom)]
+            retired: crate::loom::AtomicBool::new(false),
             busy: AtomicUsize::new(0),
             pending: AtomicBool::new(false),
             completed: AtomicU64::new(0),
@@ -137,6 +146,34 @@ impl WorkerCtx {
     /// able to start only on this worker, after the waiting one.
     pub(crate) fn sole_worker_of(&self, pool: usize) -> Option<usize> {
         (self.sole && self.pool == pool).then(|| self.id())
+    }
+
+    /// Makes `waker` the one a cancel and the deadline wake; `last` is the worker's own copy
+    /// of what it registered, so an unchanged waker costs no lock.
+    pub(crate) fn register(&self, waker: &Waker, last: &mut Option<Waker>) {
+        if !last.as_ref().is_some_and(|w| w.will_wake(waker)) {
+            *lock(&self.waker) = Some(waker.clone());
+            if let Some(slot) = &self.slot {
+                slot.set_waker(waker.clone());
+            }
+            *last = Some(waker.clone());
+        }
+    }
+
+    /// The waker to wake this worker with.
+    pub(crate) fn waker(&self) -> Option<Waker> {
+        #[cfg(loom)]
+        assert!(
+            !self.retired.load(Ordering::SeqCst),
+            "a cancel read the context of a worker that let go of the task"
+        );
+        lock(&self.waker).clone()
+    }
+
+    /// See `joint::model::Worker::retire`.
+    #[cfg(loom)]
+    pub(crate) fn retire(&self) {
+        self.retired.store(true, Ordering::SeqCst);
     }
 
     /// Whether the deadline of the running task has passed.
@@ -342,11 +379,10 @@ async fn work<R: Runtime>(shared: &Arc<Shared<R>>, ctx: &WorkerCtx) {
                 }
                 let mut counted = true;
                 poll_fn(|cx| {
-                    if let Some(slot) = &ctx.slot {
-                        // The reaper wakes this worker when the task's deadline passes.
-                        slot.register(cx.waker(), &mut registered);
-                    }
-                    let polled = job.as_mut().poll(cx);
+                    // A cancel, and the reaper when the task's deadline passes, wake this
+                    // worker through the waker it registered.
+                    ctx.register(cx.waker(), &mut registered);
+                    let polled = job.run(cx, ctx);
                     if polled.is_pending() && counted {
                         // The task waits: this worker is not coming back soon. Stop counting
                         // it, and send another worker to whatever is queued.

@@ -31,6 +31,43 @@ fn abort_of_a_running_task_resolves_its_handle_to_cancelled() {
     });
 }
 
+/// The task waits on its worker with nothing that will ever wake it: only the cancel's
+/// wake-up of that worker (through the worker's registered waker, not a waker of the task's
+/// own) can end it, and it comes from another thread, and from a dropped handle too.
+#[test]
+fn a_cancel_from_another_thread_wakes_the_worker_of_a_waiting_task() {
+    each_runtime(|rt| async move {
+        let pool = TaskPool::with_runtime(rt.clone(), NonZeroUsize::new(2).unwrap());
+        let dropped = Arc::new(AtomicUsize::new(0));
+        let aborted = pool.spawn(stuck_task(&dropped)).unwrap();
+        let dropped_handle = pool.spawn(stuck_task(&dropped)).unwrap();
+        while pool.stats().running < 2 {
+            yield_now().await;
+        }
+        let aborted = std::thread::spawn(move || {
+            let mut h = aborted;
+            h.abort();
+            drop(dropped_handle);
+            h
+        })
+        .join()
+        .unwrap();
+        assert!(aborted.await.unwrap_err().is_cancelled());
+        while dropped.load(Ordering::SeqCst) < 2 {
+            yield_now().await;
+        }
+        // Both workers are free again.
+        let (a, b) = (
+            pool.spawn(async { 1 }).unwrap(),
+            pool.spawn(async { 2 }).unwrap(),
+        );
+        assert_eq!((a.await.unwrap(), b.await.unwrap()), (1, 2));
+        let s = pool.stats();
+        assert_eq!((s.cancelled, s.completed, s.running), (2, 2, 0));
+        assert_accounted(&s);
+    });
+}
+
 #[test]
 fn an_aborted_queued_task_never_runs_and_the_pool_goes_on() {
     each_runtime(|rt| async move {

@@ -1,7 +1,8 @@
 //! Loom models of wrangle-pool's hand-written synchronisation: the deadline slot of a worker,
-//! which the worker arms and clears while the reaper fires it, and the workers' searching
+//! which the worker arms and clears while the reaper fires it, the workers' searching
 //! protocol (`dispatch.rs`), whose one step without the pool's lock must not strand queued
-//! work.
+//! work, and the pooled task's cell (`joint.rs`), whose handle cancels through a pointer to
+//! the running worker's context (loom's `UnsafeCell` checks the future's exclusive access).
 //!
 //! Run with `cargo xtask loom wrangle-pool` (`RUSTFLAGS="--cfg loom"`, `LOOM_MAX_PREEMPTIONS=2`).
 //! Under `--cfg loom` the crate builds on loom's primitives (its `src/loom.rs`) and makes the
@@ -14,6 +15,7 @@
 
 #![cfg(loom)]
 
+use std::future::Future;
 use std::sync::Arc;
 use std::task::{Wake, Waker};
 
@@ -314,5 +316,120 @@ fn shutdown_racing_submission_runs_each_task_once_or_refuses_it() {
         assert_eq!(g.roster.workers, 0, "the worker did not leave");
         let (searching, _) = crew.settled();
         assert_eq!(searching, 0);
+    });
+}
+
+/// A future pending for `n` polls (waking nobody), then ready with `output`.
+struct PendingFor<T> {
+    n: usize,
+    output: Option<T>,
+}
+
+impl<T: Unpin> Future for PendingFor<T> {
+    type Output = T;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<T> {
+        if self.n == 0 {
+            return std::task::Poll::Ready(self.output.take().expect("polled after ready"));
+        }
+        self.n -= 1;
+        std::task::Poll::Pending
+    }
+}
+
+/// A task waits on its worker (nothing else will wake it) while its handle requests the
+/// cancel: the worker is woken, or the worker sees the cancel before the task waits; either
+/// way the next run drops the task and the handle resolves to cancelled.
+#[test]
+fn a_cancel_is_never_missed_by_a_waiting_task() {
+    use wrangle_pool::loom_model::joint;
+    loom::model(|| {
+        let flag = Arc::new(Flag(AtomicBool::new(false)));
+        let waker = Waker::from(flag.clone());
+        let worker = joint::Worker::new(&waker);
+        let (mut task, handle) = joint::pair(std::future::pending::<()>(), &waker);
+        let canceller = thread::spawn(move || {
+            handle.request_cancel();
+            handle
+        });
+        let first = task.run(&worker);
+        let mut handle = canceller.join().unwrap();
+        let woken = flag.0.load(std::sync::atomic::Ordering::SeqCst);
+        assert!(
+            first.is_ready() || woken,
+            "the cancel was lost: the task waits and its worker was not woken"
+        );
+        assert!(task.run(&worker).is_ready(), "a cancelled task ran on");
+        assert_eq!(handle.try_join(), Some(Err(())));
+    });
+}
+
+/// The task ends and its worker lets go of it (and may leave) while the handle cancels: the
+/// cancel reads the worker's context only before the task ended (the model's context fails
+/// when read after `retire`), and the handle sees the output or the cancel, never both.
+#[test]
+fn a_cancel_never_reads_the_context_of_a_worker_that_let_go() {
+    use wrangle_pool::loom_model::joint;
+    loom::model(|| {
+        let flag = Arc::new(Flag(AtomicBool::new(false)));
+        let waker = Waker::from(flag.clone());
+        let worker = joint::Worker::new(&waker);
+        let (mut task, handle) = joint::pair(
+            PendingFor {
+                n: 1,
+                output: Some(7),
+            },
+            &waker,
+        );
+        // The first poll registers the worker.
+        assert!(task.run(&worker).is_pending());
+        let canceller = thread::spawn(move || {
+            handle.request_cancel();
+            handle
+        });
+        // Ready, or (cancel seen) dropped: either way the task ends here.
+        assert!(task.run(&worker).is_ready());
+        drop(task);
+        worker.retire();
+        let mut handle = canceller.join().unwrap();
+        let out = handle.try_join().expect("the task ended");
+        assert!(out == Ok(7) || out == Err(()), "{out:?}");
+    });
+}
+
+/// The output of a task that ends while its handle is detached is dropped exactly once,
+/// whichever side lets go last.
+#[test]
+fn an_output_is_dropped_once_whoever_lets_go_last() {
+    use loom::sync::atomic::AtomicUsize;
+    use wrangle_pool::loom_model::joint;
+
+    struct Counted(Arc<AtomicUsize>);
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    loom::model(|| {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let flag = Arc::new(Flag(AtomicBool::new(false)));
+        let waker = Waker::from(flag.clone());
+        let worker = joint::Worker::new(&waker);
+        let (mut task, handle) = joint::pair(
+            PendingFor {
+                n: 0,
+                output: Some(Counted(drops.clone())),
+            },
+            &waker,
+        );
+        let detacher = thread::spawn(move || handle.detach());
+        assert!(task.run(&worker).is_ready());
+        drop(task);
+        detacher.join().unwrap();
+        assert_eq!(drops.load(std::sync::atomic::Ordering::SeqCst), 1);
     });
 }
