@@ -26,10 +26,35 @@ const TARGET: &str = "x86_64-unknown-linux-gnu";
 /// `quarantine_size_mb=0`: freed memory is reused at once instead of being held back
 /// (256 MiB by default). Several tests assert a bound on resident memory after a million
 /// allocations come and go (pool R1, token chains, keyed tables); a quarantine makes every
-/// free look like a leak to them. With `#![forbid(unsafe_code)]` in every wrangle crate, the
-/// use-after-free reports a quarantine sharpens could only come from dependencies, whose
-/// overflows and leaks are still caught.
+/// free look like a leak to them. Outside our own `unsafe` code (run a second time with the
+/// quarantine, [`ASAN_OPTIONS_QUARANTINE`]), the use-after-free reports a quarantine
+/// sharpens could only come from dependencies, whose overflows and leaks are still caught.
 const ASAN_OPTIONS: &str = "detect_leaks=1:quarantine_size_mb=0:abort_on_error=0";
+
+/// The second run of a crate with `unsafe` code of its own (see [`has_unsafe`]): ASan's
+/// default quarantine, so a use after free in that code is reported.
+const ASAN_OPTIONS_QUARANTINE: &str = "detect_leaks=1:abort_on_error=0";
+
+/// Whether crate `name` has `unsafe` code of its own: a module of its `src` allows it (every
+/// crate denies or forbids it at its root; wrangle-pool's task cell, ADR 0104, allows it).
+fn has_unsafe(name: &str) -> Result<bool> {
+    fn scan(dir: &Path) -> std::io::Result<bool> {
+        for entry in std::fs::read_dir(dir)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                if scan(&path)? {
+                    return Ok(true);
+                }
+            } else if path.extension().is_some_and(|e| e == "rs")
+                && std::fs::read_to_string(&path)?.contains("#![allow(unsafe_code)]")
+            {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+    scan(&root().join("crates").join(name).join("src")).map_err(|e| e.to_string())
+}
 
 pub(crate) fn asan(krate: Option<&str>) -> Result {
     let mut names = Vec::new();
@@ -63,6 +88,18 @@ pub(crate) fn asan(krate: Option<&str>) -> Result {
             &["test", "-p", name, "--all-features", "--lib", "--tests"],
         ))
         .map_err(|e| format!("{e}\n(needs `rustup toolchain install nightly`)"))?;
+        if has_unsafe(name)? {
+            // Our own `unsafe` code: once more with ASan's default quarantine, which keeps
+            // freed memory poisoned long enough to catch a late use of it. The tests that
+            // bound resident memory skip the bound (`WRANGLE_ASAN_QUARANTINE`).
+            let mut c = nightly(
+                &target_dir,
+                &["test", "-p", name, "--all-features", "--lib", "--tests"],
+            );
+            c.env("ASAN_OPTIONS", ASAN_OPTIONS_QUARANTINE);
+            c.env("WRANGLE_ASAN_QUARANTINE", "1");
+            run(c)?;
+        }
         eprintln!("xtask: asan: {name} clean in {:.0?}", crate_start.elapsed());
     }
     eprintln!(

@@ -167,7 +167,10 @@ fn chaos_accounts_for_every_task_once_and_memory_stays_bounded() {
     });
     assert_eq!(pool.stats().completed, 200_000);
     drop(pool);
-    if let (Some(before), Some(after)) = (before, rss()) {
+    // Under ASan with its quarantine (`cargo xtask asan`'s second run of this crate), freed
+    // memory is held back on purpose: no bound to check.
+    let quarantine = std::env::var_os("WRANGLE_ASAN_QUARANTINE").is_some();
+    if let (Some(before), Some(after), false) = (before, rss(), quarantine) {
         let growth = after.saturating_sub(before);
         assert!(
             growth <= 10 << 20,
