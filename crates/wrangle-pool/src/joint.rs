@@ -8,8 +8,9 @@
 //! [`ShortLock`]. Two safety arguments, each stated where it is used:
 //!
 //! - **The future is exclusive to the `JointTask`.** It sits in an `UnsafeCell` that only
-//!   [`Joint::running`] opens, and only the cell's one `JointTask` calls that (it is neither
-//!   `Clone` nor `Sync`-shared: a worker owns it, polls it, drops it). The future never moves:
+//!   [`Joint::with_running`] opens, and only the cell's one `JointTask` calls that (it is not
+//!   `Clone`, and only its owner, a worker or the queue, reaches it: a worker polls it and
+//!   drops it). The future never moves:
 //!   it lives inside the `Arc`'s allocation until it is dropped in place.
 //! - **A cancel reaches the worker running the task** through a pointer to the worker's
 //!   context, registered under the lock at the task's first wait instead of a clone of the
@@ -18,7 +19,8 @@
 //!   the lock) before it lets go of it, its context outliving every task it holds.
 //!
 //! `tests/loom.rs` models the protocol between the two sides (with loom's `UnsafeCell`
-//! checking the exclusive access), and CI's AddressSanitizer job runs the pool's tests.
+//! checking the exclusive access), and `cargo xtask asan wrangle-pool` runs the pool's tests
+//! under AddressSanitizer, once with its quarantine on.
 #![allow(unsafe_code)]
 
 use std::any::Any;
@@ -32,6 +34,7 @@ use std::task::{Context, Poll, Waker};
 use wrangle_rt::short_lock::{ShortLock, ShortLockGuard};
 use wrangle_rt::{JoinError, PanicPayload};
 
+use crate::job::drop_caught;
 use crate::loom::{AtomicBool, Ordering, UnsafeCell};
 use crate::worker::WorkerCtx;
 
@@ -82,7 +85,7 @@ struct Joint<F: Future> {
     running: UnsafeCell<Running<F>>,
 }
 
-// SAFETY: `running` is only reached through `Joint::running`, whose callers are the cell's
+// SAFETY: `running` is only reached through `Joint::with_running`, whose callers are the cell's
 // one `JointTask` (module docs): never from two threads at once, so sharing a `Joint` shares
 // nothing of `F` but its ownership (hence `F: Send`). The rest is an atomic or behind the lock.
 unsafe impl<F: Future + Send> Sync for Joint<F> where F::Output: Send {}
@@ -109,20 +112,30 @@ impl<F: Future> Joint<F> {
         })
     }
 
-    /// The task side's end: publishes how the task ended and wakes the handle.
-    fn finish(&self, ended: Phase<F::Output>) {
-        let waker = {
+    /// The task side's end: publishes how the task ended and wakes the handle. Returns what
+    /// nobody will read (the handle is gone) for the caller to drop after the lock: it can be
+    /// the user's output, whose destructor is user code.
+    #[must_use = "the unread end is dropped by the caller, outside the lock"]
+    fn finish(&self, ended: Phase<F::Output>) -> Option<Phase<F::Output>> {
+        let (waker, unread) = {
             let mut st = self.lock();
-            if matches!(st.phase, Phase::Pending) {
-                st.phase = if st.handle_gone { Phase::Taken } else { ended };
-            }
+            let unread = if matches!(st.phase, Phase::Pending) && !st.handle_gone {
+                st.phase = ended;
+                None
+            } else {
+                if matches!(st.phase, Phase::Pending) {
+                    st.phase = Phase::Taken;
+                }
+                Some(ended)
+            };
             // The worker lets go of the task now: its pointer is not to be read again.
             st.worker = None;
-            st.join_waker.take()
+            (st.join_waker.take(), unread)
         };
         if let Some(w) = waker {
             w.wake();
         }
+        unread
     }
 
     /// Requests the cancel and wakes the worker running the task, if it waits.
@@ -186,10 +199,11 @@ where
         unsafe {
             self.with_running(|future, _| {
                 if future.is_some() {
-                    self.finish(match Self::drop_future(future) {
+                    // A cancel or a panic payload: nothing of the user's runs in its drop.
+                    drop(self.finish(match Self::drop_future(future) {
                         Ok(()) => Phase::Cancelled,
                         Err(p) => Phase::Panicked(Box::new(PanicPayload::new(p))),
-                    });
+                    }));
                 }
             });
         }
@@ -209,10 +223,10 @@ impl<F: Future> Joint<F> {
             return Poll::Ready(());
         }
         if self.cancel_requested.load(Ordering::Acquire) {
-            self.finish(match Self::drop_future(future) {
+            drop(self.finish(match Self::drop_future(future) {
                 Ok(()) => Phase::Cancelled,
                 Err(p) => Phase::Panicked(Box::new(PanicPayload::new(p))),
-            });
+            }));
             return Poll::Ready(());
         }
         let inner = future.as_mut().as_pin_mut().expect("checked above");
@@ -239,10 +253,12 @@ impl<F: Future> Joint<F> {
         };
         // Drop the future before announcing the result, so a waiter sees it gone.
         let dropped = Self::drop_future(future);
-        self.finish(match (output, dropped) {
+        let unread = self.finish(match (output, dropped) {
             (Ok(v), Ok(())) => Phase::Done(v),
             (Err(p), _) | (Ok(_), Err(p)) => Phase::Panicked(Box::new(PanicPayload::new(p))),
         });
+        // The output of a task whose handle is gone: its destructor may panic.
+        drop_caught(unread, &worker.reporter);
         Poll::Ready(())
     }
 }

@@ -714,6 +714,49 @@ fn a_future_panicking_in_its_destructor_is_isolated() {
     });
 }
 
+/// An output whose destructor panics.
+struct OutputPanicsOnDrop;
+
+impl Drop for OutputPanicsOnDrop {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            panic!("output boom");
+        }
+    }
+}
+
+/// The output of a task whose handle was detached is dropped where the task ends, after the
+/// cell's lock: a panic of its destructor is reported, and the single worker goes on.
+#[test]
+fn an_unread_output_panicking_in_its_destructor_is_reported() {
+    each_runtime(|rt| async move {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let sink = seen.clone();
+        let pool = TaskPool::builder()
+            .size(size(1))
+            .error_reporter(ErrorReporter::new(move |u: Unhandled| {
+                sink.lock().unwrap().push(u.to_string());
+            }))
+            .runtime(rt.clone())
+            .build();
+        // The task ends only once the gate opens, after the handle is detached.
+        let (gate, wait) = async_oneshot();
+        pool.spawn(async move {
+            wait.await;
+            OutputPanicsOnDrop
+        })
+        .unwrap()
+        .detach();
+        gate.send();
+        assert_eq!(pool.run(async { 5 }).await.unwrap(), 5);
+        pool.shutdown().await;
+        let seen = seen.lock().unwrap().clone();
+        assert_eq!(seen.len(), 1, "{seen:?}");
+        assert!(seen[0].contains("output boom"), "{seen:?}");
+        assert_eq!(pool.stats().completed, 2);
+    });
+}
+
 /// An error reporter that panics does not take the worker down either: detached failures keep
 /// being reported, and the pool keeps running tasks.
 #[test]
