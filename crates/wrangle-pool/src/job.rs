@@ -1,6 +1,7 @@
 //! One pooled task: the user's future with panic capture and the per-task timeout.
 
 use std::future::Future;
+use std::num::NonZeroUsize;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -56,19 +57,20 @@ pub(crate) struct Job<F> {
     #[pin]
     future: F,
     /// [`NOT_STARTED`], [`ENDED`], or the worker that started it (`WorkerCtx::id`, an
-    /// address, never 0 or 1). One word, so that a small task's whole allocation stays small:
-    /// a long queue of them stays in cache longer.
-    state: usize,
+    /// address aligned to 128, never 1 or 2). One word, so that a small task's whole
+    /// allocation stays small: a long queue of them stays in cache longer; never zero, so that
+    /// an `Option` of a job (a detached task's cell) is no bigger.
+    state: NonZeroUsize,
     /// The task's span (feature `tracing` only: without it a job stays one word bigger than
     /// its future).
     #[cfg(feature = "tracing")]
     span: tracing::Span,
 }
 
-const NOT_STARTED: usize = 0;
-const ENDED: usize = 1;
+const NOT_STARTED: NonZeroUsize = NonZeroUsize::new(1).unwrap();
+const ENDED: NonZeroUsize = NonZeroUsize::new(2).unwrap();
 /// Polled outside any worker (never done by the pool).
-const NO_WORKER: usize = usize::MAX;
+const NO_WORKER: NonZeroUsize = NonZeroUsize::MAX;
 
 impl<F> Job<F> {
     pub(crate) fn new(future: F, name: TaskName) -> Self {
@@ -127,7 +129,9 @@ impl<F: Future> Future for Job<F> {
         #[cfg(feature = "tracing")]
         let _entered = this.span.enter();
         if *this.state == NOT_STARTED {
-            *this.state = with_current(WorkerCtx::begin).unwrap_or(NO_WORKER);
+            *this.state = with_current(WorkerCtx::begin)
+                .and_then(NonZeroUsize::new)
+                .unwrap_or(NO_WORKER);
             #[cfg(feature = "tracing")]
             crate::trace::started(this.span);
         }
@@ -176,9 +180,10 @@ impl<F> PinnedDrop for Job<F> {
         #[cfg(feature = "tracing")]
         crate::trace::ended(&self.span, End::Cancelled);
         with_current(|w| {
-            let ours = match state {
-                NOT_STARTED => w.taken_not_begun(),
-                started => w.id() == started,
+            let ours = if state == NOT_STARTED {
+                w.taken_not_begun()
+            } else {
+                w.id() == state.get()
             };
             if ours {
                 w.record(End::Cancelled);
@@ -201,8 +206,11 @@ mod tests {
             },
             None,
         );
-        // The future (an `Arc` and its state) and the job's one word of state: 24 bytes, a
-        // 32-byte glibc chunk, as small as a boxed closure holding the same `Arc`.
+        // The future (an `Arc` and its state) and the job's one word of state: 24 bytes.
         assert!(size_of_val(&job) <= 24, "{}", size_of_val(&job));
+        // Queued, it is all of its cell (no room for a handle's state): with the `Arc`'s two
+        // counts, 40 bytes, a 48-byte glibc chunk.
+        let queued = crate::joint::detached(job);
+        assert!(queued.cell_size() <= 24, "{}", queued.cell_size());
     }
 }

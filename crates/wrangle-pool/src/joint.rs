@@ -316,6 +316,12 @@ pub(crate) struct JointTask {
 }
 
 impl JointTask {
+    /// The size of the cell (without the `Arc`'s counts), for `job.rs`'s size test.
+    #[cfg(all(test, not(feature = "tracing")))]
+    pub(crate) fn cell_size(&self) -> usize {
+        size_of_val(&*self.cell)
+    }
+
     /// Polls the task on `worker`, the only worker that ever polls it.
     pub(crate) fn run(&mut self, cx: &mut Context<'_>, worker: &WorkerCtx) -> Poll<()> {
         // SAFETY: this is the cell's only `JointTask`, borrowed mutably for the call.
