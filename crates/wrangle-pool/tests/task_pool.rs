@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use wrangle_pool::{TaskError, TaskPool};
 use wrangle_rt::testing::{each_runtime, virtual_time};
-use wrangle_rt::{ErrorReporter, Runtime, Unhandled};
+use wrangle_rt::{DefaultRuntime, ErrorReporter, Runtime, Unhandled};
 
 mod common;
 use common::stuck_task;
@@ -655,22 +655,27 @@ impl Drop for PanicsOnDrop {
     }
 }
 
+/// A pool of one worker whose error reporter collects what it is sent.
+fn reporting_pool(rt: &DefaultRuntime) -> (TaskPool<DefaultRuntime>, Arc<Mutex<Vec<String>>>) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    let pool = TaskPool::builder()
+        .size(size(1))
+        .error_reporter(ErrorReporter::new(move |u: Unhandled| {
+            sink.lock().unwrap().push(u.to_string());
+        }))
+        .runtime(rt.clone())
+        .build();
+    (pool, seen)
+}
+
 /// A task whose future panics while it is dropped, after it ended or when it is cancelled,
 /// never takes its worker down: the panic is reported (detached) or handed to the handle, and
 /// the pool goes on running tasks and shuts down.
 #[test]
 fn a_future_panicking_in_its_destructor_is_isolated() {
     each_runtime(|rt| async move {
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let seen_after_drop = Arc::new(Mutex::new(Vec::new()));
-        let sink = seen.clone();
-        let pool = TaskPool::builder()
-            .size(size(1))
-            .error_reporter(ErrorReporter::new(move |u: Unhandled| {
-                sink.lock().unwrap().push(u.to_string());
-            }))
-            .runtime(rt.clone())
-            .build();
+        let (pool, seen) = reporting_pool(&rt);
         for _ in 0..3 {
             pool.spawn_detached(PanicsOnDrop).unwrap();
         }
@@ -690,14 +695,7 @@ fn a_future_panicking_in_its_destructor_is_isolated() {
         assert_eq!(stats.submitted, 5);
 
         // Queued detached tasks dropped with the pool: reported to the pool's reporter too.
-        let sink = seen_after_drop.clone();
-        let pool = TaskPool::builder()
-            .size(size(1))
-            .error_reporter(ErrorReporter::new(move |u: Unhandled| {
-                sink.lock().unwrap().push(u.to_string());
-            }))
-            .runtime(rt.clone())
-            .build();
+        let (pool, seen_after_drop) = reporting_pool(&rt);
         let (_gate, wait) = async_oneshot();
         pool.spawn_detached(wait).unwrap();
         pool.spawn_detached(PanicsOnDrop).unwrap();
@@ -714,36 +712,18 @@ fn a_future_panicking_in_its_destructor_is_isolated() {
     });
 }
 
-/// An output whose destructor panics.
-struct OutputPanicsOnDrop;
-
-impl Drop for OutputPanicsOnDrop {
-    fn drop(&mut self) {
-        if !std::thread::panicking() {
-            panic!("output boom");
-        }
-    }
-}
-
 /// The output of a task whose handle was detached is dropped where the task ends, after the
 /// cell's lock: a panic of its destructor is reported, and the single worker goes on.
 #[test]
 fn an_unread_output_panicking_in_its_destructor_is_reported() {
     each_runtime(|rt| async move {
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let sink = seen.clone();
-        let pool = TaskPool::builder()
-            .size(size(1))
-            .error_reporter(ErrorReporter::new(move |u: Unhandled| {
-                sink.lock().unwrap().push(u.to_string());
-            }))
-            .runtime(rt.clone())
-            .build();
-        // The task ends only once the gate opens, after the handle is detached.
+        let (pool, seen) = reporting_pool(&rt);
+        // The task ends only once the gate opens, after the handle is detached. Its output
+        // holds a `PanicsOnDrop` (in a tuple: an output, not a future to await).
         let (gate, wait) = async_oneshot();
         pool.spawn(async move {
             wait.await;
-            OutputPanicsOnDrop
+            (PanicsOnDrop,)
         })
         .unwrap()
         .detach();
@@ -752,7 +732,7 @@ fn an_unread_output_panicking_in_its_destructor_is_reported() {
         pool.shutdown().await;
         let seen = seen.lock().unwrap().clone();
         assert_eq!(seen.len(), 1, "{seen:?}");
-        assert!(seen[0].contains("output boom"), "{seen:?}");
+        assert!(seen[0].contains("destructor boom"), "{seen:?}");
         assert_eq!(pool.stats().completed, 2);
     });
 }
