@@ -74,20 +74,24 @@ impl<T> RawShared<T> {
     }
 
     pub(crate) fn finish(&self, result: Result<T, JoinError>) {
-        let waker = {
+        let (waker, unread) = {
             let mut st = self.lock();
-            if !st.phase.is_done() {
-                st.phase = if st.handle_gone {
-                    Phase::Taken
-                } else {
-                    Phase::Done(result)
-                };
-            }
-            st.join_waker.take()
+            let unread = if st.phase.is_done() {
+                Some(result)
+            } else if st.handle_gone {
+                st.phase = Phase::Taken;
+                Some(result)
+            } else {
+                st.phase = Phase::Done(result);
+                None
+            };
+            (st.join_waker.take(), unread)
         };
         if let Some(w) = waker {
             w.wake();
         }
+        // The output nobody will read: its destructor is user code, run after the short lock.
+        drop(unread);
     }
 
     pub(crate) fn poll_join(&self, cx: &mut Context<'_>) -> Poll<Result<T, JoinError>> {
