@@ -342,7 +342,7 @@ pub(crate) fn worker<R: Runtime>(
 }
 
 async fn work<R: Runtime>(shared: &Arc<Shared<R>>, ctx: &WorkerCtx) {
-    // The waker last registered in the deadline slot.
+    // The waker last registered in this worker's context (and its deadline slot).
     let mut registered = None;
     // Spawned (or woken) searching, see `dispatch.rs`. A worker stays counted while it
     // runs a task's first poll: a task that finishes there brings it straight back to the
