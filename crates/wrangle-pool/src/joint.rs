@@ -31,7 +31,7 @@ use std::ptr::NonNull;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
-use wrangle_rt::short_lock::{ShortLock, ShortLockGuard};
+use wrangle_rt::short_lock::{ShortLock, ShortLockGuard, replace_waker};
 use wrangle_rt::{JoinError, PanicPayload};
 
 use crate::job::drop_caught;
@@ -357,16 +357,7 @@ where
             Phase::Panicked(p) => Poll::Ready(Err(JoinError::Panicked(*p))),
             Phase::Pending => {
                 st.phase = Phase::Pending;
-                let replaced = if st
-                    .join_waker
-                    .as_ref()
-                    .is_some_and(|w| w.will_wake(cx.waker()))
-                {
-                    None
-                } else {
-                    st.join_waker.replace(cx.waker().clone())
-                };
-                // A waker's drop is the runtime's code: not under the short lock.
+                let replaced = replace_waker(&mut st.join_waker, cx.waker());
                 drop(st);
                 drop(replaced);
                 Poll::Pending

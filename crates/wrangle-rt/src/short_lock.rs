@@ -18,6 +18,22 @@
 //! the crew grows (at most `size` times until workers exit). Under `--cfg loom` it is loom's
 //! mutex, so the crates' loom models check the same exclusion.
 
+/// Makes `waker` the one in `slot`, unless the one there already wakes the same task.
+/// Returns the waker it replaced, to drop after the short lock guarding `slot` is released:
+/// a waker's drop is the runtime's code, never run under a `ShortLock`.
+#[inline]
+#[must_use = "drop the replaced waker after releasing the lock"]
+pub fn replace_waker(
+    slot: &mut Option<std::task::Waker>,
+    waker: &std::task::Waker,
+) -> Option<std::task::Waker> {
+    if slot.as_ref().is_some_and(|w| w.will_wake(waker)) {
+        None
+    } else {
+        slot.replace(waker.clone())
+    }
+}
+
 #[cfg(loom)]
 pub use loom_impl::{ShortLock, ShortLockGuard};
 #[cfg(not(loom))]

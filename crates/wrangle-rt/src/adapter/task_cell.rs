@@ -12,7 +12,7 @@ use std::task::{Context, Poll, Waker};
 use futures_lite::FutureExt;
 
 use crate::loom::{AtomicBool, Ordering};
-use crate::short_lock::{ShortLock, ShortLockGuard};
+use crate::short_lock::{ShortLock, ShortLockGuard, replace_waker};
 use crate::{JoinError, JoinHandle};
 
 pub(crate) struct RawShared<T> {
@@ -101,16 +101,7 @@ impl<T> RawShared<T> {
             Phase::Taken => Poll::Ready(Err(JoinError::Cancelled)),
             Phase::Pending => {
                 st.phase = Phase::Pending;
-                let replaced = if st
-                    .join_waker
-                    .as_ref()
-                    .is_some_and(|w| w.will_wake(cx.waker()))
-                {
-                    None
-                } else {
-                    st.join_waker.replace(cx.waker().clone())
-                };
-                // A waker's drop is the runtime's code: not under the short lock.
+                let replaced = replace_waker(&mut st.join_waker, cx.waker());
                 drop(st);
                 drop(replaced);
                 Poll::Pending
@@ -181,13 +172,8 @@ impl<F: Future> Future for TaskCell<F> {
                 if this.shared.cancel_requested.load(Ordering::Acquire) {
                     drop(st);
                     cx.waker().wake_by_ref();
-                } else if !st
-                    .task_waker
-                    .as_ref()
-                    .is_some_and(|w| w.will_wake(cx.waker()))
-                {
-                    let replaced = st.task_waker.replace(cx.waker().clone());
-                    // A waker's drop is the runtime's code: not under the short lock.
+                } else {
+                    let replaced = replace_waker(&mut st.task_waker, cx.waker());
                     drop(st);
                     drop(replaced);
                 }
